@@ -1,0 +1,50 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Settings every Swift target shares: Swift 6 language mode is the package default; these add the
+/// upcoming features that keep APIs explicit.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "swift-parallel-ssh",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "SSHBackend", targets: ["SSHBackend"]),
+        .library(name: "BackendLibSSH2", targets: ["BackendLibSSH2"]),
+    ],
+    targets: [
+        // The API: protocols and value types only, no C import. Any engine implements it.
+        .target(name: "SSHBackend", swiftSettings: swiftSettings),
+
+        // The epoll event loop, TCP connect, name resolution and bounded output pipes both engines share.
+        .target(name: "SSHEventLoop", dependencies: ["SSHBackend", "CEventLoopShims"], swiftSettings: swiftSettings),
+        .target(name: "CEventLoopShims"),
+
+        // The C libraries, found with pkg-config.
+        .systemLibrary(
+            name: "CLibSSH2", pkgConfig: "libssh2",
+            providers: [.apt(["libssh2-1-dev"]), .brew(["libssh2"])]),
+        .systemLibrary(
+            name: "CLibSSH", pkgConfig: "libssh",
+            providers: [.apt(["libssh-dev"]), .brew(["libssh"])]),
+
+        // The engines.
+        .target(
+            name: "BackendLibSSH2", dependencies: ["SSHBackend", "SSHEventLoop", "CLibSSH2"],
+            swiftSettings: swiftSettings),
+
+        // Test support: real OpenSSH sshd processes, keys, agents, black-hole listeners.
+        .target(
+            name: "SSHTestSupport", dependencies: ["SSHBackend"], path: "Tests/SSHTestSupport",
+            swiftSettings: swiftSettings),
+
+        // One conformance suite that every engine passes unchanged.
+        .testTarget(
+            name: "BackendConformanceTests",
+            dependencies: ["SSHBackend", "BackendLibSSH2", "SSHTestSupport", "SSHEventLoop"],
+            swiftSettings: swiftSettings),
+    ]
+)

@@ -1,0 +1,252 @@
+import CLibSSH2
+import SSHBackend
+import SSHEventLoop
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One libssh2 session and its socket, owned by one event loop thread (every member is loop-confined).
+///
+/// The connection is a state machine driven by readiness: on every wake-up ``drive()`` steps the head
+/// session-level operation, then pumps every open channel (writes, stdout, stderr, EOF, close) until nothing
+/// makes progress. Pumping every stream of every channel before waiting again matters: a stdout read may pull
+/// a stderr packet into libssh2's memory and return EAGAIN while the socket stays quiet.
+final class LibSSH2Connection: IOHandler {
+    let loop: EventLoop
+    let options: SSHConnectionOptions
+    /// Bytes each output stream may hold before the channel stops being read.
+    let streamCapacity: Int
+
+    private(set) var session: OpaquePointer?
+    private(set) var fd: Int32 = -1
+    private var registration: RegistrationID?
+    private var operations: [any LibSSH2Operation] = []
+    private var deadline: TimerID?
+    private(set) var channels: [LibSSH2ChannelState] = []
+    private var keepaliveTimer: TimerID?
+    /// Set once the connection is unusable; everything after fails with it.
+    private(set) var failure: SSHError?
+    /// The responder for a keyboard-interactive exchange in progress (read by the C callback).
+    var keyboardInteractiveResponder: SSHKeyboardInteractiveResponder?
+
+    init(loop: EventLoop, options: SSHConnectionOptions, streamCapacity: Int) {
+        self.loop = loop
+        self.options = options
+        self.streamCapacity = streamCapacity
+    }
+
+    // MARK: Socket and native session
+
+    /// Takes ownership of a connecting or connected socket and watches it.
+    func adopt(fd: Int32) throws(SSHError) {
+        self.fd = fd
+        registration = try loop.register(fd: fd, handler: self)
+    }
+
+    /// Gives up a socket that did not connect (to try the next address).
+    func abandonSocket() {
+        if let registration { loop.deregister(fd: fd, registration) }
+        registration = nil
+        if fd >= 0 { Glibc.close(fd) }
+        fd = -1
+    }
+
+    /// Creates the libssh2 session (non-blocking), passing `self` as the callbacks' abstract pointer.
+    func makeSession() throws(SSHError) -> OpaquePointer {
+        if let session { return session }
+        _ = LibSSH2Library.initialized
+        guard let created = clibssh2_session_init(Unmanaged.passUnretained(self).toOpaque()) else {
+            throw error(.resourceExhausted, "libssh2 could not allocate a session")
+        }
+        libssh2_session_set_blocking(created, 0)
+        if options.compression { libssh2_session_flag(created, LIBSSH2_FLAG_COMPRESS, 1) }
+        session = created
+        return created
+    }
+
+    /// An error naming this connection's host and port.
+    func error(_ code: SSHError.Code, _ message: String, native: Int32? = nil, nativeMessage: String? = nil) -> SSHError {
+        SSHError(code, host: options.host, port: options.port, message: message, nativeCode: native,
+                 nativeMessage: nativeMessage)
+    }
+
+    /// An error built from libssh2's last error on this session.
+    func nativeError(_ code: SSHError.Code, _ message: String) -> SSHError {
+        guard let session else { return error(code, message) }
+        var buffer = [CChar](repeating: 0, count: 512)
+        let native = clibssh2_last_error(session, &buffer, buffer.count)
+        let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return error(code, text.isEmpty ? message : "\(message): \(text)", native: native, nativeMessage: text)
+    }
+
+    /// The error for a failed channel-level call, distinguishing a dead transport from a refused request.
+    func channelError(_ rc: Int, _ message: String) -> SSHError {
+        if isTransportError(Int32(truncatingIfNeeded: rc)) {
+            return nativeError(.connectionLost, "the connection to \(options.host):\(options.port) was lost")
+        }
+        return nativeError(.channelFailure, message)
+    }
+
+    // MARK: Operations
+
+    /// Queues a session-level operation and drives.
+    func enqueue(_ operation: any LibSSH2Operation) {
+        if let failure {
+            operation.fail(failure)
+            return
+        }
+        operations.append(operation)
+        if operations.count == 1 { armDeadline() }
+        drive()
+    }
+
+    /// Restarts the head operation's deadline (an operation with phases calls this between them).
+    func restartDeadline(_ timeout: Duration, activity: String) {
+        if let deadline { loop.cancelTimer(deadline) }
+        deadline = loop.scheduleTimer(after: timeout) { [weak self] in
+            guard let self else { return }
+            self.deadline = nil
+            self.fail(self.error(.timeout, "\(activity) took longer than \(timeout)"))
+        }
+    }
+
+    private func armDeadline() {
+        if let deadline { loop.cancelTimer(deadline) }
+        deadline = nil
+        if let head = operations.first { restartDeadline(head.timeout, activity: head.activity) }
+    }
+
+    /// Removes a not-yet-started operation (its task was cancelled); returns whether it was found.
+    func cancel(_ operation: any LibSSH2Operation) -> Bool {
+        guard let index = operations.firstIndex(where: { $0 === operation }), index > 0 else { return false }
+        operations.remove(at: index)
+        operation.fail(CancellationError())
+        return true
+    }
+
+    // MARK: Channels
+
+    /// Starts pumping a newly opened channel.
+    func add(_ channel: LibSSH2ChannelState) {
+        channels.append(channel)
+    }
+
+    // MARK: Driving
+
+    func handleIO(_ events: IOEvents) {
+        drive()
+        if events.contains(.hangup) || events.contains(.error), failure == nil, session != nil {
+            // The peer is gone. Channels paused by backpressure would not read again until their consumer does,
+            // and a waiter for an exit status would hang: let libssh2 see the EOF now.
+            probeTransport()
+        }
+    }
+
+    /// Steps operations and pumps channels until nothing makes progress.
+    func drive() {
+        var progress = true
+        while progress, failure == nil {
+            progress = false
+            while let head = operations.first {
+                guard head.step(self) else { break }
+                if failure != nil { return }
+                operations.removeFirst()
+                armDeadline()
+                progress = true
+            }
+            if failure != nil { return }
+            var index = 0
+            while index < channels.count {
+                let channel = channels[index]
+                if channel.pump(self) { progress = true }
+                if failure != nil { return }
+                if channel.isFinished {
+                    channels.remove(at: index)
+                } else {
+                    index += 1
+                }
+            }
+        }
+    }
+
+    private func probeTransport() {
+        guard let session else { return }
+        // A keepalive needs no reply and forces a socket read/write; on a dead socket it reports the error.
+        var next: Int32 = 0
+        let rc = libssh2_keepalive_send(session, &next)
+        if rc != 0 && rc != LIBSSH2_ERROR_EAGAIN && isTransportError(rc) {
+            fail(nativeError(.connectionLost, "the connection to \(options.host):\(options.port) was lost"))
+        } else {
+            for channel in channels { channel.readEvenIfPaused(self) }
+            drive()
+        }
+    }
+
+    // MARK: Keepalive
+
+    /// Starts the keepalive timer if the options ask for one.
+    func startKeepalive() {
+        guard let interval = options.keepaliveInterval, let session else { return }
+        let seconds = UInt32(max(2, interval.components.seconds))
+        libssh2_keepalive_config(session, 0, seconds)
+        scheduleKeepalive(after: .seconds(Int64(seconds)))
+    }
+
+    private func scheduleKeepalive(after delay: Duration) {
+        keepaliveTimer = loop.scheduleTimer(after: delay) { [weak self] in
+            guard let self, let session = self.session, self.failure == nil else { return }
+            var next: Int32 = 0
+            let rc = libssh2_keepalive_send(session, &next)
+            if rc != 0 && rc != LIBSSH2_ERROR_EAGAIN && isTransportError(rc) {
+                self.fail(self.nativeError(.connectionLost, "keepalive failed"))
+                return
+            }
+            self.scheduleKeepalive(after: .seconds(Int64(max(1, next))))
+            self.drive()
+        }
+    }
+
+    // MARK: Ending
+
+    /// Fails everything pending with `error` and tears the connection down.
+    func fail(_ error: any Error) {
+        if failure != nil { return }
+        let sshError = (error as? SSHError) ?? self.error(.sessionClosed, "the operation was cancelled")
+        failure = sshError
+        let pending = operations
+        operations.removeAll()
+        let open = channels
+        channels.removeAll()
+        teardown(graceful: false)
+        for operation in pending { operation.fail(error) }
+        for channel in open { channel.connectionFailed(sshError) }
+    }
+
+    /// Closes the connection at the caller's request: channels end, pending operations fail.
+    func close() {
+        if failure != nil { return }
+        let closedError = error(.sessionClosed, "the session was closed")
+        failure = closedError
+        let pending = operations
+        operations.removeAll()
+        let open = channels
+        channels.removeAll()
+        teardown(graceful: true)
+        for operation in pending { operation.fail(closedError) }
+        for channel in open { channel.connectionFailed(closedError) }
+    }
+
+    private func teardown(graceful: Bool) {
+        if let deadline { loop.cancelTimer(deadline) }
+        if let keepaliveTimer { loop.cancelTimer(keepaliveTimer) }
+        deadline = nil
+        keepaliveTimer = nil
+        if let session {
+            if graceful { _ = libssh2_session_disconnect_ex(session, SSH_DISCONNECT_BY_APPLICATION, "closed", "") }
+            libssh2_session_free(session)
+            self.session = nil
+        }
+        abandonSocket()
+    }
+}

@@ -1,0 +1,28 @@
+import CLibSSH2
+import SSHBackend
+
+/// Process-wide libssh2 state: `libssh2_init` runs exactly once (a Swift `static let` is a thread-safe once),
+/// before the first session, and `libssh2_exit` is never called per session.
+enum LibSSH2Library {
+    /// Whether `libssh2_init(0)` succeeded. Touch before creating any session.
+    static let initialized: Bool = libssh2_init(0) == 0
+
+    /// The runtime library version, e.g. `"1.10.0"`.
+    static let version: String = libssh2_version(0).map { String(cString: $0) } ?? LIBSSH2_VERSION
+}
+
+/// `LIBSSH2_ERROR_EAGAIN` as the `Int` that `ssize_t` results import as.
+let eagain = Int(LIBSSH2_ERROR_EAGAIN)
+
+/// Whether a libssh2 error code means the transport itself is gone (as opposed to one channel or request).
+func isTransportError(_ code: Int32) -> Bool {
+    switch code {
+    case LIBSSH2_ERROR_SOCKET_SEND, LIBSSH2_ERROR_SOCKET_RECV, LIBSSH2_ERROR_SOCKET_DISCONNECT,
+         LIBSSH2_ERROR_SOCKET_TIMEOUT, LIBSSH2_ERROR_TIMEOUT, LIBSSH2_ERROR_BAD_SOCKET, LIBSSH2_ERROR_SOCKET_NONE,
+         LIBSSH2_ERROR_DECRYPT, LIBSSH2_ERROR_INVALID_MAC, LIBSSH2_ERROR_KEX_FAILURE, LIBSSH2_ERROR_PROTO,
+         LIBSSH2_ERROR_BANNER_RECV, LIBSSH2_ERROR_BANNER_SEND:
+        return true
+    default:
+        return false
+    }
+}

@@ -1,0 +1,69 @@
+/// One way to authenticate. ``SSHConnectionOptions/authMethods`` lists them in the order to try; the first
+/// that the server accepts wins, and if none does the error lists every attempt.
+public enum SSHAuthMethod: Sendable {
+    /// A private key file (OpenSSH or PEM format), with an optional passphrase. `~` is expanded.
+    case privateKeyFile(path: String, passphrase: String? = nil)
+    /// A private key held in memory (the text of a key file), with an optional passphrase.
+    case privateKey(SSHPrivateKeyData, passphrase: String? = nil)
+    /// Keys held by an SSH agent. `socketPath` defaults to the `SSH_AUTH_SOCK` environment variable.
+    case agent(socketPath: String? = nil)
+    /// The usual identity files (`id_ed25519`, `id_ecdsa`, `id_rsa`) in `directory` (default `~/.ssh`);
+    /// missing files are skipped.
+    case defaultIdentities(directory: String = "~/.ssh", passphrase: String? = nil)
+    /// A password.
+    case password(String)
+    /// Keyboard-interactive: `responder` answers each prompt the server sends.
+    case keyboardInteractive(SSHKeyboardInteractiveResponder)
+
+    /// Keyboard-interactive answering every prompt with `password` (what most PAM set-ups ask).
+    public static func keyboardInteractive(password: String) -> SSHAuthMethod {
+        .keyboardInteractive(SSHKeyboardInteractiveResponder { _ in password })
+    }
+
+    /// What a user gets when they give nothing: the agent (when `SSH_AUTH_SOCK` is set), then default identities.
+    public static let defaults: [SSHAuthMethod] = [.agent(), .defaultIdentities()]
+}
+
+/// The text of a private key, kept out of `description` so it never lands in logs.
+public struct SSHPrivateKeyData: Sendable, CustomStringConvertible {
+    /// The key file's bytes.
+    public let bytes: [UInt8]
+
+    /// Creates key data from the text of a key file.
+    public init(_ text: String) { self.bytes = Array(text.utf8) }
+    /// Creates key data from the bytes of a key file.
+    public init(bytes: [UInt8]) { self.bytes = bytes }
+
+    public var description: String { "<private key, \(bytes.count) bytes>" }
+}
+
+/// A prompt from a keyboard-interactive exchange.
+public struct SSHKeyboardInteractivePrompt: Sendable {
+    /// The exchange's name, as the server sent it (often empty).
+    public var name: String
+    /// The server's instruction line (often empty).
+    public var instruction: String
+    /// The prompt text, e.g. `"Password: "`.
+    public var prompt: String
+    /// Whether the answer may be echoed (false for secrets).
+    public var echo: Bool
+
+    /// Creates a prompt.
+    public init(name: String, instruction: String, prompt: String, echo: Bool) {
+        self.name = name
+        self.instruction = instruction
+        self.prompt = prompt
+        self.echo = echo
+    }
+}
+
+/// Answers keyboard-interactive prompts. Called on an engine thread: it must return quickly and never block.
+public struct SSHKeyboardInteractiveResponder: Sendable {
+    /// The answering function.
+    public let answer: @Sendable (SSHKeyboardInteractivePrompt) -> String
+
+    /// Creates a responder.
+    public init(_ answer: @escaping @Sendable (SSHKeyboardInteractivePrompt) -> String) {
+        self.answer = answer
+    }
+}

@@ -1,0 +1,67 @@
+/// Something an engine can or cannot do. Engines declare their set in ``SSHBackend/capabilities``; an operation
+/// outside that set throws ``SSHError/Code/unsupported``.
+///
+/// Extensible like ``SSHError/Code``: new capabilities are new static values.
+public struct SSHCapability: Hashable, Sendable, Comparable, CustomStringConvertible {
+    /// A stable identifier, e.g. `"auth.agent"`.
+    public let name: String
+    /// One line a person reads in the feature matrix.
+    public let summary: String
+
+    /// Creates a capability.
+    public init(_ name: String, summary: String) {
+        self.name = name
+        self.summary = summary
+    }
+
+    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.name == rhs.name }
+    public func hash(into hasher: inout Hasher) { hasher.combine(name) }
+    public static func < (lhs: Self, rhs: Self) -> Bool { lhs.name < rhs.name }
+    public var description: String { name }
+
+    /// Password authentication.
+    public static let passwordAuth = SSHCapability("auth.password", summary: "Password authentication")
+    /// Keyboard-interactive authentication with a responder.
+    public static let keyboardInteractiveAuth = SSHCapability(
+        "auth.keyboard-interactive", summary: "Keyboard-interactive authentication")
+    /// Private key from a file, optionally encrypted with a passphrase.
+    public static let privateKeyFileAuth = SSHCapability("auth.key-file", summary: "Private key from a file (with passphrase)")
+    /// Private key from memory.
+    public static let privateKeyMemoryAuth = SSHCapability("auth.key-memory", summary: "Private key from memory")
+    /// SSH agent (`SSH_AUTH_SOCK`).
+    public static let agentAuth = SSHCapability("auth.agent", summary: "SSH agent authentication")
+    /// RSA user keys signed with rsa-sha2-256/512, as OpenSSH 8.8 and later require.
+    public static let rsaSHA2UserKeys = SSHCapability("auth.rsa-sha2", summary: "RSA user keys (rsa-sha2) against OpenSSH >= 8.8")
+    /// OpenSSH user certificates.
+    public static let userCertificates = SSHCapability("auth.certificate", summary: "OpenSSH user certificates")
+    /// Running a command with separate stdout and stderr.
+    public static let exec = SSHCapability("channel.exec", summary: "Exec with separate stdout and stderr")
+    /// Pseudo-terminal allocation.
+    public static let pty = SSHCapability("channel.pty", summary: "Pseudo-terminal (PTY) with terminal type and size")
+    /// Environment variables sent with a request.
+    public static let environment = SSHCapability("channel.env", summary: "Environment variables")
+    /// An interactive shell.
+    public static let shell = SSHCapability("channel.shell", summary: "Interactive shell")
+    /// The exit signal of a command killed by a signal.
+    public static let exitSignal = SSHCapability("channel.exit-signal", summary: "Exit signal of a killed command")
+    /// Sending a signal to the remote command.
+    public static let sendSignal = SSHCapability("channel.send-signal", summary: "Send a signal to the remote command")
+    /// Several channels open at once on one session.
+    public static let concurrentChannels = SSHCapability(
+        "channel.concurrent", summary: "Several channels at once on one session")
+    /// Keepalive messages on a timer.
+    public static let keepalive = SSHCapability("session.keepalive", summary: "Keepalive messages")
+    /// zlib compression.
+    public static let compression = SSHCapability("session.compression", summary: "Compression")
+    /// SFTP file transfer.
+    public static let sftp = SSHCapability("transfer.sftp", summary: "SFTP upload and download")
+    /// SCP file transfer.
+    public static let scp = SSHCapability("transfer.scp", summary: "SCP upload and download")
+
+    /// Every capability this module defines, in a stable order (the feature matrix lists these).
+    public static let all: [SSHCapability] = [
+        .passwordAuth, .keyboardInteractiveAuth, .privateKeyFileAuth, .privateKeyMemoryAuth, .agentAuth,
+        .rsaSHA2UserKeys, .userCertificates, .exec, .pty, .environment, .shell, .exitSignal, .sendSignal,
+        .concurrentChannels, .keepalive, .compression, .sftp, .scp,
+    ]
+}

@@ -1,0 +1,79 @@
+/// Everything needed to connect and authenticate one session.
+public struct SSHConnectionOptions: Sendable {
+    /// Host name or IP address.
+    public var host: String
+    /// TCP port.
+    public var port: Int
+    /// User to log in as.
+    public var user: String
+    /// Authentication methods, tried in order.
+    public var authMethods: [SSHAuthMethod]
+    /// Deadline for name resolution plus TCP connect.
+    public var connectTimeout: Duration
+    /// Deadline for each later step on its own: SSH handshake, authentication, opening a channel.
+    public var operationTimeout: Duration
+    /// Send a keepalive after this much idle time (`nil`: never).
+    public var keepaliveInterval: Duration?
+    /// Ask for zlib compression.
+    public var compression: Bool
+    /// Which address families to use when the name resolves to several.
+    public var addressFamily: SSHAddressFamily
+
+    /// Creates options. Only `host` is required.
+    public init(
+        host: String, port: Int = 22, user: String = SSHConnectionOptions.currentUser,
+        authMethods: [SSHAuthMethod] = SSHAuthMethod.defaults,
+        connectTimeout: Duration = .seconds(10), operationTimeout: Duration = .seconds(30),
+        keepaliveInterval: Duration? = nil, compression: Bool = false, addressFamily: SSHAddressFamily = .any
+    ) {
+        self.host = host
+        self.port = port
+        self.user = user
+        self.authMethods = authMethods
+        self.connectTimeout = connectTimeout
+        self.operationTimeout = operationTimeout
+        self.keepaliveInterval = keepaliveInterval
+        self.compression = compression
+        self.addressFamily = addressFamily
+    }
+
+    /// The login name of the process's user (`$USER`, else `"root"`).
+    public static var currentUser: String { environment("USER") ?? environment("LOGNAME") ?? "root" }
+
+    /// Checks arguments a caller can get wrong, before any network work.
+    /// - Throws: ``SSHError/Code/invalidArgument`` naming the bad value.
+    public func validate() throws(SSHError) {
+        func bad(_ message: String) -> SSHError { SSHError(.invalidArgument, host: host, port: port, message: message) }
+        if host.isEmpty { throw bad("the host name is empty") }
+        if !(1...65535).contains(port) { throw bad("port \(port) is outside 1...65535") }
+        if user.isEmpty { throw bad("the user name is empty") }
+        if authMethods.isEmpty { throw bad("no authentication method given") }
+        if connectTimeout <= .zero { throw bad("connectTimeout must be positive") }
+        if operationTimeout <= .zero { throw bad("operationTimeout must be positive") }
+        if let keepaliveInterval, keepaliveInterval < .seconds(1) { throw bad("keepaliveInterval must be at least 1 s") }
+    }
+}
+
+/// Which IP versions a connection may use.
+public enum SSHAddressFamily: Sendable, Hashable {
+    /// IPv4 or IPv6, in the resolver's order.
+    case any
+    /// IPv4 only.
+    case ipv4
+    /// IPv6 only.
+    case ipv6
+}
+
+/// Reads an environment variable without Foundation.
+func environment(_ name: String) -> String? {
+    guard let value = getenv(name) else { return nil }
+    return String(cString: value)
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif

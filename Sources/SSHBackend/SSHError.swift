@@ -1,0 +1,129 @@
+/// The one error type every engine throws.
+///
+/// Like `NIOSSHError`, it is a struct with an extensible ``Code`` rather than an enum, so new codes can be added
+/// without breaking anyone's `switch`. Compare errors by ``code``:
+///
+/// ```swift
+/// do { _ = try await backend.connect(options) }
+/// catch let error as SSHError where error.code == .connectionRefused { … }
+/// ```
+///
+/// Every error names the host and port it concerns, a human-readable message, and where it came from a native
+/// library, that library's own code and message.
+public struct SSHError: Error, Sendable, CustomStringConvertible {
+    /// What went wrong, as a stable, comparable code.
+    public var code: Code
+    /// The host the operation was addressed to, as the caller gave it (`nil` when no host is involved).
+    public var host: String?
+    /// The port the operation was addressed to.
+    public var port: Int?
+    /// A sentence explaining the failure.
+    public var message: String
+    /// The native library's own error code (e.g. a `LIBSSH2_ERROR_*` value or an `errno`), when there is one.
+    public var nativeCode: Int32?
+    /// The native library's own error message, when there is one.
+    public var nativeMessage: String?
+    /// For ``Code/authenticationFailed``: each method tried, with the outcome, in order.
+    public var attempts: [SSHAuthAttempt]
+
+    /// Creates an error.
+    public init(
+        _ code: Code, host: String? = nil, port: Int? = nil, message: String,
+        nativeCode: Int32? = nil, nativeMessage: String? = nil, attempts: [SSHAuthAttempt] = []
+    ) {
+        self.code = code
+        self.host = host
+        self.port = port
+        self.message = message
+        self.nativeCode = nativeCode
+        self.nativeMessage = nativeMessage
+        self.attempts = attempts
+    }
+
+    /// Returns a copy naming `host` and `port`, unless it already names a host.
+    public func on(host: String, port: Int) -> SSHError {
+        var copy = self
+        if copy.host == nil {
+            copy.host = host
+            copy.port = port
+        }
+        return copy
+    }
+
+    /// `code` and `host:port` first, then the message, the methods tried and the native detail.
+    public var description: String {
+        var text = "SSHError.\(code)"
+        if let host { text += " [\(host)\(port.map { ":\($0)" } ?? "")]" }
+        text += ": \(message)"
+        if !attempts.isEmpty {
+            text += " (tried: " + attempts.map(\.description).joined(separator: "; ") + ")"
+        }
+        if let nativeMessage, !nativeMessage.isEmpty, !message.contains(nativeMessage) {
+            text += " [native: \(nativeMessage)\(nativeCode.map { ", code \($0)" } ?? "")]"
+        } else if let nativeCode {
+            text += " [native code \(nativeCode)]"
+        }
+        return text
+    }
+}
+
+extension SSHError {
+    /// A stable code for an ``SSHError``. Extensible: compare with `==`, never switch exhaustively.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        /// The code's name, e.g. `"connectionRefused"`.
+        public let name: String
+
+        /// Creates a code. Engines and frontends may add their own codes.
+        public init(_ name: String) { self.name = name }
+
+        public var description: String { name }
+
+        /// The host name could not be resolved to an address.
+        public static let unknownHost = Code("unknownHost")
+        /// The TCP connection was actively refused (nothing listens on the port).
+        public static let connectionRefused = Code("connectionRefused")
+        /// The host or network is unreachable.
+        public static let hostUnreachable = Code("hostUnreachable")
+        /// A deadline passed: TCP connect, SSH handshake, authentication, channel open or a read.
+        public static let timeout = Code("timeout")
+        /// The SSH protocol handshake (banner, key exchange) failed.
+        public static let handshakeFailed = Code("handshakeFailed")
+        /// Every authentication method failed or none was left; ``SSHError/attempts`` lists them.
+        public static let authenticationFailed = Code("authenticationFailed")
+        /// A private key could not be read or decrypted (missing file, bad format, wrong passphrase).
+        public static let invalidKey = Code("invalidKey")
+        /// The server refused to open a channel or to honour a channel request (exec, pty, env, shell).
+        public static let channelFailure = Code("channelFailure")
+        /// The operation was attempted on a session or channel that has been closed.
+        public static let sessionClosed = Code("sessionClosed")
+        /// The connection broke while in use (the server or the network dropped it).
+        public static let connectionLost = Code("connectionLost")
+        /// This engine cannot do what was asked; see ``SSHCapability``.
+        public static let unsupported = Code("unsupported")
+        /// An argument was invalid (empty host, port out of range, malformed value).
+        public static let invalidArgument = Code("invalidArgument")
+        /// The remote side violated the protocol or the native library reported an unexpected failure.
+        public static let protocolError = Code("protocolError")
+        /// A local resource ran out (file descriptors, memory).
+        public static let resourceExhausted = Code("resourceExhausted")
+        /// A remote or local file operation failed (SFTP/SCP).
+        public static let fileTransferFailed = Code("fileTransferFailed")
+    }
+}
+
+/// One authentication method tried, and what happened.
+public struct SSHAuthAttempt: Sendable, Hashable, CustomStringConvertible {
+    /// The method, as the SSH protocol names it (`publickey`, `password`, `keyboard-interactive`) plus detail,
+    /// e.g. `publickey (agent: ed25519 key)` or `publickey (/home/me/.ssh/id_ed25519)`.
+    public var method: String
+    /// Why it did not succeed.
+    public var outcome: String
+
+    /// Creates an attempt record.
+    public init(method: String, outcome: String) {
+        self.method = method
+        self.outcome = outcome
+    }
+
+    public var description: String { "\(method): \(outcome)" }
+}

@@ -1,0 +1,68 @@
+/// Attributes of a remote file, as SFTP reports them.
+public struct SSHFileAttributes: Sendable, Hashable {
+    /// Size in bytes.
+    public var size: UInt64?
+    /// Permission bits and file type (`st_mode`).
+    public var mode: UInt32?
+    /// Modification time, seconds since the epoch.
+    public var modificationTime: UInt64?
+
+    /// Whether the attributes describe a directory.
+    public var isDirectory: Bool { (mode ?? 0) & 0o170000 == 0o040000 }
+
+    /// Creates attributes.
+    public init(size: UInt64? = nil, mode: UInt32? = nil, modificationTime: UInt64? = nil) {
+        self.size = size
+        self.mode = mode
+        self.modificationTime = modificationTime
+    }
+}
+
+/// Progress of one transfer: bytes done out of the total (when known).
+public struct SSHTransferProgress: Sendable, Hashable {
+    /// Bytes transferred so far.
+    public var bytesDone: UInt64
+    /// Total bytes, when known.
+    public var bytesTotal: UInt64?
+
+    /// Creates a progress value.
+    public init(bytesDone: UInt64, bytesTotal: UInt64?) {
+        self.bytesDone = bytesDone
+        self.bytesTotal = bytesTotal
+    }
+}
+
+/// An SFTP session on one connection. Paths are remote paths; local files are named by local paths.
+///
+/// Declared now so the shape of the API is fixed; engines implement it in the file-transfer work.
+public protocol SSHSFTPClient: Sendable {
+    /// Uploads `localPath` to `remotePath`, replacing an existing file, keeping the mode bits.
+    func upload(
+        from localPath: String, to remotePath: String, progress: (@Sendable (SSHTransferProgress) -> Void)?
+    ) async throws
+    /// Downloads `remotePath` to `localPath` (written under a temporary name, renamed when complete).
+    func download(
+        from remotePath: String, to localPath: String, progress: (@Sendable (SSHTransferProgress) -> Void)?
+    ) async throws
+    /// Returns the attributes of `remotePath`, or `nil` if it does not exist.
+    func attributes(of remotePath: String) async throws -> SSHFileAttributes?
+    /// Creates a remote directory.
+    func makeDirectory(_ remotePath: String, mode: UInt32) async throws
+    /// Lists the names in a remote directory (without `.` and `..`).
+    func listDirectory(_ remotePath: String) async throws -> [String]
+    /// Ends the SFTP session. Idempotent.
+    func close() async
+}
+
+/// SCP transfers on one connection.
+public protocol SSHSCPClient: Sendable {
+    /// Sends one local file to `remotePath` with the given mode.
+    func send(
+        from localPath: String, to remotePath: String, mode: UInt32,
+        progress: (@Sendable (SSHTransferProgress) -> Void)?
+    ) async throws
+    /// Receives one remote file into `localPath` (written under a temporary name, renamed when complete).
+    func receive(
+        from remotePath: String, to localPath: String, progress: (@Sendable (SSHTransferProgress) -> Void)?
+    ) async throws
+}

@@ -1,0 +1,74 @@
+import Synchronization
+
+import CEventLoopShims
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A small, fixed set of threads for the few calls that can only block (name resolution, and later native
+/// calls with no non-blocking form), so they never block an event loop or Swift's cooperative pool.
+package final class BlockingPool: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    private var condition = pthread_cond_t()
+    private var queue: [@Sendable () -> Void] = []  // guarded by `mutex`
+
+    /// The process-wide pool of 4 threads.
+    package static let shared = BlockingPool(threads: 4)
+
+    /// Starts `threads` worker threads.
+    package init(threads: Int) {
+        pthread_mutex_init(&mutex, nil)
+        pthread_cond_init(&condition, nil)
+        for _ in 0..<threads {
+            let box = Unmanaged.passRetained(self).toOpaque()
+            var thread = pthread_t()
+            let rc = pthread_create(&thread, nil, { raw in
+                let pool = Unmanaged<BlockingPool>.fromOpaque(raw!).takeRetainedValue()
+                pool.work()
+                return nil
+            }, box)
+            precondition(rc == 0)
+            pthread_detach(thread)
+        }
+    }
+
+    /// Runs `job` on a pool thread.
+    package func submit(_ job: @escaping @Sendable () -> Void) {
+        pthread_mutex_lock(&mutex)
+        queue.append(job)
+        pthread_cond_signal(&condition)
+        pthread_mutex_unlock(&mutex)
+    }
+
+    private func work() {
+        _ = ceventloop_set_thread_name("ssh-blocking")
+        while true {
+            pthread_mutex_lock(&mutex)
+            while queue.isEmpty { pthread_cond_wait(&condition, &mutex) }
+            let job = queue.removeFirst()
+            pthread_mutex_unlock(&mutex)
+            job()
+        }
+    }
+}
+
+/// Resumes a continuation at most once, whichever of several racers (a result, a deadline, a cancellation)
+/// comes first.
+package final class OnceContinuation<T: Sendable>: Sendable {
+    private let continuation: Mutex<CheckedContinuation<T, any Error>?>
+
+    /// Wraps `continuation`.
+    package init(_ continuation: CheckedContinuation<T, any Error>) {
+        self.continuation = Mutex(continuation)
+    }
+
+    /// Resumes with `result` if nobody did yet.
+    package func resume(with result: Result<T, any Error>) {
+        let taken = continuation.withLock { value -> CheckedContinuation<T, any Error>? in
+            defer { value = nil }
+            return value
+        }
+        taken?.resume(with: result)
+    }
+}

@@ -1,0 +1,156 @@
+import SSHBackend
+import Synchronization
+
+/// A bounded, single-consumer pipe of byte chunks from an engine (producer, on the loop thread) to one reader.
+///
+/// The producer asks ``hasRoom`` before each native read; once ``capacity`` bytes are buffered the answer is
+/// no, the engine stops reading that stream, and the SSH window throttles the remote command. When the reader
+/// drains the buffer to half, ``onDemand`` is called so the engine resumes reading. Memory per stream is
+/// therefore bounded by `capacity` plus one chunk, whatever the remote writes.
+package final class ByteStreamBuffer: SSHByteSource {
+    private struct State {
+        var chunks: [[UInt8]] = []
+        var head = 0
+        var buffered = 0
+        var ended = false
+        var failure: (any Error)?
+        var waiter: CheckedContinuation<[UInt8]?, any Error>?
+        var producerPaused = false
+    }
+
+    /// The most bytes held before the producer is asked to stop.
+    package let capacity: Int
+    private let state = Mutex(State())
+    private let onDemand: @Sendable () -> Void
+
+    /// Creates a buffer; `onDemand` runs (on the consumer's thread) when a paused producer should resume.
+    package init(capacity: Int, onDemand: @escaping @Sendable () -> Void) {
+        self.capacity = capacity
+        self.onDemand = onDemand
+    }
+
+    // MARK: Producer side
+
+    /// Whether the producer may add more. Answering no marks the producer paused, so the consumer's next
+    /// reads will ask it to resume.
+    package var hasRoom: Bool {
+        state.withLock { state in
+            if state.ended { return false }
+            if state.buffered < capacity { return true }
+            state.producerPaused = true
+            return false
+        }
+    }
+
+    /// Bytes held now (for tests and diagnostics).
+    package var bufferedBytes: Int { state.withLock { $0.buffered } }
+
+    /// Hands `bytes` to a waiting reader, or buffers them.
+    package func append(_ bytes: [UInt8]) {
+        guard !bytes.isEmpty else { return }
+        let waiter = state.withLock { state -> CheckedContinuation<[UInt8]?, any Error>? in
+            if state.ended { return nil }
+            if let waiter = state.waiter {
+                state.waiter = nil
+                return waiter
+            }
+            state.chunks.append(bytes)
+            state.buffered += bytes.count
+            return nil
+        }
+        waiter?.resume(returning: bytes)
+    }
+
+    /// Ends the stream: the reader gets every buffered chunk, then `nil`, or `error` if one is given.
+    /// Later calls are ignored.
+    package func finish(throwing error: (any Error)? = nil) {
+        let waiter = state.withLock { state -> CheckedContinuation<[UInt8]?, any Error>? in
+            if state.ended { return nil }
+            state.ended = true
+            state.failure = error
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        if let waiter {
+            if let error { waiter.resume(throwing: error) } else { waiter.resume(returning: nil) }
+        }
+    }
+
+    /// Whether ``finish(throwing:)`` was called.
+    package var isFinished: Bool { state.withLock { $0.ended } }
+
+    // MARK: Consumer side
+
+    private enum Poll {
+        case chunk([UInt8], resume: Bool)
+        case end
+        case failed(any Error)
+        case wait
+    }
+
+    private func poll(_ state: inout State) -> Poll {
+        if state.head < state.chunks.count {
+            let chunk = state.chunks[state.head]
+            state.head += 1
+            state.buffered -= chunk.count
+            if state.head == state.chunks.count {
+                state.chunks.removeAll(keepingCapacity: state.chunks.count <= 64)
+                state.head = 0
+            } else if state.head >= 64 {
+                state.chunks.removeFirst(state.head)
+                state.head = 0
+            }
+            var resume = false
+            if state.producerPaused && state.buffered <= capacity / 2 {
+                state.producerPaused = false
+                resume = true
+            }
+            return .chunk(chunk, resume: resume)
+        }
+        if state.ended {
+            if let failure = state.failure { return .failed(failure) }
+            return .end
+        }
+        return .wait
+    }
+
+    private func deliver(_ poll: Poll) throws -> [UInt8]?? {
+        switch poll {
+        case .chunk(let chunk, let resume):
+            if resume { onDemand() }
+            return .some(chunk)
+        case .end: return .some(nil)
+        case .failed(let error): throw error
+        case .wait: return nil
+        }
+    }
+
+    /// The next chunk, `nil` at the end; throws the stream's error after the last chunk.
+    package func next() async throws -> [UInt8]? {
+        if let ready = try deliver(state.withLock { poll(&$0) }) { return ready }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[UInt8]?, any Error>) in
+                let outcome = state.withLock { state -> Poll in
+                    let outcome = poll(&state)
+                    if case .wait = outcome {
+                        if Task.isCancelled { return .failed(CancellationError()) }
+                        precondition(state.waiter == nil, "an SSHByteStream has a single consumer")
+                        state.waiter = continuation
+                    }
+                    return outcome
+                }
+                do {
+                    if let ready = try deliver(outcome) { continuation.resume(returning: ready) }
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state -> CheckedContinuation<[UInt8]?, any Error>? in
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume(throwing: CancellationError())
+        }
+    }
+}

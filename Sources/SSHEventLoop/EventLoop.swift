@@ -1,0 +1,272 @@
+import SSHBackend
+import Synchronization
+
+import CEventLoopShims
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Readiness reported to an ``IOHandler``.
+package struct IOEvents: OptionSet, Sendable {
+    package let rawValue: UInt32
+    package init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    /// The socket has data (or EOF) to read.
+    package static let readable = IOEvents(rawValue: 1 << 0)
+    /// The socket accepts writes.
+    package static let writable = IOEvents(rawValue: 1 << 1)
+    /// The peer closed its side, or the socket hung up.
+    package static let hangup = IOEvents(rawValue: 1 << 2)
+    /// The socket has a pending error.
+    package static let error = IOEvents(rawValue: 1 << 3)
+}
+
+/// Something that owns a registered socket and is driven when it becomes ready. Called on the loop thread only.
+package protocol IOHandler: AnyObject {
+    /// The socket reported `events`.
+    func handleIO(_ events: IOEvents)
+}
+
+/// Identifies a registration. Never reused, so an event for a closed socket whose fd number was reused by a
+/// newer registration is recognised as stale and dropped.
+package struct RegistrationID: Hashable, Sendable {
+    package let rawValue: UInt64
+}
+
+/// Identifies a scheduled timer, to cancel it.
+package struct TimerID: Hashable, Sendable {
+    package let rawValue: UInt64
+}
+
+/// One epoll reactor thread.
+///
+/// Sockets are registered once, edge-triggered, for reading and writing; each registration is owned by one
+/// ``IOHandler`` that runs only on this thread, so native sessions need no locks. Other threads hand work over
+/// with ``execute(_:)`` (a locked inbox plus an eventfd wake-up). Timers live in a heap whose next deadline is
+/// `epoll_wait`'s timeout: there is no polling.
+///
+/// `@unchecked Sendable`: the mutable state below the inbox is touched only on the loop thread (checked with
+/// ``preconditionInEventLoop()``); the inbox is a `Mutex`.
+package final class EventLoop: @unchecked Sendable {
+    private let epollFD: Int32
+    private let wakeFD: Int32
+    private let threadID = Atomic<UInt>(0)
+    private let inbox = Mutex<Inbox>(Inbox())
+
+    private struct Inbox {
+        var tasks: [@Sendable () -> Void] = []
+        var wakePending = false
+    }
+
+    // Loop-confined state.
+    private var handlers: [UInt64: any IOHandler] = [:]
+    private var nextRegistration: UInt64 = 1
+    private var timers = TimerHeap()
+    private var timerCallbacks: [UInt64: () -> Void] = [:]
+    private var nextTimer: UInt64 = 1
+
+    /// A scratch buffer for native reads, shared by every session on this loop (loop thread only).
+    package let scratch: UnsafeMutableRawBufferPointer
+
+    /// Size of ``scratch``.
+    package static let scratchSize = 64 * 1024
+
+    /// Starts a loop thread named `name`.
+    package init(name: String) {
+        epollFD = epoll_create1(Int32(EPOLL_CLOEXEC))
+        precondition(epollFD >= 0, "epoll_create1 failed: errno \(errno)")
+        wakeFD = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
+        precondition(wakeFD >= 0, "eventfd failed: errno \(errno)")
+        scratch = .allocate(byteCount: Self.scratchSize, alignment: 16)
+        var event = epoll_event()
+        event.events = EPOLLIN.rawValue
+        event.data.u64 = 0
+        precondition(epoll_ctl(epollFD, EPOLL_CTL_ADD, wakeFD, &event) == 0)
+
+        let box = Unmanaged.passRetained(ThreadStart(loop: self, name: name)).toOpaque()
+        var thread = pthread_t()
+        let rc = pthread_create(&thread, nil, { raw in
+            let start = Unmanaged<ThreadStart>.fromOpaque(raw!).takeRetainedValue()
+            start.loop.run(name: start.name)
+            return nil
+        }, box)
+        precondition(rc == 0, "pthread_create failed: \(rc)")
+        pthread_detach(thread)
+    }
+
+    private final class ThreadStart {
+        let loop: EventLoop
+        let name: String
+        init(loop: EventLoop, name: String) {
+            self.loop = loop
+            self.name = name
+        }
+    }
+
+    /// Whether the caller runs on this loop's thread.
+    package var inEventLoop: Bool { threadID.load(ordering: .relaxed) == UInt(pthread_self()) }
+
+    /// Traps unless called on the loop thread.
+    package func preconditionInEventLoop(file: StaticString = #fileID, line: UInt = #line) {
+        precondition(inEventLoop, "must run on the event loop thread", file: file, line: line)
+    }
+
+    /// Runs `task` on the loop thread, soon (never inline, even when called from the loop).
+    package func execute(_ task: @escaping @Sendable () -> Void) {
+        let mustWake = inbox.withLock { inbox -> Bool in
+            inbox.tasks.append(task)
+            if inbox.wakePending { return false }
+            inbox.wakePending = true
+            return true
+        }
+        if mustWake && !inEventLoop {
+            var one: UInt64 = 1
+            _ = write(wakeFD, &one, 8)
+        }
+    }
+
+    /// Registers `fd` edge-triggered for reading and writing; `handler` is driven on each readiness edge.
+    /// Loop thread only. The handler is retained until ``deregister(fd:_:)``.
+    package func register(fd: Int32, handler: any IOHandler) throws(SSHError) -> RegistrationID {
+        preconditionInEventLoop()
+        let id = nextRegistration
+        nextRegistration += 1
+        var event = epoll_event()
+        event.events = EPOLLIN.rawValue | EPOLLOUT.rawValue | EPOLLRDHUP.rawValue | EPOLLET.rawValue
+        event.data.u64 = id
+        guard epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, &event) == 0 else {
+            let code = errno
+            throw SSHError(.resourceExhausted, message: "cannot watch socket: \(String(cString: strerror(code)))",
+                           nativeCode: code)
+        }
+        handlers[id] = handler
+        return RegistrationID(rawValue: id)
+    }
+
+    /// Stops watching `fd` and releases its handler. Call before closing the fd. Loop thread only.
+    package func deregister(fd: Int32, _ id: RegistrationID) {
+        preconditionInEventLoop()
+        _ = epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, nil)
+        handlers[id.rawValue] = nil
+    }
+
+    /// Calls `callback` on the loop thread after `delay`. Loop thread only.
+    @discardableResult
+    package func scheduleTimer(after delay: Duration, _ callback: @escaping () -> Void) -> TimerID {
+        preconditionInEventLoop()
+        let id = nextTimer
+        nextTimer += 1
+        timers.push(deadline: MonotonicClock.now &+ delay.nanoseconds, id: id)
+        timerCallbacks[id] = callback
+        return TimerID(rawValue: id)
+    }
+
+    /// Cancels a timer; a no-op if it already fired. Loop thread only.
+    package func cancelTimer(_ id: TimerID) {
+        preconditionInEventLoop()
+        timerCallbacks[id.rawValue] = nil
+    }
+
+    // MARK: The loop
+
+    private func run(name: String) {
+        threadID.store(UInt(pthread_self()), ordering: .relaxed)
+        _ = ceventloop_set_thread_name(String(name.prefix(15)))
+        let capacity = 512
+        let events = UnsafeMutablePointer<epoll_event>.allocate(capacity: capacity)
+        while true {
+            let timeout = nextTimeoutMilliseconds()
+            let count = epoll_wait(epollFD, events, Int32(capacity), timeout)
+            if count < 0 {
+                if errno == EINTR { continue }
+                fatalError("epoll_wait failed: errno \(errno)")
+            }
+            for index in 0..<Int(count) {
+                let event = events[index]
+                let id = event.data.u64
+                if id == 0 {
+                    var value: UInt64 = 0
+                    _ = read(wakeFD, &value, 8)
+                    continue
+                }
+                // A handler deregistered earlier in this batch is gone: its stale event is dropped here.
+                guard let handler = handlers[id] else { continue }
+                handler.handleIO(IOEvents(epoll: event.events))
+            }
+            runExpiredTimers()
+            runTasks()
+        }
+    }
+
+    private func nextTimeoutMilliseconds() -> Int32 {
+        let pending = inbox.withLock { inbox -> Bool in
+            if inbox.tasks.isEmpty {
+                inbox.wakePending = false
+                return false
+            }
+            return true
+        }
+        if pending { return 0 }
+        while let top = timers.peek() {
+            if timerCallbacks[top.id] == nil {
+                _ = timers.pop()
+                continue
+            }
+            let now = MonotonicClock.now
+            if top.deadline <= now { return 0 }
+            let milliseconds = (top.deadline - now + 999_999) / 1_000_000
+            return Int32(clamping: milliseconds)
+        }
+        return -1
+    }
+
+    private func runExpiredTimers() {
+        let now = MonotonicClock.now
+        while let top = timers.peek(), top.deadline <= now {
+            _ = timers.pop()
+            if let callback = timerCallbacks.removeValue(forKey: top.id) { callback() }
+        }
+    }
+
+    private func runTasks() {
+        let tasks = inbox.withLock { inbox -> [@Sendable () -> Void] in
+            let tasks = inbox.tasks
+            inbox.tasks.removeAll(keepingCapacity: true)
+            inbox.wakePending = true  // the loop is awake: tasks queued until it next sleeps need no eventfd write
+            return tasks
+        }
+        for task in tasks { task() }
+    }
+}
+
+extension IOEvents {
+    init(epoll flags: UInt32) {
+        var events: IOEvents = []
+        if flags & EPOLLIN.rawValue != 0 { events.insert(.readable) }
+        if flags & EPOLLOUT.rawValue != 0 { events.insert(.writable) }
+        if flags & (EPOLLHUP.rawValue | EPOLLRDHUP.rawValue) != 0 { events.insert(.hangup) }
+        if flags & EPOLLERR.rawValue != 0 { events.insert(.error) }
+        self = events
+    }
+}
+
+/// Monotonic nanoseconds.
+package enum MonotonicClock {
+    /// Nanoseconds since an arbitrary fixed point.
+    package static var now: UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return UInt64(spec.tv_sec) &* 1_000_000_000 &+ UInt64(spec.tv_nsec)
+    }
+}
+
+extension Duration {
+    /// The duration in whole nanoseconds, clamped to `0...UInt64.max`.
+    package var nanoseconds: UInt64 {
+        let (seconds, attoseconds) = components
+        if seconds < 0 { return 0 }
+        let (ns, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000_000)
+        return overflow ? .max : ns &+ UInt64(attoseconds / 1_000_000_000)
+    }
+}

@@ -1,0 +1,43 @@
+/// A binary min-heap of (deadline, id), the event loop's timer queue.
+struct TimerHeap {
+    struct Entry {
+        var deadline: UInt64
+        var id: UInt64
+    }
+
+    private var entries: [Entry] = []
+
+    func peek() -> Entry? { entries.first }
+
+    mutating func push(deadline: UInt64, id: UInt64) {
+        entries.append(Entry(deadline: deadline, id: id))
+        var child = entries.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            if entries[parent].deadline <= entries[child].deadline { break }
+            entries.swapAt(parent, child)
+            child = parent
+        }
+    }
+
+    mutating func pop() -> Entry? {
+        guard !entries.isEmpty else { return nil }
+        let top = entries[0]
+        let last = entries.removeLast()
+        if !entries.isEmpty {
+            entries[0] = last
+            var parent = 0
+            while true {
+                let left = 2 * parent + 1
+                let right = left + 1
+                var smallest = parent
+                if left < entries.count, entries[left].deadline < entries[smallest].deadline { smallest = left }
+                if right < entries.count, entries[right].deadline < entries[smallest].deadline { smallest = right }
+                if smallest == parent { break }
+                entries.swapAt(parent, smallest)
+                parent = smallest
+            }
+        }
+        return top
+    }
+}

@@ -1,0 +1,37 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A throwaway local account with a random password, for password and keyboard-interactive tests.
+///
+/// sshd checks passwords against the system's account database, which only root can read and change, so this
+/// exists only when the tests run as root (as CI does); ``shared`` is `nil` otherwise and the tests that need it
+/// say so when they skip.
+public struct PasswordUser: Sendable {
+    /// The account name.
+    public let name: String
+    /// Its password (new for every test process).
+    public let password: String
+
+    /// The account, or `nil` when not running as root.
+    public static let shared: PasswordUser? = {
+        guard getuid() == 0 else { return nil }
+        let name = "pssh-test"
+        let password = "pw-" + String(UInt64.random(in: 0...UInt64.max), radix: 36)
+        do {
+            if getpwnam(name) == nil {
+                try ProcessRunner.run(["/usr/sbin/useradd", "--no-create-home", "--home-dir", "/tmp",
+                                       "--shell", "/bin/sh", name])
+            }
+            try ProcessRunner.run(["/usr/sbin/chpasswd"], input: "\(name):\(password)\n")
+            return PasswordUser(name: name, password: password)
+        } catch {
+            fatalError("cannot prepare the password test account: \(error)")
+        }
+    }()
+
+    /// Why password tests cannot run here, when they cannot.
+    public static var unavailableReason: String { "password tests need root to create a local test account" }
+}

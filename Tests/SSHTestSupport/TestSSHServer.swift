@@ -1,0 +1,194 @@
+import Foundation
+import SSHBackend
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real OpenSSH `sshd` on a loopback address and a free port, with its own host key, authorized keys and
+/// config, running as the current user. Stopped by ``stop()``, on deinit, or when the test process dies.
+public final class TestSSHServer: Sendable {
+    /// The address it listens on, e.g. `127.0.0.2`.
+    public let host: String
+    /// The port it listens on.
+    public let port: Int
+    /// Its private directory (config, log).
+    public let directory: String
+    private let process: SpawnedProcess
+
+    /// The sshd binary.
+    public static let sshdPath = "/usr/sbin/sshd"
+
+    /// One server on 127.0.0.1 shared by every test in the process.
+    public static let shared: TestSSHServer = {
+        do { return try TestSSHServer() } catch { fatalError("cannot start the shared test sshd: \(error)") }
+    }()
+
+    /// Starts a server. `extraConfig` lines are appended to the generated `sshd_config`.
+    public init(host: String = "127.0.0.1", extraConfig: [String] = []) throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.sshdPath) else {
+            throw TestSupportError("\(Self.sshdPath) is missing: install the openssh-server package")
+        }
+        let keys = TestKeys.shared
+        if getuid() == 0 { try? FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true) }
+        var lastError: (any Error)?
+        for _ in 0..<5 {
+            let port = try FreePort.find(host: host)
+            let directory = keys.directory + "/sshd-\(host)-\(port)"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let config = [
+                "Port \(port)",
+                "ListenAddress \(host)",
+                "HostKey \(keys.hostKey)",
+                "PidFile \(directory)/sshd.pid",
+                "AuthorizedKeysFile \(keys.authorizedKeys)",
+                "StrictModes no",
+                "UsePAM no",
+                "PermitRootLogin yes",
+                "PubkeyAuthentication yes",
+                "PasswordAuthentication yes",
+                "KbdInteractiveAuthentication yes",
+                "AcceptEnv *",
+                "MaxStartups 1000:30:1000",
+                "MaxSessions 1000",
+                "MaxAuthTries 30",
+                "UseDNS no",
+                "PrintMotd no",
+                "PrintLastLog no",
+                "LogLevel VERBOSE",
+                "Subsystem sftp internal-sftp",
+            ] + extraConfig
+            let configPath = directory + "/sshd_config"
+            try (config.joined(separator: "\n") + "\n").write(toFile: configPath, atomically: true, encoding: .utf8)
+            let process = try ProcessRunner.spawnGuarded(
+                [Self.sshdPath, "-D", "-e", "-f", configPath], logFile: directory + "/sshd.log")
+            if FreePort.waitUntilListening(host: host, port: port, timeout: 10) {
+                self.host = host
+                self.port = port
+                self.directory = directory
+                self.process = process
+                return
+            }
+            lastError = TestSupportError("sshd on \(host):\(port) did not start: \(process.log)")
+            process.stop()
+        }
+        throw lastError ?? TestSupportError("sshd did not start")
+    }
+
+    /// The server's log (sshd -e output).
+    public var log: String { process.log }
+
+    /// Stops the server (connections already open keep their own sshd processes until they end).
+    public func stop() { process.stop() }
+
+    /// Connection options for this server with the given auth methods and user.
+    public func options(
+        user: String = SSHConnectionOptions.currentUser,
+        auth: [SSHAuthMethod] = [.privateKeyFile(path: TestKeys.shared.ed25519)],
+        connectTimeout: Duration = .seconds(10), operationTimeout: Duration = .seconds(30)
+    ) -> SSHConnectionOptions {
+        SSHConnectionOptions(host: host, port: port, user: user, authMethods: auth,
+                             connectTimeout: connectTimeout, operationTimeout: operationTimeout)
+    }
+}
+
+/// Free ports and readiness checks on loopback addresses.
+public enum FreePort {
+    /// A port nothing listens on right now at `host`.
+    public static func find(host: String) throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestSupportError("socket failed") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        inet_pton(AF_INET, host, &address.sin_addr)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else { throw TestSupportError("bind \(host):0 failed: errno \(errno)") }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Polls until something accepts TCP connections at `host:port`, for at most `timeout` seconds.
+    public static func waitUntilListening(host: String, port: Int, timeout: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            inet_pton(AF_INET, host, &address.sin_addr)
+            let rc = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            close(fd)
+            if rc == 0 { return true }
+            usleep(20_000)
+        }
+        return false
+    }
+}
+
+/// A TCP listener that completes connections (in the kernel backlog) but never sends a byte: an SSH server that
+/// never sends its banner.
+public final class BlackholeListener: Sendable {
+    /// Its address.
+    public let host: String
+    /// Its port.
+    public let port: Int
+    private let fd: Int32
+
+    /// Starts listening on `host` at a free port.
+    public init(host: String = "127.0.0.1") throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        inet_pton(AF_INET, host, &address.sin_addr)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(fd, 64) == 0 else { throw TestSupportError("blackhole listen failed") }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        self.fd = fd
+        self.host = host
+        self.port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit { close(fd) }
+}
+
+/// An `ssh-agent` holding the given keys, on its own socket.
+public final class TestAgent: Sendable {
+    /// The agent's socket path (what `SSH_AUTH_SOCK` would hold).
+    public let socketPath: String
+    private let process: SpawnedProcess
+
+    /// Starts an agent and adds `keys` to it.
+    public init(keys: [String]) throws {
+        let directory = TestKeys.shared.directory + "/agent-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        socketPath = directory + "/agent.sock"
+        process = try ProcessRunner.spawnGuarded(["/usr/bin/ssh-agent", "-D", "-a", socketPath],
+                                                 logFile: directory + "/agent.log")
+        let deadline = Date().addingTimeInterval(10)
+        while !FileManager.default.fileExists(atPath: socketPath) {
+            guard Date() < deadline else { throw TestSupportError("ssh-agent did not start: \(process.log)") }
+            usleep(10_000)
+        }
+        for key in keys {
+            try ProcessRunner.run(["/usr/bin/ssh-add", key], environment: ["SSH_AUTH_SOCK": socketPath])
+        }
+    }
+
+    /// Stops the agent.
+    public func stop() { process.stop() }
+}
