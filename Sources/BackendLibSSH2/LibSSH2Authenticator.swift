@@ -123,13 +123,14 @@ final class LibSSH2Authenticator {
         }
         let native = connection.nativeError(.authenticationFailed, "")
         let detail = native.nativeMessage ?? ""
+        let denied = rc == LIBSSH2_ERROR_AUTHENTICATION_FAILED || rc == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED
         switch rc {
         case LIBSSH2_ERROR_FILE, LIBSSH2_ERROR_KEYFILE_AUTH_FAILED:
             record(attempt, "the key could not be read or decrypted (wrong passphrase or unsupported format): \(detail)",
                    keyProblem: attempt.isExplicitKey)
-        case LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED where attempt.isKey && attempt.looksLikeRSA:
+        case _ where denied && attempt.isKey && attempt.looksLikeRSA:
             record(attempt, Self.rsaAdvice, keyProblem: false)
-        case LIBSSH2_ERROR_AUTHENTICATION_FAILED, LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED:
+        case _ where denied:
             record(attempt, "denied by the server\(detail.isEmpty ? "" : " (\(detail))")", keyProblem: false)
         default:
             record(attempt, "failed: \(detail) (libssh2 code \(rc))", keyProblem: false)

@@ -138,6 +138,12 @@ final class LibSSH2ChannelState {
         }
         if phase == .closing {
             let rc = libssh2_channel_close(handle)
+            if !sawRemoteEOF {
+                // Closed by the user while the command runs: our CLOSE is on its way. The server answers only when
+                // the command lets go of its output, which may be much later, so callers of close() do not wait
+                // for that; the channel finishes in the background.
+                resumeClosers()
+            }
             if rc == LIBSSH2_ERROR_EAGAIN { return progress }
             if rc != 0 && isTransportError(rc) {
                 connection.fail(connection.channelError(Int(rc), "closing the channel failed"))
@@ -290,6 +296,10 @@ final class LibSSH2ChannelState {
         let waiters = exitWaiters
         exitWaiters.removeAll()
         for waiter in waiters.values { waiter.resume(with: exit!) }
+        resumeClosers()
+    }
+
+    private func resumeClosers() {
         let closers = closeWaiters
         closeWaiters.removeAll()
         for closer in closers { closer.resume() }

@@ -144,30 +144,49 @@ final class LibSSH2Connection: IOHandler {
     }
 
     /// Steps operations and pumps channels until nothing makes progress.
+    ///
+    /// Any libssh2 call may read the socket and queue packets meant for someone else: a channel read can pull in
+    /// the reply a pending channel open waits for, and an open can pull in channel data. The socket then stays
+    /// quiet, so the loop only stops after a full pass (operations, then channels, then operations again) in
+    /// which nothing moved.
     func drive() {
-        var progress = true
-        while progress, failure == nil {
-            progress = false
-            while let head = operations.first {
-                guard head.step(self) else { break }
-                if failure != nil { return }
-                operations.removeFirst()
-                armDeadline()
-                progress = true
-            }
+        while failure == nil {
+            var progress = stepOperations()
             if failure != nil { return }
-            var index = 0
-            while index < channels.count {
-                let channel = channels[index]
-                if channel.pump(self) { progress = true }
-                if failure != nil { return }
-                if channel.isFinished {
-                    channels.remove(at: index)
-                } else {
-                    index += 1
-                }
+            if pumpChannels() { progress = true }
+            if failure != nil { return }
+            if !progress && !stepOperations() { return }
+        }
+    }
+
+    /// Steps the head operation (and the ones after it) until one would block. Returns whether any finished.
+    private func stepOperations() -> Bool {
+        var finished = false
+        while let head = operations.first {
+            guard head.step(self) else { break }
+            if failure != nil { return true }
+            operations.removeFirst()
+            armDeadline()
+            finished = true
+        }
+        return finished
+    }
+
+    /// Pumps every channel once, forgetting those that finished. Returns whether any progressed.
+    private func pumpChannels() -> Bool {
+        var progress = false
+        var index = 0
+        while index < channels.count {
+            let channel = channels[index]
+            if channel.pump(self) { progress = true }
+            if failure != nil { return progress }
+            if channel.isFinished {
+                channels.remove(at: index)
+            } else {
+                index += 1
             }
         }
+        return progress
     }
 
     private func probeTransport() {

@@ -15,10 +15,12 @@ struct Engine: Sendable, CustomTestStringConvertible {
 
     /// Connects to the shared test server with the ed25519 test key (or `auth`).
     func connect(
-        to server: TestSSHServer = .shared,
+        to server: TestSSHServer? = nil,
         auth: [SSHAuthMethod] = [.privateKeyFile(path: TestKeys.shared.ed25519)]
     ) async throws -> any SSHSession {
-        try await backend.connect(server.options(auth: auth))
+        let target: TestSSHServer
+        if let server { target = server } else { target = try await TestSSHServer.sharedStarted }
+        return try await backend.connect(target.options(auth: auth))
     }
 }
 

@@ -17,17 +17,28 @@ public enum ProcessRunner {
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
         process.environment = env
-        let output = Pipe()
+        // Output goes to a file, not a pipe: a pipe's write end can leak into a process spawned concurrently by
+        // another test, and reading to EOF would then wait for that process.
+        let outputPath = NSTemporaryDirectory() + "pssh-run-\(UUID().uuidString).log"
+        let inputPath = outputPath + ".in"
+        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+        defer {
+            try? FileManager.default.removeItem(atPath: outputPath)
+            try? FileManager.default.removeItem(atPath: inputPath)
+        }
+        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
         process.standardOutput = output
         process.standardError = output
-        let stdin = Pipe()
-        process.standardInput = stdin
+        if let input {
+            try input.write(toFile: inputPath, atomically: true, encoding: .utf8)
+            process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: inputPath))
+        } else {
+            process.standardInput = FileHandle.nullDevice
+        }
         try process.run()
-        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
-        try stdin.fileHandleForWriting.close()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
+        try? output.close()
+        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
         guard process.terminationStatus == 0 else {
             throw TestSupportError("\(arguments.joined(separator: " ")) failed (\(process.terminationStatus)): \(text)")
         }
@@ -47,7 +58,13 @@ public enum ProcessRunner {
         // Our end must not leak into other children, or a sibling watchdog would keep this one alive.
         _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
         _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
+        // The watchdog first closes every descriptor it inherited beyond stdio (other tests' pipes must not be
+        // held open by it), then starts the server, waits for EOF on stdin (our lifeline), and kills the server.
         let script = #"""
+        for fd in /proc/$$/fd/*; do
+            fd=${fd##*/}
+            if [ "$fd" -gt 2 ] 2>/dev/null; then eval "exec $fd>&-" 2>/dev/null; fi
+        done
         "$@" </dev/null >>"$LOGFILE" 2>&1 &
         child=$!
         echo "$child" >"$LOGFILE.pid"
@@ -60,7 +77,7 @@ public enum ProcessRunner {
         posix_spawn_file_actions_adddup2(&actions, fds[0], 0)
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        let argv = ["/bin/sh", "-c", script, "watchdog"] + arguments
+        let argv = ["/bin/bash", "-c", script, "watchdog"] + arguments
         var env = ProcessInfo.processInfo.environment
         env["LOGFILE"] = logFile
         for (key, value) in environment { env[key] = value }
@@ -71,7 +88,7 @@ public enum ProcessRunner {
             cEnv.forEach { free($0) }
         }
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, "/bin/sh", &actions, nil, cArgs, cEnv)
+        let rc = posix_spawn(&pid, "/bin/bash", &actions, nil, cArgs, cEnv)
         close(fds[0])
         guard rc == 0 else {
             close(fds[1])

@@ -24,7 +24,7 @@ public final class TestSSHServer: Sendable {
         do { return try TestSSHServer() } catch { fatalError("cannot start the shared test sshd: \(error)") }
     }()
 
-    /// Starts a server. `extraConfig` lines are appended to the generated `sshd_config`.
+    /// Starts a server. `extraConfig` lines override the generated `sshd_config`.
     public init(host: String = "127.0.0.1", extraConfig: [String] = []) throws {
         guard FileManager.default.isExecutableFile(atPath: Self.sshdPath) else {
             throw TestSupportError("\(Self.sshdPath) is missing: install the openssh-server package")
@@ -36,7 +36,8 @@ public final class TestSSHServer: Sendable {
             let port = try FreePort.find(host: host)
             let directory = keys.directory + "/sshd-\(host)-\(port)"
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            let config = [
+            // sshd keeps the first value it reads for a keyword, so the caller's lines go first and win.
+            let config = extraConfig + [
                 "Port \(port)",
                 "ListenAddress \(host)",
                 "HostKey \(keys.hostKey)",
@@ -57,7 +58,7 @@ public final class TestSSHServer: Sendable {
                 "PrintLastLog no",
                 "LogLevel VERBOSE",
                 "Subsystem sftp internal-sftp",
-            ] + extraConfig
+            ]
             let configPath = directory + "/sshd_config"
             try (config.joined(separator: "\n") + "\n").write(toFile: configPath, atomically: true, encoding: .utf8)
             let process = try ProcessRunner.spawnGuarded(

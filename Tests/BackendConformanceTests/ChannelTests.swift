@@ -1,0 +1,116 @@
+import SSHBackend
+import SSHTestSupport
+import Testing
+
+@Suite("Channels and sessions")
+struct ChannelTests {
+    @Test("several channels one after another on one session", arguments: Engine.all)
+    func sequentialChannels(engine: Engine) async throws {
+        let session = try await engine.connect()
+        for index in 0..<10 {
+            #expect(try await run(session, "echo \(index)").stdout == "\(index)\n")
+        }
+        await session.close()
+    }
+
+    @Test("channels opened at the same time are distinct and run concurrently", arguments: Engine.all)
+    func concurrentChannels(engine: Engine) async throws {
+        // Regression: with libssh2, a second open issued while the first is pending completes the first and
+        // returns the same channel; the engine must serialise opens per session.
+        let session = try await engine.connect()
+        // Each command prints when it started and ended (remote clock); running together, the intervals overlap.
+        let outputs = try await withThrowingTaskGroup(of: String.self) { group in
+            for index in 0..<8 {
+                group.addTask {
+                    try await run(session, "date +%s.%N; echo channel-\(index); sleep 4; date +%s.%N").stdout
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        let lines = outputs.map { $0.split(separator: "\n").map(String.init) }
+        #expect(Set(lines.compactMap { $0.count == 3 ? $0[1] : nil }) == Set((0..<8).map { "channel-\($0)" }))
+        let starts = lines.compactMap { Double($0.first ?? "") }
+        let ends = lines.compactMap { Double($0.last ?? "") }
+        #expect(starts.count == 8 && ends.count == 8)
+        if let latestStart = starts.max(), let earliestEnd = ends.min() {
+            #expect(latestStart < earliestEnd, "the 8 commands did not run at the same time")
+        }
+        await session.close()
+    }
+
+    @Test("sessions come and go without disturbing others", arguments: Engine.all)
+    func independentSessions(engine: Engine) async throws {
+        // Regression: library-wide init/exit per session (libssh2_exit) breaks every other live session.
+        let longLived = try await engine.connect()
+        for _ in 0..<3 {
+            let shortLived = try await engine.connect()
+            _ = try await run(shortLived, "true")
+            await shortLived.close()
+        }
+        let many = try await withThrowingTaskGroup(of: String.self) { group in
+            for index in 0..<10 {
+                group.addTask {
+                    let session = try await engine.connect()
+                    defer { Task { await session.close() } }
+                    return try await run(session, "echo \(index)").stdout
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(many.count == 10)
+        #expect(try await run(longLived, "echo still-here").stdout == "still-here\n")
+        await longLived.close()
+    }
+
+    @Test("the server killing the connection mid-command: clear error, earlier output kept", arguments: Engine.all)
+    func connectionKilled(engine: Engine) async throws {
+        let session = try await engine.connect()
+        let channel = try await session.exec("echo before; sleep 0.5; kill -9 $PPID; sleep 5; echo after")
+        var received: [UInt8] = []
+        do {
+            for try await chunk in channel.stdout { received += chunk }
+            Issue.record("stdout ended without an error")
+        } catch let error as SSHError {
+            #expect(error.code == .connectionLost, "got \(error)")
+            #expect(error.host == TestSSHServer.shared.host)
+        }
+        #expect(String(decoding: received, as: UTF8.self) == "before\n")
+        await expectSSHError(.connectionLost) { try await channel.exitStatus() }
+        await expectSSHError(.connectionLost) { try await session.exec("true") }
+        await session.close()
+    }
+
+    @Test("closing a session ends its channels and refuses new ones", arguments: Engine.all)
+    func closeSession(engine: Engine) async throws {
+        let session = try await engine.connect()
+        let channel = try await session.exec("sleep 30")
+        await session.close()
+        await expectSSHError(.sessionClosed) { try await channel.exitStatus() }
+        await expectSSHError(.sessionClosed) { try await session.exec("true") }
+        await session.close()  // idempotent
+    }
+
+    @Test("closing a channel early ends its streams", arguments: Engine.all)
+    func closeChannel(engine: Engine) async throws {
+        let session = try await engine.connect()
+        let channel = try await session.exec("yes")
+        var iterator = channel.stdout.makeAsyncIterator()
+        #expect(try await iterator.next()?.isEmpty == false)
+        await channel.close()
+        // The stream ends after what was already buffered.
+        while try await iterator.next() != nil {}
+        #expect(try await run(session, "echo next").stdout == "next\n")
+        await session.close()
+    }
+
+    @Test("cancelling a wait for the exit status returns promptly", arguments: Engine.all)
+    func cancelExitWait(engine: Engine) async throws {
+        let session = try await engine.connect()
+        let channel = try await session.exec("sleep 30")
+        let waiter = Task { try await channel.exitStatus() }
+        try await Task.sleep(for: .milliseconds(100))
+        waiter.cancel()
+        await #expect(throws: CancellationError.self) { _ = try await waiter.value }
+        await session.close()
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import SSHBackend
+import SSHTestSupport
+import Testing
+
+@Suite("Connecting")
+struct ConnectTests {
+    @Test("a refused port fails as connectionRefused naming host and port", arguments: Engine.all)
+    func refused(engine: Engine) async throws {
+        let port = try FreePort.find(host: "127.0.0.1")
+        let options = SSHConnectionOptions(host: "127.0.0.1", port: port, authMethods: [.password("x")])
+        let error = await expectSSHError(.connectionRefused) { try await engine.backend.connect(options) }
+        #expect(error?.host == "127.0.0.1")
+        #expect(error?.port == port)
+    }
+
+    @Test("an unresolvable name fails as unknownHost", arguments: Engine.all)
+    func unknownHost(engine: Engine) async throws {
+        let options = SSHConnectionOptions(host: "no-such-host.invalid", authMethods: [.password("x")])
+        let error = await expectSSHError(.unknownHost) { try await engine.backend.connect(options) }
+        #expect(error?.host == "no-such-host.invalid")
+    }
+
+    @Test("a server that never sends a banner fails at its deadline", arguments: Engine.all)
+    func silentServer(engine: Engine) async throws {
+        let blackhole = try BlackholeListener()
+        let options = SSHConnectionOptions(host: blackhole.host, port: blackhole.port, authMethods: [.password("x")],
+                                           connectTimeout: .seconds(5), operationTimeout: .milliseconds(800))
+        let clock = ContinuousClock()
+        let start = clock.now
+        let error = await expectSSHError(.timeout) { try await engine.backend.connect(options) }
+        let elapsed = clock.now - start
+        #expect(elapsed >= .milliseconds(700))
+        #expect(elapsed < .seconds(5), "took \(elapsed)")
+        #expect(error?.message.contains("handshake") == true)
+    }
+
+    @Test("cancelling a hanging connect ends it promptly", arguments: Engine.all)
+    func cancelConnect(engine: Engine) async throws {
+        let blackhole = try BlackholeListener()
+        let options = SSHConnectionOptions(host: blackhole.host, port: blackhole.port, authMethods: [.password("x")],
+                                           operationTimeout: .seconds(60))
+        let task = Task { try await engine.backend.connect(options) }
+        try await Task.sleep(for: .milliseconds(200))
+        let clock = ContinuousClock()
+        let start = clock.now
+        task.cancel()
+        await #expect(throws: CancellationError.self) { _ = try await task.value }
+        #expect(clock.now - start < .seconds(2))
+    }
+
+    @Test("invalid arguments fail before any network work", arguments: Engine.all)
+    func invalidArguments(engine: Engine) async throws {
+        await expectSSHError(.invalidArgument) {
+            try await engine.backend.connect(SSHConnectionOptions(host: "127.0.0.1", port: 0))
+        }
+        await expectSSHError(.invalidArgument) {
+            try await engine.backend.connect(SSHConnectionOptions(host: ""))
+        }
+        await expectSSHError(.invalidArgument) {
+            try await engine.backend.connect(SSHConnectionOptions(host: "127.0.0.1", authMethods: []))
+        }
+    }
+
+    @Test("servers on several loopback addresses", arguments: Engine.all)
+    func severalAddresses(engine: Engine) async throws {
+        var servers: [TestSSHServer] = []
+        for host in ["127.0.0.2", "127.0.0.3"] { servers.append(try await TestSSHServer.start(host: host)) }
+        defer { servers.forEach { $0.stop() } }
+        for server in servers {
+            let session = try await engine.connect(to: server)
+            let result = try await run(session, "echo $SSH_CONNECTION")
+            #expect(result.stdout.contains(server.host))
+            await session.close()
+        }
+    }
+
+    @Test("keepalive and compression options connect and run", arguments: Engine.all)
+    func keepaliveAndCompression(engine: Engine) async throws {
+        var options = TestSSHServer.shared.options()
+        options.keepaliveInterval = .seconds(2)
+        options.compression = true
+        let session = try await engine.backend.connect(options)
+        let result = try await run(session, "sleep 2.5; echo alive")
+        #expect(result.stdout == "alive\n")
+        await session.close()
+    }
+}

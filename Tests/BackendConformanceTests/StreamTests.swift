@@ -1,0 +1,113 @@
+import Foundation
+import SSHBackend
+import SSHTestSupport
+import Testing
+
+@Suite("Streaming and backpressure")
+struct StreamTests {
+    @Test("100 MB of output with its checksum verified, memory bounded", arguments: Engine.all)
+    func hundredMegabytes(engine: Engine) async throws {
+        let session = try await engine.connect()
+        let size = 100_000_000
+        // The remote computes POSIX cksum of the very bytes it sends (on stderr); we compute it on what arrives.
+        let channel = try await session.exec(
+            "{ head -c \(size) /dev/urandom | tee /dev/fd/3 | cksum >&2; } 3>&1")
+        async let remoteSum = channel.stderr.collect()
+        let baseline = ResidentMemory.current
+        var peak = baseline
+        var checksum = POSIXChecksum()
+        var chunks = 0
+        for try await chunk in channel.stdout {
+            checksum.update(chunk)
+            chunks += 1
+            if chunks % 256 == 0 { peak = max(peak, ResidentMemory.current) }
+        }
+        let expected = String(decoding: try await remoteSum, as: UTF8.self)
+        #expect(checksum.length == size)
+        #expect(expected == "\(checksum.finalize()) \(size)\n")
+        #expect(try await channel.exitStatus().code == 0)
+        #expect(peak - baseline < 64 << 20, "resident memory grew by \((peak - baseline) >> 20) MiB")
+        await session.close()
+    }
+
+    @Test("output nobody reads stops being read: memory stays bounded", arguments: Engine.all)
+    func backpressure(engine: Engine) async throws {
+        let session = try await engine.connect()
+        let baseline = ResidentMemory.current
+        let channel = try await session.exec("head -c 300000000 /dev/zero; echo done >&2")
+        try await Task.sleep(for: .seconds(2))
+        let grown = ResidentMemory.current - baseline
+        #expect(grown < 32 << 20, "resident memory grew by \(grown >> 20) MiB while 300 MB were pending")
+        // Reading resumes the flow, and everything arrives.
+        async let stderr = channel.stderr.collect()
+        var total = 0
+        for try await chunk in channel.stdout { total += chunk.count }
+        #expect(total == 300_000_000)
+        #expect(String(decoding: try await stderr, as: UTF8.self) == "done\n")
+        await session.close()
+    }
+
+    @Test("lines written slowly arrive as they are written", arguments: Engine.all)
+    func streamsIncrementally(engine: Engine) async throws {
+        let session = try await engine.connect()
+        let channel = try await session.exec("for i in 1 2 3 4; do echo $i; sleep 0.4; done")
+        let clock = ContinuousClock()
+        var arrivals: [ContinuousClock.Instant] = []
+        var text = ""
+        for try await chunk in channel.stdout {
+            arrivals.append(clock.now)
+            text += String(decoding: chunk, as: UTF8.self)
+        }
+        #expect(text == "1\n2\n3\n4\n")
+        // Output written over ~1.2 s must not arrive in one batch at the end.
+        #expect(arrivals.count >= 2)
+        if let first = arrivals.first, let last = arrivals.last {
+            #expect(last - first > .milliseconds(600), "first and last line arrived \(last - first) apart")
+        }
+        await session.close()
+    }
+}
+
+/// POSIX `cksum` (CRC-32/CKSUM), to check bytes against the remote's own sum.
+struct POSIXChecksum {
+    private static let table: [UInt32] = (0..<256).map { index -> UInt32 in
+        var crc = UInt32(index) << 24
+        for _ in 0..<8 { crc = crc & 0x8000_0000 != 0 ? (crc << 1) ^ 0x04C1_1DB7 : crc << 1 }
+        return crc
+    }
+
+    private var crc: UInt32 = 0
+    private(set) var length = 0
+
+    mutating func update(_ bytes: [UInt8]) {
+        var crc = self.crc
+        Self.table.withUnsafeBufferPointer { table in
+            bytes.withUnsafeBufferPointer { data in
+                for byte in data { crc = (crc << 8) ^ table[Int((crc >> 24) ^ UInt32(byte))] }
+            }
+        }
+        self.crc = crc
+        length += bytes.count
+    }
+
+    func finalize() -> UInt32 {
+        var crc = self.crc
+        var remaining = length
+        while remaining > 0 {
+            crc = (crc << 8) ^ Self.table[Int((crc >> 24) ^ UInt32(remaining & 0xFF))]
+            remaining >>= 8
+        }
+        return ~crc
+    }
+}
+
+/// The process's resident set size.
+enum ResidentMemory {
+    static var current: Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let kilobytes = Int(line.split(separator: " ")[1])
+        else { return 0 }
+        return kilobytes * 1024
+    }
+}
