@@ -41,6 +41,11 @@ let package = Package(
             name: "SSHTestSupport", dependencies: ["SSHBackend"], path: "Tests/SSHTestSupport",
             swiftSettings: swiftSettings),
 
+        // The README's first command: three throwaway sshd servers, a command on each, through every engine.
+        .executableTarget(
+            name: "ssh-demo", dependencies: ["SSHBackend", "BackendLibSSH2", "SSHTestSupport"],
+            swiftSettings: swiftSettings),
+
         // One conformance suite that every engine passes unchanged.
         .testTarget(
             name: "BackendConformanceTests",
