@@ -190,16 +190,10 @@ final class LibSSH2Connection: IOHandler {
     }
 
     private func probeTransport() {
-        guard let session else { return }
-        // A keepalive needs no reply and forces a socket read/write; on a dead socket it reports the error.
-        var next: Int32 = 0
-        let rc = libssh2_keepalive_send(session, &next)
-        if rc != 0 && rc != LIBSSH2_ERROR_EAGAIN && isTransportError(rc) {
-            fail(nativeError(.connectionLost, "the connection to \(options.host):\(options.port) was lost"))
-        } else {
-            for channel in channels { channel.readEvenIfPaused(self) }
-            drive()
-        }
+        // Read even streams paused by backpressure: on a dead transport libssh2 then reports the error, which fails
+        // the connection and wakes every waiter.
+        for channel in channels { channel.readEvenIfPaused(self) }
+        drive()
     }
 
     // MARK: Keepalive
@@ -263,7 +257,11 @@ final class LibSSH2Connection: IOHandler {
         keepaliveTimer = nil
         if let session {
             if graceful { _ = libssh2_session_disconnect_ex(session, SSH_DISCONNECT_BY_APPLICATION, "closed", "") }
-            libssh2_session_free(session)
+            // In non-blocking mode libssh2_session_free returns EAGAIN (and frees nothing) while a channel still
+            // waits for the server's CLOSE. With the socket shut down those waits fail at once instead.
+            if fd >= 0 { _ = shutdown(fd, Int32(SHUT_RDWR)) }
+            var attempts = 0
+            while libssh2_session_free(session) == LIBSSH2_ERROR_EAGAIN && attempts < 16 { attempts += 1 }
             self.session = nil
         }
         abandonSocket()
