@@ -117,14 +117,6 @@ final class LibSSH2Connection: IOHandler {
         if let head = operations.first { restartDeadline(head.timeout, activity: head.activity) }
     }
 
-    /// Removes a not-yet-started operation (its task was cancelled); returns whether it was found.
-    func cancel(_ operation: any LibSSH2Operation) -> Bool {
-        guard let index = operations.firstIndex(where: { $0 === operation }), index > 0 else { return false }
-        operations.remove(at: index)
-        operation.fail(CancellationError())
-        return true
-    }
-
     // MARK: Channels
 
     /// Starts pumping a newly opened channel.
