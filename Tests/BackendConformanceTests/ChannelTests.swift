@@ -18,23 +18,24 @@ struct ChannelTests {
         // Regression: with libssh2, a second open issued while the first is pending completes the first and
         // returns the same channel; the engine must serialise opens per session.
         let session = try await engine.connect()
-        // Each command prints when it started and ended (remote clock); running together, the intervals overlap.
+        // A barrier: each command marks itself started, then waits (up to 30 s) until all 8 have started. Channels
+        // that did not run at the same time would never all see 8 marks.
+        let barrier = "/tmp/pssh-barrier-\(UInt64.random(in: 0...UInt64.max))"
         let outputs = try await withThrowingTaskGroup(of: String.self) { group in
             for index in 0..<8 {
                 group.addTask {
-                    try await run(session, "date +%s.%N; echo channel-\(index); sleep 4; date +%s.%N").stdout
+                    let command = """
+                        mkdir -p \(barrier); touch \(barrier)/\(index); n=0
+                        while [ "$(ls \(barrier) | wc -l)" -lt 8 ] && [ $n -lt 300 ]; do sleep 0.1; n=$((n+1)); done
+                        echo "channel-\(index) saw $(ls \(barrier) | wc -l)"
+                        """
+                    return try await run(session, command).stdout
                 }
             }
             return try await group.reduce(into: []) { $0.append($1) }
         }
-        let lines = outputs.map { $0.split(separator: "\n").map(String.init) }
-        #expect(Set(lines.compactMap { $0.count == 3 ? $0[1] : nil }) == Set((0..<8).map { "channel-\($0)" }))
-        let starts = lines.compactMap { Double($0.first ?? "") }
-        let ends = lines.compactMap { Double($0.last ?? "") }
-        #expect(starts.count == 8 && ends.count == 8)
-        if let latestStart = starts.max(), let earliestEnd = ends.min() {
-            #expect(latestStart < earliestEnd, "the 8 commands did not run at the same time")
-        }
+        _ = try await run(session, "rm -rf \(barrier)")
+        #expect(Set(outputs) == Set((0..<8).map { "channel-\($0) saw 8\n" }))
         await session.close()
     }
 
