@@ -206,22 +206,18 @@ final class LibSSH2ChannelState {
         }
         if writes.isEmpty && eofState == .requested {
             let rc = libssh2_channel_send_eof(handle)
-            if rc == 0 {
-                eofState = .sent
-                let waiters = eofWaiters
-                eofWaiters.removeAll()
-                for waiter in waiters { waiter.resume() }
-                progress = true
-            } else if rc != LIBSSH2_ERROR_EAGAIN {
-                let error = connection.channelError(Int(rc), "sending EOF failed")
-                if error.code == .connectionLost {
-                    connection.fail(error)
+            if rc != LIBSSH2_ERROR_EAGAIN {
+                let error = rc == 0 ? nil : connection.channelError(Int(rc), "sending EOF failed")
+                if error?.code == .connectionLost {
+                    connection.fail(error!)
                     return false
                 }
                 eofState = .sent
                 let waiters = eofWaiters
                 eofWaiters.removeAll()
-                for waiter in waiters { waiter.resume(throwing: error) }
+                for waiter in waiters {
+                    if let error { waiter.resume(throwing: error) } else { waiter.resume() }
+                }
                 progress = true
             }
         }

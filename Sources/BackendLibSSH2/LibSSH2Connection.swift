@@ -216,30 +216,27 @@ final class LibSSH2Connection: IOHandler {
 
     /// Fails everything pending with `error` and tears the connection down.
     func fail(_ error: any Error) {
-        if failure != nil { return }
         let sshError = (error as? SSHError) ?? self.error(.sessionClosed, "the operation was cancelled")
-        failure = sshError
-        let pending = operations
-        operations.removeAll()
-        let open = channels
-        channels.removeAll()
-        teardown(graceful: false)
-        for operation in pending { operation.fail(error) }
-        for channel in open { channel.connectionFailed(sshError) }
+        end(failure: sshError, operationError: error, graceful: false)
     }
 
     /// Closes the connection at the caller's request: channels end, pending operations fail.
     func close() {
-        if failure != nil { return }
-        let closedError = error(.sessionClosed, "the session was closed")
-        failure = closedError
+        let closed = error(.sessionClosed, "the session was closed")
+        end(failure: closed, operationError: closed, graceful: true)
+    }
+
+    /// Records `failure`, tears down, then fails pending operations with `operationError` and ends every channel.
+    private func end(failure: SSHError, operationError: any Error, graceful: Bool) {
+        if self.failure != nil { return }
+        self.failure = failure
         let pending = operations
         operations.removeAll()
         let open = channels
         channels.removeAll()
-        teardown(graceful: true)
-        for operation in pending { operation.fail(closedError) }
-        for channel in open { channel.connectionFailed(closedError) }
+        teardown(graceful: graceful)
+        for operation in pending { operation.fail(operationError) }
+        for channel in open { channel.connectionFailed(failure) }
     }
 
     private func teardown(graceful: Bool) {
