@@ -23,6 +23,10 @@ let package = Package(
         .target(name: "SSHEventLoop", dependencies: ["SSHBackend", "CEventLoopShims"], swiftSettings: swiftSettings),
         .target(name: "CEventLoopShims"),
 
+        // What the engines share above the loop: the auth plan, the operation queue, channel bookkeeping and the
+        // public session and channel types, so each engine holds only its native calls.
+        .target(name: "SSHEngineCore", dependencies: ["SSHBackend", "SSHEventLoop"], swiftSettings: swiftSettings),
+
         // The C libraries, found with pkg-config.
         .systemLibrary(
             name: "CLibSSH2", pkgConfig: "libssh2",
@@ -33,7 +37,7 @@ let package = Package(
 
         // The engines.
         .target(
-            name: "BackendLibSSH2", dependencies: ["SSHBackend", "SSHEventLoop", "CLibSSH2"],
+            name: "BackendLibSSH2", dependencies: ["SSHBackend", "SSHEngineCore", "SSHEventLoop", "CLibSSH2"],
             swiftSettings: swiftSettings),
 
         // Test support: real OpenSSH sshd processes, keys, agents, black-hole listeners.

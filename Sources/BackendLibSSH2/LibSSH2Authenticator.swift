@@ -1,5 +1,6 @@
 import CLibSSH2
 import SSHBackend
+import SSHEngineCore
 import SSHEventLoop
 
 #if canImport(Glibc)
@@ -14,14 +15,10 @@ final class LibSSH2Authenticator {
         case failed(SSHError)
     }
 
-    private let options: SSHConnectionOptions
     private let user: String
     private let userLength: UInt32
-    private let attempts: [AuthAttempt]
-    private var index = 0
-    private var serverMethods: [String]?
-    private var tried: [SSHAuthAttempt] = []
-    private var onlyKeyProblems = true
+    private var progress: AuthProgress
+    private var current: AuthAttempt?
     private var agent: AgentState?
 
     private final class AgentState {
@@ -33,10 +30,9 @@ final class LibSSH2Authenticator {
     }
 
     init(options: SSHConnectionOptions) {
-        self.options = options
         self.user = options.user
         self.userLength = UInt32(options.user.utf8.count)
-        self.attempts = AuthAttempt.plan(options.authMethods)
+        self.progress = AuthProgress(options: options)
     }
 
     deinit { releaseAgent() }
@@ -45,9 +41,9 @@ final class LibSSH2Authenticator {
         guard let session = connection.session else {
             return .failed(connection.error(.sessionClosed, "the session is closed"))
         }
-        if serverMethods == nil {
+        if progress.serverMethods == nil {
             if let list = libssh2_userauth_list(session, user, userLength) {
-                serverMethods = String(cString: list).split(separator: ",").map(String.init)
+                progress.serverMethods = String(cString: list).split(separator: ",").map(String.init)
             } else if libssh2_userauth_authenticated(session) != 0 {
                 return .succeeded  // the server accepted "none"
             } else if clibssh2_last_errno(session) == LIBSSH2_ERROR_EAGAIN {
@@ -56,45 +52,21 @@ final class LibSSH2Authenticator {
                 return .failed(connection.nativeError(.authenticationFailed, "the server sent no authentication methods"))
             }
         }
-        while index < attempts.count {
-            let attempt = attempts[index]
-            let offered = serverMethods ?? []
-            if !offered.contains(attempt.protocolMethod) {
-                record(attempt, "not offered by the server (it offers \(offered.joined(separator: ", ")))", keyProblem: false)
-                continue
-            }
-            switch run(attempt, session: session, connection: connection) {
-            case .wouldBlock: return .wouldBlock
-            case .succeeded: return .succeeded
-            case .failed(let error): return .failed(error)
-            }
-        }
-        let summary = "authentication as \(user) to \(options.host):\(options.port) failed"
-        if onlyKeyProblems && !tried.isEmpty {
-            return .failed(SSHError(.invalidKey, host: options.host, port: options.port,
-                                    message: "no usable private key: " + tried.map(\.description).joined(separator: "; "),
-                                    attempts: tried))
-        }
-        return .failed(SSHError(.authenticationFailed, host: options.host, port: options.port,
-                                message: tried.isEmpty ? "\(summary): no method left to try" : summary, attempts: tried))
+        if current == nil { current = progress.next() }
+        guard let attempt = current else { return .failed(progress.exhaustedError) }
+        return run(attempt, session: session, connection: connection)
     }
 
-    private func record(_ attempt: AuthAttempt, _ outcome: String, keyProblem: Bool) {
-        tried.append(SSHAuthAttempt(method: attempt.description, outcome: outcome))
-        if !keyProblem { onlyKeyProblems = false }
-        index += 1
+    private func record(_ outcome: String, keyProblem: Bool) {
+        progress.record(outcome, keyProblem: keyProblem)
+        current = nil
     }
 
     /// Runs one attempt; `.failed` only for errors that end authentication (the transport broke).
     private func run(_ attempt: AuthAttempt, session: OpaquePointer, connection: LibSSH2Connection) -> Outcome {
         let rc: Int32
         switch attempt {
-        case .keyFile(let path, let passphrase, let explicit):
-            guard access(path, R_OK) == 0 else {
-                let reason = errno == ENOENT ? "file not found" : String(cString: strerror(errno))
-                record(attempt, "cannot read \(path): \(reason)", keyProblem: explicit)
-                return step(connection)
-            }
+        case .keyFile(let path, let passphrase, _):
             rc = libssh2_userauth_publickey_fromfile_ex(session, user, userLength, nil, path, passphrase ?? "")
         case .keyData(let key, let passphrase):
             rc = key.bytes.withUnsafeBufferPointer { bytes in
@@ -109,6 +81,10 @@ final class LibSSH2Authenticator {
             connection.keyboardInteractiveResponder = responder
             rc = libssh2_userauth_keyboard_interactive_ex(session, user, userLength, keyboardInteractiveCallback)
             if rc != LIBSSH2_ERROR_EAGAIN { connection.keyboardInteractiveResponder = nil }
+        case .certificate:
+            record("not supported: libssh2 \(LibSSH2Library.version) cannot sign with OpenSSH certificates through "
+                   + "this engine; use the libssh engine", keyProblem: false)
+            return step(connection)
         case .agent(let socketPath):
             return runAgent(attempt, socketPath: socketPath, session: session, connection: connection)
         }
@@ -126,14 +102,14 @@ final class LibSSH2Authenticator {
         let denied = rc == LIBSSH2_ERROR_AUTHENTICATION_FAILED || rc == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED
         switch rc {
         case LIBSSH2_ERROR_FILE, LIBSSH2_ERROR_KEYFILE_AUTH_FAILED:
-            record(attempt, "the key could not be read or decrypted (wrong passphrase or unsupported format): \(detail)",
+            record("the key could not be read or decrypted (wrong passphrase or unsupported format): \(detail)",
                    keyProblem: attempt.isExplicitKey)
         case _ where denied && attempt.isKey && attempt.looksLikeRSA:
-            record(attempt, Self.rsaAdvice, keyProblem: false)
+            record(Self.rsaAdvice, keyProblem: false)
         case _ where denied:
-            record(attempt, "denied by the server\(detail.isEmpty ? "" : " (\(detail))")", keyProblem: false)
+            record("denied by the server\(detail.isEmpty ? "" : " (\(detail))")", keyProblem: false)
         default:
-            record(attempt, "failed: \(detail) (libssh2 code \(rc))", keyProblem: false)
+            record("failed: \(detail) (libssh2 code \(rc))", keyProblem: false)
         }
         return step(connection)
     }
@@ -147,11 +123,11 @@ final class LibSSH2Authenticator {
         if agent == nil {
             let path = socketPath ?? getenv("SSH_AUTH_SOCK").map { String(cString: $0) }
             guard let path, !path.isEmpty else {
-                record(attempt, "skipped: SSH_AUTH_SOCK is not set", keyProblem: false)
+                record("skipped: SSH_AUTH_SOCK is not set", keyProblem: false)
                 return step(connection)
             }
             guard let handle = libssh2_agent_init(session) else {
-                record(attempt, "libssh2 could not create an agent handle", keyProblem: false)
+                record("libssh2 could not create an agent handle", keyProblem: false)
                 return step(connection)
             }
             libssh2_agent_set_identity_path(handle, path)
@@ -159,7 +135,7 @@ final class LibSSH2Authenticator {
             // The agent is a local UNIX socket; libssh2 talks to it with blocking I/O (short, local).
             if libssh2_agent_connect(handle) != 0 {
                 releaseAgent()
-                record(attempt, "cannot connect to the agent at \(path)", keyProblem: false)
+                record("cannot connect to the agent at \(path)", keyProblem: false)
                 return step(connection)
             }
         }
@@ -167,14 +143,14 @@ final class LibSSH2Authenticator {
         if !agent.listed {
             if libssh2_agent_list_identities(agent.handle) != 0 {
                 releaseAgent()
-                record(attempt, "the agent did not list its keys", keyProblem: false)
+                record("the agent did not list its keys", keyProblem: false)
                 return step(connection)
             }
             agent.listed = true
             agent.identity = nil
             if !advanceIdentity(agent) {
                 releaseAgent()
-                record(attempt, "the agent holds no keys", keyProblem: false)
+                record("the agent holds no keys", keyProblem: false)
                 return step(connection)
             }
         }
@@ -193,7 +169,7 @@ final class LibSSH2Authenticator {
         }
         let count = agent.count
         releaseAgent()
-        record(attempt, "denied by the server for all \(count) agent key(s)", keyProblem: false)
+        record("denied by the server for all \(count) agent key(s)", keyProblem: false)
         return step(connection)
     }
 
@@ -217,86 +193,15 @@ final class LibSSH2Authenticator {
     }
 }
 
-/// One concrete thing to try, expanded from the caller's ``SSHAuthMethod`` list.
-enum AuthAttempt: CustomStringConvertible {
-    case keyFile(path: String, passphrase: String?, explicit: Bool)
-    case keyData(SSHPrivateKeyData, passphrase: String?)
-    case agent(socketPath: String?)
-    case password(String)
-    case keyboardInteractive(SSHKeyboardInteractiveResponder)
-
-    /// The default identity file names, in OpenSSH's order.
-    static let defaultIdentityNames = ["id_rsa", "id_ecdsa", "id_ed25519"]
-
-    static func plan(_ methods: [SSHAuthMethod]) -> [AuthAttempt] {
-        methods.flatMap { method -> [AuthAttempt] in
-            switch method {
-            case .privateKeyFile(let path, let passphrase):
-                return [.keyFile(path: expandTilde(path), passphrase: passphrase, explicit: true)]
-            case .privateKey(let data, let passphrase):
-                return [.keyData(data, passphrase: passphrase)]
-            case .agent(let socketPath):
-                return [.agent(socketPath: socketPath)]
-            case .defaultIdentities(let directory, let passphrase):
-                let base = expandTilde(directory)
-                return defaultIdentityNames.map { "\(base)/\($0)" }.filter { (path: String) in access(path, F_OK) == 0 }
-                    .map { .keyFile(path: $0, passphrase: passphrase, explicit: false) }
-            case .password(let password):
-                return [.password(password)]
-            case .keyboardInteractive(let responder):
-                return [.keyboardInteractive(responder)]
-            }
-        }
-    }
-
-    /// The SSH protocol's name for the method.
-    var protocolMethod: String {
-        switch self {
-        case .keyFile, .keyData, .agent: return "publickey"
-        case .password: return "password"
-        case .keyboardInteractive: return "keyboard-interactive"
-        }
-    }
-
-    var isKey: Bool {
-        switch self {
-        case .keyFile, .keyData: return true
-        default: return false
-        }
-    }
-
-    var isExplicitKey: Bool {
-        switch self {
-        case .keyFile(_, _, let explicit): return explicit
-        case .keyData: return true
-        default: return false
-        }
-    }
-
+extension AuthAttempt {
     /// Whether the key is an RSA key (PEM header, or `ssh-rsa` inside an OpenSSH key).
     var looksLikeRSA: Bool {
         switch self {
-        case .keyFile(let path, _, _): return KeyFileInspector.isRSA(path: path)
+        case .keyFile(let path, _, _), .certificate(let path, _, _): return KeyFileInspector.isRSA(path: path)
         case .keyData(let data, _): return KeyFileInspector.isRSA(bytes: data.bytes)
         default: return false
         }
     }
-
-    var description: String {
-        switch self {
-        case .keyFile(let path, _, _): return "publickey (\(path))"
-        case .keyData: return "publickey (key from memory)"
-        case .agent: return "publickey (agent)"
-        case .password: return "password"
-        case .keyboardInteractive: return "keyboard-interactive"
-        }
-    }
-}
-
-/// Expands a leading `~` to `$HOME`.
-func expandTilde(_ path: String) -> String {
-    guard path.hasPrefix("~"), let home = getenv("HOME").map({ String(cString: $0) }) else { return path }
-    return home + path.dropFirst()
 }
 
 /// Answers keyboard-interactive prompts through the connection's responder. libssh2 hands back the session's

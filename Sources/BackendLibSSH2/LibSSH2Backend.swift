@@ -1,6 +1,6 @@
 import SSHBackend
+import SSHEngineCore
 import SSHEventLoop
-import Synchronization
 
 /// The libssh2 engine: libssh2 in non-blocking mode on the shared epoll event loops.
 ///
@@ -43,45 +43,11 @@ public struct LibSSH2Backend: SSHBackend {
     ]
 
     public func connect(_ options: SSHConnectionOptions) async throws -> any SSHSession {
-        try options.validate()
-        let loop = group.next()
-        let addresses: [SocketAddress]
-        do {
-            addresses = try await AddressResolver.resolve(
-                host: options.host, port: options.port, family: options.addressFamily,
-                timeout: options.connectTimeout, loop: loop)
-        } catch let error as SSHError {
-            throw error.on(host: options.host, port: options.port)
-        }
         let capacity = outputBufferSize
-        let slot = Mutex<(bound: LoopBound<LibSSH2Connection>?, cancelled: Bool)>((nil, false))
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                loop.execute {
-                    let connection = LibSSH2Connection(loop: loop, options: options, streamCapacity: capacity)
-                    let bound = LoopBound(connection, loop: loop)
-                    let cancelled = slot.withLock { slot in
-                        slot.bound = bound
-                        return slot.cancelled
-                    }
-                    if cancelled {
-                        continuation.resume(throwing: CancellationError())
-                        return
-                    }
-                    connection.enqueue(LibSSH2ConnectOperation(addresses: addresses, options: options,
-                                                               continuation: continuation))
-                }
-            }
-        } onCancel: {
-            let bound = slot.withLock { slot in
-                slot.cancelled = true
-                return slot.bound
-            }
-            bound?.execute { $0.fail(CancellationError()) }
+        return try await EngineConnector.connect(options, engineName: name, group: group) { loop in
+            LibSSH2Connection(loop: loop, options: options, streamCapacity: capacity)
+        } start: { connection, addresses, continuation in
+            connection.enqueue(LibSSH2ConnectOperation(addresses: addresses, options: options, continuation: continuation))
         }
-        guard let bound = slot.withLock({ $0.bound }) else {
-            throw SSHError(.sessionClosed, host: options.host, port: options.port, message: "connection vanished")
-        }
-        return LibSSH2Session(options: options, connection: bound)
     }
 }

@@ -1,10 +1,11 @@
 import CLibSSH2
 import SSHBackend
+import SSHEngineCore
 import SSHEventLoop
 
-/// The loop-confined state of one open libssh2 channel: its native handle, output buffers, pending stdin writes
-/// and the waiters for EOF, exit and close. ``pump(_:)`` advances it; the connection calls that on every drive.
-final class LibSSH2ChannelState {
+/// The loop-confined state of one open libssh2 channel: its native handle and close sequence around the shared
+/// ``ChannelCore``. ``pump(_:)`` advances it; the connection calls that on every drive.
+final class LibSSH2ChannelState: EngineChannelState {
     private enum Phase {
         case running
         case closing
@@ -13,39 +14,18 @@ final class LibSSH2ChannelState {
         case finished
     }
 
-    private struct PendingWrite {
-        let bytes: [UInt8]
-        var offset: Int
-        let continuation: CheckedContinuation<Void, any Error>
-    }
-
-    private enum EOFState {
-        case none
-        case requested
-        case sent
-    }
-
     private var handle: OpaquePointer?
     private unowned let connection: LibSSH2Connection
-    let stdout: ByteStreamBuffer
-    let stderr: ByteStreamBuffer
+    let core: ChannelCore
     private var phase = Phase.running
     private var sawRemoteEOF = false
-    private var writes: [PendingWrite] = []
-    private var eofState = EOFState.none
-    private var eofWaiters: [CheckedContinuation<Void, any Error>] = []
-    private var exit: Result<SSHExitStatus, SSHError>?
-    private var exitWaiters: [UInt64: CheckedContinuation<SSHExitStatus, any Error>] = [:]
-    private var nextWaiter: UInt64 = 0
-    private var closeWaiters: [CheckedContinuation<Void, any Error>] = []
 
     init(handle: OpaquePointer, connection: LibSSH2Connection) {
         self.handle = handle
         self.connection = connection
         let bound = LoopBound(connection, loop: connection.loop)
-        let demand: @Sendable () -> Void = { bound.execute { $0.drive() } }
-        stdout = ByteStreamBuffer(capacity: connection.streamCapacity, onDemand: demand)
-        stderr = ByteStreamBuffer(capacity: connection.streamCapacity, onDemand: demand)
+        core = ChannelCore(capacity: connection.streamCapacity, host: connection.options.host,
+                           port: connection.options.port, onDemand: { bound.execute { $0.drive() } })
     }
 
     /// Whether the channel is fully closed and freed (the connection then forgets it).
@@ -53,42 +33,18 @@ final class LibSSH2ChannelState {
 
     // MARK: Requests (loop thread)
 
-    func enqueueWrite(_ bytes: [UInt8], _ continuation: CheckedContinuation<Void, any Error>) {
-        guard phase == .running, eofState == .none else {
-            continuation.resume(throwing: connection.error(.sessionClosed, "cannot write: stdin was closed (EOF sent) or the channel ended"))
-            return
-        }
-        if bytes.isEmpty {
-            continuation.resume()
-            return
-        }
-        writes.append(PendingWrite(bytes: bytes, offset: 0, continuation: continuation))
-        connection.drive()
+    func write(_ bytes: [UInt8], _ continuation: CheckedContinuation<Void, any Error>) {
+        if core.enqueueWrite(bytes, continuation, open: phase == .running) { connection.drive() }
     }
 
     func requestEOF(_ continuation: CheckedContinuation<Void, any Error>) {
-        switch (eofState, phase) {
-        case (.sent, _), (_, .closing), (_, .waitingClosed), (_, .freeing), (_, .finished):
-            continuation.resume()
-        default:
-            eofState = .requested
-            eofWaiters.append(continuation)
-            connection.drive()
-        }
+        if core.requestEOF(continuation, open: phase == .running) { connection.drive() }
     }
 
-    func waitForExit(_ continuation: CheckedContinuation<SSHExitStatus, any Error>) -> UInt64? {
-        if let exit {
-            continuation.resume(with: exit)
-            return nil
-        }
-        nextWaiter += 1
-        exitWaiters[nextWaiter] = continuation
-        return nextWaiter
-    }
-
-    func cancelExitWaiter(_ id: UInt64) {
-        exitWaiters.removeValue(forKey: id)?.resume(throwing: CancellationError())
+    func sendSignal(_ name: String, _ continuation: CheckedContinuation<Void, any Error>) {
+        continuation.resume(throwing: core.error(
+            .unsupported, "libssh2 \(LibSSH2Library.version) cannot send signals to a remote command "
+                + "(libssh2 1.11 added it); close the channel instead, or use the libssh engine"))
     }
 
     func close(_ continuation: CheckedContinuation<Void, any Error>?) {
@@ -96,7 +52,7 @@ final class LibSSH2ChannelState {
             continuation?.resume()
             return
         }
-        if let continuation { closeWaiters.append(continuation) }
+        core.addCloser(continuation)
         if phase == .running { beginClosing(byUser: true) }
         connection.drive()
     }
@@ -108,11 +64,8 @@ final class LibSSH2ChannelState {
 
     private func beginClosing(byUser: Bool) {
         phase = .closing
-        stdout.finish()
-        stderr.finish()
-        if byUser {
-            failWrites(connection.error(.sessionClosed, "the channel was closed"))
-        }
+        core.finishStreams()
+        if byUser { core.failWrites(core.error(.sessionClosed, "the channel was closed")) }
     }
 
     // MARK: Pumping (loop thread)
@@ -125,10 +78,12 @@ final class LibSSH2ChannelState {
         }
         var progress = false
         if phase == .running {
-            if pumpWrites(handle) { progress = true }
-            if connection.failure != nil { return false }
-            if pumpReads(handle, force: false) { progress = true }
-            if connection.failure != nil { return false }
+            do {
+                if try pumpWrites(handle) { progress = true }
+                if try pumpReads(handle, force: false) { progress = true }
+            } catch {
+                return fail(error)
+            }
             if phase == .running && libssh2_channel_eof(handle) == 1 {
                 // Both streams are drained and the remote sent EOF.
                 sawRemoteEOF = true
@@ -142,7 +97,7 @@ final class LibSSH2ChannelState {
                 // Closed by the user while the command runs: our CLOSE is on its way. The server answers only when
                 // the command lets go of its output, which may be much later, so callers of close() do not wait
                 // for that; the channel finishes in the background.
-                resumeClosers()
+                core.resumeClosers()
             }
             if rc == LIBSSH2_ERROR_EAGAIN { return progress }
             if rc != 0 && isTransportError(rc) {
@@ -173,87 +128,48 @@ final class LibSSH2ChannelState {
         return progress
     }
 
+    /// A read or write failed: a lost transport ends the connection, anything else this channel.
+    private func fail(_ error: SSHError) -> Bool {
+        if error.code == .connectionLost {
+            connection.fail(error)
+            return false
+        }
+        phase = .closing
+        return true
+    }
+
     /// After the peer hung up: read even streams paused by backpressure, so the transport error surfaces.
     func readEvenIfPaused(_ connection: LibSSH2Connection) {
         guard phase == .running, let handle else { return }
-        _ = pumpReads(handle, force: true)
+        do { _ = try pumpReads(handle, force: true) } catch { _ = fail(error) }
     }
 
-    private func pumpWrites(_ handle: OpaquePointer) -> Bool {
-        var progress = false
-        while !writes.isEmpty {
-            let offset = writes[0].offset
-            let remaining = writes[0].bytes.count - offset
-            let rc = writes[0].bytes.withUnsafeBufferPointer { buffer in
-                buffer.withMemoryRebound(to: CChar.self) {
-                    libssh2_channel_write_ex(handle, 0, $0.baseAddress! + offset, min(remaining, 256 * 1024))
-                }
-            }
-            if rc > 0 {
-                progress = true
-                writes[0].offset += rc
-                if writes[0].offset == writes[0].bytes.count { writes.removeFirst().continuation.resume() }
-                continue
-            }
-            if rc == eagain || rc == 0 { break }
-            let error = connection.channelError(rc, "writing to stdin failed")
-            if error.code == .connectionLost {
-                connection.fail(error)
-                return false
-            }
-            failWrites(error)
-            return true
-        }
-        if writes.isEmpty && eofState == .requested {
+    private func pumpWrites(_ handle: OpaquePointer) throws(SSHError) -> Bool {
+        try core.pumpWrites(limit: 256 * 1024) { bytes in
+            let rc = libssh2_channel_write_ex(handle, 0, bytes.baseAddress!.assumingMemoryBound(to: CChar.self), bytes.count)
+            if rc >= 0 { return .done(rc) }
+            if rc == eagain { return .wouldBlock }
+            return .failed(connection.channelError(rc, "writing to stdin failed"))
+        } sendEOF: {
             let rc = libssh2_channel_send_eof(handle)
-            if rc != LIBSSH2_ERROR_EAGAIN {
-                let error = rc == 0 ? nil : connection.channelError(Int(rc), "sending EOF failed")
-                if error?.code == .connectionLost {
-                    connection.fail(error!)
-                    return false
-                }
-                eofState = .sent
-                let waiters = eofWaiters
-                eofWaiters.removeAll()
-                for waiter in waiters {
-                    if let error { waiter.resume(throwing: error) } else { waiter.resume() }
-                }
-                progress = true
-            }
+            if rc == 0 { return .done(0) }
+            if rc == LIBSSH2_ERROR_EAGAIN { return .wouldBlock }
+            return .failed(connection.channelError(Int(rc), "sending EOF failed"))
         }
-        return progress
     }
 
-    private func pumpReads(_ handle: OpaquePointer, force: Bool) -> Bool {
-        var progress = false
-        let scratch = connection.loop.scratch
-        for (streamID, buffer) in [(Int32(0), stdout), (Int32(SSH_EXTENDED_DATA_STDERR), stderr)] {
-            while force ? !buffer.isFinished : buffer.hasRoom {
-                let rc = libssh2_channel_read_ex(
-                    handle, streamID, scratch.baseAddress!.assumingMemoryBound(to: CChar.self), scratch.count)
-                if rc > 0 {
-                    buffer.append(Array(UnsafeRawBufferPointer(rebasing: scratch[0..<rc])))
-                    progress = true
-                    continue
-                }
-                if rc == eagain || rc == 0 { break }
-                let error = connection.channelError(rc, "reading the channel failed")
-                if error.code == .connectionLost {
-                    connection.fail(error)
-                    return false
-                }
-                stdout.finish(throwing: error)
-                stderr.finish(throwing: error)
-                exit = .failure(error)
-                phase = .closing
-                return true
-            }
+    private func pumpReads(_ handle: OpaquePointer, force: Bool) throws(SSHError) -> Bool {
+        try core.pumpReads(scratch: connection.loop.scratch, force: force) { (stream, scratch) throws(SSHError) -> Int in
+            let streamID = stream == 0 ? Int32(0) : Int32(SSH_EXTENDED_DATA_STDERR)
+            let rc = libssh2_channel_read_ex(
+                handle, streamID, scratch.baseAddress!.assumingMemoryBound(to: CChar.self), scratch.count)
+            if rc >= 0 || rc == eagain { return max(rc, 0) }
+            throw connection.channelError(rc, "reading the channel failed")
         }
-        return progress
     }
 
     private func collectExit(_ handle: OpaquePointer) {
-        if exit != nil { return }
+        if core.exit != nil { return }
         let code = libssh2_channel_get_exit_status(handle)
         var message: UnsafeMutablePointer<CChar>?
         if let signal = clibssh2_exit_signal(handle, &message) {
@@ -261,44 +177,18 @@ final class LibSSH2ChannelState {
             let text = message.map { String(cString: $0) }
             libssh2_free(connection.session, signal)
             if let message { libssh2_free(connection.session, message) }
-            exit = .success(SSHExitStatus(code: nil, signal: name, signalMessage: text?.isEmpty == false ? text : nil))
+            core.exit = .success(SSHExitStatus(code: nil, signal: name, signalMessage: text?.isEmpty == false ? text : nil))
         } else {
             if let message { libssh2_free(connection.session, message) }
-            exit = .success(SSHExitStatus(code: code))
+            core.exit = .success(SSHExitStatus(code: code))
         }
-    }
-
-    private func failWrites(_ error: SSHError) {
-        let pending = writes
-        writes.removeAll()
-        for write in pending { write.continuation.resume(throwing: error) }
-        let waiters = eofWaiters
-        eofWaiters.removeAll()
-        for waiter in waiters { waiter.resume(throwing: error) }
     }
 
     /// Resolves every waiter; `error` is the connection's failure, if that is why the channel ends.
     private func finish(_ error: SSHError?) {
         phase = .finished
         handle = nil
-        if let error {
-            stdout.finish(throwing: error)
-            stderr.finish(throwing: error)
-            failWrites(error)
-        }
-        if exit == nil {
-            exit = .failure(error ?? connection.error(.sessionClosed, "the channel was closed before the command ended"))
-        }
-        let waiters = exitWaiters
-        exitWaiters.removeAll()
-        for waiter in waiters.values { waiter.resume(with: exit!) }
-        resumeClosers()
-    }
-
-    private func resumeClosers() {
-        let closers = closeWaiters
-        closeWaiters.removeAll()
-        for closer in closers { closer.resume() }
+        core.finish(error)
     }
 
     /// The connection failed or was closed: libssh2 freed the handle with the session.
@@ -306,53 +196,3 @@ final class LibSSH2ChannelState {
         finish(error)
     }
 }
-
-/// The public face of a channel: hops each call onto the owning loop.
-final class LibSSH2Channel: SSHChannel {
-    let stdout: SSHByteStream
-    let stderr: SSHByteStream
-    private let state: LoopBound<LibSSH2ChannelState>
-    private let session: LibSSH2Session
-
-    init(state: LoopBound<LibSSH2ChannelState>, stdout: ByteStreamBuffer, stderr: ByteStreamBuffer,
-         session: LibSSH2Session) {
-        self.state = state
-        self.session = session
-        self.stdout = SSHByteStream(stdout)
-        self.stderr = SSHByteStream(stderr)
-    }
-
-    deinit {
-        state.execute { $0.close(nil) }
-    }
-
-    func write(_ bytes: [UInt8]) async throws {
-        try await state.withContinuation { $0.enqueueWrite(bytes, $1) }
-    }
-
-    func sendEOF() async throws {
-        try await state.withContinuation { $0.requestEOF($1) }
-    }
-
-    func sendSignal(_ name: String) async throws {
-        throw SSHError(.unsupported, host: session.options.host, port: session.options.port,
-                       message: "libssh2 \(LibSSH2Library.version) cannot send signals to a remote command "
-                           + "(libssh2 1.11 added it); close the channel instead, or use the libssh engine")
-    }
-
-    func exitStatus() async throws -> SSHExitStatus {
-        let waiter = WaiterID()
-        return try await withTaskCancellationHandler {
-            try await state.withContinuation { state, continuation in
-                if let id = state.waitForExit(continuation), waiter.register(id) { state.cancelExitWaiter(id) }
-            }
-        } onCancel: {
-            if let id = waiter.cancel() { state.execute { $0.cancelExitWaiter(id) } }
-        }
-    }
-
-    func close() async {
-        _ = try? await state.withContinuation { $0.close($1) }
-    }
-}
-

@@ -1,5 +1,6 @@
 import CLibSSH2
 import SSHBackend
+import SSHEngineCore
 import SSHEventLoop
 
 #if canImport(Glibc)
@@ -8,7 +9,7 @@ import Glibc
 
 /// TCP connect (each resolved address in turn, under the connect timeout), SSH handshake and authentication
 /// (each under the operation timeout), as one operation at the head of a new connection's queue.
-final class LibSSH2ConnectOperation: LibSSH2Operation {
+final class LibSSH2ConnectOperation: EngineOperation {
     private enum Phase {
         case tcp(index: Int, started: Bool)
         case handshake
@@ -98,7 +99,7 @@ final class LibSSH2ConnectOperation: LibSSH2Operation {
 let channelWindowSize: UInt32 = 2 * 1024 * 1024
 
 /// Opens a session channel, sends env and PTY requests, then exec or shell.
-final class LibSSH2OpenChannelOperation: LibSSH2Operation {
+final class LibSSH2OpenChannelOperation: EngineOperation {
     private enum Phase {
         case open
         case environment(index: Int)

@@ -1,5 +1,6 @@
 import CLibSSH2
 import SSHBackend
+import SSHEngineCore
 import SSHEventLoop
 
 #if canImport(Glibc)
@@ -12,7 +13,7 @@ import Glibc
 /// session-level operation, then pumps every open channel (writes, stdout, stderr, EOF, close) until nothing
 /// makes progress. Pumping every stream of every channel before waiting again matters: a stdout read may pull
 /// a stderr packet into libssh2's memory and return EAGAIN while the socket stays quiet.
-final class LibSSH2Connection: IOHandler {
+final class LibSSH2Connection: IOHandler, EngineConnection {
     let loop: EventLoop
     let options: SSHConnectionOptions
     /// Bytes each output stream may hold before the channel stops being read.
@@ -21,8 +22,8 @@ final class LibSSH2Connection: IOHandler {
     private(set) var session: OpaquePointer?
     private(set) var fd: Int32 = -1
     private var registration: RegistrationID?
-    private var operations: [any LibSSH2Operation] = []
-    private var deadline: TimerID?
+    private lazy var operations = OperationQueue<LibSSH2Connection>(
+        loop: loop, host: options.host, port: options.port) { [unowned self] in self.fail($0) }
     private(set) var channels: [LibSSH2ChannelState] = []
     private var keepaliveTimer: TimerID?
     /// Set once the connection is unusable; everything after fails with it.
@@ -91,30 +92,23 @@ final class LibSSH2Connection: IOHandler {
     // MARK: Operations
 
     /// Queues a session-level operation and drives.
-    func enqueue(_ operation: any LibSSH2Operation) {
+    func enqueue(_ operation: any EngineOperation<LibSSH2Connection>) {
         if let failure {
             operation.fail(failure)
             return
         }
         operations.append(operation)
-        if operations.count == 1 { armDeadline() }
         drive()
     }
 
     /// Restarts the head operation's deadline (an operation with phases calls this between them).
     func restartDeadline(_ timeout: Duration, activity: String) {
-        if let deadline { loop.cancelTimer(deadline) }
-        deadline = loop.scheduleTimer(after: timeout) { [weak self] in
-            guard let self else { return }
-            self.deadline = nil
-            self.fail(self.error(.timeout, "\(activity) took longer than \(timeout)"))
-        }
+        operations.restartDeadline(timeout, activity: activity)
     }
 
-    private func armDeadline() {
-        if let deadline { loop.cancelTimer(deadline) }
-        deadline = nil
-        if let head = operations.first { restartDeadline(head.timeout, activity: head.activity) }
+    func openChannel(_ request: SSHChannelRequest,
+                     completion: @escaping (Result<LibSSH2ChannelState, any Error>) -> Void) {
+        enqueue(LibSSH2OpenChannelOperation(request: request, timeout: options.operationTimeout, completion: completion))
     }
 
     // MARK: Channels
@@ -153,15 +147,7 @@ final class LibSSH2Connection: IOHandler {
 
     /// Steps the head operation (and the ones after it) until one would block. Returns whether any finished.
     private func stepOperations() -> Bool {
-        var finished = false
-        while let head = operations.first {
-            guard head.step(self) else { break }
-            if failure != nil { return true }
-            operations.removeFirst()
-            armDeadline()
-            finished = true
-        }
-        return finished
+        operations.step(self) { failure != nil }
     }
 
     /// Pumps every channel once, forgetting those that finished. Returns whether any progressed.
@@ -230,8 +216,7 @@ final class LibSSH2Connection: IOHandler {
     private func end(failure: SSHError, operationError: any Error, graceful: Bool) {
         if self.failure != nil { return }
         self.failure = failure
-        let pending = operations
-        operations.removeAll()
+        let pending = operations.removeAll()
         let open = channels
         channels.removeAll()
         teardown(graceful: graceful)
@@ -240,9 +225,7 @@ final class LibSSH2Connection: IOHandler {
     }
 
     private func teardown(graceful: Bool) {
-        if let deadline { loop.cancelTimer(deadline) }
         if let keepaliveTimer { loop.cancelTimer(keepaliveTimer) }
-        deadline = nil
         keepaliveTimer = nil
         if let session {
             if graceful { _ = libssh2_session_disconnect_ex(session, SSH_DISCONNECT_BY_APPLICATION, "closed", "") }

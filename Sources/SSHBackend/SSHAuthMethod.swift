@@ -5,6 +5,9 @@ public enum SSHAuthMethod: Sendable {
     case privateKeyFile(path: String, passphrase: String? = nil)
     /// A private key held in memory (the text of a key file), with an optional passphrase.
     case privateKey(SSHPrivateKeyData, passphrase: String? = nil)
+    /// An OpenSSH user certificate (`ssh-keygen -s` output, usually `<key>-cert.pub`) with its private key file.
+    /// Needs ``SSHCapability/userCertificates``; `~` is expanded in both paths.
+    case certificate(keyPath: String, certificatePath: String, passphrase: String? = nil)
     /// Keys held by an SSH agent. `socketPath` defaults to the `SSH_AUTH_SOCK` environment variable.
     case agent(socketPath: String? = nil)
     /// The usual identity files (`id_ed25519`, `id_ecdsa`, `id_rsa`) in `directory` (default `~/.ssh`);

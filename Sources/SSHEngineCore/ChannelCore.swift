@@ -1,0 +1,222 @@
+import SSHBackend
+import SSHEventLoop
+
+/// What both engines keep for one open channel besides its native handle: the bounded output streams, stdin
+/// writes waiting for the window, the EOF request, the exit status and everyone waiting on them (loop thread
+/// only). The engine's channel state owns one and drives it with native calls.
+package final class ChannelCore {
+    private struct PendingWrite {
+        let bytes: [UInt8]
+        var offset: Int
+        let continuation: CheckedContinuation<Void, any Error>
+    }
+
+    /// Where the caller's EOF request stands.
+    package enum EOFState {
+        case none
+        case requested
+        case sent
+    }
+
+    /// What a native write or EOF call came to.
+    package enum NativeOutcome {
+        /// Bytes accepted (for a write), or done (for EOF, with 0).
+        case done(Int)
+        /// The library would block; try again on the next wake-up.
+        case wouldBlock
+        /// The call failed; `connectionLost` errors end the whole connection.
+        case failed(SSHError)
+    }
+
+    /// The command's stdout.
+    package let stdout: ByteStreamBuffer
+    /// The command's stderr.
+    package let stderr: ByteStreamBuffer
+    private let host: String
+    private let port: Int
+    private var writes: [PendingWrite] = []
+    /// Where the caller's EOF request stands.
+    package private(set) var eofState = EOFState.none
+    private var eofWaiters: [CheckedContinuation<Void, any Error>] = []
+    /// The command's exit, once known (or why it never will be).
+    package var exit: Result<SSHExitStatus, SSHError>?
+    private var exitWaiters: [UInt64: CheckedContinuation<SSHExitStatus, any Error>] = [:]
+    private var nextWaiter: UInt64 = 0
+    private var closeWaiters: [CheckedContinuation<Void, any Error>] = []
+
+    /// Creates the bookkeeping for a channel on `host`; `onDemand` runs when a paused stream's reader caught up.
+    package init(capacity: Int, host: String, port: Int, onDemand: @escaping @Sendable () -> Void) {
+        self.host = host
+        self.port = port
+        stdout = ByteStreamBuffer(capacity: capacity, onDemand: onDemand)
+        stderr = ByteStreamBuffer(capacity: capacity, onDemand: onDemand)
+    }
+
+    /// An error naming this channel's host.
+    package func error(_ code: SSHError.Code, _ message: String) -> SSHError {
+        SSHError(code, host: host, port: port, message: message)
+    }
+
+    // MARK: Requests
+
+    /// Queues stdin bytes. Returns whether the engine should drive (false: resumed already).
+    package func enqueueWrite(_ bytes: [UInt8], _ continuation: CheckedContinuation<Void, any Error>, open: Bool) -> Bool {
+        guard open, eofState == .none else {
+            continuation.resume(throwing: error(.sessionClosed, "cannot write: stdin was closed (EOF sent) or the channel ended"))
+            return false
+        }
+        if bytes.isEmpty {
+            continuation.resume()
+            return false
+        }
+        writes.append(PendingWrite(bytes: bytes, offset: 0, continuation: continuation))
+        return true
+    }
+
+    /// Asks for EOF after the queued writes. Returns whether the engine should drive (false: resumed already).
+    package func requestEOF(_ continuation: CheckedContinuation<Void, any Error>, open: Bool) -> Bool {
+        if eofState == .sent || !open {
+            continuation.resume()
+            return false
+        }
+        eofState = .requested
+        eofWaiters.append(continuation)
+        return true
+    }
+
+    /// Waits for the exit status; returns an id to cancel the wait with, or nil when it was already known.
+    package func waitForExit(_ continuation: CheckedContinuation<SSHExitStatus, any Error>) -> UInt64? {
+        if let exit {
+            continuation.resume(with: exit)
+            return nil
+        }
+        nextWaiter += 1
+        exitWaiters[nextWaiter] = continuation
+        return nextWaiter
+    }
+
+    /// Ends one exit wait with `CancellationError` (its task was cancelled).
+    package func cancelExitWaiter(_ id: UInt64) {
+        exitWaiters.removeValue(forKey: id)?.resume(throwing: CancellationError())
+    }
+
+    /// Adds a caller of `close()` to resume once the channel is closed on our side.
+    package func addCloser(_ continuation: CheckedContinuation<Void, any Error>?) {
+        if let continuation { closeWaiters.append(continuation) }
+    }
+
+    /// Resumes every caller of `close()`.
+    package func resumeClosers() {
+        let closers = closeWaiters
+        closeWaiters.removeAll()
+        for closer in closers { closer.resume() }
+    }
+
+    // MARK: Pumping
+
+    /// Writes queued stdin through `write` (given the unwritten bytes; at most `limit` of them are offered), then
+    /// sends a requested EOF through `sendEOF` once nothing is queued. Returns whether anything progressed; throws
+    /// only `connectionLost` (other failures fail the writes and EOF waiters).
+    package func pumpWrites(limit: Int, write: (UnsafeRawBufferPointer) -> NativeOutcome,
+                            sendEOF: () -> NativeOutcome) throws(SSHError) -> Bool {
+        var progress = false
+        while !writes.isEmpty {
+            let offset = writes[0].offset
+            let count = min(writes[0].bytes.count - offset, limit)
+            let outcome = writes[0].bytes.withUnsafeBytes { write(UnsafeRawBufferPointer(rebasing: $0[offset..<offset + count])) }
+            switch outcome {
+            case .done(let written) where written > 0:
+                progress = true
+                writes[0].offset += written
+                if writes[0].offset == writes[0].bytes.count { writes.removeFirst().continuation.resume() }
+                continue
+            case .done, .wouldBlock:
+                break
+            case .failed(let error):
+                if error.code == .connectionLost { throw error }
+                failWrites(error)
+                return true
+            }
+            break
+        }
+        if writes.isEmpty && eofState == .requested {
+            let outcome = sendEOF()
+            var failure: SSHError?
+            switch outcome {
+            case .wouldBlock: return progress
+            case .done: failure = nil
+            case .failed(let error):
+                if error.code == .connectionLost { throw error }
+                failure = error
+            }
+            eofState = .sent
+            let waiters = eofWaiters
+            eofWaiters.removeAll()
+            for waiter in waiters {
+                if let failure { waiter.resume(throwing: failure) } else { waiter.resume() }
+            }
+            progress = true
+        }
+        return progress
+    }
+
+    /// Reads both streams through `read` (stream 0 is stdout, 1 stderr; it returns bytes placed in the scratch
+    /// buffer, 0 when nothing is available, or throws) while each has room, or until it finishes when `force`
+    /// is set. Returns whether anything was read. A failed read ends both streams and the exit with that error
+    /// and is rethrown, so the engine can close the channel (or the connection, for `connectionLost`).
+    package func pumpReads(scratch: UnsafeMutableRawBufferPointer, force: Bool,
+                           read: (Int, UnsafeMutableRawBufferPointer) throws(SSHError) -> Int) throws(SSHError) -> Bool {
+        var progress = false
+        for (stream, buffer) in [stdout, stderr].enumerated() {
+            while force ? !buffer.isFinished : buffer.hasRoom {
+                let count: Int
+                do { count = try read(stream, scratch) } catch {
+                    if error.code != .connectionLost {
+                        stdout.finish(throwing: error)
+                        stderr.finish(throwing: error)
+                        exit = .failure(error)
+                    }
+                    throw error
+                }
+                if count <= 0 { break }
+                buffer.append(Array(UnsafeRawBufferPointer(rebasing: scratch[0..<count])))
+                progress = true
+            }
+        }
+        return progress
+    }
+
+    // MARK: Ending
+
+    /// Ends both output streams (normally).
+    package func finishStreams() {
+        stdout.finish()
+        stderr.finish()
+    }
+
+    /// Fails every queued write and EOF waiter with `error`.
+    package func failWrites(_ error: SSHError) {
+        let pending = writes
+        writes.removeAll()
+        for write in pending { write.continuation.resume(throwing: error) }
+        let waiters = eofWaiters
+        eofWaiters.removeAll()
+        for waiter in waiters { waiter.resume(throwing: error) }
+    }
+
+    /// Resolves every waiter once the channel is gone; `error` is the connection's failure, if that is why.
+    package func finish(_ error: SSHError?) {
+        if let error {
+            stdout.finish(throwing: error)
+            stderr.finish(throwing: error)
+            failWrites(error)
+        }
+        if exit == nil {
+            exit = .failure(error ?? self.error(.sessionClosed, "the channel was closed before the command ended"))
+        }
+        let waiters = exitWaiters
+        exitWaiters.removeAll()
+        for waiter in waiters.values { waiter.resume(with: exit!) }
+        resumeClosers()
+    }
+}
