@@ -14,6 +14,7 @@ let package = Package(
     products: [
         .library(name: "SSHBackend", targets: ["SSHBackend"]),
         .library(name: "BackendLibSSH2", targets: ["BackendLibSSH2"]),
+        .library(name: "BackendLibSSH", targets: ["BackendLibSSH"]),
     ],
     targets: [
         // The API: protocols and value types only, no C import. Any engine implements it.
@@ -39,6 +40,9 @@ let package = Package(
         .target(
             name: "BackendLibSSH2", dependencies: ["SSHBackend", "SSHEngineCore", "SSHEventLoop", "CLibSSH2"],
             swiftSettings: swiftSettings),
+        .target(
+            name: "BackendLibSSH", dependencies: ["SSHBackend", "SSHEngineCore", "SSHEventLoop", "CLibSSH"],
+            swiftSettings: swiftSettings),
 
         // Test support: real OpenSSH sshd processes, keys, agents, black-hole listeners.
         .target(
@@ -47,13 +51,13 @@ let package = Package(
 
         // The README's first command: three throwaway sshd servers, a command on each, through every engine.
         .executableTarget(
-            name: "ssh-demo", dependencies: ["SSHBackend", "BackendLibSSH2", "SSHTestSupport"],
+            name: "ssh-demo", dependencies: ["SSHBackend", "BackendLibSSH2", "BackendLibSSH", "SSHTestSupport"],
             swiftSettings: swiftSettings),
 
         // One conformance suite that every engine passes unchanged.
         .testTarget(
             name: "BackendConformanceTests",
-            dependencies: ["SSHBackend", "BackendLibSSH2", "SSHTestSupport", "SSHEventLoop"],
+            dependencies: ["SSHBackend", "BackendLibSSH2", "BackendLibSSH", "SSHTestSupport", "SSHEventLoop"],
             swiftSettings: swiftSettings),
     ]
 )

@@ -159,11 +159,13 @@ final class LibSSH2ChannelState: EngineChannelState {
     }
 
     private func pumpReads(_ handle: OpaquePointer, force: Bool) throws(SSHError) -> Bool {
-        try core.pumpReads(scratch: connection.loop.scratch, force: force) { (stream, scratch) throws(SSHError) -> Int in
+        let scratch = connection.loop.scratch
+        return try core.pumpReads(force: force) { (stream) throws(SSHError) -> [UInt8] in
             let streamID = stream == 0 ? Int32(0) : Int32(SSH_EXTENDED_DATA_STDERR)
             let rc = libssh2_channel_read_ex(
                 handle, streamID, scratch.baseAddress!.assumingMemoryBound(to: CChar.self), scratch.count)
-            if rc >= 0 || rc == eagain { return max(rc, 0) }
+            if rc > 0 { return Array(UnsafeRawBufferPointer(rebasing: scratch[0..<rc])) }
+            if rc == 0 || rc == eagain { return [] }
             throw connection.channelError(rc, "reading the channel failed")
         }
     }

@@ -11,20 +11,19 @@ import Glibc
 /// (each under the operation timeout), as one operation at the head of a new connection's queue.
 final class LibSSH2ConnectOperation: EngineOperation {
     private enum Phase {
-        case tcp(index: Int, started: Bool)
+        case tcp
         case handshake
         case authenticate(LibSSH2Authenticator)
     }
 
-    private let addresses: [SocketAddress]
+    private var dialer: TCPDialer
     private let continuation: CheckedContinuation<Void, any Error>
-    private var phase: Phase = .tcp(index: 0, started: false)
-    private var lastConnectError: SSHError?
+    private var phase: Phase = .tcp
     let timeout: Duration
     var activity: String
 
     init(addresses: [SocketAddress], options: SSHConnectionOptions, continuation: CheckedContinuation<Void, any Error>) {
-        self.addresses = addresses
+        self.dialer = TCPDialer(addresses: addresses, host: options.host, port: options.port)
         self.continuation = continuation
         self.timeout = options.connectTimeout
         self.activity = "connecting to \(options.host):\(options.port)"
@@ -35,26 +34,13 @@ final class LibSSH2ConnectOperation: EngineOperation {
     func step(_ connection: LibSSH2Connection) -> Bool {
         while true {
             switch phase {
-            case .tcp(let index, let started):
-                guard index < addresses.count else {
-                    connection.fail(lastConnectError ?? connection.error(.connectionRefused, "no address to connect to"))
+            case .tcp:
+                switch dialer.step(connection.socket, handler: connection) {
+                case .wouldBlock: return false
+                case .failed(let error):
+                    connection.fail(error)
                     return true
-                }
-                do throws(SSHError) {
-                    if !started {
-                        let (fd, connected) = try TCPSocket.startConnect(to: addresses[index])
-                        try connection.adopt(fd: fd)
-                        phase = .tcp(index: index, started: true)
-                        if !connected { return false }
-                    } else if let code = TCPSocket.connectOutcome(fd: connection.fd) {
-                        if code == EINPROGRESS { return false }
-                        throw TCPSocket.error(errno: code, address: addresses[index])
-                    }
-                } catch {
-                    lastConnectError = error.on(host: connection.options.host, port: connection.options.port)
-                    connection.abandonSocket()
-                    phase = .tcp(index: index + 1, started: false)
-                    continue
+                case .connected: break
                 }
                 phase = .handshake
                 connection.restartDeadline(
@@ -66,7 +52,7 @@ final class LibSSH2ConnectOperation: EngineOperation {
                     connection.fail(error)
                     return true
                 }
-                let rc = libssh2_session_handshake(session, connection.fd)
+                let rc = libssh2_session_handshake(session, connection.socket.fd)
                 if rc == LIBSSH2_ERROR_EAGAIN { return false }
                 if rc != 0 {
                     connection.fail(connection.nativeError(

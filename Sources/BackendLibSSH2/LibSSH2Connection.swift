@@ -20,8 +20,8 @@ final class LibSSH2Connection: IOHandler, EngineConnection {
     let streamCapacity: Int
 
     private(set) var session: OpaquePointer?
-    private(set) var fd: Int32 = -1
-    private var registration: RegistrationID?
+    /// The TCP socket, watched by the loop.
+    let socket: ConnectionSocket
     private lazy var operations = OperationQueue<LibSSH2Connection>(
         loop: loop, host: options.host, port: options.port) { [unowned self] in self.fail($0) }
     private(set) var channels: [LibSSH2ChannelState] = []
@@ -35,23 +35,10 @@ final class LibSSH2Connection: IOHandler, EngineConnection {
         self.loop = loop
         self.options = options
         self.streamCapacity = streamCapacity
+        self.socket = ConnectionSocket(loop: loop)
     }
 
     // MARK: Socket and native session
-
-    /// Takes ownership of a connecting or connected socket and watches it.
-    func adopt(fd: Int32) throws(SSHError) {
-        self.fd = fd
-        registration = try loop.register(fd: fd, handler: self)
-    }
-
-    /// Gives up a socket that did not connect (to try the next address).
-    func abandonSocket() {
-        if let registration { loop.deregister(fd: fd, registration) }
-        registration = nil
-        if fd >= 0 { Glibc.close(fd) }
-        fd = -1
-    }
 
     /// Creates the libssh2 session (non-blocking), passing `self` as the callbacks' abstract pointer.
     func makeSession() throws(SSHError) -> OpaquePointer {
@@ -231,11 +218,11 @@ final class LibSSH2Connection: IOHandler, EngineConnection {
             if graceful { _ = libssh2_session_disconnect_ex(session, SSH_DISCONNECT_BY_APPLICATION, "closed", "") }
             // In non-blocking mode libssh2_session_free returns EAGAIN (and frees nothing) while a channel still
             // waits for the server's CLOSE. With the socket shut down those waits fail at once instead.
-            if fd >= 0 { _ = shutdown(fd, Int32(SHUT_RDWR)) }
+            socket.shutDown()
             var attempts = 0
             while libssh2_session_free(session) == LIBSSH2_ERROR_EAGAIN && attempts < 16 { attempts += 1 }
             self.session = nil
         }
-        abandonSocket()
+        socket.abandon()
     }
 }

@@ -160,17 +160,16 @@ package final class ChannelCore {
         return progress
     }
 
-    /// Reads both streams through `read` (stream 0 is stdout, 1 stderr; it returns bytes placed in the scratch
-    /// buffer, 0 when nothing is available, or throws) while each has room, or until it finishes when `force`
-    /// is set. Returns whether anything was read. A failed read ends both streams and the exit with that error
-    /// and is rethrown, so the engine can close the channel (or the connection, for `connectionLost`).
-    package func pumpReads(scratch: UnsafeMutableRawBufferPointer, force: Bool,
-                           read: (Int, UnsafeMutableRawBufferPointer) throws(SSHError) -> Int) throws(SSHError) -> Bool {
+    /// Reads both streams through `read` (stream 0 is stdout, 1 stderr; it returns the bytes read, empty when
+    /// nothing is available, or throws) while each has room, or until it finishes when `force` is set. Returns
+    /// whether anything was read. A failed read ends both streams and the exit with that error and is rethrown,
+    /// so the engine can close the channel (or the connection, for `connectionLost`).
+    package func pumpReads(force: Bool, read: (Int) throws(SSHError) -> [UInt8]) throws(SSHError) -> Bool {
         var progress = false
         for (stream, buffer) in [stdout, stderr].enumerated() {
             while force ? !buffer.isFinished : buffer.hasRoom {
-                let count: Int
-                do { count = try read(stream, scratch) } catch {
+                let bytes: [UInt8]
+                do { bytes = try read(stream) } catch {
                     if error.code != .connectionLost {
                         stdout.finish(throwing: error)
                         stderr.finish(throwing: error)
@@ -178,8 +177,8 @@ package final class ChannelCore {
                     }
                     throw error
                 }
-                if count <= 0 { break }
-                buffer.append(Array(UnsafeRawBufferPointer(rebasing: scratch[0..<count])))
+                if bytes.isEmpty { break }
+                buffer.append(bytes)
                 progress = true
             }
         }

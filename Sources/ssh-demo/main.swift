@@ -1,10 +1,11 @@
 // Starts three throwaway sshd servers on 127.0.0.1-3, runs a command on each through every engine (one host
 // listed twice, each with its own connection), prints output and exit codes, and stops the servers.
+import BackendLibSSH
 import BackendLibSSH2
 import SSHBackend
 import SSHTestSupport
 
-let engines: [any SSHBackend] = [LibSSH2Backend()]
+let engines: [any SSHBackend] = [LibSSH2Backend(), LibSSHBackend()]
 let servers = try ["127.0.0.1", "127.0.0.2", "127.0.0.3"].map { try TestSSHServer(host: $0) }
 defer { servers.forEach { $0.stop() } }
 let hosts = servers + [servers[1]]  // one host listed twice

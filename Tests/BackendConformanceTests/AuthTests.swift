@@ -9,7 +9,7 @@ struct AuthTests {
 
     /// Connects with `auth`, runs `whoami`, and returns its output.
     private func whoami(_ engine: Engine, _ auth: [SSHAuthMethod], server: TestSSHServer? = nil,
-                        user: String = SSHConnectionOptions.currentUser) async throws -> String {
+                        user: String = TestUser.name) async throws -> String {
         let target: TestSSHServer
         if let server { target = server } else { target = try await TestSSHServer.sharedStarted }
         let session = try await engine.backend.connect(target.options(user: user, auth: auth))
@@ -20,18 +20,18 @@ struct AuthTests {
 
     @Test("ed25519 key file", arguments: Engine.all)
     func ed25519KeyFile(engine: Engine) async throws {
-        #expect(try await whoami(engine, [.privateKeyFile(path: keys.ed25519)]) == SSHConnectionOptions.currentUser)
+        #expect(try await whoami(engine, [.privateKeyFile(path: keys.ed25519)]) == TestUser.name)
     }
 
     @Test("ECDSA key file", arguments: Engine.all)
     func ecdsaKeyFile(engine: Engine) async throws {
-        #expect(try await whoami(engine, [.privateKeyFile(path: keys.ecdsa)]) == SSHConnectionOptions.currentUser)
+        #expect(try await whoami(engine, [.privateKeyFile(path: keys.ecdsa)]) == TestUser.name)
     }
 
     @Test("encrypted key file with its passphrase", arguments: Engine.all)
     func encryptedKeyFile(engine: Engine) async throws {
         let auth: [SSHAuthMethod] = [.privateKeyFile(path: keys.encrypted, passphrase: keys.passphrase)]
-        #expect(try await whoami(engine, auth) == SSHConnectionOptions.currentUser)
+        #expect(try await whoami(engine, auth) == TestUser.name)
     }
 
     @Test("encrypted key file with a wrong passphrase fails as invalidKey", arguments: Engine.all)
@@ -53,20 +53,20 @@ struct AuthTests {
     @Test("private key from memory", arguments: Engine.all)
     func keyFromMemory(engine: Engine) async throws {
         let key = SSHPrivateKeyData(keys.contents(of: keys.ed25519))
-        #expect(try await whoami(engine, [.privateKey(key)]) == SSHConnectionOptions.currentUser)
+        #expect(try await whoami(engine, [.privateKey(key)]) == TestUser.name)
     }
 
     @Test("encrypted private key from memory with its passphrase", arguments: Engine.all)
     func encryptedKeyFromMemory(engine: Engine) async throws {
         let key = SSHPrivateKeyData(keys.contents(of: keys.encrypted))
-        #expect(try await whoami(engine, [.privateKey(key, passphrase: keys.passphrase)]) == SSHConnectionOptions.currentUser)
+        #expect(try await whoami(engine, [.privateKey(key, passphrase: keys.passphrase)]) == TestUser.name)
     }
 
     @Test("SSH agent", arguments: Engine.all)
     func agent(engine: Engine) async throws {
         let agent = try await TestAgent.start(keys: [keys.ed25519])
         defer { agent.stop() }
-        #expect(try await whoami(engine, [.agent(socketPath: agent.socketPath)]) == SSHConnectionOptions.currentUser)
+        #expect(try await whoami(engine, [.agent(socketPath: agent.socketPath)]) == TestUser.name)
     }
 
     @Test("an agent holding only unknown keys fails with the attempt listed", arguments: Engine.all)
@@ -84,7 +84,7 @@ struct AuthTests {
         let home = keys.directory + "/home-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: keys.ed25519, toPath: home + "/id_ed25519")
-        #expect(try await whoami(engine, [.defaultIdentities(directory: home)]) == SSHConnectionOptions.currentUser)
+        #expect(try await whoami(engine, [.defaultIdentities(directory: home)]) == TestUser.name)
     }
 
     @Test("a key the server does not know fails as authenticationFailed", arguments: Engine.all)
@@ -100,7 +100,7 @@ struct AuthTests {
     @Test("methods are tried in order until one works", arguments: Engine.all)
     func fallsThroughMethods(engine: Engine) async throws {
         let auth: [SSHAuthMethod] = [.privateKeyFile(path: keys.unauthorized), .privateKeyFile(path: keys.ed25519)]
-        #expect(try await whoami(engine, auth) == SSHConnectionOptions.currentUser)
+        #expect(try await whoami(engine, auth) == TestUser.name)
     }
 
     @Test("no method left: the server offers none of ours", arguments: Engine.all)
@@ -116,13 +116,35 @@ struct AuthTests {
     @Test("RSA user key: works where rsa-sha2 is supported, else explains why not", arguments: Engine.all)
     func rsaKey(engine: Engine) async throws {
         if engine.backend.supports(.rsaSHA2UserKeys) {
-            #expect(try await whoami(engine, [.privateKeyFile(path: keys.rsa)]) == SSHConnectionOptions.currentUser)
+            #expect(try await whoami(engine, [.privateKeyFile(path: keys.rsa)]) == TestUser.name)
         } else {
             let error = await expectSSHError(.authenticationFailed) {
                 try await engine.connect(auth: [.privateKeyFile(path: keys.rsa)])
             }
             #expect(error?.description.contains("ed25519") == true, "\(String(describing: error))")
         }
+    }
+
+    @Test("OpenSSH user certificate: works where supported, else says it is not supported", arguments: Engine.all)
+    func certificate(engine: Engine) async throws {
+        let auth: [SSHAuthMethod] = [.certificate(keyPath: keys.certified, certificatePath: keys.certificate)]
+        if engine.backend.supports(.userCertificates) {
+            #expect(try await whoami(engine, auth) == TestUser.name)
+        } else {
+            let error = await expectSSHError(.authenticationFailed) { try await engine.connect(auth: auth) }
+            #expect(error?.attempts.first?.outcome.contains("not supported") == true, "\(String(describing: error))")
+        }
+        // The key alone is not authorized: the certificate is what let it in.
+        await expectSSHError(.authenticationFailed) { try await engine.connect(auth: [.privateKeyFile(path: keys.certified)]) }
+    }
+
+    @Test("a certificate file that does not exist fails as invalidKey naming it", arguments: Engine.all)
+    func missingCertificate(engine: Engine) async throws {
+        let path = keys.directory + "/no-such-cert.pub"
+        let error = await expectSSHError(.invalidKey) {
+            try await engine.connect(auth: [.certificate(keyPath: keys.certified, certificatePath: path)])
+        }
+        #expect(error?.description.contains(path) == true)
     }
 
     @Test("password", .enabled(if: PasswordUser.shared != nil, "\(PasswordUser.unavailableReason)"),

@@ -1,3 +1,4 @@
+import BackendLibSSH
 import BackendLibSSH2
 import SSHBackend
 import SSHTestSupport
@@ -11,7 +12,7 @@ struct Engine: Sendable, CustomTestStringConvertible {
 
     /// Every engine the package builds. The suite is written once against `SSHBackend`; adding an engine here is
     /// all it takes to hold it to the same tests.
-    static let all: [Engine] = [Engine(backend: LibSSH2Backend())]
+    static let all: [Engine] = [Engine(backend: LibSSH2Backend()), Engine(backend: LibSSHBackend())]
 
     /// Connects to the shared test server with the ed25519 test key (or `auth`).
     func connect(

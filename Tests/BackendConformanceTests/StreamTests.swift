@@ -3,7 +3,8 @@ import SSHBackend
 import SSHTestSupport
 import Testing
 
-@Suite("Streaming and backpressure")
+// Serialized: the memory bounds are measured on the whole process, so two streams at once would share them.
+@Suite("Streaming and backpressure", .serialized)
 struct StreamTests {
     @Test("100 MB of output with its checksum verified, memory bounded", arguments: Engine.all)
     func hundredMegabytes(engine: Engine) async throws {
@@ -26,7 +27,7 @@ struct StreamTests {
         #expect(checksum.length == size)
         #expect(expected == "\(checksum.finalize()) \(size)\n")
         #expect(try await channel.exitStatus().code == 0)
-        #expect(peak - baseline < 64 << 20, "resident memory grew by \((peak - baseline) >> 20) MiB")
+        #expect(peak - baseline < 32 << 20, "resident memory grew by \((peak - baseline) >> 20) MiB")
         await session.close()
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import SSHBackend
 
 #if canImport(Glibc)
 import Glibc
@@ -18,7 +19,7 @@ public struct PasswordUser: Sendable {
     /// The account, or `nil` when not running as root.
     public static let shared: PasswordUser? = {
         guard getuid() == 0 else { return nil }
-        let name = "pssh-test"
+        let name = accountName
         let password = "pw-" + String(UInt64.random(in: 0...UInt64.max), radix: 36)
         do {
             if getpwnam(name) == nil {
@@ -32,6 +33,20 @@ public struct PasswordUser: Sendable {
         }
     }()
 
+    /// The name of the throwaway account.
+    public static let accountName = "pssh-test"
+
     /// Why password tests cannot run here, when they cannot.
     public static var unavailableReason: String { "password tests need root to create a local test account" }
+}
+
+/// The account the tests log in as.
+///
+/// Normally the current user. As root (CI) it is the throwaway non-root ``PasswordUser`` account instead: sshd
+/// refuses "signal" requests in root's sessions (they run without post-authentication privilege separation), and
+/// root's own shell start-up files on a developer machine (bash sources `~/.bashrc` for every ssh command) would
+/// otherwise add their noise to the commands' output. The account's home is `/tmp` and its shell `/bin/sh`.
+public enum TestUser {
+    /// The login name.
+    public static var name: String { PasswordUser.shared?.name ?? SSHConnectionOptions.currentUser }
 }

@@ -18,6 +18,12 @@ public final class TestKeys: Sendable {
     public let passphrase = "correct horse battery staple"
     /// An ed25519 key that no server authorizes.
     public let unauthorized: String
+    /// An ed25519 key that no server authorizes by itself, with ``certificate`` signed by ``userCA``.
+    public let certified: String
+    /// The OpenSSH user certificate of ``certified`` (principals: the current user and the test account), signed by ``userCA``.
+    public let certificate: String
+    /// The user certificate authority every test server trusts (`TrustedUserCAKeys`).
+    public let userCA: String
     /// The host key every test server uses.
     public let hostKey: String
     /// The `authorized_keys` file.
@@ -45,10 +51,17 @@ public final class TestKeys: Sendable {
         encrypted = try keygen("id_encrypted", ["-t", "ed25519"], passphrase: passphrase)
         unauthorized = try keygen("id_unauthorized", ["-t", "ed25519"])
         hostKey = try keygen("ssh_host_ed25519_key", ["-t", "ed25519"])
+        userCA = try keygen("user_ca", ["-t", "ed25519"])
+        certified = try keygen("id_certified", ["-t", "ed25519"])
+        let principal = (getpwuid(getuid()).map { String(cString: $0.pointee.pw_name) } ?? "root")
+            + ",\(PasswordUser.accountName)"
+        try ProcessRunner.run(["/usr/bin/ssh-keygen", "-q", "-s", userCA, "-I", "pssh-test-certificate",
+                               "-n", principal, "-V", "-5m:+1d", certified + ".pub"])
+        certificate = certified + "-cert.pub"
         authorizedKeys = "\(base)/authorized_keys"
         let lines = try [ed25519, ecdsa, rsa, encrypted].map { try String(contentsOfFile: $0 + ".pub", encoding: .utf8) }
         try lines.joined().write(toFile: authorizedKeys, atomically: true, encoding: .utf8)
-        for path in [ed25519, ecdsa, rsa, encrypted, unauthorized, hostKey] { chmod(path, 0o600) }
+        for path in [ed25519, ecdsa, rsa, encrypted, unauthorized, hostKey, userCA, certified] { chmod(path, 0o600) }
         chmod(authorizedKeys, 0o644)
     }
 

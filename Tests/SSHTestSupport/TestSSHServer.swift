@@ -26,6 +26,7 @@ public final class TestSSHServer: Sendable {
 
     /// Starts a server. `extraConfig` lines override the generated `sshd_config`.
     public init(host: String = "127.0.0.1", extraConfig: [String] = []) throws {
+        _ = TestUser.name  // as root, creates the test account now, off the cooperative pool
         guard FileManager.default.isExecutableFile(atPath: Self.sshdPath) else {
             throw TestSupportError("\(Self.sshdPath) is missing: install the openssh-server package")
         }
@@ -43,6 +44,7 @@ public final class TestSSHServer: Sendable {
                 "HostKey \(keys.hostKey)",
                 "PidFile \(directory)/sshd.pid",
                 "AuthorizedKeysFile \(keys.authorizedKeys)",
+                "TrustedUserCAKeys \(keys.userCA).pub",
                 "StrictModes no",
                 "UsePAM no",
                 "PermitRootLogin yes",
@@ -84,7 +86,7 @@ public final class TestSSHServer: Sendable {
 
     /// Connection options for this server with the given auth methods and user.
     public func options(
-        user: String = SSHConnectionOptions.currentUser,
+        user: String = TestUser.name,
         auth: [SSHAuthMethod] = [.privateKeyFile(path: TestKeys.shared.ed25519)],
         connectTimeout: Duration = .seconds(10), operationTimeout: Duration = .seconds(30)
     ) -> SSHConnectionOptions {

@@ -1,0 +1,279 @@
+import CLibSSH
+import SSHBackend
+import SSHEngineCore
+import SSHEventLoop
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One libssh session and its socket, owned by one event loop thread (every member is loop-confined).
+///
+/// Mirrors ``LibSSH2Connection``: a state machine driven by readiness, where ``drive()`` pumps the transport,
+/// steps the head session-level operation and pumps every open channel until nothing makes progress.
+///
+/// libssh differs in three ways that shape this type:
+/// - libssh reads its socket 4 KiB at a time, and only through its own `poll()`. On every wake-up the transport is
+///   pumped with `ssh_event_dopoll(event, 0)` on a per-session `ssh_event` (one fd, so O(1)) until libssh's poll
+///   finds nothing, so edge-triggered epoll never leaves bytes behind. The `ssh_event` is never our loop.
+/// - libssh closes its socket itself on errors and switches it to blocking mode after connecting. It gets a
+///   duplicate of our socket, so it can never close a number we still watch, and the socket is put back in
+///   non-blocking mode after each handshake step (flags are shared between duplicates).
+/// - Exit status and exit signal only arrive through channel callbacks (see ``LibSSHChannelState``).
+final class LibSSHConnection: IOHandler, EngineConnection {
+    let loop: EventLoop
+    let options: SSHConnectionOptions
+    /// Bytes each output stream may hold before the channel stops being read.
+    let streamCapacity: Int
+    /// The TCP socket, watched by the loop (libssh works on a duplicate of it).
+    let socket: ConnectionSocket
+
+    private(set) var session: OpaquePointer?
+    private var event: OpaquePointer?
+    /// The duplicate socket given to libssh, until the first `ssh_connect` call hands it over.
+    private var unclaimedDuplicate: Int32 = -1
+    private lazy var operations = OperationQueue<LibSSHConnection>(
+        loop: loop, host: options.host, port: options.port) { [unowned self] in self.fail($0) }
+    private(set) var channels: [LibSSHChannelState] = []
+    private var keepaliveTimer: TimerID?
+    private var resumeScheduled = false
+    /// Set once the connection is unusable; everything after fails with it.
+    private(set) var failure: SSHError?
+
+    /// How many 4 KiB transport reads one wake-up may do before other connections on the loop get a turn.
+    private static let pumpBudget = 256
+
+    init(loop: EventLoop, options: SSHConnectionOptions, streamCapacity: Int) {
+        self.loop = loop
+        self.options = options
+        self.streamCapacity = streamCapacity
+        self.socket = ConnectionSocket(loop: loop)
+    }
+
+    // MARK: Native session
+
+    /// Creates the libssh session (non-blocking) on a duplicate of the connected socket. It never resolves names,
+    /// connects, or reads `~/.ssh/config` or known_hosts files of its own accord.
+    func makeSession() throws(SSHError) -> OpaquePointer {
+        if let session { return session }
+        _ = LibSSHLibrary.initialized
+        let duplicate = fcntl(socket.fd, F_DUPFD_CLOEXEC, 0)
+        guard duplicate >= 0, let created = ssh_new() else {
+            if duplicate >= 0 { Glibc.close(duplicate) }
+            throw error(.resourceExhausted, "libssh could not allocate a session")
+        }
+        ssh_set_blocking(created, 0)
+        setOption(created, SSH_OPTIONS_FD, duplicate)
+        unclaimedDuplicate = duplicate
+        if !options.host.contains("@") { setOption(created, SSH_OPTIONS_HOST, options.host) }
+        setOption(created, SSH_OPTIONS_PORT, UInt32(clamping: options.port))
+        setOption(created, SSH_OPTIONS_USER, options.user)
+        setOption(created, SSH_OPTIONS_PROCESS_CONFIG, false)
+        // Host keys are verified by this package, not by libssh reading the user's files behind the caller's back.
+        setOption(created, SSH_OPTIONS_KNOWNHOSTS, "/dev/null")
+        setOption(created, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "/dev/null")
+        setOption(created, SSH_OPTIONS_COMPRESSION, options.compression ? "yes" : "no")
+        session = created
+        return created
+    }
+
+    /// After the first `ssh_connect` call: libssh now owns the duplicate socket (it switched it to blocking mode,
+    /// which is undone here), and its socket moves into a private `ssh_event`, used only to pump the transport.
+    func socketHandedOver() {
+        unclaimedDuplicate = -1
+        socket.ensureNonBlocking()
+        guard event == nil, let session, let created = ssh_event_new() else { return }
+        if ssh_event_add_session(created, session) == SSH_OK {
+            event = created
+        } else {
+            ssh_event_free(created)
+        }
+    }
+
+    /// An error naming this connection's host and port.
+    func error(_ code: SSHError.Code, _ message: String, native: Int32? = nil, nativeMessage: String? = nil) -> SSHError {
+        SSHError(code, host: options.host, port: options.port, message: message, nativeCode: native,
+                 nativeMessage: nativeMessage)
+    }
+
+    /// An error built from libssh's last error on this session.
+    func nativeError(_ code: SSHError.Code, _ message: String) -> SSHError {
+        guard let session else { return error(code, message) }
+        let text = ssh_get_error(UnsafeMutableRawPointer(session)).map { String(cString: $0) } ?? ""
+        let native = ssh_get_error_code(UnsafeMutableRawPointer(session))
+        return error(code, text.isEmpty ? message : "\(message): \(text)", native: native, nativeMessage: text)
+    }
+
+    /// Whether the transport itself is gone (as opposed to one channel or request failing).
+    var transportLost: Bool {
+        guard let session else { return true }
+        return ssh_is_connected(session) == 0 || ssh_get_status(session) & (SSH_CLOSED | SSH_CLOSED_ERROR) != 0
+    }
+
+    /// The error for a failed channel-level call, distinguishing a dead transport from a refused request.
+    func channelError(_ message: String) -> SSHError {
+        if transportLost {
+            return nativeError(.connectionLost, "the connection to \(options.host):\(options.port) was lost")
+        }
+        return nativeError(.channelFailure, message)
+    }
+
+    // MARK: Operations
+
+    /// Queues a session-level operation and drives.
+    func enqueue(_ operation: any EngineOperation<LibSSHConnection>) {
+        if let failure {
+            operation.fail(failure)
+            return
+        }
+        operations.append(operation)
+        drive()
+    }
+
+    /// Restarts the head operation's deadline (an operation with phases calls this between them).
+    func restartDeadline(_ timeout: Duration, activity: String) {
+        operations.restartDeadline(timeout, activity: activity)
+    }
+
+    func openChannel(_ request: SSHChannelRequest,
+                     completion: @escaping (Result<LibSSHChannelState, any Error>) -> Void) {
+        enqueue(LibSSHOpenChannelOperation(request: request, timeout: options.operationTimeout, completion: completion))
+    }
+
+    // MARK: Channels
+
+    /// Starts pumping a newly opened channel.
+    func add(_ channel: LibSSHChannelState) {
+        channels.append(channel)
+    }
+
+    // MARK: Driving
+
+    func handleIO(_ events: IOEvents) {
+        drive()
+    }
+
+    /// Pumps the transport, steps operations and pumps channels until nothing makes progress.
+    func drive() {
+        while failure == nil {
+            var progress = pumpTransport()
+            if failure != nil { return }
+            if operations.step(self, stopped: { failure != nil }) { progress = true }
+            if failure != nil { return }
+            if pumpChannels() { progress = true }
+            if failure != nil || !progress { return }
+        }
+    }
+
+    /// Lets libssh read what arrived and flush what it queued, until its own poll finds nothing more. Returns
+    /// whether anything happened. When the budget runs out the rest waits for the loop's next turn.
+    private func pumpTransport() -> Bool {
+        guard let event else { return false }
+        var progress = false
+        for _ in 0..<Self.pumpBudget {
+            let rc = ssh_event_dopoll(event, 0)
+            if rc == sshAgain { return progress }
+            if rc == SSH_ERROR {
+                fail(nativeError(.connectionLost, "the connection to \(options.host):\(options.port) was lost"))
+                return false
+            }
+            progress = true
+        }
+        if !resumeScheduled {
+            resumeScheduled = true
+            let bound = LoopBound(self, loop: loop)
+            loop.execute {
+                bound.value.resumeScheduled = false
+                bound.value.drive()
+            }
+        }
+        return progress
+    }
+
+    /// Pumps every channel once, forgetting those that finished. Returns whether any progressed.
+    private func pumpChannels() -> Bool {
+        var progress = false
+        var index = 0
+        while index < channels.count {
+            let channel = channels[index]
+            if channel.pump() { progress = true }
+            if failure != nil { return progress }
+            if channel.isFinished {
+                channels.remove(at: index)
+            } else {
+                index += 1
+            }
+        }
+        return progress
+    }
+
+    // MARK: Keepalive
+
+    /// Starts the keepalive timer if the options ask for one (libssh has no timer of its own).
+    func startKeepalive() {
+        guard let interval = options.keepaliveInterval else { return }
+        let seconds = max(2, interval.components.seconds)
+        keepaliveTimer = loop.scheduleTimer(after: .seconds(seconds)) { [weak self] in
+            guard let self, let session = self.session, self.failure == nil else { return }
+            if ssh_send_keepalive(session) == SSH_ERROR {
+                self.fail(self.nativeError(.connectionLost, "keepalive failed"))
+                return
+            }
+            self.startKeepalive()
+            self.drive()
+        }
+    }
+
+    // MARK: Ending
+
+    /// Fails everything pending with `error` and tears the connection down.
+    func fail(_ error: any Error) {
+        let sshError = (error as? SSHError) ?? self.error(.sessionClosed, "the operation was cancelled")
+        end(failure: sshError, operationError: error, graceful: false)
+    }
+
+    /// Closes the connection at the caller's request: channels end, pending operations fail.
+    func close() {
+        let closed = error(.sessionClosed, "the session was closed")
+        end(failure: closed, operationError: closed, graceful: true)
+    }
+
+    /// Records `failure`, tears down, then fails pending operations with `operationError` and ends every channel.
+    private func end(failure: SSHError, operationError: any Error, graceful: Bool) {
+        if self.failure != nil { return }
+        self.failure = failure
+        let pending = operations.removeAll()
+        let open = channels
+        channels.removeAll()
+        for channel in open { channel.detach() }
+        teardown(graceful: graceful)
+        for operation in pending { operation.fail(operationError) }
+        for channel in open { channel.connectionFailed(failure) }
+    }
+
+    private func teardown(graceful: Bool) {
+        if let keepaliveTimer { loop.cancelTimer(keepaliveTimer) }
+        keepaliveTimer = nil
+        if unclaimedDuplicate >= 0 {
+            Glibc.close(unclaimedDuplicate)
+            unclaimedDuplicate = -1
+        }
+        if let session {
+            if let event {
+                ssh_event_remove_session(event, session)
+                ssh_event_free(event)
+                self.event = nil
+            }
+            // libssh's duplicate of the socket, or -1 once libssh closed it after an error.
+            let duplicate = ssh_get_fd(session)
+            if graceful && duplicate >= 0 {
+                // Sends DISCONNECT; with a caller-supplied socket it forgets the socket without closing it.
+                ssh_disconnect(session)
+                Glibc.close(duplicate)
+            }
+            ssh_free(session)  // closes the duplicate if libssh still holds it
+            self.session = nil
+        }
+        socket.abandon()
+    }
+}

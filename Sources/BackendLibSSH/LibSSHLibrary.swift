@@ -1,0 +1,32 @@
+import CLibSSH
+import SSHBackend
+
+/// Process-wide libssh state: `ssh_init` runs exactly once (a Swift `static let` is a thread-safe once), before
+/// the first session; `ssh_finalize` is never called while sessions may exist.
+enum LibSSHLibrary {
+    /// Whether `ssh_init()` succeeded. Touch before creating any session.
+    static let initialized: Bool = ssh_init() == 0
+
+    /// The runtime library version, e.g. `"0.10.6"` (without the crypto back-end suffix libssh appends).
+    static let version: String = {
+        let full = ssh_version(0).map { String(cString: $0) } ?? "0.10"
+        return String(full.prefix { $0 != "/" })
+    }()
+}
+
+/// `SSH_AGAIN` as the `Int32` the calls return.
+let sshAgain = SSH_AGAIN
+/// `SSH_AUTH_AGAIN` as the `Int32` the authentication calls return.
+let authAgain = SSH_AUTH_AGAIN.rawValue
+
+/// Sets a string option on a session.
+@discardableResult
+func setOption(_ session: OpaquePointer, _ option: ssh_options_e, _ value: String) -> Bool {
+    value.withCString { ssh_options_set(session, option, $0) } == 0
+}
+
+/// Sets an option whose value the library reads through a pointer to `T` (`int`, `bool`, `unsigned int`, `socket_t`).
+@discardableResult
+func setOption<T>(_ session: OpaquePointer, _ option: ssh_options_e, _ value: T) -> Bool {
+    withUnsafePointer(to: value) { ssh_options_set(session, option, UnsafeRawPointer($0)) } == 0
+}

@@ -1,0 +1,90 @@
+import SSHBackend
+import SSHEventLoop
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A connection's socket and its registration with the loop (loop thread only).
+package final class ConnectionSocket {
+    private let loop: EventLoop
+    /// The socket, or -1.
+    package private(set) var fd: Int32 = -1
+    private var registration: RegistrationID?
+
+    /// Creates an empty slot on `loop`.
+    package init(loop: EventLoop) { self.loop = loop }
+
+    /// Takes ownership of a connecting or connected socket and watches it for `handler`.
+    package func adopt(fd: Int32, handler: any IOHandler) throws(SSHError) {
+        self.fd = fd
+        registration = try loop.register(fd: fd, handler: handler)
+    }
+
+    /// Stops watching and closes the socket (a failed address, or the end of the connection).
+    package func abandon() {
+        if let registration { loop.deregister(fd: fd, registration) }
+        registration = nil
+        if fd >= 0 { close(fd) }
+        fd = -1
+    }
+
+    /// Shuts both directions down, so the native library's pending waits fail at once instead of hanging.
+    package func shutDown() {
+        if fd >= 0 { _ = shutdown(fd, Int32(SHUT_RDWR)) }
+    }
+
+    /// Puts the socket back in non-blocking mode if a library switched it to blocking.
+    package func ensureNonBlocking() {
+        guard fd >= 0 else { return }
+        let flags = fcntl(fd, F_GETFL)
+        if flags >= 0 && flags & O_NONBLOCK == 0 { _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK) }
+    }
+}
+
+/// Non-blocking TCP connect to each resolved address in turn, stepped by a connect operation.
+package struct TCPDialer {
+    /// Where the dial stands after a step.
+    package enum Outcome {
+        case connected
+        case wouldBlock
+        case failed(SSHError)
+    }
+
+    private let addresses: [SocketAddress]
+    private let host: String
+    private let port: Int
+    private var index = 0
+    private var started = false
+    private var lastError: SSHError?
+
+    /// Dials `addresses` (resolved from `host`:`port`) in order.
+    package init(addresses: [SocketAddress], host: String, port: Int) {
+        self.addresses = addresses
+        self.host = host
+        self.port = port
+    }
+
+    /// Starts or checks the current attempt, moving to the next address when one fails.
+    package mutating func step(_ socket: ConnectionSocket, handler: any IOHandler) -> Outcome {
+        while index < addresses.count {
+            do throws(SSHError) {
+                if !started {
+                    let (fd, connected) = try TCPSocket.startConnect(to: addresses[index])
+                    try socket.adopt(fd: fd, handler: handler)
+                    started = true
+                    return connected ? .connected : .wouldBlock
+                }
+                guard let code = TCPSocket.connectOutcome(fd: socket.fd) else { return .connected }
+                if code == EINPROGRESS { return .wouldBlock }
+                throw TCPSocket.error(errno: code, address: addresses[index])
+            } catch {
+                lastError = error.on(host: host, port: port)
+                socket.abandon()
+                index += 1
+                started = false
+            }
+        }
+        return .failed(lastError ?? SSHError(.connectionRefused, host: host, port: port, message: "no address to connect to"))
+    }
+}
