@@ -10,12 +10,6 @@ import Glibc
 /// ``LibSSH2Authenticator``; libssh keeps each call's state in the session, so a call that returned
 /// `SSH_AUTH_AGAIN` is repeated with the same arguments (the same key object) until it settles.
 final class LibSSHAuthenticator {
-    enum Outcome {
-        case wouldBlock
-        case succeeded
-        case failed(SSHError)
-    }
-
     private var progress: AuthProgress
     private var current: AuthAttempt?
     /// The private key of the current attempt, imported once and kept while libssh may call back for it.
@@ -30,7 +24,7 @@ final class LibSSHAuthenticator {
 
     deinit { releaseKey() }
 
-    func step(_ connection: LibSSHConnection) -> Outcome {
+    func step(_ connection: LibSSHConnection) -> NativeStep {
         guard let session = connection.session else {
             return .failed(connection.error(.sessionClosed, "the session is closed"))
         }
@@ -39,7 +33,7 @@ final class LibSSHAuthenticator {
             let rc = ssh_userauth_none(session, nil)
             if rc == authAgain { return .wouldBlock }
             askedNone = true
-            if rc == SSH_AUTH_SUCCESS.rawValue { return .succeeded }
+            if rc == SSH_AUTH_SUCCESS.rawValue { return .done }
             if rc == SSH_AUTH_ERROR.rawValue && connection.transportLost {
                 return .failed(connection.nativeError(.connectionLost, "the connection broke during authentication"))
             }
@@ -51,9 +45,9 @@ final class LibSSHAuthenticator {
             guard let outcome = run(attempt, session: session, connection: connection) else { continue }
             switch outcome {
             case .wouldBlock: return .wouldBlock
-            case .succeeded:
+            case .done:
                 releaseKey()
-                return .succeeded
+                return .done
             case .failed(let error): return .failed(error)
             }
         }
@@ -77,7 +71,7 @@ final class LibSSHAuthenticator {
 
     /// Runs one attempt: nil once it is recorded as failed (move on), `.failed` only for errors that end
     /// authentication (the transport broke).
-    private func run(_ attempt: AuthAttempt, session: OpaquePointer, connection: LibSSHConnection) -> Outcome? {
+    private func run(_ attempt: AuthAttempt, session: OpaquePointer, connection: LibSSHConnection) -> NativeStep? {
         let firstCall = !started
         started = true
         let rc: Int32
@@ -102,12 +96,12 @@ final class LibSSHAuthenticator {
         return conclude(attempt, rc: rc, connection: connection)
     }
 
-    private func conclude(_ attempt: AuthAttempt, rc: Int32, connection: LibSSHConnection) -> Outcome? {
+    private func conclude(_ attempt: AuthAttempt, rc: Int32, connection: LibSSHConnection) -> NativeStep? {
         switch rc {
         case authAgain:
             return .wouldBlock
         case SSH_AUTH_SUCCESS.rawValue:
-            return .succeeded
+            return .done
         case SSH_AUTH_PARTIAL.rawValue:
             record("accepted, but the server requires a further method", keyProblem: false)
             if let session = connection.session { progress.serverMethods = Self.methodNames(ssh_userauth_list(session, nil)) }

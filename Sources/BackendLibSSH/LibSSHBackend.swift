@@ -50,7 +50,7 @@ public struct LibSSHBackend: SSHBackend {
         return try await EngineConnector.connect(options, engineName: name, group: group) { loop in
             LibSSHConnection(loop: loop, options: options, streamCapacity: capacity)
         } start: { connection, addresses, continuation in
-            connection.enqueue(LibSSHConnectOperation(addresses: addresses, options: options, continuation: continuation))
+            connection.enqueue(ConnectOperation(addresses: addresses, options: options, continuation: continuation))
         }
     }
 }

@@ -9,7 +9,7 @@ import SSHEventLoop
 /// libssh 0.10 reports an exit signal only through a callback, and its exit-status getter returns -1 both for
 /// "none yet" and for errors, so the exit status, exit signal and remote close are all taken from callbacks
 /// (installed before the channel opens; the data callback stays unset so output buffers for non-blocking reads).
-final class LibSSHChannelState: EngineChannelState {
+final class LibSSHChannelState: EngineChannelState, PumpedChannel {
     private enum Phase {
         case running
         case closing

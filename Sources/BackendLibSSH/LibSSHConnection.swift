@@ -20,7 +20,7 @@ import Glibc
 ///   duplicate of our socket, so it can never close a number we still watch, and the socket is put back in
 ///   non-blocking mode after each handshake step (flags are shared between duplicates).
 /// - Exit status and exit signal only arrive through channel callbacks (see ``LibSSHChannelState``).
-final class LibSSHConnection: IOHandler, EngineConnection {
+final class LibSSHConnection: ConnectingConnection {
     let loop: EventLoop
     let options: SSHConnectionOptions
     /// Bytes each output stream may hold before the channel stops being read.
@@ -32,13 +32,13 @@ final class LibSSHConnection: IOHandler, EngineConnection {
     private var event: OpaquePointer?
     /// The duplicate socket given to libssh, until the first `ssh_connect` call hands it over.
     private var unclaimedDuplicate: Int32 = -1
-    private lazy var operations = OperationQueue<LibSSHConnection>(
+    private lazy var state = ConnectionState<LibSSHConnection, LibSSHChannelState>(
         loop: loop, host: options.host, port: options.port) { [unowned self] in self.fail($0) }
-    private(set) var channels: [LibSSHChannelState] = []
     private var keepaliveTimer: TimerID?
     private var resumeScheduled = false
+    private var authenticator: LibSSHAuthenticator?
     /// Set once the connection is unusable; everything after fails with it.
-    private(set) var failure: SSHError?
+    var failure: SSHError? { state.failure }
 
     /// How many 4 KiB transport reads one wake-up may do before other connections on the loop get a turn.
     private static let pumpBudget = 256
@@ -90,6 +90,26 @@ final class LibSSHConnection: IOHandler, EngineConnection {
         }
     }
 
+    func stepHandshake() -> NativeStep {
+        let session: OpaquePointer
+        do { session = try makeSession() } catch { return .failed(error) }
+        let rc = ssh_connect(session)
+        socketHandedOver()
+        if rc == sshAgain { return .wouldBlock }
+        if rc != SSH_OK {
+            return .failed(nativeError(.handshakeFailed, "the SSH handshake with \(options.host):\(options.port) failed"))
+        }
+        return .done
+    }
+
+    func stepAuthentication() -> NativeStep {
+        if authenticator == nil { authenticator = LibSSHAuthenticator(options: options) }
+        let outcome = authenticator!.step(self)
+        if case .wouldBlock = outcome { return outcome }
+        authenticator = nil
+        return outcome
+    }
+
     /// An error naming this connection's host and port.
     func error(_ code: SSHError.Code, _ message: String, native: Int32? = nil, nativeMessage: String? = nil) -> SSHError {
         SSHError(code, host: options.host, port: options.port, message: message, nativeCode: native,
@@ -122,17 +142,12 @@ final class LibSSHConnection: IOHandler, EngineConnection {
 
     /// Queues a session-level operation and drives.
     func enqueue(_ operation: any EngineOperation<LibSSHConnection>) {
-        if let failure {
-            operation.fail(failure)
-            return
-        }
-        operations.append(operation)
-        drive()
+        if state.enqueue(operation) { drive() }
     }
 
     /// Restarts the head operation's deadline (an operation with phases calls this between them).
     func restartDeadline(_ timeout: Duration, activity: String) {
-        operations.restartDeadline(timeout, activity: activity)
+        state.operations.restartDeadline(timeout, activity: activity)
     }
 
     func openChannel(_ request: SSHChannelRequest,
@@ -144,7 +159,7 @@ final class LibSSHConnection: IOHandler, EngineConnection {
 
     /// Starts pumping a newly opened channel.
     func add(_ channel: LibSSHChannelState) {
-        channels.append(channel)
+        state.add(channel)
     }
 
     // MARK: Driving
@@ -158,9 +173,9 @@ final class LibSSHConnection: IOHandler, EngineConnection {
         while failure == nil {
             var progress = pumpTransport()
             if failure != nil { return }
-            if operations.step(self, stopped: { failure != nil }) { progress = true }
+            if state.stepOperations(self) { progress = true }
             if failure != nil { return }
-            if pumpChannels() { progress = true }
+            if state.pumpChannels() { progress = true }
             if failure != nil || !progress { return }
         }
     }
@@ -190,23 +205,6 @@ final class LibSSHConnection: IOHandler, EngineConnection {
         return progress
     }
 
-    /// Pumps every channel once, forgetting those that finished. Returns whether any progressed.
-    private func pumpChannels() -> Bool {
-        var progress = false
-        var index = 0
-        while index < channels.count {
-            let channel = channels[index]
-            if channel.pump() { progress = true }
-            if failure != nil { return progress }
-            if channel.isFinished {
-                channels.remove(at: index)
-            } else {
-                index += 1
-            }
-        }
-        return progress
-    }
-
     // MARK: Keepalive
 
     /// Starts the keepalive timer if the options ask for one (libssh has no timer of its own).
@@ -228,27 +226,12 @@ final class LibSSHConnection: IOHandler, EngineConnection {
 
     /// Fails everything pending with `error` and tears the connection down.
     func fail(_ error: any Error) {
-        let sshError = (error as? SSHError) ?? self.error(.sessionClosed, "the operation was cancelled")
-        end(failure: sshError, operationError: error, graceful: false)
+        state.fail(error, teardown: teardown)
     }
 
     /// Closes the connection at the caller's request: channels end, pending operations fail.
     func close() {
-        let closed = error(.sessionClosed, "the session was closed")
-        end(failure: closed, operationError: closed, graceful: true)
-    }
-
-    /// Records `failure`, tears down, then fails pending operations with `operationError` and ends every channel.
-    private func end(failure: SSHError, operationError: any Error, graceful: Bool) {
-        if self.failure != nil { return }
-        self.failure = failure
-        let pending = operations.removeAll()
-        let open = channels
-        channels.removeAll()
-        for channel in open { channel.detach() }
-        teardown(graceful: graceful)
-        for operation in pending { operation.fail(operationError) }
-        for channel in open { channel.connectionFailed(failure) }
+        state.close(teardown: teardown)
     }
 
     private func teardown(graceful: Bool) {

@@ -9,12 +9,6 @@ import Glibc
 
 /// Tries the configured authentication methods in order, non-blocking, recording each attempt.
 final class LibSSH2Authenticator {
-    enum Outcome {
-        case wouldBlock
-        case succeeded
-        case failed(SSHError)
-    }
-
     private let user: String
     private let userLength: UInt32
     private var progress: AuthProgress
@@ -37,7 +31,7 @@ final class LibSSH2Authenticator {
 
     deinit { releaseAgent() }
 
-    func step(_ connection: LibSSH2Connection) -> Outcome {
+    func step(_ connection: LibSSH2Connection) -> NativeStep {
         guard let session = connection.session else {
             return .failed(connection.error(.sessionClosed, "the session is closed"))
         }
@@ -45,7 +39,7 @@ final class LibSSH2Authenticator {
             if let list = libssh2_userauth_list(session, user, userLength) {
                 progress.serverMethods = String(cString: list).split(separator: ",").map(String.init)
             } else if libssh2_userauth_authenticated(session) != 0 {
-                return .succeeded  // the server accepted "none"
+                return .done  // the server accepted "none"
             } else if clibssh2_last_errno(session) == LIBSSH2_ERROR_EAGAIN {
                 return .wouldBlock
             } else {
@@ -63,7 +57,7 @@ final class LibSSH2Authenticator {
     }
 
     /// Runs one attempt; `.failed` only for errors that end authentication (the transport broke).
-    private func run(_ attempt: AuthAttempt, session: OpaquePointer, connection: LibSSH2Connection) -> Outcome {
+    private func run(_ attempt: AuthAttempt, session: OpaquePointer, connection: LibSSH2Connection) -> NativeStep {
         let rc: Int32
         switch attempt {
         case .keyFile(let path, let passphrase, _):
@@ -91,9 +85,9 @@ final class LibSSH2Authenticator {
         return conclude(attempt, rc: rc, session: session, connection: connection)
     }
 
-    private func conclude(_ attempt: AuthAttempt, rc: Int32, session: OpaquePointer, connection: LibSSH2Connection) -> Outcome {
+    private func conclude(_ attempt: AuthAttempt, rc: Int32, session: OpaquePointer, connection: LibSSH2Connection) -> NativeStep {
         if rc == LIBSSH2_ERROR_EAGAIN { return .wouldBlock }
-        if rc == 0 { return .succeeded }
+        if rc == 0 { return .done }
         if isTransportError(rc) {
             return .failed(connection.nativeError(.connectionLost, "the connection broke during authentication"))
         }
@@ -119,7 +113,7 @@ final class LibSSH2Authenticator {
         + "OpenSSH 8.8 and later reject; use an ed25519 or ECDSA key, or the libssh engine"
 
     private func runAgent(_ attempt: AuthAttempt, socketPath: String?, session: OpaquePointer,
-                          connection: LibSSH2Connection) -> Outcome {
+                          connection: LibSSH2Connection) -> NativeStep {
         if agent == nil {
             let path = socketPath ?? getenv("SSH_AUTH_SOCK").map { String(cString: $0) }
             guard let path, !path.isEmpty else {
@@ -159,7 +153,7 @@ final class LibSSH2Authenticator {
             if rc == LIBSSH2_ERROR_EAGAIN { return .wouldBlock }
             if rc == 0 {
                 releaseAgent()
-                return .succeeded
+                return .done
             }
             if isTransportError(rc) {
                 releaseAgent()

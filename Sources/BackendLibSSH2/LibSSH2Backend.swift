@@ -47,7 +47,7 @@ public struct LibSSH2Backend: SSHBackend {
         return try await EngineConnector.connect(options, engineName: name, group: group) { loop in
             LibSSH2Connection(loop: loop, options: options, streamCapacity: capacity)
         } start: { connection, addresses, continuation in
-            connection.enqueue(LibSSH2ConnectOperation(addresses: addresses, options: options, continuation: continuation))
+            connection.enqueue(ConnectOperation(addresses: addresses, options: options, continuation: continuation))
         }
     }
 }

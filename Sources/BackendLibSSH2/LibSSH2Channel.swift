@@ -5,7 +5,7 @@ import SSHEventLoop
 
 /// The loop-confined state of one open libssh2 channel: its native handle and close sequence around the shared
 /// ``ChannelCore``. ``pump(_:)`` advances it; the connection calls that on every drive.
-final class LibSSH2ChannelState: EngineChannelState {
+final class LibSSH2ChannelState: EngineChannelState, PumpedChannel {
     private enum Phase {
         case running
         case closing
@@ -71,7 +71,7 @@ final class LibSSH2ChannelState: EngineChannelState {
     // MARK: Pumping (loop thread)
 
     /// Advances writes, reads, EOF and close as far as libssh2 allows. Returns whether anything progressed.
-    func pump(_ connection: LibSSH2Connection) -> Bool {
+    func pump() -> Bool {
         guard let handle else {
             phase = .finished
             return false
@@ -139,7 +139,7 @@ final class LibSSH2ChannelState: EngineChannelState {
     }
 
     /// After the peer hung up: read even streams paused by backpressure, so the transport error surfaces.
-    func readEvenIfPaused(_ connection: LibSSH2Connection) {
+    func readEvenIfPaused() {
         guard phase == .running, let handle else { return }
         do { _ = try pumpReads(handle, force: true) } catch { _ = fail(error) }
     }
@@ -192,6 +192,9 @@ final class LibSSH2ChannelState: EngineChannelState {
         handle = nil
         core.finish(error)
     }
+
+    /// Nothing to do: libssh2 frees channels with their session.
+    func detach() {}
 
     /// The connection failed or was closed: libssh2 freed the handle with the session.
     func connectionFailed(_ error: SSHError) {

@@ -13,7 +13,7 @@ import Glibc
 /// session-level operation, then pumps every open channel (writes, stdout, stderr, EOF, close) until nothing
 /// makes progress. Pumping every stream of every channel before waiting again matters: a stdout read may pull
 /// a stderr packet into libssh2's memory and return EAGAIN while the socket stays quiet.
-final class LibSSH2Connection: IOHandler, EngineConnection {
+final class LibSSH2Connection: ConnectingConnection {
     let loop: EventLoop
     let options: SSHConnectionOptions
     /// Bytes each output stream may hold before the channel stops being read.
@@ -22,12 +22,12 @@ final class LibSSH2Connection: IOHandler, EngineConnection {
     private(set) var session: OpaquePointer?
     /// The TCP socket, watched by the loop.
     let socket: ConnectionSocket
-    private lazy var operations = OperationQueue<LibSSH2Connection>(
+    private lazy var state = ConnectionState<LibSSH2Connection, LibSSH2ChannelState>(
         loop: loop, host: options.host, port: options.port) { [unowned self] in self.fail($0) }
-    private(set) var channels: [LibSSH2ChannelState] = []
     private var keepaliveTimer: TimerID?
     /// Set once the connection is unusable; everything after fails with it.
-    private(set) var failure: SSHError?
+    var failure: SSHError? { state.failure }
+    private var authenticator: LibSSH2Authenticator?
     /// The responder for a keyboard-interactive exchange in progress (read by the C callback).
     var keyboardInteractiveResponder: SSHKeyboardInteractiveResponder?
 
@@ -51,6 +51,25 @@ final class LibSSH2Connection: IOHandler, EngineConnection {
         if options.compression { libssh2_session_flag(created, LIBSSH2_FLAG_COMPRESS, 1) }
         session = created
         return created
+    }
+
+    func stepHandshake() -> NativeStep {
+        let session: OpaquePointer
+        do { session = try makeSession() } catch { return .failed(error) }
+        let rc = libssh2_session_handshake(session, socket.fd)
+        if rc == LIBSSH2_ERROR_EAGAIN { return .wouldBlock }
+        if rc != 0 {
+            return .failed(nativeError(.handshakeFailed, "the SSH handshake with \(options.host):\(options.port) failed"))
+        }
+        return .done
+    }
+
+    func stepAuthentication() -> NativeStep {
+        if authenticator == nil { authenticator = LibSSH2Authenticator(options: options) }
+        let outcome = authenticator!.step(self)
+        if case .wouldBlock = outcome { return outcome }
+        authenticator = nil
+        return outcome
     }
 
     /// An error naming this connection's host and port.
@@ -80,17 +99,12 @@ final class LibSSH2Connection: IOHandler, EngineConnection {
 
     /// Queues a session-level operation and drives.
     func enqueue(_ operation: any EngineOperation<LibSSH2Connection>) {
-        if let failure {
-            operation.fail(failure)
-            return
-        }
-        operations.append(operation)
-        drive()
+        if state.enqueue(operation) { drive() }
     }
 
     /// Restarts the head operation's deadline (an operation with phases calls this between them).
     func restartDeadline(_ timeout: Duration, activity: String) {
-        operations.restartDeadline(timeout, activity: activity)
+        state.operations.restartDeadline(timeout, activity: activity)
     }
 
     func openChannel(_ request: SSHChannelRequest,
@@ -102,7 +116,7 @@ final class LibSSH2Connection: IOHandler, EngineConnection {
 
     /// Starts pumping a newly opened channel.
     func add(_ channel: LibSSH2ChannelState) {
-        channels.append(channel)
+        state.add(channel)
     }
 
     // MARK: Driving
@@ -126,7 +140,7 @@ final class LibSSH2Connection: IOHandler, EngineConnection {
         while failure == nil {
             var progress = stepOperations()
             if failure != nil { return }
-            if pumpChannels() { progress = true }
+            if state.pumpChannels() { progress = true }
             if failure != nil { return }
             if !progress && !stepOperations() { return }
         }
@@ -134,30 +148,13 @@ final class LibSSH2Connection: IOHandler, EngineConnection {
 
     /// Steps the head operation (and the ones after it) until one would block. Returns whether any finished.
     private func stepOperations() -> Bool {
-        operations.step(self) { failure != nil }
-    }
-
-    /// Pumps every channel once, forgetting those that finished. Returns whether any progressed.
-    private func pumpChannels() -> Bool {
-        var progress = false
-        var index = 0
-        while index < channels.count {
-            let channel = channels[index]
-            if channel.pump(self) { progress = true }
-            if failure != nil { return progress }
-            if channel.isFinished {
-                channels.remove(at: index)
-            } else {
-                index += 1
-            }
-        }
-        return progress
+        state.stepOperations(self)
     }
 
     private func probeTransport() {
         // Read even streams paused by backpressure: on a dead transport libssh2 then reports the error, which fails
         // the connection and wakes every waiter.
-        for channel in channels { channel.readEvenIfPaused(self) }
+        for channel in state.channels { channel.readEvenIfPaused() }
         drive()
     }
 
@@ -189,26 +186,12 @@ final class LibSSH2Connection: IOHandler, EngineConnection {
 
     /// Fails everything pending with `error` and tears the connection down.
     func fail(_ error: any Error) {
-        let sshError = (error as? SSHError) ?? self.error(.sessionClosed, "the operation was cancelled")
-        end(failure: sshError, operationError: error, graceful: false)
+        state.fail(error, teardown: teardown)
     }
 
     /// Closes the connection at the caller's request: channels end, pending operations fail.
     func close() {
-        let closed = error(.sessionClosed, "the session was closed")
-        end(failure: closed, operationError: closed, graceful: true)
-    }
-
-    /// Records `failure`, tears down, then fails pending operations with `operationError` and ends every channel.
-    private func end(failure: SSHError, operationError: any Error, graceful: Bool) {
-        if self.failure != nil { return }
-        self.failure = failure
-        let pending = operations.removeAll()
-        let open = channels
-        channels.removeAll()
-        teardown(graceful: graceful)
-        for operation in pending { operation.fail(operationError) }
-        for channel in open { channel.connectionFailed(failure) }
+        state.close(teardown: teardown)
     }
 
     private func teardown(graceful: Bool) {
