@@ -15,6 +15,10 @@ let package = Package(
         .library(name: "SSHBackend", targets: ["SSHBackend"]),
         .library(name: "BackendLibSSH2", targets: ["BackendLibSSH2"]),
         .library(name: "BackendLibSSH", targets: ["BackendLibSSH"]),
+        .library(name: "ParallelFrontend", targets: ["ParallelFrontend"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // The API: protocols and value types only, no C import. Any engine implements it.
@@ -44,6 +48,15 @@ let package = Package(
             name: "BackendLibSSH", dependencies: ["SSHBackend", "SSHEngineCore", "SSHEventLoop", "CLibSSH"],
             swiftSettings: swiftSettings),
 
+        // The parallel client: parallel-ssh's API over any engine (it imports none).
+        .target(
+            name: "ParallelFrontend",
+            dependencies: ["SSHBackend", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings),
+
+        // A scripted in-memory engine, for testing the frontend's logic beside the real-server tests.
+        .target(name: "SSHFakeBackend", dependencies: ["SSHBackend"], swiftSettings: swiftSettings),
+
         // Test support: real OpenSSH sshd processes, keys, agents, black-hole listeners.
         .target(
             name: "SSHTestSupport", dependencies: ["SSHBackend"], path: "Tests/SSHTestSupport",
@@ -51,13 +64,19 @@ let package = Package(
 
         // The README's first command: three throwaway sshd servers, a command on each, through every engine.
         .executableTarget(
-            name: "ssh-demo", dependencies: ["SSHBackend", "BackendLibSSH2", "BackendLibSSH", "SSHTestSupport"],
+            name: "ssh-demo",
+            dependencies: ["SSHBackend", "BackendLibSSH2", "BackendLibSSH", "ParallelFrontend", "SSHTestSupport"],
             swiftSettings: swiftSettings),
 
         // One conformance suite that every engine passes unchanged.
         .testTarget(
             name: "BackendConformanceTests",
             dependencies: ["SSHBackend", "BackendLibSSH2", "BackendLibSSH", "SSHTestSupport", "SSHEventLoop"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "FrontendTests",
+            dependencies: ["ParallelFrontend", "SSHFakeBackend", "SSHBackend", "BackendLibSSH2", "BackendLibSSH",
+                           "SSHTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings),
     ]
 )

@@ -114,7 +114,7 @@ final class LibSSHChannelState: EngineChannelState, PumpedChannel {
     private func beginClosing(byUser: Bool) {
         phase = .closing
         core.finishStreams()
-        if byUser { core.failWrites(core.error(.sessionClosed, "the channel was closed")) }
+        if byUser { core.closedByCaller() }
     }
 
     // MARK: Pumping (loop thread)

@@ -65,7 +65,7 @@ final class LibSSH2ChannelState: EngineChannelState, PumpedChannel {
     private func beginClosing(byUser: Bool) {
         phase = .closing
         core.finishStreams()
-        if byUser { core.failWrites(core.error(.sessionClosed, "the channel was closed")) }
+        if byUser { core.closedByCaller() }
     }
 
     // MARK: Pumping (loop thread)

@@ -28,6 +28,10 @@ public struct SSHByteStream: AsyncSequence, Sendable {
 
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(source: source) }
 
+    /// The next chunk, `nil` at the end: the iterator's `next()` for callers that keep no iterator (the stream is
+    /// `Sendable`, so a child task can wait on it). Cancelling the wait loses nothing: later chunks stay buffered.
+    public func nextChunk() async throws -> [UInt8]? { try await source.next() }
+
     /// Reads the stream to its end and returns every byte. Use only when the output is known to be small.
     public func collect() async throws -> [UInt8] {
         var all: [UInt8] = []

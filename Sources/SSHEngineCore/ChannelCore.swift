@@ -193,6 +193,17 @@ package final class ChannelCore {
         stderr.finish()
     }
 
+    /// The caller closed the channel while the command runs: stdin writes fail, and the exit status will never be
+    /// known, so its waiters learn that now rather than when the server finally answers the close.
+    package func closedByCaller() {
+        let closed = error(.sessionClosed, "the channel was closed")
+        failWrites(closed)
+        if exit == nil { exit = .failure(error(.sessionClosed, "the channel was closed before the command ended")) }
+        let waiters = exitWaiters
+        exitWaiters.removeAll()
+        for waiter in waiters.values { waiter.resume(with: exit!) }
+    }
+
     /// Fails every queued write and EOF waiter with `error`.
     package func failWrites(_ error: SSHError) {
         let pending = writes

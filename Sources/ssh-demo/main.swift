@@ -1,39 +1,35 @@
-// Starts three throwaway sshd servers on 127.0.0.1-3, runs a command on each through every engine (one host
-// listed twice, each with its own connection), prints output and exit codes, and stops the servers.
+// Starts three throwaway sshd servers on 127.0.0.1-3, runs one command on all of them through the parallel client
+// with each engine (one host listed twice, each entry with its own connection), prints every host's output and
+// exit code, and stops the servers.
 import BackendLibSSH
 import BackendLibSSH2
+import ParallelFrontend
 import SSHBackend
 import SSHTestSupport
 
 let engines: [any SSHBackend] = [LibSSH2Backend(), LibSSHBackend()]
 let servers = try ["127.0.0.1", "127.0.0.2", "127.0.0.3"].map { try TestSSHServer(host: $0) }
 defer { servers.forEach { $0.stop() } }
-let hosts = servers + [servers[1]]  // one host listed twice
+let entries = servers + [servers[1]]  // one host listed twice
 let command = "set -- $SSH_CONNECTION; echo \"$(uname -sr), reached at $3 port $4\"; echo 'a line on stderr' >&2; exit 3"
 
 for engine in engines {
-    print("== engine \(engine.name) (\(engine.libraryVersion)), command: \(command)")
-    try await withThrowingTaskGroup(of: String.self) { group in
-        for (index, server) in hosts.enumerated() {
-            group.addTask {
-                let session = try await engine.connect(server.options())
-                defer { Task { await session.close() } }
-                let channel = try await session.exec(command)
-                async let out = channel.stdout.collect()
-                async let err = channel.stderr.collect()
-                let (stdout, stderr) = try await (out, err)
-                let exit = try await channel.exitStatus()
-                var report = ""
-                for line in String(decoding: stdout, as: UTF8.self).split(separator: "\n") {
-                    report += "[\(index) \(server.host):\(server.port)]\t\(line)\n"
-                }
-                for line in String(decoding: stderr, as: UTF8.self).split(separator: "\n") {
-                    report += "[\(index) \(server.host):\(server.port)]\t[err]\t\(line)\n"
-                }
-                report += "[\(index) \(server.host):\(server.port)]\t\(exit)"
-                return report
-            }
-        }
-        for try await report in group { print(report) }
+    print("== engine \(engine.name) \(engine.libraryVersion): \(command)")
+    // Each throwaway server listens on its own port: a HostConfig per entry says which (and tells the duplicate
+    // apart with an alias). The test key is the only identity: the user's agent and ~/.ssh are left alone.
+    let client = try ParallelSSHClient(
+        hosts: entries.map(\.host), backend: engine,
+        privateKey: .file(TestKeys.shared.ed25519), timeout: .seconds(10), allowAgent: false, identityAuth: false,
+        hostConfig: entries.enumerated().map { index, server in
+            HostConfig(port: server.port, alias: index == 3 ? "\(server.host) (again)" : nil)
+        })
+    let output = try await client.runCommand(command)
+    for host in output {
+        let name = host.alias ?? host.host
+        for try await line in host.stdout! { print("[\(name)]\t\(line)") }
+        for try await line in host.stderr! { print("[\(name)]\t[err]\t\(line)") }
     }
+    try await client.join(output, timeout: .seconds(30))
+    for host in output { print("[\(host.alias ?? host.host)]\texit code \(host.exitCode.map(String.init) ?? "none")") }
+    await client.disconnect()
 }

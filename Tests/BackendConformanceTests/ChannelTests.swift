@@ -104,6 +104,19 @@ struct ChannelTests {
         await session.close()
     }
 
+    @Test("closing a running command: its exit status fails at once, without waiting for the command", arguments: Engine.all)
+    func exitStatusAfterClose(engine: Engine) async throws {
+        let session = try await engine.connect()
+        let channel = try await session.exec("sleep 30")
+        let started = ContinuousClock.now
+        await channel.close()
+        let error = await expectSSHError(.sessionClosed) { try await channel.exitStatus() }
+        #expect(error?.description.contains("before the command ended") == true)
+        #expect(ContinuousClock.now - started < .seconds(10))
+        await expectSSHError(.sessionClosed) { try await channel.write(Array("late".utf8)) }
+        await session.close()
+    }
+
     @Test("cancelling a wait for the exit status returns promptly", arguments: Engine.all)
     func cancelExitWait(engine: Engine) async throws {
         let session = try await engine.connect()

@@ -12,12 +12,20 @@ public func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) asy
 extension TestSSHServer {
     /// Starts a server without blocking the caller's thread.
     public static func start(host: String = "127.0.0.1", extraConfig: [String] = []) async throws -> TestSSHServer {
-        try await offPool { try TestSSHServer(host: host, extraConfig: extraConfig) }
+        try await offPool {
+            _ = TestUser.name  // as root, creates the test account now, off the cooperative pool
+            return try TestSSHServer(host: host, extraConfig: extraConfig)
+        }
     }
 
     /// The shared server, started without blocking the caller's thread.
     public static var sharedStarted: TestSSHServer {
-        get async throws { try await offPool { TestSSHServer.shared } }
+        get async throws {
+            try await offPool {
+                _ = TestUser.name  // as root, creates the test account now, off the cooperative pool
+                return TestSSHServer.shared
+            }
+        }
     }
 }
 

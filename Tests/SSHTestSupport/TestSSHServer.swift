@@ -26,7 +26,6 @@ public final class TestSSHServer: Sendable {
 
     /// Starts a server. `extraConfig` lines override the generated `sshd_config`.
     public init(host: String = "127.0.0.1", extraConfig: [String] = []) throws {
-        _ = TestUser.name  // as root, creates the test account now, off the cooperative pool
         guard FileManager.default.isExecutableFile(atPath: Self.sshdPath) else {
             throw TestSupportError("\(Self.sshdPath) is missing: install the openssh-server package")
         }

@@ -1,0 +1,163 @@
+import Foundation
+import Logging
+import SSHBackend
+import Synchronization
+
+/// What one host's command produced: its output streams, stdin, exit status, or the error that kept it from
+/// running. One per entry of the host list, in the same order (duplicates included).
+public final class HostOutput: Sendable, CustomStringConvertible {
+    /// The host as given in the host list.
+    public let host: String
+    /// The alias from the host's ``HostConfig``, if any.
+    public let alias: String?
+    /// The position in the host list.
+    public let index: Int
+    /// The command actually sent (after host arguments and sudo/shell wrapping); `nil` for shells and failed hosts.
+    public let command: String?
+    /// Why this host has no command running (with `stopOnErrors: false`), else `nil`.
+    public let error: (any Error)?
+    /// stdout as lines; `nil` for a failed host.
+    public let stdout: HostLines?
+    /// stderr as lines; `nil` for a failed host. Empty with a PTY (the terminal merges it into stdout).
+    public let stderr: HostLines?
+    /// The command's stdin; `nil` for a failed host.
+    public let stdin: HostStdin?
+    let channel: (any SSHChannel)?
+    private let finishedSignal: FinishedSignal?
+
+    init(host: String, alias: String?, index: Int, command: String?, channel: any SSHChannel, port: Int,
+         encoding: String.Encoding, readTimeout: Duration?, logger: Logger?) {
+        self.host = host
+        self.alias = alias
+        self.index = index
+        self.command = command
+        self.error = nil
+        self.channel = channel
+        let label = alias ?? host
+        stdout = HostLines(reader: LineReader(stream: channel.stdout, host: host, port: port, label: label,
+                                              isStderr: false, encoding: encoding, readTimeout: readTimeout, logger: logger))
+        stderr = HostLines(reader: LineReader(stream: channel.stderr, host: host, port: port, label: label,
+                                              isStderr: true, encoding: encoding, readTimeout: readTimeout, logger: logger))
+        stdin = HostStdin(channel: channel, encoding: encoding)
+        let signal = FinishedSignal()
+        finishedSignal = signal
+        // One lightweight task per host waits for the exit status, so `exitCode` is there as soon as it is known.
+        Task {
+            signal.fire(await Result(catching: { try await channel.exitStatus() }))
+        }
+    }
+
+    init(host: String, alias: String?, index: Int, error: any Error) {
+        self.host = host
+        self.alias = alias
+        self.index = index
+        self.command = nil
+        self.error = error
+        self.channel = nil
+        stdout = nil
+        stderr = nil
+        stdin = nil
+        finishedSignal = nil
+    }
+
+    /// The exit code, once the command finished; `nil` while it runs, for a failed host, or when a signal killed it.
+    public var exitCode: Int32? { exitStatus?.code }
+    /// The signal that killed the command (e.g. `"TERM"`), once finished.
+    public var exitSignal: String? { exitStatus?.signal }
+    /// The whole exit status, once finished.
+    public var exitStatus: SSHExitStatus? { try? finishedSignal?.result?.get() }
+    /// Why no exit status came (the channel or connection ended first), once finished.
+    public var exitError: (any Error)? {
+        if case .failure(let error) = finishedSignal?.result { return error }
+        return nil
+    }
+    /// Whether the command finished (never blocks). A failed host counts as finished.
+    public var isFinished: Bool { finishedSignal?.hasFired ?? true }
+
+    /// Waits until the command finished (its exit status is known or the channel ended); does not read output.
+    public func waitFinished() async {
+        await finishedSignal?.wait()
+    }
+
+    /// Closes the channel: the command gets EOF and, with a PTY, a hang-up.
+    public func close() async {
+        await channel?.close()
+    }
+
+    public var description: String {
+        let name = alias.map { "\(host) (\($0))" } ?? host
+        if let error { return "\(name): \(error)" }
+        return "\(name): \(exitStatus.map { "\($0)" } ?? "running")"
+    }
+}
+
+/// Writes to one host's stdin.
+public struct HostStdin: Sendable {
+    let channel: any SSHChannel
+    let encoding: String.Encoding
+
+    /// Writes `text` (add `"\n"` to answer a prompt).
+    public func write(_ text: String) async throws {
+        try await channel.write(Array(text.data(using: encoding) ?? Data(text.utf8)))
+    }
+
+    /// Writes raw bytes.
+    public func write(bytes: [UInt8]) async throws {
+        try await channel.write(bytes)
+    }
+
+    /// Sends EOF: the command's stdin ends.
+    public func close() async throws {
+        try await channel.sendEOF()
+    }
+}
+
+/// A one-shot event with its result (the exit status), which many tasks can wait for; a cancelled waiter
+/// returns early.
+final class FinishedSignal: Sendable {
+    private struct State {
+        var result: Result<SSHExitStatus, any Error>?
+        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        var nextID: UInt64 = 0
+    }
+
+    private let state = Mutex(State())
+
+    var hasFired: Bool { state.withLock { $0.result != nil } }
+    var result: Result<SSHExitStatus, any Error>? { state.withLock { $0.result } }
+
+    func fire(_ result: Result<SSHExitStatus, any Error>) {
+        let waiters = state.withLock { state in
+            state.result = result
+            defer { state.waiters.removeAll() }
+            return state.waiters
+        }
+        for waiter in waiters.values { waiter.resume() }
+    }
+
+    /// Returns once fired, or as soon as the calling task is cancelled.
+    func wait() async {
+        let id = state.withLock { state in
+            state.nextID += 1
+            return state.nextID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let ready = state.withLock { state in
+                    if state.result != nil || Task.isCancelled { return true }
+                    state.waiters[id] = continuation
+                    return false
+                }
+                if ready { continuation.resume() }
+            }
+        } onCancel: {
+            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
+        }
+    }
+}
+
+extension Result where Failure == any Error {
+    init(catching body: () async throws -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
+    }
+}

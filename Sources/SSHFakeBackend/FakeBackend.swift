@@ -1,0 +1,227 @@
+import SSHBackend
+import Synchronization
+
+/// A scripted in-memory engine for testing code written against `SSHBackend` (the parallel frontend) without
+/// servers. Each host answers as its ``FakeHost`` script says; ``FakeBackend/Stats`` records what happened.
+/// It is no SSH implementation: the real engines are tested against real sshd.
+public final class FakeBackend: SSHBackend {
+    /// What the fake saw.
+    public struct Stats: Sendable {
+        /// Connection attempts per host.
+        public var connectAttempts: [String: Int] = [:]
+        /// Connects in progress right now, and the most seen at once.
+        public var connectsInFlight = 0
+        public var maxConnectsInFlight = 0
+        /// Commands received, in arrival order, as (host, command).
+        public var commands: [(host: String, command: String)] = []
+        /// The options of the last connection per host.
+        public var options: [String: SSHConnectionOptions] = [:]
+        /// Channels closed by the caller.
+        public var closedChannels = 0
+    }
+
+    public let name = "fake"
+    public let libraryVersion = "0"
+    public let capabilities: Set<SSHCapability> = [.exec, .pty, .environment, .shell, .exitSignal, .concurrentChannels]
+    private let script: @Sendable (String) -> FakeHost
+    private let state = Mutex(Stats())
+
+    /// Creates a fake where `script(host)` says how each host behaves.
+    public init(_ script: @escaping @Sendable (String) -> FakeHost) {
+        self.script = script
+    }
+
+    /// A snapshot of what happened so far.
+    public var stats: Stats { state.withLock { $0 } }
+
+    public func connect(_ options: SSHConnectionOptions) async throws -> any SSHSession {
+        let host = script(options.host)
+        let attempt = state.withLock { stats in
+            stats.connectAttempts[options.host, default: 0] += 1
+            stats.connectsInFlight += 1
+            stats.maxConnectsInFlight = max(stats.maxConnectsInFlight, stats.connectsInFlight)
+            stats.options[options.host] = options
+            return stats.connectAttempts[options.host]!
+        }
+        defer { state.withLock { $0.connectsInFlight -= 1 } }
+        try await Task.sleep(for: host.connectDelay)
+        if let error = host.connectError, attempt <= host.failingAttempts {
+            throw SSHError(error, host: options.host, port: options.port, message: "scripted \(error) failure")
+        }
+        return FakeSession(options: options, host: host, backend: self)
+    }
+
+    func record(command: String, host: String) {
+        state.withLock { $0.commands.append((host, command)) }
+    }
+
+    func recordClose() {
+        state.withLock { $0.closedChannels += 1 }
+    }
+}
+
+/// How one fake host behaves.
+public struct FakeHost: Sendable {
+    /// What a command produces.
+    public struct Run: Sendable {
+        public var stdout: [[UInt8]]
+        public var stderr: [[UInt8]]
+        public var exit: SSHExitStatus
+        /// How long the command runs after its output (`nil`: until the channel is closed).
+        public var duration: Duration?
+
+        /// A command writing `stdout` and `stderr` (each string one chunk), exiting with `exit` after `duration`.
+        public init(stdout: [String] = [], stderr: [String] = [], exit: SSHExitStatus = SSHExitStatus(code: 0),
+                    duration: Duration? = .zero) {
+            self.stdout = stdout.map { Array($0.utf8) }
+            self.stderr = stderr.map { Array($0.utf8) }
+            self.exit = exit
+            self.duration = duration
+        }
+    }
+
+    /// The error code of failing connection attempts, if any.
+    public var connectError: SSHError.Code?
+    /// How many attempts fail with ``connectError`` before one succeeds (`Int.max`: all).
+    public var failingAttempts: Int
+    /// How long each connection attempt takes.
+    public var connectDelay: Duration
+    /// What each command produces.
+    public var run: @Sendable (String) -> Run
+
+    /// Creates a host script.
+    public init(connectError: SSHError.Code? = nil, failingAttempts: Int = .max, connectDelay: Duration = .zero,
+                run: @escaping @Sendable (String) -> Run = { _ in Run() }) {
+        self.connectError = connectError
+        self.failingAttempts = failingAttempts
+        self.connectDelay = connectDelay
+        self.run = run
+    }
+}
+
+final class FakeSession: SSHSession {
+    let options: SSHConnectionOptions
+    private let host: FakeHost
+    private let backend: FakeBackend
+
+    init(options: SSHConnectionOptions, host: FakeHost, backend: FakeBackend) {
+        self.options = options
+        self.host = host
+        self.backend = backend
+    }
+
+    func openChannel(_ request: SSHChannelRequest) async throws -> any SSHChannel {
+        let command: String
+        switch request.kind {
+        case .exec(let text): command = text
+        case .shell: command = "<shell>"
+        }
+        backend.record(command: command, host: options.host)
+        return FakeChannel(run: host.run(command), backend: backend)
+    }
+
+    func openSFTP() async throws -> any SSHSFTPClient {
+        throw SSHError(.unsupported, host: options.host, port: options.port, message: "the fake has no SFTP")
+    }
+
+    func scp() async throws -> any SSHSCPClient {
+        throw SSHError(.unsupported, host: options.host, port: options.port, message: "the fake has no SCP")
+    }
+
+    func close() async {}
+}
+
+/// A fake channel: its streams deliver the scripted chunks, then end when the command "exits".
+final class FakeChannel: SSHChannel {
+    let stdout: SSHByteStream
+    let stderr: SSHByteStream
+    private let run: FakeHost.Run
+    private let backend: FakeBackend
+    private let ended = FakeSignal()
+
+    init(run: FakeHost.Run, backend: FakeBackend) {
+        self.run = run
+        self.backend = backend
+        let ended = self.ended
+        stdout = SSHByteStream(FakeSource(chunks: run.stdout, ended: ended))
+        stderr = SSHByteStream(FakeSource(chunks: run.stderr, ended: ended))
+        if let duration = run.duration {
+            Task {
+                try? await Task.sleep(for: duration)
+                ended.fire()
+            }
+        }
+    }
+
+    func write(_ bytes: [UInt8]) async throws {}
+    func sendEOF() async throws {}
+    func sendSignal(_ name: String) async throws {}
+
+    func exitStatus() async throws -> SSHExitStatus {
+        await ended.wait()
+        return run.exit
+    }
+
+    func close() async {
+        backend.recordClose()
+        ended.fire()
+    }
+}
+
+/// Delivers chunks, then waits for the command's end before reporting the end of the stream.
+final class FakeSource: SSHByteSource {
+    private let chunks: Mutex<[[UInt8]]>
+    private let ended: FakeSignal
+
+    init(chunks: [[UInt8]], ended: FakeSignal) {
+        self.chunks = Mutex(chunks)
+        self.ended = ended
+    }
+
+    func next() async throws -> [UInt8]? {
+        if let chunk = chunks.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) { return chunk }
+        try await ended.waitCancellable()
+        return nil
+    }
+}
+
+/// A one-shot event.
+final class FakeSignal: Sendable {
+    private let state = Mutex<(fired: Bool, waiters: [UInt64: CheckedContinuation<Void, any Error>], next: UInt64)>(
+        (false, [:], 0))
+
+    func fire() {
+        let waiters = state.withLock { state in
+            state.fired = true
+            defer { state.waiters.removeAll() }
+            return state.waiters
+        }
+        for waiter in waiters.values { waiter.resume() }
+    }
+
+    func wait() async {
+        try? await waitCancellable()
+    }
+
+    func waitCancellable() async throws {
+        let id = state.withLock { state in
+            state.next += 1
+            return state.next
+        }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let fired = state.withLock { state in
+                    if !state.fired && !Task.isCancelled { state.waiters[id] = continuation }
+                    return state.fired
+                }
+                if fired {
+                    continuation.resume()
+                } else if Task.isCancelled, state.withLock({ $0.waiters[id] == nil }) {
+                    continuation.resume(throwing: CancellationError())
+                }
+            }
+        } onCancel: {
+            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume(throwing: CancellationError())
+        }
+    }
+}

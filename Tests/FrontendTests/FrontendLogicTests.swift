@@ -1,0 +1,249 @@
+import Logging
+import ParallelFrontend
+import SSHBackend
+import SSHFakeBackend
+import Synchronization
+import Testing
+
+/// The frontend's logic against the scripted in-memory engine (which also proves the frontend is engine-generic).
+@Suite("Frontend logic (fake engine)")
+struct FrontendLogicTests {
+    private func client(_ hosts: [String], _ backend: FakeBackend, poolSize: Int = 100, retries: Int = 0,
+                        hostConfig: [HostConfig]? = nil, hostLogger: Logger? = nil,
+                        maxConcurrentHandshakes: Int = 64) throws -> ParallelSSHClient {
+        try ParallelSSHClient(hosts: hosts, backend: backend, retries: retries, retryDelay: .milliseconds(10),
+                              poolSize: poolSize, maxConcurrentHandshakes: maxConcurrentHandshakes,
+                              hostConfig: hostConfig, hostLogger: hostLogger)
+    }
+
+    @Test("outputs follow the host list, duplicates included, each with its own connection")
+    func orderAndDuplicates() async throws {
+        let backend = FakeBackend { host in FakeHost { _ in .init(stdout: ["I am \(host)\n"]) } }
+        let output = try await client(["a", "b", "b", "c"], backend).runCommand("whoami")
+        #expect(output.map(\.host) == ["a", "b", "b", "c"])
+        #expect(output.map(\.index) == [0, 1, 2, 3])
+        #expect(backend.stats.connectAttempts["b"] == 2)
+        for host in output {
+            var lines: [String] = []
+            for try await line in host.stdout! { lines.append(line) }
+            #expect(lines == ["I am \(host.host)"])
+        }
+    }
+
+    @Test("lines split on \\n and \\r\\n across chunks; a last partial line is kept; stderr apart")
+    func lineSplitting() async throws {
+        let backend = FakeBackend { _ in
+            FakeHost { _ in .init(stdout: ["one\ntw", "o\r\nthr", "ee"], stderr: ["warn\n"]) }
+        }
+        let host = try #require(try await client(["a"], backend).runCommand("x").first)
+        var out: [String] = []
+        for try await line in host.stdout! { out.append(line) }
+        var err: [String] = []
+        for try await line in host.stderr! { err.append(line) }
+        #expect(out == ["one", "two", "three"])
+        #expect(err == ["warn"])
+    }
+
+    @Test("exit codes: nil while running, set after join without reading output; finished() never blocks")
+    func exitCodesAfterJoin() async throws {
+        let backend = FakeBackend { host in
+            FakeHost { _ in .init(stdout: ["lots\n"], exit: SSHExitStatus(code: host == "a" ? 0 : 7),
+                                  duration: .milliseconds(300)) }
+        }
+        let client = try client(["a", "b"], backend)
+        let output = try await client.runCommand("x")
+        #expect(output.allSatisfy { $0.exitCode == nil })
+        #expect(!client.finished(output))
+        try await client.join(output)
+        #expect(client.finished(output))
+        #expect(output.map(\.exitCode) == [0, 7])
+    }
+
+    @Test("stopOnErrors: the first failing host's error is thrown; all outputs stay available")
+    func stopOnErrorsTrue() async throws {
+        let backend = FakeBackend { host in
+            host.hasPrefix("bad") ? FakeHost(connectError: .connectionRefused) : FakeHost()
+        }
+        let client = try client(["good", "bad1", "bad2"], backend)
+        do {
+            _ = try await client.runCommand("x")
+            Issue.record("expected an error")
+        } catch let error as SSHError {
+            #expect(error.code == .connectionRefused)
+            #expect(error.host == "bad1")
+        }
+        let last = try #require(client.getLastOutput())
+        #expect(last.map { $0.error == nil } == [true, false, false])
+    }
+
+    @Test("stopOnErrors false: failed hosts carry their error, no streams, no exit code; join skips them")
+    func stopOnErrorsFalse() async throws {
+        let backend = FakeBackend { host in host == "bad" ? FakeHost(connectError: .authenticationFailed) : FakeHost() }
+        let client = try client(["good", "bad"], backend)
+        let output = try await client.runCommand("x", stopOnErrors: false)
+        #expect(output[0].error == nil)
+        #expect((output[1].error as? SSHError)?.code == .authenticationFailed)
+        #expect(output[1].stdout == nil && output[1].stdin == nil && output[1].exitCode == nil)
+        try await client.join(output, timeout: .seconds(5))
+        #expect(output[0].exitCode == 0)
+    }
+
+    @Test("per-host arguments fill %s; too few lists fail before anything connects")
+    func hostArguments() async throws {
+        let backend = FakeBackend { _ in FakeHost() }
+        let client = try client(["a", "b"], backend)
+        _ = try await client.runCommand("echo %s 100%% %s", hostArgs: [["x", "1"], ["y", "2"], ["ignored", "3"]])
+        #expect(backend.stats.commands.map(\.command).sorted() == ["echo x 100% 1", "echo y 100% 2"])
+        let fresh = FakeBackend { _ in FakeHost() }
+        await #expect(throws: SSHError.self) { try await self.client(["a", "b"], fresh).runCommand("echo %s", hostArgs: [["x"]]) }
+        #expect(fresh.stats.connectAttempts.isEmpty)
+        _ = try await self.client(["a", "b"], fresh).runCommand { host, index in "echo \(host) \(index)" }
+        #expect(fresh.stats.commands.map(\.command).sorted() == ["echo a 0", "echo b 1"])
+    }
+
+    @Test("sudo, user and shell wrap the command, quotes escaped")
+    func commandWrapping() async throws {
+        let backend = FakeBackend { _ in FakeHost() }
+        let client = try client(["a"], backend)
+        _ = try await client.runCommand("echo 'hi'", sudo: true)
+        _ = try await client.runCommand("id", user: "postgres")
+        _ = try await client.runCommand("echo $0", shell: "bash -c")
+        _ = try await client.runCommand("plain")
+        #expect(backend.stats.commands.map(\.command) == [
+            "sudo -S $SHELL -c 'echo '\\''hi'\\'''", "sudo -u 'postgres' -S $SHELL -c 'id'", "bash -c 'echo $0'", "plain",
+        ])
+    }
+
+    @Test("a read timeout is resumable: reading again continues, a partial line is not lost")
+    func resumableReadTimeout() async throws {
+        let backend = FakeBackend { _ in
+            FakeHost { _ in .init(stdout: ["first\npar"], duration: .milliseconds(600)) }
+        }
+        let host = try #require(try await client(["a"], backend).runCommand("x", readTimeout: .milliseconds(150)).first)
+        var lines: [String] = []
+        do {
+            for try await line in host.stdout! { lines.append(line) }
+            Issue.record("expected a read timeout")
+        } catch let error as SSHError {
+            #expect(error.code == .timeout)
+        }
+        #expect(lines == ["first"])
+        try await Task.sleep(for: .milliseconds(700))
+        for try await line in host.stdout! { lines.append(line) }
+        #expect(lines == ["first", "par"])
+    }
+
+    @Test("join timeout lists finished and unfinished hosts and kills nothing")
+    func joinTimeout() async throws {
+        let backend = FakeBackend { host in FakeHost { _ in .init(duration: host == "slow" ? nil : .zero) } }
+        let client = try client(["fast", "slow"], backend)
+        let output = try await client.runCommand("x")
+        do {
+            try await client.join(output, timeout: .milliseconds(300))
+            Issue.record("expected a join timeout")
+        } catch let error as JoinTimeoutError {
+            #expect(error.finished.map(\.host) == ["fast"])
+            #expect(error.unfinished.map(\.host) == ["slow"])
+        }
+        #expect(backend.stats.closedChannels == 0)
+        #expect(!output[1].isFinished)
+        await output[1].close()
+    }
+
+    @Test("HostConfig overrides the client, false and 0 included")
+    func hostConfigOverrides() async throws {
+        let backend = FakeBackend { _ in FakeHost(connectError: .connectionRefused, failingAttempts: 1) }
+        let client = try client(["a", "b"], backend, retries: 2,
+                                hostConfig: [HostConfig(), HostConfig(user: "other", port: 2222, alias: "second",
+                                                                      retries: 0, allowAgent: false)])
+        let output = try await client.runCommand("x", stopOnErrors: false)
+        #expect(output[0].error == nil)
+        #expect(backend.stats.connectAttempts["a"] == 2)
+        #expect((output[1].error as? SSHError)?.code == .connectionRefused)
+        #expect(backend.stats.connectAttempts["b"] == 1)
+        #expect(output[1].alias == "second")
+        let options = try #require(backend.stats.options["b"])
+        #expect(options.user == "other" && options.port == 2222)
+        #expect(!options.authMethods.contains { if case .agent = $0 { true } else { false } })
+        #expect(backend.stats.options["a"]!.authMethods.contains { if case .agent = $0 { true } else { false } })
+    }
+
+    @Test("transport failures are retried; authentication failures are not")
+    func retries() async throws {
+        let flaky = FakeBackend { _ in FakeHost(connectError: .timeout, failingAttempts: 2) }
+        let output = try await client(["a"], flaky, retries: 3).runCommand("x")
+        #expect(output[0].error == nil)
+        #expect(flaky.stats.connectAttempts["a"] == 3)
+        let denied = FakeBackend { _ in FakeHost(connectError: .authenticationFailed) }
+        _ = try await client(["a"], denied, retries: 3).runCommand("x", stopOnErrors: false)
+        #expect(denied.stats.connectAttempts["a"] == 1)
+    }
+
+    @Test("poolSize and maxConcurrentHandshakes bound the connections in flight")
+    func concurrencyBounds() async throws {
+        let hosts = (0..<12).map { "h\($0)" }
+        let pooled = FakeBackend { _ in FakeHost(connectDelay: .milliseconds(30)) }
+        _ = try await client(hosts, pooled, poolSize: 3).runCommand("x")
+        #expect(pooled.stats.maxConnectsInFlight <= 3)
+        #expect(pooled.stats.maxConnectsInFlight >= 2)
+        let handshakes = FakeBackend { _ in FakeHost(connectDelay: .milliseconds(30)) }
+        _ = try await client(hosts, handshakes, maxConcurrentHandshakes: 2).runCommand("x")
+        #expect(handshakes.stats.maxConnectsInFlight <= 2)
+    }
+
+    @Test("the host logger logs [host]\\tline and [host]\\t[err]\\tline with join(consumeOutput: true)")
+    func hostLogger() async throws {
+        let records = LogRecords()
+        let logger = Logger(label: "host") { _ in CapturingLogHandler(records: records) }
+        let backend = FakeBackend { _ in FakeHost { _ in .init(stdout: ["out line\n"], stderr: ["err line\n"]) } }
+        let client = try client(["a", "b"], backend,
+                                hostConfig: [HostConfig(), HostConfig(alias: "bee")], hostLogger: logger)
+        try await client.join(try await client.runCommand("x"), consumeOutput: true)
+        #expect(records.all.sorted() == ["[a]\t[err]\terr line", "[a]\tout line", "[bee]\t[err]\terr line", "[bee]\tout line"])
+    }
+
+    @Test("a mismatched hostConfig list is rejected")
+    func hostConfigCount() {
+        #expect(throws: SSHError.self) { try ParallelSSHClient(hosts: ["a", "b"], backend: FakeBackend { _ in FakeHost() },
+                                                                  hostConfig: [HostConfig()]) }
+    }
+}
+
+/// Log lines captured by ``CapturingLogHandler``.
+final class LogRecords: Sendable {
+    private let lines = Mutex<[String]>([])
+    func append(_ line: String) { lines.withLock { $0.append(line) } }
+    var all: [String] { lines.withLock { $0 } }
+}
+
+/// A swift-log handler that keeps messages in memory.
+struct CapturingLogHandler: LogHandler {
+    let records: LogRecords
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .info
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        records.append(event.message.description)
+    }
+}
+
+@Suite("Frontend cancellation (fake engine)")
+struct FrontendCancellationTests {
+    @Test("cancelling the task that joins closes the channels of commands still running", .timeLimit(.minutes(1)))
+    func cancellingJoinClosesChannels() async throws {
+        let backend = FakeBackend { host in FakeHost { _ in .init(duration: host == "slow" ? nil : .zero) } }
+        let client = try ParallelSSHClient(hosts: ["fast", "slow"], backend: backend)
+        let output = try await client.runCommand("x")
+        let joining = Task { try await client.join(output) }
+        try await Task.sleep(for: .milliseconds(100))
+        joining.cancel()
+        await #expect(throws: CancellationError.self) { try await joining.value }
+        await output[1].waitFinished()  // returns once the channel was closed
+        #expect(backend.stats.closedChannels == 1)
+    }
+}

@@ -1,0 +1,170 @@
+import BackendLibSSH
+import BackendLibSSH2
+import Foundation
+import ParallelFrontend
+import SSHBackend
+import SSHTestSupport
+import Testing
+
+/// An engine the frontend runs on in these tests; the test name shows which.
+struct FrontendEngine: Sendable, CustomTestStringConvertible {
+    let backend: any SSHBackend
+    var testDescription: String { backend.name }
+    static let all = [FrontendEngine(backend: LibSSH2Backend()), FrontendEngine(backend: LibSSHBackend())]
+}
+
+/// Three real sshd servers on 127.0.0.1-3, shared by this suite.
+enum Fleet {
+    private static let started = Task { () throws -> [TestSSHServer] in
+        var servers: [TestSSHServer] = []
+        for host in ["127.0.0.1", "127.0.0.2", "127.0.0.3"] { servers.append(try await TestSSHServer.start(host: host)) }
+        return servers
+    }
+
+    static var servers: [TestSSHServer] {
+        get async throws { try await started.value }
+    }
+
+    /// A client for `servers` plus `extra` (host, port) entries, authenticating with the test key only.
+    static func client(_ engine: FrontendEngine, servers: [TestSSHServer], extra: [(String, Int)] = [],
+                       timeout: Duration = .seconds(10), privateKey: String = TestKeys.shared.ed25519,
+                       hostLogger: Logger? = nil) throws -> ParallelSSHClient {
+        let entries = servers.map { ($0.host, $0.port) } + extra
+        return try ParallelSSHClient(
+            hosts: entries.map(\.0), backend: engine.backend, user: TestUser.name, privateKey: .file(privateKey),
+            retries: 0, timeout: timeout, allowAgent: false, identityAuth: false,
+            hostConfig: entries.map { HostConfig(port: $0.1) })
+    }
+}
+
+import Logging
+
+@Suite("Frontend against real sshd", .timeLimit(.minutes(2)))
+struct FrontendServerTests {
+    @Test("a command on every host, one listed twice: output in host order, exit codes after join", arguments: FrontendEngine.all)
+    func everyHost(engine: FrontendEngine) async throws {
+        let servers = try await Fleet.servers
+        let listed = servers + [servers[1]]
+        let client = try Fleet.client(engine, servers: listed)
+        let output = try await client.runCommand("set -- $SSH_CONNECTION; echo \"at $3 $4\"; echo oops >&2; exit 3")
+        #expect(output.map(\.host) == listed.map(\.host))
+        try await client.join(output, timeout: .seconds(30))
+        for (host, server) in zip(output, listed) {
+            #expect(host.exitCode == 3)
+            var lines: [String] = []
+            for try await line in host.stdout! { lines.append(line) }
+            #expect(lines == ["at \(server.host) \(server.port)"])
+            var errors: [String] = []
+            for try await line in host.stderr! { errors.append(line) }
+            #expect(errors == ["oops"])
+        }
+        await client.disconnect()
+    }
+
+    @Test("dead hosts (refused, unknown, silent) fail alone, with typed errors naming them", arguments: FrontendEngine.all)
+    func failureIsolation(engine: FrontendEngine) async throws {
+        let servers = try await Fleet.servers
+        let silent = try BlackholeListener(host: "127.0.0.1")
+        let refused = try FreePort.find(host: "127.0.0.2")
+        let client = try Fleet.client(engine, servers: servers,
+                                      extra: [("127.0.0.2", refused), ("no-such-host.invalid", 22), (silent.host, silent.port)],
+                                      timeout: .seconds(2))
+        let started = ContinuousClock.now
+        let output = try await client.runCommand("echo fine", stopOnErrors: false)
+        let elapsed = ContinuousClock.now - started
+        try await client.join(output, timeout: .seconds(20))
+        for host in output.prefix(3) {
+            #expect(host.error == nil)
+            #expect(host.exitCode == 0)
+        }
+        let errors = output.suffix(3).map { $0.error as? SSHError }
+        #expect(errors.map { $0?.code } == [.connectionRefused, .unknownHost, .timeout])
+        #expect(errors.map { $0?.host } == ["127.0.0.2", "no-such-host.invalid", "127.0.0.1"])
+        // The silent host costs its own 2 s timeout once, not once per other host.
+        #expect(elapsed < .seconds(12), "runCommand took \(elapsed)")
+    }
+
+    @Test("a wrong key fails as authenticationFailed for that host only", arguments: FrontendEngine.all)
+    func wrongKey(engine: FrontendEngine) async throws {
+        let servers = try await Fleet.servers
+        let client = try Fleet.client(engine, servers: Array(servers.prefix(1)), privateKey: TestKeys.shared.unauthorized)
+        let errors = try await client.connectAuth(stopOnErrors: false)
+        #expect((errors[0] as? SSHError)?.code == .authenticationFailed)
+        await #expect(throws: SSHError.self) { try await client.runCommand("true") }
+    }
+
+    @Test("stdin, environment variables and a PTY", arguments: FrontendEngine.all)
+    func stdinEnvironmentPTY(engine: FrontendEngine) async throws {
+        let servers = try await Fleet.servers
+        let client = try Fleet.client(engine, servers: Array(servers.prefix(2)))
+        let cat = try await client.runCommand("cat")
+        for host in cat {
+            try await host.stdin!.write("hello \(host.index)\n")
+            try await host.stdin!.close()
+        }
+        try await client.join(cat, timeout: .seconds(20))
+        for host in cat {
+            var lines: [String] = []
+            for try await line in host.stdout! { lines.append(line) }
+            #expect(lines == ["hello \(host.index)"])
+        }
+        let env = try await client.runCommand("echo \"$PSSH_GREETING\"", environment: ["PSSH_GREETING": "hi there"])
+        for host in env { #expect(try await host.stdout!.first { _ in true } == "hi there") }
+        let tty = try await client.runCommand("tty", pty: true)
+        for host in tty { #expect(try await host.stdout!.first { _ in true }?.hasPrefix("/dev/pts/") == true) }
+        try await client.join(timeout: .seconds(20))
+    }
+
+    @Test("shell wrapping survives quotes in the command", arguments: FrontendEngine.all)
+    func shellWrapping(engine: FrontendEngine) async throws {
+        let servers = try await Fleet.servers
+        let client = try Fleet.client(engine, servers: Array(servers.prefix(1)))
+        let output = try await client.runCommand("echo 'it'\"'\"'s quoted'", shell: "sh -c")
+        #expect(try await output[0].stdout!.first { _ in true } == "it's quoted")
+    }
+
+    @Test("interactive shells: several commands each, exit codes after joining", arguments: FrontendEngine.all)
+    func shells(engine: FrontendEngine) async throws {
+        let servers = try await Fleet.servers
+        let client = try Fleet.client(engine, servers: servers)
+        let shells = try await client.openShell()
+        try await client.runShellCommands(shells, ["echo first", "echo second >&2", "sh -c 'exit 4'", "echo $?"])
+        try await client.joinShells(shells, timeout: .seconds(20))
+        for shell in shells {
+            var lines: [String] = []
+            for try await line in shell.stdout { lines.append(line) }
+            #expect(lines == ["first", "4"])
+            var errors: [String] = []
+            for try await line in shell.stderr { errors.append(line) }
+            #expect(errors == ["second"])
+            #expect(shell.exitCode == 0)
+        }
+    }
+
+    @Test("the host logger logs what join(consumeOutput: true) reads", arguments: FrontendEngine.all)
+    func hostLogger(engine: FrontendEngine) async throws {
+        let servers = try await Fleet.servers
+        let records = LogRecords()
+        let entries = servers.prefix(2)
+        let client = try ParallelSSHClient(
+            hosts: entries.map(\.host), backend: engine.backend, user: TestUser.name,
+            privateKey: .file(TestKeys.shared.ed25519), allowAgent: false, identityAuth: false,
+            hostConfig: entries.map { HostConfig(port: $0.port) },
+            hostLogger: Logger(label: "hosts") { _ in CapturingLogHandler(records: records) })
+        try await client.join(try await client.runCommand("echo out; echo err >&2"), timeout: .seconds(20), consumeOutput: true)
+        #expect(records.all.sorted() == ["[127.0.0.1]\t[err]\terr", "[127.0.0.1]\tout", "[127.0.0.2]\t[err]\terr", "[127.0.0.2]\tout"])
+    }
+
+    @Test("cancelling a join closes the running commands", arguments: FrontendEngine.all)
+    func cancellation(engine: FrontendEngine) async throws {
+        let servers = try await Fleet.servers
+        let client = try Fleet.client(engine, servers: Array(servers.prefix(2)))
+        let output = try await client.runCommand("sleep 30")
+        let joining = Task { try await client.join(output) }
+        try await Task.sleep(for: .milliseconds(200))
+        joining.cancel()
+        await #expect(throws: CancellationError.self) { try await joining.value }
+        for host in output { await host.waitFinished() }
+        #expect(output.allSatisfy { $0.exitCode == nil })
+    }
+}
