@@ -179,6 +179,17 @@ struct FrontendLogicTests {
         #expect(denied.stats.connectAttempts["a"] == 1)
     }
 
+    @Test("the client logger reports retries and the final failure, naming the host")
+    func diagnosticsLogger() async throws {
+        let records = LogRecords()
+        let backend = FakeBackend { _ in FakeHost(connectError: .connectionRefused) }
+        let client = try ParallelSSHClient(hosts: ["a"], backend: backend, retries: 1, retryDelay: .milliseconds(1),
+                                           logger: Logger(label: "client") { _ in CapturingLogHandler(records: records) })
+        _ = try await client.runCommand("x", stopOnErrors: false)
+        #expect(records.all == ["connection attempt failed, retrying", "connection failed"])
+        #expect(backend.stats.connectAttempts["a"] == 2)
+    }
+
     @Test("poolSize and maxConcurrentHandshakes bound the connections in flight")
     func concurrencyBounds() async throws {
         let hosts = (0..<12).map { "h\($0)" }

@@ -36,13 +36,14 @@ public final class ParallelSSHClient: Sendable {
     ///   - maxConcurrentHandshakes: connections being made at once, across the pool (default 64).
     ///   - hostConfig: per-host overrides, one per host list entry (same order), or `nil`.
     ///   - hostLogger: logs every output line read as `[host]\tline` (stderr `[host]\t[err]\tline`).
+    ///   - logger: the client's own diagnostics (connection attempts, retries, failures).
     /// - Throws: ``SSHError`` with code `invalidArgument` for an empty or mismatched host configuration list.
     public init(hosts: [String], backend: any SSHBackend, user: String? = nil, password: String? = nil,
                 port: Int? = nil, privateKey: PrivateKey? = nil, retries: Int = 3, retryDelay: Duration = .seconds(5),
                 timeout: Duration = .seconds(60), poolSize: Int = 100, maxConcurrentHandshakes: Int = 64,
                 allowAgent: Bool = true, identityAuth: Bool = true, keepalive: Duration? = nil,
                 compression: Bool = false, ipv6Only: Bool = false, keyboardInteractive: Bool = false,
-                hostConfig: [HostConfig]? = nil, hostLogger: Logger? = nil) throws(SSHError) {
+                hostConfig: [HostConfig]? = nil, hostLogger: Logger? = nil, logger: Logger? = nil) throws(SSHError) {
         if let hostConfig, hostConfig.count != hosts.count {
             throw SSHError(.invalidArgument, host: "", port: 0,
                            message: "hostConfig has \(hostConfig.count) entries for \(hosts.count) hosts")
@@ -61,7 +62,7 @@ public final class ParallelSSHClient: Sendable {
         self.clients = hosts.enumerated().map { index, host in
             SSHClient(host: host, index: index, backend: backend,
                       config: (hostConfig?[index] ?? HostConfig()).merged(over: defaults),
-                      hostLogger: hostLogger, handshakes: handshakes)
+                      hostLogger: hostLogger, logger: logger, handshakes: handshakes)
         }
     }
 

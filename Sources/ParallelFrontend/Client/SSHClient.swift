@@ -18,22 +18,28 @@ public actor SSHClient {
     public nonisolated let config: HostConfig
     private let backend: any SSHBackend
     private let logger: Logger?
+    private let diagnostics: Logger?
     private let handshakes: AsyncLimiter?
     private var session: (any SSHSession)?
 
     /// Creates a client for `host`; nothing connects until the first command (or ``connect()``).
-    /// - Parameter hostLogger: logs every output line read as `[host]\tline` (stderr `[host]\t[err]\tline`).
-    public init(host: String, backend: any SSHBackend, config: HostConfig = HostConfig(), hostLogger: Logger? = nil) {
-        self.init(host: host, index: 0, backend: backend, config: config, hostLogger: hostLogger, handshakes: nil)
+    /// - Parameters:
+    ///   - hostLogger: logs every output line read as `[host]\tline` (stderr `[host]\t[err]\tline`).
+    ///   - logger: the client's own diagnostics (connection attempts, retries, failures).
+    public init(host: String, backend: any SSHBackend, config: HostConfig = HostConfig(), hostLogger: Logger? = nil,
+                logger: Logger? = nil) {
+        self.init(host: host, index: 0, backend: backend, config: config, hostLogger: hostLogger, logger: logger,
+                  handshakes: nil)
     }
 
-    init(host: String, index: Int, backend: any SSHBackend, config: HostConfig, hostLogger: Logger?,
+    init(host: String, index: Int, backend: any SSHBackend, config: HostConfig, hostLogger: Logger?, logger: Logger?,
          handshakes: AsyncLimiter?) {
         self.host = host
         self.index = index
         self.config = config
         self.backend = backend
         self.logger = hostLogger
+        self.diagnostics = logger
         self.handshakes = handshakes
     }
 
@@ -60,10 +66,16 @@ public actor SSHClient {
                     throw error
                 }
                 session = connected
+                diagnostics?.debug("connected", metadata: ["host": "\(host)", "attempt": "\(attempt)"])
                 return connected
             } catch let error as SSHError where Self.isRetryable(error) && attempt < attempts {
+                diagnostics?.info("connection attempt failed, retrying",
+                                  metadata: ["host": "\(host)", "attempt": "\(attempt)", "error": "\(error)"])
                 attempt += 1
                 try await Task.sleep(for: config.retryDelay ?? .seconds(5))
+            } catch {
+                diagnostics?.warning("connection failed", metadata: ["host": "\(host)", "error": "\(error)"])
+                throw error
             }
         }
     }

@@ -22,6 +22,11 @@ public final class HostOutput: Sendable, CustomStringConvertible {
     public let stderr: HostLines?
     /// The command's stdin; `nil` for a failed host.
     public let stdin: HostStdin?
+    /// stdout as raw byte chunks, for binary output. Read either this or ``stdout``, not both: they share one
+    /// stream, and bytes one of them takes the other never sees.
+    public var rawStdout: SSHByteStream? { channel?.stdout }
+    /// stderr as raw byte chunks (see ``rawStdout``).
+    public var rawStderr: SSHByteStream? { channel?.stderr }
     let channel: (any SSHChannel)?
     private let finishedSignal: FinishedSignal?
 
