@@ -30,7 +30,12 @@ let package = Package(
 
         // What the engines share above the loop: the auth plan, the operation queue, channel bookkeeping and the
         // public session and channel types, so each engine holds only its native calls.
-        .target(name: "SSHEngineCore", dependencies: ["SSHBackend", "SSHEventLoop"], swiftSettings: swiftSettings),
+        .target(
+            name: "SSHEngineCore", dependencies: ["SSHBackend", "SSHEventLoop", "SSHFileTransfer"],
+            swiftSettings: swiftSettings),
+
+        // SFTP and SCP driven over any engine's channels (non-blocking everywhere, one implementation).
+        .target(name: "SSHFileTransfer", dependencies: ["SSHBackend", "SSHEventLoop"], swiftSettings: swiftSettings),
 
         // The C libraries, found with pkg-config.
         .systemLibrary(

@@ -42,7 +42,7 @@ public struct LibSSHBackend: SSHBackend {
     public static let declaredCapabilities: Set<SSHCapability> = [
         .passwordAuth, .keyboardInteractiveAuth, .privateKeyFileAuth, .privateKeyMemoryAuth, .agentAuth,
         .rsaSHA2UserKeys, .userCertificates, .exec, .pty, .environment, .shell, .exitSignal, .sendSignal,
-        .concurrentChannels, .keepalive, .compression,
+        .concurrentChannels, .keepalive, .compression, .sftp, .scp,
     ]
 
     public func connect(_ options: SSHConnectionOptions) async throws -> any SSHSession {

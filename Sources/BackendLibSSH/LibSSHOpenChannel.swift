@@ -83,10 +83,11 @@ final class LibSSHOpenChannelOperation: EngineOperation {
                 switch request.kind {
                 case .exec(let command): rc = ssh_channel_request_exec(handle, command)
                 case .shell: rc = ssh_channel_request_shell(handle)
+                case .subsystem(let name): rc = ssh_channel_request_subsystem(handle, name)
                 }
                 if rc == sshAgain { return false }
                 if rc != SSH_OK {
-                    let what = if case .exec(let command) = request.kind { "command \"\(command)\"" } else { "a shell" }
+                    let what = request.kind.description
                     return finish(connection, error: connection.channelError("the server refused to start \(what)"))
                 }
                 self.state = nil

@@ -81,10 +81,12 @@ final class LibSSH2OpenChannelOperation: EngineOperation {
                     rc = clibssh2_channel_exec(handle, "exec", 4, command, UInt32(command.utf8.count))
                 case .shell:
                     rc = clibssh2_channel_exec(handle, "shell", 5, nil, 0)
+                case .subsystem(let name):
+                    rc = clibssh2_channel_exec(handle, "subsystem", 9, name, UInt32(name.utf8.count))
                 }
                 if rc == LIBSSH2_ERROR_EAGAIN { return false }
                 if rc != 0 {
-                    let what = if case .exec(let command) = request.kind { "command \"\(command)\"" } else { "a shell" }
+                    let what = request.kind.description
                     return finish(connection, error: connection.channelError(Int(rc), "the server refused to start \(what)"))
                 }
                 let state = LibSSH2ChannelState(handle: handle!, connection: connection)

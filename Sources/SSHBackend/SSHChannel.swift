@@ -6,6 +6,8 @@ public struct SSHChannelRequest: Sendable {
         case exec(String)
         /// Start the user's login shell (SSH `shell` request).
         case shell
+        /// Start a subsystem such as `"sftp"` (SSH `subsystem` request).
+        case subsystem(String)
     }
 
     /// What to start.
@@ -26,6 +28,8 @@ public struct SSHChannelRequest: Sendable {
     public static func exec(_ command: String) -> SSHChannelRequest { SSHChannelRequest(kind: .exec(command)) }
     /// Starts a shell.
     public static var shell: SSHChannelRequest { SSHChannelRequest(kind: .shell) }
+    /// Starts the subsystem `name`.
+    public static func subsystem(_ name: String) -> SSHChannelRequest { SSHChannelRequest(kind: .subsystem(name)) }
 }
 
 /// A pseudo-terminal request.
@@ -101,4 +105,15 @@ public protocol SSHChannel: Sendable {
 
     /// Closes the channel; the command gets SIGHUP from sshd, streams finish. Idempotent.
     func close() async
+}
+
+extension SSHChannelRequest.Kind: CustomStringConvertible {
+    /// What is started, for messages: `command "uname"`, `a shell`, `the sftp subsystem`.
+    public var description: String {
+        switch self {
+        case .exec(let command): return "command \"\(command)\""
+        case .shell: return "a shell"
+        case .subsystem(let name): return "the \(name) subsystem"
+        }
+    }
 }

@@ -108,6 +108,10 @@ extension SSHError {
         public static let resourceExhausted = Code("resourceExhausted")
         /// A remote or local file operation failed (SFTP/SCP).
         public static let fileTransferFailed = Code("fileTransferFailed")
+        /// A file or directory to transfer does not exist (locally or remotely; the message says which).
+        public static let noSuchFile = Code("noSuchFile")
+        /// Permission to read or write a file was denied (locally or remotely).
+        public static let permissionDenied = Code("permissionDenied")
     }
 }
 

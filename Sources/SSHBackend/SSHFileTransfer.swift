@@ -33,8 +33,6 @@ public struct SSHTransferProgress: Sendable, Hashable {
 }
 
 /// An SFTP session on one connection. Paths are remote paths; local files are named by local paths.
-///
-/// Declared now so the shape of the API is fixed; engines implement it in the file-transfer work.
 public protocol SSHSFTPClient: Sendable {
     /// Uploads `localPath` to `remotePath`, replacing an existing file, keeping the mode bits.
     func upload(
@@ -42,6 +40,14 @@ public protocol SSHSFTPClient: Sendable {
     ) async throws
     /// Downloads `remotePath` to `localPath` (written under a temporary name, renamed when complete).
     func download(
+        from remotePath: String, to localPath: String, progress: (@Sendable (SSHTransferProgress) -> Void)?
+    ) async throws
+    /// Uploads the local directory tree `localPath` as `remotePath` (created, with missing parents), keeping mode bits.
+    func uploadDirectory(
+        from localPath: String, to remotePath: String, progress: (@Sendable (SSHTransferProgress) -> Void)?
+    ) async throws
+    /// Downloads the remote directory tree `remotePath` as `localPath` (created), keeping mode bits.
+    func downloadDirectory(
         from remotePath: String, to localPath: String, progress: (@Sendable (SSHTransferProgress) -> Void)?
     ) async throws
     /// Returns the attributes of `remotePath`, or `nil` if it does not exist.
@@ -65,4 +71,15 @@ public protocol SSHSCPClient: Sendable {
     func receive(
         from remotePath: String, to localPath: String, progress: (@Sendable (SSHTransferProgress) -> Void)?
     ) async throws
+    /// Sends the local directory tree `localPath` to `remotePath` (`scp -r` semantics: created if missing, else
+    /// placed inside it under its own name).
+    func sendDirectory(
+        from localPath: String, to remotePath: String, progress: (@Sendable (SSHTransferProgress) -> Void)?
+    ) async throws
+    /// Receives the remote directory tree `remotePath` as `localPath`.
+    func receiveDirectory(
+        from remotePath: String, to localPath: String, progress: (@Sendable (SSHTransferProgress) -> Void)?
+    ) async throws
+    /// Whether `remotePath` exists.
+    func exists(_ remotePath: String) async throws -> Bool
 }

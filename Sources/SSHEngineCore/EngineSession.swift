@@ -1,5 +1,6 @@
 import SSHBackend
 import SSHEventLoop
+import SSHFileTransfer
 
 /// An engine's loop-confined connection, as the shared public ``EngineSession`` drives it.
 package protocol EngineConnection: AnyObject, SendableMetatype {
@@ -44,14 +45,14 @@ package final class EngineSession<Connection: EngineConnection>: SSHSession {
         return EngineChannel(state: opened.0, stdout: opened.1, stderr: opened.2, session: self)
     }
 
+    /// SFTP driven over a `sftp` subsystem channel (the same non-blocking implementation on every engine).
     package func openSFTP() async throws -> any SSHSFTPClient {
-        throw SSHError(.unsupported, host: options.host, port: options.port,
-                       message: "SFTP is not implemented by the \(engineName) engine yet")
+        try await SFTPSession.start(on: self)
     }
 
+    /// SCP over exec channels running the remote `scp -t` / `scp -f`.
     package func scp() async throws -> any SSHSCPClient {
-        throw SSHError(.unsupported, host: options.host, port: options.port,
-                       message: "SCP is not implemented by the \(engineName) engine yet")
+        SCPSession(session: self)
     }
 
     package func close() async {

@@ -115,6 +115,7 @@ final class FakeSession: SSHSession {
         switch request.kind {
         case .exec(let text): command = text
         case .shell: command = "<shell>"
+        case .subsystem(let name): command = "<subsystem \(name)>"
         }
         backend.record(command: command, host: options.host)
         return FakeChannel(run: host.run(command), backend: backend)

@@ -1,0 +1,152 @@
+import SSHBackend
+import SSHEventLoop
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A local file whose reads and writes run on the blocking pool, never on an event loop or Swift's cooperative
+/// threads. Errors name the host the transfer is for, the local path and the cause.
+final class LocalFile: @unchecked Sendable {
+    /// The file's path.
+    let path: String
+    private let fd: Int32
+    private let host: String
+    private let port: Int
+
+    private init(path: String, fd: Int32, host: String, port: Int) {
+        self.path = path
+        self.fd = fd
+        self.host = host
+        self.port = port
+    }
+
+    deinit { close(fd) }
+
+    /// What `stat` says about a local path, or nil when it does not exist.
+    static func attributes(of path: String) -> (size: UInt64, mode: UInt32, isDirectory: Bool)? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return (UInt64(info.st_size), UInt32(info.st_mode) & 0o7777, (info.st_mode & S_IFMT) == S_IFDIR)
+    }
+
+    /// Opens `path` for reading.
+    static func openForReading(_ path: String, host: String, port: Int) async throws -> LocalFile {
+        try await blocking { () throws(SSHError) -> LocalFile in
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw error(errno, path: path, host: host, port: port) }
+            return LocalFile(path: path, fd: fd, host: host, port: port)
+        }
+    }
+
+    /// Creates (or truncates) `path` for writing with `mode`.
+    static func create(_ path: String, mode: UInt32, host: String, port: Int) async throws -> LocalFile {
+        try await blocking { () throws(SSHError) -> LocalFile in
+            let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode_t(mode))
+            guard fd >= 0 else { throw error(errno, path: path, host: host, port: port) }
+            _ = fchmod(fd, mode_t(mode))  // exactly the remote mode, whatever the umask
+            return LocalFile(path: path, fd: fd, host: host, port: port)
+        }
+    }
+
+    /// Size and mode of the open file.
+    func attributes() -> (size: UInt64, mode: UInt32) {
+        var info = stat()
+        _ = fstat(fd, &info)
+        return (UInt64(info.st_size), UInt32(info.st_mode) & 0o7777)
+    }
+
+    /// Reads up to `count` bytes; empty at the end of the file.
+    func read(upTo count: Int) async throws -> [UInt8] {
+        let (fd, path, host, port) = (self.fd, self.path, self.host, self.port)
+        return try await Self.blocking { () throws(SSHError) -> [UInt8] in
+            var failure: Int32 = 0
+            let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, filled in
+                var total = 0
+                while total < count {
+                    let got = Glibc.read(fd, buffer.baseAddress! + total, count - total)
+                    if got > 0 { total += got; continue }
+                    if got < 0 && errno == EINTR { continue }
+                    if got < 0 { failure = errno }
+                    break
+                }
+                filled = total
+            }
+            if failure != 0 { throw LocalFile.error(failure, path: path, host: host, port: port) }
+            return bytes
+        }
+    }
+
+    /// Writes all of `bytes`.
+    func write(_ bytes: [UInt8]) async throws {
+        let (fd, path, host, port) = (self.fd, self.path, self.host, self.port)
+        try await Self.blocking { () throws(SSHError) in
+            let failure = bytes.withUnsafeBytes { buffer -> Int32 in
+                var offset = 0
+                while offset < buffer.count {
+                    let wrote = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                    if wrote > 0 { offset += wrote; continue }
+                    if wrote < 0 && errno == EINTR { continue }
+                    return wrote < 0 ? errno : EIO
+                }
+                return 0
+            }
+            if failure != 0 { throw LocalFile.error(failure, path: path, host: host, port: port) }
+        }
+    }
+
+    /// Renames the local file `from` to `to` (same directory, atomic).
+    static func rename(_ from: String, to: String, host: String, port: Int) async throws {
+        try await blocking { () throws(SSHError) in
+            guard Glibc.rename(from, to) == 0 else { throw error(errno, path: to, host: host, port: port) }
+        }
+    }
+
+    /// Removes a local file, ignoring errors (cleanup of a failed download).
+    static func remove(_ path: String) async {
+        _ = try? await blocking { () throws(SSHError) in _ = unlink(path) }
+    }
+
+    /// Creates a local directory (existing is fine).
+    static func makeDirectory(_ path: String, mode: UInt32, host: String, port: Int) async throws {
+        try await blocking { () throws(SSHError) in
+            if mkdir(path, mode_t(mode)) != 0 && errno != EEXIST { throw error(errno, path: path, host: host, port: port) }
+        }
+    }
+
+    /// The names in a local directory, without `.` and `..`, sorted.
+    static func listDirectory(_ path: String, host: String, port: Int) async throws -> [String] {
+        try await blocking { () throws(SSHError) -> [String] in
+            guard let directory = opendir(path) else { throw error(errno, path: path, host: host, port: port) }
+            defer { closedir(directory) }
+            var names: [String] = []
+            while let entry = readdir(directory) {
+                let name = withUnsafePointer(to: entry.pointee.d_name) {
+                    $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+                }
+                if name != "." && name != ".." { names.append(name) }
+            }
+            return names.sorted()
+        }
+    }
+
+    /// An error for a failed local operation on `path`.
+    static func error(_ code: Int32, path: String, host: String, port: Int) -> SSHError {
+        let reason = String(cString: strerror(code))
+        let kind: SSHError.Code = switch code {
+        case ENOENT, ENOTDIR: .noSuchFile
+        case EACCES, EPERM: .permissionDenied
+        default: .fileTransferFailed
+        }
+        return SSHError(kind, host: host, port: port, message: "local file \(path): \(reason)", nativeCode: code,
+                        nativeMessage: reason)
+    }
+
+    private static func blocking<T: Sendable>(_ body: @escaping @Sendable () throws(SSHError) -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            BlockingPool.shared.submit {
+                do { continuation.resume(returning: try body()) } catch { continuation.resume(throwing: error) }
+            }
+        }
+    }
+}

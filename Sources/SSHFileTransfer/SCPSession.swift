@@ -1,0 +1,276 @@
+import SSHBackend
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// SCP (the `scp -t` / `scp -f` protocol of OpenSSH's remote side) over exec channels of any engine: files and
+/// whole directory trees, streamed in constant memory, with permission bits.
+package struct SCPSession: SSHSCPClient {
+    private let session: any SSHSession
+    private var host: String { session.options.host }
+    private var port: Int { session.options.port }
+    private static let blockSize = 256 * 1024
+
+    /// SCP on `session`.
+    package init(session: any SSHSession) { self.session = session }
+
+    // MARK: Sending
+
+    package func send(from localPath: String, to remotePath: String, mode: UInt32,
+                      progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
+        try await sink(remotePath, recursive: false) { channel, reader in
+            try await sendFile(localPath, name: Self.baseName(localPath), mode: mode, channel: channel,
+                               reader: &reader, progress: progress)
+        }
+    }
+
+    package func sendDirectory(from localPath: String, to remotePath: String,
+                               progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
+        try await sink(remotePath, recursive: true) { channel, reader in
+            try await sendTree(localPath, name: Self.baseName(localPath), channel: channel, reader: &reader,
+                               progress: progress)
+        }
+    }
+
+    /// Whether `remotePath` exists (for the no-overwrite default of uploads).
+    package func exists(_ remotePath: String) async throws -> Bool {
+        let channel = try await session.exec("test -e \(Self.quote(remotePath))")
+        _ = try await channel.stdout.collect()
+        return try await channel.exitStatus().code == 0
+    }
+
+    /// Runs `scp -t` at `remotePath` and hands the channel to `body`, then finishes the exchange.
+    private func sink(_ remotePath: String, recursive: Bool,
+                      _ body: (any SSHChannel, inout ChannelReader) async throws -> Void) async throws {
+        let channel = try await session.exec("scp \(recursive ? "-r " : "")-t \(Self.quote(remotePath))")
+        var reader = ChannelReader(channel.stdout)
+        do {
+            try await expectAck(&reader, channel: channel, path: remotePath)
+            try await body(channel, &reader)
+            try await channel.sendEOF()
+            _ = try await channel.stdout.collect()
+            let status = try await channel.exitStatus()
+            if status.code != 0 {
+                throw error(.fileTransferFailed, "scp to \(remotePath) ended with \(status)")
+            }
+        } catch {
+            await channel.close()
+            throw error
+        }
+    }
+
+    private func sendFile(_ localPath: String, name: String, mode: UInt32?, channel: any SSHChannel,
+                          reader: inout ChannelReader, progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
+        let file = try await LocalFile.openForReading(localPath, host: host, port: port)
+        let (size, localMode) = file.attributes()
+        let header = "C\(Self.octal(mode ?? localMode)) \(size) \(name)\n"
+        try await channel.write(Array(header.utf8))
+        try await expectAck(&reader, channel: channel, path: name)
+        var sent: UInt64 = 0
+        progress?(SSHTransferProgress(bytesDone: 0, bytesTotal: size))
+        while sent < size {
+            let block = try await file.read(upTo: Int(min(UInt64(Self.blockSize), size - sent)))
+            if block.isEmpty {
+                throw error(.fileTransferFailed, "local file \(localPath) shrank while being sent")
+            }
+            try await channel.write(block)
+            sent += UInt64(block.count)
+            progress?(SSHTransferProgress(bytesDone: sent, bytesTotal: size))
+        }
+        try await channel.write([0])
+        try await expectAck(&reader, channel: channel, path: name)
+    }
+
+    private func sendTree(_ localPath: String, name: String, channel: any SSHChannel, reader: inout ChannelReader,
+                          progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
+        guard let attributes = LocalFile.attributes(of: localPath) else {
+            throw LocalFile.error(ENOENT, path: localPath, host: host, port: port)
+        }
+        guard attributes.isDirectory else {
+            return try await sendFile(localPath, name: name, mode: nil, channel: channel, reader: &reader,
+                                      progress: progress)
+        }
+        try await channel.write(Array("D\(Self.octal(attributes.mode)) 0 \(name)\n".utf8))
+        try await expectAck(&reader, channel: channel, path: name)
+        for entry in try await LocalFile.listDirectory(localPath, host: host, port: port) {
+            try await sendTree(localPath + "/" + entry, name: entry, channel: channel, reader: &reader,
+                               progress: progress)
+        }
+        try await channel.write(Array("E\n".utf8))
+        try await expectAck(&reader, channel: channel, path: name)
+    }
+
+    /// Reads the remote side's answer: 0 is OK, 1 a warning and 2 an error, each followed by a message line.
+    private func expectAck(_ reader: inout ChannelReader, channel: any SSHChannel, path: String) async throws {
+        guard let code = try await reader.readByte() else {
+            let stderr = String(decoding: try await channel.stderr.collect(), as: UTF8.self)
+            throw error(.fileTransferFailed, "scp on the remote side ended early for \(path)"
+                        + (stderr.isEmpty ? "" : ": \(stderr.trimmingTrailingNewlines)"))
+        }
+        if code == 0 { return }
+        let message = try await reader.readLine() ?? ""
+        throw Self.classify(message, host: host, port: port, path: path)
+    }
+
+    // MARK: Receiving
+
+    package func receive(from remotePath: String, to localPath: String,
+                         progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
+        try await source(remotePath, recursive: false) { channel, reader in
+            guard let record = try await nextRecord(&reader, channel: channel, path: remotePath) else {
+                throw error(.fileTransferFailed, "scp sent nothing for \(remotePath)")
+            }
+            guard case .file(let mode, let size, _) = record else {
+                throw error(.invalidArgument, "remote \(remotePath) is a directory (copy it recursively)")
+            }
+            try await receiveFile(localPath, mode: mode, size: size, channel: channel, reader: &reader,
+                                  progress: progress)
+        }
+    }
+
+    package func receiveDirectory(from remotePath: String, to localPath: String,
+                                  progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
+        try await source(remotePath, recursive: true) { channel, reader in
+            var directories: [String] = []
+            var first = true
+            while let record = try await nextRecord(&reader, channel: channel, path: remotePath) {
+                // The first record names the top of the tree: it lands at localPath itself.
+                let parent = directories.last
+                func target(_ name: String) -> String { first ? localPath : parent! + "/" + name }
+                switch record {
+                case .file(let mode, let size, let name):
+                    try await receiveFile(target(name), mode: mode, size: size, channel: channel, reader: &reader,
+                                          progress: progress)
+                case .directory(let mode, let name):
+                    let path = target(name)
+                    try await LocalFile.makeDirectory(path, mode: mode | 0o700, host: host, port: port)
+                    directories.append(path)
+                    try await channel.write([0])
+                case .end:
+                    directories.removeLast()
+                    try await channel.write([0])
+                }
+                first = false
+                if directories.isEmpty { break }
+            }
+        }
+    }
+
+    private enum Record {
+        case file(mode: UInt32, size: UInt64, name: String)
+        case directory(mode: UInt32, name: String)
+        case end
+    }
+
+    /// Runs `scp -f` on `remotePath`, signals readiness, and hands the channel to `body`.
+    private func source(_ remotePath: String, recursive: Bool,
+                        _ body: (any SSHChannel, inout ChannelReader) async throws -> Void) async throws {
+        let channel = try await session.exec("scp \(recursive ? "-r " : "")-f \(Self.quote(remotePath))")
+        var reader = ChannelReader(channel.stdout)
+        do {
+            try await channel.write([0])
+            try await body(channel, &reader)
+            try await channel.sendEOF()
+            _ = try await channel.stdout.collect()
+            _ = try await channel.exitStatus()
+        } catch {
+            await channel.close()
+            throw error
+        }
+    }
+
+    private func nextRecord(_ reader: inout ChannelReader, channel: any SSHChannel, path: String) async throws -> Record? {
+        while true {
+            guard let kind = try await reader.readByte() else { return nil }
+            let line = try await reader.readLine() ?? ""
+            switch kind {
+            case UInt8(ascii: "C"), UInt8(ascii: "D"):
+                let fields = line.split(separator: " ", maxSplits: 2).map(String.init)
+                guard fields.count == 3, let mode = UInt32(fields[0], radix: 8), let size = UInt64(fields[1]) else {
+                    throw error(.protocolError, "scp sent a malformed header for \(path): \(line)")
+                }
+                if kind == UInt8(ascii: "D") { return .directory(mode: mode, name: fields[2]) }
+                return .file(mode: mode, size: size, name: fields[2])
+            case UInt8(ascii: "E"):
+                return .end
+            case UInt8(ascii: "T"):
+                try await channel.write([0])  // times: acknowledged, not applied
+            case 1, 2:
+                throw Self.classify(line, host: host, port: port, path: path)
+            default:
+                throw error(.protocolError, "scp sent an unexpected record for \(path)")
+            }
+        }
+    }
+
+    private func receiveFile(_ localPath: String, mode: UInt32, size: UInt64, channel: any SSHChannel,
+                             reader: inout ChannelReader, progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
+        let temporary = SFTPSession.temporaryName(for: localPath)
+        let file = try await LocalFile.create(temporary, mode: mode & 0o7777, host: host, port: port)
+        do {
+            try await channel.write([0])
+            var received: UInt64 = 0
+            var block: [UInt8] = []
+            block.reserveCapacity(Self.blockSize)
+            progress?(SSHTransferProgress(bytesDone: 0, bytesTotal: size))
+            while received < size {
+                let piece = try await reader.read(upTo: Int(min(UInt64(Self.blockSize - block.count), size - received)))
+                if piece.isEmpty { throw error(.connectionLost, "scp ended in the middle of \(localPath)") }
+                block.append(contentsOf: piece)
+                received += UInt64(piece.count)
+                if block.count >= Self.blockSize || received == size {
+                    try await file.write(block)
+                    block.removeAll(keepingCapacity: true)
+                    progress?(SSHTransferProgress(bytesDone: received, bytesTotal: size))
+                }
+            }
+            guard try await reader.readByte() == 0 else {
+                throw error(.fileTransferFailed, "scp reported an error after sending \(localPath)")
+            }
+            try await channel.write([0])
+            try await LocalFile.rename(temporary, to: localPath, host: host, port: port)
+        } catch {
+            await LocalFile.remove(temporary)
+            throw error
+        }
+    }
+
+    // MARK: Helpers
+
+    private func error(_ code: SSHError.Code, _ message: String) -> SSHError {
+        SSHError(code, host: host, port: port, message: message)
+    }
+
+    /// An error from an scp message such as `scp: /x: No such file or directory`.
+    private static func classify(_ message: String, host: String, port: Int, path: String) -> SSHError {
+        let code: SSHError.Code =
+            if message.contains("No such file") { .noSuchFile }
+            else if message.contains("Permission denied") { .permissionDenied }
+            else if message.contains("not a regular file") || message.contains("Is a directory") { .invalidArgument }
+            else { .fileTransferFailed }
+        return SSHError(code, host: host, port: port, message: "remote \(path): \(message)", nativeMessage: message)
+    }
+
+    static func quote(_ text: String) -> String {
+        "'" + text.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
+    }
+
+    static func baseName(_ path: String) -> String {
+        let trimmed = path.hasSuffix("/") ? String(path.dropLast()) : path
+        return trimmed.split(separator: "/").last.map(String.init) ?? trimmed
+    }
+
+    static func octal(_ mode: UInt32) -> String {
+        let digits = String(mode & 0o7777, radix: 8)
+        return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
+    }
+}
+
+extension String {
+    var trimmingTrailingNewlines: String {
+        var text = self
+        while text.last == "\n" || text.last == "\r" { text.removeLast() }
+        return text
+    }
+}

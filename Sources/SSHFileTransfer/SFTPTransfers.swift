@@ -1,0 +1,196 @@
+import SSHBackend
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension SFTPSession {
+    /// Uploads a local file, pipelining up to ``requestsInFlight`` writes of ``chunkSize`` bytes. The remote file
+    /// is created or replaced, and ends with the local file's permission bits.
+    package func upload(from localPath: String, to remotePath: String,
+                        progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
+        let file = try await LocalFile.openForReading(localPath, host: host, port: port)
+        let (size, mode) = file.attributes()
+        let handle = try await open(remotePath, flags: [.write, .create, .truncate],
+                                    attributes: SSHFileAttributes(mode: mode), what: "creating")
+        var offset: UInt64 = 0
+        var inFlight: [(slot: Slot, count: Int)] = []
+        var acknowledged: UInt64 = 0
+        progress?(SSHTransferProgress(bytesDone: 0, bytesTotal: size))
+        func settleOldest() async throws {
+            let (slot, count) = inFlight.removeFirst()
+            try expectOK(try await slot.value, "writing", path: remotePath)
+            acknowledged += UInt64(count)
+            progress?(SSHTransferProgress(bytesDone: acknowledged, bytesTotal: size))
+        }
+        do {
+            while true {
+                let block = try await file.read(upTo: Self.chunkSize * 8)
+                if block.isEmpty { break }
+                var start = 0
+                while start < block.count {
+                    let end = min(start + Self.chunkSize, block.count)
+                    let slot = try await send(.write, reserve: end - start + 32) { writer in
+                        writer.write(bytes: handle)
+                        writer.write(offset)
+                        writer.write(bytes: block[start..<end])
+                    }
+                    inFlight.append((slot, end - start))
+                    offset += UInt64(end - start)
+                    start = end
+                    while inFlight.count >= Self.requestsInFlight { try await settleOldest() }
+                }
+            }
+            while !inFlight.isEmpty { try await settleOldest() }
+        } catch {
+            try? await close(handle: handle, path: remotePath)
+            throw error
+        }
+        try await close(handle: handle, path: remotePath)
+        try await setMode(mode, of: remotePath)  // an existing file keeps its old mode through OPEN
+    }
+
+    /// Downloads a remote file into `localPath`: written under a temporary name beside it and renamed when
+    /// complete, so a failed download never leaves a truncated file under the final name.
+    package func download(from remotePath: String, to localPath: String,
+                          progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
+        guard let attributes = try await attributes(of: remotePath) else {
+            throw error(.noSuchFile, "remote file \(remotePath) does not exist")
+        }
+        if attributes.isDirectory {
+            throw error(.invalidArgument, "remote \(remotePath) is a directory (copy it recursively)")
+        }
+        let handle = try await open(remotePath, flags: [.read], what: "opening")
+        let temporary = Self.temporaryName(for: localPath)
+        let mode = (attributes.mode ?? 0o644) & 0o7777
+        let file: LocalFile
+        do {
+            file = try await LocalFile.create(temporary, mode: mode, host: host, port: port)
+        } catch {
+            try? await close(handle: handle, path: remotePath)
+            throw error
+        }
+        do {
+            try await receive(handle: handle, remotePath: remotePath, size: attributes.size, into: file,
+                              progress: progress)
+            try await close(handle: handle, path: remotePath)
+            try await LocalFile.rename(temporary, to: localPath, host: host, port: port)
+        } catch {
+            try? await close(handle: handle, path: remotePath)
+            await LocalFile.remove(temporary)
+            throw error
+        }
+    }
+
+    /// Reads the whole file through pipelined READs, in order, writing it out in blocks.
+    private func receive(handle: [UInt8], remotePath: String, size: UInt64?, into file: LocalFile,
+                         progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
+        var queue: [(slot: Slot, offset: UInt64, count: Int)] = []
+        var nextOffset: UInt64 = 0
+        var done: UInt64 = 0
+        var reachedEnd = false
+        var pendingWrite: [UInt8] = []
+        pendingWrite.reserveCapacity(Self.chunkSize * 16)
+        progress?(SSHTransferProgress(bytesDone: 0, bytesTotal: size))
+        func request(_ offset: UInt64, _ count: Int) async throws -> Slot {
+            try await send(.read) { writer in
+                writer.write(bytes: handle)
+                writer.write(offset)
+                writer.write(UInt32(count))
+            }
+        }
+        func fill() async throws {
+            // With a known size, read exactly that much (plus one request to see EOF on an empty file).
+            while !reachedEnd && queue.count < Self.requestsInFlight && (size.map { nextOffset < max($0, 1) } ?? true) {
+                queue.append((try await request(nextOffset, Self.chunkSize), nextOffset, Self.chunkSize))
+                nextOffset += UInt64(Self.chunkSize)
+            }
+        }
+        try await fill()
+        while !queue.isEmpty {
+            let (slot, offset, count) = queue.removeFirst()
+            let reply = try await slot.value
+            switch reply.type {
+            case .data:
+                var reader = reply.reader
+                let data = try reader.readBytes()
+                pendingWrite.append(contentsOf: data)
+                done += UInt64(data.count)
+                if data.count < count && !data.isEmpty {
+                    // A short read: ask for the rest of this range next, before later ranges.
+                    let rest = offset + UInt64(data.count)
+                    queue.insert((try await request(rest, count - data.count), rest, count - data.count), at: 0)
+                }
+                if pendingWrite.count >= Self.chunkSize * 16 {
+                    try await file.write(pendingWrite)
+                    pendingWrite.removeAll(keepingCapacity: true)
+                }
+                progress?(SSHTransferProgress(bytesDone: done, bytesTotal: size))
+            case .status:
+                var reader = reply.reader
+                let code = try reader.readUInt32()
+                guard code == SFTP.StatusCode.eof.rawValue else {
+                    throw statusError(code, message: (try? reader.readString()) ?? "", what: "reading", path: remotePath)
+                }
+                reachedEnd = true
+            default:
+                throw error(.protocolError, "reading \(remotePath): unexpected answer \(reply.type)")
+            }
+            if !reachedEnd { try await fill() }
+        }
+        if !pendingWrite.isEmpty { try await file.write(pendingWrite) }
+    }
+
+    /// `dir/.name.pssh-<random>.part` beside `path`.
+    static func temporaryName(for path: String) -> String {
+        let slash = path.lastIndex(of: "/")
+        let directory = slash.map { String(path[...$0]) } ?? ""
+        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        return "\(directory).\(name).pssh-\(UInt32.random(in: 0...UInt32.max)).part"
+    }
+}
+
+extension SFTPSession {
+    package func uploadDirectory(from localPath: String, to remotePath: String,
+                                 progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
+        guard let local = LocalFile.attributes(of: localPath) else {
+            throw LocalFile.error(ENOENT, path: localPath, host: host, port: port)
+        }
+        guard local.isDirectory else { return try await upload(from: localPath, to: remotePath, progress: progress) }
+        try await makeDirectories(remotePath, mode: local.mode)
+        for entry in try await LocalFile.listDirectory(localPath, host: host, port: port) {
+            try await uploadDirectory(from: localPath + "/" + entry, to: remotePath + "/" + entry, progress: progress)
+        }
+        try await setMode(local.mode, of: remotePath)
+    }
+
+    /// Creates `remotePath` and any missing parents (an existing directory is fine).
+    package func makeDirectories(_ remotePath: String, mode: UInt32 = 0o755) async throws {
+        if let existing = try await attributes(of: remotePath) {
+            if existing.isDirectory { return }
+            throw error(.fileTransferFailed, "remote \(remotePath) exists and is not a directory")
+        }
+        let parent = Self.parent(of: remotePath)
+        if !parent.isEmpty && parent != remotePath { try await makeDirectories(parent) }
+        try await makeDirectory(remotePath, mode: mode)
+    }
+
+    package func downloadDirectory(from remotePath: String, to localPath: String,
+                                   progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
+        guard let remote = try await attributes(of: remotePath) else {
+            throw error(.noSuchFile, "remote \(remotePath) does not exist")
+        }
+        guard remote.isDirectory else { return try await download(from: remotePath, to: localPath, progress: progress) }
+        try await LocalFile.makeDirectory(localPath, mode: (remote.mode ?? 0o755) & 0o7777 | 0o700, host: host, port: port)
+        for entry in try await listDirectory(remotePath) {
+            try await downloadDirectory(from: remotePath + "/" + entry, to: localPath + "/" + entry, progress: progress)
+        }
+    }
+
+    /// The parent of a remote path (`""` for a bare name).
+    static func parent(of path: String) -> String {
+        let trimmed = path.hasSuffix("/") && path.count > 1 ? String(path.dropLast()) : path
+        guard let slash = trimmed.lastIndex(of: "/") else { return "" }
+        return slash == trimmed.startIndex ? "/" : String(trimmed[..<slash])
+    }
+}

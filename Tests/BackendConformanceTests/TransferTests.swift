@@ -1,0 +1,195 @@
+import Foundation
+import SSHBackend
+import SSHTestSupport
+import Testing
+
+/// SFTP or SCP, behind one shape, so every transfer test runs for both protocols on both engines.
+struct TransferProtocol: Sendable, CustomTestStringConvertible {
+    let name: String
+    var testDescription: String { name }
+
+    static let all = [TransferProtocol(name: "sftp"), TransferProtocol(name: "scp")]
+
+    func upload(_ session: any SSHSession, _ local: String, _ remote: String, recursive: Bool = false) async throws {
+        if name == "sftp" {
+            let sftp = try await session.openSFTP()
+            defer { Task { await sftp.close() } }
+            if recursive {
+                try await sftp.uploadDirectory(from: local, to: remote, progress: nil)
+            } else {
+                try await sftp.upload(from: local, to: remote, progress: nil)
+            }
+        } else {
+            let scp = try await session.scp()
+            if recursive {
+                try await scp.sendDirectory(from: local, to: remote, progress: nil)
+            } else {
+                let mode = ((try? FileManager.default.attributesOfItem(atPath: local))?[.posixPermissions] as? Int) ?? 0o644
+                try await scp.send(from: local, to: remote, mode: UInt32(mode), progress: nil)
+            }
+        }
+    }
+
+    func download(_ session: any SSHSession, _ remote: String, _ local: String, recursive: Bool = false) async throws {
+        if name == "sftp" {
+            let sftp = try await session.openSFTP()
+            defer { Task { await sftp.close() } }
+            if recursive {
+                try await sftp.downloadDirectory(from: remote, to: local, progress: nil)
+            } else {
+                try await sftp.download(from: remote, to: local, progress: nil)
+            }
+        } else {
+            let scp = try await session.scp()
+            if recursive {
+                try await scp.receiveDirectory(from: remote, to: local, progress: nil)
+            } else {
+                try await scp.receive(from: remote, to: local, progress: nil)
+            }
+        }
+    }
+}
+
+/// A scratch directory both the test process and the test account may write (the server is this machine, so
+/// "remote" paths are local paths too, checked directly).
+func scratchDirectory() throws -> String {
+    let path = NSTemporaryDirectory() + "pssh-transfer-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    chmod(path, 0o777)
+    return path
+}
+
+/// A file of `size` random bytes.
+func randomFile(_ path: String, size: Int, mode: Int = 0o644) throws {
+    var generator = SystemRandomNumberGenerator()
+    var bytes = [UInt8](repeating: 0, count: size)
+    bytes.withUnsafeMutableBytes { (buffer: UnsafeMutableRawBufferPointer) in
+        var index = 0
+        while index < size {
+            let value = generator.next() as UInt64
+            for offset in 0..<min(8, size - index) { buffer[index + offset] = UInt8(truncatingIfNeeded: value >> (8 * offset)) }
+            index += 8
+        }
+    }
+    try Data(bytes).write(to: URL(fileURLWithPath: path))
+    chmod(path, mode_t(mode))
+}
+
+func sameContents(_ a: String, _ b: String) -> Bool {
+    FileManager.default.contentsEqual(atPath: a, andPath: b)
+}
+
+func mode(of path: String) -> Int? {
+    (try? FileManager.default.attributesOfItem(atPath: path)[.posixPermissions]) as? Int
+}
+
+@Suite("File transfer")
+struct TransferTests {
+    static let cases: [(Engine, TransferProtocol)] = Engine.all.flatMap { engine in TransferProtocol.all.map { (engine, $0) } }
+
+    @Test("round trips of 0 B, 1 B, 32 KiB + 1 and 8 MiB + 3, content and mode kept", arguments: cases)
+    func roundTrips(engine: Engine, transfer: TransferProtocol) async throws {
+        let session = try await engine.connect()
+        let dir = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for (index, size) in [0, 1, 32 * 1024 + 1, 8 * 1024 * 1024 + 3].enumerated() {
+            let local = "\(dir)/local-\(index)"
+            try randomFile(local, size: size, mode: index == 1 ? 0o751 : 0o640)
+            try await transfer.upload(session, local, "\(dir)/remote-\(index)")
+            #expect(sameContents(local, "\(dir)/remote-\(index)"), "upload of \(size) bytes")
+            #expect(mode(of: "\(dir)/remote-\(index)") == mode(of: local))
+            try await transfer.download(session, "\(dir)/remote-\(index)", "\(dir)/back-\(index)")
+            #expect(sameContents(local, "\(dir)/back-\(index)"), "download of \(size) bytes")
+            #expect(mode(of: "\(dir)/back-\(index)") == mode(of: local))
+        }
+        await session.close()
+    }
+
+    @Test("100 MB each way, content verified", arguments: cases)
+    func hundredMegabytes(engine: Engine, transfer: TransferProtocol) async throws {
+        let session = try await engine.connect()
+        let dir = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try randomFile("\(dir)/big", size: 100_000_000)
+        try await transfer.upload(session, "\(dir)/big", "\(dir)/big-remote")
+        #expect(sameContents("\(dir)/big", "\(dir)/big-remote"))
+        try await transfer.download(session, "\(dir)/big-remote", "\(dir)/big-back")
+        #expect(sameContents("\(dir)/big", "\(dir)/big-back"))
+        await session.close()
+    }
+
+    @Test("names with spaces and non-ASCII characters", arguments: cases)
+    func unusualNames(engine: Engine, transfer: TransferProtocol) async throws {
+        let session = try await engine.connect()
+        let dir = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let local = "\(dir)/a file with spaces ünïcødé 'quoted'"
+        try randomFile(local, size: 1000)
+        let remote = "\(dir)/remote copy é 'x'"
+        try await transfer.upload(session, local, remote)
+        #expect(sameContents(local, remote))
+        try await transfer.download(session, remote, "\(dir)/back ü")
+        #expect(sameContents(local, "\(dir)/back ü"))
+        await session.close()
+    }
+
+    @Test("directory trees with empty directories, both ways", arguments: cases)
+    func trees(engine: Engine, transfer: TransferProtocol) async throws {
+        let session = try await engine.connect()
+        let dir = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: "\(dir)/tree/sub/deeper", withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: "\(dir)/tree/empty", withIntermediateDirectories: true)
+        try randomFile("\(dir)/tree/top", size: 10)
+        try randomFile("\(dir)/tree/sub/deeper/leaf", size: 70_000, mode: 0o700)
+        try await transfer.upload(session, "\(dir)/tree", "\(dir)/uploaded", recursive: true)
+        try await transfer.download(session, "\(dir)/uploaded", "\(dir)/downloaded", recursive: true)
+        for copy in ["uploaded", "downloaded"] {
+            #expect(sameContents("\(dir)/tree/top", "\(dir)/\(copy)/top"), "\(copy)")
+            #expect(sameContents("\(dir)/tree/sub/deeper/leaf", "\(dir)/\(copy)/sub/deeper/leaf"), "\(copy)")
+            #expect(mode(of: "\(dir)/\(copy)/sub/deeper/leaf") == 0o700, "\(copy)")
+            var isDirectory: ObjCBool = false
+            #expect(fm.fileExists(atPath: "\(dir)/\(copy)/empty", isDirectory: &isDirectory) && isDirectory.boolValue, "\(copy)")
+        }
+        await session.close()
+    }
+
+    @Test("errors name host and path: missing local, missing remote, denied, directory without recursion",
+          arguments: cases)
+    func errors(engine: Engine, transfer: TransferProtocol) async throws {
+        let session = try await engine.connect()
+        let dir = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let host = session.options.host
+        let missingLocal = await expectSSHError(.noSuchFile) {
+            try await transfer.upload(session, "\(dir)/no-such-local", "\(dir)/x")
+        }
+        #expect(missingLocal?.description.contains("\(dir)/no-such-local") == true)
+        #expect(missingLocal?.host == host)
+        let missingRemote = await expectSSHError(.noSuchFile) {
+            try await transfer.download(session, "\(dir)/no-such-remote", "\(dir)/y")
+        }
+        #expect(missingRemote?.description.contains("no-such-remote") == true)
+        #expect(!FileManager.default.fileExists(atPath: "\(dir)/y"))
+        try FileManager.default.createDirectory(atPath: "\(dir)/locked", withIntermediateDirectories: false)
+        chmod("\(dir)/locked", 0o555)
+        try randomFile("\(dir)/small", size: 10)
+        if getuid() != 0 || TestUser.name != "root" {
+            let denied = await expectSSHError(.permissionDenied) {
+                try await transfer.upload(session, "\(dir)/small", "\(dir)/locked/small")
+            }
+            #expect(denied?.description.contains("locked") == true)
+        }
+        let noParent = await expectSSHError(.noSuchFile) {
+            try await transfer.upload(session, "\(dir)/small", "\(dir)/no-parent/small")
+        }
+        #expect(noParent?.description.contains("no-parent") == true)
+        try FileManager.default.createDirectory(atPath: "\(dir)/adir", withIntermediateDirectories: false)
+        await expectSSHError(.invalidArgument) { try await transfer.download(session, "\(dir)/adir", "\(dir)/z") }
+        // Leftover temporary files would show up here.
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".part") }
+        #expect(leftovers.isEmpty)
+        await session.close()
+    }
+}
