@@ -23,7 +23,7 @@ public final class ParallelSSHClient: Sendable {
     public let hosts: [String]
     /// How many hosts are being set up (connected, command started) at once.
     public let poolSize: Int
-    private let clients: [SSHClient]
+    let clients: [SSHClient]
     private let lastOutput = Mutex<[HostOutput]?>(nil)
 
     /// Creates a client; nothing connects until the first command (or ``connectAuth(stopOnErrors:)``).
@@ -114,44 +114,51 @@ public final class ParallelSSHClient: Sendable {
         }
     }
 
-    /// Starts one command per host, at most ``poolSize`` at a time. Cancelling the calling task closes the channels
-    /// already opened.
-    private func run(_ commands: [String], stopOnErrors: Bool,
-                     start: @escaping @Sendable (SSHClient, String) async throws -> HostOutput) async throws -> [HostOutput] {
+    /// Runs `body` for every host, at most ``poolSize`` at a time; results in host order.
+    func forEachHost<R: Sendable>(_ body: @escaping @Sendable (SSHClient) async throws -> R) async -> [Result<R, any Error>] {
         let clients = self.clients
-        var outputs = [HostOutput?](repeating: nil, count: clients.count)
-        await withTaskGroup(of: (Int, HostOutput).self) { group in
+        var results = [Result<R, any Error>?](repeating: nil, count: clients.count)
+        await withTaskGroup(of: (Int, Result<R, any Error>).self) { group in
             var next = 0
             func startNext() {
                 guard next < clients.count else { return }
                 let index = next
                 next += 1
                 let client = clients[index]
-                let command = commands[index]
                 group.addTask {
-                    do {
-                        return (index, try await start(client, command))
-                    } catch {
-                        return (index, HostOutput(host: client.host, alias: client.config.alias, index: index, error: error))
-                    }
+                    do { return (index, .success(try await body(client))) } catch { return (index, .failure(error)) }
                 }
             }
             for _ in 0..<min(poolSize, clients.count) { startNext() }
-            while let (index, output) = await group.next() {
-                outputs[index] = output
+            while let (index, result) = await group.next() {
+                results[index] = result
                 startNext()
             }
         }
-        let results = outputs.map { $0! }
+        return results.map { $0! }
+    }
+
+    /// Starts one command per host, at most ``poolSize`` at a time. Cancelling the calling task closes the channels
+    /// already opened.
+    private func run(_ commands: [String], stopOnErrors: Bool,
+                     start: @escaping @Sendable (SSHClient, String) async throws -> HostOutput) async throws -> [HostOutput] {
+        let results = await forEachHost { client in try await start(client, commands[client.index]) }
+        let outputs = results.enumerated().map { index, result in
+            switch result {
+            case .success(let output): return output
+            case .failure(let error):
+                return HostOutput(host: clients[index].host, alias: clients[index].config.alias, index: index, error: error)
+            }
+        }
         if Task.isCancelled {
-            for output in results { await output.close() }
+            for output in outputs { await output.close() }
             throw CancellationError()
         }
-        lastOutput.withLock { $0 = results }
-        if stopOnErrors, let failed = results.first(where: { $0.error != nil }), let error = failed.error {
+        lastOutput.withLock { $0 = outputs }
+        if stopOnErrors, let failed = outputs.first(where: { $0.error != nil }), let error = failed.error {
             throw error
         }
-        return results
+        return outputs
     }
 
     /// The outputs of the last ``runCommand(_:sudo:user:shell:pty:environment:hostArgs:stopOnErrors:readTimeout:encoding:sudoPassword:)``,

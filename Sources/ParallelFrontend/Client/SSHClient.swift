@@ -49,7 +49,7 @@ public actor SSHClient {
         _ = try await connectedSession()
     }
 
-    private func connectedSession() async throws -> any SSHSession {
+    func connectedSession() async throws -> any SSHSession {
         if let session { return session }
         let options = config.connectionOptions(host: host)
         let attempts = max(0, config.retries ?? 3) + 1

@@ -29,7 +29,9 @@ struct CommandLine {
 
 /// Fills a parallel-ssh style template: each `%s` takes the next argument, `%%` is a literal `%`.
 enum CommandTemplate {
-    static func fill(_ template: String, with arguments: [String], host: String) throws(SSHError) -> String {
+    /// - Parameter allowUnused: accept arguments the template does not use (copy paths share one argument list).
+    static func fill(_ template: String, with arguments: [String], host: String,
+                     allowUnused: Bool = false) throws(SSHError) -> String {
         var result = ""
         var remaining = arguments[...]
         var iterator = template.makeIterator()
@@ -51,7 +53,7 @@ enum CommandTemplate {
                                message: "unsupported placeholder %\(other.map(String.init) ?? "") in the command template")
             }
         }
-        guard remaining.isEmpty else {
+        guard remaining.isEmpty || allowUnused else {
             throw SSHError(.invalidArgument, host: host, port: 0,
                            message: "\(remaining.count) argument(s) left over for the command template")
         }

@@ -1,0 +1,111 @@
+import SSHBackend
+
+/// One host's part of a parallel file copy.
+public struct HostTransfer: Sendable, CustomStringConvertible {
+    /// The host as given in the host list.
+    public let host: String
+    /// The host's alias, if any.
+    public let alias: String?
+    /// The position in the host list.
+    public let index: Int
+    /// The local path of this host's copy.
+    public let localPath: String
+    /// The remote path of this host's copy.
+    public let remotePath: String
+    /// Why this host's copy failed, or nil.
+    public let error: (any Error)?
+
+    public var description: String {
+        "\(alias ?? host): \(localPath) <-> \(remotePath)" + (error.map { ": \($0)" } ?? ": done")
+    }
+}
+
+extension ParallelSSHClient {
+    /// Uploads `localPath` to `remotePath` on every host with SFTP (see ``SSHClient/copyFile(_:to:recurse:progress:)``).
+    /// - Parameters:
+    ///   - copyArgs: per-host arguments for `%s` placeholders in both paths, one list per host (each path takes
+    ///     them from the first; unused ones are fine).
+    ///   - stopOnErrors: `true` throws the first host's error (by host order) once every host was tried.
+    /// - Returns: every host's transfer, failed ones carrying their error.
+    @discardableResult
+    public func copyFile(_ localPath: String, to remotePath: String, recurse: Bool = false, copyArgs: [[String]]? = nil,
+                         stopOnErrors: Bool = true, progress: TransferProgressHandler? = nil) async throws -> [HostTransfer] {
+        let paths = try pathPairs(localPath, remotePath, copyArgs: copyArgs, localSuffix: nil)
+        return try await transfer(paths, stopOnErrors: stopOnErrors) { client, local, remote in
+            try await client.copyFile(local, to: remote, recurse: recurse, progress: progress)
+        }
+    }
+
+    /// Downloads `remotePath` from every host with SFTP, into one local file per host: `localPath` plus
+    /// `suffixSeparator` plus the host's alias (or name; plus its index when the host is listed twice without
+    /// aliases), so hosts never overwrite each other. With `copyArgs` the paths are filled per host instead.
+    @discardableResult
+    public func copyRemoteFile(_ remotePath: String, to localPath: String, recurse: Bool = false,
+                               suffixSeparator: String = "_", copyArgs: [[String]]? = nil, stopOnErrors: Bool = true,
+                               progress: TransferProgressHandler? = nil) async throws -> [HostTransfer] {
+        let paths = try pathPairs(localPath, remotePath, copyArgs: copyArgs, localSuffix: suffixSeparator)
+        return try await transfer(paths, stopOnErrors: stopOnErrors) { client, local, remote in
+            try await client.copyRemoteFile(remote, to: local, recurse: recurse, progress: progress)
+        }
+    }
+
+    /// Sends `localPath` to `remotePath` on every host with SCP (see ``SSHClient/scpSend(_:to:recurse:overwrite:progress:)``).
+    @discardableResult
+    public func scpSend(_ localPath: String, to remotePath: String, recurse: Bool = false, overwrite: Bool = false,
+                        copyArgs: [[String]]? = nil, stopOnErrors: Bool = true,
+                        progress: TransferProgressHandler? = nil) async throws -> [HostTransfer] {
+        let paths = try pathPairs(localPath, remotePath, copyArgs: copyArgs, localSuffix: nil)
+        return try await transfer(paths, stopOnErrors: stopOnErrors) { client, local, remote in
+            try await client.scpSend(local, to: remote, recurse: recurse, overwrite: overwrite, progress: progress)
+        }
+    }
+
+    /// Receives `remotePath` from every host with SCP, one local file per host named as in
+    /// ``copyRemoteFile(_:to:recurse:suffixSeparator:copyArgs:stopOnErrors:progress:)``.
+    @discardableResult
+    public func scpRecv(_ remotePath: String, to localPath: String, recurse: Bool = false, suffixSeparator: String = "_",
+                        copyArgs: [[String]]? = nil, stopOnErrors: Bool = true,
+                        progress: TransferProgressHandler? = nil) async throws -> [HostTransfer] {
+        let paths = try pathPairs(localPath, remotePath, copyArgs: copyArgs, localSuffix: suffixSeparator)
+        return try await transfer(paths, stopOnErrors: stopOnErrors) { client, local, remote in
+            try await client.scpRecv(remote, to: local, recurse: recurse, progress: progress)
+        }
+    }
+
+    /// The (local, remote) paths of every host: filled from `copyArgs`, else the same paths with the local one
+    /// suffixed per host when `localSuffix` is given (downloads).
+    private func pathPairs(_ local: String, _ remote: String, copyArgs: [[String]]?,
+                           localSuffix: String?) throws(SSHError) -> [(local: String, remote: String)] {
+        if let copyArgs {
+            guard copyArgs.count >= hosts.count else {
+                throw SSHError(.invalidArgument, host: "", port: 0,
+                               message: "copyArgs has \(copyArgs.count) entries for \(hosts.count) hosts")
+            }
+            return try hosts.enumerated().map { (index, host) throws(SSHError) in
+                (try CommandTemplate.fill(local, with: copyArgs[index], host: host, allowUnused: true),
+                 try CommandTemplate.fill(remote, with: copyArgs[index], host: host, allowUnused: true))
+            }
+        }
+        guard let localSuffix else { return hosts.map { _ in (local, remote) } }
+        let names = clients.map { $0.config.alias ?? $0.host }
+        return names.enumerated().map { index, name in
+            let unique = names.filter { $0 == name }.count == 1
+            return (local + localSuffix + name + (unique ? "" : "\(localSuffix)\(index)"), remote)
+        }
+    }
+
+    private func transfer(_ paths: [(local: String, remote: String)], stopOnErrors: Bool,
+                          _ body: @escaping @Sendable (SSHClient, String, String) async throws -> Void) async throws -> [HostTransfer] {
+        let results = await forEachHost { client in
+            try await body(client, paths[client.index].local, paths[client.index].remote)
+        }
+        let transfers = results.enumerated().map { index, result in
+            var failure: (any Error)?
+            if case .failure(let error) = result { failure = error }
+            return HostTransfer(host: clients[index].host, alias: clients[index].config.alias, index: index,
+                                localPath: paths[index].local, remotePath: paths[index].remote, error: failure)
+        }
+        if stopOnErrors, let failed = transfers.first(where: { $0.error != nil }), let error = failed.error { throw error }
+        return transfers
+    }
+}

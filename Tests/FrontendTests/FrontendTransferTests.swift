@@ -1,0 +1,80 @@
+import Foundation
+import ParallelFrontend
+import SSHBackend
+import SSHTestSupport
+import Synchronization
+import Testing
+
+@Suite("Frontend file copies against real sshd", .timeLimit(.minutes(2)))
+struct FrontendTransferTests {
+    /// A scratch directory the test account may write to (the "remote" side is this machine).
+    private func scratch() throws -> String {
+        let path = NSTemporaryDirectory() + "pssh-copy-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        chmod(path, 0o777)
+        return path
+    }
+
+    private func contents(_ path: String) -> Data? { FileManager.default.contents(atPath: path) }
+
+    @Test("parallel SFTP and SCP copies to 5 entries with one dead host: the others complete", arguments: FrontendEngine.all)
+    func parallelCopies(engine: FrontendEngine) async throws {
+        let servers = try await Fleet.servers
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let payload = Data((0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+        try payload.write(to: URL(fileURLWithPath: "\(dir)/payload"))
+        let dead = try FreePort.find(host: "127.0.0.3")
+        let client = try Fleet.client(engine, servers: servers + [servers[0]], extra: [("127.0.0.3", dead)],
+                                      timeout: .seconds(5))
+        let args = (0..<5).map { ["\($0)"] }
+        let finalBytes = Mutex<[Int: UInt64]>([:])
+        let sent = try await client.copyFile("\(dir)/payload", to: "\(dir)/sftp-%s", copyArgs: args, stopOnErrors: false) {
+            _, index, progress in finalBytes.withLock { $0[index] = progress.bytesDone }
+        }
+        #expect(sent.map { $0.error == nil } == [true, true, true, true, false])
+        #expect((sent[4].error as? SSHError)?.code == .connectionRefused)
+        for index in 0..<4 { #expect(contents("\(dir)/sftp-\(index)") == payload) }
+        #expect(finalBytes.withLock { $0 }.filter { $0.value == UInt64(payload.count) }.count == 4)
+
+        let scp = try await client.scpSend("\(dir)/payload", to: "\(dir)/scp-%s", copyArgs: args, stopOnErrors: false)
+        #expect(scp.prefix(4).allSatisfy { $0.error == nil })
+        for index in 0..<4 { #expect(contents("\(dir)/scp-\(index)") == payload) }
+
+        // Downloads land in one file per entry: a name listed twice (127.0.0.1, and 127.0.0.3 with the dead port)
+        // gets the entry's index as well.
+        let fetched = try await client.copyRemoteFile("\(dir)/payload", to: "\(dir)/fetched", stopOnErrors: false)
+        #expect(fetched.prefix(4).map(\.localPath) == [
+            "\(dir)/fetched_127.0.0.1_0", "\(dir)/fetched_127.0.0.2", "\(dir)/fetched_127.0.0.3_2", "\(dir)/fetched_127.0.0.1_3",
+        ])
+        for transfer in fetched.prefix(4) { #expect(contents(transfer.localPath) == payload) }
+        let received = try await client.scpRecv("\(dir)/payload", to: "\(dir)/received", suffixSeparator: "-",
+                                                stopOnErrors: false)
+        for transfer in received.prefix(4) { #expect(contents(transfer.localPath) == payload, "\(transfer)") }
+    }
+
+    @Test("SCP does not overwrite unless asked; directories need recurse", arguments: FrontendEngine.all)
+    func overwriteAndRecurse(engine: FrontendEngine) async throws {
+        let servers = try await Fleet.servers
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Data("new".utf8).write(to: URL(fileURLWithPath: "\(dir)/new"))
+        try Data("old".utf8).write(to: URL(fileURLWithPath: "\(dir)/existing"))
+        chmod("\(dir)/existing", 0o666)  // the test account may replace it
+        let client = try Fleet.client(engine, servers: Array(servers.prefix(1)))
+        let refused = await #expect(throws: SSHError.self) { try await client.scpSend("\(dir)/new", to: "\(dir)/existing") }
+        #expect(refused?.code == .fileTransferFailed && refused?.description.contains("already exists") == true)
+        #expect(contents("\(dir)/existing") == Data("old".utf8))
+        try await client.scpSend("\(dir)/new", to: "\(dir)/existing", overwrite: true)
+        #expect(contents("\(dir)/existing") == Data("new".utf8))
+
+        try FileManager.default.createDirectory(atPath: "\(dir)/tree/inner", withIntermediateDirectories: true)
+        try Data("leaf".utf8).write(to: URL(fileURLWithPath: "\(dir)/tree/inner/leaf"))
+        let notRecursive = await #expect(throws: SSHError.self) { try await client.copyFile("\(dir)/tree", to: "\(dir)/copy") }
+        #expect(notRecursive?.code == .invalidArgument)
+        try await client.copyFile("\(dir)/tree", to: "\(dir)/deep/missing/parents/copy", recurse: true)
+        #expect(contents("\(dir)/deep/missing/parents/copy/inner/leaf") == Data("leaf".utf8))
+        try await client.scpRecv("\(dir)/tree", to: "\(dir)/back", recurse: true)
+        #expect(contents("\(dir)/back_127.0.0.1/inner/leaf") == Data("leaf".utf8))
+    }
+}
