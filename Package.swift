@@ -73,6 +73,11 @@ let package = Package(
             dependencies: ["SSHBackend", "BackendLibSSH2", "BackendLibSSH", "ParallelFrontend", "SSHTestSupport"],
             swiftSettings: swiftSettings),
 
+        // Our side of the benchmarks in bench/ (release build): one workload per run, figures as JSON.
+        .executableTarget(
+            name: "pssh-bench", dependencies: ["SSHBackend", "BackendLibSSH2", "BackendLibSSH", "ParallelFrontend"],
+            swiftSettings: swiftSettings),
+
         // One conformance suite that every engine passes unchanged.
         .testTarget(
             name: "BackendConformanceTests",

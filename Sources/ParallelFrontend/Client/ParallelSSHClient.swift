@@ -37,7 +37,8 @@ public final class ParallelSSHClient: Sendable {
     ///   - hostConfig: per-host overrides, one per host list entry (same order), or `nil`.
     ///   - hostLogger: logs every output line read as `[host]\tline` (stderr `[host]\t[err]\tline`).
     ///   - logger: the client's own diagnostics (connection attempts, retries, failures).
-    /// - Throws: ``SSHError`` with code `invalidArgument` for an empty or mismatched host configuration list.
+    /// - Throws: ``SSHError`` with code `invalidArgument` for a mismatched host configuration list, a timeout that is
+    ///   not positive, or keyboard-interactive authentication without a password.
     public init(hosts: [String], backend: any SSHBackend, user: String? = nil, password: String? = nil,
                 port: Int? = nil, privateKey: PrivateKey? = nil, retries: Int = 3, retryDelay: Duration = .seconds(5),
                 timeout: Duration = .seconds(60), poolSize: Int = 100, maxConcurrentHandshakes: Int = 64,
@@ -56,12 +57,22 @@ public final class ParallelSSHClient: Sendable {
             user: user, port: port, password: password, privateKey: privateKey, retries: retries,
             retryDelay: retryDelay, timeout: timeout, allowAgent: allowAgent, identityAuth: identityAuth,
             keepalive: keepalive, compression: compression, ipv6Only: ipv6Only, keyboardInteractive: keyboardInteractive)
+        let configs = hosts.indices.map { (hostConfig?[$0] ?? HostConfig()).merged(over: defaults) }
+        for (index, config) in configs.enumerated() {
+            if config.keyboardInteractive == true && config.password == nil {
+                throw SSHError(.invalidArgument, host: hosts[index], port: config.port ?? 22,
+                               message: "keyboardInteractive needs a password to answer the prompts with")
+            }
+            if let timeout = config.timeout, timeout <= .zero {
+                throw SSHError(.invalidArgument, host: hosts[index], port: config.port ?? 22,
+                               message: "timeout must be positive (got \(timeout))")
+            }
+        }
         let handshakes = AsyncLimiter(limit: maxConcurrentHandshakes)
         self.hosts = hosts
         self.poolSize = poolSize
         self.clients = hosts.enumerated().map { index, host in
-            SSHClient(host: host, index: index, backend: backend,
-                      config: (hostConfig?[index] ?? HostConfig()).merged(over: defaults),
+            SSHClient(host: host, index: index, backend: backend, config: configs[index],
                       hostLogger: hostLogger, logger: logger, handshakes: handshakes)
         }
     }
@@ -243,11 +254,12 @@ public final class ParallelSSHClient: Sendable {
     /// - Throws: the first host's error, by host order, with `stopOnErrors: true`.
     @discardableResult
     public func connectAuth(stopOnErrors: Bool = true) async throws -> [(any Error)?] {
-        let outputs = try await run(hosts, stopOnErrors: stopOnErrors) { client, _ in
-            try await client.connect()
-            return HostOutput(host: client.host, alias: client.config.alias, index: client.index, error: Connected())
+        let errors: [(any Error)?] = await forEachHost { try await $0.connect() }.map { result in
+            if case .failure(let error) = result { return error }
+            return nil
         }
-        return outputs.map { $0.error is Connected ? nil : $0.error }
+        if stopOnErrors, let error = errors.compactMap({ $0 }).first { throw error }
+        return errors
     }
 
     /// Closes every connection.
@@ -291,9 +303,6 @@ public final class ParallelSSHClient: Sendable {
         try await join(shells.map(\.output), timeout: timeout)
     }
 }
-
-/// Marks a host that connected, in ``ParallelSSHClient/connectAuth(stopOnErrors:)``'s bookkeeping.
-private struct Connected: Error {}
 
 /// ``ParallelSSHClient/join(_:timeout:consumeOutput:)`` ran out of time. Nothing was killed.
 public struct JoinTimeoutError: Error, CustomStringConvertible {

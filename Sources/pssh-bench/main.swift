@@ -1,0 +1,123 @@
+// Our side of the benchmarks (bench/run.py drives it): one workload, one engine, against an sshd the runner
+// started. Prints one JSON line of figures: wall time, client CPU, peak RSS, threads, successes and failures.
+import BackendLibSSH
+import BackendLibSSH2
+import Foundation
+import ParallelFrontend
+import SSHBackend
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Arguments {
+    var workload = "fanout"
+    var engine = "libssh2"
+    var host = "127.0.0.1"
+    var port = 22
+    var user = SSHConnectionOptions.currentUser
+    var key = ""
+    var hosts = 100
+    var bytes = 100_000_000
+    var local = ""
+    var remote = ""
+
+    init() {
+        var iterator = CommandLine.arguments.dropFirst().makeIterator()
+        while let flag = iterator.next() {
+            guard let value = iterator.next() else { fatalError("\(flag) needs a value") }
+            switch flag {
+            case "--workload": workload = value
+            case "--engine": engine = value
+            case "--host": host = value
+            case "--port": port = Int(value)!
+            case "--user": user = value
+            case "--key": key = value
+            case "--hosts": hosts = Int(value)!
+            case "--bytes": bytes = Int(value)!
+            case "--local": local = value
+            case "--remote": remote = value
+            default: fatalError("unknown flag \(flag)")
+            }
+        }
+    }
+}
+
+func cpuSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+        + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+}
+
+func peakRSSKilobytes() -> Int {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return usage.ru_maxrss
+}
+
+func threadCount() -> Int {
+    (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? 0
+}
+
+func raiseOpenFileLimit() {
+    var limit = rlimit()
+    getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    limit.rlim_cur = limit.rlim_max
+    setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+}
+
+let arguments = Arguments()
+raiseOpenFileLimit()
+let backend: any SSHBackend = arguments.engine == "libssh" ? LibSSHBackend() : LibSSH2Backend()
+let count = ["fanout", "hold"].contains(arguments.workload) ? arguments.hosts : 1
+let client = try ParallelSSHClient(
+    hosts: Array(repeating: arguments.host, count: count), backend: backend, user: arguments.user,
+    port: arguments.port, privateKey: .file(arguments.key), retries: 0, timeout: .seconds(120), poolSize: 10_000,
+    maxConcurrentHandshakes: 256, allowAgent: false, identityAuth: false)
+
+let cpuBefore = cpuSeconds()
+let started = ContinuousClock.now
+var succeeded = 0
+var threads = 0
+switch arguments.workload {
+case "fanout":
+    let output = try await client.runCommand("uname", stopOnErrors: false)
+    try await client.join(output, consumeOutput: true)
+    succeeded = output.filter { $0.exitCode == 0 }.count
+case "stream":
+    let output = try await client.runCommand(
+        "head -c \(arguments.bytes) /dev/zero | tr '\\0' 'x' | fold -w 99")
+    var lines = 0
+    for try await _ in output[0].stdout! { lines += 1 }
+    try await client.join(output)
+    succeeded = lines == arguments.bytes / 100 + (arguments.bytes % 100 == 0 ? 0 : 1) ? 1 : 0
+case "hold":
+    let errors = try await client.connectAuth(stopOnErrors: false)
+    succeeded = errors.filter { $0 == nil }.count
+    try await Task.sleep(for: .seconds(2))
+    threads = threadCount()
+case "upload-sftp":
+    succeeded = try await client.copyFile(arguments.local, to: arguments.remote).filter { $0.error == nil }.count
+case "download-sftp":
+    succeeded = try await client.copyRemoteFile(arguments.remote, to: arguments.local, copyArgs: [[]])
+        .filter { $0.error == nil }.count
+case "upload-scp":
+    succeeded = try await client.scpSend(arguments.local, to: arguments.remote, overwrite: true)
+        .filter { $0.error == nil }.count
+case "download-scp":
+    succeeded = try await client.scpRecv(arguments.remote, to: arguments.local, copyArgs: [[]])
+        .filter { $0.error == nil }.count
+default:
+    fatalError("unknown workload \(arguments.workload)")
+}
+let wall = ContinuousClock.now - started
+let cpu = cpuSeconds() - cpuBefore
+if threads == 0 { threads = threadCount() }
+await client.disconnect()
+let seconds = Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18
+print("""
+    {"tool": "swift-\(arguments.engine)", "workload": "\(arguments.workload)", "n": \(count), \
+    "wall": \(seconds), "cpu": \(cpu), "maxrss_kb": \(peakRSSKilobytes()), "threads": \(threads), \
+    "ok": \(succeeded), "failed": \(count - succeeded)}
+    """)

@@ -1,0 +1,198 @@
+import Foundation
+import ParallelFrontend
+import SSHBackend
+import SSHFakeBackend
+import SSHTestSupport
+import Testing
+
+/// Counterparts of parallel-ssh tests that the other frontend suites do not already cover.
+@Suite("Frontend parity details (fake engine)")
+struct FrontendParityTests {
+    @Test("before any command: join returns, finished is true, getLastOutput is nil")
+    func beforeAnyCommand() async throws {
+        let client = try ParallelSSHClient(hosts: ["a"], backend: FakeBackend { _ in FakeHost() })
+        #expect(client.getLastOutput() == nil)
+        #expect(client.finished())
+        try await client.join(timeout: .seconds(1))
+    }
+
+    @Test("HostOutput describes itself, and records the command actually sent")
+    func descriptionAndCommand() async throws {
+        let backend = FakeBackend { host in
+            host == "bad" ? FakeHost(connectError: .connectionRefused) : FakeHost { _ in .init(duration: .milliseconds(200)) }
+        }
+        let client = try ParallelSSHClient(hosts: ["a", "bad"], backend: backend, retries: 0)
+        let output = try await client.runCommand("echo %s", sudo: true, hostArgs: [["x y"], ["z"]], stopOnErrors: false)
+        #expect(output[0].command == "sudo -S $SHELL -c 'echo x y'")
+        #expect(output[0].description.contains("running"))
+        #expect(output[1].description.contains("connectionRefused"))
+        try await client.join(output)
+        #expect(output[0].description.contains("exit 0") || output[0].description.contains("0"))
+    }
+
+    @Test("a template with more %s than arguments fails before anything connects")
+    func templateShortOfArguments() async throws {
+        let backend = FakeBackend { _ in FakeHost() }
+        let client = try ParallelSSHClient(hosts: ["a"], backend: backend)
+        let error = await #expect(throws: SSHError.self) { try await client.runCommand("echo %s %s", hostArgs: [["one"]]) }
+        #expect(error?.code == .invalidArgument)
+        #expect(backend.stats.connectAttempts.isEmpty)
+    }
+
+    @Test("invalid settings fail at init: keyboard-interactive without password, a zero timeout")
+    func invalidSettings() {
+        let backend = FakeBackend { _ in FakeHost() }
+        #expect(throws: SSHError.self) { try ParallelSSHClient(hosts: ["a"], backend: backend, keyboardInteractive: true) }
+        #expect(throws: SSHError.self) {
+            try ParallelSSHClient(hosts: ["a"], backend: backend, hostConfig: [HostConfig(keyboardInteractive: true)])
+        }
+        #expect(throws: SSHError.self) { try ParallelSSHClient(hosts: ["a"], backend: backend, timeout: .zero) }
+        #expect(throws: Never.self) {
+            try ParallelSSHClient(hosts: ["a"], backend: backend, password: "pw", keyboardInteractive: true)
+        }
+    }
+
+    @Test("keyboardInteractive with a password asks for keyboard-interactive, never plain password")
+    func keyboardInteractiveMethod() async throws {
+        let backend = FakeBackend { _ in FakeHost() }
+        let client = try ParallelSSHClient(hosts: ["a"], backend: backend, password: "pw", keyboardInteractive: true)
+        try await client.connectAuth()
+        let methods = try #require(backend.stats.options["a"]).authMethods
+        #expect(methods.contains { if case .keyboardInteractive = $0 { true } else { false } })
+        #expect(!methods.contains { if case .password = $0 { true } else { false } })
+    }
+
+    @Test("connectAuth connects every host once; later commands reuse the connections")
+    func connectAuthReuse() async throws {
+        let backend = FakeBackend { _ in FakeHost() }
+        let client = try ParallelSSHClient(hosts: ["a", "b"], backend: backend)
+        #expect(try await client.connectAuth().allSatisfy { $0 == nil })
+        _ = try await client.runCommand("one")
+        _ = try await client.runCommand("two")
+        #expect(backend.stats.connectAttempts == ["a": 1, "b": 1])
+    }
+
+    @Test("retries exhausted: every attempt made, the last error thrown")
+    func retriesExhausted() async throws {
+        let backend = FakeBackend { _ in FakeHost(connectError: .connectionRefused) }
+        let client = try ParallelSSHClient(hosts: ["a"], backend: backend, retries: 2, retryDelay: .milliseconds(5))
+        let error = await #expect(throws: SSHError.self) { try await client.runCommand("x") }
+        #expect(error?.code == .connectionRefused)
+        #expect(backend.stats.connectAttempts["a"] == 3)
+    }
+
+    @Test("duplicate hosts that fail each get their own output with the error")
+    func duplicateFailures() async throws {
+        let backend = FakeBackend { _ in FakeHost(connectError: .timeout) }
+        let output = try await ParallelSSHClient(hosts: ["a", "a"], backend: backend, retries: 0)
+            .runCommand("x", stopOnErrors: false)
+        #expect(output.count == 2)
+        #expect(output.allSatisfy { ($0.error as? SSHError)?.code == .timeout })
+    }
+
+    @Test("read timeouts are per stream: stdout times out while stderr still yields its line")
+    func readTimeoutPerStream() async throws {
+        let backend = FakeBackend { _ in FakeHost { _ in .init(stderr: ["only on stderr\n"], duration: .seconds(2)) } }
+        let host = try #require(try await ParallelSSHClient(hosts: ["a"], backend: backend)
+            .runCommand("x", readTimeout: .milliseconds(200)).first)
+        let started = ContinuousClock.now
+        await #expect(throws: SSHError.self) { for try await _ in host.stdout! {} }
+        let waited = ContinuousClock.now - started
+        #expect(waited >= .milliseconds(200) && waited < .seconds(1), "timed out after \(waited)")
+        var iterator = host.stderr!.makeAsyncIterator()
+        #expect(try await iterator.next() == "only on stderr")
+        await host.close()
+    }
+
+    @Test("shells: a connection error is thrown; a read timeout is resumable; joinShells times out, then succeeds")
+    func shellEdges() async throws {
+        let failing = try ParallelSSHClient(hosts: ["a"], backend: FakeBackend { _ in FakeHost(connectError: .timeout) },
+                                            retries: 0)
+        await #expect(throws: SSHError.self) { try await failing.openShell() }
+
+        let backend = FakeBackend { _ in FakeHost { _ in .init(stdout: ["one\n", "two\n"], duration: .milliseconds(400)) } }
+        let client = try ParallelSSHClient(hosts: ["a"], backend: backend)
+        let shells = try await client.openShell(readTimeout: .milliseconds(100))
+        var lines: [String] = []
+        do {
+            for try await line in shells[0].stdout { lines.append(line) }
+            Issue.record("expected a read timeout")
+        } catch let error as SSHError {
+            #expect(error.code == .timeout)
+        }
+        #expect(lines == ["one", "two"])
+        await #expect(throws: JoinTimeoutError.self) { try await client.joinShells(shells, timeout: .milliseconds(50)) }
+        await #expect(throws: JoinTimeoutError.self) { try await client.joinShells(shells, timeout: .milliseconds(50)) }
+        try await client.joinShells(shells, timeout: .seconds(2))
+        #expect(shells[0].exitCode == 0)
+    }
+}
+
+@Suite("Frontend parity details against real sshd", .timeLimit(.minutes(2)))
+struct FrontendServerParityTests {
+    @Test("backticks and command substitution reach the remote shell", arguments: FrontendEngine.all)
+    func backticks(engine: FrontendEngine) async throws {
+        let client = try Fleet.client(engine, servers: Array(try await Fleet.servers.prefix(1)))
+        let output = try await client.runCommand("out=`echo sub` && echo \"$out $(echo again)\"")
+        #expect(try await output[0].stdout!.first { _ in true } == "sub again")
+    }
+
+    @Test("1000 lines within the read timeout: all arrive, no timeout", arguments: FrontendEngine.all)
+    func manyLinesNoTimeout(engine: FrontendEngine) async throws {
+        let client = try Fleet.client(engine, servers: Array(try await Fleet.servers.prefix(1)))
+        let output = try await client.runCommand("seq 1 1000", readTimeout: .seconds(10))
+        var count = 0
+        for try await line in output[0].stdout! {
+            count += 1
+            if count == 1000 { #expect(line == "1000") }
+        }
+        #expect(count == 1000)
+    }
+
+    @Test("a shell decodes with the requested encoding", arguments: FrontendEngine.all)
+    func shellEncoding(engine: FrontendEngine) async throws {
+        let client = try Fleet.client(engine, servers: Array(try await Fleet.servers.prefix(1)))
+        let shells = try await client.openShell(encoding: .isoLatin1)
+        try await client.runShellCommands(shells, ["printf 'caf\\351\\n'", "exit 2"])
+        try await client.joinShells(shells, timeout: .seconds(20))
+        #expect(try await shells[0].stdout.first { _ in true } == "café")
+        #expect(shells[0].exitCode == 2)
+    }
+
+    @Test("output stays readable after the client is gone", arguments: FrontendEngine.all)
+    func outputOutlivesClient(engine: FrontendEngine) async throws {
+        func run() async throws -> HostOutput {
+            let client = try Fleet.client(engine, servers: Array(try await Fleet.servers.prefix(1)))
+            return try await client.runCommand("echo me; exit 1")[0]
+        }
+        let output = try await run()
+        await output.waitFinished()
+        #expect(try await output.stdout!.first { _ in true } == "me")
+        #expect(output.exitCode == 1)
+    }
+
+    @Test("IPv6-only against an IPv4 address fails as unknownHost naming host and family", arguments: FrontendEngine.all)
+    func ipv6Only(engine: FrontendEngine) async throws {
+        let servers = try await Fleet.servers
+        let client = try ParallelSSHClient(
+            hosts: ["127.0.0.1"], backend: engine.backend, user: TestUser.name,
+            privateKey: .file(TestKeys.shared.ed25519), retries: 0, allowAgent: false, identityAuth: false, ipv6Only: true,
+            hostConfig: [HostConfig(port: servers[0].port)])
+        let output = try await client.runCommand("true", stopOnErrors: false)
+        let error = output[0].error as? SSHError
+        #expect(error?.code == .unknownHost)
+        #expect(error?.host == "127.0.0.1")
+        #expect(error?.description.contains("IPv6") == true)
+    }
+
+    @Test("no key, no agent, no default identity, no password: a clear invalidArgument", arguments: FrontendEngine.all)
+    func nothingToAuthenticateWith(engine: FrontendEngine) async throws {
+        let servers = try await Fleet.servers
+        let client = try ParallelSSHClient(
+            hosts: ["127.0.0.1"], backend: engine.backend, user: TestUser.name, retries: 0, allowAgent: false,
+            identityAuth: false, hostConfig: [HostConfig(port: servers[0].port)])
+        let error = await #expect(throws: SSHError.self) { try await client.runCommand("true") }
+        #expect(error?.code == .invalidArgument)
+        #expect(error?.description.contains("authentication") == true, "\(String(describing: error))")
+    }
+}
