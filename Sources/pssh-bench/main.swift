@@ -76,10 +76,17 @@ let client = try ParallelSSHClient(
     port: arguments.port, privateKey: .file(arguments.key), retries: 0, timeout: .seconds(120), poolSize: 10_000,
     maxConcurrentHandshakes: 256, allowAgent: false, identityAuth: false)
 
+/// Prints the failure for the runner and exits non-zero.
+func fail(_ error: any Error) -> Never {
+    FileHandle.standardError.write(Data("\(error)\n".utf8))
+    exit(1)
+}
+
 let cpuBefore = cpuSeconds()
 let started = ContinuousClock.now
 var succeeded = 0
 var threads = 0
+do {
 switch arguments.workload {
 case "fanout":
     let output = try await client.runCommand("uname", stopOnErrors: false)
@@ -91,7 +98,7 @@ case "stream":
     var lines = 0
     for try await _ in output[0].stdout! { lines += 1 }
     try await client.join(output)
-    succeeded = lines == arguments.bytes / 100 + (arguments.bytes % 100 == 0 ? 0 : 1) ? 1 : 0
+    succeeded = lines == (arguments.bytes + 98) / 99 ? 1 : 0
 case "hold":
     let errors = try await client.connectAuth(stopOnErrors: false)
     succeeded = errors.filter { $0 == nil }.count
@@ -110,6 +117,9 @@ case "download-scp":
         .filter { $0.error == nil }.count
 default:
     fatalError("unknown workload \(arguments.workload)")
+}
+} catch {
+    fail(error)
 }
 let wall = ContinuousClock.now - started
 let cpu = cpuSeconds() - cpuBefore

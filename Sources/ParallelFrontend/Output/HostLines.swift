@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SSHBackend
+import Synchronization
 
 /// The lines of one output stream of one host, as an `AsyncSequence` of `String`.
 ///
@@ -19,6 +20,11 @@ public struct HostLines: AsyncSequence, Sendable {
 
         /// The next line, `nil` at the end of the stream.
         public mutating func next() async throws -> String? { try await reader.nextLine(deadline: deadline) }
+
+        /// The next line, read on the caller's actor: a line already buffered costs no executor hop.
+        public mutating func next(isolation actor: isolated (any Actor)?) async throws -> String? {
+            try await reader.nextLine(deadline: deadline, isolation: actor)
+        }
     }
 
     /// Starts an iteration pass; the host's read timeout, if any, is a deadline for this pass.
@@ -35,19 +41,60 @@ public struct HostLines: AsyncSequence, Sendable {
     }
 }
 
-/// Splits one byte stream into lines, keeping its place between iterations (an actor: one pass at a time).
-actor LineReader {
+/// Splits one byte stream into lines, keeping its place between iterations. A line already buffered is returned
+/// without suspending (a lock, not an actor hop, guards the buffer); only an empty buffer waits for the stream.
+/// One reader at a time.
+final class LineReader: Sendable {
+    private struct State {
+        /// Received bytes not yet returned as lines start at `head`; `scanned` is where the newline search resumes.
+        var pending: [UInt8] = []
+        var head = 0
+        var scanned = 0
+        var ended = false
+        var busy = false
+
+        mutating func takeLine() -> ArraySlice<UInt8>? {
+            guard let newline = pending[max(scanned, head)...].firstIndex(of: UInt8(ascii: "\n")) else {
+                scanned = pending.count
+                return nil
+            }
+            var end = newline
+            if end > head && pending[end - 1] == UInt8(ascii: "\r") { end -= 1 }
+            let line = pending[head..<end]
+            head = newline + 1
+            scanned = head
+            return line
+        }
+
+        mutating func takeRest() -> ArraySlice<UInt8>? {
+            guard head < pending.count else { return nil }
+            defer {
+                pending.removeAll()
+                head = 0
+                scanned = 0
+            }
+            return pending[head...]
+        }
+
+        mutating func append(_ chunk: [UInt8]) {
+            if head > 0 {
+                // Drop the lines already returned, once per chunk (not once per line).
+                pending.removeSubrange(0..<head)
+                scanned -= head
+                head = 0
+            }
+            pending.append(contentsOf: chunk)
+        }
+    }
+
     private let stream: SSHByteStream
     private let host: String
     private let port: Int
     private let label: String
     private let encoding: String.Encoding
     private let logger: Logger?
-    nonisolated let readTimeout: Duration?
-    private var pending: [UInt8] = []
-    private var scanned = 0
-    private var ended = false
-    private var busy = false
+    let readTimeout: Duration?
+    private let state = Mutex(State())
 
     init(stream: SSHByteStream, host: String, port: Int, label: String, isStderr: Bool, encoding: String.Encoding,
          readTimeout: Duration?, logger: Logger?) {
@@ -60,47 +107,47 @@ actor LineReader {
         self.logger = logger
     }
 
-    func nextLine(deadline: ContinuousClock.Instant?) async throws -> String? {
-        guard !busy else {
-            throw SSHError(.invalidArgument, host: host, port: port, message: "this output stream already has a reader")
+    private enum Step {
+        case line(String)
+        case end
+        case needMore
+    }
+
+    /// The next line; runs on the caller's actor (`isolation`), so only waiting for more bytes leaves it.
+    func nextLine(deadline: ContinuousClock.Instant?, isolation: isolated (any Actor)? = #isolation) async throws -> String? {
+        try state.withLock { (state) throws(SSHError) in
+            guard !state.busy else {
+                throw SSHError(.invalidArgument, host: host, port: port, message: "this output stream already has a reader")
+            }
+            state.busy = true
         }
-        busy = true
-        defer { busy = false }
+        defer { state.withLock { $0.busy = false } }
         while true {
-            if let line = takeLine() { return emit(line) }
-            if ended {
-                guard !pending.isEmpty else { return nil }
-                defer {
-                    pending.removeAll()
-                    scanned = 0
+            let step = state.withLock { state -> Step in
+                if let line = state.takeLine() { return .line(decode(line)) }
+                if state.ended { return state.takeRest().map { .line(decode($0)) } ?? .end }
+                return .needMore
+            }
+            switch step {
+            case .line(let line):
+                logger?.info("\(label)\(line)")
+                return line
+            case .end:
+                return nil
+            case .needMore:
+                let chunk = try await read(deadline: deadline)
+                state.withLock { state in
+                    if let chunk { state.append(chunk) } else { state.ended = true }
                 }
-                return emit(pending[...])
-            }
-            if let chunk = try await read(deadline: deadline) {
-                pending.append(contentsOf: chunk)
-            } else {
-                ended = true
             }
         }
     }
 
-    private func takeLine() -> ArraySlice<UInt8>? {
-        guard let newline = pending[scanned...].firstIndex(of: UInt8(ascii: "\n")) else {
-            scanned = pending.count
-            return nil
+    private func decode(_ bytes: ArraySlice<UInt8>) -> String {
+        if encoding == .utf8 {
+            return String(validating: bytes, as: UTF8.self) ?? String(decoding: bytes, as: UTF8.self)
         }
-        var end = newline
-        if end > 0 && pending[end - 1] == UInt8(ascii: "\r") { end -= 1 }
-        let line = pending[..<end]
-        pending.removeSubrange(...newline)
-        scanned = 0
-        return line
-    }
-
-    private func emit(_ bytes: ArraySlice<UInt8>) -> String {
-        let line = String(bytes: bytes, encoding: encoding) ?? String(decoding: bytes, as: UTF8.self)
-        logger?.info("\(label)\(line)")
-        return line
+        return String(bytes: bytes, encoding: encoding) ?? String(decoding: bytes, as: UTF8.self)
     }
 
     /// The next chunk, or a timeout error once `deadline` passes (a chunk that arrives as the timer fires is kept).

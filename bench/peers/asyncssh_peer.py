@@ -1,0 +1,57 @@
+"""asyncssh running one benchmark workload (every host at once on one event loop)."""
+import asyncio, time
+import asyncssh
+from common import arguments, raise_open_files, cpu, threads, report, STREAM_COMMAND
+
+args = arguments()
+raise_open_files()
+
+
+def connect():
+    return asyncssh.connect(args.host, args.port, username=args.user, client_keys=[args.key], known_hosts=None,
+                            agent_path=None, config=None)
+
+
+async def one_uname():
+    async with connect() as conn:
+        result = await conn.run("uname")
+        return result.exit_status == 0 and result.stdout.strip() != ""
+
+
+async def main():
+    n = args.hosts if args.workload in ("fanout", "hold") else 1
+    started, before, ok, thread_count = time.monotonic(), cpu(), 0, None
+    if args.workload == "fanout":
+        results = await asyncio.gather(*(one_uname() for _ in range(n)), return_exceptions=True)
+        ok = sum(1 for r in results if r is True)
+    elif args.workload == "stream":
+        async with connect() as conn:
+            async with conn.create_process(STREAM_COMMAND.format(args.bytes)) as process:
+                lines = 0
+                async for _ in process.stdout:
+                    lines += 1
+        ok = 1 if lines == (args.bytes + 98) // 99 else 0
+    elif args.workload == "hold":
+        conns = await asyncio.gather(*(connect() for _ in range(n)), return_exceptions=True)
+        ok = sum(1 for c in conns if not isinstance(c, BaseException))
+        await asyncio.sleep(2)
+        thread_count = threads()
+        for c in conns:
+            if not isinstance(c, BaseException):
+                c.close()
+    else:
+        async with connect() as conn:
+            if args.workload == "upload-sftp":
+                async with conn.start_sftp_client() as sftp:
+                    await sftp.put(args.local, args.remote)
+            elif args.workload == "download-sftp":
+                async with conn.start_sftp_client() as sftp:
+                    await sftp.get(args.remote, args.local)
+            elif args.workload == "upload-scp":
+                await asyncssh.scp(args.local, (conn, args.remote))
+            elif args.workload == "download-scp":
+                await asyncssh.scp((conn, args.remote), args.local)
+        ok = 1
+    report("asyncssh", args, n, started, before, ok, thread_count)
+
+asyncio.run(main())

@@ -1,0 +1,350 @@
+#!/usr/bin/env python3
+"""Benchmarks our library (both engines) side by side with Python parallel-ssh (both clients), asyncssh and
+OpenSSH, in one run, against a loopback sshd this script starts (and the simulated fleet for scale).
+
+    bench/run            # full run (takes a while), writes docs/benchmarks.md and docs/benchmarks.png
+    bench/run --quick    # small sizes, table only
+
+Each tool runs as its own process and reports its own figures (wall time, client CPU, peak RSS, threads) as one
+JSON line; OpenSSH's processes are measured from here. The sshd's (or fleet's) CPU over each run is read from
+/proc, so a reader can tell when the server, not the client, was the bottleneck.
+"""
+import argparse, json, os, platform, pwd, resource, shutil, signal, socket, subprocess, sys, tempfile, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PEERS = os.path.join(ROOT, "bench", "peers")
+FLEET = os.path.normpath(os.path.join(ROOT, "..", "shared", "tools", "fleet.py"))
+BENCH_USER = "pssh-bench"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def process_cpu(pid):
+    """CPU seconds of a process and its reaped children (sshd reaps its per-connection children)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+class Setup:
+    """Keys, a login account, a loopback sshd and (optionally) the simulated fleet."""
+
+    def __init__(self, python, fleet):
+        self.dir = tempfile.mkdtemp(prefix="pssh-bench-")
+        os.chmod(self.dir, 0o755)
+        for name in ("key", "hostkey"):
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", f"{self.dir}/{name}"], check=True)
+        shutil.copy(f"{self.dir}/key.pub", f"{self.dir}/authorized_keys")
+        os.chmod(f"{self.dir}/authorized_keys", 0o644)
+        self.key = f"{self.dir}/key"
+        self.user = self.login_user()
+        # The client key is readable by the client only; the sshd reads authorized_keys as the login user.
+        self.port = free_port()
+        config = f"{self.dir}/sshd_config"
+        with open(config, "w") as f:
+            f.write("\n".join([
+                f"Port {self.port}", "ListenAddress 127.0.0.1", f"HostKey {self.dir}/hostkey",
+                f"PidFile {self.dir}/sshd.pid", f"AuthorizedKeysFile {self.dir}/authorized_keys", "StrictModes no",
+                "UsePAM no", "PermitRootLogin yes", "MaxStartups 20000:100:20000", "MaxSessions 20000", "UseDNS no",
+                "PrintMotd no", "PrintLastLog no", "LogLevel ERROR", "Subsystem sftp internal-sftp"]) + "\n")
+        os.makedirs("/run/sshd", exist_ok=True)
+        self.sshd = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", config], stderr=subprocess.DEVNULL)
+        wait_listening(self.port)
+        self.fleet = None
+        if fleet:
+            self.fleet_port = free_port()
+            self.fleet = subprocess.Popen([python, FLEET, str(self.fleet_port), f"{self.dir}/hostkey",
+                                           f"{self.dir}/authorized_keys"], stderr=subprocess.DEVNULL)
+            wait_listening(self.fleet_port)
+
+    def login_user(self):
+        """A non-root account with a plain shell when run as root (root's shell start-up files would cost every
+        command and blur the server's figures), else the current user."""
+        if os.getuid() != 0:
+            return pwd.getpwuid(os.getuid()).pw_name
+        try:
+            pwd.getpwnam(BENCH_USER)
+        except KeyError:
+            subprocess.run(["useradd", "--no-create-home", "--home-dir", "/tmp", "--shell", "/bin/sh", BENCH_USER],
+                           check=True)
+        # No password login, but not "locked" either (sshd refuses key logins to locked accounts).
+        subprocess.run(["usermod", "-p", "*", BENCH_USER], check=True)
+        return BENCH_USER
+
+    def close(self):
+        for process in (self.sshd, self.fleet):
+            if process:
+                process.terminate()
+                process.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def wait_listening(port):
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    sys.exit(f"nothing listens on port {port}")
+
+
+def run_measured(command, server_pid, timeout=1800):
+    """Runs one tool process; returns its JSON figures plus the server's CPU over the run."""
+    server_before = process_cpu(server_pid)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    server_cpu = process_cpu(server_pid) - server_before
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    if result.returncode != 0 or not lines:
+        return {"error": (result.stderr or result.stdout).strip().splitlines()[-1:] or ["failed"], "server_cpu": server_cpu}
+    figures = json.loads(lines[-1])
+    figures["server_cpu"] = server_cpu
+    return figures
+
+
+def openssh_command(python, setup, workload, n, port, local="", remote="", stream_bytes=0):
+    """This script in OpenSSH mode, as its own process, so the figures cover only OpenSSH's processes."""
+    return [python, os.path.abspath(__file__), "--openssh", json.dumps({
+        "key": setup.key, "user": setup.user, "workload": workload, "n": n, "port": port, "local": local,
+        "remote": remote, "stream_bytes": stream_bytes})]
+
+
+def run_openssh(spec):
+    """OpenSSH's ssh/scp processes (CPU of all of them; peak RSS of the largest one), printed as one JSON line."""
+    workload, n, port, local, remote = spec["workload"], spec["n"], spec["port"], spec["local"], spec["remote"]
+    stream_bytes = spec["stream_bytes"]
+    base = ["-i", spec["key"], "-p", str(port), "-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+            "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"]
+    target = f"{spec['user']}@127.0.0.1"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.monotonic()
+    ok = 0
+    if workload == "fanout":
+        processes, running = [], []
+        for _ in range(n):
+            while len(running) >= 200:
+                running = [p for p in running if p.poll() is None]
+                if len(running) >= 200:
+                    time.sleep(0.005)
+            p = subprocess.Popen(["ssh"] + base + [target, "uname"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            processes.append(p)
+            running.append(p)
+        for p in processes:
+            out, _ = p.communicate()
+            ok += p.returncode == 0 and out.strip() != b""
+    elif workload == "stream":
+        command = "head -c %d /dev/zero | tr '\\0' 'x' | fold -w 99" % stream_bytes
+        p = subprocess.run(["ssh"] + base + [target, command], capture_output=True)
+        ok = int(p.stdout.count(b"\n") == (stream_bytes + 98) // 99)
+    else:
+        scp = ["scp", "-q"] + (["-O"] if workload.endswith("scp") else []) + base
+        scp[scp.index("-p")] = "-P"
+        if workload.startswith("upload"):
+            p = subprocess.run(scp + [local, f"{target}:{remote}"], capture_output=True)
+        else:
+            p = subprocess.run(scp + [f"{target}:{remote}", local], capture_output=True)
+        ok = int(p.returncode == 0)
+    wall = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(json.dumps({"tool": "openssh", "workload": workload, "n": n, "wall": wall,
+                      "cpu": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
+                      "maxrss_kb": after.ru_maxrss, "threads": 1, "ok": ok, "failed": n - ok}))
+
+
+def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--openssh":
+        return run_openssh(json.loads(sys.argv[2]))
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="small sizes, no fleet, no docs")
+    parser.add_argument("--python", default=sys.executable)
+    parser.add_argument("--bench", default=os.path.join(ROOT, ".build", "release", "pssh-bench"))
+    parser.add_argument("--floor-dir", required=True)
+    parser.add_argument("--openssh", help=argparse.SUPPRESS)
+    options = parser.parse_args()
+
+    quick = options.quick
+    fanout_ns = [20] if quick else [100, 500, 1000]
+    fleet_ns = [] if quick else [1000, 10000]
+    hold_n = 100 if quick else 1000
+    stream_bytes = 10_000_000 if quick else 100_000_000
+    copy_bytes = 20_000_000 if quick else 200_000_000
+
+    setup = Setup(options.python, fleet=bool(fleet_ns))
+    results = []
+
+    def ours(engine, workload, n=1, port=None, **paths):
+        command = [options.bench, "--workload", workload, "--engine", engine, "--port", str(port or setup.port),
+                   "--user", setup.user, "--key", setup.key, "--hosts", str(n), "--bytes", str(stream_bytes)]
+        for name, value in paths.items():
+            command += [f"--{name}", value]
+        return command
+
+    def peer(script, workload, n=1, port=None, client="native", **paths):
+        command = [options.python, os.path.join(PEERS, script), "--workload", workload, "--client", client,
+                   "--port", str(port or setup.port), "--user", setup.user, "--key", setup.key, "--hosts", str(n),
+                   "--bytes", str(stream_bytes)]
+        for name, value in paths.items():
+            command += [f"--{name}", value]
+        return command
+
+    def tools(workload, n, port=None, **paths):
+        return [
+            ("swift-libssh2", ours("libssh2", workload, n, port, **paths)),
+            ("swift-libssh", ours("libssh", workload, n, port, **paths)),
+            ("pssh-libssh2", peer("pssh_peer.py", workload, n, port, "native", **paths)),
+            ("pssh-libssh", peer("pssh_peer.py", workload, n, port, "ssh", **paths)),
+            ("asyncssh", peer("asyncssh_peer.py", workload, n, port, **paths)),
+        ]
+
+    def record(label, workload, n, figures, server):
+        figures.setdefault("tool", label)
+        figures.update({"label": label, "workload": workload, "n": n, "server": server})
+        results.append(figures)
+        print(format_row(figures), flush=True)
+
+    try:
+        print(header(), flush=True)
+        # Floors: minimal sequential C programs per library.
+        for name in ("libssh2", "libssh"):
+            binary = os.path.join(options.floor_dir, f"{name}_floor")
+            n = 20 if quick else 200
+            figures = run_measured([binary, "127.0.0.1", str(setup.port), setup.user, setup.key, str(n)], setup.sshd.pid)
+            record(f"c-{name}", "floor", n, figures, "sshd")
+        for n in fanout_ns:
+            for label, command in tools("fanout", n):
+                record(label, "fanout", n, run_measured(command, setup.sshd.pid), "sshd")
+            record("openssh", "fanout", n, run_measured(openssh_command(options.python, setup, "fanout", n, setup.port),
+                                                        setup.sshd.pid), "sshd")
+        for label, command in tools("stream", 1):
+            record(label, "stream", 1, run_measured(command, setup.sshd.pid), "sshd")
+        record("openssh", "stream", 1, run_measured(openssh_command(options.python, setup, "stream", 1, setup.port,
+                                                                    stream_bytes=stream_bytes), setup.sshd.pid), "sshd")
+        # Copies: a file of random bytes, each direction and protocol, for the tools that offer it.
+        source = os.path.join(setup.dir, "source")
+        with open(source, "wb") as f:
+            remaining = copy_bytes
+            while remaining:
+                chunk = os.urandom(min(remaining, 1 << 20))
+                f.write(chunk)
+                remaining -= len(chunk)
+        os.chmod(source, 0o644)
+        drop = os.path.join(setup.dir, "drop")
+        os.makedirs(drop)
+        os.chmod(drop, 0o777)
+        for workload in ("upload-sftp", "download-sftp", "upload-scp", "download-scp"):
+            for label, command in tools(workload, 1, local=(source if workload.startswith("upload") else f"{drop}/{{}}-down"),
+                                        remote=(f"{drop}/{{}}-up" if workload.startswith("upload") else source)):
+                if label == "pssh-libssh":
+                    continue  # its libssh client offers no file transfer
+                command = [part.replace("{}", label + "-" + workload) for part in command]
+                record(label, workload, 1, run_measured(command, setup.sshd.pid), "sshd")
+            local = source if workload.startswith("upload") else f"{drop}/openssh-{workload}"
+            remote = f"{drop}/openssh-{workload}" if workload.startswith("upload") else source
+            record("openssh", workload, 1, run_measured(openssh_command(options.python, setup, workload, 1, setup.port,
+                                                                        local=local, remote=remote), setup.sshd.pid), "sshd")
+            for name in os.listdir(drop):
+                os.remove(os.path.join(drop, name))
+        for label, command in tools("hold", hold_n):
+            record(label, "hold", hold_n, run_measured(command, setup.sshd.pid), "sshd")
+        for n in fleet_ns:
+            for label, command in tools("fanout", n, port=setup.fleet_port):
+                record(label, "fleet", n, run_measured(command, setup.fleet.pid), "fleet")
+            if n <= 1000:
+                record("openssh", "fleet", n, run_measured(openssh_command(options.python, setup, "fanout", n,
+                                                                           setup.fleet_port), setup.fleet.pid), "fleet")
+    finally:
+        setup.close()
+
+    with open(os.path.join(ROOT, "bench", "last-run.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    if not quick:
+        write_docs(results)
+
+
+def header():
+    return (f"{'workload':<14}{'n':>6}  {'tool':<14}{'wall s':>9}{'cpu s':>9}{'cpu/host ms':>13}{'rss MB':>9}"
+            f"{'threads':>8}{'ok':>7}{'server cpu s':>14}")
+
+
+def format_row(r):
+    if "error" in r:
+        return f"{r['workload']:<14}{r['n']:>6}  {r['label']:<14}  failed: {r['error']}"
+    per_host = r["cpu"] / max(r["n"], 1) * 1000
+    return (f"{r['workload']:<14}{r['n']:>6}  {r['label']:<14}{r['wall']:>9.2f}{r['cpu']:>9.2f}{per_host:>13.2f}"
+            f"{r['maxrss_kb'] / 1024:>9.1f}{r['threads']:>8}{r['ok']:>7}{r['server_cpu']:>14.1f}")
+
+
+def write_docs(results):
+    import subprocess as sp
+    lines = ["# Benchmarks", "",
+             "Measured side by side in one run by `bench/run` (see `bench/run.py`): our library on both engines, Python",
+             "parallel-ssh's libssh2 and libssh clients and asyncssh (from PyPI), OpenSSH's `ssh`/`scp` processes, and",
+             "a minimal sequential C program per library (the floor). The server is a loopback OpenSSH sshd (or, for",
+             "`fleet`, the simulated fleet `shared/tools/fleet.py`); its CPU over each run is in the last column.", "",
+             f"Machine: {platform.platform()}, {os.cpu_count()} cores, "
+             f"{sp.run(['ssh', '-V'], capture_output=True, text=True).stderr.strip()}. Reproduce: `bench/run`.", "",
+             "Workloads: `floor` (C, sequential connect + auth + `uname` + close); `fanout` (connect, authenticate,",
+             "run `uname`, read output and exit code on N entries of one host); `stream` (100 MB of 100-byte lines, read",
+             "line by line); `upload-*`/`download-*` (a 200 MB file); `hold` (N sessions connected at once, idle 2 s);",
+             "`fleet` (fanout against the simulated fleet). CPU is the client's user + system time; for OpenSSH it is",
+             "all its processes together and RSS the largest single process.", "", "```", header()]
+    lines += [format_row(r) for r in results] + ["```", "", "![client CPU per host and wall time](benchmarks.png)", ""]
+    lines += ratios(results)
+    with open(os.path.join(ROOT, "docs", "benchmarks.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    chart(results)
+
+
+def ratios(results):
+    """Our figures against the best peer of the same workload and size."""
+    out = ["## Ratios against the best peer (same run; below 1 is better than the peer)", ""]
+    groups = {}
+    for r in results:
+        if "error" not in r and r["workload"] != "floor":
+            groups.setdefault((r["workload"], r["n"]), []).append(r)
+    floors = {r["label"]: r["cpu"] / r["n"] for r in results if r["workload"] == "floor" and "error" not in r}
+    out.append("| workload | n | ours | wall vs fastest peer | cpu vs leanest peer | cpu/host vs C floor |")
+    out.append("|---|---|---|---|---|---|")
+    for (workload, n), rows in groups.items():
+        peers = [r for r in rows if not r["label"].startswith("swift")]
+        if not peers:
+            continue
+        fastest = min(r["wall"] for r in peers)
+        leanest = min(r["cpu"] for r in peers) or 1e-9
+        for r in rows:
+            if r["label"].startswith("swift"):
+                floor = floors.get("c-" + r["label"].split("-", 1)[1])
+                versus_floor = f"{r['cpu'] / n / floor:.2f}" if floor and workload in ("fanout", "fleet") else ""
+                out.append(f"| {workload} | {n} | {r['label']} | {r['wall'] / fastest:.2f} | {r['cpu'] / leanest:.2f} "
+                           f"| {versus_floor} |")
+    return out + [""]
+
+
+def chart(results):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    figure, axes = plt.subplots(2, 2, figsize=(12, 9))
+    for column, workload in enumerate(("fanout", "fleet")):
+        rows = [r for r in results if r["workload"] == workload and "error" not in r]
+        for label in sorted({r["label"] for r in rows}):
+            points = sorted((r["n"], r["cpu"] / r["n"] * 1000, r["wall"]) for r in rows if r["label"] == label)
+            axes[0][column].plot([p[0] for p in points], [p[1] for p in points], marker="o", label=label)
+            axes[1][column].plot([p[0] for p in points], [p[2] for p in points], marker="o", label=label)
+        axes[0][column].set_title(f"{workload}: client CPU per host (ms)")
+        axes[1][column].set_title(f"{workload}: wall time (s)")
+        for row in (0, 1):
+            axes[row][column].set_xlabel("hosts (N)")
+            axes[row][column].set_xscale("log")
+            axes[row][column].legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(os.path.join(ROOT, "docs", "benchmarks.png"), dpi=90)
+
+
+if __name__ == "__main__":
+    main()
