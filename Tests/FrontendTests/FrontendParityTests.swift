@@ -110,7 +110,7 @@ struct FrontendParityTests {
                                             retries: 0)
         await #expect(throws: SSHError.self) { try await failing.openShell() }
 
-        let backend = FakeBackend { _ in FakeHost { _ in .init(stdout: ["one\n", "two\n"], duration: .milliseconds(400)) } }
+        let backend = FakeBackend { _ in FakeHost { _ in .init(stdout: ["one\n", "two\n"], duration: .seconds(2)) } }
         let client = try ParallelSSHClient(hosts: ["a"], backend: backend)
         let shells = try await client.openShell(readTimeout: .milliseconds(100))
         var lines: [String] = []
@@ -123,7 +123,7 @@ struct FrontendParityTests {
         #expect(lines == ["one", "two"])
         await #expect(throws: JoinTimeoutError.self) { try await client.joinShells(shells, timeout: .milliseconds(50)) }
         await #expect(throws: JoinTimeoutError.self) { try await client.joinShells(shells, timeout: .milliseconds(50)) }
-        try await client.joinShells(shells, timeout: .seconds(2))
+        try await client.joinShells(shells, timeout: .seconds(10))
         #expect(shells[0].exitCode == 0)
     }
 }
