@@ -98,6 +98,7 @@ def run_measured(command, server_pid, timeout=1800):
     """Runs one tool process; returns its JSON figures plus the server's CPU over the run."""
     server_before = process_cpu(server_pid)
     result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    time.sleep(1)  # the server's per-connection processes end, and are reaped, just after the client
     server_cpu = process_cpu(server_pid) - server_before
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
     if result.returncode != 0 or not lines:
@@ -140,7 +141,8 @@ def run_openssh(spec):
     elif workload == "stream":
         command = "head -c %d /dev/zero | tr '\\0' 'x' | fold -w 99" % stream_bytes
         p = subprocess.run(["ssh"] + base + [target, command], capture_output=True)
-        ok = int(p.stdout.count(b"\n") == (stream_bytes + 98) // 99)
+        lines = p.stdout.count(b"\n") + (0 if p.stdout.endswith(b"\n") else 1)
+        ok = int(lines == (stream_bytes + 98) // 99)
     else:
         scp = ["scp", "-q"] + (["-O"] if workload.endswith("scp") else []) + base
         scp[scp.index("-p")] = "-P"
