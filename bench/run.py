@@ -94,6 +94,13 @@ def wait_listening(port):
     sys.exit(f"nothing listens on port {port}")
 
 
+def run_repeated(command, server_pid, times=3):
+    """Short workloads run `times` times on this shared, noisy machine; the run with the median wall time counts."""
+    runs = [run_measured(command, server_pid) for _ in range(times)]
+    good = sorted((r for r in runs if "error" not in r), key=lambda r: r["wall"])
+    return good[len(good) // 2] if good else runs[-1]
+
+
 def run_measured(command, server_pid, timeout=1800):
     """Runs one tool process; returns its JSON figures plus the server's CPU over the run."""
     server_before = process_cpu(server_pid)
@@ -101,6 +108,8 @@ def run_measured(command, server_pid, timeout=1800):
     time.sleep(1)  # the server's per-connection processes end, and are reaped, just after the client
     server_cpu = process_cpu(server_pid) - server_before
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    if result.stderr.strip() and lines:
+        print("    " + result.stderr.strip().replace("\n", "\n    "), file=sys.stderr)
     if result.returncode != 0 or not lines:
         return {"error": (result.stderr or result.stdout).strip().splitlines()[-1:] or ["failed"], "server_cpu": server_cpu}
     figures = json.loads(lines[-1])
@@ -223,8 +232,8 @@ def main():
             record("openssh", "fanout", n, run_measured(openssh_command(options.python, setup, "fanout", n, setup.port),
                                                         setup.sshd.pid), "sshd")
         for label, command in tools("stream", 1):
-            record(label, "stream", 1, run_measured(command, setup.sshd.pid), "sshd")
-        record("openssh", "stream", 1, run_measured(openssh_command(options.python, setup, "stream", 1, setup.port,
+            record(label, "stream", 1, run_repeated(command, setup.sshd.pid), "sshd")
+        record("openssh", "stream", 1, run_repeated(openssh_command(options.python, setup, "stream", 1, setup.port,
                                                                     stream_bytes=stream_bytes), setup.sshd.pid), "sshd")
         # Copies: a file of random bytes, each direction and protocol, for the tools that offer it.
         source = os.path.join(setup.dir, "source")
@@ -244,10 +253,10 @@ def main():
                 if label == "pssh-libssh":
                     continue  # its libssh client offers no file transfer
                 command = [part.replace("{}", label + "-" + workload) for part in command]
-                record(label, workload, 1, run_measured(command, setup.sshd.pid), "sshd")
+                record(label, workload, 1, run_repeated(command, setup.sshd.pid), "sshd")
             local = source if workload.startswith("upload") else f"{drop}/openssh-{workload}"
             remote = f"{drop}/openssh-{workload}" if workload.startswith("upload") else source
-            record("openssh", workload, 1, run_measured(openssh_command(options.python, setup, workload, 1, setup.port,
+            record("openssh", workload, 1, run_repeated(openssh_command(options.python, setup, workload, 1, setup.port,
                                                                         local=local, remote=remote), setup.sshd.pid), "sshd")
             for name in os.listdir(drop):
                 os.remove(os.path.join(drop, name))
@@ -294,7 +303,8 @@ def write_docs(results):
              "run `uname`, read output and exit code on N entries of one host); `stream` (100 MB of 100-byte lines, read",
              "line by line); `upload-*`/`download-*` (a 200 MB file); `hold` (N sessions connected at once, idle 2 s);",
              "`fleet` (fanout against the simulated fleet). CPU is the client's user + system time; for OpenSSH it is",
-             "all its processes together and RSS the largest single process.", "", "```", header()]
+             "all its processes together and RSS the largest single process. `stream` and the copies ran three times",
+             "each; the run with the median wall time is shown.", "", "```", header()]
     lines += [format_row(r) for r in results] + ["```", "", "![client CPU per host and wall time](benchmarks.png)", ""]
     lines += ratios(results)
     with open(os.path.join(ROOT, "docs", "benchmarks.md"), "w") as f:
@@ -343,6 +353,7 @@ def chart(results):
         for row in (0, 1):
             axes[row][column].set_xlabel("hosts (N)")
             axes[row][column].set_xscale("log")
+            axes[row][column].set_yscale("log")
             axes[row][column].legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(os.path.join(ROOT, "docs", "benchmarks.png"), dpi=90)

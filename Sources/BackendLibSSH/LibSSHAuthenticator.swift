@@ -78,7 +78,8 @@ final class LibSSHAuthenticator {
         switch attempt {
         case .keyFile, .keyData, .certificate:
             if firstCall, let problem = importKey(attempt) {
-                record(problem, keyProblem: attempt.isExplicitKey)
+                if let exhausted = problem.exhausted { return .failed(connection.error(.resourceExhausted, exhausted)) }
+                record(problem.reason, keyProblem: attempt.isExplicitKey)
                 return nil
             }
             rc = ssh_userauth_publickey(session, nil, key)
@@ -123,8 +124,14 @@ final class LibSSHAuthenticator {
 
     // MARK: Keys
 
-    /// Imports the attempt's key (and certificate) into ``key``; returns why not, for the attempt list.
-    private func importKey(_ attempt: AuthAttempt) -> String? {
+    /// Why a key could not be used: for the attempt list, or (`exhausted`) a local shortage that ends authentication.
+    private struct KeyProblem {
+        var reason: String
+        var exhausted: String?
+    }
+
+    /// Imports the attempt's key (and certificate) into ``key``; returns why not.
+    private func importKey(_ attempt: AuthAttempt) -> KeyProblem? {
         var imported: OpaquePointer?
         let rc: Int32
         // An absent passphrase is passed as "" so libssh never falls back to prompting on a terminal.
@@ -141,7 +148,15 @@ final class LibSSHAuthenticator {
             return nil
         }
         guard rc == SSH_OK, let imported else {
-            return "the key could not be read or decrypted (wrong passphrase or unsupported format)"
+            if rc == SSH_EOF, errno == EMFILE || errno == ENFILE {
+                // libssh could not even open the file: the process ran out of file descriptors.
+                let reason = "cannot open the key file: \(String(cString: strerror(errno)))"
+                return KeyProblem(reason: reason, exhausted: reason)
+            }
+            if rc == SSH_EOF {
+                return KeyProblem(reason: "cannot open the key file: \(String(cString: strerror(errno)))")
+            }
+            return KeyProblem(reason: "the key could not be read or decrypted (wrong passphrase or unsupported format)")
         }
         key = imported
         if case .certificate(_, let certificatePath, _) = attempt {
@@ -150,7 +165,7 @@ final class LibSSHAuthenticator {
             guard ssh_pki_import_cert_file(certificatePath, &certificate) == SSH_OK,
                   ssh_pki_copy_cert_to_privkey(certificate, imported) == SSH_OK
             else {
-                return "the certificate \(certificatePath) could not be read or does not match the key"
+                return KeyProblem(reason: "the certificate \(certificatePath) could not be read or does not match the key")
             }
         }
         return nil

@@ -16,22 +16,24 @@ import Glibc
 /// - libssh reads its socket 4 KiB at a time, and only through its own `poll()`. On every wake-up the transport is
 ///   pumped with `ssh_event_dopoll(event, 0)` on a per-session `ssh_event` (one fd, so O(1)) until libssh's poll
 ///   finds nothing, so edge-triggered epoll never leaves bytes behind. The `ssh_event` is never our loop.
-/// - libssh closes its socket itself on errors and switches it to blocking mode after connecting. It gets a
-///   duplicate of our socket, so it can never close a number we still watch, and the socket is put back in
-///   non-blocking mode after each handshake step (flags are shared between duplicates).
+/// - libssh closes the socket itself on some errors, and switches it to blocking mode after connecting. The
+///   socket is put back in non-blocking mode after each handshake step; after every drive the connection checks
+///   whether libssh closed it, and then only forgets the number (which may already belong to a new socket)
+///   instead of closing it a second time. Teardown makes libssh let go of the socket (`ssh_disconnect` with a
+///   caller-supplied socket never closes it) before the connection closes it.
 /// - Exit status and exit signal only arrive through channel callbacks (see ``LibSSHChannelState``).
 final class LibSSHConnection: ConnectingConnection {
     let loop: EventLoop
     let options: SSHConnectionOptions
     /// Bytes each output stream may hold before the channel stops being read.
     let streamCapacity: Int
-    /// The TCP socket, watched by the loop (libssh works on a duplicate of it).
+    /// The TCP socket, watched by the loop and shared with libssh.
     let socket: ConnectionSocket
 
     private(set) var session: OpaquePointer?
     private var event: OpaquePointer?
-    /// The duplicate socket given to libssh, until the first `ssh_connect` call hands it over.
-    private var unclaimedDuplicate: Int32 = -1
+    /// Whether libssh holds the socket (from the first `ssh_connect` call on).
+    private var socketHandedOverToLibSSH = false
     private lazy var state = ConnectionState<LibSSHConnection, LibSSHChannelState>(
         loop: loop, host: options.host, port: options.port) { [unowned self] in self.fail($0) }
     private var keepaliveTimer: TimerID?
@@ -52,19 +54,16 @@ final class LibSSHConnection: ConnectingConnection {
 
     // MARK: Native session
 
-    /// Creates the libssh session (non-blocking) on a duplicate of the connected socket. It never resolves names,
+    /// Creates the libssh session (non-blocking) on the connected socket. It never resolves names,
     /// connects, or reads `~/.ssh/config` or known_hosts files of its own accord.
     func makeSession() throws(SSHError) -> OpaquePointer {
         if let session { return session }
         _ = LibSSHLibrary.initialized
-        let duplicate = fcntl(socket.fd, F_DUPFD_CLOEXEC, 0)
-        guard duplicate >= 0, let created = ssh_new() else {
-            if duplicate >= 0 { Glibc.close(duplicate) }
+        guard let created = ssh_new() else {
             throw error(.resourceExhausted, "libssh could not allocate a session")
         }
         ssh_set_blocking(created, 0)
-        setOption(created, SSH_OPTIONS_FD, duplicate)
-        unclaimedDuplicate = duplicate
+        setOption(created, SSH_OPTIONS_FD, socket.fd)
         if !options.host.contains("@") { setOption(created, SSH_OPTIONS_HOST, options.host) }
         setOption(created, SSH_OPTIONS_PORT, UInt32(clamping: options.port))
         setOption(created, SSH_OPTIONS_USER, options.user)
@@ -77,10 +76,10 @@ final class LibSSHConnection: ConnectingConnection {
         return created
     }
 
-    /// After the first `ssh_connect` call: libssh now owns the duplicate socket (it switched it to blocking mode,
-    /// which is undone here), and its socket moves into a private `ssh_event`, used only to pump the transport.
+    /// After each `ssh_connect` call: libssh holds the socket (and switched it to blocking mode, which is undone
+    /// here), and its socket moves into a private `ssh_event`, used only to pump the transport.
     func socketHandedOver() {
-        unclaimedDuplicate = -1
+        socketHandedOverToLibSSH = true
         socket.ensureNonBlocking()
         guard event == nil, let session, let created = ssh_event_new() else { return }
         if ssh_event_add_session(created, session) == SSH_OK {
@@ -170,6 +169,7 @@ final class LibSSHConnection: ConnectingConnection {
 
     /// Pumps the transport, steps operations and pumps channels until nothing makes progress.
     func drive() {
+        defer { noticeSocketClosedByLibSSH() }
         while failure == nil {
             var progress = pumpTransport()
             if failure != nil { return }
@@ -205,6 +205,12 @@ final class LibSSHConnection: ConnectingConnection {
         return progress
     }
 
+    /// If libssh closed the socket after an error, stop watching it without closing the number again.
+    private func noticeSocketClosedByLibSSH() {
+        guard socketHandedOverToLibSSH, socket.fd >= 0, let session, ssh_get_fd(session) < 0 else { return }
+        socket.forget()
+    }
+
     // MARK: Keepalive
 
     /// Starts the keepalive timer if the options ask for one (libssh has no timer of its own).
@@ -234,27 +240,24 @@ final class LibSSHConnection: ConnectingConnection {
         state.close(teardown: teardown)
     }
 
-    private func teardown(graceful: Bool) {
+    /// Frees the native session and closes the socket. libssh always gets the chance to say goodbye: with a
+    /// caller-supplied socket, `ssh_disconnect` is also what makes it let go of the socket.
+    private func teardown(graceful _: Bool) {
         if let keepaliveTimer { loop.cancelTimer(keepaliveTimer) }
         keepaliveTimer = nil
-        if unclaimedDuplicate >= 0 {
-            Glibc.close(unclaimedDuplicate)
-            unclaimedDuplicate = -1
-        }
+        noticeSocketClosedByLibSSH()
         if let session {
             if let event {
                 ssh_event_remove_session(event, session)
                 ssh_event_free(event)
                 self.event = nil
             }
-            // libssh's duplicate of the socket, or -1 once libssh closed it after an error.
-            let duplicate = ssh_get_fd(session)
-            if graceful && duplicate >= 0 {
-                // Sends DISCONNECT; with a caller-supplied socket it forgets the socket without closing it.
+            if ssh_get_fd(session) >= 0 {
+                // With a caller-supplied socket, ssh_disconnect sends DISCONNECT (if it still can) and lets go of the
+                // socket without closing it; ssh_free would otherwise close it under us.
                 ssh_disconnect(session)
-                Glibc.close(duplicate)
             }
-            ssh_free(session)  // closes the duplicate if libssh still holds it
+            ssh_free(session)
             self.session = nil
         }
         socket.abandon()

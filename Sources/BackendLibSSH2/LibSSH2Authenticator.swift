@@ -95,6 +95,10 @@ final class LibSSH2Authenticator {
         let detail = native.nativeMessage ?? ""
         let denied = rc == LIBSSH2_ERROR_AUTHENTICATION_FAILED || rc == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED
         switch rc {
+        case LIBSSH2_ERROR_FILE where errno == EMFILE || errno == ENFILE:
+            // libssh2 could not even open the key file: the process ran out of file descriptors.
+            return .failed(connection.error(.resourceExhausted,
+                                            "cannot open the key file: \(String(cString: strerror(errno)))"))
         case LIBSSH2_ERROR_FILE, LIBSSH2_ERROR_KEYFILE_AUTH_FAILED:
             record("the key could not be read or decrypted (wrong passphrase or unsupported format): \(detail)",
                    keyProblem: attempt.isExplicitKey)

@@ -29,6 +29,14 @@ package final class ConnectionSocket {
         fd = -1
     }
 
+    /// Stops watching a socket that someone else already closed (the number may belong to a new socket by now, so
+    /// it must not be closed again).
+    package func forget() {
+        if let registration { loop.deregister(fd: fd, registration) }
+        registration = nil
+        fd = -1
+    }
+
     /// Shuts both directions down, so the native library's pending waits fail at once instead of hanging.
     package func shutDown() {
         if fd >= 0 { _ = shutdown(fd, Int32(SHUT_RDWR)) }

@@ -82,6 +82,13 @@ func fail(_ error: any Error) -> Never {
     exit(1)
 }
 
+/// Prints how hosts failed (the most common causes first) to stderr, so a run's failures can be understood.
+func reportFailures(_ causes: [String]) {
+    guard !causes.isEmpty else { return }
+    let counts = Dictionary(causes.map { ($0, 1) }, uniquingKeysWith: +).sorted { $0.value > $1.value }
+    for (cause, count) in counts.prefix(5) { FileHandle.standardError.write(Data("\(count) x \(cause)\n".utf8)) }
+}
+
 let cpuBefore = cpuSeconds()
 let started = ContinuousClock.now
 var succeeded = 0
@@ -92,6 +99,9 @@ case "fanout":
     let output = try await client.runCommand("uname", stopOnErrors: false)
     try await client.join(output, consumeOutput: true)
     succeeded = output.filter { $0.exitCode == 0 }.count
+    reportFailures(output.compactMap { host in
+        host.error.map { "\($0)" } ?? (host.exitCode == 0 ? nil : "exit \(host.exitStatus.map { "\($0)" } ?? "unknown"): \(host.exitError.map { "\($0)" } ?? "")")
+    })
 case "stream":
     let output = try await client.runCommand(
         "head -c \(arguments.bytes) /dev/zero | tr '\\0' 'x' | fold -w 99")
