@@ -27,19 +27,20 @@ extension SFTPSession {
             while true {
                 let block = try await file.read(upTo: Self.chunkSize * 8)
                 if block.isEmpty { break }
-                var start = 0
-                while start < block.count {
-                    let end = min(start + Self.chunkSize, block.count)
-                    let slot = try await send(.write, reserve: end - start + 32) { writer in
-                        writer.write(bytes: handle)
-                        writer.write(offset)
-                        writer.write(bytes: block[start..<end])
-                    }
-                    inFlight.append((slot, end - start))
-                    offset += UInt64(end - start)
-                    start = end
-                    while inFlight.count >= Self.requestsInFlight { try await settleOldest() }
+                // The block's WRITE requests go out in one channel write (one trip to the event loop).
+                let starts = Array(stride(from: 0, to: block.count, by: Self.chunkSize))
+                let base = offset
+                let slots = try await sendBatch(.write, count: starts.count, reserve: Self.chunkSize + 32) { writer, index in
+                    let start = starts[index]
+                    writer.write(bytes: handle)
+                    writer.write(base + UInt64(start))
+                    writer.write(bytes: block[start..<min(start + Self.chunkSize, block.count)])
                 }
+                for (slot, start) in zip(slots, starts) {
+                    inFlight.append((slot, min(start + Self.chunkSize, block.count) - start))
+                }
+                offset += UInt64(block.count)
+                while inFlight.count > Self.requestsInFlight - starts.count { try await settleOldest() }
             }
             while !inFlight.isEmpty { try await settleOldest() }
         } catch {
@@ -100,11 +101,19 @@ extension SFTPSession {
             }
         }
         func fill() async throws {
-            // With a known size, read exactly that much (plus one request to see EOF on an empty file).
-            while !reachedEnd && queue.count < Self.requestsInFlight && (size.map { nextOffset < max($0, 1) } ?? true) {
-                queue.append((try await request(nextOffset, Self.chunkSize), nextOffset, Self.chunkSize))
+            // Top the window up only once half of it drained, in one channel write: fewer trips to the event loop.
+            guard !reachedEnd && queue.count <= Self.requestsInFlight / 2 else { return }
+            var offsets: [UInt64] = []
+            while queue.count + offsets.count < Self.requestsInFlight && (size.map { nextOffset < max($0, 1) } ?? true) {
+                offsets.append(nextOffset)
                 nextOffset += UInt64(Self.chunkSize)
             }
+            let slots = try await sendBatch(.read, count: offsets.count) { writer, index in
+                writer.write(bytes: handle)
+                writer.write(offsets[index])
+                writer.write(UInt32(Self.chunkSize))
+            }
+            for (slot, offset) in zip(slots, offsets) { queue.append((slot, offset, Self.chunkSize)) }
         }
         try await fill()
         while !queue.isEmpty {
