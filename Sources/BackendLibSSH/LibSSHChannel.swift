@@ -9,7 +9,7 @@ import SSHEventLoop
 /// libssh 0.10 reports an exit signal only through a callback, and its exit-status getter returns -1 both for
 /// "none yet" and for errors, so the exit status, exit signal and remote close are all taken from callbacks
 /// (installed before the channel opens; the data callback stays unset so output buffers for non-blocking reads).
-final class LibSSHChannelState: EngineChannelState, PumpedChannel {
+final class LibSSHChannelState: ChannelLifecycle, PumpedChannel {
     private enum Phase {
         case running
         case closing
@@ -73,14 +73,6 @@ final class LibSSHChannelState: EngineChannelState, PumpedChannel {
 
     // MARK: Requests (loop thread)
 
-    func write(_ bytes: [UInt8], _ continuation: CheckedContinuation<Void, any Error>) {
-        if core.enqueueWrite(bytes, continuation, open: phase == .running) { connection.drive() }
-    }
-
-    func requestEOF(_ continuation: CheckedContinuation<Void, any Error>) {
-        if core.requestEOF(continuation, open: phase == .running) { connection.drive() }
-    }
-
     func sendSignal(_ name: String, _ continuation: CheckedContinuation<Void, any Error>) {
         guard phase == .running, let handle else {
             continuation.resume(throwing: core.error(.sessionClosed, "cannot send a signal: the channel ended"))
@@ -96,22 +88,13 @@ final class LibSSHChannelState: EngineChannelState, PumpedChannel {
         connection.drive()
     }
 
-    func close(_ continuation: CheckedContinuation<Void, any Error>?) {
-        if phase == .finished {
-            continuation?.resume()
-            return
-        }
-        core.addCloser(continuation)
-        if phase == .running { beginClosing(byUser: true) }
+    var isRunning: Bool { phase == .running }
+
+    func driveConnection() {
         connection.drive()
     }
 
-    /// Closes and frees a channel nobody will use (a request during setup failed).
-    func discard() {
-        beginClosing(byUser: true)
-    }
-
-    private func beginClosing(byUser: Bool) {
+    func beginClosing(byUser: Bool) {
         phase = .closing
         core.finishStreams()
         if byUser { core.closedByCaller() }

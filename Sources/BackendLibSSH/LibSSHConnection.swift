@@ -22,7 +22,7 @@ import Glibc
 ///   instead of closing it a second time. Teardown makes libssh let go of the socket (`ssh_disconnect` with a
 ///   caller-supplied socket never closes it) before the connection closes it.
 /// - Exit status and exit signal only arrive through channel callbacks (see ``LibSSHChannelState``).
-final class LibSSHConnection: ConnectingConnection {
+final class LibSSHConnection: ConnectingConnection, StatefulConnection {
     let loop: EventLoop
     let options: SSHConnectionOptions
     /// Bytes each output stream may hold before the channel stops being read.
@@ -34,13 +34,11 @@ final class LibSSHConnection: ConnectingConnection {
     private var event: OpaquePointer?
     /// Whether libssh holds the socket (from the first `ssh_connect` call on).
     private var socketHandedOverToLibSSH = false
-    private lazy var state = ConnectionState<LibSSHConnection, LibSSHChannelState>(
+    private(set) lazy var state = ConnectionState<LibSSHConnection, LibSSHChannelState>(
         loop: loop, host: options.host, port: options.port) { [unowned self] in self.fail($0) }
     private var keepaliveTimer: TimerID?
     private var resumeScheduled = false
     private var authenticator: LibSSHAuthenticator?
-    /// Set once the connection is unusable; everything after fails with it.
-    var failure: SSHError? { state.failure }
 
     /// How many 4 KiB transport reads one wake-up may do before other connections on the loop get a turn.
     private static let pumpBudget = 256
@@ -139,26 +137,9 @@ final class LibSSHConnection: ConnectingConnection {
 
     // MARK: Operations
 
-    /// Queues a session-level operation and drives.
-    func enqueue(_ operation: any EngineOperation<LibSSHConnection>) {
-        if state.enqueue(operation) { drive() }
-    }
-
-    /// Restarts the head operation's deadline (an operation with phases calls this between them).
-    func restartDeadline(_ timeout: Duration, activity: String) {
-        state.operations.restartDeadline(timeout, activity: activity)
-    }
-
     func openChannel(_ request: SSHChannelRequest,
                      completion: @escaping (Result<LibSSHChannelState, any Error>) -> Void) {
         enqueue(LibSSHOpenChannelOperation(request: request, timeout: options.operationTimeout, completion: completion))
-    }
-
-    // MARK: Channels
-
-    /// Starts pumping a newly opened channel.
-    func add(_ channel: LibSSHChannelState) {
-        state.add(channel)
     }
 
     // MARK: Driving

@@ -5,7 +5,7 @@ import SSHEventLoop
 
 /// The loop-confined state of one open libssh2 channel: its native handle and close sequence around the shared
 /// ``ChannelCore``. ``pump(_:)`` advances it; the connection calls that on every drive.
-final class LibSSH2ChannelState: EngineChannelState, PumpedChannel {
+final class LibSSH2ChannelState: ChannelLifecycle, PumpedChannel {
     private enum Phase {
         case running
         case closing
@@ -33,36 +33,19 @@ final class LibSSH2ChannelState: EngineChannelState, PumpedChannel {
 
     // MARK: Requests (loop thread)
 
-    func write(_ bytes: [UInt8], _ continuation: CheckedContinuation<Void, any Error>) {
-        if core.enqueueWrite(bytes, continuation, open: phase == .running) { connection.drive() }
-    }
-
-    func requestEOF(_ continuation: CheckedContinuation<Void, any Error>) {
-        if core.requestEOF(continuation, open: phase == .running) { connection.drive() }
-    }
-
     func sendSignal(_ name: String, _ continuation: CheckedContinuation<Void, any Error>) {
         continuation.resume(throwing: core.error(
             .unsupported, "libssh2 \(LibSSH2Library.version) cannot send signals to a remote command "
                 + "(libssh2 1.11 added it); close the channel instead, or use the libssh engine"))
     }
 
-    func close(_ continuation: CheckedContinuation<Void, any Error>?) {
-        if phase == .finished {
-            continuation?.resume()
-            return
-        }
-        core.addCloser(continuation)
-        if phase == .running { beginClosing(byUser: true) }
+    var isRunning: Bool { phase == .running }
+
+    func driveConnection() {
         connection.drive()
     }
 
-    /// Closes and frees a channel nobody will use (a request during setup failed).
-    func discard() {
-        beginClosing(byUser: true)
-    }
-
-    private func beginClosing(byUser: Bool) {
+    func beginClosing(byUser: Bool) {
         phase = .closing
         core.finishStreams()
         if byUser { core.closedByCaller() }

@@ -13,7 +13,7 @@ import Glibc
 /// session-level operation, then pumps every open channel (writes, stdout, stderr, EOF, close) until nothing
 /// makes progress. Pumping every stream of every channel before waiting again matters: a stdout read may pull
 /// a stderr packet into libssh2's memory and return EAGAIN while the socket stays quiet.
-final class LibSSH2Connection: ConnectingConnection {
+final class LibSSH2Connection: ConnectingConnection, StatefulConnection {
     let loop: EventLoop
     let options: SSHConnectionOptions
     /// Bytes each output stream may hold before the channel stops being read.
@@ -22,11 +22,9 @@ final class LibSSH2Connection: ConnectingConnection {
     private(set) var session: OpaquePointer?
     /// The TCP socket, watched by the loop.
     let socket: ConnectionSocket
-    private lazy var state = ConnectionState<LibSSH2Connection, LibSSH2ChannelState>(
+    private(set) lazy var state = ConnectionState<LibSSH2Connection, LibSSH2ChannelState>(
         loop: loop, host: options.host, port: options.port) { [unowned self] in self.fail($0) }
     private var keepaliveTimer: TimerID?
-    /// Set once the connection is unusable; everything after fails with it.
-    var failure: SSHError? { state.failure }
     private var authenticator: LibSSH2Authenticator?
     /// The responder for a keyboard-interactive exchange in progress (read by the C callback).
     var keyboardInteractiveResponder: SSHKeyboardInteractiveResponder?
@@ -97,26 +95,9 @@ final class LibSSH2Connection: ConnectingConnection {
 
     // MARK: Operations
 
-    /// Queues a session-level operation and drives.
-    func enqueue(_ operation: any EngineOperation<LibSSH2Connection>) {
-        if state.enqueue(operation) { drive() }
-    }
-
-    /// Restarts the head operation's deadline (an operation with phases calls this between them).
-    func restartDeadline(_ timeout: Duration, activity: String) {
-        state.operations.restartDeadline(timeout, activity: activity)
-    }
-
     func openChannel(_ request: SSHChannelRequest,
                      completion: @escaping (Result<LibSSH2ChannelState, any Error>) -> Void) {
         enqueue(LibSSH2OpenChannelOperation(request: request, timeout: options.operationTimeout, completion: completion))
-    }
-
-    // MARK: Channels
-
-    /// Starts pumping a newly opened channel.
-    func add(_ channel: LibSSH2ChannelState) {
-        state.add(channel)
     }
 
     // MARK: Driving

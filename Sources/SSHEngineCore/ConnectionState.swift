@@ -96,3 +96,34 @@ package final class ConnectionState<Connection: AnyObject, Channel: PumpedChanne
         for channel in open { channel.connectionFailed(failure) }
     }
 }
+
+/// A connection built on ``ConnectionState``: queueing operations, restarting deadlines and adding channels are the
+/// same for every engine.
+package protocol StatefulConnection: AnyObject {
+    /// The engine's channel state type.
+    associatedtype Channel: PumpedChannel
+    /// The queue, channels and failure.
+    var state: ConnectionState<Self, Channel> { get }
+    /// Steps operations and pumps channels until nothing makes progress.
+    func drive()
+}
+
+extension StatefulConnection {
+    /// Set once the connection is unusable; everything after fails with it.
+    package var failure: SSHError? { state.failure }
+
+    /// Queues a session-level operation and drives.
+    package func enqueue(_ operation: any EngineOperation<Self>) {
+        if state.enqueue(operation) { drive() }
+    }
+
+    /// Restarts the head operation's deadline (an operation with phases calls this between them).
+    package func restartDeadline(_ timeout: Duration, activity: String) {
+        state.operations.restartDeadline(timeout, activity: activity)
+    }
+
+    /// Starts pumping a newly opened channel.
+    package func add(_ channel: Channel) {
+        state.add(channel)
+    }
+}

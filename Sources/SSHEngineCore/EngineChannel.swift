@@ -15,6 +15,44 @@ package protocol EngineChannelState: AnyObject, SendableMetatype {
     func close(_ continuation: CheckedContinuation<Void, any Error>?)
 }
 
+/// The part of a channel's life both engines share: requests accepted only while the command runs, close
+/// resolving at once when already finished. The engine says where its close sequence stands and starts it.
+package protocol ChannelLifecycle: EngineChannelState {
+    /// Whether the command still runs (writes, EOF and close are accepted).
+    var isRunning: Bool { get }
+    /// Whether the channel is fully closed and freed.
+    var isFinished: Bool { get }
+    /// Starts the close sequence; `byUser` when the caller (not the remote EOF) closes.
+    func beginClosing(byUser: Bool)
+    /// Lets the owning connection make progress (after a request was queued).
+    func driveConnection()
+}
+
+extension ChannelLifecycle {
+    package func write(_ bytes: [UInt8], _ continuation: CheckedContinuation<Void, any Error>) {
+        if core.enqueueWrite(bytes, continuation, open: isRunning) { driveConnection() }
+    }
+
+    package func requestEOF(_ continuation: CheckedContinuation<Void, any Error>) {
+        if core.requestEOF(continuation, open: isRunning) { driveConnection() }
+    }
+
+    package func close(_ continuation: CheckedContinuation<Void, any Error>?) {
+        if isFinished {
+            continuation?.resume()
+            return
+        }
+        core.addCloser(continuation)
+        if isRunning { beginClosing(byUser: true) }
+        driveConnection()
+    }
+
+    /// Closes and frees a channel nobody will use (a request during setup failed).
+    package func discard() {
+        beginClosing(byUser: true)
+    }
+}
+
 /// The public face of either engine's channel: every call hops onto the loop that owns the native channel.
 package final class EngineChannel<State: EngineChannelState>: SSHChannel {
     package let stdout: SSHByteStream
