@@ -139,7 +139,8 @@ final class LibSSHConnection: ConnectingConnection, StatefulConnection {
 
     func openChannel(_ request: SSHChannelRequest,
                      completion: @escaping (Result<LibSSHChannelState, any Error>) -> Void) {
-        enqueue(LibSSHOpenChannelOperation(request: request, timeout: options.operationTimeout, completion: completion))
+        enqueue(OpenChannelOperation(request: request, timeout: options.operationTimeout,
+                                         opener: LibSSHChannelOpener(), completion: completion))
     }
 
     // MARK: Driving

@@ -97,7 +97,8 @@ final class LibSSH2Connection: ConnectingConnection, StatefulConnection {
 
     func openChannel(_ request: SSHChannelRequest,
                      completion: @escaping (Result<LibSSH2ChannelState, any Error>) -> Void) {
-        enqueue(LibSSH2OpenChannelOperation(request: request, timeout: options.operationTimeout, completion: completion))
+        enqueue(OpenChannelOperation(request: request, timeout: options.operationTimeout,
+                                         opener: LibSSH2ChannelOpener(), completion: completion))
     }
 
     // MARK: Driving

@@ -106,6 +106,8 @@ package protocol StatefulConnection: AnyObject {
     var state: ConnectionState<Self, Channel> { get }
     /// Steps operations and pumps channels until nothing makes progress.
     func drive()
+    /// Fails everything pending with `error` and tears the connection down.
+    func fail(_ error: any Error)
 }
 
 extension StatefulConnection {
