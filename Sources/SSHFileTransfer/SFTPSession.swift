@@ -37,7 +37,9 @@ package final class SFTPSession: SSHSFTPClient {
 
         var value: Reply {
             get async throws {
-                try await withCheckedThrowingContinuation { continuation in
+                // An answer already here is taken without suspending (most are, with many requests in flight).
+                if let ready = state.withLock({ $0.reply }) { return try ready.get() }
+                return try await withCheckedThrowingContinuation { continuation in
                     let ready = state.withLock { state -> Result<Reply, SSHError>? in
                         if state.reply == nil { state.waiter = continuation }
                         return state.reply
