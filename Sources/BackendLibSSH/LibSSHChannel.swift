@@ -96,8 +96,7 @@ final class LibSSHChannelState: ChannelLifecycle, PumpedChannel {
 
     func beginClosing(byUser: Bool) {
         phase = .closing
-        core.finishStreams()
-        if byUser { core.closedByCaller() }
+        core.beginClosing(byUser: byUser)
     }
 
     // MARK: Pumping (loop thread)

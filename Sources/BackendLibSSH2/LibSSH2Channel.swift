@@ -47,8 +47,7 @@ final class LibSSH2ChannelState: ChannelLifecycle, PumpedChannel {
 
     func beginClosing(byUser: Bool) {
         phase = .closing
-        core.finishStreams()
-        if byUser { core.closedByCaller() }
+        core.beginClosing(byUser: byUser)
     }
 
     // MARK: Pumping (loop thread)

@@ -62,9 +62,9 @@ public protocol SSHSFTPClient: Sendable {
 
 /// SCP transfers on one connection.
 public protocol SSHSCPClient: Sendable {
-    /// Sends one local file to `remotePath` with the given mode.
+    /// Sends one local file to `remotePath` with `mode` (`nil`: the local file's permission bits).
     func send(
-        from localPath: String, to remotePath: String, mode: UInt32,
+        from localPath: String, to remotePath: String, mode: UInt32?,
         progress: (@Sendable (SSHTransferProgress) -> Void)?
     ) async throws
     /// Receives one remote file into `localPath` (written under a temporary name, renamed when complete).

@@ -187,15 +187,17 @@ package final class ChannelCore {
 
     // MARK: Ending
 
-    /// Ends both output streams (normally).
-    package func finishStreams() {
+    /// The channel starts closing: both output streams end (after what they hold), and when the caller closed a
+    /// running command, its pending writes and exit status fail at once (see ``closedByCaller()``).
+    package func beginClosing(byUser: Bool) {
         stdout.finish()
         stderr.finish()
+        if byUser { closedByCaller() }
     }
 
     /// The caller closed the channel while the command runs: stdin writes fail, and the exit status will never be
     /// known, so its waiters learn that now rather than when the server finally answers the close.
-    package func closedByCaller() {
+    private func closedByCaller() {
         let closed = error(.sessionClosed, "the channel was closed")
         failWrites(closed)
         if exit == nil { exit = .failure(error(.sessionClosed, "the channel was closed before the command ended")) }

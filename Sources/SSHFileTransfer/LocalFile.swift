@@ -30,11 +30,17 @@ final class LocalFile: @unchecked Sendable {
         return (UInt64(info.st_size), UInt32(info.st_mode) & 0o7777, (info.st_mode & S_IFMT) == S_IFDIR)
     }
 
-    /// Opens `path` for reading.
+    /// Opens `path` for reading; a directory is an `invalidArgument` error (it needs a recursive copy).
     static func openForReading(_ path: String, host: String, port: Int) async throws -> LocalFile {
         try await blocking { () throws(SSHError) -> LocalFile in
             let fd = open(path, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { throw error(errno, path: path, host: host, port: port) }
+            var info = stat()
+            if fstat(fd, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
+                close(fd)
+                throw SSHError(.invalidArgument, host: host, port: port,
+                               message: "local \(path) is a directory: copy it recursively")
+            }
             return LocalFile(path: path, fd: fd, host: host, port: port)
         }
     }

@@ -17,7 +17,7 @@ package struct SCPSession: SSHSCPClient {
 
     // MARK: Sending
 
-    package func send(from localPath: String, to remotePath: String, mode: UInt32,
+    package func send(from localPath: String, to remotePath: String, mode: UInt32?,
                       progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
         try await sink(remotePath, recursive: false) { channel, reader in
             try await sendFile(localPath, name: Self.baseName(localPath), mode: mode, channel: channel,

@@ -194,6 +194,7 @@ struct TransferTests {
         #expect(noParent?.description.contains("no-parent") == true)
         try FileManager.default.createDirectory(atPath: "\(dir)/adir", withIntermediateDirectories: false)
         await expectSSHError(.invalidArgument) { try await transfer.download(session, "\(dir)/adir", "\(dir)/z") }
+        await expectSSHError(.invalidArgument) { try await transfer.upload(session, "\(dir)/adir", "\(dir)/w") }
         // Leftover temporary files would show up here.
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".part") }
         #expect(leftovers.isEmpty)

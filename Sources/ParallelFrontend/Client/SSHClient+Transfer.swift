@@ -8,12 +8,10 @@ extension SSHClient {
     /// parents); an existing remote file is replaced; permission bits are kept.
     public func copyFile(_ localPath: String, to remotePath: String, recurse: Bool = false,
                          progress: TransferProgressHandler? = nil) async throws {
-        let isDirectory = try localIsDirectory(localPath)
-        if isDirectory && !recurse { throw directoryError(localPath, remote: false) }
         let sftp = try await connectedSession().openSFTP()
         defer { Task { await sftp.close() } }
         let report = reporter(progress)
-        if isDirectory {
+        if recurse {
             try await sftp.uploadDirectory(from: localPath, to: remotePath, progress: report)
         } else {
             try await sftp.upload(from: localPath, to: remotePath, progress: report)
@@ -33,22 +31,20 @@ extension SSHClient {
         }
     }
 
-    /// Sends `localPath` to `remotePath` with SCP. Directories need `recurse`. An existing remote file is an
-    /// error unless `overwrite` is set (SCP itself would silently replace it).
+    /// Sends `localPath` to `remotePath` with SCP. Directories need `recurse`. An existing remote target is an
+    /// error unless `overwrite` is set (SCP itself would silently replace a file, or copy into a directory).
     public func scpSend(_ localPath: String, to remotePath: String, recurse: Bool = false, overwrite: Bool = false,
                         progress: TransferProgressHandler? = nil) async throws {
-        let isDirectory = try localIsDirectory(localPath)
-        if isDirectory && !recurse { throw directoryError(localPath, remote: false) }
         let scp = try await connectedSession().scp()
-        if !overwrite && !isDirectory, try await scp.exists(remotePath) {
+        if !overwrite, try await scp.exists(remotePath) {
             throw SSHError(.fileTransferFailed, host: host, port: config.port ?? 22,
                            message: "remote \(remotePath) already exists (pass overwrite: true to replace it)")
         }
         let report = reporter(progress)
-        if isDirectory {
+        if recurse {
             try await scp.sendDirectory(from: localPath, to: remotePath, progress: report)
         } else {
-            try await scp.send(from: localPath, to: remotePath, mode: localMode(localPath), progress: report)
+            try await scp.send(from: localPath, to: remotePath, mode: nil, progress: report)
         }
     }
 
@@ -68,21 +64,5 @@ extension SSHClient {
         guard let progress else { return nil }
         let (host, index) = (self.host, self.index)
         return { progress(host, index, $0) }
-    }
-
-    private func localIsDirectory(_ path: String) throws -> Bool {
-        guard let attributes = LocalPath.attributes(path) else {
-            throw SSHError(.noSuchFile, host: host, port: config.port ?? 22, message: "local file \(path) does not exist")
-        }
-        return attributes.isDirectory
-    }
-
-    private func localMode(_ path: String) -> UInt32 {
-        LocalPath.attributes(path)?.mode ?? 0o644
-    }
-
-    private func directoryError(_ path: String, remote: Bool) -> SSHError {
-        SSHError(.invalidArgument, host: host, port: config.port ?? 22,
-                 message: "\(remote ? "remote" : "local") \(path) is a directory: pass recurse: true to copy it")
     }
 }
