@@ -166,7 +166,8 @@ package final class ChannelCore {
     /// so the engine can close the channel (or the connection, for `connectionLost`).
     package func pumpReads(force: Bool, read: (Int) throws(SSHError) -> [UInt8]) throws(SSHError) -> Bool {
         var progress = false
-        for (stream, buffer) in [stdout, stderr].enumerated() {
+        for stream in 0..<2 {
+            let buffer = stream == 0 ? stdout : stderr
             while force ? !buffer.isFinished : buffer.hasRoom {
                 let bytes: [UInt8]
                 do { bytes = try read(stream) } catch {

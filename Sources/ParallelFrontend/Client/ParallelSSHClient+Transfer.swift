@@ -88,9 +88,9 @@ extension ParallelSSHClient {
         }
         guard let localSuffix else { return hosts.map { _ in (local, remote) } }
         let names = clients.map { $0.config.alias ?? $0.host }
+        let uses = Dictionary(names.map { ($0, 1) }, uniquingKeysWith: +)
         return names.enumerated().map { index, name in
-            let unique = names.filter { $0 == name }.count == 1
-            return (local + localSuffix + name + (unique ? "" : "\(localSuffix)\(index)"), remote)
+            (local + localSuffix + name + (uses[name] == 1 ? "" : "\(localSuffix)\(index)"), remote)
         }
     }
 
