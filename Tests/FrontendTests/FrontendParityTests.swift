@@ -72,6 +72,17 @@ struct FrontendParityTests {
         #expect(backend.stats.connectAttempts == ["a": 1, "b": 1])
     }
 
+    @Test("concurrent commands on one host share one connection")
+    func concurrentCommandsShareConnection() async throws {
+        let backend = FakeBackend { _ in FakeHost(connectDelay: .milliseconds(100)) }
+        let client = SSHClient(host: "a", backend: backend)
+        async let first = client.runCommand("one")
+        async let second = client.runCommand("two")
+        _ = try await (first, second)
+        #expect(backend.stats.connectAttempts["a"] == 1)
+        #expect(backend.stats.commands.count == 2)
+    }
+
     @Test("retries exhausted: every attempt made, the last error thrown")
     func retriesExhausted() async throws {
         let backend = FakeBackend { _ in FakeHost(connectError: .connectionRefused) }

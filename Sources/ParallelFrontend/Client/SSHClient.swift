@@ -21,6 +21,8 @@ public actor SSHClient {
     private let diagnostics: Logger?
     private let handshakes: AsyncLimiter?
     private var session: (any SSHSession)?
+    /// The connection being made, shared by every caller that needs it meanwhile (the actor is reentrant).
+    private var connecting: Task<any SSHSession, any Error>?
 
     /// Creates a client for `host`; nothing connects until the first command (or ``connect()``).
     /// - Parameters:
@@ -51,6 +53,25 @@ public actor SSHClient {
 
     func connectedSession() async throws -> any SSHSession {
         if let session { return session }
+        let task: Task<any SSHSession, any Error>
+        if let connecting {
+            task = connecting
+        } else {
+            task = Task { try await self.connectWithRetries() }
+            connecting = task
+        }
+        do {
+            let connected = try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }
+            if connecting == task { connecting = nil }
+            if session == nil { session = connected }
+            return connected
+        } catch {
+            if connecting == task { connecting = nil }  // the next call tries again
+            throw error
+        }
+    }
+
+    private func connectWithRetries() async throws -> any SSHSession {
         let options = config.connectionOptions(host: host)
         let attempts = max(0, config.retries ?? 3) + 1
         var attempt = 1
@@ -65,7 +86,6 @@ public actor SSHClient {
                     handshakes?.release()
                     throw error
                 }
-                session = connected
                 diagnostics?.debug("connected", metadata: ["host": "\(host)", "attempt": "\(attempt)"])
                 return connected
             } catch let error as SSHError where Self.isRetryable(error) && attempt < attempts {
