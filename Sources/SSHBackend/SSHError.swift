@@ -112,6 +112,8 @@ extension SSHError {
         public static let noSuchFile = Code("noSuchFile")
         /// Permission to read or write a file was denied (locally or remotely).
         public static let permissionDenied = Code("permissionDenied")
+        /// A file system is full or a disk quota is reached while writing a file (the message says which path).
+        public static let noSpace = Code("noSpace")
     }
 }
 

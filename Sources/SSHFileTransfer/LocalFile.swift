@@ -142,6 +142,7 @@ final class LocalFile: @unchecked Sendable {
         let kind: SSHError.Code = switch code {
         case ENOENT, ENOTDIR: .noSuchFile
         case EACCES, EPERM: .permissionDenied
+        case ENOSPC, EDQUOT: .noSpace
         default: .fileTransferFailed
         }
         return SSHError(kind, host: host, port: port, message: "local file \(path): \(reason)", nativeCode: code,

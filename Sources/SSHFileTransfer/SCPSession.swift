@@ -247,6 +247,7 @@ package struct SCPSession: SSHSCPClient {
         let code: SSHError.Code =
             if message.contains("No such file") { .noSuchFile }
             else if message.contains("Permission denied") { .permissionDenied }
+            else if message.contains("No space left") || message.contains("quota exceeded") { .noSpace }
             else if message.contains("not a regular file") || message.contains("Is a directory") { .invalidArgument }
             else { .fileTransferFailed }
         return SSHError(code, host: host, port: port, message: "remote \(path): \(message)", nativeMessage: message)

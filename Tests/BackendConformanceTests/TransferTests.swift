@@ -200,5 +200,36 @@ struct TransferTests {
         #expect(leftovers.isEmpty)
         await session.close()
     }
+
+    @Test("a full disk: a download fails with noSpace and leaves no file; an upload fails naming the path", .enabled(if: SmallFileSystem.available, "\(SmallFileSystem.unavailableReason)"),
+          arguments: cases)
+    func fullDisk(engine: Engine, transfer: TransferProtocol) async throws {
+        guard let full = try await SmallFileSystem.mount(bytes: 1 << 20) else { return }
+        let session = try await engine.connect()
+        let dir = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try randomFile("\(dir)/source", size: 4 << 20)
+        // Local side full: the download is refused by the local file system.
+        let local = await expectSSHError(.noSpace) {
+            try await transfer.download(session, "\(dir)/source", "\(full.path)/copy")
+        }
+        #expect(local?.description.contains(full.path) == true, "\(String(describing: local))")
+        #expect(local?.host == session.options.host)
+        #expect(try full.contents().isEmpty, "no partial or temporary file is left behind")
+        // Remote side full (the server is this machine): SCP reports "No space left"; SFTP's version 3 has no
+        // status for it, only a generic failure, still naming the path.
+        do {
+            try await transfer.upload(session, "\(dir)/source", "\(full.path)/uploaded")
+            Issue.record("an upload onto a full disk succeeded")
+        } catch let error as SSHError {
+            #expect(error.code == (transfer.name == "scp" ? .noSpace : .fileTransferFailed), "\(error)")
+            #expect(error.description.contains("\(full.path)/uploaded"), "\(error)")
+        }
+        // Neither failure broke the connection.
+        try await transfer.download(session, "\(dir)/source", "\(dir)/after")
+        #expect(sameContents("\(dir)/source", "\(dir)/after"))
+        await session.close()
+        await full.unmount()
+    }
 }
 }
