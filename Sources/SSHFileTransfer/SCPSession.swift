@@ -10,7 +10,6 @@ package struct SCPSession: SSHSCPClient {
     private let session: any SSHSession
     private var host: String { session.options.host }
     private var port: Int { session.options.port }
-    private static let blockSize = 256 * 1024
 
     /// SCP on `session`.
     package init(session: any SSHSession) { self.session = session }
@@ -70,7 +69,7 @@ package struct SCPSession: SSHSCPClient {
         var sent: UInt64 = 0
         progress?(SSHTransferProgress(bytesDone: 0, bytesTotal: size))
         while sent < size {
-            let block = try await file.read(upTo: Int(min(UInt64(Self.blockSize), size - sent)))
+            let block = try await file.read(upTo: Int(min(UInt64(LocalFile.blockSize), size - sent)))
             if block.isEmpty {
                 throw error(.fileTransferFailed, "local file \(localPath) shrank while being sent")
             }
@@ -212,14 +211,14 @@ package struct SCPSession: SSHSCPClient {
             try await channel.write([0])
             var received: UInt64 = 0
             var block: [UInt8] = []
-            block.reserveCapacity(Self.blockSize)
+            block.reserveCapacity(LocalFile.blockSize)
             progress?(SSHTransferProgress(bytesDone: 0, bytesTotal: size))
             while received < size {
-                let piece = try await reader.read(upTo: Int(min(UInt64(Self.blockSize - block.count), size - received)))
+                let piece = try await reader.read(upTo: Int(min(UInt64(LocalFile.blockSize - block.count), size - received)))
                 if piece.isEmpty { throw error(.connectionLost, "scp ended in the middle of \(localPath)") }
                 block.append(contentsOf: piece)
                 received += UInt64(piece.count)
-                if block.count >= Self.blockSize || received == size {
+                if block.count >= LocalFile.blockSize || received == size {
                     try await file.write(block)
                     block.removeAll(keepingCapacity: true)
                     progress?(SSHTransferProgress(bytesDone: received, bytesTotal: size))

@@ -91,7 +91,7 @@ extension SFTPSession {
         var done: UInt64 = 0
         var reachedEnd = false
         var pendingWrite: [UInt8] = []
-        pendingWrite.reserveCapacity(Self.chunkSize * 16)
+        pendingWrite.reserveCapacity(LocalFile.blockSize)
         progress?(SSHTransferProgress(bytesDone: 0, bytesTotal: size))
         func request(_ offset: UInt64, _ count: Int) async throws -> Slot {
             try await send(.read) { writer in
@@ -130,7 +130,7 @@ extension SFTPSession {
                     let rest = offset + UInt64(data.count)
                     queue.insert((try await request(rest, count - data.count), rest, count - data.count), at: 0)
                 }
-                if pendingWrite.count >= Self.chunkSize * 16 {
+                if pendingWrite.count >= LocalFile.blockSize {
                     try await file.write(pendingWrite)
                     pendingWrite.removeAll(keepingCapacity: true)
                 }
