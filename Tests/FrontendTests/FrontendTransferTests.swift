@@ -53,6 +53,33 @@ struct FrontendTransferTests {
         for transfer in received.prefix(4) { #expect(contents(transfer.localPath) == payload, "\(transfer)") }
     }
 
+    @Test("closure forms: each host's paths come from a closure of host and index", arguments: FrontendEngine.all)
+    func closureForms(engine: FrontendEngine) async throws {
+        let servers = try await Fleet.servers
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for index in 0..<3 { try Data("payload \(index)".utf8).write(to: URL(fileURLWithPath: "\(dir)/in-\(index)")) }
+        let client = try Fleet.client(engine, servers: servers)
+        let hosts = servers.map(\.host)
+        // Each host gets its own source and its own remote name, built from its address.
+        let sent = try await client.copyFile { host, index in ("\(dir)/in-\(index)", "\(dir)/sftp-\(host)") }
+        #expect(sent.map(\.remotePath) == hosts.map { "\(dir)/sftp-\($0)" })
+        let sentSCP = try await client.scpSend { host, index in ("\(dir)/in-\(index)", "\(dir)/scp-\(host)") }
+        #expect(sentSCP.allSatisfy { $0.error == nil })
+        for (index, host) in hosts.enumerated() {
+            #expect(contents("\(dir)/sftp-\(host)") == Data("payload \(index)".utf8))
+            #expect(contents("\(dir)/scp-\(host)") == Data("payload \(index)".utf8))
+        }
+        let fetched = try await client.copyRemoteFile { host, index in ("\(dir)/back-sftp-\(index)", "\(dir)/sftp-\(host)") }
+        #expect(fetched.map(\.localPath) == (0..<hosts.count).map { "\(dir)/back-sftp-\($0)" })
+        let received = try await client.scpRecv { host, index in ("\(dir)/back-scp-\(index)", "\(dir)/scp-\(host)") }
+        #expect(received.allSatisfy { $0.error == nil })
+        for index in hosts.indices {
+            #expect(contents("\(dir)/back-sftp-\(index)") == Data("payload \(index)".utf8))
+            #expect(contents("\(dir)/back-scp-\(index)") == Data("payload \(index)".utf8))
+        }
+    }
+
     @Test("SCP does not overwrite unless asked; directories need recurse", arguments: FrontendEngine.all)
     func overwriteAndRecurse(engine: FrontendEngine) async throws {
         let servers = try await Fleet.servers

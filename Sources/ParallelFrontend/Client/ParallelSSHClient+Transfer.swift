@@ -30,10 +30,15 @@ extension ParallelSSHClient {
     @discardableResult
     public func copyFile(_ localPath: String, to remotePath: String, recurse: Bool = false, copyArgs: [[String]]? = nil,
                          stopOnErrors: Bool = true, progress: TransferProgressHandler? = nil) async throws -> [HostTransfer] {
-        let paths = try pathPairs(localPath, remotePath, copyArgs: copyArgs, localSuffix: nil)
-        return try await transfer(paths, stopOnErrors: stopOnErrors) { client, local, remote in
-            try await client.copyFile(local, to: remote, recurse: recurse, progress: progress)
-        }
+        try await transfer(.sftpUpload, pathPairs(localPath, remotePath, copyArgs: copyArgs, localSuffix: nil),
+                           recurse: recurse, stopOnErrors: stopOnErrors, progress: progress)
+    }
+
+    /// Uploads with SFTP the paths `paths(host, index)` gives for each host (the closure form of `copyArgs`).
+    @discardableResult
+    public func copyFile(recurse: Bool = false, stopOnErrors: Bool = true, progress: TransferProgressHandler? = nil,
+                         _ paths: (_ host: String, _ index: Int) -> (local: String, remote: String)) async throws -> [HostTransfer] {
+        try await transfer(.sftpUpload, hostPaths(paths), recurse: recurse, stopOnErrors: stopOnErrors, progress: progress)
     }
 
     /// Downloads `remotePath` from every host with SFTP, into one local file per host: `localPath` plus
@@ -43,10 +48,16 @@ extension ParallelSSHClient {
     public func copyRemoteFile(_ remotePath: String, to localPath: String, recurse: Bool = false,
                                suffixSeparator: String = "_", copyArgs: [[String]]? = nil, stopOnErrors: Bool = true,
                                progress: TransferProgressHandler? = nil) async throws -> [HostTransfer] {
-        let paths = try pathPairs(localPath, remotePath, copyArgs: copyArgs, localSuffix: suffixSeparator)
-        return try await transfer(paths, stopOnErrors: stopOnErrors) { client, local, remote in
-            try await client.copyRemoteFile(remote, to: local, recurse: recurse, progress: progress)
-        }
+        try await transfer(.sftpDownload, pathPairs(localPath, remotePath, copyArgs: copyArgs, localSuffix: suffixSeparator),
+                           recurse: recurse, stopOnErrors: stopOnErrors, progress: progress)
+    }
+
+    /// Downloads with SFTP the paths `paths(host, index)` gives for each host (the closure form of `copyArgs`;
+    /// giving every host its own local path is then up to the closure).
+    @discardableResult
+    public func copyRemoteFile(recurse: Bool = false, stopOnErrors: Bool = true, progress: TransferProgressHandler? = nil,
+                               _ paths: (_ host: String, _ index: Int) -> (local: String, remote: String)) async throws -> [HostTransfer] {
+        try await transfer(.sftpDownload, hostPaths(paths), recurse: recurse, stopOnErrors: stopOnErrors, progress: progress)
     }
 
     /// Sends `localPath` to `remotePath` on every host with SCP (see ``SSHClient/scpSend(_:to:recurse:overwrite:progress:)``).
@@ -54,10 +65,17 @@ extension ParallelSSHClient {
     public func scpSend(_ localPath: String, to remotePath: String, recurse: Bool = false, overwrite: Bool = false,
                         copyArgs: [[String]]? = nil, stopOnErrors: Bool = true,
                         progress: TransferProgressHandler? = nil) async throws -> [HostTransfer] {
-        let paths = try pathPairs(localPath, remotePath, copyArgs: copyArgs, localSuffix: nil)
-        return try await transfer(paths, stopOnErrors: stopOnErrors) { client, local, remote in
-            try await client.scpSend(local, to: remote, recurse: recurse, overwrite: overwrite, progress: progress)
-        }
+        try await transfer(.scpSend(overwrite: overwrite), pathPairs(localPath, remotePath, copyArgs: copyArgs, localSuffix: nil),
+                           recurse: recurse, stopOnErrors: stopOnErrors, progress: progress)
+    }
+
+    /// Sends with SCP the paths `paths(host, index)` gives for each host (the closure form of `copyArgs`).
+    @discardableResult
+    public func scpSend(recurse: Bool = false, overwrite: Bool = false, stopOnErrors: Bool = true,
+                        progress: TransferProgressHandler? = nil,
+                        _ paths: (_ host: String, _ index: Int) -> (local: String, remote: String)) async throws -> [HostTransfer] {
+        try await transfer(.scpSend(overwrite: overwrite), hostPaths(paths), recurse: recurse, stopOnErrors: stopOnErrors,
+                           progress: progress)
     }
 
     /// Receives `remotePath` from every host with SCP, one local file per host named as in
@@ -66,10 +84,20 @@ extension ParallelSSHClient {
     public func scpRecv(_ remotePath: String, to localPath: String, recurse: Bool = false, suffixSeparator: String = "_",
                         copyArgs: [[String]]? = nil, stopOnErrors: Bool = true,
                         progress: TransferProgressHandler? = nil) async throws -> [HostTransfer] {
-        let paths = try pathPairs(localPath, remotePath, copyArgs: copyArgs, localSuffix: suffixSeparator)
-        return try await transfer(paths, stopOnErrors: stopOnErrors) { client, local, remote in
-            try await client.scpRecv(remote, to: local, recurse: recurse, progress: progress)
-        }
+        try await transfer(.scpRecv, pathPairs(localPath, remotePath, copyArgs: copyArgs, localSuffix: suffixSeparator),
+                           recurse: recurse, stopOnErrors: stopOnErrors, progress: progress)
+    }
+
+    /// Receives with SCP the paths `paths(host, index)` gives for each host (the closure form of `copyArgs`).
+    @discardableResult
+    public func scpRecv(recurse: Bool = false, stopOnErrors: Bool = true, progress: TransferProgressHandler? = nil,
+                        _ paths: (_ host: String, _ index: Int) -> (local: String, remote: String)) async throws -> [HostTransfer] {
+        try await transfer(.scpRecv, hostPaths(paths), recurse: recurse, stopOnErrors: stopOnErrors, progress: progress)
+    }
+
+    /// The (local, remote) paths of every host, from a closure form's closure.
+    private func hostPaths(_ paths: (String, Int) -> (local: String, remote: String)) -> [(local: String, remote: String)] {
+        hosts.enumerated().map { index, host in paths(host, index) }
     }
 
     /// The (local, remote) paths of every host: filled from `copyArgs`, else the same paths with the local one
@@ -94,10 +122,11 @@ extension ParallelSSHClient {
         }
     }
 
-    private func transfer(_ paths: [(local: String, remote: String)], stopOnErrors: Bool,
-                          _ body: @escaping @Sendable (SSHClient, String, String) async throws -> Void) async throws -> [HostTransfer] {
+    private func transfer(_ operation: CopyOperation, _ paths: [(local: String, remote: String)], recurse: Bool,
+                          stopOnErrors: Bool, progress: TransferProgressHandler?) async throws -> [HostTransfer] {
         let results = await forEachHost { client in
-            try await body(client, paths[client.index].local, paths[client.index].remote)
+            try await operation.run(on: client, local: paths[client.index].local, remote: paths[client.index].remote,
+                                    recurse: recurse, progress: progress)
         }
         let transfers = results.enumerated().map { index, result in
             var failure: (any Error)?
@@ -107,5 +136,21 @@ extension ParallelSSHClient {
         }
         if stopOnErrors, let failed = transfers.first(where: { $0.error != nil }), let error = failed.error { throw error }
         return transfers
+    }
+}
+
+/// The four copy operations, as the per-host step of a parallel copy.
+private enum CopyOperation: Sendable {
+    case sftpUpload, sftpDownload, scpSend(overwrite: Bool), scpRecv
+
+    func run(on client: SSHClient, local: String, remote: String, recurse: Bool,
+             progress: TransferProgressHandler?) async throws {
+        switch self {
+        case .sftpUpload: try await client.copyFile(local, to: remote, recurse: recurse, progress: progress)
+        case .sftpDownload: try await client.copyRemoteFile(remote, to: local, recurse: recurse, progress: progress)
+        case .scpSend(let overwrite):
+            try await client.scpSend(local, to: remote, recurse: recurse, overwrite: overwrite, progress: progress)
+        case .scpRecv: try await client.scpRecv(remote, to: local, recurse: recurse, progress: progress)
+        }
     }
 }
