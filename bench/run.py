@@ -185,12 +185,17 @@ def main():
     parser.add_argument("--quick", action="store_true", help="small sizes, no fleet, no docs")
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--bench", default=os.path.join(ROOT, ".build", "release", "pssh-bench"))
-    parser.add_argument("--floor-dir", required=True)
+    parser.add_argument("--floor-dir", help="where bench/run built the C floor programs")
     parser.add_argument("--only", help="comma-separated sections to run (floor, fanout, stream, copy, hold, fleet); "
                                        "a partial run prints its figures but leaves docs/ alone")
     parser.add_argument("--repeat", type=int, default=3, help="rounds of the stream and copy workloads (median shown)")
+    parser.add_argument("--rewrite-docs", action="store_true",
+                        help="rewrite docs/benchmarks.md and its chart from bench/last-run.json, running nothing")
     parser.add_argument("--openssh", help=argparse.SUPPRESS)
     options = parser.parse_args()
+    if options.rewrite_docs:
+        with open(os.path.join(ROOT, "bench", "last-run.json")) as f:
+            return write_docs(json.load(f))
     sections = {"floor", "fanout", "stream", "copy", "hold", "fleet"}
     only = set(options.only.split(",")) if options.only else sections
     if only - sections:
@@ -360,20 +365,22 @@ def ratios(results):
         if "error" not in r and r["workload"] != "floor":
             groups.setdefault((r["workload"], r["n"]), []).append(r)
     floors = {r["label"]: r["cpu"] / r["n"] for r in results if r["workload"] == "floor" and "error" not in r}
-    out.append("| workload | n | ours | wall vs fastest peer | cpu vs leanest peer | cpu/host vs C floor |")
-    out.append("|---|---|---|---|---|---|")
+    out.append("| workload | n | ours | wall vs fastest peer | wall vs OpenSSH | cpu vs leanest peer | cpu/host vs C floor |")
+    out.append("|---|---|---|---|---|---|---|")
     for (workload, n), rows in groups.items():
         peers = [r for r in rows if not r["label"].startswith("swift")]
         if not peers:
             continue
         fastest = min(r["wall"] for r in peers)
         leanest = min(r["cpu"] for r in peers) or 1e-9
+        openssh = next((r["wall"] for r in peers if r["label"] == "openssh"), None)
         for r in rows:
             if r["label"].startswith("swift"):
                 floor = floors.get("c-" + r["label"].split("-", 1)[1])
                 versus_floor = f"{r['cpu'] / n / floor:.2f}" if floor and workload in ("fanout", "fleet") else ""
-                out.append(f"| {workload} | {n} | {r['label']} | {r['wall'] / fastest:.2f} | {r['cpu'] / leanest:.2f} "
-                           f"| {versus_floor} |")
+                versus_openssh = f"{r['wall'] / openssh:.2f}" if openssh else ""
+                out.append(f"| {workload} | {n} | {r['label']} | {r['wall'] / fastest:.2f} | {versus_openssh} "
+                           f"| {r['cpu'] / leanest:.2f} | {versus_floor} |")
     return out + [""]
 
 
