@@ -33,20 +33,27 @@ public struct SSHTransferProgress: Sendable, Hashable {
 }
 
 /// An SFTP session on one connection. Paths are remote paths; local files are named by local paths.
+///
+/// For every copy, SFTP and SCP alike, a destination that is an existing directory receives the source inside it,
+/// under the source's own name (as `scp`, `sftp put` and asyncssh do); any other destination is the copy's name.
 public protocol SSHSFTPClient: Sendable {
-    /// Uploads `localPath` to `remotePath`, replacing an existing file, keeping the mode bits.
+    /// Uploads `localPath` to `remotePath` (or inside it, when a directory), replacing an existing file, keeping
+    /// the mode bits.
     func upload(
         from localPath: String, to remotePath: String, progress: (@Sendable (SSHTransferProgress) -> Void)?
     ) async throws
-    /// Downloads `remotePath` to `localPath` (written under a temporary name, renamed when complete).
+    /// Downloads `remotePath` to `localPath` (or inside it, when a directory), written under a temporary name and
+    /// renamed when complete.
     func download(
         from remotePath: String, to localPath: String, progress: (@Sendable (SSHTransferProgress) -> Void)?
     ) async throws
-    /// Uploads the local directory tree `localPath` as `remotePath` (created, with missing parents), keeping mode bits.
+    /// Uploads the local directory tree `localPath` as `remotePath` (created, with missing parents; or inside it, when
+    /// it is an existing directory), keeping mode bits.
     func uploadDirectory(
         from localPath: String, to remotePath: String, progress: (@Sendable (SSHTransferProgress) -> Void)?
     ) async throws
-    /// Downloads the remote directory tree `remotePath` as `localPath` (created), keeping mode bits.
+    /// Downloads the remote directory tree `remotePath` as `localPath` (created; or inside it, when it is an existing
+    /// directory), keeping mode bits.
     func downloadDirectory(
         from remotePath: String, to localPath: String, progress: (@Sendable (SSHTransferProgress) -> Void)?
     ) async throws
@@ -60,14 +67,17 @@ public protocol SSHSFTPClient: Sendable {
     func close() async
 }
 
-/// SCP transfers on one connection.
+/// SCP transfers on one connection. Destinations follow the rule of ``SSHSFTPClient``: an existing directory
+/// receives the source inside it, under the source's own name.
 public protocol SSHSCPClient: Sendable {
-    /// Sends one local file to `remotePath` with `mode` (`nil`: the local file's permission bits).
+    /// Sends one local file to `remotePath` (or inside it, when a directory) with `mode` (`nil`: the local file's
+    /// permission bits).
     func send(
         from localPath: String, to remotePath: String, mode: UInt32?,
         progress: (@Sendable (SSHTransferProgress) -> Void)?
     ) async throws
-    /// Receives one remote file into `localPath` (written under a temporary name, renamed when complete).
+    /// Receives one remote file into `localPath` (or inside it, when a directory), written under a temporary name
+    /// and renamed when complete.
     func receive(
         from remotePath: String, to localPath: String, progress: (@Sendable (SSHTransferProgress) -> Void)?
     ) async throws
@@ -76,7 +86,8 @@ public protocol SSHSCPClient: Sendable {
     func sendDirectory(
         from localPath: String, to remotePath: String, progress: (@Sendable (SSHTransferProgress) -> Void)?
     ) async throws
-    /// Receives the remote directory tree `remotePath` as `localPath`.
+    /// Receives the remote directory tree `remotePath` as `localPath` (or inside it, when it is an existing
+    /// directory). Names the server sends below the top must be plain single components, else `protocolError`.
     func receiveDirectory(
         from remotePath: String, to localPath: String, progress: (@Sendable (SSHTransferProgress) -> Void)?
     ) async throws

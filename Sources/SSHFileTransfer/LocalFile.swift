@@ -29,10 +29,19 @@ final class LocalFile: @unchecked Sendable {
     deinit { close(fd) }
 
     /// What `stat` says about a local path, or nil when it does not exist.
-    static func attributes(of path: String) -> (size: UInt64, mode: UInt32, isDirectory: Bool)? {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
-        return (UInt64(info.st_size), UInt32(info.st_mode) & 0o7777, (info.st_mode & S_IFMT) == S_IFDIR)
+    static func attributes(of path: String) async throws -> (size: UInt64, mode: UInt32, isDirectory: Bool)? {
+        try await blocking { () throws(SSHError) -> (size: UInt64, mode: UInt32, isDirectory: Bool)? in
+            var info = stat()
+            guard stat(path, &info) == 0 else { return nil }
+            return (UInt64(info.st_size), UInt32(info.st_mode) & 0o7777, (info.st_mode & S_IFMT) == S_IFDIR)
+        }
+    }
+
+    /// Where a download of `sourcePath` into `path` lands: `path` itself, or the source's name inside it when
+    /// `path` is an existing directory (as with `scp`).
+    static func destination(_ path: String, for sourcePath: String, host: String, port: Int) async throws -> String {
+        guard try await attributes(of: path)?.isDirectory == true else { return path }
+        return PathName.joined(path, PathName.baseName(sourcePath))
     }
 
     /// Opens `path` for reading; a directory is an `invalidArgument` error (it needs a recursive copy).

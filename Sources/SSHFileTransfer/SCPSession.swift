@@ -19,7 +19,7 @@ package struct SCPSession: SSHSCPClient {
     package func send(from localPath: String, to remotePath: String, mode: UInt32?,
                       progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
         try await sink(remotePath, recursive: false) { channel, reader in
-            try await sendFile(localPath, name: Self.baseName(localPath), mode: mode, channel: channel,
+            try await sendFile(localPath, name: PathName.baseName(localPath), mode: mode, channel: channel,
                                reader: &reader, progress: progress)
         }
     }
@@ -27,7 +27,7 @@ package struct SCPSession: SSHSCPClient {
     package func sendDirectory(from localPath: String, to remotePath: String,
                                progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
         try await sink(remotePath, recursive: true) { channel, reader in
-            try await sendTree(localPath, name: Self.baseName(localPath), channel: channel, reader: &reader,
+            try await sendTree(localPath, name: PathName.baseName(localPath), channel: channel, reader: &reader,
                                progress: progress)
         }
     }
@@ -83,7 +83,7 @@ package struct SCPSession: SSHSCPClient {
 
     private func sendTree(_ localPath: String, name: String, channel: any SSHChannel, reader: inout ChannelReader,
                           progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
-        guard let attributes = LocalFile.attributes(of: localPath) else {
+        guard let attributes = try await LocalFile.attributes(of: localPath) else {
             throw LocalFile.error(ENOENT, path: localPath, host: host, port: port)
         }
         guard attributes.isDirectory else {
@@ -93,7 +93,7 @@ package struct SCPSession: SSHSCPClient {
         try await channel.write(Array("D\(Self.octal(attributes.mode)) 0 \(name)\n".utf8))
         try await expectAck(&reader, channel: channel, path: name)
         for entry in try await LocalFile.listDirectory(localPath, host: host, port: port) {
-            try await sendTree(localPath + "/" + entry, name: entry, channel: channel, reader: &reader,
+            try await sendTree(PathName.joined(localPath, entry), name: entry, channel: channel, reader: &reader,
                                progress: progress)
         }
         try await channel.write(Array("E\n".utf8))
@@ -116,6 +116,7 @@ package struct SCPSession: SSHSCPClient {
 
     package func receive(from remotePath: String, to localPath: String,
                          progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
+        let localPath = try await LocalFile.destination(localPath, for: remotePath, host: host, port: port)
         try await source(remotePath, recursive: false) { channel, reader in
             guard let record = try await nextRecord(&reader, channel: channel, path: remotePath) else {
                 throw error(.fileTransferFailed, "scp sent nothing for \(remotePath)")
@@ -130,19 +131,27 @@ package struct SCPSession: SSHSCPClient {
 
     package func receiveDirectory(from remotePath: String, to localPath: String,
                                   progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
+        let top = try await LocalFile.destination(localPath, for: remotePath, host: host, port: port)
         try await source(remotePath, recursive: true) { channel, reader in
             var directories: [String] = []
             var first = true
             while let record = try await nextRecord(&reader, channel: channel, path: remotePath) {
-                // The first record names the top of the tree: it lands at localPath itself.
+                // The first record is the top of the tree: it lands at `top`. Names below it come from the server,
+                // so each must be a single plain component.
                 let parent = directories.last
-                func target(_ name: String) -> String { first ? localPath : parent! + "/" + name }
+                func target(_ name: String) throws -> String {
+                    if first { return top }
+                    guard PathName.isPlainEntry(name) else {
+                        throw error(.protocolError, "scp sent an unsafe name \"\(name)\" inside \(remotePath)")
+                    }
+                    return PathName.joined(parent!, name)
+                }
                 switch record {
                 case .file(let mode, let size, let name):
-                    try await receiveFile(target(name), mode: mode, size: size, channel: channel, reader: &reader,
+                    try await receiveFile(try target(name), mode: mode, size: size, channel: channel, reader: &reader,
                                           progress: progress)
                 case .directory(let mode, let name):
-                    let path = target(name)
+                    let path = try target(name)
                     try await LocalFile.makeDirectory(path, mode: mode | 0o700, host: host, port: port)
                     directories.append(path)
                     try await channel.write([0])
@@ -205,7 +214,7 @@ package struct SCPSession: SSHSCPClient {
 
     private func receiveFile(_ localPath: String, mode: UInt32, size: UInt64, channel: any SSHChannel,
                              reader: inout ChannelReader, progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
-        let temporary = SFTPSession.temporaryName(for: localPath)
+        let temporary = PathName.temporaryName(for: localPath)
         let file = try await LocalFile.create(temporary, mode: mode & 0o7777, host: host, port: port)
         do {
             try await channel.write([0])
@@ -254,11 +263,6 @@ package struct SCPSession: SSHSCPClient {
 
     static func quote(_ text: String) -> String {
         "'" + text.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
-    }
-
-    static func baseName(_ path: String) -> String {
-        let trimmed = path.hasSuffix("/") ? String(path.dropLast()) : path
-        return trimmed.split(separator: "/").last.map(String.init) ?? trimmed
     }
 
     static func octal(_ mode: UInt32) -> String {

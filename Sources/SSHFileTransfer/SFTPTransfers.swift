@@ -6,9 +6,48 @@ import Glibc
 
 extension SFTPSession {
     /// Uploads a local file, pipelining up to ``requestsInFlight`` writes of ``chunkSize`` bytes. The remote file
-    /// is created or replaced, and ends with the local file's permission bits.
+    /// is created or replaced, and ends with the local file's permission bits. When `remotePath` is an existing
+    /// directory, the file goes inside it under its own name (as with `scp` and `sftp put`).
     package func upload(from localPath: String, to remotePath: String,
                         progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
+        try await uploadFile(from: localPath, to: try await remoteDestination(remotePath, for: localPath),
+                             progress: progress)
+    }
+
+    /// Downloads a remote file into `localPath`, or inside it under the file's own name when it is an existing
+    /// directory (see ``downloadFile(from:to:progress:)``).
+    package func download(from remotePath: String, to localPath: String,
+                          progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
+        try await downloadFile(from: remotePath, to: try await LocalFile.destination(localPath, for: remotePath,
+                                                                                     host: host, port: port),
+                               progress: progress)
+    }
+
+    /// Uploads a local tree as `remotePath` (created, with missing parents), or inside it under its own name when
+    /// it is an existing directory.
+    package func uploadDirectory(from localPath: String, to remotePath: String,
+                                 progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
+        try await uploadTree(from: localPath, to: try await remoteDestination(remotePath, for: localPath),
+                             progress: progress)
+    }
+
+    /// Downloads a remote tree as `localPath` (created), or inside it under its own name when it is an existing
+    /// directory.
+    package func downloadDirectory(from remotePath: String, to localPath: String,
+                                   progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
+        try await downloadTree(from: remotePath, to: try await LocalFile.destination(localPath, for: remotePath,
+                                                                                     host: host, port: port),
+                               progress: progress)
+    }
+
+    /// `remotePath`, or `localPath`'s name inside it when it is an existing directory.
+    private func remoteDestination(_ remotePath: String, for localPath: String) async throws -> String {
+        guard let existing = try await attributes(of: remotePath), existing.isDirectory else { return remotePath }
+        return PathName.joined(remotePath, PathName.baseName(localPath))
+    }
+
+    private func uploadFile(from localPath: String, to remotePath: String,
+                            progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
         let file = try await LocalFile.openForReading(localPath, host: host, port: port)
         let (size, mode) = file.attributes()
         let handle = try await open(remotePath, flags: [.write, .create, .truncate],
@@ -53,8 +92,8 @@ extension SFTPSession {
 
     /// Downloads a remote file into `localPath`: written under a temporary name beside it and renamed when
     /// complete, so a failed download never leaves a truncated file under the final name.
-    package func download(from remotePath: String, to localPath: String,
-                          progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
+    private func downloadFile(from remotePath: String, to localPath: String,
+                              progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
         guard let attributes = try await attributes(of: remotePath) else {
             throw error(.noSuchFile, "remote file \(remotePath) does not exist")
         }
@@ -62,7 +101,7 @@ extension SFTPSession {
             throw error(.invalidArgument, "remote \(remotePath) is a directory (copy it recursively)")
         }
         let handle = try await open(remotePath, flags: [.read], what: "opening")
-        let temporary = Self.temporaryName(for: localPath)
+        let temporary = PathName.temporaryName(for: localPath)
         let mode = (attributes.mode ?? 0o644) & 0o7777
         let file: LocalFile
         do {
@@ -149,26 +188,19 @@ extension SFTPSession {
         }
         if !pendingWrite.isEmpty { try await file.write(pendingWrite) }
     }
-
-    /// `dir/.name.pssh-<random>.part` beside `path`.
-    static func temporaryName(for path: String) -> String {
-        let slash = path.lastIndex(of: "/")
-        let directory = slash.map { String(path[...$0]) } ?? ""
-        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
-        return "\(directory).\(name).pssh-\(UInt32.random(in: 0...UInt32.max)).part"
-    }
 }
 
 extension SFTPSession {
-    package func uploadDirectory(from localPath: String, to remotePath: String,
-                                 progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
-        guard let local = LocalFile.attributes(of: localPath) else {
+    private func uploadTree(from localPath: String, to remotePath: String,
+                            progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
+        guard let local = try await LocalFile.attributes(of: localPath) else {
             throw LocalFile.error(ENOENT, path: localPath, host: host, port: port)
         }
-        guard local.isDirectory else { return try await upload(from: localPath, to: remotePath, progress: progress) }
+        guard local.isDirectory else { return try await uploadFile(from: localPath, to: remotePath, progress: progress) }
         try await makeDirectories(remotePath, mode: local.mode)
         for entry in try await LocalFile.listDirectory(localPath, host: host, port: port) {
-            try await uploadDirectory(from: localPath + "/" + entry, to: remotePath + "/" + entry, progress: progress)
+            try await uploadTree(from: PathName.joined(localPath, entry), to: PathName.joined(remotePath, entry),
+                                 progress: progress)
         }
         try await setMode(local.mode, of: remotePath)
     }
@@ -179,27 +211,24 @@ extension SFTPSession {
             if existing.isDirectory { return }
             throw error(.fileTransferFailed, "remote \(remotePath) exists and is not a directory")
         }
-        let parent = Self.parent(of: remotePath)
+        let parent = PathName.parent(of: remotePath)
         if !parent.isEmpty && parent != remotePath { try await makeDirectories(parent) }
         try await makeDirectory(remotePath, mode: mode)
     }
 
-    package func downloadDirectory(from remotePath: String, to localPath: String,
-                                   progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
+    private func downloadTree(from remotePath: String, to localPath: String,
+                              progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
         guard let remote = try await attributes(of: remotePath) else {
             throw error(.noSuchFile, "remote \(remotePath) does not exist")
         }
-        guard remote.isDirectory else { return try await download(from: remotePath, to: localPath, progress: progress) }
+        guard remote.isDirectory else { return try await downloadFile(from: remotePath, to: localPath, progress: progress) }
         try await LocalFile.makeDirectory(localPath, mode: (remote.mode ?? 0o755) & 0o7777 | 0o700, host: host, port: port)
         for entry in try await listDirectory(remotePath) {
-            try await downloadDirectory(from: remotePath + "/" + entry, to: localPath + "/" + entry, progress: progress)
+            guard PathName.isPlainEntry(entry) else {
+                throw error(.protocolError, "the server listed an unsafe name \"\(entry)\" in \(remotePath)")
+            }
+            try await downloadTree(from: PathName.joined(remotePath, entry), to: PathName.joined(localPath, entry),
+                                   progress: progress)
         }
-    }
-
-    /// The parent of a remote path (`""` for a bare name).
-    static func parent(of path: String) -> String {
-        let trimmed = path.hasSuffix("/") && path.count > 1 ? String(path.dropLast()) : path
-        guard let slash = trimmed.lastIndex(of: "/") else { return "" }
-        return slash == trimmed.startIndex ? "/" : String(trimmed[..<slash])
     }
 }

@@ -201,6 +201,54 @@ struct TransferTests {
         await session.close()
     }
 
+    @Test("an existing directory as destination receives the source inside it, under its own name", arguments: cases)
+    func intoExistingDirectory(engine: Engine, transfer: TransferProtocol) async throws {
+        let session = try await engine.connect()
+        let dir = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let fm = FileManager.default
+        try randomFile("\(dir)/file", size: 1000)
+        try fm.createDirectory(atPath: "\(dir)/tree/sub", withIntermediateDirectories: true)
+        try randomFile("\(dir)/tree/sub/leaf", size: 100)
+        for target in ["remote-target", "local-target"] {
+            try fm.createDirectory(atPath: "\(dir)/\(target)", withIntermediateDirectories: false)
+            chmod("\(dir)/\(target)", 0o777)
+        }
+        try await transfer.upload(session, "\(dir)/file", "\(dir)/remote-target")
+        try await transfer.upload(session, "\(dir)/tree", "\(dir)/remote-target/", recursive: true)
+        try await transfer.download(session, "\(dir)/file", "\(dir)/local-target/")
+        try await transfer.download(session, "\(dir)/tree", "\(dir)/local-target", recursive: true)
+        for target in ["remote-target", "local-target"] {
+            #expect(sameContents("\(dir)/file", "\(dir)/\(target)/file"), "\(target)")
+            #expect(sameContents("\(dir)/tree/sub/leaf", "\(dir)/\(target)/tree/sub/leaf"), "\(target)")
+            #expect(try fm.contentsOfDirectory(atPath: "\(dir)/\(target)").sorted() == ["file", "tree"], "\(target)")
+        }
+        await session.close()
+    }
+
+    @Test("SCP refuses names from the server that would leave the destination", arguments: Engine.all)
+    func scpRefusesEscapingNames(engine: Engine) async throws {
+        // A server whose every command is a hostile scp source: a directory, then a file named "../escaped".
+        let dir = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let script = "\(dir)/hostile-scp"
+        try """
+            ack() { dd bs=1 count=1 of=/dev/null 2>/dev/null; }
+            ack; printf 'D0755 0 top\\n'; ack; printf 'C0644 3 ../escaped\\n'; ack; printf 'abc\\000'; ack
+            printf 'E\\n'; ack
+            """.write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+        let hostile = try await TestSSHServer.start(extraConfig: ["ForceCommand /bin/sh \(script)"])
+        defer { hostile.stop() }
+        let session = try await engine.connect(to: hostile)
+        let refused = await expectSSHError(.protocolError) {
+            try await session.scp().receiveDirectory(from: "/anything", to: "\(dir)/inside", progress: nil)
+        }
+        #expect(refused?.description.contains("../escaped") == true, "\(String(describing: refused))")
+        #expect(!FileManager.default.fileExists(atPath: "\(dir)/escaped"))
+        await session.close()
+    }
+
     @Test("a full disk: a download fails with noSpace and leaves no file; an upload fails naming the path", .enabled(if: SmallFileSystem.available, "\(SmallFileSystem.unavailableReason)"),
           arguments: cases)
     func fullDisk(engine: Engine, transfer: TransferProtocol) async throws {
