@@ -91,6 +91,7 @@ public protocol SSHSCPClient: Sendable {
     func receiveDirectory(
         from remotePath: String, to localPath: String, progress: (@Sendable (SSHTransferProgress) -> Void)?
     ) async throws
-    /// Whether `remotePath` exists.
-    func exists(_ remotePath: String) async throws -> Bool
+    /// What sending `localPath` to `remotePath` would replace, if anything exists there: `remotePath` itself, or
+    /// the source's name inside it when it is a directory (for the no-overwrite default of uploads).
+    func existingTarget(_ remotePath: String, sending localPath: String) async throws -> String?
 }

@@ -32,11 +32,15 @@ package struct SCPSession: SSHSCPClient {
         }
     }
 
-    /// Whether `remotePath` exists (for the no-overwrite default of uploads).
-    package func exists(_ remotePath: String) async throws -> Bool {
-        let channel = try await session.exec("test -e \(Self.quote(remotePath))")
-        _ = try await channel.stdout.collect()
-        return try await channel.exitStatus().code == 0
+    package func existingTarget(_ remotePath: String, sending localPath: String) async throws -> String? {
+        let inside = PathName.joined(remotePath, PathName.baseName(localPath))
+        let (target, quotedInside) = (Self.quote(remotePath), Self.quote(inside))
+        let channel = try await session.exec(
+            "if test -d \(target); then test -e \(quotedInside) && echo inside; else test -e \(target) && echo target; fi")
+        let answer = String(decoding: try await channel.stdout.collect(), as: UTF8.self)
+        _ = try await channel.exitStatus()
+        if answer.hasPrefix("inside") { return inside }
+        return answer.hasPrefix("target") ? remotePath : nil
     }
 
     /// Runs `scp -t` at `remotePath` and hands the channel to `body`, then finishes the exchange.

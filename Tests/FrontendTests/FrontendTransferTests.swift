@@ -80,7 +80,7 @@ struct FrontendTransferTests {
         }
     }
 
-    @Test("SCP does not overwrite unless asked; directories need recurse", arguments: FrontendEngine.all)
+    @Test("SCP does not overwrite unless asked, into a directory too; directories need recurse", arguments: FrontendEngine.all)
     func overwriteAndRecurse(engine: FrontendEngine) async throws {
         let servers = try await Fleet.servers
         let dir = try scratch()
@@ -94,6 +94,13 @@ struct FrontendTransferTests {
         #expect(contents("\(dir)/existing") == Data("old".utf8))
         try await client.scpSend("\(dir)/new", to: "\(dir)/existing", overwrite: true)
         #expect(contents("\(dir)/existing") == Data("new".utf8))
+        // Into a directory: a new name is fine, an existing one is refused in the same way.
+        try FileManager.default.createDirectory(atPath: "\(dir)/into", withIntermediateDirectories: false)
+        chmod("\(dir)/into", 0o777)
+        try await client.scpSend("\(dir)/new", to: "\(dir)/into")
+        #expect(contents("\(dir)/into/new") == Data("new".utf8))
+        let again = await #expect(throws: SSHError.self) { try await client.scpSend("\(dir)/new", to: "\(dir)/into") }
+        #expect(again?.description.contains("\(dir)/into/new already exists") == true, "\(String(describing: again))")
 
         try FileManager.default.createDirectory(atPath: "\(dir)/tree/inner", withIntermediateDirectories: true)
         try Data("leaf".utf8).write(to: URL(fileURLWithPath: "\(dir)/tree/inner/leaf"))

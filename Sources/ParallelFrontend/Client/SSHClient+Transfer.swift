@@ -31,14 +31,15 @@ extension SSHClient {
         }
     }
 
-    /// Sends `localPath` to `remotePath` with SCP. Directories need `recurse`. An existing remote target is an
-    /// error unless `overwrite` is set (SCP itself would silently replace a file, or copy into a directory).
+    /// Sends `localPath` to `remotePath` with SCP, or inside it under its own name when it is a directory.
+    /// Directories need `recurse`. Replacing an existing file or tree is an error unless `overwrite` is set (SCP
+    /// itself would silently replace it).
     public func scpSend(_ localPath: String, to remotePath: String, recurse: Bool = false, overwrite: Bool = false,
                         progress: TransferProgressHandler? = nil) async throws {
         let scp = try await connectedSession().scp()
-        if !overwrite, try await scp.exists(remotePath) {
+        if !overwrite, let existing = try await scp.existingTarget(remotePath, sending: localPath) {
             throw SSHError(.fileTransferFailed, host: host, port: config.port ?? 22,
-                           message: "remote \(remotePath) already exists (pass overwrite: true to replace it)")
+                           message: "remote \(existing) already exists (pass overwrite: true to replace it)")
         }
         let report = reporter(progress)
         if recurse {
