@@ -39,7 +39,7 @@ final class LocalFile: @unchecked Sendable {
 
     /// Where a download of `sourcePath` into `path` lands: `path` itself, or the source's name inside it when
     /// `path` is an existing directory (as with `scp`).
-    static func destination(_ path: String, for sourcePath: String, host: String, port: Int) async throws -> String {
+    static func destination(_ path: String, for sourcePath: String) async throws -> String {
         guard try await attributes(of: path)?.isDirectory == true else { return path }
         return PathName.joined(path, PathName.baseName(sourcePath))
     }

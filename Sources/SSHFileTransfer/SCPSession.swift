@@ -120,7 +120,7 @@ package struct SCPSession: SSHSCPClient {
 
     package func receive(from remotePath: String, to localPath: String,
                          progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
-        let localPath = try await LocalFile.destination(localPath, for: remotePath, host: host, port: port)
+        let localPath = try await LocalFile.destination(localPath, for: remotePath)
         try await source(remotePath, recursive: false) { channel, reader in
             guard let record = try await nextRecord(&reader, channel: channel, path: remotePath) else {
                 throw error(.fileTransferFailed, "scp sent nothing for \(remotePath)")
@@ -135,7 +135,7 @@ package struct SCPSession: SSHSCPClient {
 
     package func receiveDirectory(from remotePath: String, to localPath: String,
                                   progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
-        let top = try await LocalFile.destination(localPath, for: remotePath, host: host, port: port)
+        let top = try await LocalFile.destination(localPath, for: remotePath)
         try await source(remotePath, recursive: true) { channel, reader in
             var directories: [String] = []
             var first = true

@@ -18,8 +18,7 @@ extension SFTPSession {
     /// directory (see ``downloadFile(from:to:progress:)``).
     package func download(from remotePath: String, to localPath: String,
                           progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
-        try await downloadFile(from: remotePath, to: try await LocalFile.destination(localPath, for: remotePath,
-                                                                                     host: host, port: port),
+        try await downloadFile(from: remotePath, to: try await LocalFile.destination(localPath, for: remotePath),
                                progress: progress)
     }
 
@@ -35,8 +34,7 @@ extension SFTPSession {
     /// directory.
     package func downloadDirectory(from remotePath: String, to localPath: String,
                                    progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
-        try await downloadTree(from: remotePath, to: try await LocalFile.destination(localPath, for: remotePath,
-                                                                                     host: host, port: port),
+        try await downloadTree(from: remotePath, to: try await LocalFile.destination(localPath, for: remotePath),
                                progress: progress)
     }
 
