@@ -9,7 +9,7 @@ Each tool runs as its own process and reports its own figures (wall time, client
 JSON line; OpenSSH's processes are measured from here. The sshd's (or fleet's) CPU over each run is read from
 /proc, so a reader can tell when the server, not the client, was the bottleneck.
 """
-import argparse, json, os, platform, pwd, resource, shutil, signal, socket, subprocess, sys, tempfile, time
+import argparse, json, os, platform, pwd, resource, shutil, signal, socket, subprocess, sys, tempfile, threading, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PEERS = os.path.join(ROOT, "bench", "peers")
@@ -23,11 +23,11 @@ def free_port():
         return s.getsockname()[1]
 
 
-def process_cpu(pid):
-    """CPU seconds of a process and its reaped children (sshd reaps its per-connection children)."""
+def process_cpu(pid, reaped=True):
+    """CPU seconds of a process, plus those of its reaped children unless `reaped` is false."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))
+    ticks = sum(int(fields[i]) for i in ((11, 12, 13, 14) if reaped else (11, 12)))
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
@@ -43,6 +43,9 @@ class Setup:
         os.chmod(f"{self.dir}/authorized_keys", 0o644)
         self.key = f"{self.dir}/key"
         self.user = self.login_user()
+        # A login other than ours runs only the server's session processes, which can then be sampled.
+        uid = pwd.getpwnam(self.user).pw_uid
+        self.session_uid = uid if uid != os.getuid() else None
         # The client key is readable by the client only; the sshd reads authorized_keys as the login user.
         self.port = free_port()
         config = f"{self.dir}/sshd_config"
@@ -94,7 +97,7 @@ def wait_listening(port):
     sys.exit(f"nothing listens on port {port}")
 
 
-def run_interleaved(commands, server_pid, times=3, before_each=None):
+def run_interleaved(commands, server_pid, times=3, before_each=None, session_uid=None):
     """Runs each (label, command) `times` times, in rounds that take every tool once, so drift on this shared,
     noisy machine (another process, disk write-back) falls on all tools alike; `before_each` runs, untimed, before
     every run. Per label, the run with the median wall time counts."""
@@ -103,7 +106,7 @@ def run_interleaved(commands, server_pid, times=3, before_each=None):
         for label, command in commands:
             if before_each:
                 before_each()
-            runs[label].append(run_measured(command, server_pid))
+            runs[label].append(run_measured(command, server_pid, session_uid=session_uid))
     medians = {}
     for label, measured in runs.items():
         good = sorted((r for r in measured if "error" not in r), key=lambda r: r["wall"])
@@ -111,13 +114,45 @@ def run_interleaved(commands, server_pid, times=3, before_each=None):
     return medians
 
 
-def run_measured(command, server_pid, timeout=1800):
-    """Runs one tool process; returns its JSON figures plus the server's CPU over the run."""
+class SessionSampler(threading.Thread):
+    """Samples, every 20 ms, the CPU of the processes owned by `uid`: the sshd session processes of a non-root login,
+    which the listener never reaps into its own figures. Each process counts with its last sample (up to 20 ms of
+    its end can be missed)."""
+
+    def __init__(self, uid):
+        super().__init__(daemon=True)
+        self.uid, self.seen, self.ignored, self.done = uid, {}, set(), threading.Event()
+
+    def run(self):
+        while not self.done.wait(0.02):
+            for name in os.listdir("/proc"):
+                if not name.isdigit() or name in self.ignored:
+                    continue
+                try:
+                    if os.stat(f"/proc/{name}").st_uid != self.uid:
+                        self.ignored.add(name)
+                        continue
+                    self.seen[name] = process_cpu(int(name), reaped=False)
+                except OSError:
+                    pass
+
+    def stop(self):
+        self.done.set()
+        self.join()
+        return sum(self.seen.values())
+
+
+def run_measured(command, server_pid, timeout=1800, session_uid=None):
+    """Runs one tool process; returns its JSON figures plus the server's CPU over the run (with `session_uid`, also
+    that of the login's session processes, sampled)."""
     os.sync()  # the previous run's written files go to disk now, not during this run
     server_before = process_cpu(server_pid)
+    sampler = SessionSampler(session_uid) if session_uid is not None else None
+    if sampler:
+        sampler.start()
     result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     time.sleep(1)  # the server's per-connection processes end, and are reaped, just after the client
-    server_cpu = process_cpu(server_pid) - server_before
+    server_cpu = process_cpu(server_pid) - server_before + (sampler.stop() if sampler else 0)
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
     if result.stderr.strip() and lines:
         print("    " + result.stderr.strip().replace("\n", "\n    "), file=sys.stderr)
@@ -259,7 +294,8 @@ def main():
         if "stream" in only:
             commands = tools("stream", 1) + [("openssh", openssh_command(options.python, setup, "stream", 1, setup.port,
                                                                          stream_bytes=stream_bytes))]
-            for label, figures in run_interleaved(commands, setup.sshd.pid, options.repeat).items():
+            for label, figures in run_interleaved(commands, setup.sshd.pid, options.repeat,
+                                                   session_uid=setup.session_uid).items():
                 record(label, "stream", 1, figures, "sshd")
         if "copy" in only:
             # Copies: a file of random bytes, each direction and protocol, for the tools that offer it.
@@ -288,7 +324,8 @@ def main():
                 def empty_drop():
                     for name in os.listdir(drop):
                         os.remove(os.path.join(drop, name))
-                for label, figures in run_interleaved(commands, setup.sshd.pid, options.repeat, empty_drop).items():
+                for label, figures in run_interleaved(commands, setup.sshd.pid, options.repeat, empty_drop,
+                                                   session_uid=setup.session_uid).items():
                     record(label, workload, 1, figures, "sshd")
         if "hold" in only:
             for label, command in tools("hold", hold_n):
@@ -347,8 +384,9 @@ NOTES = """## Notes on reading these figures
 
 - `fanout` against sshd is bound by the server (see its CPU): wall-time ratios near 1 there are within this
   shared machine's noise. The simulated fleet (`fleet`) is where the client's own cost shows.
-- Server CPU counts what the sshd listener reaps: handshakes and authentication. The session process of a non-root
-  login is not reaped into it, so for `stream` and the copies the column reads near zero.
+- Server CPU counts what the sshd listener reaps (handshakes and authentication). For `stream` and the copies it
+  adds the session processes of the non-root login, sampled every 20 ms, which the listener never reaps; for the
+  other workloads those (short) processes are left out.
 - The libssh2 engine's copies are bounded by libssh2 1.10's crypto: it has no AES-GCM or ChaCha20 and encrypts
   and decrypts 16 bytes per OpenSSL call (AES-CTR, then HMAC-SHA2); `perf` puts half of its transfer CPU in
   libcrypto and under 2% in this package's code. The libssh engine runs the same SFTP/SCP code faster than `scp`.
