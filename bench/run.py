@@ -310,58 +310,41 @@ def main():
             for label, figures in run_interleaved(commands, setup.sshd.pid, options.repeat,
                                                    session_uid=setup.session_uid).items():
                 record(label, "stream", 1, figures, "sshd")
-        if "copy" in only:
-            # Copies: a file of random bytes, each direction and protocol, for the tools that offer it.
-            source = random_file(os.path.join(setup.dir, "source"), copy_bytes)
-            drop = os.path.join(setup.dir, "drop")
+        def copies(name, size, workloads, port, suffix=""):
+            """Each copy workload for the tools that offer it, through `port`, in interleaved rounds; every run
+            writes a new file, as the first round does."""
+            source = random_file(os.path.join(setup.dir, name), size)
+            drop = os.path.join(setup.dir, name + "-drop")
             os.makedirs(drop)
             os.chmod(drop, 0o777)
-            for workload in ("upload-sftp", "download-sftp", "upload-scp", "download-scp"):
-                commands = []
-                for label, command in tools(workload, 1, local=(source if workload.startswith("upload") else f"{drop}/{{}}-down"),
-                                            remote=(f"{drop}/{{}}-up" if workload.startswith("upload") else source)):
-                    if label != "pssh-libssh":  # its libssh client offers no file transfer
-                        commands.append((label, [part.replace("{}", label + "-" + workload) for part in command]))
-                local = source if workload.startswith("upload") else f"{drop}/openssh-{workload}"
-                remote = f"{drop}/openssh-{workload}" if workload.startswith("upload") else source
-                commands.append(("openssh", openssh_command(options.python, setup, workload, 1, setup.port, local=local,
-                                                            remote=remote)))
-                # Every run writes a new file, as the first round does.
-                def empty_drop():
-                    for name in os.listdir(drop):
-                        os.remove(os.path.join(drop, name))
+
+            def empty_drop():
+                for entry in os.listdir(drop):
+                    os.remove(os.path.join(drop, entry))
+            for workload in workloads:
+                upload = workload.startswith("upload")
+                local, remote = (source, f"{drop}/{{}}-up") if upload else (f"{drop}/{{}}-down", source)
+                commands = [(label, [part.replace("{}", label) for part in command])
+                            for label, command in tools(workload, 1, port=port, local=local, remote=remote)
+                            if label != "pssh-libssh"]  # its libssh client offers no file transfer
+                commands.append(("openssh", openssh_command(options.python, setup, workload, 1, port,
+                                                            local=local.replace("{}", "openssh"),
+                                                            remote=remote.replace("{}", "openssh"))))
                 for label, figures in run_interleaved(commands, setup.sshd.pid, options.repeat, empty_drop,
-                                                   session_uid=setup.session_uid).items():
-                    record(label, workload, 1, figures, "sshd")
+                                                      session_uid=setup.session_uid).items():
+                    record(label, workload + suffix, 1, figures, "sshd")
+
+        if "copy" in only:
+            # Copies: a file of random bytes, each direction and protocol.
+            copies("source", copy_bytes, ("upload-sftp", "download-sftp", "upload-scp", "download-scp"), setup.port)
         if "latency" in only:
             # SFTP copies through a proxy that adds 10 ms each way (20 ms round trip): pipelining keeps them fast.
-            source = random_file(os.path.join(setup.dir, "far-source"), latency_bytes)
-            drop = os.path.join(setup.dir, "far-drop")
-            os.makedirs(drop)
-            os.chmod(drop, 0o777)
             proxy_port = free_port()
             proxy = subprocess.Popen([options.python, os.path.join(ROOT, "bench", "delay_proxy.py"), str(proxy_port),
                                       str(setup.port), "10"])
             try:
                 wait_listening(proxy_port)
-                for workload in ("upload-sftp", "download-sftp"):
-                    commands = []
-                    for label, command in tools(workload, 1, port=proxy_port,
-                                                local=(source if workload.startswith("upload") else f"{drop}/{{}}-down"),
-                                                remote=(f"{drop}/{{}}-up" if workload.startswith("upload") else source)):
-                        if label != "pssh-libssh":
-                            commands.append((label, [part.replace("{}", label) for part in command]))
-                    local = source if workload.startswith("upload") else f"{drop}/openssh-down"
-                    remote = f"{drop}/openssh-up" if workload.startswith("upload") else source
-                    commands.append(("openssh", openssh_command(options.python, setup, workload, 1, proxy_port,
-                                                                local=local, remote=remote)))
-
-                    def empty_far_drop():
-                        for name in os.listdir(drop):
-                            os.remove(os.path.join(drop, name))
-                    for label, figures in run_interleaved(commands, setup.sshd.pid, options.repeat, empty_far_drop,
-                                                          session_uid=setup.session_uid).items():
-                        record(label, workload + "@20ms", 1, figures, "sshd")
+                copies("far-source", latency_bytes, ("upload-sftp", "download-sftp"), proxy_port, suffix="@20ms")
             finally:
                 proxy.terminate()
                 proxy.wait()
