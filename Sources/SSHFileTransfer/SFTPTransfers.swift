@@ -15,7 +15,7 @@ extension SFTPSession {
     }
 
     /// Downloads a remote file into `localPath`, or inside it under the file's own name when it is an existing
-    /// directory (see ``downloadFile(from:to:progress:)``).
+    /// directory (see ``downloadFile(from:to:known:progress:)``).
     package func download(from remotePath: String, to localPath: String,
                           progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
         try await downloadFile(from: remotePath, to: try await LocalFile.destination(localPath, for: remotePath),
@@ -90,9 +90,12 @@ extension SFTPSession {
 
     /// Downloads a remote file into `localPath`: written under a temporary name beside it and renamed when
     /// complete, so a failed download never leaves a truncated file under the final name.
-    private func downloadFile(from remotePath: String, to localPath: String,
+    /// `known` is the remote file's attributes when the caller already asked for them (one round trip less).
+    private func downloadFile(from remotePath: String, to localPath: String, known: SSHFileAttributes? = nil,
                               progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
-        guard let attributes = try await attributes(of: remotePath) else {
+        var attributes = known
+        if attributes == nil { attributes = try await self.attributes(of: remotePath) }
+        guard let attributes else {
             throw error(.noSuchFile, "remote file \(remotePath) does not exist")
         }
         if attributes.isDirectory {
@@ -219,7 +222,9 @@ extension SFTPSession {
         guard let remote = try await attributes(of: remotePath) else {
             throw error(.noSuchFile, "remote \(remotePath) does not exist")
         }
-        guard remote.isDirectory else { return try await downloadFile(from: remotePath, to: localPath, progress: progress) }
+        guard remote.isDirectory else {
+            return try await downloadFile(from: remotePath, to: localPath, known: remote, progress: progress)
+        }
         try await LocalFile.makeDirectory(localPath, mode: (remote.mode ?? 0o755) & 0o7777 | 0o700, host: host, port: port)
         for entry in try await listDirectory(remotePath) {
             guard PathName.isPlainEntry(entry) else {
