@@ -78,10 +78,15 @@ let package = Package(
             name: "pssh-bench", dependencies: ["SSHBackend", "BackendLibSSH2", "BackendLibSSH", "ParallelFrontend"],
             swiftSettings: swiftSettings),
 
+        // A child program for the exit-time test: sessions streaming on both engines when the process exits.
+        .executableTarget(
+            name: "exit-probe", dependencies: ["SSHBackend", "BackendLibSSH2", "BackendLibSSH"], path: "Tests/ExitProbe",
+            swiftSettings: swiftSettings),
+
         // One conformance suite that every engine passes unchanged.
         .testTarget(
             name: "BackendConformanceTests",
-            dependencies: ["SSHBackend", "BackendLibSSH2", "BackendLibSSH", "SSHTestSupport", "SSHEventLoop"],
+            dependencies: ["SSHBackend", "BackendLibSSH2", "BackendLibSSH", "SSHTestSupport", "SSHEventLoop", "exit-probe"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "FrontendTests",

@@ -1,11 +1,16 @@
 import CLibSSH
 import SSHBackend
+import SSHEventLoop
 
 /// Process-wide libssh state: `ssh_init` runs exactly once (a Swift `static let` is a thread-safe once), before
 /// the first session; `ssh_finalize` is never called while sessions may exist.
 enum LibSSHLibrary {
-    /// Whether `ssh_init()` succeeded. Touch before creating any session.
-    static let initialized: Bool = ssh_init() == 0
+    /// Whether `ssh_init()` succeeded. Touch before creating any session. The exit guard is installed first (see
+    /// ``ProcessExitGuard``).
+    static let initialized: Bool = {
+        ProcessExitGuard.install()
+        return ssh_init() == 0
+    }()
 
     /// The runtime library version, e.g. `"0.10.6"` (without the crypto back-end suffix libssh appends).
     static let version: String = {

@@ -1,11 +1,16 @@
 import CLibSSH2
 import SSHBackend
+import SSHEventLoop
 
 /// Process-wide libssh2 state: `libssh2_init` runs exactly once (a Swift `static let` is a thread-safe once),
 /// before the first session, and `libssh2_exit` is never called per session.
 enum LibSSH2Library {
-    /// Whether `libssh2_init(0)` succeeded. Touch before creating any session.
-    static let initialized: Bool = libssh2_init(0) == 0
+    /// Whether `libssh2_init(0)` succeeded. Touch before creating any session. The exit guard is installed first
+    /// (see ``ProcessExitGuard``).
+    static let initialized: Bool = {
+        ProcessExitGuard.install()
+        return libssh2_init(0) == 0
+    }()
 
     /// The runtime library version, e.g. `"1.10.0"`.
     static let version: String = libssh2_version(0).map { String(cString: $0) } ?? LIBSSH2_VERSION

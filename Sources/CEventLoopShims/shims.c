@@ -5,3 +5,18 @@
 int ceventloop_set_thread_name(const char *name) {
     return pthread_setname_np(pthread_self(), name);
 }
+
+#include <dlfcn.h>
+#include <stdint.h>
+
+/* OpenSSL's OPENSSL_INIT_NO_ATEXIT (openssl/crypto.h, OpenSSL 1.1.1 and later). */
+#define CEVENTLOOP_OPENSSL_INIT_NO_ATEXIT 0x00080000L
+
+int ceventloop_openssl_skip_exit_cleanup(void) {
+    /* Looked up at run time: the process has OpenSSL only through the C SSH libraries, which may use another
+       crypto library altogether; then there is nothing to do. */
+    typedef int (*init_crypto)(uint64_t, const void *);
+    init_crypto init = (init_crypto)dlsym(RTLD_DEFAULT, "OPENSSL_init_crypto");
+    if (init == NULL) return 0;
+    return init(CEVENTLOOP_OPENSSL_INIT_NO_ATEXIT, NULL);
+}

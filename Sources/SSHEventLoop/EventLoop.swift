@@ -93,6 +93,7 @@ package final class EventLoop: @unchecked Sendable {
         }, box)
         precondition(rc == 0, "pthread_create failed: \(rc)")
         pthread_detach(thread)
+        ProcessExitGuard.add(self)
     }
 
     private final class ThreadStart {
@@ -120,10 +121,13 @@ package final class EventLoop: @unchecked Sendable {
             inbox.wakePending = true
             return true
         }
-        if mustWake && !inEventLoop {
-            var one: UInt64 = 1
-            _ = write(wakeFD, &one, 8)
-        }
+        if mustWake && !inEventLoop { wakeUp() }
+    }
+
+    /// Interrupts `epoll_wait` (the process is exiting, or a task was queued).
+    func wakeUp() {
+        var one: UInt64 = 1
+        _ = write(wakeFD, &one, 8)
     }
 
     /// Registers `fd` edge-triggered for reading and writing; `handler` is driven on each readiness edge.
@@ -176,6 +180,7 @@ package final class EventLoop: @unchecked Sendable {
         let capacity = 512
         let events = UnsafeMutablePointer<epoll_event>.allocate(capacity: capacity)
         while true {
+            if ProcessExitGuard.isExiting { ProcessExitGuard.park() }
             let timeout = nextTimeoutMilliseconds()
             let count = epoll_wait(epollFD, events, Int32(capacity), timeout)
             if count < 0 {
@@ -192,6 +197,7 @@ package final class EventLoop: @unchecked Sendable {
                 }
                 // A handler deregistered earlier in this batch is gone: its stale event is dropped here.
                 guard let handler = handlers[id] else { continue }
+                if ProcessExitGuard.isExiting { ProcessExitGuard.park() }
                 handler.handleIO(IOEvents(epoll: event.events))
             }
             runExpiredTimers()
@@ -225,6 +231,7 @@ package final class EventLoop: @unchecked Sendable {
         let now = MonotonicClock.now
         while let top = timers.peek(), top.deadline <= now {
             _ = timers.pop()
+            if ProcessExitGuard.isExiting { ProcessExitGuard.park() }
             if let callback = timerCallbacks.removeValue(forKey: top.id) { callback() }
         }
     }
@@ -236,7 +243,10 @@ package final class EventLoop: @unchecked Sendable {
             inbox.wakePending = true  // the loop is awake: tasks queued until it next sleeps need no eventfd write
             return tasks
         }
-        for task in tasks { task() }
+        for task in tasks {
+            if ProcessExitGuard.isExiting { ProcessExitGuard.park() }
+            task()
+        }
     }
 }
 

@@ -6,4 +6,9 @@
 
 /* Names the calling thread (at most 15 bytes are kept). */
 int ceventloop_set_thread_name(const char *name);
+
+/* Asks OpenSSL (if the process has it) not to free its state in an atexit handler: event-loop threads may still be
+   inside libcrypto when the process exits. Effective only before OpenSSL's first full initialisation; returns 1
+   when OpenSSL accepted the call, 0 when there is no OpenSSL in the process or it failed. */
+int ceventloop_openssl_skip_exit_cleanup(void);
 #endif
