@@ -9,7 +9,7 @@ import Glibc
 /// Tries the configured authentication methods in order, non-blocking, recording each attempt. Mirrors
 /// ``LibSSH2Authenticator``; libssh keeps each call's state in the session, so a call that returned
 /// `SSH_AUTH_AGAIN` is repeated with the same arguments (the same key object) until it settles.
-final class LibSSHAuthenticator {
+final class LibSSHAuthenticator: NativeAuthenticator {
     private var progress: AuthProgress
     private var current: AuthAttempt?
     /// The private key of the current attempt, imported once and kept while libssh may call back for it.

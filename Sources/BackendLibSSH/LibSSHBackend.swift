@@ -1,6 +1,5 @@
 import SSHBackend
 import SSHEngineCore
-import SSHEventLoop
 
 /// The libssh engine: libssh in non-blocking mode on the same shared epoll event loops as the libssh2 engine.
 ///
@@ -17,20 +16,16 @@ import SSHEventLoop
 public struct LibSSHBackend: SSHBackend {
     /// `"libssh"`.
     public let name = "libssh"
-    /// Bytes each output stream (stdout, stderr) of a channel may buffer before reading pauses.
-    public let outputBufferSize: Int
-    private let group: EventLoopGroup
+    private let runtime: EngineRuntime
 
     /// Creates the engine on the process-wide event loops.
     /// - Parameter outputBufferSize: bytes per output stream buffered while nobody reads (default 256 KiB).
     public init(outputBufferSize: Int = 256 * 1024) {
-        self.init(outputBufferSize: outputBufferSize, group: .shared)
+        runtime = EngineRuntime(outputBufferSize: outputBufferSize)
     }
 
-    package init(outputBufferSize: Int, group: EventLoopGroup) {
-        self.outputBufferSize = max(1024, outputBufferSize)
-        self.group = group
-    }
+    /// Bytes each output stream (stdout, stderr) of a channel may buffer before reading pauses.
+    public var outputBufferSize: Int { runtime.outputBufferSize }
 
     /// The libssh library version in use.
     public var libraryVersion: String { LibSSHLibrary.version }
@@ -46,11 +41,6 @@ public struct LibSSHBackend: SSHBackend {
     ]
 
     public func connect(_ options: SSHConnectionOptions) async throws -> any SSHSession {
-        let capacity = outputBufferSize
-        return try await EngineConnector.connect(options, engineName: name, group: group) { loop in
-            LibSSHConnection(loop: loop, options: options, streamCapacity: capacity)
-        } start: { connection, addresses, continuation in
-            connection.enqueue(ConnectOperation(addresses: addresses, options: options, continuation: continuation))
-        }
+        try await runtime.connect(LibSSHConnection.self, options)
     }
 }

@@ -2,21 +2,21 @@ import CLibSSH
 import SSHBackend
 import SSHEngineCore
 
-/// libssh's calls for opening a channel, stepped by the shared ``OpenChannelOperation``. The channel's state (and
+/// libssh's calls for opening a channel, stepped by the shared ``OpenChannelOperation``. The native channel (and
 /// so its callbacks) exists before the channel opens, so an exit status or signal arriving with the exec reply is
 /// never missed.
 final class LibSSHChannelOpener: NativeChannelOpener {
-    private var state: LibSSHChannelState?
+    private(set) var channel: LibSSHChannel?
 
     func open(_ connection: LibSSHConnection) -> NativeStep {
-        if state == nil {
+        if channel == nil {
             guard let session = connection.session else {
                 return .failed(connection.error(.sessionClosed, "the session is closed"))
             }
             guard let handle = ssh_channel_new(session) else {
                 return .failed(connection.channelError("libssh could not create a channel"))
             }
-            state = LibSSHChannelState(handle: handle, connection: connection)
+            channel = LibSSHChannel(handle: handle, connection: connection)
         }
         return outcome({ ssh_channel_open_session($0) }, connection, "the server refused to open a channel")
     }
@@ -40,20 +40,8 @@ final class LibSSHChannelOpener: NativeChannelOpener {
         }, connection, "the server refused to start \(kind)")
     }
 
-    func opened(_ connection: LibSSHConnection) -> LibSSHChannelState {
-        defer { state = nil }
-        return state!
-    }
-
-    func abandon(_ connection: LibSSHConnection) {
-        guard let state else { return }
-        state.discard()
-        connection.add(state)
-        self.state = nil
-    }
-
     private func outcome(_ call: (OpaquePointer) -> Int32, _ connection: LibSSHConnection, _ message: String) -> NativeStep {
-        guard let handle = state?.handle else { return .failed(connection.error(.sessionClosed, "the channel was closed")) }
+        guard let handle = channel?.handle else { return .failed(connection.error(.sessionClosed, "the channel was closed")) }
         let rc = call(handle)
         if rc == sshAgain { return .wouldBlock }
         if rc != SSH_OK { return .failed(connection.channelError(message)) }

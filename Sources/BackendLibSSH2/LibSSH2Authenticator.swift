@@ -8,7 +8,7 @@ import Glibc
 #endif
 
 /// Tries the configured authentication methods in order, non-blocking, recording each attempt.
-final class LibSSH2Authenticator {
+final class LibSSH2Authenticator: NativeAuthenticator {
     private let user: String
     private let userLength: UInt32
     private var progress: AuthProgress

@@ -1,6 +1,5 @@
 import SSHBackend
 import SSHEngineCore
-import SSHEventLoop
 
 /// The libssh2 engine: libssh2 in non-blocking mode on the shared epoll event loops.
 ///
@@ -15,20 +14,16 @@ import SSHEventLoop
 public struct LibSSH2Backend: SSHBackend {
     /// `"libssh2"`.
     public let name = "libssh2"
-    /// Bytes each output stream (stdout, stderr) of a channel may buffer before reading pauses.
-    public let outputBufferSize: Int
-    private let group: EventLoopGroup
+    private let runtime: EngineRuntime
 
     /// Creates the engine on the process-wide event loops.
     /// - Parameter outputBufferSize: bytes per output stream buffered while nobody reads (default 256 KiB).
     public init(outputBufferSize: Int = 256 * 1024) {
-        self.init(outputBufferSize: outputBufferSize, group: .shared)
+        runtime = EngineRuntime(outputBufferSize: outputBufferSize)
     }
 
-    package init(outputBufferSize: Int, group: EventLoopGroup) {
-        self.outputBufferSize = max(1024, outputBufferSize)
-        self.group = group
-    }
+    /// Bytes each output stream (stdout, stderr) of a channel may buffer before reading pauses.
+    public var outputBufferSize: Int { runtime.outputBufferSize }
 
     /// The libssh2 library version in use.
     public var libraryVersion: String { LibSSH2Library.version }
@@ -43,11 +38,6 @@ public struct LibSSH2Backend: SSHBackend {
     ]
 
     public func connect(_ options: SSHConnectionOptions) async throws -> any SSHSession {
-        let capacity = outputBufferSize
-        return try await EngineConnector.connect(options, engineName: name, group: group) { loop in
-            LibSSH2Connection(loop: loop, options: options, streamCapacity: capacity)
-        } start: { connection, addresses, continuation in
-            connection.enqueue(ConnectOperation(addresses: addresses, options: options, continuation: continuation))
-        }
+        try await runtime.connect(LibSSH2Connection.self, options)
     }
 }

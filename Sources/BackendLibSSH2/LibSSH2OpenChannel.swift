@@ -7,55 +7,45 @@ let channelWindowSize: UInt32 = 2 * 1024 * 1024
 
 /// libssh2's calls for opening a channel, stepped by the shared ``OpenChannelOperation``.
 final class LibSSH2ChannelOpener: NativeChannelOpener {
-    private var handle: OpaquePointer?
+    private(set) var channel: LibSSH2Channel?
 
     func open(_ connection: LibSSH2Connection) -> NativeStep {
         guard let session = connection.session else {
             return .failed(connection.error(.sessionClosed, "the session is closed"))
         }
-        guard let channel = clibssh2_channel_open_session(session, channelWindowSize) else {
+        guard let handle = clibssh2_channel_open_session(session, channelWindowSize) else {
             let code = clibssh2_last_errno(session)
             if code == LIBSSH2_ERROR_EAGAIN { return .wouldBlock }
             return .failed(connection.channelError(Int(code), "the server refused to open a channel"))
         }
-        handle = channel
+        channel = LibSSH2Channel(handle: handle, connection: connection)
         return .done
     }
 
     func setEnvironment(_ name: String, _ value: String, _ connection: LibSSH2Connection) -> NativeStep {
-        outcome(libssh2_channel_setenv_ex(handle, name, UInt32(name.utf8.count), value, UInt32(value.utf8.count)),
+        outcome({ libssh2_channel_setenv_ex($0, name, UInt32(name.utf8.count), value, UInt32(value.utf8.count)) },
                 connection, "the server refused environment variable \(name)")
     }
 
     func requestPTY(_ pty: SSHPTYRequest, _ connection: LibSSH2Connection) -> NativeStep {
-        outcome(libssh2_channel_request_pty_ex(handle, pty.term, UInt32(pty.term.utf8.count), nil, 0,
-                                               Int32(clamping: pty.columns), Int32(clamping: pty.rows), 0, 0),
+        outcome({ libssh2_channel_request_pty_ex($0, pty.term, UInt32(pty.term.utf8.count), nil, 0,
+                                                 Int32(clamping: pty.columns), Int32(clamping: pty.rows), 0, 0) },
                 connection, "the server refused a PTY")
     }
 
     func start(_ kind: SSHChannelRequest.Kind, _ connection: LibSSH2Connection) -> NativeStep {
-        let rc: Int32 = switch kind {
-        case .exec(let command): clibssh2_channel_exec(handle, "exec", 4, command, UInt32(command.utf8.count))
-        case .shell: clibssh2_channel_exec(handle, "shell", 5, nil, 0)
-        case .subsystem(let name): clibssh2_channel_exec(handle, "subsystem", 9, name, UInt32(name.utf8.count))
-        }
-        return outcome(rc, connection, "the server refused to start \(kind)")
+        outcome({ handle in
+            switch kind {
+            case .exec(let command): clibssh2_channel_exec(handle, "exec", 4, command, UInt32(command.utf8.count))
+            case .shell: clibssh2_channel_exec(handle, "shell", 5, nil, 0)
+            case .subsystem(let name): clibssh2_channel_exec(handle, "subsystem", 9, name, UInt32(name.utf8.count))
+            }
+        }, connection, "the server refused to start \(kind)")
     }
 
-    func opened(_ connection: LibSSH2Connection) -> LibSSH2ChannelState {
-        defer { handle = nil }
-        return LibSSH2ChannelState(handle: handle!, connection: connection)
-    }
-
-    func abandon(_ connection: LibSSH2Connection) {
-        guard let handle else { return }
-        let state = LibSSH2ChannelState(handle: handle, connection: connection)
-        state.discard()
-        connection.add(state)
-        self.handle = nil
-    }
-
-    private func outcome(_ rc: Int32, _ connection: LibSSH2Connection, _ message: String) -> NativeStep {
+    private func outcome(_ call: (OpaquePointer) -> Int32, _ connection: LibSSH2Connection, _ message: String) -> NativeStep {
+        guard let handle = channel?.handle else { return .failed(connection.error(.sessionClosed, "the channel was closed")) }
+        let rc = call(handle)
         if rc == LIBSSH2_ERROR_EAGAIN { return .wouldBlock }
         if rc != 0 { return .failed(connection.channelError(Int(rc), message)) }
         return .done

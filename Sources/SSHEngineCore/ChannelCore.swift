@@ -1,9 +1,9 @@
 import SSHBackend
 import SSHEventLoop
 
-/// What both engines keep for one open channel besides its native handle: the bounded output streams, stdin
-/// writes waiting for the window, the EOF request, the exit status and everyone waiting on them (loop thread
-/// only). The engine's channel state owns one and drives it with native calls.
+/// What a channel keeps besides its native handle: the bounded output streams, stdin writes waiting for the
+/// window, the EOF request, the exit status and everyone waiting on them (loop thread only). The
+/// ``ChannelDriver`` owns one and feeds it through its native channel's calls.
 package final class ChannelCore {
     private struct PendingWrite {
         let bytes: [UInt8]
@@ -16,16 +16,6 @@ package final class ChannelCore {
         case none
         case requested
         case sent
-    }
-
-    /// What a native write or EOF call came to.
-    package enum NativeOutcome {
-        /// Bytes accepted (for a write), or done (for EOF, with 0).
-        case done(Int)
-        /// The library would block; try again on the next wake-up.
-        case wouldBlock
-        /// The call failed; `connectionLost` errors end the whole connection.
-        case failed(SSHError)
     }
 
     /// The command's stdout.
@@ -160,14 +150,14 @@ package final class ChannelCore {
         return progress
     }
 
-    /// Reads both streams through `read` (stream 0 is stdout, 1 stderr; it returns the bytes read, empty when
-    /// nothing is available, or throws) while each has room, or until it finishes when `force` is set. Returns
-    /// whether anything was read. A failed read ends both streams and the exit with that error and is rethrown,
-    /// so the engine can close the channel (or the connection, for `connectionLost`).
-    package func pumpReads(force: Bool, read: (Int) throws(SSHError) -> [UInt8]) throws(SSHError) -> Bool {
+    /// Reads both streams through `read` (it returns the bytes read, empty when nothing is available, or throws)
+    /// while each has room, or until it finishes when `force` is set. Returns whether anything was read. A failed
+    /// read ends both streams and the exit with that error and is rethrown, so the driver can close the channel
+    /// (or the connection, for `connectionLost`).
+    package func pumpReads(force: Bool, read: (ChannelStream) throws(SSHError) -> [UInt8]) throws(SSHError) -> Bool {
         var progress = false
-        for stream in 0..<2 {
-            let buffer = stream == 0 ? stdout : stderr
+        for stream in ChannelStream.allCases {
+            let buffer = stream == .stdout ? stdout : stderr
             while force ? !buffer.isFinished : buffer.hasRoom {
                 let bytes: [UInt8]
                 do { bytes = try read(stream) } catch {

@@ -1,36 +1,9 @@
 import SSHBackend
 import SSHEventLoop
 
-/// Where a native step (handshake, authentication) stands.
-package enum NativeStep {
-    /// The library would block; step again on the next wake-up.
-    case wouldBlock
-    /// Finished successfully.
-    case done
-    /// Failed; the connection fails with this error.
-    case failed(SSHError)
-}
-
-/// A connection that ``ConnectOperation`` can bring up: the engine supplies the native handshake and
-/// authentication steps, the operation does the rest.
-package protocol ConnectingConnection: IOHandler, EngineConnection {
-    /// What to connect to and how to authenticate.
-    var options: SSHConnectionOptions { get }
-    /// The socket slot the dialer fills.
-    var socket: ConnectionSocket { get }
-    /// Restarts the head operation's deadline.
-    func restartDeadline(_ timeout: Duration, activity: String)
-    /// One step of the SSH handshake on the connected socket.
-    func stepHandshake() -> NativeStep
-    /// One step of authentication.
-    func stepAuthentication() -> NativeStep
-    /// Starts keepalives once authenticated (if the options ask for them).
-    func startKeepalive()
-}
-
 /// TCP connect (each resolved address in turn, under the connect timeout), SSH handshake and authentication
 /// (each under the operation timeout), as one operation at the head of a new connection's queue.
-package final class ConnectOperation<Connection: ConnectingConnection>: EngineOperation {
+package final class ConnectOperation<Native: NativeConnection>: EngineOperation {
     private enum Phase {
         case tcp
         case handshake
@@ -38,6 +11,7 @@ package final class ConnectOperation<Connection: ConnectingConnection>: EngineOp
     }
 
     private var dialer: TCPDialer
+    private var authenticator: Native.Authenticator?
     private let continuation: CheckedContinuation<Void, any Error>
     private var phase: Phase = .tcp
     package let timeout: Duration
@@ -54,7 +28,7 @@ package final class ConnectOperation<Connection: ConnectingConnection>: EngineOp
 
     package func fail(_ error: any Error) { continuation.resume(throwing: error) }
 
-    package func step(_ connection: Connection) -> Bool {
+    package func step(_ connection: ConnectionDriver<Native>) -> Bool {
         let target = "\(connection.options.host):\(connection.options.port)"
         while true {
             let outcome: NativeStep
@@ -66,9 +40,11 @@ package final class ConnectOperation<Connection: ConnectingConnection>: EngineOp
                 case .connected: outcome = .done
                 }
             case .handshake:
-                outcome = connection.stepHandshake()
+                outcome = connection.native.handshake()
             case .authenticate:
-                outcome = connection.stepAuthentication()
+                let authenticator = self.authenticator ?? Native.Authenticator(options: connection.options)
+                self.authenticator = authenticator
+                outcome = authenticator.step(connection.native)
             }
             switch outcome {
             case .wouldBlock:
@@ -79,6 +55,10 @@ package final class ConnectOperation<Connection: ConnectingConnection>: EngineOp
             case .done:
                 switch phase {
                 case .tcp:
+                    do { try connection.native.makeSession() } catch {
+                        connection.fail(error)
+                        return true
+                    }
                     phase = .handshake
                     connection.restartDeadline(connection.options.operationTimeout,
                                                activity: "the SSH handshake with \(target)")
@@ -87,6 +67,7 @@ package final class ConnectOperation<Connection: ConnectingConnection>: EngineOp
                     connection.restartDeadline(connection.options.operationTimeout,
                                                activity: "authenticating to \(target)")
                 case .authenticate:
+                    authenticator = nil
                     connection.startKeepalive()
                     continuation.resume()
                     return true

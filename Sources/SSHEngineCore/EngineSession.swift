@@ -2,31 +2,16 @@ import SSHBackend
 import SSHEventLoop
 import SSHFileTransfer
 
-/// An engine's loop-confined connection, as the shared public ``EngineSession`` drives it.
-package protocol EngineConnection: AnyObject, SendableMetatype {
-    /// The engine's channel state type.
-    associatedtype ChannelState: EngineChannelState
-    /// The loop that owns the native session.
-    var loop: EventLoop { get }
-    /// Opens a channel for `request` (queued behind other session-level operations).
-    func openChannel(_ request: SSHChannelRequest, completion: @escaping (Result<ChannelState, any Error>) -> Void)
-    /// Closes the connection at the caller's request.
-    func close()
-    /// Fails everything pending with `error` and tears the connection down.
-    func fail(_ error: any Error)
-}
-
-/// The public face of either engine's authenticated session: every call hops onto the owning loop.
-package final class EngineSession<Connection: EngineConnection>: SSHSession {
+/// The public face of either engine's authenticated session: every call hops onto the loop that owns the
+/// connection.
+package final class EngineSession<Native: NativeConnection>: SSHSession {
     package let options: SSHConnectionOptions
-    private let connection: LoopBound<Connection>
-    private let engineName: String
+    private let connection: LoopBound<ConnectionDriver<Native>>
 
     /// Wraps an authenticated connection.
-    package init(options: SSHConnectionOptions, connection: LoopBound<Connection>, engineName: String) {
+    init(options: SSHConnectionOptions, connection: LoopBound<ConnectionDriver<Native>>) {
         self.options = options
         self.connection = connection
-        self.engineName = engineName
     }
 
     deinit {
@@ -34,15 +19,13 @@ package final class EngineSession<Connection: EngineConnection>: SSHSession {
     }
 
     package func openChannel(_ request: SSHChannelRequest) async throws -> any SSHChannel {
-        let opened: (LoopBound<Connection.ChannelState>, ByteStreamBuffer, ByteStreamBuffer) =
+        let opened: (LoopBound<ChannelDriver<Native>>, ByteStreamBuffer, ByteStreamBuffer) =
             try await connection.withContinuation { connection, continuation in
                 connection.openChannel(request) { result in
-                    continuation.resume(with: result.map { state in
-                        (LoopBound(state, loop: connection.loop), state.core.stdout, state.core.stderr)
-                    })
+                    continuation.resume(with: result.map { ($0.bound, $0.core.stdout, $0.core.stderr) })
                 }
             }
-        return EngineChannel(state: opened.0, stdout: opened.1, stderr: opened.2, session: self)
+        return EngineChannel(opened.0, stdout: opened.1, stderr: opened.2, session: self)
     }
 
     /// SFTP driven over a `sftp` subsystem channel (the same non-blocking implementation on every engine).

@@ -2,18 +2,24 @@ import SSHBackend
 import SSHEventLoop
 import Synchronization
 
-/// The part of `connect` both engines share: validate, resolve off-loop, then create the connection on a loop
-/// and let it connect, with task cancellation failing it wherever it is.
-package enum EngineConnector {
-    /// Connects and returns the authenticated session.
-    /// - Parameters:
-    ///   - make: creates the engine's connection (on its loop thread).
-    ///   - start: queues the engine's connect operation, which resumes the continuation when authenticated.
-    package static func connect<Connection: EngineConnection>(
-        _ options: SSHConnectionOptions, engineName: String, group: EventLoopGroup,
-        make: @escaping @Sendable (EventLoop) -> Connection,
-        start: @escaping @Sendable (Connection, [SocketAddress], CheckedContinuation<Void, any Error>) -> Void
-    ) async throws -> EngineSession<Connection> {
+/// What an engine's public backend type holds besides its name: the output buffer size and the event loops, and
+/// the `connect` that every engine shares (validate, resolve off-loop, then create the connection driver on a loop
+/// and let it connect, with task cancellation failing it wherever it is).
+package struct EngineRuntime: Sendable {
+    /// Bytes each output stream (stdout, stderr) of a channel may buffer before reading pauses.
+    package let outputBufferSize: Int
+    private let group: EventLoopGroup
+
+    /// Settles the buffer size (at least 1 KiB) on the process-wide loops.
+    package init(outputBufferSize: Int) {
+        self.outputBufferSize = max(1024, outputBufferSize)
+        group = .shared
+    }
+
+    /// Connects with the engine whose native connection is `native`, and returns the authenticated session.
+    package func connect<Native: NativeConnection>(_ native: Native.Type, _ options: SSHConnectionOptions)
+        async throws -> any SSHSession
+    {
         try options.validate()
         let loop = group.next()
         let addresses: [SocketAddress]
@@ -24,11 +30,12 @@ package enum EngineConnector {
         } catch let error as SSHError {
             throw error.on(host: options.host, port: options.port)
         }
-        let slot = Mutex<(bound: LoopBound<Connection>?, cancelled: Bool)>((nil, false))
+        let capacity = outputBufferSize
+        let slot = Mutex<(bound: LoopBound<ConnectionDriver<Native>>?, cancelled: Bool)>((nil, false))
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 loop.execute {
-                    let connection = make(loop)
+                    let connection = ConnectionDriver<Native>(loop: loop, options: options, streamCapacity: capacity)
                     let bound = LoopBound(connection, loop: loop)
                     let cancelled = slot.withLock { slot in
                         slot.bound = bound
@@ -38,7 +45,8 @@ package enum EngineConnector {
                         continuation.resume(throwing: CancellationError())
                         return
                     }
-                    start(connection, addresses, continuation)
+                    connection.enqueue(ConnectOperation(addresses: addresses, options: options,
+                                                        continuation: continuation))
                 }
             }
         } onCancel: {
@@ -51,6 +59,6 @@ package enum EngineConnector {
         guard let bound = slot.withLock({ $0.bound }) else {
             throw SSHError(.sessionClosed, host: options.host, port: options.port, message: "connection vanished")
         }
-        return EngineSession(options: options, connection: bound, engineName: engineName)
+        return EngineSession(options: options, connection: bound)
     }
 }

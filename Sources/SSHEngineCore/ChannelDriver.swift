@@ -1,0 +1,208 @@
+import SSHBackend
+import SSHEventLoop
+
+/// One open channel on either engine: the phases of its life, the order of work on every pump, and its
+/// ``ChannelCore`` (streams, writes, EOF, exit and their waiters), driven through the engine's ``NativeChannel``.
+/// Loop thread only; its connection pumps it on every drive.
+///
+/// The phases: `running` (reads, writes and EOF flow) until the remote EOF or a close by the caller; `closing`
+/// sends our CLOSE; after a remote EOF `waitingClosed` waits for the server's CLOSE and then takes the exit
+/// status; `freeing` frees the native channel; `finished` resolves every waiter. A caller's close while the
+/// command runs does not wait for the server: the exit status fails at once and the channel finishes behind.
+package final class ChannelDriver<Native: NativeConnection> {
+    private enum Phase {
+        case running
+        case closing
+        case waitingClosed
+        case freeing
+        case finished
+    }
+
+    /// How many stdin bytes one native write may be offered.
+    private static var writeLimit: Int { 256 * 1024 }
+
+    /// The streams, queued writes and waiters.
+    package let core: ChannelCore
+    private let native: Native.Channel
+    private unowned let connection: ConnectionDriver<Native>
+    private var phase = Phase.running
+    private var sawRemoteEOF = false
+    private var detached = false
+
+    /// Starts driving `native`, a running channel of `connection`.
+    init(native: Native.Channel, connection: ConnectionDriver<Native>) {
+        self.native = native
+        self.connection = connection
+        let bound = LoopBound(connection, loop: connection.loop)
+        core = ChannelCore(capacity: connection.streamCapacity, host: connection.options.host,
+                           port: connection.options.port, onDemand: { bound.execute { $0.drive() } })
+    }
+
+    /// The driver, to be carried off the loop thread.
+    var bound: LoopBound<ChannelDriver> { LoopBound(self, loop: connection.loop) }
+
+    /// Whether the command still runs (writes, EOF and close are accepted).
+    var isRunning: Bool { phase == .running }
+
+    /// Whether the channel is fully closed and freed (the connection then forgets it).
+    var isFinished: Bool { phase == .finished }
+
+    // MARK: Requests (loop thread)
+
+    /// Queues stdin bytes; resumes `continuation` once the library took them all.
+    package func write(_ bytes: [UInt8], _ continuation: CheckedContinuation<Void, any Error>) {
+        if core.enqueueWrite(bytes, continuation, open: isRunning) { connection.drive() }
+    }
+
+    /// Sends EOF after the queued writes.
+    package func requestEOF(_ continuation: CheckedContinuation<Void, any Error>) {
+        if core.requestEOF(continuation, open: isRunning) { connection.drive() }
+    }
+
+    /// Sends a signal (a name without `SIG`) to the remote command.
+    package func sendSignal(_ name: String, _ continuation: CheckedContinuation<Void, any Error>) {
+        guard isRunning else {
+            continuation.resume(throwing: core.error(.sessionClosed, "cannot send a signal: the channel ended"))
+            return
+        }
+        switch native.sendSignal(name) {
+        case .success:
+            continuation.resume()
+            connection.drive()
+        case .failure(let error):
+            continuation.resume(throwing: error)
+            if error.code == .connectionLost { connection.fail(error) }
+        }
+    }
+
+    /// Closes the channel; resumes `continuation` (if any) once it is closed on our side.
+    package func close(_ continuation: CheckedContinuation<Void, any Error>?) {
+        if isFinished {
+            continuation?.resume()
+            return
+        }
+        core.addCloser(continuation)
+        if isRunning { beginClosing(byUser: true) }
+        connection.drive()
+    }
+
+    /// Closes and frees a channel nobody will use (a request during setup failed).
+    func discard() {
+        beginClosing(byUser: true)
+    }
+
+    private func beginClosing(byUser: Bool) {
+        phase = .closing
+        core.beginClosing(byUser: byUser)
+    }
+
+    // MARK: Pumping (loop thread)
+
+    /// Advances writes, reads, EOF and the close sequence as far as the library allows. Returns whether anything
+    /// progressed.
+    func pump() -> Bool {
+        if detached {
+            phase = .finished
+            return false
+        }
+        var progress = false
+        if phase == .running {
+            do {
+                if try pumpWrites() { progress = true }
+                if try pumpReads(force: false) { progress = true }
+            } catch {
+                return fail(error)
+            }
+            if phase == .running && native.receivedEOF {
+                // Both streams are drained and the remote sent EOF.
+                sawRemoteEOF = true
+                beginClosing(byUser: false)
+                progress = true
+            }
+        }
+        if phase == .closing {
+            let outcome = native.close()
+            if !sawRemoteEOF {
+                // Closed by the caller while the command runs: our CLOSE is on its way. The server answers only
+                // when the command lets go of its output, which may be much later, so callers of close() do not
+                // wait for that; the channel finishes in the background.
+                core.resumeClosers()
+            }
+            guard let moved = advance(outcome) else { return progress }
+            if !moved { return false }
+            phase = sawRemoteEOF ? .waitingClosed : .freeing
+            progress = true
+        }
+        if phase == .waitingClosed {
+            guard let moved = advance(native.awaitClosed()) else { return progress }
+            if !moved { return false }
+            if core.exit == nil { core.exit = native.exitStatus() }
+            phase = .freeing
+            progress = true
+        }
+        if phase == .freeing {
+            if case .wouldBlock = native.free() { return progress }
+            detached = true
+            finish(nil)
+            progress = true
+        }
+        return progress
+    }
+
+    /// Where a close-sequence step leaves the channel: nil to wait for the next wake-up, false when it ended the
+    /// connection (the transport is gone), true to move on (a refused close changes nothing on our side).
+    private func advance(_ step: NativeStep) -> Bool? {
+        switch step {
+        case .wouldBlock:
+            return nil
+        case .failed(let error) where error.code == .connectionLost:
+            connection.fail(error)
+            return false
+        case .failed, .done:
+            return true
+        }
+    }
+
+    /// A read or write failed: a lost transport ends the connection, anything else this channel.
+    private func fail(_ error: SSHError) -> Bool {
+        if error.code == .connectionLost {
+            connection.fail(error)
+            return false
+        }
+        phase = .closing
+        return true
+    }
+
+    /// After the peer hung up: reads even streams paused by backpressure, so the library sees the transport's end
+    /// and reports it (instead of a paused channel never reading again and its exit waiter hanging).
+    func readEvenIfPaused() {
+        guard phase == .running, !detached else { return }
+        do { _ = try pumpReads(force: true) } catch { _ = fail(error) }
+    }
+
+    private func pumpWrites() throws(SSHError) -> Bool {
+        try core.pumpWrites(limit: Self.writeLimit, write: native.write, sendEOF: native.sendEOF)
+    }
+
+    private func pumpReads(force: Bool) throws(SSHError) -> Bool {
+        let scratch = connection.loop.scratch
+        return try core.pumpReads(force: force) { (stream) throws(SSHError) -> [UInt8] in
+            try native.read(stream, scratch: scratch)
+        }
+    }
+
+    // MARK: Ending
+
+    /// Lets go of the native channel before the session is torn down.
+    func detach() {
+        if detached { return }
+        native.detach()
+        detached = true
+    }
+
+    /// Resolves every waiter; `error` is the connection's failure, if that is why the channel ends.
+    func finish(_ error: SSHError?) {
+        phase = .finished
+        core.finish(error)
+    }
+}

@@ -1,0 +1,194 @@
+import SSHBackend
+import SSHEventLoop
+
+/// One connection on either engine, driven by socket readiness on its event loop's thread (every member is
+/// loop-confined): the session-level operation queue with its deadlines (connect, authenticate, open a channel),
+/// the open channels, keepalive, and the end of it all, around the engine's ``NativeConnection``.
+///
+/// On every wake-up ``drive()`` lets the library pump its transport, steps the head operation, then pumps every
+/// open channel, until a full pass makes no progress. Any native call may read the socket and queue packets meant
+/// for someone else (a channel read can pull in the reply a pending channel open waits for, and an open can pull
+/// in channel data); the socket then stays quiet, so only a pass in which nothing moved ends the drive.
+package final class ConnectionDriver<Native: NativeConnection>: IOHandler {
+    /// The loop that owns the connection.
+    package let loop: EventLoop
+    /// What to connect to and how to authenticate.
+    package let options: SSHConnectionOptions
+    /// Bytes each output stream may hold before its channel stops being read.
+    let streamCapacity: Int
+    /// The TCP socket, watched by the loop and shared with the library.
+    package let socket: ConnectionSocket
+    /// The engine's calls.
+    package let native: Native
+    private lazy var operations = OperationQueue<ConnectionDriver>(
+        loop: loop, host: options.host, port: options.port) { [unowned self] in self.fail($0) }
+    private var channels: [ChannelDriver<Native>] = []
+    /// Set once the connection is unusable; everything after fails with it.
+    package private(set) var failure: SSHError?
+    private var keepaliveTimer: TimerID?
+    private var redriveScheduled = false
+
+    /// Creates the connection on `loop` (its thread only).
+    package init(loop: EventLoop, options: SSHConnectionOptions, streamCapacity: Int) {
+        loop.preconditionInEventLoop()
+        self.loop = loop
+        self.options = options
+        self.streamCapacity = streamCapacity
+        socket = ConnectionSocket(loop: loop)
+        native = Native(context: ConnectionContext(options: options, socket: socket))
+    }
+
+    // MARK: Operations
+
+    /// Queues a session-level operation and drives (or fails it at once if the connection already failed).
+    package func enqueue(_ operation: any EngineOperation<ConnectionDriver>) {
+        if let failure {
+            operation.fail(failure)
+            return
+        }
+        operations.append(operation)
+        drive()
+    }
+
+    /// Restarts the head operation's deadline (an operation with phases calls this between them).
+    package func restartDeadline(_ timeout: Duration, activity: String) {
+        operations.restartDeadline(timeout, activity: activity)
+    }
+
+    /// Opens a channel for `request` behind the other session-level operations.
+    package func openChannel(_ request: SSHChannelRequest,
+                             completion: @escaping (Result<ChannelDriver<Native>, any Error>) -> Void) {
+        enqueue(OpenChannelOperation(request: request, timeout: options.operationTimeout,
+                                     opener: native.channelOpener(), completion: completion))
+    }
+
+    /// Starts pumping a channel that `start` succeeded on.
+    func adopt(_ channel: Native.Channel) -> ChannelDriver<Native> {
+        let driver = ChannelDriver(native: channel, connection: self)
+        channels.append(driver)
+        return driver
+    }
+
+    /// Closes and frees a half-set-up channel in the background.
+    func discard(_ channel: Native.Channel) {
+        adopt(channel).discard()
+    }
+
+    // MARK: Driving
+
+    package func handleIO(_ events: IOEvents) {
+        drive()
+        if events.contains(.hangup) || events.contains(.error), failure == nil {
+            // The peer is gone. Channels paused by backpressure would not read again until their consumer does,
+            // and a waiter for an exit status would hang: let the library see the end now.
+            for channel in channels { channel.readEvenIfPaused() }
+            drive()
+        }
+    }
+
+    /// Pumps the transport, steps operations and pumps channels until a pass makes no progress.
+    package func drive() {
+        defer { if failure == nil { native.reconcileSocket() } }
+        while failure == nil {
+            var progress = false
+            var budgetSpent = false
+            switch native.pumpTransport() {
+            case .idle: break
+            case .progressed: progress = true
+            case .budgetSpent: budgetSpent = true
+            case .failed(let error):
+                fail(error)
+                return
+            }
+            if operations.step(self, stopped: { failure != nil }) { progress = true }
+            if failure != nil { return }
+            if pumpChannels() { progress = true }
+            if failure != nil { return }
+            if budgetSpent {
+                // Other connections on this loop get their turn; this one continues on the next.
+                scheduleRedrive()
+                return
+            }
+            if !progress && !operations.step(self, stopped: { failure != nil }) { return }
+        }
+    }
+
+    /// Pumps every channel once, forgetting those that finished. Returns whether any progressed.
+    private func pumpChannels() -> Bool {
+        var progress = false
+        var index = 0
+        while index < channels.count {
+            let channel = channels[index]
+            if channel.pump() { progress = true }
+            if failure != nil { return progress }
+            if channel.isFinished {
+                channels.remove(at: index)
+            } else {
+                index += 1
+            }
+        }
+        return progress
+    }
+
+    private func scheduleRedrive() {
+        if redriveScheduled { return }
+        redriveScheduled = true
+        let bound = LoopBound(self, loop: loop)
+        loop.execute {
+            bound.value.redriveScheduled = false
+            bound.value.drive()
+        }
+    }
+
+    // MARK: Keepalive
+
+    /// Starts keepalives once authenticated, if the options ask for them.
+    func startKeepalive() {
+        guard let interval = options.keepaliveInterval else { return }
+        scheduleKeepalive(seconds: Int(max(2, interval.components.seconds)))
+    }
+
+    private func scheduleKeepalive(seconds: Int) {
+        keepaliveTimer = loop.scheduleTimer(after: .seconds(seconds)) { [weak self] in
+            guard let self, self.failure == nil else { return }
+            if case .failed(let error) = self.native.sendKeepalive(interval: seconds) {
+                self.fail(error)
+                return
+            }
+            self.scheduleKeepalive(seconds: seconds)
+            self.drive()
+        }
+    }
+
+    // MARK: Ending
+
+    /// Fails everything pending with `error` and tears the connection down.
+    package func fail(_ error: any Error) {
+        let sshError = (error as? SSHError)
+            ?? SSHError(.sessionClosed, host: options.host, port: options.port, message: "the operation was cancelled")
+        end(failure: sshError, operationError: error, graceful: false)
+    }
+
+    /// Closes at the caller's request: channels end, pending operations fail, the library says goodbye.
+    package func close() {
+        let closed = SSHError(.sessionClosed, host: options.host, port: options.port, message: "the session was closed")
+        end(failure: closed, operationError: closed, graceful: true)
+    }
+
+    /// Records `failure`, detaches the channels, tears down, then fails pending operations with `operationError`
+    /// and ends every channel.
+    private func end(failure: SSHError, operationError: any Error, graceful: Bool) {
+        if self.failure != nil { return }
+        self.failure = failure
+        let pending = operations.removeAll()
+        let open = channels
+        channels.removeAll()
+        for channel in open { channel.detach() }
+        if let keepaliveTimer { loop.cancelTimer(keepaliveTimer) }
+        keepaliveTimer = nil
+        native.teardown(graceful: graceful)
+        socket.abandon()
+        for operation in pending { operation.fail(operationError) }
+        for channel in open { channel.finish(failure) }
+    }
+}
