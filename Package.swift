@@ -83,6 +83,12 @@ let package = Package(
             name: "exit-probe", dependencies: ["SSHBackend", "BackendLibSSH2", "BackendLibSSH"], path: "Tests/ExitProbe",
             swiftSettings: swiftSettings),
 
+        // Unit tests that need no server: the loop, the bounded buffer, the drivers against a scripted native
+        // engine, SFTP packets, SCP headers and path safety.
+        .testTarget(
+            name: "CoreUnitTests", dependencies: ["SSHBackend", "SSHEventLoop", "SSHEngineCore", "SSHFileTransfer"],
+            swiftSettings: swiftSettings),
+
         // One conformance suite that every engine passes unchanged.
         .testTarget(
             name: "BackendConformanceTests",

@@ -169,11 +169,6 @@ package struct SCPSession: SSHSCPClient {
         }
     }
 
-    private enum Record {
-        case file(mode: UInt32, size: UInt64, name: String)
-        case directory(mode: UInt32, name: String)
-        case end
-    }
 
     /// Runs `scp -f` on `remotePath`, signals readiness, and hands the channel to `body`.
     private func source(_ remotePath: String, recursive: Bool,
@@ -192,18 +187,16 @@ package struct SCPSession: SSHSCPClient {
         }
     }
 
-    private func nextRecord(_ reader: inout ChannelReader, channel: any SSHChannel, path: String) async throws -> Record? {
+    private func nextRecord(_ reader: inout ChannelReader, channel: any SSHChannel, path: String) async throws -> SCPRecord? {
         while true {
             guard let kind = try await reader.readByte() else { return nil }
             let line = try await reader.readLine() ?? ""
             switch kind {
             case UInt8(ascii: "C"), UInt8(ascii: "D"):
-                let fields = line.split(separator: " ", maxSplits: 2).map(String.init)
-                guard fields.count == 3, let mode = UInt32(fields[0], radix: 8), let size = UInt64(fields[1]) else {
+                guard let record = SCPRecord(header: kind, line) else {
                     throw error(.protocolError, "scp sent a malformed header for \(path): \(line)")
                 }
-                if kind == UInt8(ascii: "D") { return .directory(mode: mode, name: fields[2]) }
-                return .file(mode: mode, size: size, name: fields[2])
+                return record
             case UInt8(ascii: "E"):
                 return .end
             case UInt8(ascii: "T"):
@@ -280,5 +273,28 @@ extension String {
         var text = self
         while text.last == "\n" || text.last == "\r" { text.removeLast() }
         return text
+    }
+}
+
+/// One record of the SCP source protocol that opens or ends something.
+enum SCPRecord: Equatable {
+    /// `C<mode> <size> <name>`: a file follows.
+    case file(mode: UInt32, size: UInt64, name: String)
+    /// `D<mode> 0 <name>`: a directory begins.
+    case directory(mode: UInt32, name: String)
+    /// `E`: the current directory ends.
+    case end
+
+    /// Parses a `C` or `D` header (`kind` is its first byte, `line` the rest without the newline); nil when it is
+    /// malformed. The name is returned as sent: whether it may be used is the receiver's decision.
+    init?(header kind: UInt8, _ line: String) {
+        let fields = line.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
+        guard fields.count == 3, !fields[2].isEmpty, fields[0].count <= 4, let mode = UInt32(fields[0], radix: 8),
+              let size = UInt64(fields[1]) else { return nil }
+        switch kind {
+        case UInt8(ascii: "C"): self = .file(mode: mode, size: size, name: fields[2])
+        case UInt8(ascii: "D"): self = .directory(mode: mode, name: fields[2])
+        default: return nil
+        }
     }
 }

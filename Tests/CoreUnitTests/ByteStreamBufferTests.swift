@@ -1,0 +1,52 @@
+import SSHEventLoop
+import Synchronization
+import Testing
+
+@Suite("Bounded output buffer")
+struct ByteStreamBufferTests {
+    @Test("the producer is told to stop at capacity, and asked to resume once the reader drained half")
+    func backpressure() async throws {
+        let demands = Mutex(0)
+        let buffer = ByteStreamBuffer(capacity: 1000) { demands.withLock { $0 += 1 } }
+        var produced = 0
+        while buffer.hasRoom {
+            buffer.append([UInt8](repeating: 7, count: 300))
+            produced += 300
+        }
+        #expect(produced == 1200)  // capacity plus at most one chunk
+        #expect(buffer.bufferedBytes == 1200)
+        #expect(demands.withLock { $0 } == 0)
+        var read = 0
+        while demands.withLock({ $0 }) == 0, let chunk = try await buffer.next() { read += chunk.count }
+        #expect(read >= 600 && read <= 900, "resumed after \(read) bytes were read")
+        #expect(buffer.hasRoom)
+    }
+
+    @Test("what was buffered before the end is still delivered, then the end or the error")
+    func endAfterData() async throws {
+        struct Failure: Error {}
+        let buffer = ByteStreamBuffer(capacity: 100) {}
+        buffer.append([1, 2])
+        buffer.append([3])
+        buffer.finish(throwing: Failure())
+        #expect(!buffer.hasRoom)
+        #expect(try await buffer.next() == [1, 2])
+        #expect(try await buffer.next() == [3])
+        await #expect(throws: Failure.self) { try await buffer.next() }
+
+        let clean = ByteStreamBuffer(capacity: 100) {}
+        clean.append([9])
+        clean.finish()
+        #expect(try await clean.next() == [9])
+        #expect(try await clean.next() == nil)
+    }
+
+    @Test("a reader waiting on an empty buffer wakes for the next chunk")
+    func waitingReader() async throws {
+        let buffer = ByteStreamBuffer(capacity: 100) {}
+        async let chunk = buffer.next()
+        try await Task.sleep(for: .milliseconds(20))
+        buffer.append([42])
+        #expect(try await chunk == [42])
+    }
+}

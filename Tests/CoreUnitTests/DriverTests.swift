@@ -1,0 +1,159 @@
+@testable import SSHEngineCore
+import SSHBackend
+import SSHEventLoop
+import Testing
+
+/// The connection and channel drivers against a scripted native engine: the order of the close sequence, what
+/// every waiter learns, deadlines and backpressure, with no server and no C library.
+@Suite("Connection and channel drivers")
+struct DriverTests {
+    typealias Driver = ConnectionDriver<ScriptedConnection>
+
+    static let options = SSHConnectionOptions(host: "scripted.example", port: 2222, authMethods: [.password("x")],
+                                              operationTimeout: .milliseconds(200))
+
+    /// A connection driver on the test loop with one running channel (created on the loop).
+    static func openChannel(capacity: Int = 1 << 20, options: SSHConnectionOptions = options)
+        async throws -> (Box<Driver>, Box<ChannelDriver<ScriptedConnection>>, Box<ScriptedChannel>)
+    {
+        let driverBox = try await onLoop { Box(Driver(loop: testLoop, options: options, streamCapacity: capacity)) }
+        let channel = try await withCheckedThrowingContinuation { continuation in
+            testLoop.execute {
+                driverBox.value.openChannel(SSHChannelRequest(kind: .exec("true"))) { result in
+                    continuation.resume(with: result.map { Box($0) })
+                }
+            }
+        }
+        let native = try await onLoop { Box(driverBox.value.native.opened[0]) }
+        return (driverBox, channel, native)
+    }
+
+    @Test("remote EOF: output is delivered, our CLOSE goes out, the exit status is taken after the server's CLOSE, then the channel is freed")
+    func closeAfterRemoteEOF() async throws {
+        let (driver, channel, native) = try await Self.openChannel()
+        try await onLoop {
+            native.value.pending[.stdout] = [Array("hello ".utf8), Array("world".utf8)]
+            native.value.pending[.stderr] = [Array("oops".utf8)]
+            native.value.exit = .success(SSHExitStatus(code: 3))
+            native.value.remoteEOF = true
+            driver.value.drive()
+        }
+        #expect(try await channel.value.core.stdout.collectAll() == Array("hello world".utf8))
+        #expect(try await channel.value.core.stderr.collectAll() == Array("oops".utf8))
+        // Our CLOSE went out; the exit status waits for the server's.
+        #expect(try await onLoop { native.value.calls } == ["close"])
+        #expect(try await onLoop { channel.value.core.exit == nil })
+        try await onLoop {
+            native.value.remoteClosed = true
+            driver.value.drive()
+        }
+        #expect(try await onLoop { native.value.calls } == ["close", "exit", "free"])
+        #expect(try await onLoop { try channel.value.core.exit?.get().code } == 3)
+        #expect(try await onLoop { channel.value.isFinished })
+    }
+
+    @Test("a caller's close while the command runs returns at once; the exit status fails with sessionClosed")
+    func closeByCaller() async throws {
+        let (driver, channel, native) = try await Self.openChannel()
+        // Someone waits for the exit status (before or after the close: the answer is the same).
+        let exit = Task {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<SSHExitStatus, any Error>) in
+                testLoop.execute { _ = channel.value.core.waitForExit(continuation) }
+            }
+        }
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            testLoop.execute { channel.value.close(continuation) }
+        }
+        try await onLoop {
+            #expect(native.value.calls == ["close", "free"])
+            #expect(channel.value.isFinished)
+            #expect(driver.value.failure == nil, "the connection stays up")
+        }
+        let error = await #expect(throws: SSHError.self) { try await exit.value }
+        #expect(error?.code == .sessionClosed)
+    }
+
+    @Test("stdin is written in pieces the window takes, and EOF follows the last byte")
+    func writesThenEOF() async throws {
+        let (_, channel, native) = try await Self.openChannel()
+        try await onLoop { native.value.window = 4 }
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            testLoop.execute { channel.value.write(Array("0123456789".utf8), continuation) }
+        }
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            testLoop.execute { channel.value.requestEOF(continuation) }
+        }
+        try await onLoop {
+            #expect(native.value.written == Array("0123456789".utf8))
+            #expect(native.value.calls == ["write 4", "write 4", "write 2", "eof"])
+        }
+    }
+
+    @Test("a lost transport during a read ends the connection once: every waiter learns connectionLost")
+    func connectionLost() async throws {
+        let (driver, channel, native) = try await Self.openChannel()
+        let lost = SSHError(.connectionLost, host: "scripted.example", port: 2222, message: "gone")
+        try await onLoop {
+            native.value.readError = lost
+            driver.value.drive()
+            driver.value.drive()
+        }
+        await #expect(throws: SSHError.self) { try await channel.value.core.stdout.collectAll() }
+        try await onLoop {
+            #expect(driver.value.failure?.code == .connectionLost)
+            #expect(driver.value.native.teardowns == [false], "torn down once, without a goodbye")
+            #expect(native.value.calls == ["detach"])
+            #expect(channel.value.isFinished)
+            if case .failure(let error)? = channel.value.core.exit { #expect(error.code == .connectionLost) } else {
+                Issue.record("the exit status should have failed")
+            }
+        }
+    }
+
+    @Test("an operation that never finishes times out naming what it was doing, and fails the connection")
+    func operationDeadline() async throws {
+        let driver = try await onLoop { Box(Driver(loop: testLoop, options: Self.options, streamCapacity: 1024)) }
+        try await onLoop { driver.value.native.openBlocks = true }
+        let clock = ContinuousClock()
+        let start = clock.now
+        let error = await #expect(throws: SSHError.self) {
+            _ = try await withCheckedThrowingContinuation { continuation in
+                testLoop.execute {
+                    driver.value.openChannel(SSHChannelRequest(kind: .exec("true"))) { result in
+                        continuation.resume(with: result.map { _ in 0 })
+                    }
+                }
+            }
+        }
+        #expect(error?.code == .timeout)
+        #expect(error?.message.contains("opening a channel") == true, "\(String(describing: error))")
+        #expect(clock.now - start >= .milliseconds(200))
+        #expect(try await onLoop { driver.value.failure?.code } == .timeout)
+    }
+
+    @Test("output nobody reads stops being read at the stream's capacity, and reading resumes it")
+    func backpressure() async throws {
+        let (driver, channel, native) = try await Self.openChannel(capacity: 1024)
+        try await onLoop {
+            native.value.pending[.stdout] = Array(repeating: [UInt8](repeating: 1, count: 512), count: 10)
+            driver.value.drive()
+            #expect(native.value.pending[.stdout]?.count == 8, "read two chunks, then stopped")
+            native.value.remoteEOF = true
+            native.value.remoteClosed = true
+        }
+        var total = 0
+        for try await chunk in SSHByteStream(channel.value.core.stdout) { total += chunk.count }
+        #expect(total == 5120)
+        try await onLoop { #expect(channel.value.isFinished) }
+    }
+
+}
+
+extension ByteStreamBuffer {
+    /// Everything until the end.
+    func collectAll() async throws -> [UInt8] {
+        var all: [UInt8] = []
+        while let chunk = try await next() { all += chunk }
+        return all
+    }
+}

@@ -1,0 +1,119 @@
+import SSHBackend
+import SSHEngineCore
+import SSHEventLoop
+
+/// A native connection whose calls follow a script the test sets (loop thread only): no C library, no socket.
+final class ScriptedConnection: NativeConnection {
+    typealias Authenticator = ScriptedAuthenticator
+
+    let context: ConnectionContext
+    /// Every channel opened so far.
+    var opened: [ScriptedChannel] = []
+    /// Whether `open` keeps answering "would block".
+    var openBlocks = false
+    /// How often the session was torn down, and whether gracefully.
+    var teardowns: [Bool] = []
+
+    init(context: ConnectionContext) { self.context = context }
+
+    func nativeError(_ code: SSHError.Code, _ message: String) -> SSHError { error(code, message) }
+    func makeSession() throws(SSHError) {}
+    func handshake() -> NativeStep { .done }
+    func pumpTransport() -> TransportPump { .idle }
+    func reconcileSocket() {}
+    func sendKeepalive(interval _: Int) -> NativeStep { .done }
+    func channelOpener() -> ScriptedOpener { ScriptedOpener() }
+    func teardown(graceful: Bool) { teardowns.append(graceful) }
+}
+
+/// Authenticates at once.
+final class ScriptedAuthenticator: NativeAuthenticator {
+    init(options _: SSHConnectionOptions) {}
+    func step(_: ScriptedConnection) -> NativeStep { .done }
+}
+
+/// Opens a ``ScriptedChannel`` unless the connection's script says to block.
+final class ScriptedOpener: NativeChannelOpener {
+    private(set) var channel: ScriptedChannel?
+
+    func open(_ connection: ScriptedConnection) -> NativeStep {
+        if connection.openBlocks { return .wouldBlock }
+        let channel = ScriptedChannel(connection: connection)
+        connection.opened.append(channel)
+        self.channel = channel
+        return .done
+    }
+    func setEnvironment(_: String, _: String, _: ScriptedConnection) -> NativeStep { .done }
+    func requestPTY(_: SSHPTYRequest, _: ScriptedConnection) -> NativeStep { .done }
+    func start(_: SSHChannelRequest.Kind, _: ScriptedConnection) -> NativeStep { .done }
+}
+
+/// A channel whose output, EOF, close and exit come from the test; it records what the driver did.
+final class ScriptedChannel: NativeChannel {
+    private unowned let connection: ScriptedConnection
+    /// Chunks still to be read, per stream.
+    var pending: [ChannelStream: [[UInt8]]] = [:]
+    /// The error the next read throws, if any.
+    var readError: SSHError?
+    /// Whether the remote sent EOF (reported once the script's output was read).
+    var remoteEOF = false
+    /// Whether the server's CLOSE arrived.
+    var remoteClosed = false
+    /// The exit the server reported.
+    var exit: Result<SSHExitStatus, SSHError> = .success(SSHExitStatus(code: 0))
+    /// At most how many stdin bytes one write takes.
+    var window = Int.max
+    /// What the driver did, in order.
+    var calls: [String] = []
+    /// Stdin as written.
+    var written: [UInt8] = []
+
+    init(connection: ScriptedConnection) { self.connection = connection }
+
+    func read(_ stream: ChannelStream, scratch _: UnsafeMutableRawBufferPointer) throws(SSHError) -> [UInt8] {
+        if let readError { throw readError }
+        guard var chunks = pending[stream], !chunks.isEmpty else { return [] }
+        let chunk = chunks.removeFirst()
+        pending[stream] = chunks
+        return chunk
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) -> NativeOutcome {
+        let count = min(bytes.count, window)
+        if count == 0 { return .wouldBlock }
+        written += bytes.prefix(count)
+        calls.append("write \(count)")
+        return .done(count)
+    }
+
+    func sendEOF() -> NativeOutcome {
+        calls.append("eof")
+        return .done(0)
+    }
+
+    var receivedEOF: Bool { remoteEOF && pending.values.allSatisfy(\.isEmpty) }
+
+    func close() -> NativeStep {
+        calls.append("close")
+        return .done
+    }
+
+    func awaitClosed() -> NativeStep { remoteClosed ? .done : .wouldBlock }
+
+    func exitStatus() -> Result<SSHExitStatus, SSHError> {
+        calls.append("exit")
+        return exit
+    }
+
+    func free() -> NativeStep {
+        calls.append("free")
+        return .done
+    }
+
+    func detach() { calls.append("detach") }
+
+    func sendSignal(_ name: String) -> Result<Void, SSHError> {
+        calls.append("signal \(name)")
+        return .success(())
+    }
+}
