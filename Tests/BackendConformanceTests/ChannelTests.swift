@@ -66,10 +66,14 @@ struct ChannelTests {
     @Test("the server killing the connection mid-command: clear error, earlier output kept", arguments: Engine.all)
     func connectionKilled(engine: Engine) async throws {
         let session = try await engine.connect()
-        let channel = try await session.exec("echo before; sleep 0.5; kill -9 $PPID; sleep 5; echo after")
+        // The kill waits for our word on stdin, so it never races the exec reply or the first output.
+        let channel = try await session.exec("echo before; read go; kill -9 $PPID; sleep 5; echo after")
         var received: [UInt8] = []
         do {
-            for try await chunk in channel.stdout { received += chunk }
+            for try await chunk in channel.stdout {
+                received += chunk
+                if received == Array("before\n".utf8) { try await channel.write(Array("go\n".utf8)) }
+            }
             Issue.record("stdout ended without an error")
         } catch let error as SSHError {
             #expect(error.code == .connectionLost, "got \(error)")

@@ -186,8 +186,17 @@ public final class TestAgent: Sendable {
             guard Date() < deadline else { throw TestSupportError("ssh-agent did not start: \(process.log)") }
             usleep(10_000)
         }
+        // The socket file appears at bind(), a moment before the agent listens: retry while it refuses.
         for key in keys {
-            try ProcessRunner.run(["/usr/bin/ssh-add", key], environment: ["SSH_AUTH_SOCK": socketPath])
+            while true {
+                do {
+                    try ProcessRunner.run(["/usr/bin/ssh-add", key], environment: ["SSH_AUTH_SOCK": socketPath])
+                    break
+                } catch let error as TestSupportError where error.description.contains("Connection refused")
+                    && Date() < deadline {
+                    usleep(20_000)
+                }
+            }
         }
     }
 
