@@ -10,11 +10,11 @@ let swiftSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "swift-parallel-ssh",
-    platforms: [.macOS(.v15)],
     products: [
         .library(name: "SSHBackend", targets: ["SSHBackend"]),
         .library(name: "BackendLibSSH2", targets: ["BackendLibSSH2"]),
         .library(name: "BackendLibSSH", targets: ["BackendLibSSH"]),
+        .library(name: "SSHFileTransfer", targets: ["SSHFileTransfer"]),
         .library(name: "ParallelFrontend", targets: ["ParallelFrontend"]),
     ],
     dependencies: [
@@ -30,20 +30,19 @@ let package = Package(
 
         // What the engines share above the loop: the auth plan, the operation queue, channel bookkeeping and the
         // public session and channel types, so each engine holds only its native calls.
-        .target(
-            name: "SSHEngineCore", dependencies: ["SSHBackend", "SSHEventLoop", "SSHFileTransfer"],
-            swiftSettings: swiftSettings),
+        .target(name: "SSHEngineCore", dependencies: ["SSHBackend", "SSHEventLoop"], swiftSettings: swiftSettings),
 
-        // SFTP and SCP driven over any engine's channels (non-blocking everywhere, one implementation).
+        // SFTP and SCP over any session's channels (`session.openSFTP()`, `session.scp()`): one non-blocking
+        // implementation above the engines, which know nothing of it.
         .target(name: "SSHFileTransfer", dependencies: ["SSHBackend", "SSHEventLoop"], swiftSettings: swiftSettings),
 
         // The C libraries, found with pkg-config.
         .systemLibrary(
             name: "CLibSSH2", pkgConfig: "libssh2",
-            providers: [.apt(["libssh2-1-dev"]), .brew(["libssh2"])]),
+            providers: [.apt(["libssh2-1-dev"])]),
         .systemLibrary(
             name: "CLibSSH", pkgConfig: "libssh",
-            providers: [.apt(["libssh-dev"]), .brew(["libssh"])]),
+            providers: [.apt(["libssh-dev"])]),
 
         // The engines.
         .target(
@@ -56,11 +55,11 @@ let package = Package(
         // The parallel client: parallel-ssh's API over any engine (it imports none).
         .target(
             name: "ParallelFrontend",
-            dependencies: ["SSHBackend", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["SSHBackend", "SSHEventLoop", "SSHFileTransfer", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings),
 
         // A scripted in-memory engine, for testing the frontend's logic beside the real-server tests.
-        .target(name: "SSHFakeBackend", dependencies: ["SSHBackend"], swiftSettings: swiftSettings),
+        .target(name: "SSHFakeBackend", dependencies: ["SSHBackend", "SSHEventLoop"], swiftSettings: swiftSettings),
 
         // Test support: real OpenSSH sshd processes, keys, agents, black-hole listeners.
         .target(
@@ -92,7 +91,8 @@ let package = Package(
         // One conformance suite that every engine passes unchanged.
         .testTarget(
             name: "BackendConformanceTests",
-            dependencies: ["SSHBackend", "BackendLibSSH2", "BackendLibSSH", "SSHTestSupport", "SSHEventLoop", "exit-probe"],
+            dependencies: ["SSHBackend", "BackendLibSSH2", "BackendLibSSH", "SSHFileTransfer", "SSHTestSupport", "SSHEventLoop",
+                           "exit-probe"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "FrontendTests",

@@ -44,14 +44,6 @@ public protocol SSHSession: Sendable {
     ///   capability.
     func openChannel(_ request: SSHChannelRequest) async throws -> any SSHChannel
 
-    /// Opens an SFTP session on this connection. Engines without ``SSHCapability/sftp`` throw
-    /// ``SSHError/Code/unsupported``.
-    func openSFTP() async throws -> any SSHSFTPClient
-
-    /// Returns an SCP client for this connection. Engines without ``SSHCapability/scp`` throw
-    /// ``SSHError/Code/unsupported``.
-    func scp() async throws -> any SSHSCPClient
-
     /// Disconnects: open channels end (their streams finish), pending operations fail with
     /// ``SSHError/Code/sessionClosed``. Idempotent.
     func close() async

@@ -84,6 +84,10 @@ public protocol SSHChannel: Sendable {
     var stdout: SSHByteStream { get }
     /// The command's standard error, as chunks of bytes (merged into stdout by the remote when a PTY is used).
     var stderr: SSHByteStream { get }
+    /// The exit status once the channel knows it, or why it never will (the channel or connection ended
+    /// first); `nil` while the command runs. Never waits: the engine publishes it as it settles, before a reader
+    /// of ``stdout`` sees the end of the stream.
+    var exitResult: Result<SSHExitStatus, SSHError>? { get }
 
     /// Writes `bytes` to the command's standard input, suspending until the library accepted all of them.
     /// - Throws: ``SSHError/Code/sessionClosed`` after EOF or close; ``SSHError/Code/connectionLost``.

@@ -1,5 +1,6 @@
 import SSHBackend
 import SSHEventLoop
+import Synchronization
 
 /// What a channel keeps besides its native handle: the bounded output streams, stdin writes waiting for the
 /// window, the EOF request, the exit status and everyone waiting on them (loop thread only). The
@@ -28,8 +29,25 @@ package final class ChannelCore {
     /// Where the caller's EOF request stands.
     package private(set) var eofState = EOFState.none
     private var eofWaiters: [CheckedContinuation<Void, any Error>] = []
-    /// The command's exit, once known (or why it never will be).
-    package var exit: Result<SSHExitStatus, SSHError>?
+    /// The command's exit, once known (or why it never will be); published to other threads as it is set.
+    package var exit: Result<SSHExitStatus, SSHError>? {
+        didSet { if let exit { publishedExit.publish(exit) } }
+    }
+    /// The exit as other threads may read it without hopping onto the loop.
+    package let publishedExit = PublishedExit()
+
+    /// What the public channel reads from any thread: the two streams and the published exit.
+    package struct Outlets: Sendable {
+        /// The command's stdout.
+        package let stdout: ByteStreamBuffer
+        /// The command's stderr.
+        package let stderr: ByteStreamBuffer
+        /// The exit, once settled.
+        package let exit: PublishedExit
+    }
+
+    /// The streams and the published exit, to hand to the public channel.
+    package var outlets: Outlets { Outlets(stdout: stdout, stderr: stderr, exit: publishedExit) }
     private var exitWaiters: [UInt64: CheckedContinuation<SSHExitStatus, any Error>] = [:]
     private var nextWaiter: UInt64 = 0
     private var closeWaiters: [CheckedContinuation<Void, any Error>] = []
@@ -178,12 +196,24 @@ package final class ChannelCore {
 
     // MARK: Ending
 
-    /// The channel starts closing: both output streams end (after what they hold), and when the caller closed a
-    /// running command, its pending writes and exit status fail at once (see ``closedByCaller()``).
+    /// The channel starts closing. When the caller closed a running command, both output streams end (after what
+    /// they hold) and its pending writes and exit status fail at once (see ``closedByCaller()``). After the remote
+    /// EOF the streams stay open until the exit status is settled (``settleExit(_:)``), so a reader who saw the
+    /// end of stdout can read the exit status at once.
     package func beginClosing(byUser: Bool) {
+        guard byUser else { return }
         stdout.finish()
         stderr.finish()
-        if byUser { closedByCaller() }
+        closedByCaller()
+    }
+
+    /// The server closed the channel after its EOF: records `exit` (unless an earlier failure decided it), ends
+    /// both streams and resumes the exit waiters.
+    package func settleExit(_ exit: Result<SSHExitStatus, SSHError>) {
+        if self.exit == nil { self.exit = exit }
+        stdout.finish()
+        stderr.finish()
+        resumeExitWaiters()
     }
 
     /// The caller closed the channel while the command runs: stdin writes fail, and the exit status will never be
@@ -192,9 +222,15 @@ package final class ChannelCore {
         let closed = error(.sessionClosed, "the channel was closed")
         failWrites(closed)
         if exit == nil { exit = .failure(error(.sessionClosed, "the channel was closed before the command ended")) }
+        resumeExitWaiters()
+    }
+
+    /// Resumes everyone waiting for the exit status with it (it is set by then).
+    private func resumeExitWaiters() {
+        guard let exit else { return }
         let waiters = exitWaiters
         exitWaiters.removeAll()
-        for waiter in waiters.values { waiter.resume(with: exit!) }
+        for waiter in waiters.values { waiter.resume(with: exit) }
     }
 
     /// Fails every queued write and EOF waiter with `error`.
@@ -217,9 +253,25 @@ package final class ChannelCore {
         if exit == nil {
             exit = .failure(error ?? self.error(.sessionClosed, "the channel was closed before the command ended"))
         }
-        let waiters = exitWaiters
-        exitWaiters.removeAll()
-        for waiter in waiters.values { waiter.resume(with: exit!) }
+        stdout.finish()
+        stderr.finish()
+        resumeExitWaiters()
         resumeClosers()
+    }
+}
+
+/// A channel's exit status as the loop publishes it, readable from any thread without waiting.
+package final class PublishedExit: Sendable {
+    private let value = Mutex<Result<SSHExitStatus, SSHError>?>(nil)
+
+    /// Creates an empty publication.
+    package init() {}
+
+    /// The exit, once known.
+    package var result: Result<SSHExitStatus, SSHError>? { value.withLock { $0 } }
+
+    /// Publishes `exit` (the first value stays).
+    func publish(_ exit: Result<SSHExitStatus, SSHError>) {
+        value.withLock { if $0 == nil { $0 = exit } }
     }
 }

@@ -136,7 +136,7 @@ package final class ChannelDriver<Native: NativeConnection> {
         if phase == .waitingClosed {
             guard let moved = advance(native.awaitClosed()) else { return progress }
             if !moved { return false }
-            if core.exit == nil { core.exit = native.exitStatus() }
+            core.settleExit(core.exit ?? native.exitStatus())
             phase = .freeing
             progress = true
         }

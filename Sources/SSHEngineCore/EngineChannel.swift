@@ -6,17 +6,20 @@ package final class EngineChannel<Native: NativeConnection>: SSHChannel {
     package let stdout: SSHByteStream
     package let stderr: SSHByteStream
     private let driver: LoopBound<ChannelDriver<Native>>
+    private let publishedExit: PublishedExit
     /// Keeps the session (and so the connection) open while the channel is in use.
     private let session: any SSHSession
 
-    /// Wraps a running channel of `session`, whose output streams are `stdout` and `stderr`.
-    init(_ driver: LoopBound<ChannelDriver<Native>>, stdout: ByteStreamBuffer, stderr: ByteStreamBuffer,
-         session: any SSHSession) {
+    /// Wraps a running channel of `session`, whose streams and exit are `outlets`.
+    init(_ driver: LoopBound<ChannelDriver<Native>>, outlets: ChannelCore.Outlets, session: any SSHSession) {
         self.driver = driver
         self.session = session
-        self.stdout = SSHByteStream(stdout)
-        self.stderr = SSHByteStream(stderr)
+        stdout = SSHByteStream(outlets.stdout)
+        stderr = SSHByteStream(outlets.stderr)
+        publishedExit = outlets.exit
     }
+
+    package var exitResult: Result<SSHExitStatus, SSHError>? { publishedExit.result }
 
     deinit {
         driver.execute { $0.close(nil) }

@@ -1,6 +1,5 @@
 import SSHBackend
 import SSHEventLoop
-import SSHFileTransfer
 
 /// The public face of either engine's authenticated session: every call hops onto the loop that owns the
 /// connection.
@@ -19,23 +18,13 @@ package final class EngineSession<Native: NativeConnection>: SSHSession {
     }
 
     package func openChannel(_ request: SSHChannelRequest) async throws -> any SSHChannel {
-        let opened: (LoopBound<ChannelDriver<Native>>, ByteStreamBuffer, ByteStreamBuffer) =
+        let opened: (LoopBound<ChannelDriver<Native>>, ChannelCore.Outlets) =
             try await connection.withContinuation { connection, continuation in
                 connection.openChannel(request) { result in
-                    continuation.resume(with: result.map { ($0.bound, $0.core.stdout, $0.core.stderr) })
+                    continuation.resume(with: result.map { ($0.bound, $0.core.outlets) })
                 }
             }
-        return EngineChannel(opened.0, stdout: opened.1, stderr: opened.2, session: self)
-    }
-
-    /// SFTP driven over a `sftp` subsystem channel (the same non-blocking implementation on every engine).
-    package func openSFTP() async throws -> any SSHSFTPClient {
-        try await SFTPSession.start(on: self)
-    }
-
-    /// SCP over exec channels running the remote `scp -t` / `scp -f`.
-    package func scp() async throws -> any SSHSCPClient {
-        SCPSession(session: self)
+        return EngineChannel(opened.0, outlets: opened.1, session: self)
     }
 
     package func close() async {

@@ -1,4 +1,5 @@
 import SSHBackend
+import SSHEventLoop
 import Synchronization
 
 /// A scripted in-memory engine for testing code written against `SSHBackend` (the parallel frontend) without
@@ -121,14 +122,6 @@ final class FakeSession: SSHSession {
         return FakeChannel(run: host.run(command), backend: backend)
     }
 
-    func openSFTP() async throws -> any SSHSFTPClient {
-        throw SSHError(.unsupported, host: options.host, port: options.port, message: "the fake has no SFTP")
-    }
-
-    func scp() async throws -> any SSHSCPClient {
-        throw SSHError(.unsupported, host: options.host, port: options.port, message: "the fake has no SCP")
-    }
-
     func close() async {}
 }
 
@@ -138,7 +131,7 @@ final class FakeChannel: SSHChannel {
     let stderr: SSHByteStream
     private let run: FakeHost.Run
     private let backend: FakeBackend
-    private let ended = FakeSignal()
+    private let ended = OneShot<Void>()
 
     init(run: FakeHost.Run, backend: FakeBackend) {
         self.run = run
@@ -149,7 +142,7 @@ final class FakeChannel: SSHChannel {
         if let duration = run.duration {
             Task {
                 try? await Task.sleep(for: duration)
-                ended.fire()
+                ended.settle(.success(()))
             }
         }
     }
@@ -159,70 +152,32 @@ final class FakeChannel: SSHChannel {
     func sendSignal(_ name: String) async throws {}
 
     func exitStatus() async throws -> SSHExitStatus {
-        await ended.wait()
+        _ = try? await ended.value()
         return run.exit
     }
 
+    var exitResult: Result<SSHExitStatus, SSHError>? { ended.result != nil ? .success(run.exit) : nil }
+
     func close() async {
         backend.recordClose()
-        ended.fire()
+        ended.settle(.success(()))
     }
 }
 
 /// Delivers chunks, then waits for the command's end before reporting the end of the stream.
 final class FakeSource: SSHByteSource {
     private let chunks: Mutex<[[UInt8]]>
-    private let ended: FakeSignal
+    private let ended: OneShot<Void>
 
-    init(chunks: [[UInt8]], ended: FakeSignal) {
+    init(chunks: [[UInt8]], ended: OneShot<Void>) {
         self.chunks = Mutex(chunks)
         self.ended = ended
     }
 
     func next() async throws -> [UInt8]? {
         if let chunk = chunks.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) { return chunk }
-        try await ended.waitCancellable()
+        try await ended.value()
         return nil
     }
 }
 
-/// A one-shot event.
-final class FakeSignal: Sendable {
-    private let state = Mutex<(fired: Bool, waiters: [UInt64: CheckedContinuation<Void, any Error>], next: UInt64)>(
-        (false, [:], 0))
-
-    func fire() {
-        let waiters = state.withLock { state in
-            state.fired = true
-            defer { state.waiters.removeAll() }
-            return state.waiters
-        }
-        for waiter in waiters.values { waiter.resume() }
-    }
-
-    func wait() async {
-        try? await waitCancellable()
-    }
-
-    func waitCancellable() async throws {
-        let id = state.withLock { state in
-            state.next += 1
-            return state.next
-        }
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let fired = state.withLock { state in
-                    if !state.fired && !Task.isCancelled { state.waiters[id] = continuation }
-                    return state.fired
-                }
-                if fired {
-                    continuation.resume()
-                } else if Task.isCancelled, state.withLock({ $0.waiters[id] == nil }) {
-                    continuation.resume(throwing: CancellationError())
-                }
-            }
-        } onCancel: {
-            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume(throwing: CancellationError())
-        }
-    }
-}

@@ -1,5 +1,6 @@
 import Foundation
 import SSHBackend
+import SSHFileTransfer
 import SSHTestSupport
 import Testing
 

@@ -2,7 +2,7 @@ import SSHEventLoop
 import Synchronization
 import Testing
 
-@Suite("Bounded output buffer")
+@Suite("Bounded output buffer", .timeLimit(.minutes(1)))
 struct ByteStreamBufferTests {
     @Test("the producer is told to stop at capacity, and asked to resume once the reader drained half")
     func backpressure() async throws {

@@ -5,7 +5,7 @@ import Testing
 
 /// The connection and channel drivers against a scripted native engine: the order of the close sequence, what
 /// every waiter learns, deadlines and backpressure, with no server and no C library.
-@Suite("Connection and channel drivers")
+@Suite("Connection and channel drivers", .timeLimit(.minutes(1)))
 struct DriverTests {
     typealias Driver = ConnectionDriver<ScriptedConnection>
 
@@ -28,7 +28,7 @@ struct DriverTests {
         return (driverBox, channel, native)
     }
 
-    @Test("remote EOF: output is delivered, our CLOSE goes out, the exit status is taken after the server's CLOSE, then the channel is freed")
+    @Test("remote EOF: output is delivered, our CLOSE goes out; after the server's CLOSE the exit status is settled before the streams end, then the channel is freed")
     func closeAfterRemoteEOF() async throws {
         let (driver, channel, native) = try await Self.openChannel()
         try await onLoop {
@@ -38,18 +38,27 @@ struct DriverTests {
             native.value.remoteEOF = true
             driver.value.drive()
         }
-        #expect(try await channel.value.core.stdout.collectAll() == Array("hello world".utf8))
-        #expect(try await channel.value.core.stderr.collectAll() == Array("oops".utf8))
-        // Our CLOSE went out; the exit status waits for the server's.
-        #expect(try await onLoop { native.value.calls } == ["close"])
-        #expect(try await onLoop { channel.value.core.exit == nil })
+        let stdout = channel.value.core.stdout
+        #expect(try await stdout.next() == Array("hello ".utf8))
+        #expect(try await stdout.next() == Array("world".utf8))
+        // Our CLOSE went out; the exit status and the end of the streams wait for the server's.
+        try await onLoop {
+            #expect(native.value.calls == ["close"])
+            #expect(channel.value.core.exit == nil)
+            #expect(!stdout.isFinished)
+        }
         try await onLoop {
             native.value.remoteClosed = true
             driver.value.drive()
         }
-        #expect(try await onLoop { native.value.calls } == ["close", "exit", "free"])
-        #expect(try await onLoop { try channel.value.core.exit?.get().code } == 3)
-        #expect(try await onLoop { channel.value.isFinished })
+        #expect(try await stdout.next() == nil)
+        // A reader who saw the end of stdout finds the exit status published, without waiting.
+        #expect(try channel.value.core.publishedExit.result?.get().code == 3)
+        #expect(try await channel.value.core.stderr.collectAll() == Array("oops".utf8))
+        try await onLoop {
+            #expect(native.value.calls == ["close", "exit", "free"])
+            #expect(channel.value.isFinished)
+        }
     }
 
     @Test("a caller's close while the command runs returns at once; the exit status fails with sessionClosed")

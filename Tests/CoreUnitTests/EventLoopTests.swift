@@ -2,7 +2,7 @@ import SSHEventLoop
 import Synchronization
 import Testing
 
-@Suite("Event loop")
+@Suite("Event loop", .timeLimit(.minutes(1)))
 struct EventLoopTests {
     @Test("timers fire in deadline order, whatever order they were scheduled in; a cancelled one never fires")
     func timerOrder() async throws {

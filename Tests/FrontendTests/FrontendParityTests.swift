@@ -83,6 +83,34 @@ struct FrontendParityTests {
         #expect(backend.stats.commands.count == 2)
     }
 
+    @Test("a caller cancelled while the connection is made does not cancel it for the other callers")
+    func cancelledWaiterLeavesAttempt() async throws {
+        let backend = FakeBackend { _ in FakeHost(connectDelay: .milliseconds(300)) }
+        let client = SSHClient(host: "a", backend: backend)
+        let impatient = Task { try await client.runCommand("one") }
+        let patient = Task { try await client.runCommand("two") }
+        try await Task.sleep(for: .milliseconds(50))
+        impatient.cancel()
+        await #expect(throws: CancellationError.self) { try await impatient.value }
+        let output = try await patient.value
+        #expect(output.command == "two")
+        #expect(backend.stats.connectAttempts["a"] == 1)
+    }
+
+    @Test("cancelling the only caller cancels the attempt; the next call connects afresh")
+    func cancelledOnlyWaiter() async throws {
+        let backend = FakeBackend { _ in FakeHost(connectDelay: .milliseconds(200)) }
+        let client = SSHClient(host: "a", backend: backend)
+        let first = Task { try await client.runCommand("one") }
+        try await Task.sleep(for: .milliseconds(30))
+        first.cancel()
+        await #expect(throws: (any Error).self) { try await first.value }
+        let output = try await client.runCommand("two")
+        await output.waitFinished()
+        #expect(output.exitCode == 0)
+        #expect(backend.stats.connectAttempts["a"] == 2)
+    }
+
     @Test("retries exhausted: every attempt made, the last error thrown")
     func retriesExhausted() async throws {
         let backend = FakeBackend { _ in FakeHost(connectError: .connectionRefused) }

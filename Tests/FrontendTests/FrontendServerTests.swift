@@ -41,6 +41,23 @@ import Logging
 
 @Suite("Frontend against real sshd", .timeLimit(.minutes(2)))
 struct FrontendServerTests {
+    @Test("exit codes are there as soon as stdout was read to its end, without join, every time", arguments: FrontendEngine.all)
+    func exitCodeAfterStdout(engine: FrontendEngine) async throws {
+        let servers = try await Fleet.servers
+        let client = try Fleet.client(engine, servers: [servers[0], servers[1]])
+        for round in 0..<10 {
+            let output = try await client.runCommand("echo round \(round); exit \(round + 1)")
+            for host in output {
+                var lines: [String] = []
+                for try await line in host.stdout! { lines.append(line) }
+                #expect(lines == ["round \(round)"])
+                #expect(host.exitCode == Int32(round + 1), "round \(round) on \(host.host): \(host)")
+                #expect(host.isFinished)
+            }
+        }
+        await client.disconnect()
+    }
+
     @Test("a command on every host, one listed twice: output in host order, exit codes after join", arguments: FrontendEngine.all)
     func everyHost(engine: FrontendEngine) async throws {
         let servers = try await Fleet.servers

@@ -1,4 +1,5 @@
 import SSHBackend
+import SSHFileTransfer
 
 /// Reports transfer progress: bytes done (and the total, when known) for one file of one host.
 public typealias TransferProgressHandler = @Sendable (_ host: String, _ index: Int, SSHTransferProgress) -> Void
@@ -8,26 +9,26 @@ extension SSHClient {
     /// parents); an existing remote file is replaced; permission bits are kept.
     public func copyFile(_ localPath: String, to remotePath: String, recurse: Bool = false,
                          progress: TransferProgressHandler? = nil) async throws {
-        let sftp = try await connectedSession().openSFTP()
-        defer { Task { await sftp.close() } }
         let report = reporter(progress)
-        if recurse {
-            try await sftp.uploadDirectory(from: localPath, to: remotePath, progress: report)
-        } else {
-            try await sftp.upload(from: localPath, to: remotePath, progress: report)
+        try await connectedSession().withSFTP { sftp in
+            if recurse {
+                try await sftp.uploadDirectory(from: localPath, to: remotePath, progress: report)
+            } else {
+                try await sftp.upload(from: localPath, to: remotePath, progress: report)
+            }
         }
     }
 
     /// Downloads `remotePath` to `localPath` with SFTP (written under a temporary name, renamed when complete).
     public func copyRemoteFile(_ remotePath: String, to localPath: String, recurse: Bool = false,
                                progress: TransferProgressHandler? = nil) async throws {
-        let sftp = try await connectedSession().openSFTP()
-        defer { Task { await sftp.close() } }
         let report = reporter(progress)
-        if recurse {
-            try await sftp.downloadDirectory(from: remotePath, to: localPath, progress: report)
-        } else {
-            try await sftp.download(from: remotePath, to: localPath, progress: report)
+        try await connectedSession().withSFTP { sftp in
+            if recurse {
+                try await sftp.downloadDirectory(from: remotePath, to: localPath, progress: report)
+            } else {
+                try await sftp.download(from: remotePath, to: localPath, progress: report)
+            }
         }
     }
 

@@ -1,6 +1,8 @@
 import Foundation
 import Logging
 import SSHBackend
+import SSHEventLoop
+import Synchronization
 
 /// One host: connects (with retries) on first use, runs commands and opens shells on that one connection.
 ///
@@ -22,7 +24,7 @@ public actor SSHClient {
     private let handshakes: AsyncLimiter?
     private var session: (any SSHSession)?
     /// The connection being made, shared by every caller that needs it meanwhile (the actor is reentrant).
-    private var connecting: Task<any SSHSession, any Error>?
+    private var connecting: ConnectAttempt?
 
     /// Creates a client for `host`; nothing connects until the first command (or ``connect()``).
     /// - Parameters:
@@ -51,22 +53,26 @@ public actor SSHClient {
         _ = try await connectedSession()
     }
 
+    /// The session, connecting first if needed. Concurrent callers share one attempt (the actor is reentrant); a
+    /// caller whose task is cancelled stops waiting, and the attempt itself is cancelled only when no caller is
+    /// left waiting for it. A failed attempt is retried by the next call.
     func connectedSession() async throws -> any SSHSession {
         if let session { return session }
-        let task: Task<any SSHSession, any Error>
+        let attempt: ConnectAttempt
         if let connecting {
-            task = connecting
+            attempt = connecting
         } else {
-            task = Task { try await self.connectWithRetries() }
-            connecting = task
+            attempt = ConnectAttempt { try await self.connectWithRetries() }
+            connecting = attempt
         }
         do {
-            let connected = try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }
-            if connecting == task { connecting = nil }
+            let connected = try await attempt.value()
+            if connecting === attempt { connecting = nil }
             if session == nil { session = connected }
             return connected
         } catch {
-            if connecting == task { connecting = nil }  // the next call tries again
+            // The next call tries again, unless the attempt still runs for other callers.
+            if connecting === attempt, attempt.hasEnded || attempt.isAbandoned { connecting = nil }
             throw error
         }
     }
@@ -77,7 +83,7 @@ public actor SSHClient {
         var attempt = 1
         while true {
             do {
-                await handshakes?.acquire()
+                try await handshakes?.acquire()
                 let connected: any SSHSession
                 do {
                     connected = try await backend.connect(options)
@@ -167,5 +173,40 @@ public struct InteractiveShell: Sendable {
     public func close() async throws {
         try await output.stdin?.close()
         await output.waitFinished()
+    }
+}
+
+/// One connection attempt shared by every caller that needs the session meanwhile.
+final class ConnectAttempt: Sendable {
+    private let outcome = OneShot<any SSHSession>()
+    private let task: Task<Void, Never>
+    private let abandoned = Mutex(false)
+
+    /// Starts `connect`.
+    init(_ connect: @escaping @Sendable () async throws -> any SSHSession) {
+        let outcome = outcome
+        task = Task { outcome.settle(await Result(catching: { try await connect() })) }
+    }
+
+    /// Whether the attempt succeeded or failed (a cancelled waiter leaves it running for the others).
+    var hasEnded: Bool { outcome.result != nil }
+
+    /// Whether every waiter was cancelled, and the attempt with them.
+    var isAbandoned: Bool { abandoned.withLock { $0 } }
+
+    /// Waits for the session; cancelling the last waiter cancels the attempt.
+    func value() async throws -> any SSHSession {
+        try await outcome.value { othersWaiting in
+            guard !othersWaiting else { return }
+            self.abandoned.withLock { $0 = true }
+            self.task.cancel()
+        }
+    }
+}
+
+extension Result where Failure == any Error {
+    /// The result of `body`.
+    init(catching body: () async throws -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
     }
 }

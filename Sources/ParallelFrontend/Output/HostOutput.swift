@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import SSHBackend
-import Synchronization
 
 /// What one host's command produced: its output streams, stdin, exit status, or the error that kept it from
 /// running. One per entry of the host list, in the same order (duplicates included).
@@ -28,7 +27,6 @@ public final class HostOutput: Sendable, CustomStringConvertible {
     /// stderr as raw byte chunks (see ``rawStdout``).
     public var rawStderr: SSHByteStream? { channel?.stderr }
     let channel: (any SSHChannel)?
-    private let finishedSignal: FinishedSignal?
 
     init(host: String, alias: String?, index: Int, command: String?, channel: any SSHChannel, port: Int,
          encoding: String.Encoding, readTimeout: Duration?, logger: Logger?) {
@@ -44,12 +42,6 @@ public final class HostOutput: Sendable, CustomStringConvertible {
         stderr = HostLines(reader: LineReader(stream: channel.stderr, host: host, port: port, label: label,
                                               isStderr: true, encoding: encoding, readTimeout: readTimeout, logger: logger))
         stdin = HostStdin(channel: channel, encoding: encoding)
-        let signal = FinishedSignal()
-        finishedSignal = signal
-        // One lightweight task per host waits for the exit status, so `exitCode` is there as soon as it is known.
-        Task {
-            signal.fire(await Result(catching: { try await channel.exitStatus() }))
-        }
     }
 
     init(host: String, alias: String?, index: Int, error: any Error) {
@@ -62,7 +54,6 @@ public final class HostOutput: Sendable, CustomStringConvertible {
         stdout = nil
         stderr = nil
         stdin = nil
-        finishedSignal = nil
     }
 
     /// The exit code, once the command finished; `nil` while it runs, for a failed host, or when a signal killed it.
@@ -70,18 +61,19 @@ public final class HostOutput: Sendable, CustomStringConvertible {
     /// The signal that killed the command (e.g. `"TERM"`), once finished.
     public var exitSignal: String? { exitStatus?.signal }
     /// The whole exit status, once finished.
-    public var exitStatus: SSHExitStatus? { try? finishedSignal?.result?.get() }
+    public var exitStatus: SSHExitStatus? { try? channel?.exitResult?.get() }
     /// Why no exit status came (the channel or connection ended first), once finished.
     public var exitError: (any Error)? {
-        if case .failure(let error) = finishedSignal?.result { return error }
+        if case .failure(let error) = channel?.exitResult { return error }
         return nil
     }
     /// Whether the command finished (never blocks). A failed host counts as finished.
-    public var isFinished: Bool { finishedSignal?.hasFired ?? true }
+    public var isFinished: Bool { channel.map { $0.exitResult != nil } ?? true }
 
-    /// Waits until the command finished (its exit status is known or the channel ended); does not read output.
+    /// Waits until the command finished (its exit status is known or the channel ended), or the calling task is
+    /// cancelled; does not read output.
     public func waitFinished() async {
-        await finishedSignal?.wait()
+        _ = try? await channel?.exitStatus()
     }
 
     /// Closes the channel: the command gets EOF and, with a PTY, a hang-up.
@@ -114,55 +106,5 @@ public struct HostStdin: Sendable {
     /// Sends EOF: the command's stdin ends.
     public func close() async throws {
         try await channel.sendEOF()
-    }
-}
-
-/// A one-shot event with its result (the exit status), which many tasks can wait for; a cancelled waiter
-/// returns early.
-final class FinishedSignal: Sendable {
-    private struct State {
-        var result: Result<SSHExitStatus, any Error>?
-        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
-        var nextID: UInt64 = 0
-    }
-
-    private let state = Mutex(State())
-
-    var hasFired: Bool { state.withLock { $0.result != nil } }
-    var result: Result<SSHExitStatus, any Error>? { state.withLock { $0.result } }
-
-    func fire(_ result: Result<SSHExitStatus, any Error>) {
-        let waiters = state.withLock { state in
-            state.result = result
-            defer { state.waiters.removeAll() }
-            return state.waiters
-        }
-        for waiter in waiters.values { waiter.resume() }
-    }
-
-    /// Returns once fired, or as soon as the calling task is cancelled.
-    func wait() async {
-        let id = state.withLock { state in
-            state.nextID += 1
-            return state.nextID
-        }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
-                let ready = state.withLock { state in
-                    if state.result != nil || Task.isCancelled { return true }
-                    state.waiters[id] = continuation
-                    return false
-                }
-                if ready { continuation.resume() }
-            }
-        } onCancel: {
-            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
-        }
-    }
-}
-
-extension Result where Failure == any Error {
-    init(catching body: () async throws -> Success) async {
-        do { self = .success(try await body()) } catch { self = .failure(error) }
     }
 }
