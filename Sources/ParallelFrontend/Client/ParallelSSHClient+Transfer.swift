@@ -23,9 +23,13 @@ public struct HostTransfer: Sendable, CustomStringConvertible {
 extension ParallelSSHClient {
     /// Uploads `localPath` to `remotePath` on every host with SFTP (see ``SSHClient/copyFile(_:to:recurse:progress:)``).
     /// - Parameters:
+    ///   - localPath: the file (or, with `recurse`, the directory) to send.
+    ///   - remotePath: where it goes on each host (an existing directory receives it under its own name).
+    ///   - recurse: copy a directory tree.
     ///   - copyArgs: per-host arguments for `%s` placeholders in both paths, one list per host (each path takes
     ///     them from the first; unused ones are fine).
     ///   - stopOnErrors: `true` throws the first host's error (by host order) once every host was tried.
+    ///   - progress: called with each host's bytes done and total.
     /// - Returns: every host's transfer, failed ones carrying their error.
     @discardableResult
     public func copyFile(_ localPath: String, to remotePath: String, recurse: Bool = false, copyArgs: [[String]]? = nil,

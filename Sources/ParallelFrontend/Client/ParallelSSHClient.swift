@@ -30,14 +30,25 @@ public final class ParallelSSHClient: Sendable {
     /// - Parameters:
     ///   - hosts: host names or addresses, in order; duplicates allowed.
     ///   - backend: the engine, e.g. `LibSSH2Backend()` or `LibSSHBackend()`.
+    ///   - user: the login name (default: the local user).
+    ///   - password: for password authentication (and keyboard-interactive with `keyboardInteractive`).
+    ///   - port: the SSH port (default 22).
+    ///   - privateKey: a key file or key text to authenticate with, tried first.
     ///   - retries: connection attempts after the first, for transport failures.
+    ///   - retryDelay: the pause between two attempts.
     ///   - timeout: per host and per step: TCP connect, handshake, authentication, channel open.
     ///   - poolSize: hosts set up at once (default 100).
     ///   - maxConcurrentHandshakes: connections being made at once, across the pool (default 64).
+    ///   - allowAgent: try the keys of the SSH agent (`SSH_AUTH_SOCK`).
+    ///   - identityAuth: try the default identity files (`~/.ssh/id_rsa`, `id_ecdsa`, `id_ed25519`).
+    ///   - keepalive: the interval of SSH keepalive messages, or `nil` for none.
+    ///   - compression: ask for zlib compression.
+    ///   - ipv6Only: connect over IPv6 only.
+    ///   - keyboardInteractive: answer keyboard-interactive prompts with `password`.
     ///   - hostConfig: per-host overrides, one per host list entry (same order), or `nil`.
     ///   - hostLogger: logs every output line read as `[host]\tline` (stderr `[host]\t[err]\tline`).
     ///   - logger: the client's own diagnostics (connection attempts, retries, failures).
-    /// - Throws: ``SSHError`` with code `invalidArgument` for a mismatched host configuration list, a timeout that is
+    /// - Throws: `SSHError` with code `invalidArgument` for a mismatched host configuration list, a timeout that is
     ///   not positive, or keyboard-interactive authentication without a password.
     public init(hosts: [String], backend: any SSHBackend, user: String? = nil, password: String? = nil,
                 port: Int? = nil, privateKey: PrivateKey? = nil, retries: Int = 3, retryDelay: Duration = .seconds(5),
@@ -87,7 +98,16 @@ public final class ParallelSSHClient: Sendable {
     ///   - stopOnErrors: `true` throws the first host's error (by host order) once all were tried; the outputs,
     ///     failed hosts included, stay available from ``getLastOutput()``. `false` returns an output for every
     ///     host, failed ones carrying ``HostOutput/error``.
-    ///   - Other parameters: as ``SSHClient/runCommand(_:sudo:user:shell:pty:environment:readTimeout:encoding:sudoPassword:)``.
+    ///   - command: the command line; `%s` placeholders take `hostArgs`.
+    ///   - sudo: run through `sudo -S`.
+    ///   - user: run as this user (`sudo -u <user> -S`).
+    ///   - shell: the shell that runs the command, e.g. `"bash -c"`.
+    ///   - pty: allocate a pseudo-terminal (stderr then arrives merged into stdout).
+    ///   - environment: variables sent before the command (the server keeps those its `AcceptEnv` allows).
+    ///   - readTimeout: a deadline for each pass over a host's stdout or stderr; reading again resumes.
+    ///   - encoding: how output lines are decoded and stdin text encoded.
+    ///   - sudoPassword: written to stdin once the command runs, for sudo's prompt.
+    ///   As ``SSHClient/runCommand(_:sudo:user:shell:pty:environment:readTimeout:encoding:sudoPassword:)`` on each host.
     public func runCommand(
         _ command: String, sudo: Bool = false, user: String? = nil, shell: String? = nil, pty: Bool = false,
         environment: [String: String] = [:], hostArgs: [[String]]? = nil, stopOnErrors: Bool = true,
@@ -182,6 +202,7 @@ public final class ParallelSSHClient: Sendable {
 
     /// Waits for every command in `output` (default: the last run) to finish; kills nothing.
     /// - Parameters:
+    ///   - output: the outputs to wait for (default: those of the last run).
     ///   - timeout: for all hosts together; when it passes, ``JoinTimeoutError`` lists finished and unfinished
     ///     hosts, and the commands keep running.
     ///   - consumeOutput: read (and so log, with a host logger) every remaining line. Without it, output stays

@@ -28,6 +28,9 @@ public actor SSHClient {
 
     /// Creates a client for `host`; nothing connects until the first command (or ``connect()``).
     /// - Parameters:
+    ///   - host: the host name or address.
+    ///   - backend: the engine, e.g. `LibSSH2Backend()` or `LibSSHBackend()`.
+    ///   - config: the connection settings (user, port, credentials, timeouts, retries).
     ///   - hostLogger: logs every output line read as `[host]\tline` (stderr `[host]\t[err]\tline`).
     ///   - logger: the client's own diagnostics (connection attempts, retries, failures).
     public init(host: String, backend: any SSHBackend, config: HostConfig = HostConfig(), hostLogger: Logger? = nil,
@@ -112,6 +115,7 @@ public actor SSHClient {
 
     /// Starts `command` and returns its output once it is running.
     /// - Parameters:
+    ///   - command: the command line, run by the login shell.
     ///   - sudo: run through `sudo -S` (write the password to ``HostOutput/stdin`` if sudo asks, or pass
     ///     `sudoPassword`).
     ///   - user: run as this user (`sudo -u <user> -S`).
@@ -120,6 +124,7 @@ public actor SSHClient {
     ///   - environment: variables sent before the command (the server keeps those its `AcceptEnv` allows).
     ///   - readTimeout: a deadline for each pass over ``HostOutput/stdout`` or `stderr`; reading again resumes.
     ///   - encoding: how output lines are decoded and stdin text encoded.
+    ///   - sudoPassword: written to stdin once the command runs, for sudo's prompt.
     public func runCommand(_ command: String, sudo: Bool = false, user: String? = nil, shell: String? = nil,
                            pty: Bool = false, environment: [String: String] = [:], readTimeout: Duration? = nil,
                            encoding: String.Encoding = .utf8, sudoPassword: String? = nil) async throws -> HostOutput {
