@@ -60,8 +60,11 @@ let package = Package(
             dependencies: ["SSHBackend", "SSHEventLoop", "SSHFileTransfer", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings),
 
-        // A scripted in-memory engine, for testing the frontend's logic beside the real-server tests.
-        .target(name: "SSHFakeBackend", dependencies: ["SSHBackend", "SSHEventLoop"], swiftSettings: swiftSettings),
+        // A scripted in-memory engine, for testing the frontend's logic beside the real-server tests (with an
+        // in-memory SFTP subsystem, so copies run without a server too).
+        .target(
+            name: "SSHFakeBackend", dependencies: ["SSHBackend", "SSHEventLoop", "SSHFileTransfer"],
+            swiftSettings: swiftSettings),
 
         // Test support: real OpenSSH sshd processes, keys, agents, black-hole listeners.
         .target(

@@ -89,13 +89,17 @@ public struct FakeHost: Sendable {
     public var connectDelay: Duration
     /// What each command produces.
     public var run: @Sendable (String) -> Run
+    /// The host's files, served by an in-memory SFTP subsystem; `nil`: the `sftp` subsystem is a scripted command
+    /// like any other.
+    public var files: FakeFiles?
 
     /// Creates a host script.
     public init(connectError: SSHError.Code? = nil, failingAttempts: Int = .max, connectDelay: Duration = .zero,
-                run: @escaping @Sendable (String) -> Run = { _ in Run() }) {
+                files: FakeFiles? = nil, run: @escaping @Sendable (String) -> Run = { _ in Run() }) {
         self.connectError = connectError
         self.failingAttempts = failingAttempts
         self.connectDelay = connectDelay
+        self.files = files
         self.run = run
     }
 }
@@ -119,6 +123,7 @@ final class FakeSession: SSHSession {
         case .subsystem(let name): command = "<subsystem \(name)>"
         }
         backend.record(command: command, host: options.host)
+        if case .subsystem("sftp") = request.kind, let files = host.files { return FakeSFTPChannel(files: files) }
         return FakeChannel(run: host.run(command), backend: backend)
     }
 

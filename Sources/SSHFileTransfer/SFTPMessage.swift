@@ -2,24 +2,25 @@ import SSHBackend
 
 /// SFTP version 3 (draft-ietf-secsh-filexfer-02, what OpenSSH's sftp-server speaks): packet types, flags, status
 /// codes and the byte encoding.
-enum SFTP {
-    enum PacketType: UInt8 {
+package enum SFTP {
+    package enum PacketType: UInt8 {
         case initialize = 1, version = 2, open = 3, close = 4, read = 5, write = 6, lstat = 7, fstat = 8
         case setstat = 9, fsetstat = 10, opendir = 11, readdir = 12, remove = 13, mkdir = 14, rmdir = 15
         case realpath = 16, stat = 17, rename = 18
         case status = 101, handle = 102, data = 103, name = 104, attrs = 105
     }
 
-    struct OpenFlags: OptionSet {
-        let rawValue: UInt32
-        static let read = OpenFlags(rawValue: 0x01)
-        static let write = OpenFlags(rawValue: 0x02)
-        static let create = OpenFlags(rawValue: 0x08)
-        static let truncate = OpenFlags(rawValue: 0x10)
-        static let exclusive = OpenFlags(rawValue: 0x20)
+    package struct OpenFlags: OptionSet {
+        package let rawValue: UInt32
+        package init(rawValue: UInt32) { self.rawValue = rawValue }
+        package static let read = OpenFlags(rawValue: 0x01)
+        package static let write = OpenFlags(rawValue: 0x02)
+        package static let create = OpenFlags(rawValue: 0x08)
+        package static let truncate = OpenFlags(rawValue: 0x10)
+        package static let exclusive = OpenFlags(rawValue: 0x20)
     }
 
-    enum StatusCode: UInt32 {
+    package enum StatusCode: UInt32 {
         case ok = 0, eof, noSuchFile, permissionDenied, failure, badMessage, noConnection, connectionLost, unsupported
     }
 
@@ -34,33 +35,33 @@ enum SFTP {
 }
 
 /// Builds an SFTP packet: length prefix, type, then fields.
-struct SFTPWriter {
+package struct SFTPWriter {
     private(set) var bytes: [UInt8]
 
-    init(_ type: SFTP.PacketType, id: UInt32? = nil, reserve: Int = 64) {
+    package init(_ type: SFTP.PacketType, id: UInt32? = nil, reserve: Int = 64) {
         bytes = []
         bytes.reserveCapacity(reserve + 9)
         bytes.append(contentsOf: [0, 0, 0, 0, type.rawValue])
         if let id { write(id) }
     }
 
-    mutating func write(_ value: UInt32) {
+    package mutating func write(_ value: UInt32) {
         bytes.append(contentsOf: [UInt8(value >> 24), UInt8(value >> 16 & 0xff), UInt8(value >> 8 & 0xff), UInt8(value & 0xff)])
     }
 
-    mutating func write(_ value: UInt64) {
+    package mutating func write(_ value: UInt64) {
         write(UInt32(value >> 32))
         write(UInt32(value & 0xffff_ffff))
     }
 
-    mutating func write(_ string: String) { write(bytes: Array(string.utf8)) }
+    package mutating func write(_ string: String) { write(bytes: Array(string.utf8)) }
 
-    mutating func write<C: Collection>(bytes data: C) where C.Element == UInt8 {
+    package mutating func write<C: Collection>(bytes data: C) where C.Element == UInt8 {
         write(UInt32(data.count))
         bytes.append(contentsOf: data)
     }
 
-    mutating func write(_ attributes: SSHFileAttributes) {
+    package mutating func write(_ attributes: SSHFileAttributes) {
         var flags: UInt32 = 0
         if attributes.size != nil { flags |= SFTP.AttributeFlag.size }
         if attributes.mode != nil { flags |= SFTP.AttributeFlag.permissions }
@@ -70,7 +71,7 @@ struct SFTPWriter {
     }
 
     /// The packet with its length filled in.
-    func finished() -> [UInt8] {
+    package func finished() -> [UInt8] {
         var result = bytes
         let length = UInt32(result.count - 4)
         result[0] = UInt8(length >> 24)
@@ -82,46 +83,46 @@ struct SFTPWriter {
 }
 
 /// Reads fields from a received SFTP packet body (after the length).
-struct SFTPReader {
+package struct SFTPReader {
     private let bytes: [UInt8]
     private var offset: Int
 
-    init(_ bytes: [UInt8], offset: Int = 0) {
+    package init(_ bytes: [UInt8], offset: Int = 0) {
         self.bytes = bytes
         self.offset = offset
     }
 
-    var remaining: Int { bytes.count - offset }
+    package var remaining: Int { bytes.count - offset }
 
-    mutating func readByte() throws(SSHError) -> UInt8 {
+    package mutating func readByte() throws(SSHError) -> UInt8 {
         guard offset < bytes.count else { throw Self.truncated }
         defer { offset += 1 }
         return bytes[offset]
     }
 
-    mutating func readUInt32() throws(SSHError) -> UInt32 {
+    package mutating func readUInt32() throws(SSHError) -> UInt32 {
         guard offset + 4 <= bytes.count else { throw Self.truncated }
         defer { offset += 4 }
         return UInt32(bytes[offset]) << 24 | UInt32(bytes[offset + 1]) << 16 | UInt32(bytes[offset + 2]) << 8
             | UInt32(bytes[offset + 3])
     }
 
-    mutating func readUInt64() throws(SSHError) -> UInt64 {
+    package mutating func readUInt64() throws(SSHError) -> UInt64 {
         UInt64(try readUInt32()) << 32 | UInt64(try readUInt32())
     }
 
-    mutating func readBytes() throws(SSHError) -> ArraySlice<UInt8> {
+    package mutating func readBytes() throws(SSHError) -> ArraySlice<UInt8> {
         let length = Int(try readUInt32())
         guard length >= 0, offset + length <= bytes.count else { throw Self.truncated }
         defer { offset += length }
         return bytes[offset..<offset + length]
     }
 
-    mutating func readString() throws(SSHError) -> String {
+    package mutating func readString() throws(SSHError) -> String {
         String(decoding: try readBytes(), as: UTF8.self)
     }
 
-    mutating func readAttributes() throws(SSHError) -> SSHFileAttributes {
+    package mutating func readAttributes() throws(SSHError) -> SSHFileAttributes {
         let flags = try readUInt32()
         var attributes = SSHFileAttributes()
         if flags & SFTP.AttributeFlag.size != 0 { attributes.size = try readUInt64() }

@@ -316,13 +316,15 @@ package final class SFTPSession: SSHSFTPClient {
 }
 
 /// Accumulates received bytes and cuts them into SFTP packets (length prefix removed).
-struct PacketBuffer: Sendable {
+package struct PacketBuffer: Sendable {
     private var bytes: [UInt8] = []
     private var head = 0
     /// The largest packet accepted (a READ answer of 256 KiB plus headers, with room to spare).
     private static let maximum = 1 << 20
 
-    mutating func append(_ chunk: [UInt8]) {
+    package init() {}
+
+    package mutating func append(_ chunk: [UInt8]) {
         if head > 0 && head >= bytes.count / 2 {
             bytes.removeSubrange(0..<head)
             head = 0
@@ -330,7 +332,7 @@ struct PacketBuffer: Sendable {
         bytes.append(contentsOf: chunk)
     }
 
-    mutating func next() throws(SSHError) -> [UInt8]? {
+    package mutating func next() throws(SSHError) -> [UInt8]? {
         guard bytes.count - head >= 4 else { return nil }
         let length = Int(bytes[head]) << 24 | Int(bytes[head + 1]) << 16 | Int(bytes[head + 2]) << 8 | Int(bytes[head + 3])
         guard length > 0 && length <= Self.maximum else {
