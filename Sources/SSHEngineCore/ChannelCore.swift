@@ -245,16 +245,12 @@ package final class ChannelCore {
 
     /// Resolves every waiter once the channel is gone; `error` is the connection's failure, if that is why.
     package func finish(_ error: SSHError?) {
-        if let error {
-            stdout.finish(throwing: error)
-            stderr.finish(throwing: error)
-            failWrites(error)
-        }
+        if let error { failWrites(error) }
         if exit == nil {
             exit = .failure(error ?? self.error(.sessionClosed, "the channel was closed before the command ended"))
         }
-        stdout.finish()
-        stderr.finish()
+        stdout.finish(throwing: error)
+        stderr.finish(throwing: error)
         resumeExitWaiters()
         resumeClosers()
     }

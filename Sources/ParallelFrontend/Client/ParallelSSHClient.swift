@@ -90,7 +90,8 @@ public final class ParallelSSHClient: Sendable {
 
     // MARK: Commands
 
-    /// Runs `command` on every host; returns once every host's command is running (or failed to start).
+    /// Runs `command` on every host; returns once every host's command is running (or failed to start). Each
+    /// host runs it as ``SSHClient/runCommand(_:sudo:user:shell:pty:environment:readTimeout:encoding:sudoPassword:)``.
     ///
     /// - Parameters:
     ///   - hostArgs: per-host arguments for `%s` placeholders in `command`, one list per host (extra lists are
@@ -107,7 +108,6 @@ public final class ParallelSSHClient: Sendable {
     ///   - readTimeout: a deadline for each pass over a host's stdout or stderr; reading again resumes.
     ///   - encoding: how output lines are decoded and stdin text encoded.
     ///   - sudoPassword: written to stdin once the command runs, for sudo's prompt.
-    ///   As ``SSHClient/runCommand(_:sudo:user:shell:pty:environment:readTimeout:encoding:sudoPassword:)`` on each host.
     public func runCommand(
         _ command: String, sudo: Bool = false, user: String? = nil, shell: String? = nil, pty: Bool = false,
         environment: [String: String] = [:], hostArgs: [[String]]? = nil, stopOnErrors: Bool = true,

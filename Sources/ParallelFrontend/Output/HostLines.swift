@@ -7,7 +7,8 @@ import Synchronization
 ///
 /// Lines end at `\n` (a `\r` before it is dropped too); a last line without terminator is yielded at the end.
 /// Iterating again continues where the previous iteration stopped (nothing is read twice, nothing is lost), so
-/// after a read-timeout error (`readTimeout` of `runCommand`) a new `for try await` picks up the rest. One reader at a time.
+/// after a read-timeout error (`readTimeout` of `runCommand`) a new `for try await` picks up the rest. One reader
+/// at a time.
 public struct HostLines: AsyncSequence, Sendable {
     public typealias Element = String
 
