@@ -34,6 +34,10 @@ final class LibSSHChannelOpener: NativeChannelOpener {
         outcome({ handle in
             switch kind {
             case .exec(let command): ssh_channel_request_exec(handle, command)
+            case .execBytes(let bytes):
+                (bytes + [0]).withUnsafeBufferPointer { raw in
+                    raw.withMemoryRebound(to: CChar.self) { ssh_channel_request_exec(handle, $0.baseAddress) }
+                }
             case .shell: ssh_channel_request_shell(handle)
             case .subsystem(let name): ssh_channel_request_subsystem(handle, name)
             }

@@ -37,6 +37,12 @@ final class LibSSH2ChannelOpener: NativeChannelOpener {
         outcome({ handle in
             switch kind {
             case .exec(let command): clibssh2_channel_exec(handle, "exec", 4, command, UInt32(command.utf8.count))
+            case .execBytes(let bytes):
+                bytes.withUnsafeBufferPointer { raw in
+                    raw.withMemoryRebound(to: CChar.self) {
+                        clibssh2_channel_exec(handle, "exec", 4, $0.baseAddress, UInt32(bytes.count))
+                    }
+                }
             case .shell: clibssh2_channel_exec(handle, "shell", 5, nil, 0)
             case .subsystem(let name): clibssh2_channel_exec(handle, "subsystem", 9, name, UInt32(name.utf8.count))
             }

@@ -70,3 +70,9 @@ public struct SSHKeyboardInteractiveResponder: Sendable {
         self.answer = answer
     }
 }
+
+/// Expands a leading `~` (alone or before `/`) to `$HOME`, as the paths of ``SSHAuthMethod`` are read.
+package func expandTilde(_ path: String) -> String {
+    guard path == "~" || path.hasPrefix("~/"), let home = environment("HOME") else { return path }
+    return home + path.dropFirst()
+}

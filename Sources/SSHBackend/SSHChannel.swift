@@ -2,8 +2,10 @@
 public struct SSHChannelRequest: Sendable {
     /// A command or an interactive shell.
     public enum Kind: Sendable, Hashable {
-        /// Run one command (SSH `exec` request).
+        /// Run one command (SSH `exec` request), sent as UTF-8.
         case exec(String)
+        /// Run one command given as bytes in another encoding (the command must not contain a NUL byte).
+        case execBytes([UInt8])
         /// Start the user's login shell (SSH `shell` request).
         case shell
         /// Start a subsystem such as `"sftp"` (SSH `subsystem` request).
@@ -16,12 +18,23 @@ public struct SSHChannelRequest: Sendable {
     public var pty: SSHPTYRequest?
     /// Environment variables to send first (the server only keeps those its `AcceptEnv` allows).
     public var environment: [String: String]
+    /// The most bytes each output stream (stdout, stderr) holds unread while someone waits for the command to end
+    /// (a reader of the other stream, or ``SSHChannel/exitStatus()``); `nil` for
+    /// ``defaultUnreadOutputLimit``. Past the engine's own buffer, output nobody reads pauses the command; up to
+    /// this limit it is gathered instead for such a waiter (for a stream no reader has touched), and beyond it the waiter fails with
+    /// ``SSHError/Code/outputLimitExceeded`` instead of waiting for ever.
+    public var unreadOutputLimit: Int?
+
+    /// The unread output limit when a request gives none: 16 MiB per stream.
+    public static let defaultUnreadOutputLimit = 16 * 1024 * 1024
 
     /// Creates a request.
-    public init(kind: Kind, pty: SSHPTYRequest? = nil, environment: [String: String] = [:]) {
+    public init(kind: Kind, pty: SSHPTYRequest? = nil, environment: [String: String] = [:],
+                unreadOutputLimit: Int? = nil) {
         self.kind = kind
         self.pty = pty
         self.environment = environment
+        self.unreadOutputLimit = unreadOutputLimit
     }
 
     /// Runs `command`.
@@ -78,7 +91,10 @@ public struct SSHExitStatus: Sendable, Hashable, CustomStringConvertible {
 ///
 /// `stdout` and `stderr` are separate byte streams that each may be read by one consumer. Output nobody reads
 /// is held in a bounded buffer; once full, the engine stops reading that channel and the SSH window throttles
-/// the remote side, so memory per channel stays bounded however much the command writes.
+/// the remote side, so memory per channel stays bounded however much the command writes. While someone waits
+/// for the command's end (a reader of the other stream, or ``exitStatus()``), the output of a stream nobody has
+/// read is gathered up to ``SSHChannelRequest/unreadOutputLimit`` instead, so reading only stdout, or only
+/// waiting, never deadlocks. A stream somebody reads goes at that reader's pace.
 public protocol SSHChannel: Sendable {
     /// The command's standard output, as chunks of bytes.
     var stdout: SSHByteStream { get }
@@ -102,9 +118,11 @@ public protocol SSHChannel: Sendable {
 
     /// Waits until the command has ended and the channel is closed, then returns how it ended.
     ///
-    /// This needs the output to be read (or the channel closed): a command blocked on a full output window
-    /// never ends.
-    /// - Throws: ``SSHError/Code/connectionLost`` if the connection broke first.
+    /// Output nobody reads is gathered meanwhile, up to the request's
+    /// ``SSHChannelRequest/unreadOutputLimit`` per stream, and stays readable afterwards.
+    /// - Throws: ``SSHError/Code/connectionLost`` if the connection broke first;
+    ///   ``SSHError/Code/outputLimitExceeded`` when a stream holds its limit unread and the command still runs
+    ///   (it goes on; read the streams, then wait again).
     func exitStatus() async throws -> SSHExitStatus
 
     /// Closes the channel; the command gets SIGHUP from sshd, streams finish. Idempotent.
@@ -116,6 +134,7 @@ extension SSHChannelRequest.Kind: CustomStringConvertible {
     public var description: String {
         switch self {
         case .exec(let command): return "command \"\(command)\""
+        case .execBytes(let bytes): return "command \"\(String(decoding: bytes, as: UTF8.self))\""
         case .shell: return "a shell"
         case .subsystem(let name): return "the \(name) subsystem"
         }

@@ -8,10 +8,11 @@ public struct SSHConnectionOptions: Sendable {
     public var user: String
     /// Authentication methods, tried in order.
     public var authMethods: [SSHAuthMethod]
-    /// Deadline for name resolution plus TCP connect.
-    public var connectTimeout: Duration
-    /// Deadline for each later step on its own: SSH handshake, authentication, opening a channel.
-    public var operationTimeout: Duration
+    /// Deadline for name resolution plus TCP connect (`nil`: none of ours; the kernel's TCP timeout still
+    /// applies).
+    public var connectTimeout: Duration?
+    /// Deadline for each later step on its own: SSH handshake, authentication, opening a channel (`nil`: none).
+    public var operationTimeout: Duration?
     /// Send a keepalive after this much idle time (`nil`: never).
     public var keepaliveInterval: Duration?
     /// Ask for zlib compression.
@@ -23,7 +24,7 @@ public struct SSHConnectionOptions: Sendable {
     public init(
         host: String, port: Int = 22, user: String = SSHConnectionOptions.currentUser,
         authMethods: [SSHAuthMethod] = SSHAuthMethod.defaults,
-        connectTimeout: Duration = .seconds(10), operationTimeout: Duration = .seconds(30),
+        connectTimeout: Duration? = .seconds(10), operationTimeout: Duration? = .seconds(30),
         keepaliveInterval: Duration? = nil, compression: Bool = false, addressFamily: SSHAddressFamily = .any
     ) {
         self.host = host
@@ -37,8 +38,19 @@ public struct SSHConnectionOptions: Sendable {
         self.addressFamily = addressFamily
     }
 
-    /// The login name of the process's user (`$USER`, else `"root"`).
-    public static var currentUser: String { environment("USER") ?? environment("LOGNAME") ?? "root" }
+    /// The login name of the process's user, as OpenSSH takes it: the password database's entry for the real
+    /// user id, else `$USER` or `$LOGNAME` (a container's uid may have no entry); empty when none of them
+    /// gives a name (``validate()`` then says so).
+    public static var currentUser: String {
+        var entry = passwd()
+        var result: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 4096)
+        if getpwuid_r(getuid(), &entry, &buffer, buffer.count, &result) == 0, let found = result?.pointee.pw_name {
+            let name = String(cString: found)
+            if !name.isEmpty { return name }
+        }
+        return environment("USER") ?? environment("LOGNAME") ?? ""
+    }
 
     /// Checks arguments a caller can get wrong, before any network work.
     /// - Throws: ``SSHError/Code/invalidArgument`` naming the bad value.
@@ -46,10 +58,12 @@ public struct SSHConnectionOptions: Sendable {
         func bad(_ message: String) -> SSHError { SSHError(.invalidArgument, host: host, port: port, message: message) }
         if host.isEmpty { throw bad("the host name is empty") }
         if !(1...65535).contains(port) { throw bad("port \(port) is outside 1...65535") }
-        if user.isEmpty { throw bad("the user name is empty") }
+        if user.isEmpty {
+            throw bad("the user name is empty (no user given, and uid \(getuid()) has no password-database entry or $USER)")
+        }
         if authMethods.isEmpty { throw bad("no authentication method given") }
-        if connectTimeout <= .zero { throw bad("connectTimeout must be positive") }
-        if operationTimeout <= .zero { throw bad("operationTimeout must be positive") }
+        if let connectTimeout, connectTimeout <= .zero { throw bad("connectTimeout must be positive (nil for none)") }
+        if let operationTimeout, operationTimeout <= .zero { throw bad("operationTimeout must be positive (nil for none)") }
         if let keepaliveInterval, keepaliveInterval < .seconds(1) { throw bad("keepaliveInterval must be at least 1 s") }
     }
 }

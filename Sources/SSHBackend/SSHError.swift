@@ -114,6 +114,9 @@ extension SSHError {
         public static let permissionDenied = Code("permissionDenied")
         /// A file system is full or a disk quota is reached while writing a file (the message says which path).
         public static let noSpace = Code("noSpace")
+        /// A stream of a channel holds its limit of output nobody reads while someone waits for the command to
+        /// end (see ``SSHChannelRequest/unreadOutputLimit``); the command still runs and nothing was lost.
+        public static let outputLimitExceeded = Code("outputLimitExceeded")
     }
 }
 

@@ -154,9 +154,3 @@ package struct AuthProgress {
                         message: tried.isEmpty ? "\(summary): no method left to try" : summary, attempts: tried)
     }
 }
-
-/// Expands a leading `~` to `$HOME`.
-package func expandTilde(_ path: String) -> String {
-    guard path.hasPrefix("~"), let home = getenv("HOME").map({ String(cString: $0) }) else { return path }
-    return home + path.dropFirst()
-}

@@ -53,11 +53,15 @@ package final class ChannelCore {
     private var closeWaiters: [CheckedContinuation<Void, any Error>] = []
 
     /// Creates the bookkeeping for a channel on `host`; `onDemand` runs when a paused stream's reader caught up.
-    package init(capacity: Int, host: String, port: Int, onDemand: @escaping @Sendable () -> Void) {
+    /// - Parameters:
+    ///   - capacity: bytes each stream buffers while nobody reads it.
+    ///   - limit: bytes each stream may buffer while someone waits for the channel's end (a reader of the other
+    ///     stream, or an exit waiter), so a stream nobody reads does not block the command they wait for.
+    package init(capacity: Int, limit: Int? = nil, host: String, port: Int, onDemand: @escaping @Sendable () -> Void) {
         self.host = host
         self.port = port
-        stdout = ByteStreamBuffer(capacity: capacity, onDemand: onDemand)
-        stderr = ByteStreamBuffer(capacity: capacity, onDemand: onDemand)
+        stdout = ByteStreamBuffer(capacity: capacity, limit: limit, onDemand: onDemand)
+        stderr = ByteStreamBuffer(capacity: capacity, limit: limit, onDemand: onDemand)
     }
 
     /// An error naming this channel's host.
@@ -172,11 +176,29 @@ package final class ChannelCore {
     /// while each has room, or until it finishes when `force` is set. Returns whether anything was read. A failed
     /// read ends both streams and the exit with that error and is rethrown, so the driver can close the channel
     /// (or the connection, for `connectionLost`).
+    ///
+    /// A stream nobody reads keeps being read past its capacity, up to its limit, while someone waits for the
+    /// channel's end: a reader of the other stream, or an exit waiter. When it sits at its limit and nothing could
+    /// be read, those waiters fail with ``SSHError/Code/outputLimitExceeded`` rather than wait for ever (see
+    /// ``reportUnreadOutput()``).
     package func pumpReads(force: Bool, read: (ChannelStream) throws(SSHError) -> [UInt8]) throws(SSHError) -> Bool {
         var progress = false
         for stream in ChannelStream.allCases {
             let buffer = stream == .stdout ? stdout : stderr
-            while force ? !buffer.isFinished : buffer.hasRoom {
+            let other = stream == .stdout ? stderr : stdout
+            var extended = !exitWaiters.isEmpty || other.hasWaitingReader
+            while true {
+                if force {
+                    if buffer.isFinished { break }
+                } else if !buffer.hasRoom(extended: extended) {
+                    // Paused full: a reader that starts waiting on the other stream must wake us, or one already
+                    // waits (it registered since `extended` was computed) and we go on.
+                    if !extended && other.wakeProducerWhenWaited() {
+                        extended = true
+                        continue
+                    }
+                    break
+                }
                 let bytes: [UInt8]
                 do { bytes = try read(stream) } catch {
                     if error.code != .connectionLost {
@@ -191,7 +213,26 @@ package final class ChannelCore {
                 progress = true
             }
         }
+        if !progress && !force { reportUnreadOutput() }
         return progress
+    }
+
+    /// Fails whoever waits for the channel's end while a stream nobody reads sits at its limit: the reader of the
+    /// other stream and the exit waiters get ``SSHError/Code/outputLimitExceeded`` naming the stream. Nothing is
+    /// closed or dropped; reading that stream lets the command go on.
+    private func reportUnreadOutput() {
+        for stream in ChannelStream.allCases {
+            let buffer = stream == .stdout ? stdout : stderr
+            let other = stream == .stdout ? stderr : stdout
+            guard buffer.isUnreadAtLimit, other.hasWaitingReader || !exitWaiters.isEmpty else { continue }
+            let name = stream == .stdout ? "stdout" : "stderr"
+            let failure = error(.outputLimitExceeded, "\(name) holds \(buffer.bufferedBytes) bytes nobody reads (the unread "
+                + "output limit) and the command is still running; read \(name) as well, or raise the unread output limit")
+            other.failWaitingReader(failure)
+            let waiters = exitWaiters
+            exitWaiters.removeAll()
+            for waiter in waiters.values { waiter.resume(throwing: failure) }
+        }
     }
 
     // MARK: Ending

@@ -29,12 +29,13 @@ package final class ChannelDriver<Native: NativeConnection> {
     private var sawRemoteEOF = false
     private var detached = false
 
-    /// Starts driving `native`, a running channel of `connection`.
-    init(native: Native.Channel, connection: ConnectionDriver<Native>) {
+    /// Starts driving `native`, a running channel of `connection`; each stream holds at most `unreadOutputLimit`
+    /// bytes while someone waits for the channel's end.
+    init(native: Native.Channel, connection: ConnectionDriver<Native>, unreadOutputLimit: Int) {
         self.native = native
         self.connection = connection
         let bound = LoopBound(connection, loop: connection.loop)
-        core = ChannelCore(capacity: connection.streamCapacity, host: connection.options.host,
+        core = ChannelCore(capacity: connection.streamCapacity, limit: unreadOutputLimit, host: connection.options.host,
                            port: connection.options.port, onDemand: { bound.execute { $0.drive() } })
     }
 
@@ -57,6 +58,14 @@ package final class ChannelDriver<Native: NativeConnection> {
     /// Sends EOF after the queued writes.
     package func requestEOF(_ continuation: CheckedContinuation<Void, any Error>) {
         if core.requestEOF(continuation, open: isRunning) { connection.drive() }
+    }
+
+    /// Waits for the exit status (see ``ChannelCore/waitForExit(_:)``); a new waiter lets full streams read on
+    /// up to their limit, so the connection drives at once.
+    package func waitForExit(_ continuation: CheckedContinuation<SSHExitStatus, any Error>) -> UInt64? {
+        guard let id = core.waitForExit(continuation) else { return nil }
+        connection.drive()
+        return id
     }
 
     /// Sends a signal (a name without `SIG`) to the remote command.

@@ -14,7 +14,7 @@ package final class ConnectOperation<Native: NativeConnection>: EngineOperation 
     private var authenticator: Native.Authenticator?
     private let continuation: CheckedContinuation<Void, any Error>
     private var phase: Phase = .tcp
-    package let timeout: Duration
+    package let timeout: Duration?
     package let activity: String
 
     /// Connects to `addresses` (resolved from the options' host); resumes `continuation` once authenticated.

@@ -51,7 +51,7 @@ package final class ConnectionDriver<Native: NativeConnection>: IOHandler {
     }
 
     /// Restarts the head operation's deadline (an operation with phases calls this between them).
-    package func restartDeadline(_ timeout: Duration, activity: String) {
+    package func restartDeadline(_ timeout: Duration?, activity: String) {
         operations.restartDeadline(timeout, activity: activity)
     }
 
@@ -62,9 +62,10 @@ package final class ConnectionDriver<Native: NativeConnection>: IOHandler {
                                      opener: native.channelOpener(), completion: completion))
     }
 
-    /// Starts pumping a channel that `start` succeeded on.
-    func adopt(_ channel: Native.Channel) -> ChannelDriver<Native> {
-        let driver = ChannelDriver(native: channel, connection: self)
+    /// Starts pumping a channel that `start` succeeded on; see ``SSHChannelRequest/unreadOutputLimit``.
+    func adopt(_ channel: Native.Channel, unreadOutputLimit: Int? = nil) -> ChannelDriver<Native> {
+        let driver = ChannelDriver(native: channel, connection: self,
+                                   unreadOutputLimit: unreadOutputLimit ?? SSHChannelRequest.defaultUnreadOutputLimit)
         channels.append(driver)
         return driver
     }

@@ -46,7 +46,7 @@ package final class EngineChannel<Native: NativeConnection>: SSHChannel {
         let waiter = WaiterID()
         return try await withTaskCancellationHandler {
             try await driver.withContinuation { driver, continuation in
-                if let id = driver.core.waitForExit(continuation), waiter.register(id) { driver.core.cancelExitWaiter(id) }
+                if let id = driver.waitForExit(continuation), waiter.register(id) { driver.core.cancelExitWaiter(id) }
             }
         } onCancel: {
             if let id = waiter.cancel() { driver.execute { $0.core.cancelExitWaiter(id) } }

@@ -15,11 +15,11 @@ package final class OpenChannelOperation<Native: NativeConnection>: EngineOperat
     private let opener: Native.Opener
     private let completion: (Result<ChannelDriver<Native>, any Error>) -> Void
     private var phase: Phase = .open
-    package let timeout: Duration
+    package let timeout: Duration?
     package let activity = "opening a channel"
 
     /// Opens a channel for `request` with `opener`'s native calls; `completion` gets the running channel.
-    package init(request: SSHChannelRequest, timeout: Duration, opener: Native.Opener,
+    package init(request: SSHChannelRequest, timeout: Duration?, opener: Native.Opener,
                  completion: @escaping (Result<ChannelDriver<Native>, any Error>) -> Void) {
         self.request = request
         self.environment = request.environment.sorted { $0.key < $1.key }
@@ -77,7 +77,7 @@ package final class OpenChannelOperation<Native: NativeConnection>: EngineOperat
                                                      message: "the engine started a channel it never opened")))
                         return true
                     }
-                    completion(.success(connection.adopt(channel)))
+                    completion(.success(connection.adopt(channel, unreadOutputLimit: request.unreadOutputLimit)))
                     return true
                 }
             }

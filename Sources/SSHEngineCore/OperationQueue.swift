@@ -8,7 +8,7 @@ package protocol EngineOperation<Connection>: AnyObject {
     /// The connection type the operation steps.
     associatedtype Connection: AnyObject
     /// How long the operation may take once it reaches the head of the queue.
-    var timeout: Duration { get }
+    var timeout: Duration? { get }
     /// Describes the operation in a timeout error, e.g. `"opening a channel"`.
     var activity: String { get }
     /// Advances as far as possible. Returns `true` when finished (its continuation resumed), `false` when
@@ -43,8 +43,11 @@ package final class OperationQueue<Connection: AnyObject> {
     }
 
     /// Restarts the head operation's deadline (an operation with phases calls this between them).
-    package func restartDeadline(_ timeout: Duration, activity: String) {
+    /// `nil` means no deadline.
+    package func restartDeadline(_ timeout: Duration?, activity: String) {
         if let deadline { loop.cancelTimer(deadline) }
+        deadline = nil
+        guard let timeout else { return }
         deadline = loop.scheduleTimer(after: timeout) { [weak self] in
             guard let self else { return }
             self.deadline = nil

@@ -35,21 +35,21 @@ package struct SocketAddress: Sendable, CustomStringConvertible {
 package enum AddressResolver {
     /// Resolves `host`.
     /// - Throws: ``SSHError/Code/unknownHost`` when the name does not resolve, ``SSHError/Code/timeout`` when
-    ///   the lookup outlasts `timeout`.
+    ///   the lookup outlasts `timeout` (`nil`: no deadline of ours).
     package static func resolve(
-        host: String, port: Int, family: SSHAddressFamily, timeout: Duration, loop: EventLoop
+        host: String, port: Int, family: SSHAddressFamily, timeout: Duration?, loop: EventLoop
     ) async throws -> [SocketAddress] {
         if let numeric = try? lookup(host: host, port: port, family: family, numericOnly: true) { return numeric }
         return try await withCheckedThrowingContinuation { continuation in
             let once = OnceContinuation(continuation)
             let deadline = loop
-            deadline.execute {
+            if let timeout { deadline.execute {
                 deadline.scheduleTimer(after: timeout) {
                     once.resume(with: .failure(SSHError(
                         .timeout, host: host, port: port,
                         message: "resolving \(host) took longer than the connect timeout (\(timeout))")))
                 }
-            }
+            } }
             BlockingPool.shared.submit {
                 once.resume(with: Result { try lookup(host: host, port: port, family: family, numericOnly: false) })
             }

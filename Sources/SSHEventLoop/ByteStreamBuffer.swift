@@ -3,10 +3,15 @@ import Synchronization
 
 /// A bounded, single-consumer pipe of byte chunks from an engine (producer, on the loop thread) to one reader.
 ///
-/// The producer asks ``hasRoom`` before each native read; once ``capacity`` bytes are buffered the answer is
-/// no, the engine stops reading that stream, and the SSH window throttles the remote command. When the reader
-/// drains the buffer to half, ``onDemand`` is called so the engine resumes reading. Memory per stream is
-/// therefore bounded by `capacity` plus one chunk, whatever the remote writes.
+/// The producer asks ``hasRoom(extended:)`` before each native read; once ``capacity`` bytes are buffered the
+/// answer is no, the engine stops reading that stream, and the SSH window throttles the remote command. When the
+/// reader drains the buffer to half, ``onDemand`` is called so the engine resumes reading.
+///
+/// While someone waits for the channel's end (a reader of the other stream, or a caller of `exitStatus()`), a
+/// full stream nobody reads (no reader ever asked it for a chunk) would block the command for ever, so the
+/// producer asks with `extended` and may buffer up to ``limit`` instead. A stream with a reader is left to that
+/// reader's pace. Memory per stream is therefore bounded by `limit` plus one chunk, whatever the
+/// remote writes.
 package final class ByteStreamBuffer: SSHByteSource {
     private struct State {
         var chunks: [[UInt8]] = []
@@ -16,30 +21,66 @@ package final class ByteStreamBuffer: SSHByteSource {
         var failure: (any Error)?
         var waiter: CheckedContinuation<[UInt8]?, any Error>?
         var producerPaused = false
+        /// Whether a reader that starts waiting should wake the producer (the other stream of the channel is
+        /// paused full, and only a waiting reader here lets it buffer past its capacity).
+        var wakeOnWait = false
+        /// Whether a reader ever asked for a chunk.
+        var everRead = false
     }
 
     /// The most bytes held before the producer is asked to stop.
     package let capacity: Int
+    /// The most bytes held while someone waits for the channel's end (at least ``capacity``).
+    package let limit: Int
     private let state = Mutex(State())
     private let onDemand: @Sendable () -> Void
 
     /// Creates a buffer; `onDemand` runs (on the consumer's thread) when a paused producer should resume.
-    package init(capacity: Int, onDemand: @escaping @Sendable () -> Void) {
+    /// - Parameter limit: the most bytes held while someone waits for the channel's end (default: `capacity`).
+    package init(capacity: Int, limit: Int? = nil, onDemand: @escaping @Sendable () -> Void) {
         self.capacity = capacity
+        self.limit = max(capacity, limit ?? capacity)
         self.onDemand = onDemand
     }
 
     // MARK: Producer side
 
-    /// Whether the producer may add more. Answering no marks the producer paused, so the consumer's next
-    /// reads will ask it to resume.
-    package var hasRoom: Bool {
+    /// Whether the producer may add more: below ``capacity``, or below ``limit`` when `extended` and nobody ever
+    /// read this stream. Answering no marks the producer paused, so the consumer's next reads will ask it to resume.
+    package func hasRoom(extended: Bool = false) -> Bool {
         state.withLock { state in
             if state.ended { return false }
-            if state.buffered < capacity { return true }
+            if state.buffered < (extended && !state.everRead ? limit : capacity) { return true }
             state.producerPaused = true
             return false
         }
+    }
+
+    /// Whether nobody ever read this stream and it holds ``limit`` bytes: not even someone waiting for the
+    /// channel's end lets the producer add more.
+    package var isUnreadAtLimit: Bool { state.withLock { !$0.ended && !$0.everRead && $0.buffered >= limit } }
+
+    /// Whether a reader waits for a chunk now.
+    package var hasWaitingReader: Bool { state.withLock { $0.waiter != nil } }
+
+    /// Asks to be woken (``onDemand``) when a reader starts waiting; returns whether one already waits, so the
+    /// producer can act at once. Used while the other stream of the channel is paused full.
+    package func wakeProducerWhenWaited() -> Bool {
+        state.withLock { state in
+            if state.waiter != nil { return true }
+            state.wakeOnWait = true
+            return false
+        }
+    }
+
+    /// Ends the current wait (if any) with `error`, leaving the stream open: a later read goes on from where it
+    /// stood. The producer uses it when the reader waits on output that cannot come.
+    package func failWaitingReader(_ error: any Error) {
+        let waiter = state.withLock { state -> CheckedContinuation<[UInt8]?, any Error>? in
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(throwing: error)
     }
 
     /// Bytes held now (for tests and diagnostics).
@@ -127,18 +168,25 @@ package final class ByteStreamBuffer: SSHByteSource {
 
     /// The next chunk, `nil` at the end; throws the stream's error after the last chunk.
     package func next() async throws -> [UInt8]? {
-        if let ready = try deliver(state.withLock { poll(&$0) }) { return ready }
+        if let ready = try deliver(state.withLock { state in
+            state.everRead = true
+            return poll(&state)
+        }) { return ready }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[UInt8]?, any Error>) in
+                var wake = false
                 let outcome = state.withLock { state -> Poll in
                     let outcome = poll(&state)
                     if case .wait = outcome {
                         if Task.isCancelled { return .failed(CancellationError()) }
                         precondition(state.waiter == nil, "an SSHByteStream has a single consumer")
                         state.waiter = continuation
+                        wake = state.wakeOnWait
+                        state.wakeOnWait = false
                     }
                     return outcome
                 }
+                if wake { onDemand() }
                 do {
                     if let ready = try deliver(outcome) { continuation.resume(returning: ready) }
                 } catch {

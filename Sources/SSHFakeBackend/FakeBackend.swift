@@ -47,7 +47,8 @@ public final class FakeBackend: SSHBackend {
         defer { state.withLock { $0.connectsInFlight -= 1 } }
         try await Task.sleep(for: host.connectDelay)
         if let error = host.connectError, attempt <= host.failingAttempts {
-            throw SSHError(error, host: options.host, port: options.port, message: "scripted \(error) failure")
+            throw SSHError(error, host: options.host, port: options.port, message: "scripted \(error) failure",
+                           nativeCode: host.connectNativeCode)
         }
         return FakeSession(options: options, host: host, backend: self)
     }
@@ -85,6 +86,8 @@ public struct FakeHost: Sendable {
     public var connectError: SSHError.Code?
     /// How many attempts fail with ``connectError`` before one succeeds (`Int.max`: all).
     public var failingAttempts: Int
+    /// The native code of those failures (e.g. a `getaddrinfo` code with `unknownHost`).
+    public var connectNativeCode: Int32?
     /// How long each connection attempt takes.
     public var connectDelay: Duration
     /// What each command produces.
@@ -94,10 +97,12 @@ public struct FakeHost: Sendable {
     public var files: FakeFiles?
 
     /// Creates a host script.
-    public init(connectError: SSHError.Code? = nil, failingAttempts: Int = .max, connectDelay: Duration = .zero,
-                files: FakeFiles? = nil, run: @escaping @Sendable (String) -> Run = { _ in Run() }) {
+    public init(connectError: SSHError.Code? = nil, failingAttempts: Int = .max, connectNativeCode: Int32? = nil,
+                connectDelay: Duration = .zero, files: FakeFiles? = nil,
+                run: @escaping @Sendable (String) -> Run = { _ in Run() }) {
         self.connectError = connectError
         self.failingAttempts = failingAttempts
+        self.connectNativeCode = connectNativeCode
         self.connectDelay = connectDelay
         self.files = files
         self.run = run
@@ -119,6 +124,7 @@ final class FakeSession: SSHSession {
         let command: String
         switch request.kind {
         case .exec(let text): command = text
+        case .execBytes(let bytes): command = String(decoding: bytes, as: UTF8.self)
         case .shell: command = "<shell>"
         case .subsystem(let name): command = "<subsystem \(name)>"
         }
