@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "BackendLibSSH", targets: ["BackendLibSSH"]),
         .library(name: "SSHFileTransfer", targets: ["SSHFileTransfer"]),
         .library(name: "ParallelFrontend", targets: ["ParallelFrontend"]),
+        .library(name: "ParallelSSH", targets: ["ParallelSSH"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -60,6 +61,13 @@ let package = Package(
             dependencies: ["SSHBackend", "SSHEventLoop", "SSHFileTransfer", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings),
 
+        // One import for the common case: the frontend, both engines and the API, libssh2 as the default engine.
+        .target(
+            name: "ParallelSSH",
+            dependencies: ["ParallelFrontend", "SSHBackend", "BackendLibSSH2", "BackendLibSSH",
+                           .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings),
+
         // A scripted in-memory engine, for testing the frontend's logic beside the real-server tests (with an
         // in-memory SFTP subsystem, so copies run without a server too).
         .target(
@@ -74,7 +82,7 @@ let package = Package(
         // The README's first command: three throwaway sshd servers, a command on each, through every engine.
         .executableTarget(
             name: "ssh-demo",
-            dependencies: ["SSHBackend", "BackendLibSSH2", "BackendLibSSH", "ParallelFrontend", "SSHTestSupport"],
+            dependencies: ["ParallelSSH", "SSHTestSupport"],
             swiftSettings: swiftSettings),
 
         // Our side of the benchmarks in bench/ (release build): one workload per run, figures as JSON.

@@ -72,9 +72,10 @@ raiseOpenFileLimit()
 let backend: any SSHBackend = arguments.engine == "libssh" ? LibSSHBackend() : LibSSH2Backend()
 let count = ["fanout", "hold"].contains(arguments.workload) ? arguments.hosts : 1
 let client = try ParallelSSHClient(
-    hosts: Array(repeating: arguments.host, count: count), backend: backend, user: arguments.user,
-    port: arguments.port, privateKey: .file(arguments.key), retries: 0, timeout: .seconds(120), poolSize: 10_000,
-    maxConcurrentHandshakes: 256, allowAgent: false, identityAuth: false)
+    hosts: Array(repeating: arguments.host, count: count), backend: backend,
+    config: HostConfig(user: arguments.user, port: arguments.port, privateKey: .file(arguments.key),
+                       connectionAttempts: 1, timeout: .seconds(120), allowAgent: false, identityAuth: false),
+    poolSize: 10_000, maxConcurrentHandshakes: 256)
 
 /// Prints the failure for the runner and exits non-zero.
 func fail(_ error: any Error) -> Never {
@@ -106,7 +107,7 @@ case "stream":
     let output = try await client.runCommand(
         "head -c \(arguments.bytes) /dev/zero | tr '\\0' 'x' | fold -w 99")
     var lines = 0
-    for try await _ in output[0].stdout! { lines += 1 }
+    for try await _ in output[0].stdout { lines += 1 }
     try await client.join(output)
     succeeded = lines == (arguments.bytes + 98) / 99 ? 1 : 0
 case "hold":

@@ -1,10 +1,7 @@
 // Starts three throwaway sshd servers on 127.0.0.1-3, runs one command on all of them through the parallel client
 // with each engine (one host listed twice, each entry with its own connection), prints every host's output and
 // exit code, copies a file to every entry and back, and stops the servers.
-import BackendLibSSH
-import BackendLibSSH2
-import ParallelFrontend
-import SSHBackend
+import ParallelSSH  // the frontend, both engines and the API types, in one import
 import SSHTestSupport
 
 #if canImport(Glibc)
@@ -23,15 +20,16 @@ for engine in engines {
     // apart with an alias). The test key is the only identity: the user's agent and ~/.ssh are left alone.
     let client = try ParallelSSHClient(
         hosts: entries.map(\.host), backend: engine,
-        privateKey: .file(TestKeys.shared.ed25519), timeout: .seconds(10), allowAgent: false, identityAuth: false,
+        config: HostConfig(privateKey: .file(TestKeys.shared.ed25519), timeout: .seconds(10), allowAgent: false,
+                           identityAuth: false),
         hostConfig: entries.enumerated().map { index, server in
             HostConfig(port: server.port, alias: index == 3 ? "\(server.host) (again)" : nil)
         })
     let output = try await client.runCommand(command)
     for host in output {
         let name = host.alias ?? host.host
-        for try await line in host.stdout! { print("[\(name)]\t\(line)") }
-        for try await line in host.stderr! { print("[\(name)]\t[err]\t\(line)") }
+        for try await line in host.stdout { print("[\(name)]\t\(line)") }
+        for try await line in host.stderr { print("[\(name)]\t[err]\t\(line)") }
     }
     try await client.join(output, timeout: .seconds(30))
     for host in output { print("[\(host.alias ?? host.host)]\texit code \(host.exitCode.map(String.init) ?? "none")") }

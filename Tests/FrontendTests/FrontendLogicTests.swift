@@ -1,3 +1,4 @@
+import Glibc
 import Logging
 import ParallelFrontend
 import SSHBackend
@@ -11,9 +12,10 @@ struct FrontendLogicTests {
     private func client(_ hosts: [String], _ backend: FakeBackend, poolSize: Int = 100, retries: Int = 0,
                         hostConfig: [HostConfig]? = nil, hostLogger: Logger? = nil,
                         maxConcurrentHandshakes: Int = 64) throws -> ParallelSSHClient {
-        try ParallelSSHClient(hosts: hosts, backend: backend, retries: retries, retryDelay: .milliseconds(10),
-                              poolSize: poolSize, maxConcurrentHandshakes: maxConcurrentHandshakes,
-                              hostConfig: hostConfig, hostLogger: hostLogger)
+        try ParallelSSHClient(hosts: hosts, backend: backend,
+                              config: HostConfig(connectionAttempts: retries + 1, retryDelay: .milliseconds(10)),
+                              hostConfig: hostConfig, poolSize: poolSize, maxConcurrentHandshakes: maxConcurrentHandshakes,
+                              hostLogger: hostLogger)
     }
 
     @Test("outputs follow the host list, duplicates included, each with its own connection")
@@ -25,7 +27,7 @@ struct FrontendLogicTests {
         #expect(backend.stats.connectAttempts["b"] == 2)
         for host in output {
             var lines: [String] = []
-            for try await line in host.stdout! { lines.append(line) }
+            for try await line in host.stdout { lines.append(line) }
             #expect(lines == ["I am \(host.host)"])
         }
     }
@@ -37,9 +39,9 @@ struct FrontendLogicTests {
         }
         let host = try #require(try await client(["a"], backend).runCommand("x").first)
         var out: [String] = []
-        for try await line in host.stdout! { out.append(line) }
+        for try await line in host.stdout { out.append(line) }
         var err: [String] = []
-        for try await line in host.stderr! { err.append(line) }
+        for try await line in host.stderr { err.append(line) }
         #expect(out == ["one", "two", "three"])
         #expect(err == ["warn"])
     }
@@ -72,18 +74,23 @@ struct FrontendLogicTests {
             #expect(error.code == .connectionRefused)
             #expect(error.host == "bad1")
         }
-        let last = try #require(client.getLastOutput())
+        let last = try #require(client.lastOutput)
         #expect(last.map { $0.error == nil } == [true, false, false])
     }
 
-    @Test("stopOnErrors false: failed hosts carry their error, no streams, no exit code; join skips them")
+    @Test("stopOnErrors false: failed hosts carry their error, streams that throw it, no exit code; join skips them")
     func stopOnErrorsFalse() async throws {
         let backend = FakeBackend { host in host == "bad" ? FakeHost(connectError: .authenticationFailed) : FakeHost() }
         let client = try client(["good", "bad"], backend)
         let output = try await client.runCommand("x", stopOnErrors: false)
         #expect(output[0].error == nil)
         #expect((output[1].error as? SSHError)?.code == .authenticationFailed)
-        #expect(output[1].stdout == nil && output[1].stdin == nil && output[1].exitCode == nil)
+        #expect(output[1].exitCode == nil)
+        // A failed host's streams and stdin throw its error instead of being absent.
+        let readError = await #expect(throws: SSHError.self) { for try await _ in output[1].stdout {} }
+        #expect(readError?.code == .authenticationFailed && readError?.host == "bad")
+        await #expect(throws: SSHError.self) { for try await _ in output[1].rawStderr {} }
+        await #expect(throws: SSHError.self) { try await output[1].stdin.write("x") }
         try await client.join(output, timeout: .seconds(5))
         #expect(output[0].exitCode == 0)
     }
@@ -122,14 +129,14 @@ struct FrontendLogicTests {
         let host = try #require(try await client(["a"], backend).runCommand("x", readTimeout: .milliseconds(150)).first)
         var lines: [String] = []
         do {
-            for try await line in host.stdout! { lines.append(line) }
+            for try await line in host.stdout { lines.append(line) }
             Issue.record("expected a read timeout")
         } catch let error as SSHError {
             #expect(error.code == .timeout)
         }
         #expect(lines == ["first"])
         try await Task.sleep(for: .milliseconds(700))
-        for try await line in host.stdout! { lines.append(line) }
+        for try await line in host.stdout { lines.append(line) }
         #expect(lines == ["first", "par"])
     }
 
@@ -152,14 +159,14 @@ struct FrontendLogicTests {
 
     @Test("HostConfig overrides the client, false and 0 included")
     func hostConfigOverrides() async throws {
-        let backend = FakeBackend { _ in FakeHost(connectError: .connectionRefused, failingAttempts: 1) }
+        let backend = FakeBackend { _ in FakeHost(connectError: .timeout, failingAttempts: 1) }
         let client = try client(["a", "b"], backend, retries: 2,
                                 hostConfig: [HostConfig(), HostConfig(user: "other", port: 2222, alias: "second",
-                                                                      retries: 0, allowAgent: false)])
+                                                                      connectionAttempts: 1, allowAgent: false)])
         let output = try await client.runCommand("x", stopOnErrors: false)
         #expect(output[0].error == nil)
         #expect(backend.stats.connectAttempts["a"] == 2)
-        #expect((output[1].error as? SSHError)?.code == .connectionRefused)
+        #expect((output[1].error as? SSHError)?.code == .timeout)
         #expect(backend.stats.connectAttempts["b"] == 1)
         #expect(output[1].alias == "second")
         let options = try #require(backend.stats.options["b"])
@@ -179,11 +186,26 @@ struct FrontendLogicTests {
         #expect(denied.stats.connectAttempts["a"] == 1)
     }
 
+    @Test("which failures are retried, as parallel-ssh 2.16: not refused, not a name that does not exist",
+          arguments: [(SSHError.Code.timeout, nil, 3), (.hostUnreachable, nil, 3), (.handshakeFailed, nil, 3),
+                      (.connectionLost, nil, 3), (.unknownHost, EAI_AGAIN, 3), (.unknownHost, EAI_NONAME, 1),
+                      (.connectionRefused, nil, 1), (.authenticationFailed, nil, 1), (.invalidKey, nil, 1)]
+                      as [(SSHError.Code, Int32?, Int)])
+    func retriedFailures(code: SSHError.Code, nativeCode: Int32?, attempts: Int) async throws {
+        let backend = FakeBackend { _ in FakeHost(connectError: code, connectNativeCode: nativeCode) }
+        // connectionAttempts counts the first attempt, as parallel-ssh's num_retries (default 3).
+        let client = try ParallelSSHClient(hosts: ["a"], backend: backend, config: HostConfig(retryDelay: .milliseconds(1)))
+        let output = try await client.runCommand("x", stopOnErrors: false)
+        #expect((output[0].error as? SSHError)?.code == code)
+        #expect(backend.stats.connectAttempts["a"] == attempts)
+    }
+
     @Test("the client logger reports retries and the final failure, naming the host")
     func diagnosticsLogger() async throws {
         let records = LogRecords()
-        let backend = FakeBackend { _ in FakeHost(connectError: .connectionRefused) }
-        let client = try ParallelSSHClient(hosts: ["a"], backend: backend, retries: 1, retryDelay: .milliseconds(1),
+        let backend = FakeBackend { _ in FakeHost(connectError: .timeout) }
+        let client = try ParallelSSHClient(hosts: ["a"], backend: backend,
+                                           config: HostConfig(connectionAttempts: 2, retryDelay: .milliseconds(1)),
                                            logger: Logger(label: "client") { _ in CapturingLogHandler(records: records) })
         _ = try await client.runCommand("x", stopOnErrors: false)
         #expect(records.all == ["connection attempt failed, retrying", "connection failed"])
@@ -254,7 +276,7 @@ struct FrontendCancellationTests {
         try await Task.sleep(for: .milliseconds(100))
         joining.cancel()
         await #expect(throws: CancellationError.self) { try await joining.value }
-        await output[1].waitFinished()  // returns once the channel was closed
+        try await output[1].waitFinished()  // returns once the channel was closed
         #expect(backend.stats.closedChannels == 1)
     }
 }

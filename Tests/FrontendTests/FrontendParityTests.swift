@@ -8,10 +8,10 @@ import Testing
 /// Counterparts of parallel-ssh tests that the other frontend suites do not already cover.
 @Suite("Frontend parity details (fake engine)")
 struct FrontendParityTests {
-    @Test("before any command: join returns, finished is true, getLastOutput is nil")
+    @Test("before any command: join returns, finished is true, lastOutput is nil")
     func beforeAnyCommand() async throws {
         let client = try ParallelSSHClient(hosts: ["a"], backend: FakeBackend { _ in FakeHost() })
-        #expect(client.getLastOutput() == nil)
+        #expect(client.lastOutput == nil)
         #expect(client.finished())
         try await client.join(timeout: .seconds(1))
     }
@@ -21,7 +21,7 @@ struct FrontendParityTests {
         let backend = FakeBackend { host in
             host == "bad" ? FakeHost(connectError: .connectionRefused) : FakeHost { _ in .init(duration: .milliseconds(200)) }
         }
-        let client = try ParallelSSHClient(hosts: ["a", "bad"], backend: backend, retries: 0)
+        let client = try ParallelSSHClient(hosts: ["a", "bad"], backend: backend, config: HostConfig(connectionAttempts: 1))
         let output = try await client.runCommand("echo %s", sudo: true, hostArgs: [["x y"], ["z"]], stopOnErrors: false)
         #expect(output[0].command == "sudo -S $SHELL -c 'echo x y'")
         #expect(output[0].description.contains("running"))
@@ -39,23 +39,58 @@ struct FrontendParityTests {
         #expect(backend.stats.connectAttempts.isEmpty)
     }
 
-    @Test("invalid settings fail at init: keyboard-interactive without password, a zero timeout")
-    func invalidSettings() {
+    /// Settings a caller can get wrong, with the code and a word of the message each must produce.
+    static let badSettings: [(HostConfig, SSHError.Code, String)] = [
+        (HostConfig(keyboardInteractive: true), .invalidArgument, "password"),
+        (HostConfig(timeout: .seconds(-1)), .invalidArgument, "timeout"),
+        (HostConfig(connectionAttempts: 0), .invalidArgument, "connectionAttempts"),
+        (HostConfig(keepalive: .milliseconds(500)), .invalidArgument, "keepalive"),
+        (HostConfig(port: 70000), .invalidArgument, "70000"),
+        (HostConfig(unreadOutputLimit: 0), .invalidArgument, "unreadOutputLimit"),
+        (HostConfig(privateKey: .file("/nonexistent/id_ed25519")), .invalidKey, "/nonexistent/id_ed25519"),
+        (HostConfig(privateKey: .certificate("/dev/null", certificate: "/nonexistent/cert.pub")), .invalidKey,
+         "/nonexistent/cert.pub"),
+    ]
+
+    @Test("invalid settings fail at init, the same way for both clients, as client config or per host",
+          arguments: badSettings.indices)
+    func invalidSettings(index: Int) {
+        let (config, code, word) = Self.badSettings[index]
         let backend = FakeBackend { _ in FakeHost() }
-        #expect(throws: SSHError.self) { try ParallelSSHClient(hosts: ["a"], backend: backend, keyboardInteractive: true) }
-        #expect(throws: SSHError.self) {
-            try ParallelSSHClient(hosts: ["a"], backend: backend, hostConfig: [HostConfig(keyboardInteractive: true)])
+        let errors = [
+            #expect(throws: SSHError.self) { try ParallelSSHClient(hosts: ["a"], backend: backend, config: config) },
+            #expect(throws: SSHError.self) { try ParallelSSHClient(hosts: ["a"], backend: backend, hostConfig: [config]) },
+            #expect(throws: SSHError.self) { try SSHClient(host: "a", backend: backend, config: config) },
+        ]
+        for error in errors {
+            #expect(error?.code == code)
+            #expect(error?.host == "a")
+            #expect(error?.message.contains(word) == true, "\(error.map { "\($0)" } ?? "no error")")
         }
-        #expect(throws: SSHError.self) { try ParallelSSHClient(hosts: ["a"], backend: backend, timeout: .zero) }
-        #expect(throws: Never.self) {
-            try ParallelSSHClient(hosts: ["a"], backend: backend, password: "pw", keyboardInteractive: true)
-        }
+        #expect(backend.stats.connectAttempts.isEmpty)
+    }
+
+    @Test("valid edge settings: keyboard-interactive with a password, .zero timeout and keepalive meaning none")
+    func validSettings() async throws {
+        let backend = FakeBackend { _ in FakeHost() }
+        let client = try ParallelSSHClient(hosts: ["a"], backend: backend,
+                                           config: HostConfig(password: "pw", timeout: .zero, keepalive: .zero,
+                                                              keyboardInteractive: true))
+        try await client.connectAuth()
+        let options = try #require(backend.stats.options["a"])
+        #expect(options.connectTimeout == nil && options.operationTimeout == nil && options.keepaliveInterval == nil)
+        // The defaults, as parallel-ssh's: 60 s keepalive; ours: a 60 s timeout rather than none.
+        let defaults = try ParallelSSHClient(hosts: ["b"], backend: backend)
+        try await defaults.connectAuth()
+        let given = try #require(backend.stats.options["b"])
+        #expect(given.keepaliveInterval == .seconds(60) && given.connectTimeout == .seconds(60))
+        #expect(given.user == SSHConnectionOptions.currentUser && !given.user.isEmpty)
     }
 
     @Test("keyboardInteractive with a password asks for keyboard-interactive, never plain password")
     func keyboardInteractiveMethod() async throws {
         let backend = FakeBackend { _ in FakeHost() }
-        let client = try ParallelSSHClient(hosts: ["a"], backend: backend, password: "pw", keyboardInteractive: true)
+        let client = try ParallelSSHClient(hosts: ["a"], backend: backend, config: HostConfig(password: "pw", keyboardInteractive: true))
         try await client.connectAuth()
         let methods = try #require(backend.stats.options["a"]).authMethods
         #expect(methods.contains { if case .keyboardInteractive = $0 { true } else { false } })
@@ -75,7 +110,7 @@ struct FrontendParityTests {
     @Test("concurrent commands on one host share one connection")
     func concurrentCommandsShareConnection() async throws {
         let backend = FakeBackend { _ in FakeHost(connectDelay: .milliseconds(100)) }
-        let client = SSHClient(host: "a", backend: backend)
+        let client = try SSHClient(host: "a", backend: backend)
         async let first = client.runCommand("one")
         async let second = client.runCommand("two")
         _ = try await (first, second)
@@ -86,7 +121,7 @@ struct FrontendParityTests {
     @Test("a caller cancelled while the connection is made does not cancel it for the other callers")
     func cancelledWaiterLeavesAttempt() async throws {
         let backend = FakeBackend { _ in FakeHost(connectDelay: .milliseconds(300)) }
-        let client = SSHClient(host: "a", backend: backend)
+        let client = try SSHClient(host: "a", backend: backend)
         let impatient = Task { try await client.runCommand("one") }
         let patient = Task { try await client.runCommand("two") }
         try await Task.sleep(for: .milliseconds(50))
@@ -100,30 +135,31 @@ struct FrontendParityTests {
     @Test("cancelling the only caller cancels the attempt; the next call connects afresh")
     func cancelledOnlyWaiter() async throws {
         let backend = FakeBackend { _ in FakeHost(connectDelay: .milliseconds(200)) }
-        let client = SSHClient(host: "a", backend: backend)
+        let client = try SSHClient(host: "a", backend: backend)
         let first = Task { try await client.runCommand("one") }
         try await Task.sleep(for: .milliseconds(30))
         first.cancel()
         await #expect(throws: (any Error).self) { try await first.value }
         let output = try await client.runCommand("two")
-        await output.waitFinished()
+        try await output.waitFinished()
         #expect(output.exitCode == 0)
         #expect(backend.stats.connectAttempts["a"] == 2)
     }
 
     @Test("retries exhausted: every attempt made, the last error thrown")
     func retriesExhausted() async throws {
-        let backend = FakeBackend { _ in FakeHost(connectError: .connectionRefused) }
-        let client = try ParallelSSHClient(hosts: ["a"], backend: backend, retries: 2, retryDelay: .milliseconds(5))
+        let backend = FakeBackend { _ in FakeHost(connectError: .hostUnreachable) }
+        let client = try ParallelSSHClient(hosts: ["a"], backend: backend,
+                                           config: HostConfig(connectionAttempts: 3, retryDelay: .milliseconds(5)))
         let error = await #expect(throws: SSHError.self) { try await client.runCommand("x") }
-        #expect(error?.code == .connectionRefused)
+        #expect(error?.code == .hostUnreachable)
         #expect(backend.stats.connectAttempts["a"] == 3)
     }
 
     @Test("duplicate hosts that fail each get their own output with the error")
     func duplicateFailures() async throws {
         let backend = FakeBackend { _ in FakeHost(connectError: .timeout) }
-        let output = try await ParallelSSHClient(hosts: ["a", "a"], backend: backend, retries: 0)
+        let output = try await ParallelSSHClient(hosts: ["a", "a"], backend: backend, config: HostConfig(connectionAttempts: 1))
             .runCommand("x", stopOnErrors: false)
         #expect(output.count == 2)
         #expect(output.allSatisfy { ($0.error as? SSHError)?.code == .timeout })
@@ -135,18 +171,17 @@ struct FrontendParityTests {
         let host = try #require(try await ParallelSSHClient(hosts: ["a"], backend: backend)
             .runCommand("x", readTimeout: .milliseconds(200)).first)
         let started = ContinuousClock.now
-        await #expect(throws: SSHError.self) { for try await _ in host.stdout! {} }
+        await #expect(throws: SSHError.self) { for try await _ in host.stdout {} }
         let waited = ContinuousClock.now - started
         #expect(waited >= .milliseconds(200) && waited < .seconds(1), "timed out after \(waited)")
-        var iterator = host.stderr!.makeAsyncIterator()
+        var iterator = host.stderr.makeAsyncIterator()
         #expect(try await iterator.next() == "only on stderr")
         await host.close()
     }
 
     @Test("shells: a connection error is thrown; a read timeout is resumable; joinShells times out, then succeeds")
     func shellEdges() async throws {
-        let failing = try ParallelSSHClient(hosts: ["a"], backend: FakeBackend { _ in FakeHost(connectError: .timeout) },
-                                            retries: 0)
+        let failing = try ParallelSSHClient(hosts: ["a"], backend: FakeBackend { _ in FakeHost(connectError: .timeout) }, config: HostConfig(connectionAttempts: 1))
         await #expect(throws: SSHError.self) { try await failing.openShell() }
 
         let backend = FakeBackend { _ in FakeHost { _ in .init(stdout: ["one\n", "two\n"], duration: .seconds(2)) } }
@@ -173,7 +208,7 @@ struct FrontendServerParityTests {
     func backticks(engine: FrontendEngine) async throws {
         let client = try Fleet.client(engine, servers: Array(try await Fleet.servers.prefix(1)))
         let output = try await client.runCommand("out=`echo sub` && echo \"$out $(echo again)\"")
-        #expect(try await output[0].stdout!.first { _ in true } == "sub again")
+        #expect(try await output[0].stdout.first { _ in true } == "sub again")
     }
 
     @Test("1000 lines within the read timeout: all arrive, no timeout", arguments: FrontendEngine.all)
@@ -181,7 +216,7 @@ struct FrontendServerParityTests {
         let client = try Fleet.client(engine, servers: Array(try await Fleet.servers.prefix(1)))
         let output = try await client.runCommand("seq 1 1000", readTimeout: .seconds(10))
         var count = 0
-        for try await line in output[0].stdout! {
+        for try await line in output[0].stdout {
             count += 1
             if count == 1000 { #expect(line == "1000") }
         }
@@ -205,18 +240,15 @@ struct FrontendServerParityTests {
             return try await client.runCommand("echo me; exit 1")[0]
         }
         let output = try await run()
-        await output.waitFinished()
-        #expect(try await output.stdout!.first { _ in true } == "me")
+        try await output.waitFinished()
+        #expect(try await output.stdout.first { _ in true } == "me")
         #expect(output.exitCode == 1)
     }
 
     @Test("IPv6-only against an IPv4 address fails as unknownHost naming host and family", arguments: FrontendEngine.all)
     func ipv6Only(engine: FrontendEngine) async throws {
         let servers = try await Fleet.servers
-        let client = try ParallelSSHClient(
-            hosts: ["127.0.0.1"], backend: engine.backend, user: TestUser.name,
-            privateKey: .file(TestKeys.shared.ed25519), retries: 0, allowAgent: false, identityAuth: false, ipv6Only: true,
-            hostConfig: [HostConfig(port: servers[0].port)])
+        let client = try ParallelSSHClient(hosts: ["127.0.0.1"], backend: engine.backend, config: HostConfig(user: TestUser.name, privateKey: .file(TestKeys.shared.ed25519), connectionAttempts: 1, allowAgent: false, identityAuth: false, ipv6Only: true), hostConfig: [HostConfig(port: servers[0].port)])
         let output = try await client.runCommand("true", stopOnErrors: false)
         let error = output[0].error as? SSHError
         #expect(error?.code == .unknownHost)
@@ -227,9 +259,7 @@ struct FrontendServerParityTests {
     @Test("no key, no agent, no default identity, no password: a clear invalidArgument", arguments: FrontendEngine.all)
     func nothingToAuthenticateWith(engine: FrontendEngine) async throws {
         let servers = try await Fleet.servers
-        let client = try ParallelSSHClient(
-            hosts: ["127.0.0.1"], backend: engine.backend, user: TestUser.name, retries: 0, allowAgent: false,
-            identityAuth: false, hostConfig: [HostConfig(port: servers[0].port)])
+        let client = try ParallelSSHClient(hosts: ["127.0.0.1"], backend: engine.backend, config: HostConfig(user: TestUser.name, connectionAttempts: 1, allowAgent: false, identityAuth: false), hostConfig: [HostConfig(port: servers[0].port)])
         let error = await #expect(throws: SSHError.self) { try await client.runCommand("true") }
         #expect(error?.code == .invalidArgument)
         #expect(error?.description.contains("authentication") == true, "\(String(describing: error))")

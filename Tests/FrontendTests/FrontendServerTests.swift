@@ -30,10 +30,7 @@ enum Fleet {
                        timeout: Duration = .seconds(10), privateKey: String = TestKeys.shared.ed25519,
                        hostLogger: Logger? = nil) throws -> ParallelSSHClient {
         let entries = servers.map { ($0.host, $0.port) } + extra
-        return try ParallelSSHClient(
-            hosts: entries.map(\.0), backend: engine.backend, user: TestUser.name, privateKey: .file(privateKey),
-            retries: 0, timeout: timeout, allowAgent: false, identityAuth: false,
-            hostConfig: entries.map { HostConfig(port: $0.1) })
+        return try ParallelSSHClient(hosts: entries.map(\.0), backend: engine.backend, config: HostConfig(user: TestUser.name, privateKey: .file(privateKey), connectionAttempts: 1, timeout: timeout, allowAgent: false, identityAuth: false), hostConfig: entries.map { HostConfig(port: $0.1) })
     }
 }
 
@@ -49,7 +46,7 @@ struct FrontendServerTests {
             let output = try await client.runCommand("echo round \(round); exit \(round + 1)")
             for host in output {
                 var lines: [String] = []
-                for try await line in host.stdout! { lines.append(line) }
+                for try await line in host.stdout { lines.append(line) }
                 #expect(lines == ["round \(round)"])
                 #expect(host.exitCode == Int32(round + 1), "round \(round) on \(host.host): \(host)")
                 #expect(host.isFinished)
@@ -69,10 +66,10 @@ struct FrontendServerTests {
         for (host, server) in zip(output, listed) {
             #expect(host.exitCode == 3)
             var lines: [String] = []
-            for try await line in host.stdout! { lines.append(line) }
+            for try await line in host.stdout { lines.append(line) }
             #expect(lines == ["at \(server.host) \(server.port)"])
             var errors: [String] = []
-            for try await line in host.stderr! { errors.append(line) }
+            for try await line in host.stderr { errors.append(line) }
             #expect(errors == ["oops"])
         }
         await client.disconnect()
@@ -116,19 +113,19 @@ struct FrontendServerTests {
         let client = try Fleet.client(engine, servers: Array(servers.prefix(2)))
         let cat = try await client.runCommand("cat")
         for host in cat {
-            try await host.stdin!.write("hello \(host.index)\n")
-            try await host.stdin!.close()
+            try await host.stdin.write("hello \(host.index)\n")
+            try await host.stdin.close()
         }
         try await client.join(cat, timeout: .seconds(20))
         for host in cat {
             var lines: [String] = []
-            for try await line in host.stdout! { lines.append(line) }
+            for try await line in host.stdout { lines.append(line) }
             #expect(lines == ["hello \(host.index)"])
         }
         let env = try await client.runCommand("echo \"$PSSH_GREETING\"", environment: ["PSSH_GREETING": "hi there"])
-        for host in env { #expect(try await host.stdout!.first { _ in true } == "hi there") }
+        for host in env { #expect(try await host.stdout.first { _ in true } == "hi there") }
         let tty = try await client.runCommand("tty", pty: true)
-        for host in tty { #expect(try await host.stdout!.first { _ in true }?.hasPrefix("/dev/pts/") == true) }
+        for host in tty { #expect(try await host.stdout.first { _ in true }?.hasPrefix("/dev/pts/") == true) }
         try await client.join(timeout: .seconds(20))
     }
 
@@ -138,7 +135,7 @@ struct FrontendServerTests {
         let client = try Fleet.client(engine, servers: Array(servers.prefix(1)))
         // What sudo -S does: read one line from stdin. sudo itself is not needed to show the helper's part.
         let output = try await client.runCommand("read secret; echo \"got $secret\"", sudoPassword: "s3cret")
-        #expect(try await output[0].stdout!.first { _ in true } == "got s3cret")
+        #expect(try await output[0].stdout.first { _ in true } == "got s3cret")
     }
 
     @Test("output decoded with the requested text encoding; raw bytes untouched", arguments: FrontendEngine.all)
@@ -146,9 +143,9 @@ struct FrontendServerTests {
         let servers = try await Fleet.servers
         let client = try Fleet.client(engine, servers: Array(servers.prefix(1)))
         let latin = try await client.runCommand("printf 'caf\\351\\n'", encoding: .isoLatin1)
-        #expect(try await latin[0].stdout!.first { _ in true } == "café")
+        #expect(try await latin[0].stdout.first { _ in true } == "café")
         let binary = try await client.runCommand("printf '\\000\\377\\001'")
-        #expect(try await binary[0].rawStdout!.collect() == [0, 255, 1])
+        #expect(try await binary[0].rawStdout.collect() == [0, 255, 1])
     }
 
     @Test("shell wrapping survives quotes in the command", arguments: FrontendEngine.all)
@@ -156,7 +153,7 @@ struct FrontendServerTests {
         let servers = try await Fleet.servers
         let client = try Fleet.client(engine, servers: Array(servers.prefix(1)))
         let output = try await client.runCommand("echo 'it'\"'\"'s quoted'", shell: "sh -c")
-        #expect(try await output[0].stdout!.first { _ in true } == "it's quoted")
+        #expect(try await output[0].stdout.first { _ in true } == "it's quoted")
     }
 
     @Test("interactive shells: several commands each, exit codes after joining", arguments: FrontendEngine.all)
@@ -182,11 +179,7 @@ struct FrontendServerTests {
         let servers = try await Fleet.servers
         let records = LogRecords()
         let entries = servers.prefix(2)
-        let client = try ParallelSSHClient(
-            hosts: entries.map(\.host), backend: engine.backend, user: TestUser.name,
-            privateKey: .file(TestKeys.shared.ed25519), allowAgent: false, identityAuth: false,
-            hostConfig: entries.map { HostConfig(port: $0.port) },
-            hostLogger: Logger(label: "hosts") { _ in CapturingLogHandler(records: records) })
+        let client = try ParallelSSHClient(hosts: entries.map(\.host), backend: engine.backend, config: HostConfig(user: TestUser.name, privateKey: .file(TestKeys.shared.ed25519), allowAgent: false, identityAuth: false), hostConfig: entries.map { HostConfig(port: $0.port) }, hostLogger: Logger(label: "hosts") { _ in CapturingLogHandler(records: records) })
         try await client.join(try await client.runCommand("echo out; echo err >&2"), timeout: .seconds(20), consumeOutput: true)
         #expect(records.all.sorted() == ["[127.0.0.1]\t[err]\terr", "[127.0.0.1]\tout", "[127.0.0.2]\t[err]\terr", "[127.0.0.2]\tout"])
     }
@@ -200,7 +193,7 @@ struct FrontendServerTests {
         try await Task.sleep(for: .milliseconds(200))
         joining.cancel()
         await #expect(throws: CancellationError.self) { try await joining.value }
-        for host in output { await host.waitFinished() }
+        for host in output { try await host.waitFinished() }
         #expect(output.allSatisfy { $0.exitCode == nil })
     }
 }

@@ -1,6 +1,8 @@
+import Foundation
 import SSHBackend
 
-/// A private key for authentication: a file path (`~` expanded) or the key text itself, with an optional passphrase.
+/// A private key for authentication: a file path (`~` expanded) or the key text itself, with an optional passphrase,
+/// or a key file with its OpenSSH user certificate.
 ///
 /// Unlike parallel-ssh, the password is never used as the key's passphrase: give the passphrase here.
 public enum PrivateKey: Sendable {
@@ -8,60 +10,93 @@ public enum PrivateKey: Sendable {
     case file(String, passphrase: String? = nil)
     /// The text of a key file, held in memory.
     case memory(String, passphrase: String? = nil)
+    /// A key file and its user certificate (`ssh-keygen -s` output, usually `<key>-cert.pub`); parallel-ssh's
+    /// `pkey` with `cert_file`. Needs an engine with ``SSHCapability/userCertificates``.
+    case certificate(String, certificate: String, passphrase: String? = nil)
 
     var authMethod: SSHAuthMethod {
         switch self {
         case .file(let path, let passphrase): return .privateKeyFile(path: path, passphrase: passphrase)
         case .memory(let text, let passphrase): return .privateKey(SSHPrivateKeyData(text), passphrase: passphrase)
+        case .certificate(let key, let certificate, let passphrase):
+            return .certificate(keyPath: key, certificatePath: certificate, passphrase: passphrase)
+        }
+    }
+
+    /// The files this key needs, `~` expanded.
+    var paths: [String] {
+        switch self {
+        case .file(let path, _): return [expandTilde(path)]
+        case .memory: return []
+        case .certificate(let key, let certificate, _):
+            return [expandTilde(key), expandTilde(certificate)]
         }
     }
 }
 
-/// Settings for one host that override the client's. Every field left `nil` falls back to the client's value.
+/// The connection settings of a client (``ParallelSSHClient``, ``SSHClient``) and, per host, what overrides them.
 ///
-/// Unlike parallel-ssh (which merges with `or`), `false` and `0` do override: `HostConfig(allowAgent: false)`
-/// turns the agent off for that host even when the client allows it.
+/// One type serves both: the client's `config` sets the values for every host, an entry of `hostConfig`
+/// overrides the fields it sets for its host, and every field left `nil` falls back to the next level, then to
+/// the default written in its documentation. Unlike parallel-ssh (which merges with `or`), `false` and `0` do
+/// override: `HostConfig(allowAgent: false)` turns the agent off for that host even when the client allows it.
+///
+/// ```swift
+/// let client = try ParallelSSHClient(
+///     hosts: ["web1", "web2", "db1"],
+///     config: HostConfig(user: "deploy", privateKey: .file("~/.ssh/id_ed25519"), timeout: .seconds(10)),
+///     hostConfig: [HostConfig(), HostConfig(), HostConfig(user: "postgres", port: 2222)])
+/// ```
 public struct HostConfig: Sendable {
-    /// Login user.
+    /// Login user (default: the local user, from the password database as OpenSSH takes it).
     public var user: String?
-    /// Port.
+    /// Port (default 22).
     public var port: Int?
-    /// Password (for password or keyboard-interactive authentication).
+    /// Password, for password or keyboard-interactive authentication (tried last).
     public var password: String?
-    /// Private key.
+    /// Private key, tried first (a missing or unreadable key file is an `invalidKey` error when the client is made).
     public var privateKey: PrivateKey?
     /// A name to tell this entry apart from others with the same host (shown in output and logs).
     public var alias: String?
-    /// Connection attempts after the first that fail for transport reasons.
-    public var retries: Int?
-    /// Pause between connection attempts.
+    /// Connection attempts in all, the first included (default 3, as parallel-ssh's `num_retries`). Attempts that
+    /// fail for reasons worth trying again are repeated: a timeout, an unreachable host, a failed handshake, a
+    /// connection lost while being set up, a temporary name-resolution failure. A refused connection, a name that
+    /// does not exist and authentication failures are not: they would fail the same way.
+    public var connectionAttempts: Int?
+    /// Pause between connection attempts (default 5 s).
     public var retryDelay: Duration?
-    /// Per-step timeout: TCP connect, handshake, authentication, channel open.
+    /// Per-step timeout: name resolution with TCP connect, handshake, authentication, channel open (default 60 s;
+    /// `.zero` for none, as parallel-ssh's `None`).
     public var timeout: Duration?
-    /// Try the SSH agent.
+    /// Try the SSH agent (default `true`).
     public var allowAgent: Bool?
-    /// Try the default identity files (`~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`).
+    /// Try the default identity files `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa` (default `true`).
     public var identityAuth: Bool?
-    /// Keepalive interval (`.zero` turns keepalives off).
+    /// Keepalive interval (default 60 s, as parallel-ssh's default client; `.zero` turns keepalives off).
     public var keepalive: Duration?
-    /// zlib compression.
+    /// zlib compression (default `false`).
     public var compression: Bool?
-    /// Connect over IPv6 only.
+    /// Connect over IPv6 only (default `false`).
     public var ipv6Only: Bool?
-    /// Use keyboard-interactive (answering with the password) instead of password authentication.
+    /// Use keyboard-interactive (answering with the password) instead of password authentication (default `false`).
     public var keyboardInteractive: Bool?
+    /// The most bytes each output stream of a command holds unread while `join` (or a reader of the other stream)
+    /// waits for it to end (default 16 MiB). Beyond it, that host's join fails with `outputLimitExceeded` rather
+    /// than wait for ever; the output stays readable.
+    public var unreadOutputLimit: Int?
 
-    /// Creates a host configuration; every argument defaults to "use the client's value".
+    /// Creates a configuration; every argument defaults to "the next level's value".
     public init(user: String? = nil, port: Int? = nil, password: String? = nil, privateKey: PrivateKey? = nil,
-                alias: String? = nil, retries: Int? = nil, retryDelay: Duration? = nil, timeout: Duration? = nil,
-                allowAgent: Bool? = nil, identityAuth: Bool? = nil, keepalive: Duration? = nil,
-                compression: Bool? = nil, ipv6Only: Bool? = nil, keyboardInteractive: Bool? = nil) {
+                alias: String? = nil, connectionAttempts: Int? = nil, retryDelay: Duration? = nil,
+                timeout: Duration? = nil, allowAgent: Bool? = nil, identityAuth: Bool? = nil,
+                keepalive: Duration? = nil, compression: Bool? = nil, ipv6Only: Bool? = nil,
+                keyboardInteractive: Bool? = nil, unreadOutputLimit: Int? = nil) {
         self.user = user
         self.port = port
         self.password = password
         self.privateKey = privateKey
         self.alias = alias
-        self.retries = retries
+        self.connectionAttempts = connectionAttempts
         self.retryDelay = retryDelay
         self.timeout = timeout
         self.allowAgent = allowAgent
@@ -70,17 +105,58 @@ public struct HostConfig: Sendable {
         self.compression = compression
         self.ipv6Only = ipv6Only
         self.keyboardInteractive = keyboardInteractive
+        self.unreadOutputLimit = unreadOutputLimit
     }
+
+    /// The value of every field when no level sets it.
+    static let defaults = HostConfig(
+        port: 22, connectionAttempts: 3, retryDelay: .seconds(5), timeout: .seconds(60), allowAgent: true,
+        identityAuth: true, keepalive: .seconds(60), compression: false, ipv6Only: false, keyboardInteractive: false,
+        unreadOutputLimit: SSHChannelRequest.defaultUnreadOutputLimit)
 
     /// This configuration with every `nil` field taken from `fallback`.
     func merged(over fallback: HostConfig) -> HostConfig {
         HostConfig(user: user ?? fallback.user, port: port ?? fallback.port, password: password ?? fallback.password,
                    privateKey: privateKey ?? fallback.privateKey, alias: alias ?? fallback.alias,
-                   retries: retries ?? fallback.retries, retryDelay: retryDelay ?? fallback.retryDelay,
-                   timeout: timeout ?? fallback.timeout, allowAgent: allowAgent ?? fallback.allowAgent,
-                   identityAuth: identityAuth ?? fallback.identityAuth, keepalive: keepalive ?? fallback.keepalive,
-                   compression: compression ?? fallback.compression, ipv6Only: ipv6Only ?? fallback.ipv6Only,
-                   keyboardInteractive: keyboardInteractive ?? fallback.keyboardInteractive)
+                   connectionAttempts: connectionAttempts ?? fallback.connectionAttempts,
+                   retryDelay: retryDelay ?? fallback.retryDelay, timeout: timeout ?? fallback.timeout,
+                   allowAgent: allowAgent ?? fallback.allowAgent, identityAuth: identityAuth ?? fallback.identityAuth,
+                   keepalive: keepalive ?? fallback.keepalive, compression: compression ?? fallback.compression,
+                   ipv6Only: ipv6Only ?? fallback.ipv6Only,
+                   keyboardInteractive: keyboardInteractive ?? fallback.keyboardInteractive,
+                   unreadOutputLimit: unreadOutputLimit ?? fallback.unreadOutputLimit)
+    }
+
+    /// The effective settings for one host: `self` over the client's `config` over the defaults, checked.
+    /// - Parameter readableFiles: key files already found readable (a key shared by many hosts is checked once).
+    /// - Throws: `invalidArgument` for a value out of range, `invalidKey` naming a key or certificate file that is
+    ///   missing or unreadable.
+    func resolved(over client: HostConfig, host: String, readableFiles: inout Set<String>) throws(SSHError) -> HostConfig {
+        let config = merged(over: client).merged(over: .defaults)
+        let port = config.port ?? 22
+        func bad(_ message: String) -> SSHError { SSHError(.invalidArgument, host: host, port: port, message: message) }
+        if host.isEmpty { throw bad("the host name is empty") }
+        if !(1...65535).contains(port) { throw bad("port \(port) is outside 1...65535") }
+        if config.keyboardInteractive == true && config.password == nil {
+            throw bad("keyboardInteractive needs a password to answer the prompts with")
+        }
+        if let timeout = config.timeout, timeout < .zero { throw bad("timeout must not be negative (.zero: none), got \(timeout)") }
+        if let attempts = config.connectionAttempts, attempts < 1 {
+            throw bad("connectionAttempts counts the first attempt too and must be at least 1, got \(attempts)")
+        }
+        if let delay = config.retryDelay, delay < .zero { throw bad("retryDelay must not be negative, got \(delay)") }
+        if let keepalive = config.keepalive, keepalive < .zero || (keepalive > .zero && keepalive < .seconds(1)) {
+            throw bad("keepalive must be at least 1 s (.zero: off), got \(keepalive)")
+        }
+        if let limit = config.unreadOutputLimit, limit < 1 { throw bad("unreadOutputLimit must be positive, got \(limit)") }
+        for path in config.privateKey?.paths ?? [] where !readableFiles.contains(path) {
+            guard FileManager.default.isReadableFile(atPath: path) else {
+                let reason = FileManager.default.fileExists(atPath: path) ? "is not readable" : "does not exist"
+                throw SSHError(.invalidKey, host: host, port: port, message: "the key file \(path) \(reason)")
+            }
+            readableFiles.insert(path)
+        }
+        return config
     }
 
     /// The authentication methods to try, in order: the private key, the agent, the default identities, then
@@ -96,9 +172,9 @@ public struct HostConfig: Sendable {
         return methods
     }
 
-    /// The connection options for `host`.
+    /// The connection options for `host` (of a resolved configuration).
     func connectionOptions(host: String) -> SSHConnectionOptions {
-        let timeout = timeout ?? .seconds(60)
+        let timeout = timeout.flatMap { $0 > .zero ? $0 : nil }
         let keepalive = keepalive.flatMap { $0 > .zero ? $0 : nil }
         return SSHConnectionOptions(
             host: host, port: port ?? 22, user: user ?? SSHConnectionOptions.currentUser, authMethods: authMethods,

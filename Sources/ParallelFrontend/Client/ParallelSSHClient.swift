@@ -7,12 +7,12 @@ import Synchronization
 ///
 /// ```swift
 /// let client = try ParallelSSHClient(hosts: ["web1", "web2", "web2"], backend: LibSSH2Backend(),
-///                                    user: "deploy", privateKey: .file("~/.ssh/id_ed25519"))
+///                                    config: HostConfig(user: "deploy", privateKey: .file("~/.ssh/id_ed25519")))
 /// let output = try await client.runCommand("uname")
 /// for host in output {
-///     for try await line in host.stdout! { print("\(host.host): \(line)") }
+///     for try await line in host.stdout { print("\(host.host): \(line)") }
+///     print(host.host, host.exitCode.map(String.init) ?? "no exit code")   // known once stdout has ended
 /// }
-/// try await client.join(output, timeout: .seconds(30))
 /// ```
 ///
 /// Each entry of the host list (duplicates included) has its own connection, made on first use and kept for the
@@ -24,66 +24,44 @@ public final class ParallelSSHClient: Sendable {
     /// How many hosts are being set up (connected, command started) at once.
     public let poolSize: Int
     let clients: [SSHClient]
-    private let lastOutput = Mutex<[HostOutput]?>(nil)
+    private let lastOutputs = Mutex<[HostOutput]?>(nil)
 
     /// Creates a client; nothing connects until the first command (or ``connectAuth(stopOnErrors:)``).
     /// - Parameters:
     ///   - hosts: host names or addresses, in order; duplicates allowed.
-    ///   - backend: the engine, e.g. `LibSSH2Backend()` or `LibSSHBackend()`.
-    ///   - user: the login name (default: the local user).
-    ///   - password: for password authentication (and keyboard-interactive with `keyboardInteractive`).
-    ///   - port: the SSH port (default 22).
-    ///   - privateKey: a key file or key text to authenticate with, tried first.
-    ///   - retries: connection attempts after the first, for transport failures.
-    ///   - retryDelay: the pause between two attempts.
-    ///   - timeout: per host and per step: TCP connect, handshake, authentication, channel open.
+    ///   - backend: the engine, e.g. `LibSSH2Backend()` or `LibSSHBackend()` (`import ParallelSSH` offers this
+    ///     initialiser without it, on libssh2 as parallel-ssh's default client).
+    ///   - config: the settings of every host (user, port, credentials, timeouts, attempts); see ``HostConfig``.
+    ///   - hostConfig: per-host overrides, one per host list entry (same order), or `nil`.
     ///   - poolSize: hosts set up at once (default 100).
     ///   - maxConcurrentHandshakes: connections being made at once, across the pool (default 64).
-    ///   - allowAgent: try the keys of the SSH agent (`SSH_AUTH_SOCK`).
-    ///   - identityAuth: try the default identity files (`~/.ssh/id_rsa`, `id_ecdsa`, `id_ed25519`).
-    ///   - keepalive: the interval of SSH keepalive messages, or `nil` for none.
-    ///   - compression: ask for zlib compression.
-    ///   - ipv6Only: connect over IPv6 only.
-    ///   - keyboardInteractive: answer keyboard-interactive prompts with `password`.
-    ///   - hostConfig: per-host overrides, one per host list entry (same order), or `nil`.
-    ///   - hostLogger: logs every output line read as `[host]\tline` (stderr `[host]\t[err]\tline`).
+    ///   - hostLogger: logs every output line read as `[host]\tline` (stderr `[host]\t[err]\tline`), e.g.
+    ///     `.hostOutput()` for standard output.
     ///   - logger: the client's own diagnostics (connection attempts, retries, failures).
-    /// - Throws: `SSHError` with code `invalidArgument` for a mismatched host configuration list, a timeout that is
-    ///   not positive, or keyboard-interactive authentication without a password.
-    public init(hosts: [String], backend: any SSHBackend, user: String? = nil, password: String? = nil,
-                port: Int? = nil, privateKey: PrivateKey? = nil, retries: Int = 3, retryDelay: Duration = .seconds(5),
-                timeout: Duration = .seconds(60), poolSize: Int = 100, maxConcurrentHandshakes: Int = 64,
-                allowAgent: Bool = true, identityAuth: Bool = true, keepalive: Duration? = nil,
-                compression: Bool = false, ipv6Only: Bool = false, keyboardInteractive: Bool = false,
-                hostConfig: [HostConfig]? = nil, hostLogger: Logger? = nil, logger: Logger? = nil) throws(SSHError) {
+    /// - Throws: `SSHError` with code `invalidArgument` for a mismatched host configuration list or a value out of
+    ///   range, or `invalidKey` naming a key file that is missing or unreadable (checked once per file), as
+    ///   parallel-ssh's `PKeyFileError`.
+    public init(hosts: [String], backend: any SSHBackend, config: HostConfig = HostConfig(),
+                hostConfig: [HostConfig]? = nil, poolSize: Int = 100, maxConcurrentHandshakes: Int = 64,
+                hostLogger: Logger? = nil, logger: Logger? = nil) throws(SSHError) {
         if let hostConfig, hostConfig.count != hosts.count {
-            throw SSHError(.invalidArgument, host: "", port: 0,
-                           message: "hostConfig has \(hostConfig.count) entries for \(hosts.count) hosts")
+            throw SSHError(.invalidArgument, message: "hostConfig has \(hostConfig.count) entries for \(hosts.count) hosts")
         }
-        guard poolSize > 0, maxConcurrentHandshakes > 0, retries >= 0 else {
-            throw SSHError(.invalidArgument, host: "", port: 0,
-                           message: "poolSize and maxConcurrentHandshakes must be positive, retries not negative")
+        guard poolSize > 0, maxConcurrentHandshakes > 0 else {
+            throw SSHError(.invalidArgument, message: "poolSize and maxConcurrentHandshakes must be positive")
         }
-        let defaults = HostConfig(
-            user: user, port: port, password: password, privateKey: privateKey, retries: retries,
-            retryDelay: retryDelay, timeout: timeout, allowAgent: allowAgent, identityAuth: identityAuth,
-            keepalive: keepalive, compression: compression, ipv6Only: ipv6Only, keyboardInteractive: keyboardInteractive)
-        let configs = hosts.indices.map { (hostConfig?[$0] ?? HostConfig()).merged(over: defaults) }
-        for (index, config) in configs.enumerated() {
-            if config.keyboardInteractive == true && config.password == nil {
-                throw SSHError(.invalidArgument, host: hosts[index], port: config.port ?? 22,
-                               message: "keyboardInteractive needs a password to answer the prompts with")
-            }
-            if let timeout = config.timeout, timeout <= .zero {
-                throw SSHError(.invalidArgument, host: hosts[index], port: config.port ?? 22,
-                               message: "timeout must be positive (got \(timeout))")
-            }
+        var readable = Set<String>()
+        var resolved: [HostConfig] = []
+        resolved.reserveCapacity(hosts.count)
+        for (index, host) in hosts.enumerated() {
+            resolved.append(try (hostConfig?[index] ?? HostConfig()).resolved(over: config, host: host,
+                                                                             readableFiles: &readable))
         }
         let handshakes = AsyncLimiter(limit: maxConcurrentHandshakes)
         self.hosts = hosts
         self.poolSize = poolSize
         self.clients = hosts.enumerated().map { index, host in
-            SSHClient(host: host, index: index, backend: backend, config: configs[index],
+            SSHClient(host: host, index: index, backend: backend, resolved: resolved[index],
                       hostLogger: hostLogger, logger: logger, handshakes: handshakes)
         }
     }
@@ -97,7 +75,7 @@ public final class ParallelSSHClient: Sendable {
     ///   - hostArgs: per-host arguments for `%s` placeholders in `command`, one list per host (extra lists are
     ///     ignored; fewer is an error raised before anything starts).
     ///   - stopOnErrors: `true` throws the first host's error (by host order) once all were tried; the outputs,
-    ///     failed hosts included, stay available from ``getLastOutput()``. `false` returns an output for every
+    ///     failed hosts included, stay available from ``lastOutput``. `false` returns an output for every
     ///     host, failed ones carrying ``HostOutput/error``.
     ///   - command: the command line; `%s` placeholders take `hostArgs`.
     ///   - sudo: run through `sudo -S`.
@@ -178,14 +156,16 @@ public final class ParallelSSHClient: Sendable {
             switch result {
             case .success(let output): return output
             case .failure(let error):
-                return HostOutput(host: clients[index].host, alias: clients[index].config.alias, index: index, error: error)
+                let client = clients[index]
+                return HostOutput(host: client.host, alias: client.config.alias, index: index,
+                                  port: client.config.port ?? 22, error: error)
             }
         }
         if Task.isCancelled {
             for output in outputs { await output.close() }
             throw CancellationError()
         }
-        lastOutput.withLock { $0 = outputs }
+        lastOutputs.withLock { $0 = outputs }
         if stopOnErrors, let failed = outputs.first(where: { $0.error != nil }), let error = failed.error {
             throw error
         }
@@ -193,25 +173,30 @@ public final class ParallelSSHClient: Sendable {
     }
 
     /// The outputs of the last ``runCommand(_:sudo:user:shell:pty:environment:hostArgs:stopOnErrors:readTimeout:encoding:sudoPassword:)``,
-    /// failed hosts included; `nil` before the first.
-    public func getLastOutput() -> [HostOutput]? {
-        lastOutput.withLock { $0 }
+    /// failed hosts included; `nil` before the first (parallel-ssh's `get_last_output()`).
+    public var lastOutput: [HostOutput]? {
+        lastOutputs.withLock { $0 }
     }
 
     // MARK: Waiting
 
     /// Waits for every command in `output` (default: the last run) to finish; kills nothing.
+    ///
+    /// Output nobody reads is gathered meanwhile and stays readable after `join`, up to the hosts'
+    /// ``HostConfig/unreadOutputLimit`` per stream (16 MiB by default): a command that writes more than that
+    /// without a reader would otherwise block on its output for ever. Such a host fails the join (the other hosts
+    /// are still waited for) with `outputLimitExceeded` naming it; its command keeps running, and reading its
+    /// streams lets it go on.
     /// - Parameters:
     ///   - output: the outputs to wait for (default: those of the last run).
     ///   - timeout: for all hosts together; when it passes, ``JoinTimeoutError`` lists finished and unfinished
     ///     hosts, and the commands keep running.
-    ///   - consumeOutput: read (and so log, with a host logger) every remaining line. Without it, output stays
-    ///     available for reading after `join`, up to the engine's per-stream buffer: a command that writes more
-    ///     than that waits for a reader, so read it, or join with `consumeOutput: true`.
-    /// - Throws: `CancellationError` when the calling task is cancelled; the channels of the commands still
-    ///   running are closed then (the commands get EOF, and a hang-up with a PTY).
+    ///   - consumeOutput: read (and so log, with a host logger) and discard every remaining line; no limit applies.
+    /// - Throws: ``JoinTimeoutError``; the first host's `SSHError` (by host order) with code `outputLimitExceeded`
+    ///   once every other host finished; `CancellationError` when the calling task is cancelled, after closing
+    ///   the channels of the commands still running (the commands get EOF, and a hang-up with a PTY).
     public func join(_ output: [HostOutput]? = nil, timeout: Duration? = nil, consumeOutput: Bool = false) async throws {
-        guard let outputs = output ?? getLastOutput() else { return }
+        guard let outputs = output ?? lastOutput else { return }
         defer {
             if Task.isCancelled {
                 let unfinished = outputs.filter { !$0.isFinished }
@@ -219,53 +204,56 @@ public final class ParallelSSHClient: Sendable {
             }
         }
         try Task.checkCancellation()
-        let waitAll: @Sendable () async -> Void = {
-            await withTaskGroup(of: Void.self) { group in
-                for host in outputs where host.error == nil {
+        /// Waits for every host; returns the hosts whose wait failed, by position.
+        let waitAll: @Sendable () async -> [Int: any Error] = {
+            await withTaskGroup(of: (Int, (any Error)?).self) { group in
+                for (position, host) in outputs.enumerated() where host.error == nil {
                     group.addTask {
                         if consumeOutput {
                             async let out: Void = Self.drain(host.stdout)
                             async let err: Void = Self.drain(host.stderr)
                             _ = await (out, err)
                         }
-                        await host.waitFinished()
+                        do { try await host.waitFinished() } catch is CancellationError {} catch { return (position, error) }
+                        return (position, nil)
                     }
                 }
+                var failures: [Int: any Error] = [:]
+                for await case (let position, let error?) in group { failures[position] = error }
+                return failures
             }
         }
-        guard let timeout else {
-            await waitAll()
-            try Task.checkCancellation()
-            return
-        }
-        let completed = await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                await waitAll()
-                return true
+        var failures: [Int: any Error]?
+        if let timeout {
+            failures = await withTaskGroup(of: [Int: any Error]?.self) { group in
+                group.addTask { await waitAll() }
+                group.addTask {
+                    try? await Task.sleep(for: timeout)
+                    return nil
+                }
+                let first = await group.next() ?? nil
+                group.cancelAll()
+                return first
             }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return false
-            }
-            let first = await group.next()!
-            group.cancelAll()
-            return first
+        } else {
+            failures = await waitAll()
         }
         try Task.checkCancellation()
-        if !completed && !outputs.allSatisfy(\.isFinished) {
+        if let timeout, failures == nil && !outputs.allSatisfy(\.isFinished) {
             throw JoinTimeoutError(timeout: timeout, finished: outputs.filter(\.isFinished),
                                    unfinished: outputs.filter { !$0.isFinished })
         }
+        if let first = failures?.min(by: { $0.key < $1.key }) { throw first.value }
     }
 
-    private static func drain(_ lines: HostLines?) async {
-        _ = try? await lines?.drain()
+    private static func drain(_ lines: HostLines) async {
+        _ = try? await lines.drain()
     }
 
     /// Whether every command in `output` (default: the last run) finished. Never blocks; failed hosts count as
     /// finished, and so does "nothing was run".
     public func finished(_ output: [HostOutput]? = nil) -> Bool {
-        (output ?? getLastOutput() ?? []).allSatisfy(\.isFinished)
+        (output ?? lastOutput ?? []).allSatisfy(\.isFinished)
     }
 
     // MARK: Connections
@@ -320,7 +308,7 @@ public final class ParallelSSHClient: Sendable {
     /// Closes every shell (EOF) and waits until each exits; their exit codes are then set.
     /// - Throws: ``JoinTimeoutError`` when `timeout` passes first.
     public func joinShells(_ shells: [InteractiveShell], timeout: Duration? = nil) async throws {
-        for shell in shells { try? await shell.output.stdin?.close() }
+        for shell in shells { try? await shell.output.stdin.close() }
         try await join(shells.map(\.output), timeout: timeout)
     }
 }

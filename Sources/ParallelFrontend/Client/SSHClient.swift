@@ -7,16 +7,18 @@ import Synchronization
 /// One host: connects (with retries) on first use, runs commands and opens shells on that one connection.
 ///
 /// ```swift
-/// let client = SSHClient(host: "web1", backend: LibSSH2Backend(), config: HostConfig(user: "deploy"))
+/// let client = try SSHClient(host: "web1", backend: LibSSH2Backend(), config: HostConfig(user: "deploy"))
 /// let output = try await client.runCommand("uptime")
-/// for try await line in output.stdout! { print(line) }
+/// for try await line in output.stdout { print(line) }
 /// ```
+///
+/// It takes the same settings, in the same ``HostConfig``, as ``ParallelSSHClient``, and checks them the same way.
 public actor SSHClient {
     /// The host name.
     public nonisolated let host: String
     /// The position in a parallel client's host list (0 for a standalone client).
     public nonisolated let index: Int
-    /// The effective settings.
+    /// The effective settings: the given configuration with every field the caller left `nil` filled in.
     public nonisolated let config: HostConfig
     private let backend: any SSHBackend
     private let logger: Logger?
@@ -29,18 +31,25 @@ public actor SSHClient {
     /// Creates a client for `host`; nothing connects until the first command (or ``connect()``).
     /// - Parameters:
     ///   - host: the host name or address.
-    ///   - backend: the engine, e.g. `LibSSH2Backend()` or `LibSSHBackend()`.
-    ///   - config: the connection settings (user, port, credentials, timeouts, retries).
-    ///   - hostLogger: logs every output line read as `[host]\tline` (stderr `[host]\t[err]\tline`).
+    ///   - backend: the engine, e.g. `LibSSH2Backend()` or `LibSSHBackend()` (`import ParallelSSH` offers this
+    ///     initialiser without it, on libssh2).
+    ///   - config: the connection settings (user, port, credentials, timeouts, attempts); see ``HostConfig``.
+    ///   - hostLogger: logs every output line read as `[host]\tline` (stderr `[host]\t[err]\tline`), e.g.
+    ///     `.hostOutput()`.
     ///   - logger: the client's own diagnostics (connection attempts, retries, failures).
+    /// - Throws: `SSHError` with code `invalidArgument` for a value out of range, or `invalidKey` naming a key file
+    ///   that is missing or unreadable.
     public init(host: String, backend: any SSHBackend, config: HostConfig = HostConfig(), hostLogger: Logger? = nil,
-                logger: Logger? = nil) {
-        self.init(host: host, index: 0, backend: backend, config: config, hostLogger: hostLogger, logger: logger,
+                logger: Logger? = nil) throws(SSHError) {
+        var readable = Set<String>()
+        let resolved = try config.resolved(over: HostConfig(), host: host, readableFiles: &readable)
+        self.init(host: host, index: 0, backend: backend, resolved: resolved, hostLogger: hostLogger, logger: logger,
                   handshakes: nil)
     }
 
-    init(host: String, index: Int, backend: any SSHBackend, config: HostConfig, hostLogger: Logger?, logger: Logger?,
-         handshakes: AsyncLimiter?) {
+    /// Creates a client from settings already resolved and checked (by the parallel client).
+    init(host: String, index: Int, backend: any SSHBackend, resolved config: HostConfig, hostLogger: Logger?,
+         logger: Logger?, handshakes: AsyncLimiter?) {
         self.host = host
         self.index = index
         self.config = config
@@ -50,8 +59,8 @@ public actor SSHClient {
         self.handshakes = handshakes
     }
 
-    /// Connects and authenticates now, retrying transport failures `retries` times, `retryDelay` apart.
-    /// Authentication and key errors are not retried: they would fail the same way again.
+    /// Connects and authenticates now, making up to ``HostConfig/connectionAttempts`` attempts `retryDelay` apart
+    /// for failures worth trying again (see ``HostConfig/connectionAttempts``).
     public func connect() async throws {
         _ = try await connectedSession()
     }
@@ -82,7 +91,7 @@ public actor SSHClient {
 
     private func connectWithRetries() async throws -> any SSHSession {
         let options = config.connectionOptions(host: host)
-        let attempts = max(0, config.retries ?? 3) + 1
+        let attempts = max(1, config.connectionAttempts ?? 3)
         var attempt = 1
         while true {
             do {
@@ -109,8 +118,15 @@ public actor SSHClient {
         }
     }
 
-    private static func isRetryable(_ error: SSHError) -> Bool {
-        [.connectionRefused, .hostUnreachable, .timeout, .handshakeFailed, .connectionLost].contains(error.code)
+    /// Whether another attempt may succeed: a timeout, an unreachable host, a failed handshake, a connection lost
+    /// while being set up, a temporary name-resolution failure. Not a refused connection (parallel-ssh stopped
+    /// retrying those too), a name that does not exist, or an authentication or key failure.
+    static func isRetryable(_ error: SSHError) -> Bool {
+        switch error.code {
+        case .hostUnreachable, .timeout, .handshakeFailed, .connectionLost: return true
+        case .unknownHost: return error.nativeCode == EAI_AGAIN
+        default: return false
+        }
     }
 
     /// Starts `command` and returns its output once it is running.
@@ -123,25 +139,34 @@ public actor SSHClient {
     ///   - pty: allocate a pseudo-terminal (stderr then arrives merged into stdout).
     ///   - environment: variables sent before the command (the server keeps those its `AcceptEnv` allows).
     ///   - readTimeout: a deadline for each pass over ``HostOutput/stdout`` or `stderr`; reading again resumes.
-    ///   - encoding: how output lines are decoded and stdin text encoded.
+    ///   - encoding: how the command is encoded, output lines decoded and stdin text encoded.
     ///   - sudoPassword: written to stdin once the command runs, for sudo's prompt.
     public func runCommand(_ command: String, sudo: Bool = false, user: String? = nil, shell: String? = nil,
                            pty: Bool = false, environment: [String: String] = [:], readTimeout: Duration? = nil,
                            encoding: String.Encoding = .utf8, sudoPassword: String? = nil) async throws -> HostOutput {
         let line = CommandLine(sudo: sudo, user: user, shell: shell).wrap(command)
+        let kind: SSHChannelRequest.Kind
+        if encoding == .utf8 {
+            kind = .exec(line)
+        } else {
+            var bytes: [UInt8]
+            do { bytes = try encoded(line, encoding, host: host) } catch { throw error.on(host: host, port: config.port ?? 22) }
+            kind = .execBytes(bytes)
+        }
         let session = try await connectedSession()
         let channel = try await session.openChannel(SSHChannelRequest(
-            kind: .exec(line), pty: pty ? SSHPTYRequest() : nil, environment: environment))
+            kind: kind, pty: pty ? SSHPTYRequest() : nil, environment: environment,
+            unreadOutputLimit: config.unreadOutputLimit))
         let output = HostOutput(host: host, alias: config.alias, index: index, command: line, channel: channel,
                                 port: config.port ?? 22, encoding: encoding, readTimeout: readTimeout, logger: logger)
-        if let sudoPassword { try await output.stdin?.write(sudoPassword + "\n") }
+        if let sudoPassword { try await output.stdin.write(sudoPassword + "\n") }
         return output
     }
 
     /// Opens an interactive shell (a PTY is not requested: output stays split into stdout and stderr).
     public func openShell(encoding: String.Encoding = .utf8, readTimeout: Duration? = nil) async throws -> InteractiveShell {
         let session = try await connectedSession()
-        let channel = try await session.openChannel(.shell)
+        let channel = try await session.openChannel(SSHChannelRequest(kind: .shell, unreadOutputLimit: config.unreadOutputLimit))
         return InteractiveShell(output: HostOutput(
             host: host, alias: config.alias, index: index, command: nil, channel: channel, port: config.port ?? 22,
             encoding: encoding, readTimeout: readTimeout, logger: logger), encoding: encoding)
@@ -163,21 +188,21 @@ public struct InteractiveShell: Sendable {
     /// The host.
     public var host: String { output.host }
     /// stdout lines.
-    public var stdout: HostLines { output.stdout! }
+    public var stdout: HostLines { output.stdout }
     /// stderr lines.
-    public var stderr: HostLines { output.stderr! }
+    public var stderr: HostLines { output.stderr }
     /// The exit code of the shell (its last command), once closed.
     public var exitCode: Int32? { output.exitCode }
 
     /// Sends `command` followed by a newline.
     public func run(_ command: String) async throws {
-        try await output.stdin?.write(command + "\n")
+        try await output.stdin.write(command + "\n")
     }
 
     /// Sends EOF and waits until the shell exits.
     public func close() async throws {
-        try await output.stdin?.close()
-        await output.waitFinished()
+        try await output.stdin.close()
+        try await output.waitFinished()
     }
 }
 

@@ -15,17 +15,18 @@ public final class HostOutput: Sendable, CustomStringConvertible {
     public let command: String?
     /// Why this host has no command running (with `stopOnErrors: false`), else `nil`.
     public let error: (any Error)?
-    /// stdout as lines; `nil` for a failed host.
-    public let stdout: HostLines?
-    /// stderr as lines; `nil` for a failed host. Empty with a PTY (the terminal merges it into stdout).
-    public let stderr: HostLines?
-    /// The command's stdin; `nil` for a failed host.
-    public let stdin: HostStdin?
+    /// stdout as lines. For a failed host, iterating throws ``error``.
+    public let stdout: HostLines
+    /// stderr as lines (empty with a PTY: the terminal merges it into stdout). For a failed host, iterating
+    /// throws ``error``.
+    public let stderr: HostLines
+    /// The command's stdin. For a failed host, writing throws ``error``.
+    public let stdin: HostStdin
     /// stdout as raw byte chunks, for binary output. Read either this or ``stdout``, not both: they share one
     /// stream, and bytes one of them takes the other never sees.
-    public var rawStdout: SSHByteStream? { channel?.stdout }
+    public let rawStdout: SSHByteStream
     /// stderr as raw byte chunks (see ``rawStdout``).
-    public var rawStderr: SSHByteStream? { channel?.stderr }
+    public let rawStderr: SSHByteStream
     let channel: (any SSHChannel)?
 
     init(host: String, alias: String?, index: Int, command: String?, channel: any SSHChannel, port: Int,
@@ -36,24 +37,32 @@ public final class HostOutput: Sendable, CustomStringConvertible {
         self.command = command
         self.error = nil
         self.channel = channel
+        rawStdout = channel.stdout
+        rawStderr = channel.stderr
         let label = alias ?? host
         stdout = HostLines(reader: LineReader(stream: channel.stdout, host: host, port: port, label: label,
                                               isStderr: false, encoding: encoding, readTimeout: readTimeout, logger: logger))
         stderr = HostLines(reader: LineReader(stream: channel.stderr, host: host, port: port, label: label,
                                               isStderr: true, encoding: encoding, readTimeout: readTimeout, logger: logger))
-        stdin = HostStdin(channel: channel, encoding: encoding)
+        stdin = HostStdin(channel: .success(channel), encoding: encoding)
     }
 
-    init(host: String, alias: String?, index: Int, error: any Error) {
+    init(host: String, alias: String?, index: Int, port: Int, error: any Error) {
         self.host = host
         self.alias = alias
         self.index = index
         self.command = nil
         self.error = error
         self.channel = nil
-        stdout = nil
-        stderr = nil
-        stdin = nil
+        let failed = SSHByteStream(FailedSource(error: error))
+        rawStdout = failed
+        rawStderr = failed
+        let label = alias ?? host
+        stdout = HostLines(reader: LineReader(stream: failed, host: host, port: port, label: label, isStderr: false,
+                                              encoding: .utf8, readTimeout: nil, logger: nil))
+        stderr = HostLines(reader: LineReader(stream: failed, host: host, port: port, label: label, isStderr: true,
+                                              encoding: .utf8, readTimeout: nil, logger: nil))
+        stdin = HostStdin(channel: .failure(error), encoding: .utf8)
     }
 
     /// The exit code, once the command finished; `nil` while it runs, for a failed host, or when a signal killed it.
@@ -70,10 +79,23 @@ public final class HostOutput: Sendable, CustomStringConvertible {
     /// Whether the command finished (never blocks). A failed host counts as finished.
     public var isFinished: Bool { channel.map { $0.exitResult != nil } ?? true }
 
-    /// Waits until the command finished (its exit status is known or the channel ended), or the calling task is
-    /// cancelled; does not read output.
-    public func waitFinished() async {
-        _ = try? await channel?.exitStatus()
+    /// Waits until the command finished (its exit status is known or the channel ended); does not read output.
+    /// Output nobody reads is gathered meanwhile, up to the client's `unreadOutputLimit` per stream, and stays
+    /// readable afterwards.
+    /// - Throws: `SSHError` with code `outputLimitExceeded` when a stream holds that limit unread while the command
+    ///   still runs (read the streams, then wait again); `CancellationError` when the calling task is cancelled.
+    ///   A command that ended without an exit status (see ``exitError``) is not an error here.
+    public func waitFinished() async throws {
+        guard let channel else { return }
+        do {
+            _ = try await channel.exitStatus()
+        } catch let error as SSHError where error.code == .outputLimitExceeded {
+            throw error
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            // The channel or connection ended first: `exitError` says why.
+        }
     }
 
     /// Closes the channel: the command gets EOF and, with a PTY, a hang-up.
@@ -90,21 +112,40 @@ public final class HostOutput: Sendable, CustomStringConvertible {
 
 /// Writes to one host's stdin.
 public struct HostStdin: Sendable {
-    let channel: any SSHChannel
+    let channel: Result<any SSHChannel, any Error>
     let encoding: String.Encoding
 
-    /// Writes `text` (add `"\n"` to answer a prompt).
+    /// Writes `text` (add `"\n"` to answer a prompt), encoded with the command's encoding.
+    /// - Throws: `invalidArgument` when `text` cannot be encoded that way; the host's error for a failed host.
     public func write(_ text: String) async throws {
-        try await channel.write(Array(text.data(using: encoding) ?? Data(text.utf8)))
+        try await channel.get().write(try encoded(text, encoding, host: nil))
     }
 
     /// Writes raw bytes.
     public func write(bytes: [UInt8]) async throws {
-        try await channel.write(bytes)
+        try await channel.get().write(bytes)
     }
 
     /// Sends EOF: the command's stdin ends.
     public func close() async throws {
-        try await channel.sendEOF()
+        try await channel.get().sendEOF()
     }
+}
+
+/// `text` in `encoding`.
+/// - Throws: `invalidArgument` when a character has no representation in `encoding`.
+func encoded(_ text: String, _ encoding: String.Encoding, host: String?) throws(SSHError) -> [UInt8] {
+    if encoding == .utf8 { return Array(text.utf8) }
+    guard let data = text.data(using: encoding) else {
+        throw SSHError(.invalidArgument, host: host, port: nil,
+                       message: "the text cannot be encoded as \(String.localizedName(of: encoding))")
+    }
+    return Array(data)
+}
+
+/// The streams of a host that has none: every read throws why.
+struct FailedSource: SSHByteSource {
+    let error: any Error
+
+    func next() async throws -> [UInt8]? { throw error }
 }
