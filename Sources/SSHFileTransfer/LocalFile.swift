@@ -38,10 +38,29 @@ final class LocalFile: @unchecked Sendable {
     }
 
     /// Where a download of `sourcePath` into `path` lands: `path` itself, or the source's name inside it when
-    /// `path` is an existing directory (as with `scp`).
-    static func destination(_ path: String, for sourcePath: String) async throws -> String {
-        guard try await attributes(of: path)?.isDirectory == true else { return path }
-        return PathName.joined(path, PathName.baseName(sourcePath))
+    /// `path` is an existing directory (as with `scp`). Missing parent directories of `path` are created (as
+    /// parallel-ssh's `os.makedirs`).
+    static func destination(_ path: String, for sourcePath: String, host: String, port: Int) async throws -> String {
+        if try await attributes(of: path)?.isDirectory == true { return PathName.joined(path, PathName.baseName(sourcePath)) }
+        try await makeDirectories(PathName.parent(of: path), host: host, port: port)
+        return path
+    }
+
+    /// Creates `path` and its missing parents with mode 0755 (an existing directory is fine; `""` is the current
+    /// directory).
+    static func makeDirectories(_ path: String, host: String, port: Int) async throws {
+        try await blocking { () throws(SSHError) in
+            var prefix = ""
+            for component in path.split(separator: "/", omittingEmptySubsequences: false) {
+                prefix += prefix.isEmpty && !path.hasPrefix("/") ? String(component) : "/" + component
+                if component.isEmpty || prefix == "/" { continue }
+                if mkdir(prefix, 0o755) != 0 && errno != EEXIST { throw error(errno, path: prefix, host: host, port: port) }
+            }
+            var info = stat()
+            if !path.isEmpty && (stat(path, &info) != 0 || (info.st_mode & S_IFMT) != S_IFDIR) {
+                throw SSHError(.fileTransferFailed, host: host, port: port, message: "local \(path) is not a directory")
+            }
+        }
     }
 
     /// Opens `path` for reading; a directory is an `invalidArgument` error (it needs a recursive copy).

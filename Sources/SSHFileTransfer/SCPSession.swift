@@ -43,10 +43,13 @@ package struct SCPSession: SSHSCPClient {
         return answer.hasPrefix("target") ? remotePath : nil
     }
 
-    /// Runs `scp -t` at `remotePath` and hands the channel to `body`, then finishes the exchange.
+    /// Runs `scp -t` at `remotePath` (creating its missing parent directories first, as parallel-ssh does) and
+    /// hands the channel to `body`, then finishes the exchange.
     private func sink(_ remotePath: String, recursive: Bool,
                       _ body: (any SSHChannel, inout ChannelReader) async throws -> Void) async throws {
-        let channel = try await session.exec("scp \(recursive ? "-r " : "")-t \(Self.quote(remotePath))")
+        let parent = PathName.parent(of: remotePath)
+        let makeParent = parent.isEmpty || parent == "/" ? "" : "mkdir -p -- \(Self.quote(parent)) && "
+        let channel = try await session.exec("\(makeParent)scp \(recursive ? "-r " : "")-t \(Self.quote(remotePath))")
         var reader = ChannelReader(channel.stdout)
         do {
             try await expectAck(&reader, channel: channel, path: remotePath)
@@ -120,7 +123,7 @@ package struct SCPSession: SSHSCPClient {
 
     package func receive(from remotePath: String, to localPath: String,
                          progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
-        let localPath = try await LocalFile.destination(localPath, for: remotePath)
+        let localPath = try await LocalFile.destination(localPath, for: remotePath, host: host, port: port)
         try await source(remotePath, recursive: false) { channel, reader in
             guard let record = try await nextRecord(&reader, channel: channel, path: remotePath) else {
                 throw error(.fileTransferFailed, "scp sent nothing for \(remotePath)")
@@ -135,7 +138,7 @@ package struct SCPSession: SSHSCPClient {
 
     package func receiveDirectory(from remotePath: String, to localPath: String,
                                   progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
-        let top = try await LocalFile.destination(localPath, for: remotePath)
+        let top = try await LocalFile.destination(localPath, for: remotePath, host: host, port: port)
         try await source(remotePath, recursive: true) { channel, reader in
             var directories: [String] = []
             var first = true

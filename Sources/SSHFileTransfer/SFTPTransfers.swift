@@ -6,7 +6,7 @@ import Glibc
 
 extension SFTPSession {
     /// Uploads a local file, pipelining up to ``requestsInFlight`` writes of ``chunkSize`` bytes. The remote file
-    /// is created or replaced, and ends with the local file's permission bits. When `remotePath` is an existing
+    /// is created or replaced (missing parent directories too), and ends with the local file's permission bits. When `remotePath` is an existing
     /// directory, the file goes inside it under its own name (as with `scp` and `sftp put`).
     package func upload(from localPath: String, to remotePath: String,
                         progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
@@ -18,7 +18,7 @@ extension SFTPSession {
     /// directory (see ``downloadFile(from:to:known:progress:)``).
     package func download(from remotePath: String, to localPath: String,
                           progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
-        try await downloadFile(from: remotePath, to: try await LocalFile.destination(localPath, for: remotePath),
+        try await downloadFile(from: remotePath, to: try await LocalFile.destination(localPath, for: remotePath, host: host, port: port),
                                progress: progress)
     }
 
@@ -34,7 +34,7 @@ extension SFTPSession {
     /// directory.
     package func downloadDirectory(from remotePath: String, to localPath: String,
                                    progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
-        try await downloadTree(from: remotePath, to: try await LocalFile.destination(localPath, for: remotePath),
+        try await downloadTree(from: remotePath, to: try await LocalFile.destination(localPath, for: remotePath, host: host, port: port),
                                progress: progress)
     }
 
@@ -48,8 +48,18 @@ extension SFTPSession {
                             progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
         let file = try await LocalFile.openForReading(localPath, host: host, port: port)
         let (size, mode) = file.attributes()
-        let handle = try await open(remotePath, flags: [.write, .create, .truncate],
+        let handle: [UInt8]
+        do {
+            handle = try await open(remotePath, flags: [.write, .create, .truncate],
                                     attributes: SSHFileAttributes(mode: mode), what: "creating")
+        } catch let error as SSHError where error.code == .noSuchFile {
+            // A missing parent directory is created, with its own missing parents, as parallel-ssh does.
+            let parent = PathName.parent(of: remotePath)
+            guard !parent.isEmpty, parent != "/", try await attributes(of: parent) == nil else { throw error }
+            try await makeDirectories(parent)
+            handle = try await open(remotePath, flags: [.write, .create, .truncate],
+                                    attributes: SSHFileAttributes(mode: mode), what: "creating")
+        }
         var offset: UInt64 = 0
         var inFlight: [(slot: Slot, count: Int)] = []
         var acknowledged: UInt64 = 0
@@ -214,7 +224,12 @@ extension SFTPSession {
         }
         let parent = PathName.parent(of: remotePath)
         if !parent.isEmpty && parent != remotePath { try await makeDirectories(parent) }
-        try await makeDirectory(remotePath, mode: mode)
+        do {
+            try await makeDirectory(remotePath, mode: mode)
+        } catch {
+            // Someone else (another entry for the same host) may have made it meanwhile: that is success too.
+            guard try await attributes(of: remotePath)?.isDirectory == true else { throw error }
+        }
     }
 
     private func downloadTree(from remotePath: String, to localPath: String,

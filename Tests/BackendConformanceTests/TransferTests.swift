@@ -189,10 +189,13 @@ struct TransferTests {
             }
             #expect(denied?.description.contains("locked") == true)
         }
-        let noParent = await expectSSHError(.noSuchFile) {
-            try await transfer.upload(session, "\(dir)/small", "\(dir)/no-parent/small")
+        // Missing remote parents are created (as parallel-ssh does); a parent that is a file cannot be.
+        try await transfer.upload(session, "\(dir)/small", "\(dir)/no-parent/deeper/small")
+        #expect(FileManager.default.contents(atPath: "\(dir)/no-parent/deeper/small")?.count == 10)
+        let underFile = await expectSSHError(.fileTransferFailed) {
+            try await transfer.upload(session, "\(dir)/small", "\(dir)/small/sub/x")
         }
-        #expect(noParent?.description.contains("no-parent") == true)
+        #expect(underFile?.description.contains("\(dir)/small") == true, "\(underFile.map { "\($0)" } ?? "")")
         try FileManager.default.createDirectory(atPath: "\(dir)/adir", withIntermediateDirectories: false)
         await expectSSHError(.invalidArgument) { try await transfer.download(session, "\(dir)/adir", "\(dir)/z") }
         await expectSSHError(.invalidArgument) { try await transfer.upload(session, "\(dir)/adir", "\(dir)/w") }

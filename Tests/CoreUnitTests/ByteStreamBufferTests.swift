@@ -49,4 +49,44 @@ struct ByteStreamBufferTests {
         buffer.append([42])
         #expect(try await chunk == [42])
     }
+
+    @Test("a stream nobody read may grow to its limit when asked with extended room; a read stream may not")
+    func extendedRoom() async throws {
+        let unread = ByteStreamBuffer(capacity: 100, limit: 1000) {}
+        var produced = 0
+        while unread.hasRoom(extended: true) {
+            unread.append([UInt8](repeating: 1, count: 100))
+            produced += 100
+        }
+        #expect(produced == 1000)
+        #expect(unread.isUnreadAtLimit)
+        #expect(!unread.hasRoom())
+
+        let read = ByteStreamBuffer(capacity: 100, limit: 1000) {}
+        read.append([1])
+        #expect(try await read.next() == [1])
+        produced = 0
+        while read.hasRoom(extended: true) {
+            read.append([UInt8](repeating: 1, count: 100))
+            produced += 100
+        }
+        #expect(produced == 100)
+        #expect(!read.isUnreadAtLimit)
+    }
+
+    @Test("a reader that starts waiting wakes the producer once asked to; failing its wait leaves the stream open")
+    func wakeAndFailWaiter() async throws {
+        let demands = Mutex(0)
+        let buffer = ByteStreamBuffer(capacity: 100) { demands.withLock { $0 += 1 } }
+        #expect(!buffer.wakeProducerWhenWaited())  // nobody waits yet: armed
+        struct Stuck: Error {}
+        let waiting = Task { try await buffer.next() }
+        while !buffer.hasWaitingReader { try await Task.sleep(for: .milliseconds(1)) }
+        #expect(demands.withLock { $0 } == 1)
+        #expect(buffer.wakeProducerWhenWaited())  // a reader waits now
+        buffer.failWaitingReader(Stuck())
+        await #expect(throws: Stuck.self) { try await waiting.value }
+        buffer.append([5])
+        #expect(try await buffer.next() == [5])
+    }
 }

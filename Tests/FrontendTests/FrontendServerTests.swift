@@ -30,7 +30,16 @@ enum Fleet {
                        timeout: Duration = .seconds(10), privateKey: String = TestKeys.shared.ed25519,
                        hostLogger: Logger? = nil) throws -> ParallelSSHClient {
         let entries = servers.map { ($0.host, $0.port) } + extra
-        return try ParallelSSHClient(hosts: entries.map(\.0), backend: engine.backend, config: HostConfig(user: TestUser.name, privateKey: .file(privateKey), connectionAttempts: 1, timeout: timeout, allowAgent: false, identityAuth: false), hostConfig: entries.map { HostConfig(port: $0.1) })
+        return try ParallelSSHClient(hosts: entries.map(\.0), backend: engine.backend,
+                                     config: config(timeout: timeout, privateKey: privateKey),
+                                     hostConfig: entries.map { HostConfig(port: $0.1) }, hostLogger: hostLogger)
+    }
+
+    /// The settings of the test account: its key only (no agent, no default identities), one attempt.
+    static func config(port: Int? = nil, timeout: Duration = .seconds(10), privateKey: String = TestKeys.shared.ed25519,
+                       unreadOutputLimit: Int? = nil) -> HostConfig {
+        HostConfig(user: TestUser.name, port: port, privateKey: .file(privateKey), connectionAttempts: 1, timeout: timeout,
+                   allowAgent: false, identityAuth: false, unreadOutputLimit: unreadOutputLimit)
     }
 }
 

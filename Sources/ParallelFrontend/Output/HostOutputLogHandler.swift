@@ -14,9 +14,12 @@ public struct HostOutputLogHandler: LogHandler {
     public var logLevel: Logger.Level = .info
     /// Ignored: lines are printed without metadata.
     public var metadata: Logger.Metadata = [:]
+    private let write: @Sendable (String) -> Void
 
-    /// Creates the handler.
-    public init() {}
+    /// Creates the handler; `write` receives each line without its newline (default: printed to standard output).
+    public init(write: @escaping @Sendable (String) -> Void = { print($0) }) {
+        self.write = write
+    }
 
     /// Metadata is not printed; kept only to satisfy `LogHandler`.
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -26,7 +29,7 @@ public struct HostOutputLogHandler: LogHandler {
 
     /// Prints `message` on a line of its own (lines from concurrent hosts never interleave within a line).
     public func log(event: LogEvent) {
-        print(event.message.description)
+        write(event.message.description)
     }
 }
 
