@@ -95,6 +95,11 @@ let package = Package(
             name: "exit-probe", dependencies: ["SSHBackend", "BackendLibSSH2", "BackendLibSSH"], path: "Tests/ExitProbe",
             swiftSettings: swiftSettings),
 
+        // The Swift examples of README.md and the DocC articles, compiled with the package (never run).
+        .executableTarget(
+            name: "readme-examples", dependencies: ["ParallelSSH", "SSHFileTransfer"], path: "Tests/ReadmeExamples",
+            swiftSettings: swiftSettings),
+
         // Unit tests that need no server: the loop, the bounded buffer, the drivers against a scripted native
         // engine, SFTP packets, SCP headers and path safety.
         .testTarget(

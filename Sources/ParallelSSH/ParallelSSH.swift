@@ -9,7 +9,7 @@
 
 extension ParallelSSHClient {
     /// Creates a client on the default engine, libssh2 (parallel-ssh's default client is on libssh2 too); the
-    /// parameters are those of ``ParallelSSHClient/init(hosts:backend:config:hostConfig:poolSize:maxConcurrentHandshakes:hostLogger:logger:)``.
+    /// parameters are those of `init(hosts:backend:config:...)`, which picks the engine.
     ///
     /// ```swift
     /// import ParallelSSH
@@ -27,7 +27,7 @@ extension ParallelSSHClient {
 
 extension SSHClient {
     /// Creates a client for one host on the default engine, libssh2; the parameters are those of
-    /// ``SSHClient/init(host:backend:config:hostLogger:logger:)``.
+    /// `init(host:backend:config:...)`, which picks the engine.
     public init(host: String, config: HostConfig = HostConfig(), hostLogger: Logger? = nil,
                 logger: Logger? = nil) throws(SSHError) {
         try self.init(host: host, backend: LibSSH2Backend(), config: config, hostLogger: hostLogger, logger: logger)

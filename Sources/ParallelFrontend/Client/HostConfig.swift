@@ -11,7 +11,7 @@ public enum PrivateKey: Sendable {
     /// The text of a key file, held in memory.
     case memory(String, passphrase: String? = nil)
     /// A key file and its user certificate (`ssh-keygen -s` output, usually `<key>-cert.pub`); parallel-ssh's
-    /// `pkey` with `cert_file`. Needs an engine with ``SSHCapability/userCertificates``.
+    /// `pkey` with `cert_file`. Needs an engine with the `userCertificates` capability (the libssh engine).
     case certificate(String, certificate: String, passphrase: String? = nil)
 
     var authMethod: SSHAuthMethod {
