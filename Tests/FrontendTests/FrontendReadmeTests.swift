@@ -204,6 +204,31 @@ struct FrontendReadmeTests {
         await client.disconnect()
     }
 
+    // ParallelSSHClient(hosts, pkey=key, cert_file=cert) on parallel-ssh's libssh client
+    @Test("a certificate given through PrivateKey logs in where the engine can, else says it cannot",
+          arguments: FrontendEngine.all)
+    func certificate(engine: FrontendEngine) async throws {
+        let server = try await Fleet.servers[0]
+        var config = Fleet.config(port: server.port)
+        config.privateKey = .certificate(TestKeys.shared.certified, certificate: TestKeys.shared.certificate)
+        let client = try ParallelSSHClient(hosts: [server.host], backend: engine.backend, config: config)
+        let output = try await client.runCommand("echo certified", stopOnErrors: false)
+        if engine.backend.supports(.userCertificates) {
+            #expect(try await output[0].stdout.first { _ in true } == "certified")
+        } else {
+            let error = output[0].error as? SSHError
+            #expect(error?.code == .authenticationFailed || error?.code == .unsupported, "\(output[0])")
+            #expect("\(output[0])".contains("certificate"))
+        }
+        await client.disconnect()
+    }
+
+    @Test("the default user is the password database's name for our uid, as `id -un` says")
+    func defaultUser() throws {
+        let expected = try ProcessRunner.run(["/usr/bin/id", "-un"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(SSHConnectionOptions.currentUser == expected)
+    }
+
     private func cmp(_ first: String, _ second: String) throws -> Bool {
         (try? ProcessRunner.run(["/usr/bin/cmp", first, second])) != nil
     }
