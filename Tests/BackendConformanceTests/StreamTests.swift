@@ -13,6 +13,10 @@ extension BulkDataTests {
 struct StreamTests {
     @Test("100 MB of output with its checksum verified, memory bounded", arguments: Engine.all)
     func hundredMegabytes(engine: Engine) async throws {
+        try await ResidentMemory.exclusively { try await hundredMegabytesAlone(engine: engine) }
+    }
+
+    private func hundredMegabytesAlone(engine: Engine) async throws {
         let session = try await engine.connect()
         let size = 100_000_000
         // The remote computes POSIX cksum of the very bytes it sends (on stderr); we compute it on what arrives.
@@ -38,6 +42,10 @@ struct StreamTests {
 
     @Test("output nobody reads stops being read: memory stays bounded", arguments: Engine.all)
     func backpressure(engine: Engine) async throws {
+        try await ResidentMemory.exclusively { try await backpressureAlone(engine: engine) }
+    }
+
+    private func backpressureAlone(engine: Engine) async throws {
         let session = try await engine.connect()
         let baseline = ResidentMemory.current
         let channel = try await session.exec("head -c 300000000 /dev/zero; echo done >&2")
