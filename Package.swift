@@ -33,11 +33,16 @@ let package = Package(
 
         // What the engines share above the loop: the auth plan, the operation queue, channel bookkeeping and the
         // public session and channel types, so each engine holds only its native calls.
-        .target(name: "SSHEngineCore", dependencies: ["SSHBackend", "SSHEventLoop"], swiftSettings: swiftSettings),
+        .target(name: "SSHEngineCore", dependencies: ["SSHBackend", "SSHEventLoop", "SSHKnownHosts"],
+                swiftSettings: swiftSettings),
 
         // SFTP and SCP over any session's channels (`session.openSFTP()`, `session.scp()`): one non-blocking
         // implementation above the engines, which know nothing of it.
         .target(name: "SSHFileTransfer", dependencies: ["SSHBackend", "SSHEventLoop"], swiftSettings: swiftSettings),
+
+        // Host keys as OpenSSH checks them: known_hosts files parsed once per process, patterns, hashed names,
+        // markers, verdicts, the policy, the algorithm order, the writer. No C calls: both engines agree.
+        .target(name: "SSHKnownHosts", dependencies: ["SSHBackend", "SSHEventLoop"], swiftSettings: swiftSettings),
 
         // The C libraries, found with pkg-config.
         .systemLibrary(

@@ -1,3 +1,4 @@
+import Foundation
 import CLibSSH
 import SSHBackend
 import SSHEngineCore
@@ -36,11 +37,21 @@ final class LibSSHConnection: NativeConnection {
 
     /// Creates the libssh session (non-blocking) on the connected socket. It never resolves names,
     /// connects, or reads `~/.ssh/config` or known_hosts files of its own accord.
-    func makeSession() throws(SSHError) {
+    /// What libssh 0.10 negotiates (host certificates are left out of its offer).
+    static let hostKeyAlgorithms = ["ssh-ed25519", "ecdsa-sha2-nistp521", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp256",
+                                    "sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com", "rsa-sha2-512",
+                                    "rsa-sha2-256", "ssh-rsa"]
+
+    func makeSession(hostKeyAlgorithms: [String]) throws(SSHError) {
         if session != nil { return }
         _ = LibSSHLibrary.initialized
         guard let created = ssh_new() else {
             throw error(.resourceExhausted, "libssh could not allocate a session")
+        }
+        guard setOption(created, SSH_OPTIONS_HOSTKEYS, hostKeyAlgorithms.joined(separator: ",")) else {
+            ssh_free(created)
+            throw error(.handshakeFailed, "libssh accepts none of the host-key algorithms "
+                        + hostKeyAlgorithms.joined(separator: ","))
         }
         ssh_set_blocking(created, 0)
         setOption(created, SSH_OPTIONS_FD, context.socket.fd)
@@ -48,7 +59,8 @@ final class LibSSHConnection: NativeConnection {
         setOption(created, SSH_OPTIONS_PORT, UInt32(clamping: options.port))
         setOption(created, SSH_OPTIONS_USER, options.user)
         setOption(created, SSH_OPTIONS_PROCESS_CONFIG, false)
-        // Host keys are verified by this package, not by libssh reading the user's files behind the caller's back.
+        // Host keys are verified by this package (SSHKnownHosts), not by libssh reading the user's files behind the
+        // caller's back; with /dev/null, libssh offers the host-key algorithms in exactly the order given.
         setOption(created, SSH_OPTIONS_KNOWNHOSTS, "/dev/null")
         setOption(created, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "/dev/null")
         setOption(created, SSH_OPTIONS_COMPRESSION, options.compression ? "yes" : "no")
@@ -66,6 +78,20 @@ final class LibSSHConnection: NativeConnection {
         } else {
             ssh_event_free(created)
         }
+    }
+
+    func serverHostKey() -> SSHHostKey? {
+        guard let session else { return nil }
+        var key: ssh_key?
+        guard ssh_get_server_publickey(session, &key) == SSH_OK, let key else { return nil }
+        defer { ssh_key_free(key) }
+        var exported: UnsafeMutablePointer<CChar>?
+        guard ssh_pki_export_pubkey_base64(key, &exported) == SSH_OK, let exported else { return nil }
+        defer { ssh_string_free_char(exported) }
+        guard let data = Data(base64Encoded: String(cString: exported)) else { return nil }
+        let blob = Array(data)
+        // libssh names an RSA key `ssh-rsa` whatever signature was negotiated: the blob's own type is used.
+        return SSHHostKey(algorithm: String(cString: ssh_key_type_to_char(ssh_key_type(key))), blob: blob)
     }
 
     func handshake() -> NativeStep {

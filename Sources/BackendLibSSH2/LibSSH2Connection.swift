@@ -24,11 +24,21 @@ final class LibSSH2Connection: NativeConnection {
     // MARK: Session
 
     /// Creates the libssh2 session (non-blocking), passing `self` as the callbacks' abstract pointer.
-    func makeSession() throws(SSHError) {
+    /// What libssh2 1.10 negotiates: no rsa-sha2 (RSA only as SHA-1 `ssh-rsa`, which OpenSSH 8.8+ servers no
+    /// longer offer), no `sk-*`, and host certificates listed but never agreed.
+    static let hostKeyAlgorithms = ["ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-ed25519",
+                                    "ssh-rsa", "ssh-dss"]
+
+    func makeSession(hostKeyAlgorithms: [String]) throws(SSHError) {
         if session != nil { return }
         _ = LibSSH2Library.initialized
         guard let created = clibssh2_session_init(Unmanaged.passUnretained(self).toOpaque()) else {
             throw error(.resourceExhausted, "libssh2 could not allocate a session")
+        }
+        if libssh2_session_method_pref(created, LIBSSH2_METHOD_HOSTKEY, hostKeyAlgorithms.joined(separator: ",")) != 0 {
+            libssh2_session_free(created)
+            throw error(.handshakeFailed, "libssh2 accepts none of the host-key algorithms "
+                        + hostKeyAlgorithms.joined(separator: ","))
         }
         libssh2_session_set_blocking(created, 0)
         if options.compression { libssh2_session_flag(created, LIBSSH2_FLAG_COMPRESS, 1) }
@@ -43,6 +53,16 @@ final class LibSSH2Connection: NativeConnection {
             return .failed(nativeError(.handshakeFailed, "the SSH handshake with \(options.host):\(options.port) failed"))
         }
         return .done
+    }
+
+    func serverHostKey() -> SSHHostKey? {
+        guard let session else { return nil }
+        var length = 0
+        var type: Int32 = 0
+        guard let raw = libssh2_session_hostkey(session, &length, &type), length > 0 else { return nil }
+        let blob = raw.withMemoryRebound(to: UInt8.self, capacity: length) { Array(UnsafeBufferPointer(start: $0, count: length)) }
+        let algorithm = libssh2_session_methods(session, LIBSSH2_METHOD_HOSTKEY).map { String(cString: $0) } ?? ""
+        return SSHHostKey(algorithm: algorithm, blob: blob)
     }
 
     /// libssh2 moves bytes inside every call.

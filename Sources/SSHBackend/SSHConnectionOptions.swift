@@ -19,13 +19,17 @@ public struct SSHConnectionOptions: Sendable {
     public var compression: Bool
     /// Which address families to use when the name resolves to several.
     public var addressFamily: SSHAddressFamily
+    /// How the server's host key is checked (default: against OpenSSH's known-hosts files, unknown hosts
+    /// refused). Nothing is sent to the server before its key is accepted.
+    public var hostKeyPolicy: SSHHostKeyPolicy
 
     /// Creates options. Only `host` is required.
     public init(
         host: String, port: Int = 22, user: String = SSHConnectionOptions.currentUser,
         authMethods: [SSHAuthMethod] = SSHAuthMethod.defaults,
         connectTimeout: Duration? = .seconds(10), operationTimeout: Duration? = .seconds(30),
-        keepaliveInterval: Duration? = nil, compression: Bool = false, addressFamily: SSHAddressFamily = .any
+        keepaliveInterval: Duration? = nil, compression: Bool = false, addressFamily: SSHAddressFamily = .any,
+        hostKeyPolicy: SSHHostKeyPolicy = SSHHostKeyPolicy()
     ) {
         self.host = host
         self.port = port
@@ -36,6 +40,7 @@ public struct SSHConnectionOptions: Sendable {
         self.keepaliveInterval = keepaliveInterval
         self.compression = compression
         self.addressFamily = addressFamily
+        self.hostKeyPolicy = hostKeyPolicy
     }
 
     /// The login name of the process's user, as OpenSSH takes it: the password database's entry for the real

@@ -117,6 +117,17 @@ extension SSHError {
         /// A stream of a channel holds its limit of output nobody reads while someone waits for the command to
         /// end (see ``SSHChannelRequest/unreadOutputLimit``); the command still runs and nothing was lost.
         public static let outputLimitExceeded = Code("outputLimitExceeded")
+        /// The server's host key is not known and the policy does not accept new keys (OpenSSH: "No ED25519 host
+        /// key is known for ... and you have requested strict checking"). The message says how to trust it.
+        public static let hostKeyUnknown = Code("hostKeyUnknown")
+        /// The server's host key differs from the one known for it, or a key of another type is known
+        /// ("REMOTE HOST IDENTIFICATION HAS CHANGED"); the message names the file and line of the known entry.
+        public static let hostKeyChanged = Code("hostKeyChanged")
+        /// The server's host key is marked `@revoked` in a known-hosts file.
+        public static let hostKeyRevoked = Code("hostKeyRevoked")
+        /// The key type known for the host cannot be negotiated by this engine (e.g. RSA with SHA-2 on libssh2
+        /// 1.10), so its key cannot be checked; the message names the type and what to do.
+        public static let hostKeyTypeUnsupported = Code("hostKeyTypeUnsupported")
     }
 }
 

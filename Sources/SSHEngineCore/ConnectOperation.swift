@@ -1,12 +1,16 @@
 import SSHBackend
 import SSHEventLoop
+import SSHKnownHosts
 
-/// TCP connect (each resolved address in turn, under the connect timeout), SSH handshake and authentication
-/// (each under the operation timeout), as one operation at the head of a new connection's queue.
+/// TCP connect (each resolved address in turn, under the connect timeout), SSH handshake, host-key check and
+/// authentication (each under the operation timeout), as one operation at the head of a new connection's queue.
+/// The host-key algorithms are set before the handshake, and nothing is sent after it until the key is accepted:
+/// authentication is the next phase.
 package final class ConnectOperation<Native: NativeConnection>: EngineOperation {
     private enum Phase {
         case tcp
         case handshake
+        case verifyHostKey
         case authenticate
     }
 
@@ -16,11 +20,20 @@ package final class ConnectOperation<Native: NativeConnection>: EngineOperation 
     private var phase: Phase = .tcp
     package let timeout: Duration?
     package let activity: String
+    private let hostKeyCheck: HostKeyCheck
+    /// The host-key algorithms offered, in order.
+    private var offered: [String] = []
+    /// The host-key decision, once made; `deciding` while it is made off the loop (a file write or a prompt).
+    private var decision: Result<HostKeyCheck.Acceptance, any Error>?
+    private var deciding = false
+    /// The options authentication uses (password methods dropped when the key was accepted only with checking off).
+    private var authOptions: SSHConnectionOptions?
 
     /// Connects to `addresses` (resolved from the options' host); resumes `continuation` once authenticated.
-    package init(addresses: [SocketAddress], options: SSHConnectionOptions,
+    package init(addresses: [SocketAddress], options: SSHConnectionOptions, hostKeyCheck: HostKeyCheck,
                  continuation: CheckedContinuation<Void, any Error>) {
         self.dialer = TCPDialer(addresses: addresses, host: options.host, port: options.port)
+        self.hostKeyCheck = hostKeyCheck
         self.continuation = continuation
         self.timeout = options.connectTimeout
         self.activity = "connecting to \(options.host):\(options.port)"
@@ -41,8 +54,10 @@ package final class ConnectOperation<Native: NativeConnection>: EngineOperation 
                 }
             case .handshake:
                 outcome = connection.native.handshake()
+            case .verifyHostKey:
+                outcome = verifyHostKey(connection)
             case .authenticate:
-                let authenticator = self.authenticator ?? Native.Authenticator(options: connection.options)
+                let authenticator = self.authenticator ?? Native.Authenticator(options: authOptions ?? connection.options)
                 self.authenticator = authenticator
                 outcome = authenticator.step(connection.native)
             }
@@ -55,7 +70,8 @@ package final class ConnectOperation<Native: NativeConnection>: EngineOperation 
             case .done:
                 switch phase {
                 case .tcp:
-                    do { try connection.native.makeSession() } catch {
+                    offered = hostKeyCheck.algorithms(supported: Native.hostKeyAlgorithms)
+                    do { try connection.native.makeSession(hostKeyAlgorithms: offered) } catch {
                         connection.fail(error)
                         return true
                     }
@@ -63,6 +79,13 @@ package final class ConnectOperation<Native: NativeConnection>: EngineOperation 
                     connection.restartDeadline(connection.options.operationTimeout,
                                                activity: "the SSH handshake with \(target)")
                 case .handshake:
+                    phase = .verifyHostKey
+                    var prompting = false
+                    if case .ask = connection.options.hostKeyPolicy.mode { prompting = true }
+                    // A prompt waits for a person: no deadline of ours then.
+                    connection.restartDeadline(prompting ? nil : connection.options.operationTimeout,
+                                               activity: "checking the host key of \(target)")
+                case .verifyHostKey:
                     phase = .authenticate
                     connection.restartDeadline(connection.options.operationTimeout,
                                                activity: "authenticating to \(target)")
@@ -74,5 +97,54 @@ package final class ConnectOperation<Native: NativeConnection>: EngineOperation 
                 }
             }
         }
+    }
+
+    /// The host-key phase: the decision made on the loop when it needs no I/O, else off the loop (writing the
+    /// known-hosts file, asking the prompter), resuming the connection when it is made.
+    private func verifyHostKey(_ connection: ConnectionDriver<Native>) -> NativeStep {
+        if let decision {
+            switch decision {
+            case .success(let acceptance):
+                if acceptance == .acceptedWithoutPasswords {
+                    var options = connection.options
+                    options.authMethods = options.authMethods.filter {
+                        switch $0 {
+                        case .password, .keyboardInteractive: return false
+                        default: return true
+                        }
+                    }
+                    authOptions = options
+                }
+                return .done
+            case .failure(let error as SSHError):
+                return .failed(error)
+            case .failure(let error):
+                return .failed(SSHError(.hostKeyUnknown, host: connection.options.host, port: connection.options.port,
+                                        message: "the host key was refused: \(error)"))
+            }
+        }
+        if deciding { return .wouldBlock }
+        guard let key = connection.native.serverHostKey() else {
+            return .failed(SSHError(.protocolError, host: connection.options.host, port: connection.options.port,
+                                    message: "the engine did not give the server's host key after key exchange"))
+        }
+        if let now = hostKeyCheck.decideNow(key, offered: offered) {
+            decision = now.mapError { $0 }
+            return verifyHostKey(connection)
+        }
+        deciding = true
+        let check = hostKeyCheck
+        let offered = offered
+        let operation = LoopBound(self, loop: connection.loop)
+        let driver = LoopBound(connection, loop: connection.loop)
+        Task {
+            let result: Result<HostKeyCheck.Acceptance, any Error>
+            do { result = .success(try await check.decide(key, offered: offered)) } catch { result = .failure(error) }
+            operation.execute { operation in
+                operation.decision = result
+                driver.execute { $0.drive() }
+            }
+        }
+        return .wouldBlock
     }
 }

@@ -1,5 +1,6 @@
 import SSHBackend
 import SSHEventLoop
+import SSHKnownHosts
 import Synchronization
 
 /// What an engine's public backend type holds besides its name: the output buffer size and the event loops, and
@@ -30,6 +31,7 @@ package struct EngineRuntime: Sendable {
         } catch let error as SSHError {
             throw error.on(host: options.host, port: options.port)
         }
+        let hostKeyCheck = await HostKeyCheck.prepare(options.hostKeyPolicy, host: options.host, port: options.port)
         let capacity = outputBufferSize
         let slot = Mutex<(bound: LoopBound<ConnectionDriver<Native>>?, cancelled: Bool)>((nil, false))
         try await withTaskCancellationHandler {
@@ -46,7 +48,7 @@ package struct EngineRuntime: Sendable {
                         return
                     }
                     connection.enqueue(ConnectOperation(addresses: addresses, options: options,
-                                                        continuation: continuation))
+                                                        hostKeyCheck: hostKeyCheck, continuation: continuation))
                 }
             }
         } onCancel: {

@@ -59,8 +59,13 @@ package protocol NativeConnection: AnyObject, SendableMetatype {
     /// An error from the library's last error on this session, naming the host (`message` when it has none).
     func nativeError(_ code: SSHError.Code, _ message: String) -> SSHError
 
-    /// Creates the native session on the connected socket (once, before the first handshake step).
-    func makeSession() throws(SSHError)
+    /// The host-key algorithms the engine can negotiate (the order of the offer is decided above the engines).
+    static var hostKeyAlgorithms: [String] { get }
+    /// Creates the native session on the connected socket (once, before the first handshake step), offering
+    /// `hostKeyAlgorithms` in that order.
+    func makeSession(hostKeyAlgorithms: [String]) throws(SSHError)
+    /// The host key the server presented, once the handshake is done (nothing has been sent since).
+    func serverHostKey() -> SSHHostKey?
     /// One step of the SSH handshake.
     func handshake() -> NativeStep
     /// Lets the library move what its own buffers hold to and from the socket. Libraries that do this inside

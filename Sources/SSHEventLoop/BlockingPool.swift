@@ -41,6 +41,14 @@ package final class BlockingPool: @unchecked Sendable {
         pthread_mutex_unlock(&mutex)
     }
 
+    /// Runs `body` on a pool thread and returns its result to the awaiting task.
+    package func run<T: Sendable, Failure: Error>(_ body: @escaping @Sendable () throws(Failure) -> T) async throws(Failure) -> T {
+        let result: Result<T, Failure> = await withCheckedContinuation { continuation in
+            submit { continuation.resume(returning: Result { () throws(Failure) -> T in try body() }) }
+        }
+        return try result.get()
+    }
+
     private func work() {
         _ = ceventloop_set_thread_name("ssh-blocking")
         while true {

@@ -183,10 +183,6 @@ final class LocalFile: @unchecked Sendable {
     }
 
     private static func blocking<T: Sendable>(_ body: @escaping @Sendable () throws(SSHError) -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            BlockingPool.shared.submit {
-                do { continuation.resume(returning: try body()) } catch { continuation.resume(throwing: error) }
-            }
-        }
+        try await BlockingPool.shared.run(body)
     }
 }

@@ -8,7 +8,8 @@ struct ConnectTests {
     @Test("a refused port fails as connectionRefused naming host and port", arguments: Engine.all)
     func refused(engine: Engine) async throws {
         let port = try FreePort.find(host: "127.0.0.1")
-        let options = SSHConnectionOptions(host: "127.0.0.1", port: port, authMethods: [.password("x")])
+        let options = SSHConnectionOptions(host: "127.0.0.1", port: port, authMethods: [.password("x")],
+                                           hostKeyPolicy: TestKeys.shared.hostKeyPolicy)
         let error = await expectSSHError(.connectionRefused) { try await engine.backend.connect(options) }
         #expect(error?.host == "127.0.0.1")
         #expect(error?.port == port)
@@ -16,7 +17,8 @@ struct ConnectTests {
 
     @Test("an unresolvable name fails as unknownHost", arguments: Engine.all)
     func unknownHost(engine: Engine) async throws {
-        let options = SSHConnectionOptions(host: "no-such-host.invalid", authMethods: [.password("x")])
+        let options = SSHConnectionOptions(host: "no-such-host.invalid", authMethods: [.password("x")],
+                                           hostKeyPolicy: TestKeys.shared.hostKeyPolicy)
         let error = await expectSSHError(.unknownHost) { try await engine.backend.connect(options) }
         #expect(error?.host == "no-such-host.invalid")
     }
@@ -25,7 +27,8 @@ struct ConnectTests {
     func silentServer(engine: Engine) async throws {
         let blackhole = try BlackholeListener()
         let options = SSHConnectionOptions(host: blackhole.host, port: blackhole.port, authMethods: [.password("x")],
-                                           connectTimeout: .seconds(5), operationTimeout: .milliseconds(800))
+                                           connectTimeout: .seconds(5), operationTimeout: .milliseconds(800),
+                                           hostKeyPolicy: TestKeys.shared.hostKeyPolicy)
         let clock = ContinuousClock()
         let start = clock.now
         let error = await expectSSHError(.timeout) { try await engine.backend.connect(options) }
@@ -39,7 +42,7 @@ struct ConnectTests {
     func cancelConnect(engine: Engine) async throws {
         let blackhole = try BlackholeListener()
         let options = SSHConnectionOptions(host: blackhole.host, port: blackhole.port, authMethods: [.password("x")],
-                                           operationTimeout: .seconds(60))
+                                           operationTimeout: .seconds(60), hostKeyPolicy: TestKeys.shared.hostKeyPolicy)
         let task = Task { try await engine.backend.connect(options) }
         try await Task.sleep(for: .milliseconds(200))
         let clock = ContinuousClock()

@@ -27,6 +27,7 @@ struct ProcessExitTests {
                     try ProcessRunner.run([
                         "/usr/bin/timeout", "-s", "KILL", "60", Self.probePath, options.host, String(options.port),
                         options.user, TestKeys.shared.ed25519, "12", String(20 + 15 * (round % 5)),
+                        TestKeys.shared.knownHosts,
                     ])
                 }
                 if !output.contains("exiting with") || output.contains("crashed") {

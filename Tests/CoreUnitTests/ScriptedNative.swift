@@ -17,7 +17,9 @@ final class ScriptedConnection: NativeConnection {
     init(context: ConnectionContext) { self.context = context }
 
     func nativeError(_ code: SSHError.Code, _ message: String) -> SSHError { error(code, message) }
-    func makeSession() throws(SSHError) {}
+    static let hostKeyAlgorithms = ["ssh-ed25519"]
+    func makeSession(hostKeyAlgorithms _: [String]) throws(SSHError) {}
+    func serverHostKey() -> SSHHostKey? { nil }
     func handshake() -> NativeStep { .done }
     func pumpTransport() -> TransportPump { .idle }
     func reconcileSocket() {}

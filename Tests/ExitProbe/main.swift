@@ -2,7 +2,7 @@
 // streaming encrypted output, and calls exit(0) in the middle of that work, as a user's program that ends with
 // sessions open does. Exiting must be clean: status 0, no crash in an exit handler or a library destructor.
 //
-// Usage: exit-probe HOST PORT USER KEYFILE SESSIONS DELAY_MS
+// Usage: exit-probe HOST PORT USER KEYFILE SESSIONS DELAY_MS KNOWN_HOSTS
 import BackendLibSSH
 import BackendLibSSH2
 import SSHBackend
@@ -12,13 +12,14 @@ import Glibc
 #endif
 
 let arguments = CommandLine.arguments
-guard arguments.count == 7, let port = Int(arguments[2]), let sessions = Int(arguments[5]),
+guard arguments.count == 8, let port = Int(arguments[2]), let sessions = Int(arguments[5]),
       let delay = Int(arguments[6]) else {
-    print("usage: exit-probe HOST PORT USER KEYFILE SESSIONS DELAY_MS")
+    print("usage: exit-probe HOST PORT USER KEYFILE SESSIONS DELAY_MS KNOWN_HOSTS")
     exit(2)
 }
-let options = SSHConnectionOptions(host: arguments[1], port: port, user: arguments[3],
-                                   authMethods: [.privateKeyFile(path: arguments[4])])
+let options = SSHConnectionOptions(
+    host: arguments[1], port: port, user: arguments[3], authMethods: [.privateKeyFile(path: arguments[4])],
+    hostKeyPolicy: SSHHostKeyPolicy(userKnownHostsFiles: [arguments[7]], globalKnownHostsFiles: []))
 let engines: [any SSHBackend] = [LibSSH2Backend(), LibSSHBackend()]
 
 // Every session streams output without end; half of them are read, half are left to backpressure.

@@ -90,7 +90,8 @@ struct FrontendParityTests {
     @Test("keyboardInteractive with a password asks for keyboard-interactive, never plain password")
     func keyboardInteractiveMethod() async throws {
         let backend = FakeBackend { _ in FakeHost() }
-        let client = try ParallelSSHClient(hosts: ["a"], backend: backend, config: HostConfig(password: "pw", keyboardInteractive: true))
+        let client = try ParallelSSHClient(hosts: ["a"], backend: backend,
+                                           config: HostConfig(password: "pw", keyboardInteractive: true))
         try await client.connectAuth()
         let methods = try #require(backend.stats.options["a"]).authMethods
         #expect(methods.contains { if case .keyboardInteractive = $0 { true } else { false } })
@@ -248,7 +249,10 @@ struct FrontendServerParityTests {
     @Test("IPv6-only against an IPv4 address fails as unknownHost naming host and family", arguments: FrontendEngine.all)
     func ipv6Only(engine: FrontendEngine) async throws {
         let servers = try await Fleet.servers
-        let client = try ParallelSSHClient(hosts: ["127.0.0.1"], backend: engine.backend, config: HostConfig(user: TestUser.name, privateKey: .file(TestKeys.shared.ed25519), connectionAttempts: 1, allowAgent: false, identityAuth: false, ipv6Only: true), hostConfig: [HostConfig(port: servers[0].port)])
+        var config = Fleet.config()
+        config.ipv6Only = true
+        let client = try ParallelSSHClient(hosts: ["127.0.0.1"], backend: engine.backend, config: config,
+                                           hostConfig: [HostConfig(port: servers[0].port)])
         let output = try await client.runCommand("true", stopOnErrors: false)
         let error = output[0].error as? SSHError
         #expect(error?.code == .unknownHost)
@@ -259,7 +263,10 @@ struct FrontendServerParityTests {
     @Test("no key, no agent, no default identity, no password: a clear invalidArgument", arguments: FrontendEngine.all)
     func nothingToAuthenticateWith(engine: FrontendEngine) async throws {
         let servers = try await Fleet.servers
-        let client = try ParallelSSHClient(hosts: ["127.0.0.1"], backend: engine.backend, config: HostConfig(user: TestUser.name, connectionAttempts: 1, allowAgent: false, identityAuth: false), hostConfig: [HostConfig(port: servers[0].port)])
+        var config = Fleet.config()
+        config.privateKey = nil
+        let client = try ParallelSSHClient(hosts: ["127.0.0.1"], backend: engine.backend, config: config,
+                                           hostConfig: [HostConfig(port: servers[0].port)])
         let error = await #expect(throws: SSHError.self) { try await client.runCommand("true") }
         #expect(error?.code == .invalidArgument)
         #expect(error?.description.contains("authentication") == true, "\(String(describing: error))")

@@ -184,7 +184,8 @@ struct FrontendReadmeTests {
         let client = try ParallelSSHClient(
             hosts: ["127.0.0.2", "no-such-host.invalid", silent.host], backend: engine.backend,
             config: HostConfig(user: TestUser.name, privateKey: .file(TestKeys.shared.ed25519), retryDelay: .seconds(1),
-                               timeout: .seconds(1), allowAgent: false, identityAuth: false),
+                               timeout: .seconds(1), allowAgent: false, identityAuth: false,
+                               hostKeyPolicy: TestKeys.shared.hostKeyPolicy),
             hostConfig: [HostConfig(port: refused), HostConfig(), HostConfig(port: silent.port)],
             logger: Logger(label: "client") { _ in CapturingLogHandler(records: records) })
         let started = ContinuousClock.now

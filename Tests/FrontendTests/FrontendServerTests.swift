@@ -39,7 +39,8 @@ enum Fleet {
     static func config(port: Int? = nil, timeout: Duration = .seconds(10), privateKey: String = TestKeys.shared.ed25519,
                        unreadOutputLimit: Int? = nil) -> HostConfig {
         HostConfig(user: TestUser.name, port: port, privateKey: .file(privateKey), connectionAttempts: 1, timeout: timeout,
-                   allowAgent: false, identityAuth: false, unreadOutputLimit: unreadOutputLimit)
+                   allowAgent: false, identityAuth: false, unreadOutputLimit: unreadOutputLimit,
+                   hostKeyPolicy: TestKeys.shared.hostKeyPolicy)
     }
 }
 
@@ -188,7 +189,8 @@ struct FrontendServerTests {
         let servers = try await Fleet.servers
         let records = LogRecords()
         let entries = servers.prefix(2)
-        let client = try ParallelSSHClient(hosts: entries.map(\.host), backend: engine.backend, config: HostConfig(user: TestUser.name, privateKey: .file(TestKeys.shared.ed25519), allowAgent: false, identityAuth: false), hostConfig: entries.map { HostConfig(port: $0.port) }, hostLogger: Logger(label: "hosts") { _ in CapturingLogHandler(records: records) })
+        let client = try Fleet.client(engine, servers: Array(entries),
+                                      hostLogger: Logger(label: "hosts") { _ in CapturingLogHandler(records: records) })
         try await client.join(try await client.runCommand("echo out; echo err >&2"), timeout: .seconds(20), consumeOutput: true)
         #expect(records.all.sorted() == ["[127.0.0.1]\t[err]\terr", "[127.0.0.1]\tout", "[127.0.0.2]\t[err]\terr", "[127.0.0.2]\tout"])
     }

@@ -1,4 +1,5 @@
 import Foundation
+import SSHBackend
 
 /// Keys generated once per test process in a private temporary directory: host keys for the servers, user
 /// keys of several types (authorized on every test server), one encrypted key, one key the servers do not know,
@@ -28,6 +29,14 @@ public final class TestKeys: Sendable {
     public let hostKey: String
     /// The `authorized_keys` file.
     public let authorizedKeys: String
+    /// A known-hosts file naming ``hostKey`` for every test server (`127.0.0.*` on any port), as a user who
+    /// checked the servers' fingerprints would have it.
+    public let knownHosts: String
+
+    /// The host-key policy of the tests: strict checking against ``knownHosts`` only (never the user's files).
+    public var hostKeyPolicy: SSHHostKeyPolicy {
+        SSHHostKeyPolicy(mode: .strict, userKnownHostsFiles: [knownHosts], globalKnownHostsFiles: [])
+    }
 
     /// The keys of this process, generated on first use.
     public static let shared: TestKeys = {
@@ -63,6 +72,10 @@ public final class TestKeys: Sendable {
         try lines.joined().write(toFile: authorizedKeys, atomically: true, encoding: .utf8)
         for path in [ed25519, ecdsa, rsa, encrypted, unauthorized, hostKey, userCA, certified] { chmod(path, 0o600) }
         chmod(authorizedKeys, 0o644)
+        knownHosts = "\(base)/known_hosts"
+        let hostPublic = try String(contentsOfFile: hostKey + ".pub", encoding: .utf8).split(separator: " ")
+        try "127.0.0.*,[127.0.0.*]:* \(hostPublic[0]) \(hostPublic[1])\n".write(toFile: knownHosts, atomically: true,
+                                                                             encoding: .utf8)
     }
 
     /// The text of a private key file.

@@ -90,7 +90,8 @@ public final class TestSSHServer: Sendable {
         connectTimeout: Duration = .seconds(10), operationTimeout: Duration = .seconds(30)
     ) -> SSHConnectionOptions {
         SSHConnectionOptions(host: host, port: port, user: user, authMethods: auth,
-                             connectTimeout: connectTimeout, operationTimeout: operationTimeout)
+                             connectTimeout: connectTimeout, operationTimeout: operationTimeout,
+                             hostKeyPolicy: TestKeys.shared.hostKeyPolicy)
     }
 }
 

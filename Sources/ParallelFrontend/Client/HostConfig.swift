@@ -84,13 +84,16 @@ public struct HostConfig: Sendable {
     /// waits for it to end (default 16 MiB). Beyond it, that host's join fails with `outputLimitExceeded` rather
     /// than wait for ever; the output stays readable.
     public var unreadOutputLimit: Int?
+    /// How the host's key is checked (default: OpenSSH's known-hosts files; a host whose key is not known there is
+    /// refused with an error saying how to trust it). See `SSHHostKeyPolicy`.
+    public var hostKeyPolicy: SSHHostKeyPolicy?
 
     /// Creates a configuration; every argument defaults to "the next level's value".
     public init(user: String? = nil, port: Int? = nil, password: String? = nil, privateKey: PrivateKey? = nil,
                 alias: String? = nil, connectionAttempts: Int? = nil, retryDelay: Duration? = nil,
                 timeout: Duration? = nil, allowAgent: Bool? = nil, identityAuth: Bool? = nil,
                 keepalive: Duration? = nil, compression: Bool? = nil, ipv6Only: Bool? = nil,
-                keyboardInteractive: Bool? = nil, unreadOutputLimit: Int? = nil) {
+                keyboardInteractive: Bool? = nil, unreadOutputLimit: Int? = nil, hostKeyPolicy: SSHHostKeyPolicy? = nil) {
         self.user = user
         self.port = port
         self.password = password
@@ -106,6 +109,7 @@ public struct HostConfig: Sendable {
         self.ipv6Only = ipv6Only
         self.keyboardInteractive = keyboardInteractive
         self.unreadOutputLimit = unreadOutputLimit
+        self.hostKeyPolicy = hostKeyPolicy
     }
 
     /// The value of every field when no level sets it.
@@ -124,7 +128,8 @@ public struct HostConfig: Sendable {
                    keepalive: keepalive ?? fallback.keepalive, compression: compression ?? fallback.compression,
                    ipv6Only: ipv6Only ?? fallback.ipv6Only,
                    keyboardInteractive: keyboardInteractive ?? fallback.keyboardInteractive,
-                   unreadOutputLimit: unreadOutputLimit ?? fallback.unreadOutputLimit)
+                   unreadOutputLimit: unreadOutputLimit ?? fallback.unreadOutputLimit,
+                   hostKeyPolicy: hostKeyPolicy ?? fallback.hostKeyPolicy)
     }
 
     /// The effective settings for one host: `self` over the client's `config` over the defaults, checked.
@@ -179,6 +184,7 @@ public struct HostConfig: Sendable {
         return SSHConnectionOptions(
             host: host, port: port ?? 22, user: user ?? SSHConnectionOptions.currentUser, authMethods: authMethods,
             connectTimeout: timeout, operationTimeout: timeout, keepaliveInterval: keepalive,
-            compression: compression ?? false, addressFamily: ipv6Only == true ? .ipv6 : .any)
+            compression: compression ?? false, addressFamily: ipv6Only == true ? .ipv6 : .any,
+            hostKeyPolicy: hostKeyPolicy ?? SSHHostKeyPolicy())
     }
 }

@@ -1,0 +1,168 @@
+/// SHA-1 and SHA-256, written here because hashed known-hosts entries need SHA-1's compression function on its
+/// own (HMAC midstates, computed once per entry) and no C library may be called from this module. Checked against
+/// OpenSSL's `HMAC` and `sha256sum` in the tests.
+enum SHA1 {
+    /// The five-word chaining state (a value, so copying a precomputed midstate allocates nothing).
+    struct State {
+        var a: UInt32 = 0x6745_2301, b: UInt32 = 0xEFCD_AB89, c: UInt32 = 0x98BA_DCFE, d: UInt32 = 0x1032_5476
+        var e: UInt32 = 0xC3D2_E1F0
+
+        var bytes: [UInt8] {
+            [a, b, c, d, e].flatMap { word in (0..<4).map { UInt8(truncatingIfNeeded: word >> UInt32(24 - $0 * 8)) } }
+        }
+    }
+
+    /// Absorbs one 64-byte block into `state`.
+    static func compress(_ state: inout State, _ block: UnsafeRawBufferPointer) {
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 80) { w in
+            for i in 0..<16 {
+                w[i] = UInt32(block[i * 4]) << 24 | UInt32(block[i * 4 + 1]) << 16 | UInt32(block[i * 4 + 2]) << 8
+                    | UInt32(block[i * 4 + 3])
+            }
+            for i in 16..<80 {
+                let x = w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]
+                w[i] = x << 1 | x >> 31
+            }
+            var (a, b, c, d, e) = (state.a, state.b, state.c, state.d, state.e)
+            for i in 0..<80 {
+                let f: UInt32
+                let k: UInt32
+                if i < 20 {
+                    (f, k) = ((b & c) | (~b & d), 0x5A82_7999)
+                } else if i < 40 {
+                    (f, k) = (b ^ c ^ d, 0x6ED9_EBA1)
+                } else if i < 60 {
+                    (f, k) = ((b & c) | (b & d) | (c & d), 0x8F1B_BCDC)
+                } else {
+                    (f, k) = (b ^ c ^ d, 0xCA62_C1D6)
+                }
+                let t = (a << 5 | a >> 27) &+ f &+ e &+ k &+ w[i]
+                (e, d, c, b, a) = (d, c, b << 30 | b >> 2, a, t)
+            }
+            state.a &+= a
+            state.b &+= b
+            state.c &+= c
+            state.d &+= d
+            state.e &+= e
+        }
+    }
+
+    /// Finishes a hash whose state has absorbed `absorbed` bytes in whole blocks, with `tail` left over.
+    static func finish(_ state: State, absorbed: Int, tail: some Collection<UInt8>) -> [UInt8] {
+        var state = state
+        var last = Array(tail)
+        let length = UInt64(absorbed + last.count) * 8
+        last.append(0x80)
+        while last.count % 64 != 56 { last.append(0) }
+        for shift in stride(from: 56, through: 0, by: -8) { last.append(UInt8(truncatingIfNeeded: length >> UInt64(shift))) }
+        last.withUnsafeBytes { raw in
+            for offset in stride(from: 0, to: raw.count, by: 64) {
+                compress(&state, UnsafeRawBufferPointer(rebasing: raw[offset..<offset + 64]))
+            }
+        }
+        return state.bytes
+    }
+
+    /// The SHA-1 of `bytes`.
+    static func hash(_ bytes: [UInt8]) -> [UInt8] {
+        var state = State()
+        let whole = bytes.count / 64 * 64
+        bytes.withUnsafeBytes { raw in
+            for offset in stride(from: 0, to: whole, by: 64) {
+                compress(&state, UnsafeRawBufferPointer(rebasing: raw[offset..<offset + 64]))
+            }
+        }
+        return finish(state, absorbed: whole, tail: bytes[whole...])
+    }
+}
+
+/// HMAC-SHA1 with its inner and outer states computed once per key (the salt of one hashed known-hosts entry),
+/// so each test of a name costs two or three compressions instead of four.
+struct HMACSHA1 {
+    private let inner: SHA1.State
+    private let outer: SHA1.State
+
+    /// Prepares the states for `key` (a known-hosts salt: 20 bytes).
+    init(key: [UInt8]) {
+        var block = key.count > 64 ? SHA1.hash(key) : key
+        block += [UInt8](repeating: 0, count: 64 - block.count)
+        var inner = SHA1.State()
+        var outer = SHA1.State()
+        block.map { $0 ^ 0x36 }.withUnsafeBytes { SHA1.compress(&inner, $0) }
+        block.map { $0 ^ 0x5C }.withUnsafeBytes { SHA1.compress(&outer, $0) }
+        self.inner = inner
+        self.outer = outer
+    }
+
+    /// The MAC of `message`.
+    func authenticate(_ message: [UInt8]) -> [UInt8] {
+        var state = inner
+        let whole = message.count / 64 * 64
+        message.withUnsafeBytes { raw in
+            for offset in stride(from: 0, to: whole, by: 64) {
+                SHA1.compress(&state, UnsafeRawBufferPointer(rebasing: raw[offset..<offset + 64]))
+            }
+        }
+        let innerDigest = SHA1.finish(state, absorbed: 64 + whole, tail: message[whole...])
+        return SHA1.finish(outer, absorbed: 64, tail: innerDigest)
+    }
+}
+
+/// SHA-256, for key fingerprints.
+enum SHA256 {
+    private static let k: [UInt32] = [
+        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+        0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+        0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+        0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+        0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+        0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+        0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+    ]
+
+    /// The SHA-256 of `bytes`.
+    static func hash(_ bytes: [UInt8]) -> [UInt8] {
+        var state: [UInt32] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
+                               0x5be0cd19]
+        var message = bytes
+        let length = UInt64(bytes.count) * 8
+        message.append(0x80)
+        while message.count % 64 != 56 { message.append(0) }
+        for shift in stride(from: 56, through: 0, by: -8) { message.append(UInt8(truncatingIfNeeded: length >> UInt64(shift))) }
+        var w = [UInt32](repeating: 0, count: 64)
+        for offset in stride(from: 0, to: message.count, by: 64) {
+            for i in 0..<16 {
+                let j = offset + i * 4
+                w[i] = UInt32(message[j]) << 24 | UInt32(message[j + 1]) << 16 | UInt32(message[j + 2]) << 8
+                    | UInt32(message[j + 3])
+            }
+            for i in 16..<64 {
+                let s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3)
+                let s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10)
+                w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
+            }
+            var (a, b, c, d, e, f, g, h) = (state[0], state[1], state[2], state[3], state[4], state[5], state[6], state[7])
+            for i in 0..<64 {
+                let s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
+                let choice = (e & f) ^ (~e & g)
+                let t1 = h &+ s1 &+ choice &+ k[i] &+ w[i]
+                let s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
+                let majority = (a & b) ^ (a & c) ^ (b & c)
+                let t2 = s0 &+ majority
+                (h, g, f, e, d, c, b, a) = (g, f, e, d &+ t1, c, b, a, t1 &+ t2)
+            }
+            state[0] &+= a
+            state[1] &+= b
+            state[2] &+= c
+            state[3] &+= d
+            state[4] &+= e
+            state[5] &+= f
+            state[6] &+= g
+            state[7] &+= h
+        }
+        return state.flatMap { word in (0..<4).map { UInt8(truncatingIfNeeded: word >> UInt32(24 - $0 * 8)) } }
+    }
+
+    private static func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { x >> n | x << (32 - n) }
+}

@@ -1,0 +1,168 @@
+import SSHBackend
+
+/// One connection's host-key check under an ``SSHHostKeyPolicy``, as OpenSSH 9.2 makes it: prepared before
+/// connecting (the files loaded, the entries for the host's name looked up, the host-key algorithms to offer
+/// ordered with the known types first), decided after key exchange and before anything is sent.
+public struct HostKeyCheck: Sendable {
+    /// What the connection may do once the key is accepted.
+    public enum Acceptance: Sendable, Equatable {
+        /// Go on as asked.
+        case accepted
+        /// Go on without password or keyboard-interactive authentication: checking is off and the key is changed
+        /// or revoked (OpenSSH: "disabled to avoid man-in-the-middle attacks").
+        case acceptedWithoutPasswords
+    }
+
+    private let policy: SSHHostKeyPolicy
+    private let store: KnownHostsStore
+    private let host: String
+    private let port: Int
+    /// The name entries are looked up and written under: `HostKeyAlias`, else `host` or `[host]:port`.
+    public let lookupName: String
+    private let paths: [String]
+    private let entries: [KnownHostsEntry]
+    /// The entries for the bare host name, when OpenSSH's port-less retry applies.
+    private let portlessEntries: [KnownHostsEntry]?
+
+    /// Loads the policy's files (once per process; off the cooperative pool) and looks `host:port` up.
+    public static func prepare(_ policy: SSHHostKeyPolicy, host: String, port: Int,
+                               store: KnownHostsStore = .shared) async -> HostKeyCheck {
+        let paths = policy.verifier == nil
+            ? (policy.userKnownHostsFiles.map(expandTilde) + policy.globalKnownHostsFiles) : []
+        let lowered = host.lowercased()
+        let name = policy.hostKeyAlias ?? (port == 22 ? lowered : "[\(lowered)]:\(port)")
+        if !paths.isEmpty { await store.load(paths) }
+        let entries = paths.isEmpty ? [] : store.lookup(name, in: paths)
+        let portless = port != 22 && policy.hostKeyAlias == nil && !paths.isEmpty ? store.lookup(lowered, in: paths) : nil
+        return HostKeyCheck(policy: policy, store: store, host: host, port: port, lookupName: name, paths: paths,
+                            entries: entries, portlessEntries: portless)
+    }
+
+    /// OpenSSH's host-key algorithm list (9.2, without certificate algorithms, which neither engine negotiates).
+    public static let defaultAlgorithms = [
+        "ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
+        "sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com", "rsa-sha2-512", "rsa-sha2-256",
+    ]
+
+    /// The key types (as in the blobs) known for the host: the plain entries for its lookup name.
+    public var knownTypes: Set<String> {
+        Set(entries.filter { $0.marker == .none }.map(\.key.blobType))
+    }
+
+    /// The host-key algorithms to offer, in order: OpenSSH's list, reordered as its `order_hostkeyalgs` does
+    /// (unless a key of the first algorithm's type is known, algorithms of known types move to the front, in
+    /// their order), then limited to what the engine supports. Both engines get the same list, so they negotiate
+    /// the same key.
+    public func algorithms(supported: [String]) -> [String] {
+        let known = knownTypes
+        var ordered = Self.defaultAlgorithms
+        if let first = ordered.first, !known.contains(HostKeyInfo.blobType(ofAlgorithm: first)) {
+            let front = ordered.filter { known.contains(HostKeyInfo.blobType(ofAlgorithm: $0)) }
+            ordered = front + ordered.filter { !front.contains($0) }
+        }
+        let engine = Set(supported)
+        return ordered.filter { engine.contains($0) }
+    }
+
+    /// The decision when it needs no file write and no prompt; `nil` otherwise (then call ``decide(_:offered:)``).
+    public func decideNow(_ key: SSHHostKey, offered: [String]) -> Result<Acceptance, SSHError>? {
+        guard policy.verifier == nil else { return nil }
+        guard let info = HostKeyInfo(key) else {
+            return .failure(error(.protocolError, "the server's host key (\(key.algorithm)) cannot be read"))
+        }
+        if case .off = policy.mode, paths.isEmpty { return .success(.accepted) }
+        switch verdict(info) {
+        case .known:
+            return .success(.accepted)
+        case .revoked(let entry):
+            if case .off = policy.mode { return .success(.acceptedWithoutPasswords) }
+            return .failure(error(.hostKeyRevoked, "the \(info.displayType) host key of \(displayName) (\(info.fingerprint)) "
+                + "is revoked (@revoked in \(entry.location))"))
+        case .changed(let offending):
+            if let unsupported = unsupportedKnownType(presented: info, offered: offered) { return .failure(unsupported) }
+            if case .off = policy.mode { return .success(.acceptedWithoutPasswords) }
+            return .failure(error(.hostKeyChanged, "REMOTE HOST IDENTIFICATION HAS CHANGED for \(displayName): it presents "
+                + "the \(info.displayType) key \(info.fingerprint), but the \(offending.key.displayType) key "
+                + "\(offending.key.fingerprint) is known for it (offending key in \(offending.location)). Someone "
+                + "could be eavesdropping, or the host key was just changed; if so, remove the old entry "
+                + "(ssh-keygen -R '\(lookupName)')"))
+        case .new:
+            switch policy.mode {
+            case .strict: return .failure(unknown(info, reason: "and you have requested strict checking"))
+            case .acceptNew, .off, .ask: return nil
+            }
+        }
+    }
+
+    /// Decides on the key `host:port` presented: accepts it, or throws the ``SSHError`` to fail the connection
+    /// with. Writes an accepted new key to the first user file, and asks the policy's prompter when it says so.
+    /// - Parameter offered: the algorithms the engine offered (to tell a changed key from a type it cannot
+    ///   negotiate).
+    public func decide(_ key: SSHHostKey, offered: [String]) async throws -> Acceptance {
+        if let verifier = policy.verifier {
+            try await verifier.verify(key, host: host, port: port)
+            return .accepted
+        }
+        if let now = decideNow(key, offered: offered) { return try now.get() }
+        guard let info = HostKeyInfo(key) else { throw error(.protocolError, "the server's host key cannot be read") }
+        if case .ask(let prompter) = policy.mode {
+            let question = SSHHostKeyQuestion(host: host, port: port, keyType: info.displayType, fingerprint: info.fingerprint)
+            guard await PromptBatcher.ask(question, prompter) else {
+                throw unknown(info, reason: "and the prompt did not accept it")
+            }
+        }
+        try await remember(info)
+        return .accepted
+    }
+
+    /// Adds an accepted new key to the first user file (none: kept in memory for this process only).
+    private func remember(_ info: HostKeyInfo) async throws {
+        guard let first = policy.userKnownHostsFiles.first.map(expandTilde) else { return }
+        // OpenSSH never writes names with pattern or quoting characters.
+        guard !lookupName.contains(where: { "@?*#[]|'\"\\".contains($0) }) || lookupName.hasPrefix("[") else { return }
+        do {
+            try await store.accept(info, name: lookupName, file: first, hashed: policy.hashKnownHosts)
+        } catch {
+            // As OpenSSH: a failed write is reported but the connection goes on (the key is accepted).
+        }
+    }
+
+    /// OpenSSH's verdict, with its port-less retry (a match for the bare name counts for `[host]:port`).
+    func verdict(_ info: HostKeyInfo) -> HostKeyVerdict {
+        let verdict = HostKeyVerdict.judge(info, entries)
+        if verdict == .new, let portlessEntries, case .known = HostKeyVerdict.judge(info, portlessEntries) {
+            return HostKeyVerdict.judge(info, portlessEntries)
+        }
+        return verdict
+    }
+
+    /// When the host presented a key of a type that is not known while every known type is one this engine
+    /// could not negotiate, the known key could not be checked: say so instead of "changed".
+    private func unsupportedKnownType(presented: HostKeyInfo, offered: [String]) -> SSHError? {
+        let known = knownTypes
+        guard !known.contains(presented.blobType) else { return nil }
+        let negotiable = Set(offered.map(HostKeyInfo.blobType(ofAlgorithm:)))
+        guard !known.isEmpty, known.isDisjoint(with: negotiable) else { return nil }
+        let names = known.map(HostKeyInfo.displayType(of:)).sorted().joined(separator: ", ")
+        let rsaNote = known.contains("ssh-rsa")
+            ? " (RSA host keys need rsa-sha2-256/512, which libssh2 1.10 lacks; use the libssh engine)" : ""
+        return error(.hostKeyTypeUnsupported, "only a \(names) host key is known for \(displayName), and this engine "
+            + "cannot negotiate that type\(rsaNote); the server presented \(presented.displayType) \(presented.fingerprint), "
+            + "which could not be checked")
+    }
+
+    private var displayName: String { lookupName }
+
+    private func unknown(_ info: HostKeyInfo, reason: String) -> SSHError {
+        let file = policy.userKnownHostsFiles.first ?? "~/.ssh/known_hosts"
+        let scan = port == 22 ? "ssh-keyscan \(host)" : "ssh-keyscan -p \(port) \(host)"
+        return error(.hostKeyUnknown, "no \(info.displayType) host key is known for \(displayName) \(reason) "
+            + "(its fingerprint is \(info.fingerprint)). To trust it, check the fingerprint and add its line to \(file) "
+            + "(e.g. \(scan) >> \(file)), or connect once with the acceptNew host-key mode "
+            + "(StrictHostKeyChecking accept-new)")
+    }
+
+    private func error(_ code: SSHError.Code, _ message: String) -> SSHError {
+        SSHError(code, host: host, port: port, message: message)
+    }
+}
