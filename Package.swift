@@ -108,7 +108,8 @@ let package = Package(
         // Unit tests that need no server: the loop, the bounded buffer, the drivers against a scripted native
         // engine, SFTP packets, SCP headers and path safety.
         .testTarget(
-            name: "CoreUnitTests", dependencies: ["SSHBackend", "SSHEventLoop", "SSHEngineCore", "SSHFileTransfer"],
+            name: "CoreUnitTests",
+            dependencies: ["SSHBackend", "SSHEventLoop", "SSHEngineCore", "SSHFileTransfer", "SSHKnownHosts", "SSHTestSupport"],
             swiftSettings: swiftSettings),
 
         // One conformance suite that every engine passes unchanged.

@@ -82,13 +82,20 @@ public final class KnownHostsStore: Sendable {
     func hashedCount(_ paths: [String]) -> Int { state.withLock { $0.sets[paths]?.index.hashedCount ?? 0 } }
 
     /// Records `key` for `name` in memory at once, then appends its line to `file` (batched with other accepted
-    /// keys, under `flock`); returns once the line is written.
+    /// keys, under `flock`); returns once the line is written. A key already accepted for the name is not
+    /// written again.
     /// - Throws: the write's failure (the key stays accepted in memory for this process).
     func accept(_ key: HostKeyInfo, name: String, file: String, hashed: Bool) async throws {
         let lowered = name.lowercased()
         let entry = KnownHostsEntry(marker: .none, names: .patterns([HostPattern.Pattern(Substring(lowered))]), key: key,
                                     file: file, line: 0)
-        state.withLock { $0.accepted[file, default: [:]][lowered, default: []].append(entry) }
+        let first = state.withLock { state -> Bool in
+            if state.accepted[file]?[lowered]?.contains(where: { $0.key == key }) == true { return false }
+            state.accepted[file, default: [:]][lowered, default: []].append(entry)
+            return true
+        }
+        // Concurrent first contacts with the same key (the same host listed twice) write one line.
+        guard first else { return }
         let line = KnownHostsLine.make(name: lowered, key: key, hashed: hashed)
         let writer = writers.withLock { writers in
             if let existing = writers[file] { return existing }

@@ -27,6 +27,8 @@ public final class TestKeys: Sendable {
     public let userCA: String
     /// The host key every test server uses.
     public let hostKey: String
+    /// Further host keys, for servers that present other keys: ed25519 (another one), ECDSA P-256, RSA 3072.
+    public let otherHostKeys: (ed25519: String, ecdsa: String, rsa: String)
     /// The `authorized_keys` file.
     public let authorizedKeys: String
     /// A known-hosts file naming ``hostKey`` for every test server (`127.0.0.*` on any port), as a user who
@@ -60,6 +62,9 @@ public final class TestKeys: Sendable {
         encrypted = try keygen("id_encrypted", ["-t", "ed25519"], passphrase: passphrase)
         unauthorized = try keygen("id_unauthorized", ["-t", "ed25519"])
         hostKey = try keygen("ssh_host_ed25519_key", ["-t", "ed25519"])
+        otherHostKeys = (try keygen("ssh_host_other_ed25519_key", ["-t", "ed25519"]),
+                         try keygen("ssh_host_ecdsa_key", ["-t", "ecdsa", "-b", "256"]),
+                         try keygen("ssh_host_rsa_key", ["-t", "rsa", "-b", "3072"]))
         userCA = try keygen("user_ca", ["-t", "ed25519"])
         certified = try keygen("id_certified", ["-t", "ed25519"])
         let principal = (getpwuid(getuid()).map { String(cString: $0.pointee.pw_name) } ?? "root")
@@ -70,7 +75,8 @@ public final class TestKeys: Sendable {
         authorizedKeys = "\(base)/authorized_keys"
         let lines = try [ed25519, ecdsa, rsa, encrypted].map { try String(contentsOfFile: $0 + ".pub", encoding: .utf8) }
         try lines.joined().write(toFile: authorizedKeys, atomically: true, encoding: .utf8)
-        for path in [ed25519, ecdsa, rsa, encrypted, unauthorized, hostKey, userCA, certified] { chmod(path, 0o600) }
+        for path in [ed25519, ecdsa, rsa, encrypted, unauthorized, hostKey, userCA, certified, otherHostKeys.ed25519,
+                     otherHostKeys.ecdsa, otherHostKeys.rsa] { chmod(path, 0o600) }
         chmod(authorizedKeys, 0o644)
         knownHosts = "\(base)/known_hosts"
         let hostPublic = try String(contentsOfFile: hostKey + ".pub", encoding: .utf8).split(separator: " ")

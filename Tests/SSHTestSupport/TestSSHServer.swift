@@ -24,8 +24,9 @@ public final class TestSSHServer: Sendable {
         do { return try TestSSHServer() } catch { fatalError("cannot start the shared test sshd: \(error)") }
     }()
 
-    /// Starts a server. `extraConfig` lines override the generated `sshd_config`.
-    public init(host: String = "127.0.0.1", extraConfig: [String] = []) throws {
+    /// Starts a server. `extraConfig` lines override the generated `sshd_config`; `hostKeys` replaces the shared
+    /// host key (``TestKeys/hostKey``) with these private key files.
+    public init(host: String = "127.0.0.1", extraConfig: [String] = [], hostKeys: [String]? = nil) throws {
         guard FileManager.default.isExecutableFile(atPath: Self.sshdPath) else {
             throw TestSupportError("\(Self.sshdPath) is missing: install the openssh-server package")
         }
@@ -40,7 +41,7 @@ public final class TestSSHServer: Sendable {
             let config = extraConfig + [
                 "Port \(port)",
                 "ListenAddress \(host)",
-                "HostKey \(keys.hostKey)",
+            ] + (hostKeys ?? [keys.hostKey]).map { "HostKey \($0)" } + [
                 "PidFile \(directory)/sshd.pid",
                 "AuthorizedKeysFile \(keys.authorizedKeys)",
                 "TrustedUserCAKeys \(keys.userCA).pub",
