@@ -25,6 +25,10 @@ struct ConnectTests {
 
     @Test("a server that never sends a banner fails at its deadline", arguments: Engine.all)
     func silentServer(engine: Engine) async throws {
+        try await Exclusive.run { try await silentServerAlone(engine: engine) }
+    }
+
+    private func silentServerAlone(engine: Engine) async throws {
         let blackhole = try BlackholeListener()
         let options = SSHConnectionOptions(host: blackhole.host, port: blackhole.port, authMethods: [.password("x")],
                                            connectTimeout: .seconds(5), operationTimeout: .milliseconds(800),
@@ -40,6 +44,10 @@ struct ConnectTests {
 
     @Test("cancelling a hanging connect ends it promptly", arguments: Engine.all)
     func cancelConnect(engine: Engine) async throws {
+        try await Exclusive.run { try await cancelConnectAlone(engine: engine) }
+    }
+
+    private func cancelConnectAlone(engine: Engine) async throws {
         let blackhole = try BlackholeListener()
         let options = SSHConnectionOptions(host: blackhole.host, port: blackhole.port, authMethods: [.password("x")],
                                            operationTimeout: .seconds(60), hostKeyPolicy: TestKeys.shared.hostKeyPolicy)

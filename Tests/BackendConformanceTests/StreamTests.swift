@@ -13,7 +13,7 @@ extension BulkDataTests {
 struct StreamTests {
     @Test("100 MB of output with its checksum verified, memory bounded", arguments: Engine.all)
     func hundredMegabytes(engine: Engine) async throws {
-        try await ResidentMemory.exclusively { try await hundredMegabytesAlone(engine: engine) }
+        try await Exclusive.run { try await hundredMegabytesAlone(engine: engine) }
     }
 
     private func hundredMegabytesAlone(engine: Engine) async throws {
@@ -42,7 +42,7 @@ struct StreamTests {
 
     @Test("output nobody reads stops being read: memory stays bounded", arguments: Engine.all)
     func backpressure(engine: Engine) async throws {
-        try await ResidentMemory.exclusively { try await backpressureAlone(engine: engine) }
+        try await Exclusive.run { try await backpressureAlone(engine: engine) }
     }
 
     private func backpressureAlone(engine: Engine) async throws {

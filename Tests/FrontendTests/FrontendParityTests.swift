@@ -168,6 +168,10 @@ struct FrontendParityTests {
 
     @Test("read timeouts are per stream: stdout times out while stderr still yields its line")
     func readTimeoutPerStream() async throws {
+        try await Exclusive.run { try await readTimeoutPerStreamAlone() }
+    }
+
+    private func readTimeoutPerStreamAlone() async throws {
         let backend = FakeBackend { _ in FakeHost { _ in .init(stderr: ["only on stderr\n"], duration: .seconds(2)) } }
         let host = try #require(try await ParallelSSHClient(hosts: ["a"], backend: backend)
             .runCommand("x", readTimeout: .milliseconds(200)).first)

@@ -122,7 +122,7 @@ struct FrontendReadmeTests {
     @Test("join with 50 MB nobody reads: fails naming the host at the default limit, completes under a larger one",
           .serialized, arguments: FrontendEngine.all)
     func joinWithUnreadOutput(engine: FrontendEngine) async throws {
-        try await ResidentMemory.exclusively { try await joinWithUnreadOutputAlone(engine: engine) }
+        try await Exclusive.run { try await joinWithUnreadOutputAlone(engine: engine) }
     }
 
     private func joinWithUnreadOutputAlone(engine: FrontendEngine) async throws {
@@ -178,6 +178,10 @@ struct FrontendReadmeTests {
     @Test("attempts and their timing: a refused port and an unknown name fail at once, a silent host is retried",
           arguments: FrontendEngine.all)
     func retryTimings(engine: FrontendEngine) async throws {
+        try await Exclusive.run { try await retryTimingsAlone(engine: engine) }
+    }
+
+    private func retryTimingsAlone(engine: FrontendEngine) async throws {
         let refused = try FreePort.find(host: "127.0.0.2")
         let silent = try BlackholeListener(host: "127.0.0.1")
         let records = LogRecords()

@@ -87,6 +87,10 @@ struct FrontendServerTests {
 
     @Test("dead hosts (refused, unknown, silent) fail alone, with typed errors naming them", arguments: FrontendEngine.all)
     func failureIsolation(engine: FrontendEngine) async throws {
+        try await Exclusive.run { try await failureIsolationAlone(engine: engine) }
+    }
+
+    private func failureIsolationAlone(engine: FrontendEngine) async throws {
         let servers = try await Fleet.servers
         let silent = try BlackholeListener(host: "127.0.0.1")
         let refused = try FreePort.find(host: "127.0.0.2")

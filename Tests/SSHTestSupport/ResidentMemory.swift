@@ -1,9 +1,7 @@
 import Foundation
 
 /// The process's resident set size, for tests that bound memory.
-///
-/// Every test target runs in one process, so a test that measures memory and a test that holds a lot of it would
-/// blur each other's figures: both kinds run inside ``exclusively(_:)``, one at a time across all suites.
+/// Tests that measure it run inside ``Exclusive/run(_:)``.
 public enum ResidentMemory {
     /// Bytes resident now (0 when `/proc` cannot tell).
     public static var current: Int {
@@ -12,38 +10,5 @@ public enum ResidentMemory {
               let kilobytes = Int(line.split(separator: " ", omittingEmptySubsequences: true)[1])
         else { return 0 }
         return kilobytes * 1024
-    }
-
-    /// Runs `body` while no other memory-measuring or memory-heavy test runs.
-    public static func exclusively<T: Sendable>(_ body: () async throws -> T) async throws -> T {
-        await gate.enter()
-        do {
-            let result = try await body()
-            await gate.leave()
-            return result
-        } catch {
-            await gate.leave()
-            throw error
-        }
-    }
-
-    private static let gate = Gate()
-
-    /// A FIFO lock for async callers.
-    private actor Gate {
-        private var busy = false
-        private var waiting: [CheckedContinuation<Void, Never>] = []
-
-        func enter() async {
-            if !busy {
-                busy = true
-                return
-            }
-            await withCheckedContinuation { waiting.append($0) }
-        }
-
-        func leave() {
-            if waiting.isEmpty { busy = false } else { waiting.removeFirst().resume() }
-        }
     }
 }
