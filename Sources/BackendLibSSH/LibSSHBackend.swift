@@ -36,8 +36,8 @@ public struct LibSSHBackend: SSHBackend {
     /// The capabilities, as a static list (the feature matrix is checked against it).
     public static let declaredCapabilities: Set<SSHCapability> = [
         .passwordAuth, .keyboardInteractiveAuth, .privateKeyFileAuth, .privateKeyMemoryAuth, .agentAuth,
-        .rsaSHA2UserKeys, .userCertificates, .exec, .pty, .environment, .shell, .exitSignal, .sendSignal,
-        .concurrentChannels, .keepalive, .compression, .sftp, .scp,
+        .rsaSHA2UserKeys, .userCertificates, .hostKeyVerification, .rsaSHA2HostKeys, .exec, .pty, .environment, .shell,
+        .exitSignal, .sendSignal, .concurrentChannels, .keepalive, .compression, .sftp, .scp,
     ]
 
     public func connect(_ options: SSHConnectionOptions) async throws -> any SSHSession {

@@ -58,10 +58,18 @@ public struct SSHCapability: Hashable, Sendable, Comparable, CustomStringConvert
     /// SCP file transfer.
     public static let scp = SSHCapability("transfer.scp", summary: "SCP upload and download")
 
+    /// The server's host key checked against known-hosts files with OpenSSH's rules, before any credential.
+    public static let hostKeyVerification = SSHCapability(
+        "hostkey.verify", summary: "Host keys checked against known_hosts before any credential is sent")
+    /// RSA host keys negotiated with rsa-sha2-256/512, the only RSA host-key algorithms OpenSSH 8.8+ offers.
+    public static let rsaSHA2HostKeys = SSHCapability("hostkey.rsa-sha2", summary: "RSA host keys (rsa-sha2) from OpenSSH >= 8.8")
+    /// Host certificates signed by a `@cert-authority` CA.
+    public static let hostCertificates = SSHCapability("hostkey.certificate", summary: "Host certificates (@cert-authority)")
+
     /// Every capability this module defines, in a stable order (the feature matrix lists these).
     public static let all: [SSHCapability] = [
         .passwordAuth, .keyboardInteractiveAuth, .privateKeyFileAuth, .privateKeyMemoryAuth, .agentAuth,
-        .rsaSHA2UserKeys, .userCertificates, .exec, .pty, .environment, .shell, .exitSignal, .sendSignal,
-        .concurrentChannels, .keepalive, .compression, .sftp, .scp,
+        .rsaSHA2UserKeys, .userCertificates, .hostKeyVerification, .rsaSHA2HostKeys, .hostCertificates, .exec, .pty,
+        .environment, .shell, .exitSignal, .sendSignal, .concurrentChannels, .keepalive, .compression, .sftp, .scp,
     ]
 }

@@ -212,6 +212,19 @@ struct FrontendLogicTests {
         #expect(backend.stats.connectAttempts["a"] == 2)
     }
 
+    @Test("host-key checking off is named, and warned about once per client; the default policy verifies")
+    func insecureWarning() throws {
+        let records = LogRecords()
+        let logger = Logger(label: "client") { _ in CapturingLogHandler(records: records) }
+        let backend = FakeBackend { _ in FakeHost() }
+        _ = try ParallelSSHClient(hosts: ["a", "b"], backend: backend, config: HostConfig(hostKeyPolicy: .insecureAcceptAnything),
+                                  logger: logger)
+        #expect(records.all == ["host-key checking is off: a server impersonating a host is not detected"])
+        _ = try ParallelSSHClient(hosts: ["a"], backend: backend, logger: logger)
+        #expect(records.all.count == 1)
+        if case .strict = SSHHostKeyPolicy().mode {} else { Issue.record("the default mode must verify") }
+    }
+
     @Test("poolSize and maxConcurrentHandshakes bound the connections in flight")
     func concurrencyBounds() async throws {
         let hosts = (0..<12).map { "h\($0)" }

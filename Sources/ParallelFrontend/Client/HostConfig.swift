@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import SSHBackend
 
 /// A private key for authentication: a file path (`~` expanded) or the key text itself, with an optional passphrase,
@@ -186,5 +187,16 @@ public struct HostConfig: Sendable {
             connectTimeout: timeout, operationTimeout: timeout, keepaliveInterval: keepalive,
             compression: compression ?? false, addressFamily: ipv6Only == true ? .ipv6 : .any,
             hostKeyPolicy: hostKeyPolicy ?? SSHHostKeyPolicy())
+    }
+
+    /// Warns once through `logger` when host-key checking is off for any of `configs` (resolved, one per host).
+    static func warnIfInsecure(_ configs: [HostConfig], hosts: [String], logger: Logger?) {
+        let insecure = zip(hosts, configs).filter { _, config in
+            if case .off = config.hostKeyPolicy?.mode { return true }
+            return false
+        }
+        guard let first = insecure.first else { return }
+        logger?.warning("host-key checking is off: a server impersonating a host is not detected",
+                        metadata: ["hosts": "\(insecure.count)", "first": "\(first.0)"])
     }
 }

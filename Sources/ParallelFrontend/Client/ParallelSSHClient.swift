@@ -57,6 +57,7 @@ public final class ParallelSSHClient: Sendable {
             resolved.append(try (hostConfig?[index] ?? HostConfig()).resolved(over: config, host: host,
                                                                              readableFiles: &readable))
         }
+        HostConfig.warnIfInsecure(resolved, hosts: hosts, logger: logger)
         let handshakes = AsyncLimiter(limit: maxConcurrentHandshakes)
         self.hosts = hosts
         self.poolSize = poolSize

@@ -43,6 +43,7 @@ public actor SSHClient {
                 logger: Logger? = nil) throws(SSHError) {
         var readable = Set<String>()
         let resolved = try config.resolved(over: HostConfig(), host: host, readableFiles: &readable)
+        HostConfig.warnIfInsecure([resolved], hosts: [host], logger: logger)
         self.init(host: host, index: 0, backend: backend, resolved: resolved, hostLogger: hostLogger, logger: logger,
                   handshakes: nil)
     }
