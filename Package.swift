@@ -92,7 +92,8 @@ let package = Package(
 
         // Our side of the benchmarks in bench/ (release build): one workload per run, figures as JSON.
         .executableTarget(
-            name: "pssh-bench", dependencies: ["SSHBackend", "BackendLibSSH2", "BackendLibSSH", "ParallelFrontend"],
+            name: "pssh-bench",
+            dependencies: ["SSHBackend", "BackendLibSSH2", "BackendLibSSH", "ParallelFrontend", "SSHKnownHosts"],
             swiftSettings: swiftSettings),
 
         // A child program for the exit-time test: sessions streaming on both engines when the process exits.

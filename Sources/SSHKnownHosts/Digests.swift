@@ -3,40 +3,53 @@
 /// OpenSSL's `HMAC` and `sha256sum` in the tests.
 enum SHA1 {
     /// The five-word chaining state (a value, so copying a precomputed midstate allocates nothing).
-    struct State {
+    struct State: Equatable {
         var a: UInt32 = 0x6745_2301, b: UInt32 = 0xEFCD_AB89, c: UInt32 = 0x98BA_DCFE, d: UInt32 = 0x1032_5476
         var e: UInt32 = 0xC3D2_E1F0
 
         var bytes: [UInt8] {
             [a, b, c, d, e].flatMap { word in (0..<4).map { UInt8(truncatingIfNeeded: word >> UInt32(24 - $0 * 8)) } }
         }
+
+        /// The state holding the words of a 20-byte digest (to compare digests without allocating).
+        init(digest: [UInt8]) {
+            func word(_ index: Int) -> UInt32 {
+                UInt32(digest[index]) << 24 | UInt32(digest[index + 1]) << 16 | UInt32(digest[index + 2]) << 8
+                    | UInt32(digest[index + 3])
+            }
+            (a, b, c, d, e) = (word(0), word(4), word(8), word(12), word(16))
+        }
+
+        /// The initial state.
+        init() {}
     }
 
     /// Absorbs one 64-byte block into `state`.
     static func compress(_ state: inout State, _ block: UnsafeRawBufferPointer) {
         withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 80) { w in
             for i in 0..<16 {
-                w[i] = UInt32(block[i * 4]) << 24 | UInt32(block[i * 4 + 1]) << 16 | UInt32(block[i * 4 + 2]) << 8
-                    | UInt32(block[i * 4 + 3])
+                w[i] = UInt32(bigEndian: block.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self))
             }
             for i in 16..<80 {
                 let x = w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]
                 w[i] = x << 1 | x >> 31
             }
             var (a, b, c, d, e) = (state.a, state.b, state.c, state.d, state.e)
-            for i in 0..<80 {
-                let f: UInt32
-                let k: UInt32
-                if i < 20 {
-                    (f, k) = ((b & c) | (~b & d), 0x5A82_7999)
-                } else if i < 40 {
-                    (f, k) = (b ^ c ^ d, 0x6ED9_EBA1)
-                } else if i < 60 {
-                    (f, k) = ((b & c) | (b & d) | (c & d), 0x8F1B_BCDC)
-                } else {
-                    (f, k) = (b ^ c ^ d, 0xCA62_C1D6)
-                }
-                let t = (a << 5 | a >> 27) &+ f &+ e &+ k &+ w[i]
+            // Four loops of twenty rounds, one function each: no branch inside a round.
+            for i in 0..<20 {
+                let t = (a << 5 | a >> 27) &+ ((b & c) | (~b & d)) &+ e &+ 0x5A82_7999 &+ w[i]
+                (e, d, c, b, a) = (d, c, b << 30 | b >> 2, a, t)
+            }
+            for i in 20..<40 {
+                let t = (a << 5 | a >> 27) &+ (b ^ c ^ d) &+ e &+ 0x6ED9_EBA1 &+ w[i]
+                (e, d, c, b, a) = (d, c, b << 30 | b >> 2, a, t)
+            }
+            for i in 40..<60 {
+                let t = (a << 5 | a >> 27) &+ ((b & c) | (b & d) | (c & d)) &+ e &+ 0x8F1B_BCDC &+ w[i]
+                (e, d, c, b, a) = (d, c, b << 30 | b >> 2, a, t)
+            }
+            for i in 60..<80 {
+                let t = (a << 5 | a >> 27) &+ (b ^ c ^ d) &+ e &+ 0xCA62_C1D6 &+ w[i]
                 (e, d, c, b, a) = (d, c, b << 30 | b >> 2, a, t)
             }
             state.a &+= a
@@ -95,16 +108,51 @@ struct HMACSHA1 {
     }
 
     /// The MAC of `message`.
-    func authenticate(_ message: [UInt8]) -> [UInt8] {
+    func authenticate(_ message: [UInt8]) -> [UInt8] { mac(Message(message)).bytes }
+
+    /// A message padded once for the inner hash (its padding depends only on its length, never on the key), so
+    /// testing it against many keys costs compressions only.
+    struct Message {
+        let blocks: [UInt8]
+
+        init(_ message: [UInt8]) {
+            var blocks = message
+            let length = UInt64(64 + message.count) * 8  // the key block comes first
+            blocks.append(0x80)
+            while blocks.count % 64 != 56 { blocks.append(0) }
+            for shift in stride(from: 56, through: 0, by: -8) { blocks.append(UInt8(truncatingIfNeeded: length >> UInt64(shift))) }
+            self.blocks = blocks
+        }
+    }
+
+    /// The MAC of a prepared message, as state words (no allocation).
+    func mac(_ message: Message) -> SHA1.State {
         var state = inner
-        let whole = message.count / 64 * 64
-        message.withUnsafeBytes { raw in
-            for offset in stride(from: 0, to: whole, by: 64) {
+        message.blocks.withUnsafeBytes { raw in
+            for offset in stride(from: 0, to: raw.count, by: 64) {
                 SHA1.compress(&state, UnsafeRawBufferPointer(rebasing: raw[offset..<offset + 64]))
             }
         }
-        let innerDigest = SHA1.finish(state, absorbed: 64 + whole, tail: message[whole...])
-        return SHA1.finish(outer, absorbed: 64, tail: innerDigest)
+        var result = outer
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { block in
+            func put(_ word: UInt32, at offset: Int) {
+                block[offset] = UInt8(truncatingIfNeeded: word >> 24)
+                block[offset + 1] = UInt8(truncatingIfNeeded: word >> 16)
+                block[offset + 2] = UInt8(truncatingIfNeeded: word >> 8)
+                block[offset + 3] = UInt8(truncatingIfNeeded: word)
+            }
+            put(state.a, at: 0)
+            put(state.b, at: 4)
+            put(state.c, at: 8)
+            put(state.d, at: 12)
+            put(state.e, at: 16)
+            block[20] = 0x80
+            for index in 21..<62 { block[index] = 0 }
+            block[62] = 0x02  // (64 + 20) * 8 = 672 = 0x02A0 bits
+            block[63] = 0xA0
+            SHA1.compress(&result, UnsafeRawBufferPointer(block))
+        }
+        return result
     }
 }
 

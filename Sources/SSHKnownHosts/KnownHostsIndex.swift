@@ -6,18 +6,18 @@ struct KnownHostsIndex: Sendable {
     let entries: [KnownHostsEntry]
     private let literal: [String: [Int]]
     private let patterned: [(index: Int, patterns: [HostPattern.Pattern])]
-    private let hashed: [(index: Int, mac: HMACSHA1, hash: [UInt8])]
+    private let hashed: [(index: Int, mac: HMACSHA1, hash: SHA1.State)]
 
     /// Indexes `entries` (already in priority order).
     init(_ entries: [KnownHostsEntry]) {
         self.entries = entries
         var literal: [String: [Int]] = [:]
         var patterned: [(Int, [HostPattern.Pattern])] = []
-        var hashed: [(Int, HMACSHA1, [UInt8])] = []
+        var hashed: [(Int, HMACSHA1, SHA1.State)] = []
         for (index, entry) in entries.enumerated() {
             switch entry.names {
             case .hashed(let salt, let hash):
-                hashed.append((index, HMACSHA1(key: salt), hash))
+                hashed.append((index, HMACSHA1(key: salt), SHA1.State(digest: hash)))
             case .patterns(let patterns):
                 if patterns.allSatisfy({ !$0.negated && $0.isLiteral }) {
                     for name in Set(patterns.map { String(decoding: $0.bytes, as: UTF8.self) }) {
@@ -44,8 +44,9 @@ struct KnownHostsIndex: Sendable {
         for (index, patterns) in patterned where HostPattern.matchList(bytes, patterns) == .matched {
             found.append(index)
         }
-        for (index, mac, hash) in hashed where mac.authenticate(bytes) == hash {
-            found.append(index)
+        if !hashed.isEmpty {
+            let message = HMACSHA1.Message(bytes)
+            for (index, mac, hash) in hashed where mac.mac(message) == hash { found.append(index) }
         }
         return found.sorted().map { entries[$0] }
     }

@@ -58,14 +58,18 @@ struct HostKeyTests {
         ]
     }
 
-    @Test("connect or refuse as OpenSSH's ssh does, for every mode and known-hosts situation", arguments: Engine.all)
+    @Test("connect or refuse as OpenSSH's ssh does, for every mode (yes, accept-new, no, ask) and known-hosts situation",
+          arguments: Engine.all)
     func decisionsMatchOpenSSH(engine: Engine) async throws {
         let server = try await TestSSHServer.sharedStarted
         let dir = try scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var compared = 0
         for (index, scenario) in try Self.scenarios(port: server.port).enumerated() {
-            for (mode, sshMode) in [(SSHHostKeyPolicy.Mode.strict, "yes"), (.acceptNew, "accept-new"), (.off, "no")] {
+            // `ask` under BatchMode has nobody to ask: a prompter that refuses is the same.
+            let refusing = SSHHostKeyPrompter { $0.map { _ in false } }
+            for (mode, sshMode) in [(SSHHostKeyPolicy.Mode.strict, "yes"), (.acceptNew, "accept-new"), (.off, "no"),
+                                    (.ask(refusing), "ask")] {
                 let theirs = "\(dir)/ssh-\(index)-\(sshMode)"
                 let ours = "\(dir)/ours-\(index)-\(sshMode)"
                 try scenario.text.write(toFile: theirs, atomically: true, encoding: .utf8)
@@ -88,7 +92,7 @@ struct HostKeyTests {
                 compared += 1
             }
         }
-        #expect(compared == 24)
+        #expect(compared == 32)
     }
 
     @Test("errors name host, port, key type, fingerprint and the offending line", arguments: Engine.all)
