@@ -17,7 +17,8 @@ let command = "set -- $SSH_CONNECTION; echo \"$(uname -sr), reached at $3 port $
 for engine in engines {
     print("== engine \(engine.name) \(engine.libraryVersion): \(command)")
     // Each throwaway server listens on its own port: a HostConfig per entry says which (and tells the duplicate
-    // apart with an alias). The test key is the only identity: the user's agent and ~/.ssh are left alone.
+    // apart with an alias). The test key is the only identity, and host keys are checked against the known_hosts the
+    // test support wrote for these servers: the user's agent and ~/.ssh are left alone.
     let client = try ParallelSSHClient(
         hosts: entries.map(\.host), backend: engine,
         config: HostConfig(privateKey: .file(TestKeys.shared.ed25519), timeout: .seconds(10), allowAgent: false,

@@ -27,6 +27,15 @@ func readmeSettings() async throws {
 }
 
 /// README.md
+func readmeHostKeys() async throws {
+    var policy = SSHHostKeyPolicy()                       // strict: unknown hosts are refused, with how to trust them
+    policy.mode = .acceptNew                              // OpenSSH's accept-new: new keys are written, changed ones refused
+    policy.userKnownHostsFiles = ["~/.ssh/fleet_known_hosts"]
+    let client = try ParallelSSHClient(hosts: ["web1", "web2"], config: HostConfig(hostKeyPolicy: policy))
+    try await client.connectAuth()                        // throws hostKeyChanged for a host whose key changed
+}
+
+/// README.md
 func readmeCopies(client: ParallelSSHClient) async throws {
     try await client.copyFile("dist/app.tar.gz", to: "/opt/app/app.tar.gz")            // SFTP upload, every host
     try await client.copyRemoteFile("/var/log/syslog", to: "logs/syslog")             // logs/syslog_web1, logs/syslog_web2, ...
