@@ -6,11 +6,6 @@ import Testing
 /// Host-key verification against real sshd, with OpenSSH's `ssh` and `ssh-keygen` as the oracles.
 @Suite("Host keys", .timeLimit(.minutes(3)))
 struct HostKeyTests {
-    private func scratch() throws -> String {
-        let path = NSTemporaryDirectory() + "pssh-hk-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }
 
     /// `type base64` of a public key file.
     private static func publicKey(_ privateKeyPath: String) throws -> String {
@@ -62,7 +57,7 @@ struct HostKeyTests {
           arguments: Engine.all)
     func decisionsMatchOpenSSH(engine: Engine) async throws {
         let server = try await TestSSHServer.sharedStarted
-        let dir = try scratch()
+        let dir = try scratchDirectory("hk")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var compared = 0
         for (index, scenario) in try Self.scenarios(port: server.port).enumerated() {
@@ -98,7 +93,7 @@ struct HostKeyTests {
     @Test("errors name host, port, key type, fingerprint and the offending line", arguments: Engine.all)
     func errorMessages(engine: Engine) async throws {
         let server = try await TestSSHServer.sharedStarted
-        let dir = try scratch()
+        let dir = try scratchDirectory("hk")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let fingerprint = try ProcessRunner.run(["/usr/bin/ssh-keygen", "-l", "-f", TestKeys.shared.hostKey + ".pub"])
             .split(separator: " ")[1]
@@ -130,7 +125,7 @@ struct HostKeyTests {
         let user = try #require(try await PasswordUser.prepared)
         let server = try await TestSSHServer.start(host: "127.0.0.2")
         defer { server.stop() }
-        let dir = try scratch()
+        let dir = try scratchDirectory("hk")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try "[127.0.0.2]:\(server.port) \(Self.publicKey(TestKeys.shared.otherHostKeys.ed25519))\n"
             .write(toFile: "\(dir)/changed", atomically: true, encoding: .utf8)
@@ -163,7 +158,7 @@ struct HostKeyTests {
 
     private func acceptNewConcurrentlyAlone(engine: Engine) async throws {
         let server = try await TestSSHServer.sharedStarted
-        let dir = try scratch()
+        let dir = try scratchDirectory("hk")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let file = "\(dir)/known_hosts"
         // 100 names (HostKeyAlias), each connected to twice at once.
@@ -197,7 +192,7 @@ struct HostKeyTests {
         let keys = TestKeys.shared.otherHostKeys
         let server = try await TestSSHServer.start(host: "127.0.0.3", hostKeys: [keys.ecdsa, keys.rsa, keys.ed25519])
         defer { server.stop() }
-        let dir = try scratch()
+        let dir = try scratchDirectory("hk")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         // Nothing known: OpenSSH's order, so ed25519, as `ssh` itself writes.
         let session = try await engine.backend.connect(options(server, policy(.acceptNew, "\(dir)/new")))
@@ -228,7 +223,7 @@ struct HostKeyTests {
           arguments: Engine.all)
     func askInBatches(engine: Engine) async throws {
         let server = try await TestSSHServer.sharedStarted
-        let dir = try scratch()
+        let dir = try scratchDirectory("hk")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let file = "\(dir)/known_hosts"
         let batches = HostKeyPromptLog()

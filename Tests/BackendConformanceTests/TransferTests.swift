@@ -51,15 +51,6 @@ struct TransferProtocol: Sendable, CustomTestStringConvertible {
     }
 }
 
-/// A scratch directory both the test process and the test account may write (the server is this machine, so
-/// "remote" paths are local paths too, checked directly).
-func scratchDirectory() throws -> String {
-    let path = NSTemporaryDirectory() + "pssh-transfer-\(UUID().uuidString)"
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    chmod(path, 0o777)
-    return path
-}
-
 /// A file of `size` random bytes.
 func randomFile(_ path: String, size: Int, mode: Int = 0o644) throws {
     var generator = SystemRandomNumberGenerator()
@@ -97,7 +88,7 @@ struct TransferTests {
     @Test("round trips of 0 B, 1 B, 32 KiB + 1 and 8 MiB + 3, content and mode kept", arguments: cases)
     func roundTrips(engine: Engine, transfer: TransferProtocol) async throws {
         let session = try await engine.connect()
-        let dir = try scratchDirectory()
+        let dir = try scratchDirectory("transfer")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         for (index, size) in [0, 1, 32 * 1024 + 1, 8 * 1024 * 1024 + 3].enumerated() {
             let local = "\(dir)/local-\(index)"
@@ -115,7 +106,7 @@ struct TransferTests {
     @Test("100 MB each way, content verified", arguments: cases)
     func hundredMegabytes(engine: Engine, transfer: TransferProtocol) async throws {
         let session = try await engine.connect()
-        let dir = try scratchDirectory()
+        let dir = try scratchDirectory("transfer")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         // Made and compared by shell tools, so the test process never holds 100 MB itself.
         _ = try await offPool { try ProcessRunner.run(["/bin/sh", "-c", "head -c 100000000 /dev/urandom > '\(dir)/big'"]) }
@@ -129,7 +120,7 @@ struct TransferTests {
     @Test("names with spaces and non-ASCII characters", arguments: cases)
     func unusualNames(engine: Engine, transfer: TransferProtocol) async throws {
         let session = try await engine.connect()
-        let dir = try scratchDirectory()
+        let dir = try scratchDirectory("transfer")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let local = "\(dir)/a file with spaces ünïcødé 'quoted'"
         try randomFile(local, size: 1000)
@@ -144,7 +135,7 @@ struct TransferTests {
     @Test("directory trees with empty directories, both ways", arguments: cases)
     func trees(engine: Engine, transfer: TransferProtocol) async throws {
         let session = try await engine.connect()
-        let dir = try scratchDirectory()
+        let dir = try scratchDirectory("transfer")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let fm = FileManager.default
         try fm.createDirectory(atPath: "\(dir)/tree/sub/deeper", withIntermediateDirectories: true)
@@ -167,7 +158,7 @@ struct TransferTests {
           arguments: cases)
     func errors(engine: Engine, transfer: TransferProtocol) async throws {
         let session = try await engine.connect()
-        let dir = try scratchDirectory()
+        let dir = try scratchDirectory("transfer")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let host = session.options.host
         let missingLocal = await expectSSHError(.noSuchFile) {
@@ -208,7 +199,7 @@ struct TransferTests {
     @Test("an existing directory as destination receives the source inside it, under its own name", arguments: cases)
     func intoExistingDirectory(engine: Engine, transfer: TransferProtocol) async throws {
         let session = try await engine.connect()
-        let dir = try scratchDirectory()
+        let dir = try scratchDirectory("transfer")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let fm = FileManager.default
         try randomFile("\(dir)/file", size: 1000)
@@ -233,7 +224,7 @@ struct TransferTests {
     @Test("SCP refuses names from the server that would leave the destination", arguments: Engine.all)
     func scpRefusesEscapingNames(engine: Engine) async throws {
         // A server whose every command is a hostile scp source: a directory, then a file named "../escaped".
-        let dir = try scratchDirectory()
+        let dir = try scratchDirectory("transfer")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let script = "\(dir)/hostile-scp"
         try """
@@ -258,7 +249,7 @@ struct TransferTests {
     func fullDisk(engine: Engine, transfer: TransferProtocol) async throws {
         guard let full = try await SmallFileSystem.mount(bytes: 1 << 20) else { return }
         let session = try await engine.connect()
-        let dir = try scratchDirectory()
+        let dir = try scratchDirectory("transfer")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try randomFile("\(dir)/source", size: 4 << 20)
         // Local side full: the download is refused by the local file system.

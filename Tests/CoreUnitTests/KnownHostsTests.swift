@@ -14,15 +14,10 @@ struct KnownHostsTests {
         Data(base64Encoded: String(base64)).flatMap { HostKeyInfo(blob: Array($0)) }
     }
 
-    private func scratch() throws -> String {
-        let path = NSTemporaryDirectory() + "pssh-kh-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }
 
     @Test("SHA-256 and HMAC-SHA1 equal sha256sum and Python's hmac on inputs of every block boundary")
     func digests() throws {
-        let dir = try scratch()
+        let dir = try scratchDirectory("kh")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         for length in [0, 1, 55, 56, 63, 64, 65, 119, 120, 128, 1000] {
             let bytes = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
@@ -40,7 +35,7 @@ struct KnownHostsTests {
 
     @Test("fingerprints and key types equal ssh-keygen -l for every key type OpenSSH 9.2 makes")
     func fingerprints() throws {
-        let dir = try scratch()
+        let dir = try scratchDirectory("kh")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         for (name, type) in [("ed", ["-t", "ed25519"]), ("ec256", ["-t", "ecdsa", "-b", "256"]),
                              ("ec384", ["-t", "ecdsa", "-b", "384"]), ("ec521", ["-t", "ecdsa", "-b", "521"]),
@@ -104,7 +99,7 @@ struct KnownHostsTests {
 
     @Test("which lines match a name equals ssh-keygen -F, plain and hashed with ssh-keygen -H")
     func matcherAgainstKeygen() throws {
-        let dir = try scratch()
+        let dir = try scratchDirectory("kh")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var keys: [String] = []
         for (index, type) in [["-t", "ed25519"], ["-t", "ecdsa"], ["-t", "ed25519"]].enumerated() {
@@ -140,7 +135,7 @@ struct KnownHostsTests {
 
     @Test("verdicts: known, new, changed (same and other type), revoked, and the port-less retry")
     func verdicts() throws {
-        let dir = try scratch()
+        let dir = try scratchDirectory("kh")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var keys: [HostKeyInfo] = []
         var lines: [String] = []
@@ -166,7 +161,7 @@ struct KnownHostsTests {
 
     @Test("algorithm order: OpenSSH's list, known types first unless the first is known, limited to the engine")
     func algorithmOrder() async throws {
-        let dir = try scratch()
+        let dir = try scratchDirectory("kh")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try ProcessRunner.run([Self.keygen, "-q", "-N", "", "-t", "ecdsa", "-f", "\(dir)/ec"])
         try ProcessRunner.run([Self.keygen, "-q", "-N", "", "-t", "rsa", "-b", "2048", "-f", "\(dir)/rsa"])

@@ -2,17 +2,13 @@ import Foundation
 import ParallelFrontend
 import SSHBackend
 import SSHFakeBackend
+import SSHTestSupport
 import Testing
 
 /// The frontend's copy logic over the fake engine's in-memory SFTP subsystem: no server, no network. The same
 /// SFTP client runs here as over the real engines, since transfers sit above sessions.
 @Suite("Frontend file copies (fake engine)", .timeLimit(.minutes(1)))
 struct FrontendFakeCopyTests {
-    private func scratch() throws -> String {
-        let path = NSTemporaryDirectory() + "pssh-fake-copy-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }
 
     /// Three fake hosts, each with its own files (which start with `/srv`).
     private func fleet() -> (FakeBackend, [String: FakeFiles]) {
@@ -29,7 +25,7 @@ struct FrontendFakeCopyTests {
     @Test("an upload reaches every host with its content and mode; per-host names from copyArgs")
     func upload() async throws {
         let (backend, disks) = fleet()
-        let dir = try scratch()
+        let dir = try scratchDirectory("fake-copy")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let payload = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
         _ = FileManager.default.createFile(atPath: "\(dir)/payload", contents: Data(payload))
@@ -47,7 +43,7 @@ struct FrontendFakeCopyTests {
     func download() async throws {
         let (backend, disks) = fleet()
         for (host, files) in disks { files["/srv/log"] = .file(Array("log of \(host)\n".utf8), mode: 0o600) }
-        let dir = try scratch()
+        let dir = try scratchDirectory("fake-copy")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let client = try ParallelSSHClient(hosts: ["a", "b", "c"], backend: backend,
                                            config: HostConfig(connectionAttempts: 1))
@@ -63,7 +59,7 @@ struct FrontendFakeCopyTests {
     func treeAndErrors() async throws {
         let (backend, disks) = fleet()
         disks["b"]?["/srv/only-on-b"] = .file([1, 2, 3], mode: 0o644)
-        let dir = try scratch()
+        let dir = try scratchDirectory("fake-copy")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try FileManager.default.createDirectory(atPath: "\(dir)/tree/sub", withIntermediateDirectories: true)
         _ = FileManager.default.createFile(atPath: "\(dir)/tree/sub/leaf", contents: Data("leaf".utf8))

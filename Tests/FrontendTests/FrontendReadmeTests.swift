@@ -12,13 +12,6 @@ struct FrontendReadmeTests {
     /// What `uname` prints here: the servers are this machine, so it is the oracle for the remote output.
     private static let uname = (try? ProcessRunner.run(["/bin/uname"]).trimmingCharacters(in: .whitespacesAndNewlines)) ?? "?"
 
-    /// A scratch directory the test account may write to (the "remote" side is this machine).
-    private func scratch() throws -> String {
-        let path = NSTemporaryDirectory() + "pssh-readme-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        chmod(path, 0o777)
-        return path
-    }
 
     // output = client.run_command('uname')
     // for host_output in output:
@@ -96,7 +89,7 @@ struct FrontendReadmeTests {
     @Test("copies create missing directories: SFTP both ways, SCP both ways, files and trees", arguments: FrontendEngine.all)
     func copiesCreateDirectories(engine: FrontendEngine) async throws {
         let servers = try await Fleet.servers
-        let dir = try scratch()
+        let dir = try scratchDirectory("readme")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         _ = try ProcessRunner.run(["/bin/sh", "-c", "head -c 200000 /dev/urandom > \(dir)/test; mkdir \(dir)/tree; echo leaf > \(dir)/tree/leaf"])
         let client = try Fleet.client(engine, servers: [servers[0], servers[1]])

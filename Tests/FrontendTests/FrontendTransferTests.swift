@@ -7,20 +7,13 @@ import Testing
 
 @Suite("Frontend file copies against real sshd", .timeLimit(.minutes(2)))
 struct FrontendTransferTests {
-    /// A scratch directory the test account may write to (the "remote" side is this machine).
-    private func scratch() throws -> String {
-        let path = NSTemporaryDirectory() + "pssh-copy-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        chmod(path, 0o777)
-        return path
-    }
 
     private func contents(_ path: String) -> Data? { FileManager.default.contents(atPath: path) }
 
     @Test("parallel SFTP and SCP copies to 5 entries with one dead host: the others complete", arguments: FrontendEngine.all)
     func parallelCopies(engine: FrontendEngine) async throws {
         let servers = try await Fleet.servers
-        let dir = try scratch()
+        let dir = try scratchDirectory("copy")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let payload = Data((0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
         try payload.write(to: URL(fileURLWithPath: "\(dir)/payload"))
@@ -56,7 +49,7 @@ struct FrontendTransferTests {
     @Test("closure forms: each host's paths come from a closure of host and index", arguments: FrontendEngine.all)
     func closureForms(engine: FrontendEngine) async throws {
         let servers = try await Fleet.servers
-        let dir = try scratch()
+        let dir = try scratchDirectory("copy")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         for index in 0..<3 { try Data("payload \(index)".utf8).write(to: URL(fileURLWithPath: "\(dir)/in-\(index)")) }
         let client = try Fleet.client(engine, servers: servers)
@@ -83,7 +76,7 @@ struct FrontendTransferTests {
     @Test("SCP does not overwrite unless asked, into a directory too; directories need recurse", arguments: FrontendEngine.all)
     func overwriteAndRecurse(engine: FrontendEngine) async throws {
         let servers = try await Fleet.servers
-        let dir = try scratch()
+        let dir = try scratchDirectory("copy")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try Data("new".utf8).write(to: URL(fileURLWithPath: "\(dir)/new"))
         try Data("old".utf8).write(to: URL(fileURLWithPath: "\(dir)/existing"))
