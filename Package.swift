@@ -44,6 +44,11 @@ let package = Package(
         // markers, verdicts, the policy, the algorithm order, the writer. No C calls: both engines agree.
         .target(name: "SSHKnownHosts", dependencies: ["SSHBackend", "SSHEventLoop"], swiftSettings: swiftSettings),
 
+        // OpenSSH's client configuration (ssh_config), evaluated as `ssh -G` does: Host, Match, Include, tokens,
+        // first value wins. No C calls.
+        .target(name: "SSHConfig", dependencies: ["SSHBackend", "SSHEventLoop", "SSHKnownHosts"],
+                swiftSettings: swiftSettings),
+
         // The C libraries, found with pkg-config.
         .systemLibrary(
             name: "CLibSSH2", pkgConfig: "libssh2",
@@ -110,7 +115,8 @@ let package = Package(
         // engine, SFTP packets, SCP headers and path safety.
         .testTarget(
             name: "CoreUnitTests",
-            dependencies: ["SSHBackend", "SSHEventLoop", "SSHEngineCore", "SSHFileTransfer", "SSHKnownHosts", "SSHTestSupport"],
+            dependencies: ["SSHBackend", "SSHEventLoop", "SSHEngineCore", "SSHFileTransfer", "SSHKnownHosts", "SSHConfig",
+                           "SSHTestSupport"],
             swiftSettings: swiftSettings),
 
         // One conformance suite that every engine passes unchanged.

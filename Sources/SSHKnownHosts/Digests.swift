@@ -1,7 +1,7 @@
 /// SHA-1 and SHA-256, written here because hashed known-hosts entries need SHA-1's compression function on its
 /// own (HMAC midstates, computed once per entry) and no C library may be called from this module. Checked against
 /// OpenSSL's `HMAC` and `sha256sum` in the tests.
-enum SHA1 {
+package enum SHA1 {
     /// The five-word chaining state (a value, so copying a precomputed midstate allocates nothing).
     struct State: Equatable {
         var a: UInt32 = 0x6745_2301, b: UInt32 = 0xEFCD_AB89, c: UInt32 = 0x98BA_DCFE, d: UInt32 = 0x1032_5476
@@ -77,7 +77,7 @@ enum SHA1 {
     }
 
     /// The SHA-1 of `bytes`.
-    static func hash(_ bytes: [UInt8]) -> [UInt8] {
+    package static func hash(_ bytes: [UInt8]) -> [UInt8] {
         var state = State()
         let whole = bytes.count / 64 * 64
         bytes.withUnsafeBytes { raw in

@@ -1,3 +1,5 @@
+import SSHBackend
+
 /// OpenSSH's host pattern matching (`match.c`): `*` matches any run of characters, `?` any one; a comma list
 /// matches when a positive pattern matches and no negated (`!`) one does. Both sides are compared lowercased.
 enum HostPattern {
@@ -33,29 +35,8 @@ enum HostPattern {
         var isLiteral: Bool { !bytes.contains(UInt8(ascii: "*")) && !bytes.contains(UInt8(ascii: "?")) }
     }
 
-    /// `match_pattern`: whether `name` matches `pattern`, iteratively (no recursion depth to exhaust).
+    /// `match_pattern`, shared with the configuration evaluator.
     static func match(_ name: ArraySlice<UInt8>, _ pattern: ArraySlice<UInt8>) -> Bool {
-        var n = name.startIndex
-        var p = pattern.startIndex
-        var starP: Int?
-        var starN = n
-        while n < name.endIndex {
-            if p < pattern.endIndex && (pattern[p] == UInt8(ascii: "?") || pattern[p] == name[n]) {
-                n += 1
-                p += 1
-            } else if p < pattern.endIndex && pattern[p] == UInt8(ascii: "*") {
-                starP = p
-                starN = n
-                p += 1
-            } else if let star = starP {
-                p = star + 1
-                starN += 1
-                n = starN
-            } else {
-                return false
-            }
-        }
-        while p < pattern.endIndex && pattern[p] == UInt8(ascii: "*") { p += 1 }
-        return p == pattern.endIndex
+        SSHPattern.match(name, pattern)
     }
 }

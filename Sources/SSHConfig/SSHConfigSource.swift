@@ -1,0 +1,22 @@
+/// Which `ssh_config` files a client reads, as `ssh` chooses them.
+public struct SSHConfigSource: Sendable, Hashable {
+    /// The user's file (`~/.ssh/config`, or the one given as with `ssh -F`), checked for safe ownership and
+    /// permissions as OpenSSH does; `nil` for none.
+    public var userFile: String?
+    /// The system file (`/etc/ssh/ssh_config`), read after the user's; `nil` for none.
+    public var systemFile: String?
+
+    /// Creates a source.
+    public init(userFile: String?, systemFile: String?) {
+        self.userFile = userFile
+        self.systemFile = systemFile
+    }
+
+    /// What `ssh` reads by default: `~/.ssh/config`, then `/etc/ssh/ssh_config`.
+    public static let `default` = SSHConfigSource(userFile: "~/.ssh/config", systemFile: "/etc/ssh/ssh_config")
+    /// No file (`ssh -F none`).
+    public static let none = SSHConfigSource(userFile: nil, systemFile: nil)
+
+    /// Only `path`, as `ssh -F path` (the system file is not read).
+    public static func file(_ path: String) -> SSHConfigSource { SSHConfigSource(userFile: path, systemFile: nil) }
+}

@@ -1,0 +1,188 @@
+import Foundation
+import SSHBackend
+@testable import SSHConfig
+import SSHTestSupport
+import Testing
+
+/// The ssh_config evaluator against OpenSSH's own: for a corpus of files and hosts, every keyword this package
+/// acts on evaluates to what `ssh -G -F file host` prints.
+@Suite("ssh_config (ssh -G as the oracle)", .timeLimit(.minutes(2)))
+struct SSHConfigTests {
+    /// The keywords compared: those `SSHResolvedConfig.sshG` prints.
+    private static var keywords: Set<String> { Set(ConfigKeywords.actedOn) }
+
+    /// `ssh -G` output for `host`, limited to `keywords`, keywords lowercased.
+    private func oracle(_ file: String, _ host: String, user: String? = nil, port: Int? = nil) throws -> [String] {
+        var arguments = ["/usr/bin/ssh", "-G", "-F", file]
+        if let user { arguments += ["-l", user] }
+        if let port { arguments += ["-p", String(port)] }
+        let output = try ProcessRunner.run(arguments + [host])
+        return output.split(separator: "\n").compactMap { line -> String? in
+            let parts = line.split(separator: " ", maxSplits: 1)
+            guard let keyword = parts.first?.lowercased(), Self.keywords.contains(keyword) else { return nil }
+            return keyword + " " + (parts.count > 1 ? String(parts[1]) : "")
+        }
+    }
+
+    private func compare(_ file: String, hosts: [(String, String?, Int?)]) async throws -> Int {
+        let resolver = SSHConfigResolver()
+        var compared = 0
+        for (host, user, port) in hosts {
+            let ours = try await resolver.resolve(host: host, user: user, port: port, source: .file(file)).sshG
+            let theirs = try oracle(file, host, user: user, port: port)
+            #expect(ours.sorted() == theirs.sorted(), "\(host) \(user ?? "") \(port.map(String.init) ?? ""): ours \(Set(ours).subtracting(theirs).sorted()), ssh -G \(Set(theirs).subtracting(ours).sorted())")
+            compared += 1
+        }
+        return compared
+    }
+
+    @Test("a hand-written corpus: Host with negation, Match host/originalhost/user/localuser/final, Include, tokens, quoting, =, first wins, SendEnv removal, SetEnv")
+    func handWritten() async throws {
+        let dir = try scratchDirectory("config")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: "\(dir)/conf.d", withIntermediateDirectories: true)
+        try "Host included-*\n  Port 2299\n  User from-include\n".write(toFile: "\(dir)/conf.d/a.conf", atomically: true, encoding: .utf8)
+        let text = """
+        # a comment
+        Host web-* !web-9
+            User deploy
+            Port 2201
+            IdentityFile ~/.ssh/id_%h
+            IdentityFile ~/.ssh/shared
+        Host db1
+            HostName %h.internal.example.com
+            User = postgres
+            Port=5433
+        Host *.example.com
+            UserKnownHostsFile ~/.ssh/kh_%h /tmp/kh2-%p-%r
+            StrictHostKeyChecking accept-new
+        Match host "*.internal.example.com"
+            HashKnownHosts yes
+            ConnectTimeout 7
+        Match originalhost db1 user postgres
+            ServerAliveInterval 15
+        Match !localuser nobody-at-all
+            Compression yes
+        Host quoted
+            HostName "quoted.example.com"
+            SendEnv LANG LC_*
+            SendEnv -LC_*
+            SetEnv FOO=1 BAR="two words" FOO=3
+            HostKeyAlias quoted-alias
+        Host jump-*
+            ProxyJump bastion1,bastion2
+            ProxyCommand nc %h %p
+        Host cmd
+            ProxyCommand ssh -W %h:%p gateway
+            IdentityAgent none
+            CertificateFile ~/certs/%h-cert.pub
+        Host web-1 db1
+            User ignored-second
+        Include \(dir)/conf.d/*.conf
+        Match final host web-*
+            IdentitiesOnly yes
+        Host *
+            PasswordAuthentication no
+            AddressFamily inet
+            RequestTTY no
+            ConnectionAttempts 2
+            ServerAliveCountMax 5
+            BatchMode yes
+            KbdInteractiveAuthentication no
+            PubkeyAuthentication yes
+            PreferredAuthentications publickey,password
+            GlobalKnownHostsFile /etc/ssh/other_known_hosts
+        """
+        let file = "\(dir)/config"
+        try text.write(toFile: file, atomically: true, encoding: .utf8)
+        chmod(file, 0o600)
+        let hosts: [(String, String?, Int?)] = [
+            ("web-1", nil, nil), ("web-9", nil, nil), ("WEB-1", nil, nil), ("db1", nil, nil), ("a.example.com", nil, nil),
+            ("x.internal.example.com", nil, nil), ("quoted", nil, nil), ("jump-1", nil, nil), ("cmd", nil, nil),
+            ("included-3", nil, nil), ("other", nil, nil), ("db1", "alice", 2222), ("web-2", "bob", nil),
+        ]
+        let compared = try await compare(file, hosts: hosts)
+        #expect(compared == hosts.count)
+    }
+
+    @Test("a generated corpus: random blocks of Host patterns and values, first wins, against ssh -G")
+    func generated() async throws {
+        let dir = try scratchDirectory("config-gen")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var generator = SeededGenerator(seed: 20261128)
+        let patterns = ["*", "h?", "h1*", "!h12", "*.lan", "h2.lan", "x*", "h1 h2", "!h1 *"]
+        let settings = ["User u%d", "Port 22%d", "Compression yes", "Compression no", "HostName n%d.%h",
+                        "ConnectTimeout %d", "StrictHostKeyChecking no", "IdentityFile ~/.ssh/k%d", "SendEnv V%d",
+                        "HashKnownHosts yes", "RequestTTY force", "ServerAliveInterval %d", "AddressFamily inet6",
+                        "UserKnownHostsFile /k/%d/%h", "IdentitiesOnly yes", "BatchMode yes"]
+        var total = 0
+        for round in 0..<6 {
+            var lines: [String] = []
+            for _ in 0..<12 {
+                lines.append("Host " + patterns[Int.random(in: 0..<patterns.count, using: &generator)])
+                for _ in 0..<3 {
+                    let setting = settings[Int.random(in: 0..<settings.count, using: &generator)]
+                    lines.append("    " + setting.replacingOccurrences(of: "%d", with: String(Int.random(in: 1..<9, using: &generator))))
+                }
+            }
+            let file = "\(dir)/config-\(round)"
+            try lines.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+            chmod(file, 0o600)
+            total += try await compare(file, hosts: ["h1", "h12", "h2.lan", "x9", "zz", "H1"].map { ($0, nil, nil) })
+        }
+        #expect(total == 36)
+    }
+
+    @Test("errors name file and line: unknown keyword, bad value, bad quotes; IgnoreUnknown; unsafe permissions")
+    func errors() async throws {
+        let dir = try scratchDirectory("config-err")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let resolver = SSHConfigResolver()
+        for (text, fragment) in [("Host *\n  Bogusword yes\n", "line 2: Bad configuration option: bogusword"),
+                                 ("Port abc\n", "line 1: Badly formatted port number"),
+                                 ("User \"unterminated\n", "line 1: invalid quotes"),
+                                 ("Host x\n\nCompression maybe\n", "line 3: Bad yes/no argument")] {
+            let file = "\(dir)/bad-\(fragment.count)"
+            try text.write(toFile: file, atomically: true, encoding: .utf8)
+            chmod(file, 0o600)
+            let error = await #expect(throws: SSHError.self) { try await resolver.resolve(host: "h", source: .file(file)) }
+            #expect(error?.message.contains("\(file) \(fragment)") == true, "\(error.map { "\($0)" } ?? "")")
+            #expect((try? ProcessRunner.run(["/usr/bin/ssh", "-G", "-F", file, "h"])) == nil, "ssh -G refuses it too")
+        }
+        let ignoring = "\(dir)/ignoring"
+        try "IgnoreUnknown bogus*\nBogusword yes\nUser ok\n".write(toFile: ignoring, atomically: true, encoding: .utf8)
+        chmod(ignoring, 0o600)
+        #expect(try await resolver.resolve(host: "h", source: .file(ignoring)).user == "ok")
+        let writable = "\(dir)/writable"
+        try "User x\n".write(toFile: writable, atomically: true, encoding: .utf8)
+        chmod(writable, 0o666)
+        let unsafe = await #expect(throws: SSHError.self) { try await resolver.resolve(host: "h", source: .file(writable)) }
+        #expect(unsafe?.message.contains("Bad owner or permissions") == true)
+    }
+
+    @Test("the keyword table is OpenSSH's: every keyword in it is accepted by the local ssh")
+    func keywordTable() throws {
+        for keyword in ConfigKeywords.known.sorted() where !["host", "match", "include"].contains(keyword) {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/ssh")
+            process.arguments = ["-G", "-F", "none", "-o", "\(keyword)=x", "h"]
+            let pipe = Pipe()
+            process.standardError = pipe
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            let error = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            #expect(!error.contains("Bad configuration option"), "\(keyword)")
+        }
+    }
+}
+
+/// A deterministic generator, so a failing corpus can be reproduced.
+struct SeededGenerator: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return state ^ (state >> 33)
+    }
+}
