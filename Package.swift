@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "SSHFileTransfer", targets: ["SSHFileTransfer"]),
         .library(name: "ParallelFrontend", targets: ["ParallelFrontend"]),
         .library(name: "ParallelSSH", targets: ["ParallelSSH"]),
+        .library(name: "SSHConfig", targets: ["SSHConfig"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -68,13 +69,14 @@ let package = Package(
         // The parallel client: parallel-ssh's API over any engine (it imports none).
         .target(
             name: "ParallelFrontend",
-            dependencies: ["SSHBackend", "SSHEventLoop", "SSHFileTransfer", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["SSHBackend", "SSHEventLoop", "SSHFileTransfer", "SSHConfig",
+                           .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings),
 
         // One import for the common case: the frontend, both engines and the API, libssh2 as the default engine.
         .target(
             name: "ParallelSSH",
-            dependencies: ["ParallelFrontend", "SSHBackend", "BackendLibSSH2", "BackendLibSSH",
+            dependencies: ["ParallelFrontend", "SSHBackend", "SSHConfig", "BackendLibSSH2", "BackendLibSSH",
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings),
 
@@ -128,7 +130,7 @@ let package = Package(
         .testTarget(
             name: "FrontendTests",
             dependencies: ["ParallelFrontend", "SSHFakeBackend", "SSHBackend", "BackendLibSSH2", "BackendLibSSH",
-                           "SSHTestSupport", .product(name: "Logging", package: "swift-log")],
+                           "SSHTestSupport", "SSHConfig", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings),
     ]
 )

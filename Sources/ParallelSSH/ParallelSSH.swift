@@ -3,6 +3,7 @@
 @_exported import Logging
 @_exported import ParallelFrontend
 @_exported import SSHBackend
+@_exported import SSHConfig
 
 // One import for the common case: the parallel client, both engines, the API types and the loggers, with
 // libssh2 as the default engine (as parallel-ssh's default client). `backend:` still picks either engine.

@@ -13,6 +13,9 @@ public enum SSHAuthMethod: Sendable {
     /// The usual identity files (`id_ed25519`, `id_ecdsa`, `id_rsa`) in `directory` (default `~/.ssh`);
     /// missing files are skipped.
     case defaultIdentities(directory: String = "~/.ssh", passphrase: String? = nil)
+    /// Key files tried in order, as ssh_config's `IdentityFile` lines: missing files are skipped, and a file with
+    /// a `<file>-cert.pub` beside it is tried with that certificate first. `~` is expanded.
+    case identityFiles([String], passphrase: String? = nil)
     /// A password.
     case password(String)
     /// Keyboard-interactive: `responder` answers each prompt the server sends.

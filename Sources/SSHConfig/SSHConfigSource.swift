@@ -14,8 +14,8 @@ public struct SSHConfigSource: Sendable, Hashable {
 
     /// What `ssh` reads by default: `~/.ssh/config`, then `/etc/ssh/ssh_config`.
     public static let `default` = SSHConfigSource(userFile: "~/.ssh/config", systemFile: "/etc/ssh/ssh_config")
-    /// No file (`ssh -F none`).
-    public static let none = SSHConfigSource(userFile: nil, systemFile: nil)
+    /// No file (`ssh -F none`). Named so, not `none`, because `.none` on an optional means "not given".
+    public static let disabled = SSHConfigSource(userFile: nil, systemFile: nil)
 
     /// Only `path`, as `ssh -F path` (the system file is not read).
     public static func file(_ path: String) -> SSHConfigSource { SSHConfigSource(userFile: path, systemFile: nil) }

@@ -34,6 +34,12 @@ package enum AuthAttempt: CustomStringConvertible {
                 let base = expandTilde(directory)
                 return defaultIdentityNames.map { "\(base)/\($0)" }.filter { (path: String) in access(path, F_OK) == 0 }
                     .map { .keyFile(path: $0, passphrase: passphrase, explicit: false) }
+            case .identityFiles(let paths, let passphrase):
+                return paths.map(expandTilde).filter { access($0, F_OK) == 0 }.flatMap { path -> [AuthAttempt] in
+                    let key = AuthAttempt.keyFile(path: path, passphrase: passphrase, explicit: false)
+                    guard access(path + "-cert.pub", F_OK) == 0 else { return [key] }
+                    return [.certificate(keyPath: path, certificatePath: path + "-cert.pub", passphrase: passphrase), key]
+                }
             case .password(let password):
                 return [.password(password)]
             case .keyboardInteractive(let responder):

@@ -22,7 +22,8 @@ for engine in engines {
     let client = try ParallelSSHClient(
         hosts: entries.map(\.host), backend: engine,
         config: HostConfig(privateKey: .file(TestKeys.shared.ed25519), timeout: .seconds(10), allowAgent: false,
-                           identityAuth: false, hostKeyPolicy: TestKeys.shared.hostKeyPolicy),
+                           identityAuth: false, hostKeyPolicy: TestKeys.shared.hostKeyPolicy,
+                           sshConfig: .file(TestKeys.shared.sshConfig)),
         hostConfig: entries.enumerated().map { index, server in
             HostConfig(port: server.port, alias: index == 3 ? "\(server.host) (again)" : nil)
         })

@@ -1,6 +1,7 @@
 import Foundation
 import ParallelFrontend
 import SSHBackend
+import SSHConfig
 import SSHFakeBackend
 import SSHTestSupport
 import Testing
@@ -31,7 +32,7 @@ struct FrontendFakeCopyTests {
         _ = FileManager.default.createFile(atPath: "\(dir)/payload", contents: Data(payload))
         chmod("\(dir)/payload", 0o640)
         let client = try ParallelSSHClient(hosts: ["a", "b", "c"], backend: backend,
-                                           config: HostConfig(connectionAttempts: 1))
+                                           config: HostConfig(connectionAttempts: 1, sshConfig: .disabled))
         let sent = try await client.copyFile("\(dir)/payload", to: "/srv/copy-%s", copyArgs: [["0"], ["1"], ["2"]])
         #expect(sent.allSatisfy { $0.error == nil })
         for (index, host) in ["a", "b", "c"].enumerated() {
@@ -46,7 +47,7 @@ struct FrontendFakeCopyTests {
         let dir = try scratchDirectory("fake-copy")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let client = try ParallelSSHClient(hosts: ["a", "b", "c"], backend: backend,
-                                           config: HostConfig(connectionAttempts: 1))
+                                           config: HostConfig(connectionAttempts: 1, sshConfig: .disabled))
         let received = try await client.copyRemoteFile("/srv/log", to: "\(dir)/log")
         #expect(received.map(\.localPath) == ["\(dir)/log_a", "\(dir)/log_b", "\(dir)/log_c"])
         for host in ["a", "b", "c"] {
@@ -64,7 +65,7 @@ struct FrontendFakeCopyTests {
         try FileManager.default.createDirectory(atPath: "\(dir)/tree/sub", withIntermediateDirectories: true)
         _ = FileManager.default.createFile(atPath: "\(dir)/tree/sub/leaf", contents: Data("leaf".utf8))
         let client = try ParallelSSHClient(hosts: ["a", "b", "c"], backend: backend,
-                                           config: HostConfig(connectionAttempts: 1))
+                                           config: HostConfig(connectionAttempts: 1, sshConfig: .disabled))
         _ = try await client.copyFile("\(dir)/tree", to: "/srv/tree", recurse: true)
         for (host, files) in disks {
             #expect(files["/srv/tree/sub"] != nil, "host \(host)")

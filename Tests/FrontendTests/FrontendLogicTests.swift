@@ -2,6 +2,7 @@ import Glibc
 import Logging
 import ParallelFrontend
 import SSHBackend
+import SSHConfig
 import SSHFakeBackend
 import Synchronization
 import Testing
@@ -13,7 +14,7 @@ struct FrontendLogicTests {
                         hostConfig: [HostConfig]? = nil, hostLogger: Logger? = nil,
                         maxConcurrentHandshakes: Int = 64) throws -> ParallelSSHClient {
         try ParallelSSHClient(hosts: hosts, backend: backend,
-                              config: HostConfig(connectionAttempts: retries + 1, retryDelay: .milliseconds(10)),
+                              config: HostConfig(connectionAttempts: retries + 1, retryDelay: .milliseconds(10), sshConfig: .disabled),
                               hostConfig: hostConfig, poolSize: poolSize, maxConcurrentHandshakes: maxConcurrentHandshakes,
                               hostLogger: hostLogger)
     }
@@ -194,7 +195,7 @@ struct FrontendLogicTests {
     func retriedFailures(code: SSHError.Code, nativeCode: Int32?, attempts: Int) async throws {
         let backend = FakeBackend { _ in FakeHost(connectError: code, connectNativeCode: nativeCode) }
         // connectionAttempts counts the first attempt, as parallel-ssh's num_retries (default 3).
-        let client = try ParallelSSHClient(hosts: ["a"], backend: backend, config: HostConfig(retryDelay: .milliseconds(1)))
+        let client = try ParallelSSHClient(hosts: ["a"], backend: backend, config: HostConfig(retryDelay: .milliseconds(1), sshConfig: .disabled))
         let output = try await client.runCommand("x", stopOnErrors: false)
         #expect((output[0].error as? SSHError)?.code == code)
         #expect(backend.stats.connectAttempts["a"] == attempts)
@@ -205,7 +206,7 @@ struct FrontendLogicTests {
         let records = LogRecords()
         let backend = FakeBackend { _ in FakeHost(connectError: .timeout) }
         let client = try ParallelSSHClient(hosts: ["a"], backend: backend,
-                                           config: HostConfig(connectionAttempts: 2, retryDelay: .milliseconds(1)),
+                                           config: HostConfig(connectionAttempts: 2, retryDelay: .milliseconds(1), sshConfig: .disabled),
                                            logger: Logger(label: "client") { _ in CapturingLogHandler(records: records) })
         _ = try await client.runCommand("x", stopOnErrors: false)
         #expect(records.all == ["connection attempt failed, retrying", "connection failed"])
@@ -217,10 +218,10 @@ struct FrontendLogicTests {
         let records = LogRecords()
         let logger = Logger(label: "client") { _ in CapturingLogHandler(records: records) }
         let backend = FakeBackend { _ in FakeHost() }
-        _ = try ParallelSSHClient(hosts: ["a", "b"], backend: backend, config: HostConfig(hostKeyPolicy: .insecureAcceptAnything),
+        _ = try ParallelSSHClient(hosts: ["a", "b"], backend: backend, config: HostConfig(hostKeyPolicy: .insecureAcceptAnything, sshConfig: .disabled),
                                   logger: logger)
         #expect(records.all == ["host-key checking is off: a server impersonating a host is not detected"])
-        _ = try ParallelSSHClient(hosts: ["a"], backend: backend, logger: logger)
+        _ = try ParallelSSHClient(hosts: ["a"], backend: backend, config: HostConfig(sshConfig: .disabled), logger: logger)
         #expect(records.all.count == 1)
         if case .strict = SSHHostKeyPolicy().mode {} else { Issue.record("the default mode must verify") }
     }
@@ -250,7 +251,7 @@ struct FrontendLogicTests {
 
     @Test("a mismatched hostConfig list is rejected")
     func hostConfigCount() {
-        #expect(throws: SSHError.self) { try ParallelSSHClient(hosts: ["a", "b"], backend: FakeBackend { _ in FakeHost() },
+        #expect(throws: SSHError.self) { try ParallelSSHClient(hosts: ["a", "b"], backend: FakeBackend { _ in FakeHost() }, config: HostConfig(sshConfig: .disabled),
                                                                   hostConfig: [HostConfig()]) }
     }
 }
@@ -283,7 +284,7 @@ struct FrontendCancellationTests {
     @Test("cancelling the task that joins closes the channels of commands still running", .timeLimit(.minutes(1)))
     func cancellingJoinClosesChannels() async throws {
         let backend = FakeBackend { host in FakeHost { _ in .init(duration: host == "slow" ? nil : .zero) } }
-        let client = try ParallelSSHClient(hosts: ["fast", "slow"], backend: backend)
+        let client = try ParallelSSHClient(hosts: ["fast", "slow"], backend: backend, config: HostConfig(sshConfig: .disabled))
         let output = try await client.runCommand("x")
         let joining = Task { try await client.join(output) }
         try await Task.sleep(for: .milliseconds(100))

@@ -1,6 +1,7 @@
 import Foundation
 import ParallelFrontend
 import SSHBackend
+import SSHConfig
 import SSHFakeBackend
 import SSHTestSupport
 import Testing
@@ -10,7 +11,7 @@ import Testing
 struct FrontendParityTests {
     @Test("before any command: join returns, finished is true, lastOutput is nil")
     func beforeAnyCommand() async throws {
-        let client = try ParallelSSHClient(hosts: ["a"], backend: FakeBackend { _ in FakeHost() })
+        let client = try ParallelSSHClient(hosts: ["a"], backend: FakeBackend { _ in FakeHost() }, config: HostConfig(sshConfig: .disabled))
         #expect(client.lastOutput == nil)
         #expect(client.finished())
         try await client.join(timeout: .seconds(1))
@@ -21,7 +22,7 @@ struct FrontendParityTests {
         let backend = FakeBackend { host in
             host == "bad" ? FakeHost(connectError: .connectionRefused) : FakeHost { _ in .init(duration: .milliseconds(200)) }
         }
-        let client = try ParallelSSHClient(hosts: ["a", "bad"], backend: backend, config: HostConfig(connectionAttempts: 1))
+        let client = try ParallelSSHClient(hosts: ["a", "bad"], backend: backend, config: HostConfig(connectionAttempts: 1, sshConfig: .disabled))
         let output = try await client.runCommand("echo %s", sudo: true, hostArgs: [["x y"], ["z"]], stopOnErrors: false)
         #expect(output[0].command == "sudo -S $SHELL -c 'echo x y'")
         #expect(output[0].description.contains("running"))
@@ -33,7 +34,7 @@ struct FrontendParityTests {
     @Test("a template with more %s than arguments fails before anything connects")
     func templateShortOfArguments() async throws {
         let backend = FakeBackend { _ in FakeHost() }
-        let client = try ParallelSSHClient(hosts: ["a"], backend: backend)
+        let client = try ParallelSSHClient(hosts: ["a"], backend: backend, config: HostConfig(sshConfig: .disabled))
         let error = await #expect(throws: SSHError.self) { try await client.runCommand("echo %s %s", hostArgs: [["one"]]) }
         #expect(error?.code == .invalidArgument)
         #expect(backend.stats.connectAttempts.isEmpty)
@@ -59,7 +60,7 @@ struct FrontendParityTests {
         let backend = FakeBackend { _ in FakeHost() }
         let errors = [
             #expect(throws: SSHError.self) { try ParallelSSHClient(hosts: ["a"], backend: backend, config: config) },
-            #expect(throws: SSHError.self) { try ParallelSSHClient(hosts: ["a"], backend: backend, hostConfig: [config]) },
+            #expect(throws: SSHError.self) { try ParallelSSHClient(hosts: ["a"], backend: backend, config: HostConfig(sshConfig: .disabled), hostConfig: [config]) },
             #expect(throws: SSHError.self) { try SSHClient(host: "a", backend: backend, config: config) },
         ]
         for error in errors {
@@ -75,12 +76,12 @@ struct FrontendParityTests {
         let backend = FakeBackend { _ in FakeHost() }
         let client = try ParallelSSHClient(hosts: ["a"], backend: backend,
                                            config: HostConfig(password: "pw", timeout: .zero, keepalive: .zero,
-                                                              keyboardInteractive: true))
+                                                              keyboardInteractive: true, sshConfig: .disabled))
         try await client.connectAuth()
         let options = try #require(backend.stats.options["a"])
         #expect(options.connectTimeout == nil && options.operationTimeout == nil && options.keepaliveInterval == nil)
         // The defaults, as parallel-ssh's: 60 s keepalive; ours: a 60 s timeout rather than none.
-        let defaults = try ParallelSSHClient(hosts: ["b"], backend: backend)
+        let defaults = try ParallelSSHClient(hosts: ["b"], backend: backend, config: HostConfig(sshConfig: .disabled))
         try await defaults.connectAuth()
         let given = try #require(backend.stats.options["b"])
         #expect(given.keepaliveInterval == .seconds(60) && given.connectTimeout == .seconds(60))
@@ -91,7 +92,7 @@ struct FrontendParityTests {
     func keyboardInteractiveMethod() async throws {
         let backend = FakeBackend { _ in FakeHost() }
         let client = try ParallelSSHClient(hosts: ["a"], backend: backend,
-                                           config: HostConfig(password: "pw", keyboardInteractive: true))
+                                           config: HostConfig(password: "pw", keyboardInteractive: true, sshConfig: .disabled))
         try await client.connectAuth()
         let methods = try #require(backend.stats.options["a"]).authMethods
         #expect(methods.contains { if case .keyboardInteractive = $0 { true } else { false } })
@@ -101,7 +102,7 @@ struct FrontendParityTests {
     @Test("connectAuth connects every host once; later commands reuse the connections")
     func connectAuthReuse() async throws {
         let backend = FakeBackend { _ in FakeHost() }
-        let client = try ParallelSSHClient(hosts: ["a", "b"], backend: backend)
+        let client = try ParallelSSHClient(hosts: ["a", "b"], backend: backend, config: HostConfig(sshConfig: .disabled))
         #expect(try await client.connectAuth().allSatisfy { $0 == nil })
         _ = try await client.runCommand("one")
         _ = try await client.runCommand("two")
@@ -111,7 +112,7 @@ struct FrontendParityTests {
     @Test("concurrent commands on one host share one connection")
     func concurrentCommandsShareConnection() async throws {
         let backend = FakeBackend { _ in FakeHost(connectDelay: .milliseconds(100)) }
-        let client = try SSHClient(host: "a", backend: backend)
+        let client = try SSHClient(host: "a", backend: backend, config: HostConfig(sshConfig: .disabled))
         async let first = client.runCommand("one")
         async let second = client.runCommand("two")
         _ = try await (first, second)
@@ -122,7 +123,7 @@ struct FrontendParityTests {
     @Test("a caller cancelled while the connection is made does not cancel it for the other callers")
     func cancelledWaiterLeavesAttempt() async throws {
         let backend = FakeBackend { _ in FakeHost(connectDelay: .milliseconds(300)) }
-        let client = try SSHClient(host: "a", backend: backend)
+        let client = try SSHClient(host: "a", backend: backend, config: HostConfig(sshConfig: .disabled))
         let impatient = Task { try await client.runCommand("one") }
         let patient = Task { try await client.runCommand("two") }
         try await Task.sleep(for: .milliseconds(50))
@@ -136,7 +137,7 @@ struct FrontendParityTests {
     @Test("cancelling the only caller cancels the attempt; the next call connects afresh")
     func cancelledOnlyWaiter() async throws {
         let backend = FakeBackend { _ in FakeHost(connectDelay: .milliseconds(200)) }
-        let client = try SSHClient(host: "a", backend: backend)
+        let client = try SSHClient(host: "a", backend: backend, config: HostConfig(sshConfig: .disabled))
         let first = Task { try await client.runCommand("one") }
         try await Task.sleep(for: .milliseconds(30))
         first.cancel()
@@ -151,7 +152,7 @@ struct FrontendParityTests {
     func retriesExhausted() async throws {
         let backend = FakeBackend { _ in FakeHost(connectError: .hostUnreachable) }
         let client = try ParallelSSHClient(hosts: ["a"], backend: backend,
-                                           config: HostConfig(connectionAttempts: 3, retryDelay: .milliseconds(5)))
+                                           config: HostConfig(connectionAttempts: 3, retryDelay: .milliseconds(5), sshConfig: .disabled))
         let error = await #expect(throws: SSHError.self) { try await client.runCommand("x") }
         #expect(error?.code == .hostUnreachable)
         #expect(backend.stats.connectAttempts["a"] == 3)
@@ -160,7 +161,7 @@ struct FrontendParityTests {
     @Test("duplicate hosts that fail each get their own output with the error")
     func duplicateFailures() async throws {
         let backend = FakeBackend { _ in FakeHost(connectError: .timeout) }
-        let output = try await ParallelSSHClient(hosts: ["a", "a"], backend: backend, config: HostConfig(connectionAttempts: 1))
+        let output = try await ParallelSSHClient(hosts: ["a", "a"], backend: backend, config: HostConfig(connectionAttempts: 1, sshConfig: .disabled))
             .runCommand("x", stopOnErrors: false)
         #expect(output.count == 2)
         #expect(output.allSatisfy { ($0.error as? SSHError)?.code == .timeout })
@@ -174,7 +175,7 @@ struct FrontendParityTests {
     private func readTimeoutPerStreamAlone() async throws {
         // The command runs 10 s: a read that ends well before that was ended by its 200 ms timeout.
         let backend = FakeBackend { _ in FakeHost { _ in .init(stderr: ["only on stderr\n"], duration: .seconds(10)) } }
-        let host = try #require(try await ParallelSSHClient(hosts: ["a"], backend: backend)
+        let host = try #require(try await ParallelSSHClient(hosts: ["a"], backend: backend, config: HostConfig(sshConfig: .disabled))
             .runCommand("x", readTimeout: .milliseconds(200)).first)
         let started = ContinuousClock.now
         await #expect(throws: SSHError.self) { for try await _ in host.stdout {} }
@@ -187,11 +188,11 @@ struct FrontendParityTests {
 
     @Test("shells: a connection error is thrown; a read timeout is resumable; joinShells times out, then succeeds")
     func shellEdges() async throws {
-        let failing = try ParallelSSHClient(hosts: ["a"], backend: FakeBackend { _ in FakeHost(connectError: .timeout) }, config: HostConfig(connectionAttempts: 1))
+        let failing = try ParallelSSHClient(hosts: ["a"], backend: FakeBackend { _ in FakeHost(connectError: .timeout) }, config: HostConfig(connectionAttempts: 1, sshConfig: .disabled))
         await #expect(throws: SSHError.self) { try await failing.openShell() }
 
         let backend = FakeBackend { _ in FakeHost { _ in .init(stdout: ["one\n", "two\n"], duration: .seconds(2)) } }
-        let client = try ParallelSSHClient(hosts: ["a"], backend: backend)
+        let client = try ParallelSSHClient(hosts: ["a"], backend: backend, config: HostConfig(sshConfig: .disabled))
         let shells = try await client.openShell(readTimeout: .milliseconds(100))
         var lines: [String] = []
         do {

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ParallelFrontend
 import SSHBackend
+import SSHConfig
 import SSHTestSupport
 import Testing
 
@@ -182,7 +183,7 @@ struct FrontendReadmeTests {
             hosts: ["127.0.0.2", "no-such-host.invalid", silent.host], backend: engine.backend,
             config: HostConfig(user: TestUser.name, privateKey: .file(TestKeys.shared.ed25519), retryDelay: .seconds(1),
                                timeout: .seconds(1), allowAgent: false, identityAuth: false,
-                               hostKeyPolicy: TestKeys.shared.hostKeyPolicy),
+                               hostKeyPolicy: TestKeys.shared.hostKeyPolicy, sshConfig: .disabled),
             hostConfig: [HostConfig(port: refused), HostConfig(), HostConfig(port: silent.port)],
             logger: Logger(label: "client") { _ in CapturingLogHandler(records: records) })
         let started = ContinuousClock.now

@@ -3,6 +3,7 @@ import BackendLibSSH2
 import Foundation
 import ParallelFrontend
 import SSHBackend
+import SSHConfig
 import SSHTestSupport
 import Testing
 
@@ -40,7 +41,7 @@ enum Fleet {
                        unreadOutputLimit: Int? = nil) -> HostConfig {
         HostConfig(user: TestUser.name, port: port, privateKey: .file(privateKey), connectionAttempts: 1, timeout: timeout,
                    allowAgent: false, identityAuth: false, unreadOutputLimit: unreadOutputLimit,
-                   hostKeyPolicy: TestKeys.shared.hostKeyPolicy)
+                   hostKeyPolicy: TestKeys.shared.hostKeyPolicy, sshConfig: .file(TestKeys.shared.sshConfig))
     }
 }
 

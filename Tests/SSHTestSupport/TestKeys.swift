@@ -35,6 +35,9 @@ public final class TestKeys: Sendable {
     /// checked the servers' fingerprints would have it.
     public let knownHosts: String
 
+    /// The `ssh_config` of the tests (never the user's): the test servers' known-hosts file, nothing else.
+    public let sshConfig: String
+
     /// The host-key policy of the tests: strict checking against ``knownHosts`` only (never the user's files).
     public var hostKeyPolicy: SSHHostKeyPolicy {
         SSHHostKeyPolicy(mode: .strict, userKnownHostsFiles: [knownHosts], globalKnownHostsFiles: [])
@@ -82,6 +85,10 @@ public final class TestKeys: Sendable {
         let hostPublic = try String(contentsOfFile: hostKey + ".pub", encoding: .utf8).split(separator: " ")
         try "127.0.0.*,[127.0.0.*]:* \(hostPublic[0]) \(hostPublic[1])\n".write(toFile: knownHosts, atomically: true,
                                                                              encoding: .utf8)
+        sshConfig = "\(base)/ssh_config"
+        try "Host *\n    UserKnownHostsFile \(knownHosts)\n    GlobalKnownHostsFile /dev/null\n"
+            .write(toFile: sshConfig, atomically: true, encoding: .utf8)
+        chmod(sshConfig, 0o600)
     }
 
     /// The text of a private key file.

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SSHBackend
+import SSHConfig
 
 /// A private key for authentication: a file path (`~` expanded) or the key text itself, with an optional passphrase,
 /// or a key file with its OpenSSH user certificate.
@@ -88,13 +89,18 @@ public struct HostConfig: Sendable {
     /// How the host's key is checked (default: OpenSSH's known-hosts files; a host whose key is not known there is
     /// refused with an error saying how to trust it). See `SSHHostKeyPolicy`.
     public var hostKeyPolicy: SSHHostKeyPolicy?
+    /// Which `ssh_config` files give the settings this configuration leaves `nil` (default: `~/.ssh/config`,
+    /// then `/etc/ssh/ssh_config`, as `ssh` reads them; `.disabled` for none). Explicit values here win over the
+    /// files, as `ssh`'s command line does. Only the client's configuration sets it.
+    public var sshConfig: SSHConfigSource?
 
     /// Creates a configuration; every argument defaults to "the next level's value".
     public init(user: String? = nil, port: Int? = nil, password: String? = nil, privateKey: PrivateKey? = nil,
                 alias: String? = nil, connectionAttempts: Int? = nil, retryDelay: Duration? = nil,
                 timeout: Duration? = nil, allowAgent: Bool? = nil, identityAuth: Bool? = nil,
                 keepalive: Duration? = nil, compression: Bool? = nil, ipv6Only: Bool? = nil,
-                keyboardInteractive: Bool? = nil, unreadOutputLimit: Int? = nil, hostKeyPolicy: SSHHostKeyPolicy? = nil) {
+                keyboardInteractive: Bool? = nil, unreadOutputLimit: Int? = nil, hostKeyPolicy: SSHHostKeyPolicy? = nil,
+                sshConfig: SSHConfigSource? = nil) {
         self.user = user
         self.port = port
         self.password = password
@@ -111,10 +117,11 @@ public struct HostConfig: Sendable {
         self.keyboardInteractive = keyboardInteractive
         self.unreadOutputLimit = unreadOutputLimit
         self.hostKeyPolicy = hostKeyPolicy
+        self.sshConfig = sshConfig
     }
 
-    /// The value of every field when no level sets it.
-    static let defaults = HostConfig(
+    /// The value of every field when neither the caller nor `ssh_config` sets it.
+    public static let defaults = HostConfig(
         port: 22, connectionAttempts: 3, retryDelay: .seconds(5), timeout: .seconds(60), allowAgent: true,
         identityAuth: true, keepalive: .seconds(60), compression: false, ipv6Only: false, keyboardInteractive: false,
         unreadOutputLimit: SSHChannelRequest.defaultUnreadOutputLimit)
@@ -130,15 +137,16 @@ public struct HostConfig: Sendable {
                    ipv6Only: ipv6Only ?? fallback.ipv6Only,
                    keyboardInteractive: keyboardInteractive ?? fallback.keyboardInteractive,
                    unreadOutputLimit: unreadOutputLimit ?? fallback.unreadOutputLimit,
-                   hostKeyPolicy: hostKeyPolicy ?? fallback.hostKeyPolicy)
+                   hostKeyPolicy: hostKeyPolicy ?? fallback.hostKeyPolicy, sshConfig: sshConfig ?? fallback.sshConfig)
     }
 
-    /// The effective settings for one host: `self` over the client's `config` over the defaults, checked.
+    /// The settings the caller gave for one host: `self` over the client's `config`, checked (the fields still
+    /// `nil` come from `ssh_config`, then ``defaults``, when the host connects).
     /// - Parameter readableFiles: key files already found readable (a key shared by many hosts is checked once).
     /// - Throws: `invalidArgument` for a value out of range, `invalidKey` naming a key or certificate file that is
     ///   missing or unreadable.
     func resolved(over client: HostConfig, host: String, readableFiles: inout Set<String>) throws(SSHError) -> HostConfig {
-        let config = merged(over: client).merged(over: .defaults)
+        let config = merged(over: client)
         let port = config.port ?? 22
         func bad(_ message: String) -> SSHError { SSHError(.invalidArgument, host: host, port: port, message: message) }
         if host.isEmpty { throw bad("the host name is empty") }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SSHBackend
+import SSHConfig
 import Synchronization
 
 /// Runs commands on many hosts at once, through any engine, with parallel-ssh's semantics.
@@ -258,6 +259,13 @@ public final class ParallelSSHClient: Sendable {
     }
 
     // MARK: Connections
+
+    /// What `ssh_config` says for the host at `index` of the host list (`nil` when the client reads no file), as
+    /// `ssh -G` evaluates it: see `SSHResolvedConfig.sshG` for its lines in that form.
+    /// - Throws: a bad line, an unknown keyword or an unsafe file, naming file and line.
+    public func resolvedConfig(at index: Int) async throws -> SSHResolvedConfig? {
+        try await clients[index].resolvedConfig()
+    }
 
     /// Connects and authenticates every host now (at most ``poolSize`` at a time).
     /// - Returns: each host's error, `nil` where it connected (with `stopOnErrors: false`).

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SSHBackend
+import SSHConfig
 import SSHEventLoop
 import Synchronization
 
@@ -18,7 +19,8 @@ public actor SSHClient {
     public nonisolated let host: String
     /// The position in a parallel client's host list (0 for a standalone client).
     public nonisolated let index: Int
-    /// The effective settings: the given configuration with every field the caller left `nil` filled in.
+    /// The settings the caller gave (client over per-host), checked; the fields still `nil` come from
+    /// `ssh_config` (see ``resolvedConfig()``), then ``HostConfig/defaults``, when the host connects.
     public nonisolated let config: HostConfig
     private let backend: any SSHBackend
     private let logger: Logger?
@@ -27,6 +29,8 @@ public actor SSHClient {
     private var session: (any SSHSession)?
     /// The connection being made, shared by every caller that needs it meanwhile (the actor is reentrant).
     private var connecting: ConnectAttempt?
+    /// The plan the session was made with (its environment goes with every command).
+    private var plan: ConnectionPlan?
 
     /// Creates a client for `host`; nothing connects until the first command (or ``connect()``).
     /// - Parameters:
@@ -90,9 +94,32 @@ public actor SSHClient {
         }
     }
 
+    /// What `ssh_config` says for this host (its files as ``HostConfig/sshConfig`` chooses; `nil` for none), with
+    /// the caller's user and port winning as `ssh -l`/`-p` do.
+    /// - Throws: a bad line, an unknown keyword or an unsafe file, naming file and line.
+    public func resolvedConfig() async throws -> SSHResolvedConfig? {
+        let source = config.sshConfig ?? .default
+        guard source != .disabled else { return nil }
+        do {
+            return try await SSHConfigResolver.shared.resolve(host: host, user: config.user, port: config.port, source: source)
+        } catch let error as SSHError {
+            throw error.on(host: host, port: config.port ?? 22)
+        }
+    }
+
+    /// How this host is reached: the caller's settings over `ssh_config` over the defaults.
+    func connectionPlan() async throws -> ConnectionPlan {
+        if let plan { return plan }
+        let made = try config.plan(host: host, sshConfig: try await resolvedConfig())
+        plan = made
+        return made
+    }
+
     private func connectWithRetries() async throws -> any SSHSession {
-        let options = config.connectionOptions(host: host)
-        let attempts = max(1, config.connectionAttempts ?? 3)
+        let plan = try await connectionPlan()
+        let options = plan.options
+        let settings = plan.settings
+        let attempts = max(1, settings.connectionAttempts ?? 3)
         var attempt = 1
         while true {
             do {
@@ -111,7 +138,7 @@ public actor SSHClient {
                 diagnostics?.info("connection attempt failed, retrying",
                                   metadata: ["host": "\(host)", "attempt": "\(attempt)", "error": "\(error)"])
                 attempt += 1
-                try await Task.sleep(for: config.retryDelay ?? .seconds(5))
+                try await Task.sleep(for: settings.retryDelay ?? .seconds(5))
             } catch {
                 diagnostics?.warning("connection failed", metadata: ["host": "\(host)", "error": "\(error)"])
                 throw error
@@ -155,8 +182,9 @@ public actor SSHClient {
             kind = .execBytes(bytes)
         }
         let session = try await connectedSession()
+        let sent = (plan?.environment ?? [:]).merging(environment) { _, given in given }
         let channel = try await session.openChannel(SSHChannelRequest(
-            kind: kind, pty: pty ? SSHPTYRequest() : nil, environment: environment,
+            kind: kind, pty: pty ? SSHPTYRequest() : nil, environment: sent,
             unreadOutputLimit: config.unreadOutputLimit))
         let output = HostOutput(host: host, alias: config.alias, index: index, command: line, channel: channel,
                                 port: config.port ?? 22, encoding: encoding, readTimeout: readTimeout, logger: logger)

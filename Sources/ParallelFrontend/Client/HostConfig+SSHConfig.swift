@@ -1,0 +1,115 @@
+import Foundation
+import SSHBackend
+import SSHConfig
+
+/// How one host is reached: the caller's settings over what `ssh_config` says over the defaults, as the
+/// connection options and the environment its commands get.
+struct ConnectionPlan: Sendable {
+    /// Every setting, filled.
+    let settings: HostConfig
+    /// The options to connect with.
+    let options: SSHConnectionOptions
+    /// Variables `SendEnv` and `SetEnv` send with each command (the command's own environment wins).
+    let environment: [String: String]
+}
+
+extension HostConfig {
+    /// What `resolved` says, as the fields of a configuration (`nil` where it says nothing).
+    init(_ resolved: SSHResolvedConfig) {
+        self.init()
+        user = resolved.value("user")
+        port = resolved.value("port").flatMap(Int.init)
+        connectionAttempts = resolved.value("connectionattempts").flatMap(Int.init)
+        timeout = resolved.seconds("connecttimeout").map { .seconds($0) }
+        let alive = resolved.serverAliveInterval
+        if resolved.value("serveraliveinterval") != nil || alive > 0 { keepalive = .seconds(alive) }
+        compression = resolved.flag("compression")
+        switch resolved.value("addressfamily")?.lowercased() {
+        case "inet6": ipv6Only = true
+        case "inet", "any": ipv6Only = false
+        default: break
+        }
+        var policy = SSHHostKeyPolicy()
+        switch resolved.value("stricthostkeychecking")?.lowercased() {
+        case "accept-new": policy.mode = .acceptNew
+        case "no", "off", "false": policy.mode = .off
+        default: policy.mode = .strict  // yes, and ask with nobody to ask
+        }
+        policy.userKnownHostsFiles = resolved.userKnownHostsFiles
+        policy.globalKnownHostsFiles = resolved.globalKnownHostsFiles
+        policy.hostKeyAlias = resolved.value("hostkeyalias")
+        policy.hashKnownHosts = resolved.flag("hashknownhosts") ?? false
+        hostKeyPolicy = policy
+    }
+
+    /// The plan for `host` (this configuration holds the caller's settings): `sshConfig`'s values fill what the
+    /// caller left `nil`, then the defaults.
+    /// - Throws: `unsupported` for a host `ssh_config` sends through `ProxyJump` or `ProxyCommand` (connecting
+    ///   directly could reach another machine).
+    func plan(host: String, sshConfig resolved: SSHResolvedConfig?) throws(SSHError) -> ConnectionPlan {
+        let fromFile = resolved.map(HostConfig.init) ?? HostConfig()
+        let settings = merged(over: fromFile).merged(over: .defaults)
+        guard let resolved else {
+            return ConnectionPlan(settings: settings, options: settings.connectionOptions(host: host), environment: [:])
+        }
+        for keyword in ["proxyjump", "proxycommand"] {
+            if let value = resolved.value(keyword), value.lowercased() != "none" {
+                throw SSHError(.unsupported, host: host, port: settings.port ?? 22, message: "ssh_config sends \(host) "
+                               + "through \(keyword == "proxyjump" ? "ProxyJump" : "ProxyCommand") \(value) (\(resolved.origins[keyword] ?? "")), "
+                               + "which this version cannot do yet; connecting directly could reach another machine")
+            }
+        }
+        var options = settings.connectionOptions(host: resolved.hostName)
+        options.authMethods = authMethods(settings: settings, resolved: resolved)
+        if options.user.isEmpty { options.user = resolved.user }
+        var environment: [String: String] = [:]
+        let local = ProcessInfo.processInfo.environment
+        for pattern in resolved.values["sendenv"] ?? [] {
+            for (name, value) in local where SSHPattern.match(name, pattern) { environment[name] = value }
+        }
+        for assignment in resolved.values["setenv"] ?? [] {
+            let parts = assignment.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            if parts.count == 2 { environment[String(parts[0])] = String(parts[1]) }
+        }
+        return ConnectionPlan(settings: settings, options: options, environment: environment)
+    }
+
+    /// The authentication methods with `ssh_config`'s say: its identity files (when the caller gave no key),
+    /// `IdentityAgent`, `IdentitiesOnly`, and the Pubkey/Password/KbdInteractive switches, in
+    /// `PreferredAuthentications` order when given.
+    private func authMethods(settings: HostConfig, resolved: SSHResolvedConfig) -> [SSHAuthMethod] {
+        var keys: [SSHAuthMethod] = []
+        var agent: [SSHAuthMethod] = []
+        var passwords: [SSHAuthMethod] = []
+        let configuredFiles = resolved.values["identityfile"] != nil
+        if let privateKey = settings.privateKey { keys.append(privateKey.authMethod) }
+        if privateKey == nil && configuredFiles { keys.append(.identityFiles(resolved.identityFiles)) }
+        let agentSocket = resolved.identityAgent
+        if settings.allowAgent ?? true, agentSocket != "none", resolved.flag("identitiesonly") != true {
+            var socket = agentSocket
+            if socket == "SSH_AUTH_SOCK" { socket = nil }
+            if let name = socket, name.hasPrefix("$") { socket = ProcessInfo.processInfo.environment[String(name.dropFirst())] }
+            agent.append(.agent(socketPath: socket))
+        }
+        if settings.identityAuth ?? true, settings.privateKey == nil, !configuredFiles { keys.append(.defaultIdentities()) }
+        if let password = settings.password {
+            if settings.keyboardInteractive == true {
+                if resolved.flag("kbdinteractiveauthentication") != false { passwords.append(.keyboardInteractive(password: password)) }
+            } else if resolved.flag("passwordauthentication") != false {
+                passwords.append(.password(password))
+            }
+        }
+        let publicKey = resolved.flag("pubkeyauthentication") != false ? keys.prefix(1) + agent + keys.dropFirst() : []
+        guard let preferred = resolved.value("preferredauthentications") else { return Array(publicKey) + passwords }
+        var ordered: [SSHAuthMethod] = []
+        for method in preferred.split(separator: ",") {
+            switch method {
+            case "publickey": ordered += publicKey
+            case "password": ordered += passwords.filter { if case .password = $0 { true } else { false } }
+            case "keyboard-interactive": ordered += passwords.filter { if case .keyboardInteractive = $0 { true } else { false } }
+            default: break
+            }
+        }
+        return ordered
+    }
+}
