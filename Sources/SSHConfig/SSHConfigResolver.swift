@@ -4,8 +4,9 @@ import SSHEventLoop
 import Synchronization
 
 /// Evaluates `ssh_config` for a host as OpenSSH 9.2's `readconf.c` does: the user file then the system file,
-/// `Host` and `Match` blocks, `Include`, first value wins. Files are read and parsed once per process (re-checked
-/// on disk at most once a second) on the blocking pool, and each (host, user, port, files) is evaluated once.
+/// `Host` and `Match` blocks, `Include`, first value wins. Files are read and parsed on the blocking pool and
+/// kept, like each evaluation of a (host, user, port, files), for a second: a run over many hosts reads them
+/// once, and a changed file is seen a second later.
 public final class SSHConfigResolver: Sendable {
     /// The resolver clients use.
     public static let shared = SSHConfigResolver()
@@ -23,7 +24,7 @@ public final class SSHConfigResolver: Sendable {
     }
 
     private let files = Mutex<[String: CachedFile]>([:])
-    private let results = Mutex<[Key: SSHResolvedConfig]>([:])
+    private let results = Mutex<[Key: (config: SSHResolvedConfig, made: ContinuousClock.Instant)]>([:])
     private let execResults = Mutex<[String: Bool]>([:])
 
     /// Creates a resolver with its own caches.
@@ -36,7 +37,7 @@ public final class SSHConfigResolver: Sendable {
     public func resolve(host: String, user: String? = nil, port: Int? = nil,
                         source: SSHConfigSource = .default) async throws -> SSHResolvedConfig {
         let key = Key(host: host, user: user, port: port, source: source)
-        if let cached = results.withLock({ $0[key] }) { return cached }
+        if let cached = results.withLock({ $0[key] }), ContinuousClock.now - cached.made < .seconds(1) { return cached.config }
         var evaluation = Evaluation(originalHost: host, local: .current)
         if let user { evaluation.record("user", [user], origin: "the caller") }
         if let port { evaluation.record("port", [String(port)], origin: "the caller") }
@@ -51,7 +52,7 @@ public final class SSHConfigResolver: Sendable {
             }
         }
         let resolved = try evaluation.resolved()
-        results.withLock { $0[key] = resolved }
+        results.withLock { $0[key] = (resolved, .now) }
         return resolved
     }
 
@@ -165,6 +166,7 @@ public final class SSHConfigResolver: Sendable {
         if let cached = files.withLock({ $0[path] }), ContinuousClock.now - cached.checked < .seconds(1) {
             return cached.file
         }
+        // Parsed again after a second: cheap next to connecting, and a changed file is never missed for long.
         let file = try await BlockingPool.shared.run { () throws(SSHError) -> ConfigFile? in
             var info = stat()
             guard stat(path, &info) == 0 else { return nil }

@@ -1,0 +1,109 @@
+import Foundation
+import ParallelFrontend
+import SSHBackend
+import SSHConfig
+import SSHTestSupport
+import Testing
+
+/// ssh_config acted on by the client against real sshd, on both engines.
+@Suite("ssh_config against real sshd", .timeLimit(.minutes(2)))
+struct FrontendConfigTests {
+    /// Writes `text` as a user config file (mode 0600, as OpenSSH requires) and returns its path.
+    private func configFile(_ text: String, in dir: String) throws -> String {
+        let path = "\(dir)/config"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o600)
+        return path
+    }
+
+    /// Settings with nothing but the config file: user, port, key and known hosts all come from it.
+    private func onlyFile(_ path: String) -> HostConfig {
+        HostConfig(allowAgent: false, sshConfig: .file(path))
+    }
+
+    @Test("an alias with HostName, Port, User, IdentityFile and known hosts from the file connects", arguments: FrontendEngine.all)
+    func aliasConnects(engine: FrontendEngine) async throws {
+        let servers = try await Fleet.servers
+        let dir = try scratchDirectory("config-alias")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = try configFile("""
+            Host web-*
+                User \(TestUser.name)
+                IdentityFile \(TestKeys.shared.unauthorized)
+                IdentityFile \(TestKeys.shared.ed25519)
+                UserKnownHostsFile \(TestKeys.shared.knownHosts)
+                GlobalKnownHostsFile /dev/null
+            Host web-1
+                HostName \(servers[1].host)
+                Port \(servers[1].port)
+            Host web-2
+                HostName \(servers[2].host)
+                Port \(servers[2].port)
+                SetEnv PSSH_FROM_CONFIG=yes
+            """, in: dir)
+        let client = try ParallelSSHClient(hosts: ["web-1", "web-2"], backend: engine.backend, config: onlyFile(path))
+        let output = try await client.runCommand("set -- $SSH_CONNECTION; echo \"$3 $4 $(id -un) ${PSSH_FROM_CONFIG:-unset}\"")
+        var lines: [String] = []
+        for host in output { for try await line in host.stdout { lines.append(line) } }
+        #expect(lines == ["\(servers[1].host) \(servers[1].port) \(TestUser.name) unset",
+                          "\(servers[2].host) \(servers[2].port) \(TestUser.name) yes"])
+        #expect(output.map(\.host) == ["web-1", "web-2"], "outputs keep the names as given")
+        let resolved = try #require(try await client.resolvedConfig(at: 1))
+        #expect(resolved.sshG.contains("hostname \(servers[2].host)"))
+        await client.disconnect()
+    }
+
+    @Test("the caller's values win over the file's, as ssh's command line does", arguments: FrontendEngine.all)
+    func callerWins(engine: FrontendEngine) async throws {
+        let server = try await Fleet.servers[0]
+        let dir = try scratchDirectory("config-wins")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = try configFile("""
+            Host *
+                Port 1
+                User nobody-here
+                UserKnownHostsFile \(TestKeys.shared.knownHosts)
+            """, in: dir)
+        var config = Fleet.config(port: server.port)
+        config.sshConfig = .file(path)
+        config.hostKeyPolicy = nil  // from the file
+        let client = try ParallelSSHClient(hosts: [server.host], backend: engine.backend, config: config)
+        let output = try await client.runCommand("id -un")
+        #expect(try await output[0].stdout.first { _ in true } == TestUser.name)
+        await client.disconnect()
+    }
+
+    @Test("ConnectTimeout from the file applies to a silent listener", arguments: FrontendEngine.all)
+    func connectTimeout(engine: FrontendEngine) async throws {
+        try await Exclusive.run {
+            let silent = try BlackholeListener(host: "127.0.0.1")
+            let dir = try scratchDirectory("config-timeout")
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let path = try configFile("Host silent\n    HostName \(silent.host)\n    Port \(silent.port)\n    ConnectTimeout 1\n"
+                                      + "    ConnectionAttempts 1\n", in: dir)
+            let client = try ParallelSSHClient(hosts: ["silent"], backend: engine.backend, config: onlyFile(path))
+            let started = ContinuousClock.now
+            let output = try await client.runCommand("true", stopOnErrors: false)
+            let elapsed = ContinuousClock.now - started
+            #expect((output[0].error as? SSHError)?.code == .timeout)
+            #expect(elapsed >= .milliseconds(900) && elapsed < .seconds(5), "took \(elapsed)")
+        }
+    }
+
+    @Test("a bad config line fails the host with file and line; ProxyJump is refused rather than bypassed",
+          arguments: FrontendEngine.all)
+    func badLines(engine: FrontendEngine) async throws {
+        let dir = try scratchDirectory("config-bad")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = try configFile("Host *\n    Port 22\n    Frobnicate yes\n", in: dir)
+        let client = try ParallelSSHClient(hosts: ["anything"], backend: engine.backend, config: onlyFile(path))
+        let error = await #expect(throws: SSHError.self) { try await client.runCommand("true") }
+        #expect(error?.message.contains("\(path) line 3: Bad configuration option: frobnicate") == true)
+        #expect(error?.host == "anything")
+        try FileManager.default.createDirectory(atPath: "\(dir)/second", withIntermediateDirectories: true)
+        let jumping = try configFile("Host behind\n    ProxyJump bastion\n", in: "\(dir)/second")
+        let behind = try ParallelSSHClient(hosts: ["behind"], backend: engine.backend, config: onlyFile(jumping))
+        let refused = await #expect(throws: SSHError.self) { try await behind.runCommand("true") }
+        #expect(refused?.code == .unsupported && refused?.message.contains("ProxyJump bastion") == true)
+    }
+}
