@@ -100,7 +100,7 @@ let package = Package(
         // Our side of the benchmarks in bench/ (release build): one workload per run, figures as JSON.
         .executableTarget(
             name: "pssh-bench",
-            dependencies: ["SSHBackend", "BackendLibSSH2", "BackendLibSSH", "ParallelFrontend", "SSHKnownHosts"],
+            dependencies: ["SSHBackend", "BackendLibSSH2", "BackendLibSSH", "ParallelFrontend", "SSHKnownHosts", "SSHConfig"],
             swiftSettings: swiftSettings),
 
         // A child program for the exit-time test: sessions streaming on both engines when the process exits.

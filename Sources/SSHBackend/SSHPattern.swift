@@ -3,8 +3,23 @@
 package enum SSHPattern {
     /// Whether `name` matches `pattern` (byte for byte, no case folding), iteratively.
     package static func match(_ name: some Collection<UInt8>, _ pattern: some Collection<UInt8>) -> Bool {
-        let name = Array(name)
-        let pattern = Array(pattern)
+        let result = name.withContiguousStorageIfAvailable { nameBytes in
+            pattern.withContiguousStorageIfAvailable { patternBytes in match(nameBytes, patternBytes) }
+        }
+        if let result, let result { return result }
+        return Array(name).withUnsafeBufferPointer { nameBytes in
+            Array(pattern).withUnsafeBufferPointer { patternBytes in match(nameBytes, patternBytes) }
+        }
+    }
+
+    /// Whether `name` matches `pattern`.
+    package static func match(_ name: String, _ pattern: String) -> Bool {
+        var name = name
+        var pattern = pattern
+        return name.withUTF8 { nameBytes in pattern.withUTF8 { patternBytes in match(nameBytes, patternBytes) } }
+    }
+
+    private static func match(_ name: UnsafeBufferPointer<UInt8>, _ pattern: UnsafeBufferPointer<UInt8>) -> Bool {
         var n = 0
         var p = 0
         var starP: Int?
@@ -28,9 +43,6 @@ package enum SSHPattern {
         while p < pattern.count && pattern[p] == UInt8(ascii: "*") { p += 1 }
         return p == pattern.count
     }
-
-    /// Whether `name` matches `pattern`.
-    package static func match(_ name: String, _ pattern: String) -> Bool { match(name.utf8, pattern.utf8) }
 
     /// OpenSSH's `match_pattern_list`: a comma list where a matching `!pattern` vetoes; `1` for a match, `-1`
     /// for a veto, `0` for neither. With `lowercase`, both sides are compared lowercased.

@@ -36,7 +36,10 @@ struct ConfigFile: Sendable {
                 throw Self.error(path, number, "no argument after keyword \"\(keyword)\"")
             }
             guard let arguments = Self.split(rest) else { throw Self.error(path, number, "invalid quotes") }
-            lines.append(ConfigLine(number: number, keyword: keyword, arguments: arguments, rest: String(rest)))
+            let parsed = ConfigLine(number: number, keyword: keyword, arguments: arguments, rest: String(rest))
+            // Values are checked on every line, active or not, as OpenSSH does: once, here.
+            try Evaluation.validate(parsed, at: "\(path) line \(number)")
+            lines.append(parsed)
         }
         self.lines = lines
     }

@@ -26,6 +26,7 @@ public final class SSHConfigResolver: Sendable {
     private let files = Mutex<[String: CachedFile]>([:])
     private let results = Mutex<[Key: (config: SSHResolvedConfig, made: ContinuousClock.Instant)]>([:])
     private let execResults = Mutex<[String: Bool]>([:])
+    private let globs = Mutex<[String: (paths: [String], checked: ContinuousClock.Instant)]>([:])
 
     /// Creates a resolver with its own caches.
     public init() {}
@@ -64,7 +65,7 @@ public final class SSHConfigResolver: Sendable {
         var active = true
         let neverMatch = !startActive
         for line in file.lines {
-            let location = "\(path) line \(line.number)"
+            var location: String { "\(path) line \(line.number)" }
             switch line.keyword {
             case "host":
                 active = !neverMatch && evaluation.matchesHost(line.arguments)
@@ -79,8 +80,7 @@ public final class SSHConfigResolver: Sendable {
                     }
                     var expanded = userFile ? ConfigTokens.tilde(pattern) : pattern
                     if !expanded.hasPrefix("/") { expanded = (userFile ? ConfigTokens.tilde("~/.ssh/") : "/etc/ssh/") + expanded }
-                    let glob = expanded
-                    for included in await BlockingPool.shared.run({ Self.glob(glob) }) {
+                    for included in await glob(expanded) {
                         try await apply(included, userFile: userFile, depth: depth + 1, active: active && !neverMatch,
                                         into: &evaluation)
                     }
@@ -94,7 +94,6 @@ public final class SSHConfigResolver: Sendable {
                     }
                     throw SSHError(.invalidArgument, message: "\(location): Bad configuration option: \(line.keyword)")
                 }
-                try Evaluation.validate(line, at: location)
                 if active && !neverMatch { evaluation.apply(line, origin: "\(path):\(line.number)") }
             }
         }
@@ -180,6 +179,16 @@ public final class SSHConfigResolver: Sendable {
         }
         files.withLock { $0[path] = CachedFile(file: file, checked: .now) }
         return file
+    }
+
+    /// The files `pattern` names (kept for a second, like the files themselves).
+    private func glob(_ pattern: String) async -> [String] {
+        if let cached = globs.withLock({ $0[pattern] }), ContinuousClock.now - cached.checked < .seconds(1) {
+            return cached.paths
+        }
+        let paths = await BlockingPool.shared.run { Self.glob(pattern) }
+        globs.withLock { $0[pattern] = (paths, .now) }
+        return paths
     }
 
     /// The files `pattern` names, sorted, as `glob(3)` finds them.

@@ -73,6 +73,10 @@ if arguments.workload == "knownhosts" {
     await knownHostsWorkload(file: arguments.local, count: arguments.hosts)
     exit(0)
 }
+if arguments.workload == "sshconfig" {
+    await sshConfigWorkload(file: arguments.local, count: arguments.hosts)
+    exit(0)
+}
 let backend: any SSHBackend = arguments.engine == "libssh" ? LibSSHBackend() : LibSSH2Backend()
 let count = ["fanout", "hold"].contains(arguments.workload) ? arguments.hosts : 1
 let client = try ParallelSSHClient(
