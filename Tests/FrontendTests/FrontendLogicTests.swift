@@ -125,7 +125,8 @@ struct FrontendLogicTests {
     @Test("a read timeout is resumable: reading again continues, a partial line is not lost")
     func resumableReadTimeout() async throws {
         let backend = FakeBackend { _ in
-            FakeHost { _ in .init(stdout: ["first\npar"], duration: .milliseconds(600)) }
+            // The command ends after 2 s: the 150 ms timeout comes first even on a loaded machine.
+            FakeHost { _ in .init(stdout: ["first\npar"], duration: .seconds(2)) }
         }
         let host = try #require(try await client(["a"], backend).runCommand("x", readTimeout: .milliseconds(150)).first)
         var lines: [String] = []
@@ -136,8 +137,8 @@ struct FrontendLogicTests {
             #expect(error.code == .timeout)
         }
         #expect(lines == ["first"])
-        try await Task.sleep(for: .milliseconds(700))
-        for try await line in host.stdout { lines.append(line) }
+        try await host.waitFinished()
+        for try await line in host.stdout { lines.append(line) }  // the rest: the partial line, then the end
         #expect(lines == ["first", "par"])
     }
 

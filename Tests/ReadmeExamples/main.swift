@@ -36,6 +36,15 @@ func readmeHostKeys() async throws {
 }
 
 /// README.md
+func readmeSSHConfig() async throws {
+    let client = try ParallelSSHClient(hosts: ["web-1", "web-2"])     // HostName, User, Port, IdentityFile... from ~/.ssh/config
+    _ = try await client.runCommand("uptime")
+    let fleet = try ParallelSSHClient(hosts: ["db-1"],
+                                      config: HostConfig(sshConfig: .file("fleet/ssh_config")))  // as ssh -F; .disabled: -F none
+    print(try await fleet.resolvedConfig(at: 0)?.sshG ?? [])           // what ssh -G would print for db-1
+}
+
+/// README.md
 func readmeCopies(client: ParallelSSHClient) async throws {
     try await client.copyFile("dist/app.tar.gz", to: "/opt/app/app.tar.gz")            // SFTP upload, every host
     try await client.copyRemoteFile("/var/log/syslog", to: "logs/syslog")             // logs/syslog_web1, logs/syslog_web2, ...
