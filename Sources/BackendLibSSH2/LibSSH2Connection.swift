@@ -73,7 +73,8 @@ final class LibSSH2Connection: NativeConnection {
 
     func sendKeepalive(interval seconds: Int) -> NativeStep {
         guard let session else { return .done }
-        libssh2_keepalive_config(session, 0, UInt32(clamping: seconds))
+        // want_reply: the server answers, so a silent peer can be told from a quiet one.
+        libssh2_keepalive_config(session, 1, UInt32(clamping: seconds))
         var next: Int32 = 0
         let rc = libssh2_keepalive_send(session, &next)
         if rc != 0 && rc != LIBSSH2_ERROR_EAGAIN && isTransportError(rc) {

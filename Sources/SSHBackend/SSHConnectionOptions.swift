@@ -15,6 +15,10 @@ public struct SSHConnectionOptions: Sendable {
     public var operationTimeout: Duration?
     /// Send a keepalive after this much idle time (`nil`: never).
     public var keepaliveInterval: Duration?
+    /// How many keepalives in a row may go unanswered before the connection counts as dead and fails with
+    /// ``SSHError/Code/connectionLost`` (OpenSSH's `ServerAliveCountMax`, default 3: a silent peer is noticed
+    /// after about `keepaliveInterval` x 4); `nil`: never.
+    public var keepaliveCountMax: Int? = 3
     /// Ask for zlib compression.
     public var compression: Bool
     /// Which address families to use when the name resolves to several.

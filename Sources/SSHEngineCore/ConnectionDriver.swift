@@ -26,6 +26,9 @@ package final class ConnectionDriver<Native: NativeConnection>: IOHandler {
     /// Set once the connection is unusable; everything after fails with it.
     package private(set) var failure: SSHError?
     private var keepaliveTimer: TimerID?
+    /// Whether the peer sent anything since the last keepalive tick, and how many ticks in a row it did not.
+    private var heardSinceKeepalive = false
+    private var unansweredKeepalives = 0
     private var redriveScheduled = false
 
     /// Creates the connection on `loop` (its thread only).
@@ -78,6 +81,7 @@ package final class ConnectionDriver<Native: NativeConnection>: IOHandler {
     // MARK: Driving
 
     package func handleIO(_ events: IOEvents) {
+        if events.contains(.readable) { heardSinceKeepalive = true }
         drive()
         if events.contains(.hangup) || events.contains(.error), failure == nil {
             // The peer is gone. Channels paused by backpressure would not read again until their consumer does,
@@ -149,9 +153,26 @@ package final class ConnectionDriver<Native: NativeConnection>: IOHandler {
         scheduleKeepalive(seconds: Int(max(2, interval.components.seconds)))
     }
 
+    /// Every `seconds`: OpenSSH's ServerAliveInterval check. Anything received since the last tick resets the
+    /// count; a tick after a silent interval counts one more unanswered keepalive (each tick sends one that asks
+    /// for a reply), and once `keepaliveCountMax` are unanswered the peer counts as dead and the connection fails
+    /// with `connectionLost`.
     private func scheduleKeepalive(seconds: Int) {
         keepaliveTimer = loop.scheduleTimer(after: .seconds(seconds)) { [weak self] in
             guard let self, self.failure == nil else { return }
+            if self.heardSinceKeepalive {
+                self.unansweredKeepalives = 0
+            } else {
+                // A whole interval of silence: OpenSSH's server_alive_check.
+                if let limit = self.options.keepaliveCountMax, self.unansweredKeepalives >= limit {
+                    self.fail(SSHError(.connectionLost, host: self.options.host, port: self.options.port,
+                                       message: "the server answered none of \(limit) keepalives sent \(seconds) s apart "
+                                       + "(ServerAliveInterval x ServerAliveCountMax): the peer is unreachable or stopped"))
+                    return
+                }
+                self.unansweredKeepalives += 1
+            }
+            self.heardSinceKeepalive = false
             if case .failed(let error) = self.native.sendKeepalive(interval: seconds) {
                 self.fail(error)
                 return

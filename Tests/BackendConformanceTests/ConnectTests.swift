@@ -96,4 +96,34 @@ struct ConnectTests {
         #expect(result.stdout == "alive\n")
         await session.close()
     }
+
+    @Test("a peer that stops answering is reported within ServerAliveInterval x (CountMax + 1); a quiet one is not",
+          arguments: Engine.all)
+    func deadPeer(engine: Engine) async throws {
+        try await Exclusive.run {
+            let server = try await TestSSHServer.start(host: "127.0.0.2")
+            defer { server.stop() }
+            var options = server.options()
+            options.keepaliveInterval = .seconds(1)
+            options.keepaliveCountMax = 2
+            // A quiet but live peer: a command silent for 4 s (four keepalive rounds) ends normally.
+            let quiet = try await engine.backend.connect(options)
+            #expect(try await run(quiet, "sleep 4; echo done").stdout == "done\n")
+            await quiet.close()
+            // A frozen peer: its sshd processes stopped (TCP still up, no SSH answer).
+            let session = try await engine.backend.connect(options)
+            let channel = try await session.exec("sleep 60")
+            try await Task.sleep(for: .milliseconds(200))
+            let frozen = server.sessionProcesses
+            #expect(!frozen.isEmpty)
+            for pid in frozen { kill(pid, SIGSTOP) }
+            defer { for pid in frozen { kill(pid, SIGCONT) } }
+            let started = ContinuousClock.now
+            let error = await expectSSHError(.connectionLost) { try await channel.exitStatus() }
+            let waited = ContinuousClock.now - started
+            #expect(waited < .seconds(8), "noticed after \(waited)")
+            #expect(error?.message.contains("keepalive") == true, "\(error.map { "\($0)" } ?? "")")
+            await session.close()
+        }
+    }
 }

@@ -106,4 +106,35 @@ struct FrontendConfigTests {
         let refused = await #expect(throws: SSHError.self) { try await behind.runCommand("true") }
         #expect(refused?.code == .unsupported && refused?.message.contains("ProxyJump bastion") == true)
     }
+
+    @Test("IdentityAgent names the agent; IdentitiesOnly keeps its keys out", arguments: FrontendEngine.all)
+    func identitiesOnly(engine: FrontendEngine) async throws {
+        let server = try await Fleet.servers[0]
+        let agent = try await TestAgent.start(keys: [TestKeys.shared.ed25519])
+        let dir = try scratchDirectory("config-agent")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func client(identitiesOnly: Bool) throws -> ParallelSSHClient {
+            let path = "\(dir)/config-\(identitiesOnly)"
+            try """
+                Host box
+                    HostName \(server.host)
+                    Port \(server.port)
+                    User \(TestUser.name)
+                    IdentityFile \(TestKeys.shared.unauthorized)
+                    IdentityAgent \(agent.socketPath)
+                    IdentitiesOnly \(identitiesOnly ? "yes" : "no")
+                    UserKnownHostsFile \(TestKeys.shared.knownHosts)
+                """.write(toFile: path, atomically: true, encoding: .utf8)
+            chmod(path, 0o600)
+            return try ParallelSSHClient(hosts: ["box"], backend: engine.backend,
+                                         config: HostConfig(connectionAttempts: 1, sshConfig: .file(path)))
+        }
+        // The file's own key is not authorized; the agent's key is.
+        let viaAgent = try await client(identitiesOnly: false).runCommand("echo in")
+        #expect(try await viaAgent[0].stdout.first { _ in true } == "in")
+        let output = try await client(identitiesOnly: true).runCommand("true", stopOnErrors: false)
+        let error = output[0].error as? SSHError
+        #expect(error?.code == .authenticationFailed, "\(output[0])")
+        #expect(error?.attempts.contains { $0.method.contains("agent") } == false)
+    }
 }

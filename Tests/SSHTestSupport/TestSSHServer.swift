@@ -84,6 +84,21 @@ public final class TestSSHServer: Sendable {
     /// Stops the server (connections already open keep their own sshd processes until they end).
     public func stop() { process.stop() }
 
+    /// The sshd processes serving connections now (the listener's descendants), to freeze a peer with SIGSTOP.
+    public var sessionProcesses: [pid_t] {
+        guard let listener = process.pid else { return [] }
+        var found: [pid_t] = []
+        var frontier = [listener]
+        while let parent = frontier.popLast() {
+            let children = (try? String(contentsOfFile: "/proc/\(parent)/task/\(parent)/children", encoding: .utf8)) ?? ""
+            for child in children.split(separator: " ").compactMap({ pid_t($0) }) {
+                found.append(child)
+                frontier.append(child)
+            }
+        }
+        return found
+    }
+
     /// Connection options for this server with the given auth methods and user.
     public func options(
         user: String = TestUser.name,

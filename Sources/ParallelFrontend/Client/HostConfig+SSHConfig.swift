@@ -23,6 +23,7 @@ extension HostConfig {
         timeout = resolved.seconds("connecttimeout").map { .seconds($0) }
         let alive = resolved.serverAliveInterval
         if resolved.value("serveraliveinterval") != nil || alive > 0 { keepalive = .seconds(alive) }
+        keepaliveCountMax = resolved.value("serveralivecountmax").flatMap(Int.init)
         compression = resolved.flag("compression")
         switch resolved.value("addressfamily")?.lowercased() {
         case "inet6": ipv6Only = true

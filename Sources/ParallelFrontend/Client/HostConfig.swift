@@ -76,6 +76,10 @@ public struct HostConfig: Sendable {
     public var identityAuth: Bool?
     /// Keepalive interval (default 60 s, as parallel-ssh's default client; `.zero` turns keepalives off).
     public var keepalive: Duration?
+    /// Keepalives in a row that may go unanswered before the host counts as dead and its connection fails with
+    /// `connectionLost` (default 3, OpenSSH's `ServerAliveCountMax`: a silent host is noticed after about
+    /// `keepalive` x 4).
+    public var keepaliveCountMax: Int?
     /// zlib compression (default `false`).
     public var compression: Bool?
     /// Connect over IPv6 only (default `false`).
@@ -98,7 +102,7 @@ public struct HostConfig: Sendable {
     public init(user: String? = nil, port: Int? = nil, password: String? = nil, privateKey: PrivateKey? = nil,
                 alias: String? = nil, connectionAttempts: Int? = nil, retryDelay: Duration? = nil,
                 timeout: Duration? = nil, allowAgent: Bool? = nil, identityAuth: Bool? = nil,
-                keepalive: Duration? = nil, compression: Bool? = nil, ipv6Only: Bool? = nil,
+                keepalive: Duration? = nil, keepaliveCountMax: Int? = nil, compression: Bool? = nil, ipv6Only: Bool? = nil,
                 keyboardInteractive: Bool? = nil, unreadOutputLimit: Int? = nil, hostKeyPolicy: SSHHostKeyPolicy? = nil,
                 sshConfig: SSHConfigSource? = nil) {
         self.user = user
@@ -112,6 +116,7 @@ public struct HostConfig: Sendable {
         self.allowAgent = allowAgent
         self.identityAuth = identityAuth
         self.keepalive = keepalive
+        self.keepaliveCountMax = keepaliveCountMax
         self.compression = compression
         self.ipv6Only = ipv6Only
         self.keyboardInteractive = keyboardInteractive
@@ -123,7 +128,7 @@ public struct HostConfig: Sendable {
     /// The value of every field when neither the caller nor `ssh_config` sets it.
     public static let defaults = HostConfig(
         port: 22, connectionAttempts: 3, retryDelay: .seconds(5), timeout: .seconds(60), allowAgent: true,
-        identityAuth: true, keepalive: .seconds(60), compression: false, ipv6Only: false, keyboardInteractive: false,
+        identityAuth: true, keepalive: .seconds(60), keepaliveCountMax: 3, compression: false, ipv6Only: false, keyboardInteractive: false,
         unreadOutputLimit: SSHChannelRequest.defaultUnreadOutputLimit)
 
     /// This configuration with every `nil` field taken from `fallback`.
@@ -133,7 +138,8 @@ public struct HostConfig: Sendable {
                    connectionAttempts: connectionAttempts ?? fallback.connectionAttempts,
                    retryDelay: retryDelay ?? fallback.retryDelay, timeout: timeout ?? fallback.timeout,
                    allowAgent: allowAgent ?? fallback.allowAgent, identityAuth: identityAuth ?? fallback.identityAuth,
-                   keepalive: keepalive ?? fallback.keepalive, compression: compression ?? fallback.compression,
+                   keepalive: keepalive ?? fallback.keepalive,
+                   keepaliveCountMax: keepaliveCountMax ?? fallback.keepaliveCountMax, compression: compression ?? fallback.compression,
                    ipv6Only: ipv6Only ?? fallback.ipv6Only,
                    keyboardInteractive: keyboardInteractive ?? fallback.keyboardInteractive,
                    unreadOutputLimit: unreadOutputLimit ?? fallback.unreadOutputLimit,
@@ -162,6 +168,7 @@ public struct HostConfig: Sendable {
         if let keepalive = config.keepalive, keepalive < .zero || (keepalive > .zero && keepalive < .seconds(1)) {
             throw bad("keepalive must be at least 1 s (.zero: off), got \(keepalive)")
         }
+        if let count = config.keepaliveCountMax, count < 0 { throw bad("keepaliveCountMax must not be negative, got \(count)") }
         if let limit = config.unreadOutputLimit, limit < 1 { throw bad("unreadOutputLimit must be positive, got \(limit)") }
         for path in config.privateKey?.paths ?? [] where !readableFiles.contains(path) {
             guard FileManager.default.isReadableFile(atPath: path) else {
@@ -190,11 +197,13 @@ public struct HostConfig: Sendable {
     func connectionOptions(host: String) -> SSHConnectionOptions {
         let timeout = timeout.flatMap { $0 > .zero ? $0 : nil }
         let keepalive = keepalive.flatMap { $0 > .zero ? $0 : nil }
-        return SSHConnectionOptions(
+        var options = SSHConnectionOptions(
             host: host, port: port ?? 22, user: user ?? SSHConnectionOptions.currentUser, authMethods: authMethods,
             connectTimeout: timeout, operationTimeout: timeout, keepaliveInterval: keepalive,
             compression: compression ?? false, addressFamily: ipv6Only == true ? .ipv6 : .any,
             hostKeyPolicy: hostKeyPolicy ?? SSHHostKeyPolicy())
+        options.keepaliveCountMax = keepaliveCountMax ?? 3
+        return options
     }
 
     /// Warns once through `logger` when host-key checking is off for any of `configs` (resolved, one per host).
