@@ -137,4 +137,20 @@ struct FrontendConfigTests {
         #expect(error?.code == .authenticationFailed, "\(output[0])")
         #expect(error?.attempts.contains { $0.method.contains("agent") } == false)
     }
+
+    @Test("RequestTTY from the file gives commands a terminal unless the caller says otherwise", arguments: FrontendEngine.all)
+    func requestTTY(engine: FrontendEngine) async throws {
+        let server = try await Fleet.servers[0]
+        let dir = try scratchDirectory("config-tty")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = try configFile("Host *\n    RequestTTY force\n", in: dir)
+        var config = Fleet.config(port: server.port)
+        config.sshConfig = .file(path)
+        let client = try ParallelSSHClient(hosts: [server.host], backend: engine.backend, config: config)
+        let fromFile = try await client.runCommand("tty")
+        #expect(try await fromFile[0].stdout.first { _ in true }?.hasPrefix("/dev/pts/") == true)
+        let explicit = try await client.runCommand("tty", pty: false)
+        #expect(try await explicit[0].stdout.first { _ in true } == "not a tty")
+        await client.disconnect()
+    }
 }

@@ -11,6 +11,8 @@ struct ConnectionPlan: Sendable {
     let options: SSHConnectionOptions
     /// Variables `SendEnv` and `SetEnv` send with each command (the command's own environment wins).
     let environment: [String: String]
+    /// Whether commands get a terminal when the caller does not say (`RequestTTY yes` or `force`).
+    var requestTTY = false
 }
 
 extension HostConfig {
@@ -72,7 +74,8 @@ extension HostConfig {
             let parts = assignment.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             if parts.count == 2 { environment[String(parts[0])] = String(parts[1]) }
         }
-        return ConnectionPlan(settings: settings, options: options, environment: environment)
+        let tty = ["yes", "force"].contains(resolved.value("requesttty")?.lowercased() ?? "")
+        return ConnectionPlan(settings: settings, options: options, environment: environment, requestTTY: tty)
     }
 
     /// The authentication methods with `ssh_config`'s say: its identity files (when the caller gave no key),

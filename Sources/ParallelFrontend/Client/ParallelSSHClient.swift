@@ -83,13 +83,14 @@ public final class ParallelSSHClient: Sendable {
     ///   - sudo: run through `sudo -S`.
     ///   - user: run as this user (`sudo -u <user> -S`).
     ///   - shell: the shell that runs the command, e.g. `"bash -c"`.
-    ///   - pty: allocate a pseudo-terminal (stderr then arrives merged into stdout).
+    ///   - pty: allocate a pseudo-terminal (stderr then arrives merged into stdout); `nil`: as ssh_config's
+    ///     `RequestTTY` says (`yes`/`force`), else none.
     ///   - environment: variables sent before the command (the server keeps those its `AcceptEnv` allows).
     ///   - readTimeout: a deadline for each pass over a host's stdout or stderr; reading again resumes.
     ///   - encoding: how output lines are decoded and stdin text encoded.
     ///   - sudoPassword: written to stdin once the command runs, for sudo's prompt.
     public func runCommand(
-        _ command: String, sudo: Bool = false, user: String? = nil, shell: String? = nil, pty: Bool = false,
+        _ command: String, sudo: Bool = false, user: String? = nil, shell: String? = nil, pty: Bool? = nil,
         environment: [String: String] = [:], hostArgs: [[String]]? = nil, stopOnErrors: Bool = true,
         readTimeout: Duration? = nil, encoding: String.Encoding = .utf8, sudoPassword: String? = nil
     ) async throws -> [HostOutput] {
@@ -114,7 +115,7 @@ public final class ParallelSSHClient: Sendable {
 
     /// Runs the command `command(host, index)` returns for each host (the closure form of `hostArgs`).
     public func runCommand(
-        sudo: Bool = false, user: String? = nil, shell: String? = nil, pty: Bool = false,
+        sudo: Bool = false, user: String? = nil, shell: String? = nil, pty: Bool? = nil,
         environment: [String: String] = [:], stopOnErrors: Bool = true, readTimeout: Duration? = nil,
         encoding: String.Encoding = .utf8, _ command: (_ host: String, _ index: Int) -> String
     ) async throws -> [HostOutput] {

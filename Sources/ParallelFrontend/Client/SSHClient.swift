@@ -164,13 +164,14 @@ public actor SSHClient {
     ///     `sudoPassword`).
     ///   - user: run as this user (`sudo -u <user> -S`).
     ///   - shell: the shell that runs the command, e.g. `"bash -c"` (default `$SHELL -c` when wrapping).
-    ///   - pty: allocate a pseudo-terminal (stderr then arrives merged into stdout).
+    ///   - pty: allocate a pseudo-terminal (stderr then arrives merged into stdout); `nil`: as ssh_config's
+    ///     `RequestTTY` says (`yes`/`force`), else none.
     ///   - environment: variables sent before the command (the server keeps those its `AcceptEnv` allows).
     ///   - readTimeout: a deadline for each pass over ``HostOutput/stdout`` or `stderr`; reading again resumes.
     ///   - encoding: how the command is encoded, output lines decoded and stdin text encoded.
     ///   - sudoPassword: written to stdin once the command runs, for sudo's prompt.
     public func runCommand(_ command: String, sudo: Bool = false, user: String? = nil, shell: String? = nil,
-                           pty: Bool = false, environment: [String: String] = [:], readTimeout: Duration? = nil,
+                           pty: Bool? = nil, environment: [String: String] = [:], readTimeout: Duration? = nil,
                            encoding: String.Encoding = .utf8, sudoPassword: String? = nil) async throws -> HostOutput {
         let line = CommandLine(sudo: sudo, user: user, shell: shell).wrap(command)
         let kind: SSHChannelRequest.Kind
@@ -183,8 +184,9 @@ public actor SSHClient {
         }
         let session = try await connectedSession()
         let sent = (plan?.environment ?? [:]).merging(environment) { _, given in given }
+        let terminal = pty ?? plan?.requestTTY ?? false
         let channel = try await session.openChannel(SSHChannelRequest(
-            kind: kind, pty: pty ? SSHPTYRequest() : nil, environment: sent,
+            kind: kind, pty: terminal ? SSHPTYRequest() : nil, environment: sent,
             unreadOutputLimit: config.unreadOutputLimit))
         let output = HostOutput(host: host, alias: config.alias, index: index, command: line, channel: channel,
                                 port: config.port ?? 22, encoding: encoding, readTimeout: readTimeout, logger: logger)
