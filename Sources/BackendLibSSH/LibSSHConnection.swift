@@ -37,21 +37,34 @@ final class LibSSHConnection: NativeConnection {
 
     /// Creates the libssh session (non-blocking) on the connected socket. It never resolves names,
     /// connects, or reads `~/.ssh/config` or known_hosts files of its own accord.
-    /// What libssh 0.10 negotiates (host certificates are left out of its offer).
-    static let hostKeyAlgorithms = ["ssh-ed25519", "ecdsa-sha2-nistp521", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp256",
-                                    "sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com", "rsa-sha2-512",
-                                    "rsa-sha2-256", "ssh-rsa"]
+    /// What libssh 0.10.6 (OpenSSL build) negotiates, from its `kex.c` (it has no call that lists them); host
+    /// certificates are left out of its offer.
+    static let supportedAlgorithms = SSHAlgorithmSupport(
+        hostKeys: ["ssh-ed25519", "ecdsa-sha2-nistp521", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp256",
+                   "sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com", "rsa-sha2-512", "rsa-sha2-256",
+                   "ssh-rsa"],
+        ciphers: ["chacha20-poly1305@openssh.com", "aes256-gcm@openssh.com", "aes128-gcm@openssh.com", "aes256-ctr",
+                  "aes192-ctr", "aes128-ctr", "aes256-cbc", "aes192-cbc", "aes128-cbc", "3des-cbc"],
+        keyExchange: ["curve25519-sha256", "curve25519-sha256@libssh.org", "ecdh-sha2-nistp256", "ecdh-sha2-nistp384",
+                      "ecdh-sha2-nistp521", "diffie-hellman-group18-sha512", "diffie-hellman-group16-sha512",
+                      "diffie-hellman-group-exchange-sha256", "diffie-hellman-group14-sha256", "diffie-hellman-group14-sha1",
+                      "diffie-hellman-group1-sha1", "diffie-hellman-group-exchange-sha1"],
+        macs: ["hmac-sha2-256-etm@openssh.com", "hmac-sha2-512-etm@openssh.com", "hmac-sha1-etm@openssh.com",
+               "hmac-sha2-256", "hmac-sha2-512", "hmac-sha1"])
 
-    func makeSession(hostKeyAlgorithms: [String]) throws(SSHError) {
+    func makeSession(algorithms: SSHNegotiationLists) throws(SSHError) {
         if session != nil { return }
         _ = LibSSHLibrary.initialized
         guard let created = ssh_new() else {
             throw error(.resourceExhausted, "libssh could not allocate a session")
         }
-        guard setOption(created, SSH_OPTIONS_HOSTKEYS, hostKeyAlgorithms.joined(separator: ",")) else {
+        var preferences: [(ssh_options_e, [String])] = [(SSH_OPTIONS_HOSTKEYS, algorithms.hostKeys)]
+        if let ciphers = algorithms.ciphers { preferences += [(SSH_OPTIONS_CIPHERS_C_S, ciphers), (SSH_OPTIONS_CIPHERS_S_C, ciphers)] }
+        if let macs = algorithms.macs { preferences += [(SSH_OPTIONS_HMAC_C_S, macs), (SSH_OPTIONS_HMAC_S_C, macs)] }
+        if let kex = algorithms.keyExchange { preferences.append((SSH_OPTIONS_KEY_EXCHANGE, kex)) }
+        for (option, list) in preferences where !setOption(created, option, list.joined(separator: ",")) {
             ssh_free(created)
-            throw error(.handshakeFailed, "libssh accepts none of the host-key algorithms "
-                        + hostKeyAlgorithms.joined(separator: ","))
+            throw error(.unsupported, "libssh accepts none of " + list.joined(separator: ","))
         }
         ssh_set_blocking(created, 0)
         setOption(created, SSH_OPTIONS_FD, context.socket.fd)

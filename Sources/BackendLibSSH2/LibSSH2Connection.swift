@@ -24,21 +24,24 @@ final class LibSSH2Connection: NativeConnection {
     // MARK: Session
 
     /// Creates the libssh2 session (non-blocking), passing `self` as the callbacks' abstract pointer.
-    /// What libssh2 1.10 negotiates: no rsa-sha2 (RSA only as SHA-1 `ssh-rsa`, which OpenSSH 8.8+ servers no
-    /// longer offer), no `sk-*`, and host certificates listed but never agreed.
-    static let hostKeyAlgorithms = ["ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-ed25519",
-                                    "ssh-rsa", "ssh-dss"]
+    /// What this libssh2 build negotiates, as it reports it (`libssh2_session_supported_algs`). Host keys: no
+    /// rsa-sha2 (RSA only as SHA-1 `ssh-rsa`, which OpenSSH 8.8+ servers no longer offer), no `sk-*`, and host
+    /// certificates left out (listed by libssh2 1.10 but never agreed).
+    static var supportedAlgorithms: SSHAlgorithmSupport { LibSSH2Library.supportedAlgorithms }
 
-    func makeSession(hostKeyAlgorithms: [String]) throws(SSHError) {
+    func makeSession(algorithms: SSHNegotiationLists) throws(SSHError) {
         if session != nil { return }
         _ = LibSSH2Library.initialized
         guard let created = clibssh2_session_init(Unmanaged.passUnretained(self).toOpaque()) else {
             throw error(.resourceExhausted, "libssh2 could not allocate a session")
         }
-        if libssh2_session_method_pref(created, LIBSSH2_METHOD_HOSTKEY, hostKeyAlgorithms.joined(separator: ",")) != 0 {
+        var preferences: [(Int32, [String])] = [(LIBSSH2_METHOD_HOSTKEY, algorithms.hostKeys)]
+        if let ciphers = algorithms.ciphers { preferences += [(LIBSSH2_METHOD_CRYPT_CS, ciphers), (LIBSSH2_METHOD_CRYPT_SC, ciphers)] }
+        if let macs = algorithms.macs { preferences += [(LIBSSH2_METHOD_MAC_CS, macs), (LIBSSH2_METHOD_MAC_SC, macs)] }
+        if let kex = algorithms.keyExchange { preferences.append((LIBSSH2_METHOD_KEX, kex)) }
+        for (method, list) in preferences where libssh2_session_method_pref(created, method, list.joined(separator: ",")) != 0 {
             libssh2_session_free(created)
-            throw error(.handshakeFailed, "libssh2 accepts none of the host-key algorithms "
-                        + hostKeyAlgorithms.joined(separator: ","))
+            throw error(.unsupported, "libssh2 accepts none of " + list.joined(separator: ","))
         }
         libssh2_session_set_blocking(created, 0)
         if options.compression { libssh2_session_flag(created, LIBSSH2_FLAG_COMPRESS, 1) }

@@ -12,6 +12,27 @@ enum LibSSH2Library {
         return libssh2_init(0) == 0
     }()
 
+    /// What this build of libssh2 negotiates, as `libssh2_session_supported_algs` reports it (asked once, on a
+    /// session made for the purpose). Host certificates are left out: libssh2 1.10 lists them but cannot verify
+    /// them, so they are never agreed.
+    static let supportedAlgorithms: SSHAlgorithmSupport = {
+        _ = initialized
+        guard let session = clibssh2_session_init(nil) else {
+            return SSHAlgorithmSupport(hostKeys: [], ciphers: [], keyExchange: [], macs: [])
+        }
+        defer { libssh2_session_free(session) }
+        func list(_ method: Int32) -> [String] {
+            var names: UnsafeMutablePointer<UnsafePointer<CChar>?>?
+            let count = libssh2_session_supported_algs(session, method, &names)
+            guard count > 0, let names else { return [] }
+            defer { libssh2_free(session, names) }
+            return (0..<Int(count)).compactMap { names[$0].map { String(cString: $0) } }
+        }
+        return SSHAlgorithmSupport(hostKeys: list(LIBSSH2_METHOD_HOSTKEY).filter { !$0.contains("-cert-") },
+                                   ciphers: list(LIBSSH2_METHOD_CRYPT_CS), keyExchange: list(LIBSSH2_METHOD_KEX),
+                                   macs: list(LIBSSH2_METHOD_MAC_CS))
+    }()
+
     /// The runtime library version, e.g. `"1.10.0"`.
     static let version: String = libssh2_version(0).map { String(cString: $0) } ?? LIBSSH2_VERSION
 }

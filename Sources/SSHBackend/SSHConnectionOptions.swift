@@ -26,6 +26,8 @@ public struct SSHConnectionOptions: Sendable {
     /// How the server's host key is checked (default: against OpenSSH's known-hosts files, unknown hosts
     /// refused). Nothing is sent to the server before its key is accepted.
     public var hostKeyPolicy: SSHHostKeyPolicy
+    /// Algorithm preferences (default: OpenSSH's host-key order, the engine's own ciphers, key exchange and MACs).
+    public var algorithms = SSHAlgorithms()
 
     /// Creates options. Only `host` is required.
     public init(

@@ -47,5 +47,6 @@ enum ConfigKeywords {
         "batchmode", "connecttimeout", "connectionattempts", "serveraliveinterval", "serveralivecountmax",
         "stricthostkeychecking", "userknownhostsfile", "globalknownhostsfile", "hashknownhosts", "hostkeyalias",
         "compression", "addressfamily", "sendenv", "setenv", "requesttty", "proxyjump", "proxycommand",
+        "ciphers", "kexalgorithms", "macs", "hostkeyalgorithms",
     ]
 }

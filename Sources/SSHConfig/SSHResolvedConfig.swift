@@ -52,6 +52,14 @@ public struct SSHResolvedConfig: Sendable {
     /// A number of seconds (`ConnectTimeout`, `ServerAliveInterval`), `nil` when not set or `none`.
     public func seconds(_ keyword: String) -> Int? { value(keyword).flatMap(Int.init) }
 
+    /// An algorithm list (`Ciphers`, `KexAlgorithms`, `MACs`, `HostKeyAlgorithms`) after OpenSSH's `+`/`-`/`^`
+    /// editing of its default; `nil` when the files do not set it.
+    public func algorithms(_ keyword: String) -> [String]? {
+        let keyword = keyword.lowercased()
+        guard let spec = value(keyword), let defaults = AlgorithmLists.defaults[keyword] else { return nil }
+        return AlgorithmLists.apply(spec, to: defaults)
+    }
+
     /// The lines `ssh -G` prints for the keywords this package acts on, in its spelling.
     public var sshG: [String] {
         var lines: [String] = []
@@ -95,6 +103,9 @@ public struct SSHResolvedConfig: Sendable {
         for assignment in values["setenv"] ?? [] { line("setenv", assignment) }
         if let methods = value("preferredauthentications") { line("preferredauthentications", methods) }
         line("connecttimeout", value("connecttimeout") ?? "none")
+        for keyword in ["ciphers", "kexalgorithms", "macs", "hostkeyalgorithms"] {
+            line(keyword, (algorithms(keyword) ?? AlgorithmLists.defaults[keyword] ?? []).joined(separator: ","))
+        }
         if let jump = value("proxyjump"), jump.lowercased() != "none" { line("proxyjump", jump) }
         if let command = value("proxycommand"), command.lowercased() != "none" { line("proxycommand", command) }
         return lines

@@ -70,8 +70,11 @@ package final class ConnectOperation<Native: NativeConnection>: EngineOperation 
             case .done:
                 switch phase {
                 case .tcp:
-                    offered = hostKeyCheck.algorithms(supported: Native.hostKeyAlgorithms)
-                    do { try connection.native.makeSession(hostKeyAlgorithms: offered) } catch {
+                    do {
+                        let lists = try negotiationLists(connection.options)
+                        offered = lists.hostKeys
+                        try connection.native.makeSession(algorithms: lists)
+                    } catch {
                         connection.fail(error)
                         return true
                     }
@@ -146,5 +149,34 @@ package final class ConnectOperation<Native: NativeConnection>: EngineOperation 
             }
         }
         return .wouldBlock
+    }
+
+    /// The algorithm lists for the engine: the host-key order from the known hosts (or the caller's list), and the
+    /// caller's ciphers, key exchange and MACs, each limited to what the engine supports.
+    /// - Throws: `unsupported` when a list the caller gave has nothing the engine supports.
+    private func negotiationLists(_ options: SSHConnectionOptions) throws(SSHError) -> SSHNegotiationLists {
+        let support = Native.supportedAlgorithms
+        let wanted = options.algorithms
+        func limited(_ list: [String]?, _ supported: [String], _ what: String) throws(SSHError) -> [String]? {
+            guard let list else { return nil }
+            let kept = list.filter(supported.contains)
+            guard !kept.isEmpty else {
+                throw SSHError(.unsupported, host: options.host, port: options.port,
+                               message: "none of the \(what) asked for (\(list.joined(separator: ","))) is supported by this "
+                               + "engine, which has \(supported.joined(separator: ","))")
+            }
+            return kept
+        }
+        let hostKeys = hostKeyCheck.algorithms(supported: support.hostKeys, configured: wanted.hostKeys,
+                                               reorder: wanted.reorderHostKeys)
+        guard !hostKeys.isEmpty else {
+            throw SSHError(.unsupported, host: options.host, port: options.port,
+                           message: "none of the host-key algorithms asked for is supported by this engine, which has "
+                           + support.hostKeys.joined(separator: ","))
+        }
+        return SSHNegotiationLists(hostKeys: hostKeys,
+                                   ciphers: try limited(wanted.ciphers, support.ciphers, "ciphers"),
+                                   keyExchange: try limited(wanted.keyExchange, support.keyExchange, "key-exchange methods"),
+                                   macs: try limited(wanted.macs, support.macs, "MACs"))
     }
 }

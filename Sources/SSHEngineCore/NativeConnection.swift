@@ -59,11 +59,11 @@ package protocol NativeConnection: AnyObject, SendableMetatype {
     /// An error from the library's last error on this session, naming the host (`message` when it has none).
     func nativeError(_ code: SSHError.Code, _ message: String) -> SSHError
 
-    /// The host-key algorithms the engine can negotiate (the order of the offer is decided above the engines).
-    static var hostKeyAlgorithms: [String] { get }
+    /// What the engine can negotiate (the order of each offer is decided above the engines).
+    static var supportedAlgorithms: SSHAlgorithmSupport { get }
     /// Creates the native session on the connected socket (once, before the first handshake step), offering
-    /// `hostKeyAlgorithms` in that order.
-    func makeSession(hostKeyAlgorithms: [String]) throws(SSHError)
+    /// `algorithms` in their order (a `nil` list keeps the library's own).
+    func makeSession(algorithms: SSHNegotiationLists) throws(SSHError)
     /// The host key the server presented, once the handshake is done (nothing has been sent since).
     func serverHostKey() -> SSHHostKey?
     /// One step of the SSH handshake.

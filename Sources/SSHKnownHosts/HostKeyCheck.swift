@@ -53,10 +53,12 @@ public struct HostKeyCheck: Sendable {
     /// (unless a key of the first algorithm's type is known, algorithms of known types move to the front, in
     /// their order), then limited to what the engine supports. Both engines get the same list, so they negotiate
     /// the same key.
-    public func algorithms(supported: [String]) -> [String] {
+    /// - Parameters:
+    ///   - configured: a list given instead of OpenSSH's (`HostKeyAlgorithms`), and whether it is reordered.
+    public func algorithms(supported: [String], configured: [String]? = nil, reorder: Bool = true) -> [String] {
         let known = knownTypes
-        var ordered = Self.defaultAlgorithms
-        if let first = ordered.first, !known.contains(HostKeyInfo.blobType(ofAlgorithm: first)) {
+        var ordered = configured ?? Self.defaultAlgorithms
+        if reorder, let first = ordered.first, !known.contains(HostKeyInfo.blobType(ofAlgorithm: first)) {
             let front = ordered.filter { known.contains(HostKeyInfo.blobType(ofAlgorithm: $0)) }
             ordered = front + ordered.filter { !front.contains($0) }
         }

@@ -78,6 +78,11 @@ struct SSHConfigTests {
             CertificateFile ~/certs/%h-cert.pub
         Host web-1 db1
             User ignored-second
+            Ciphers +aes128-cbc
+            MACs -*etm*
+        Host db1 quoted
+            KexAlgorithms ^curve25519-sha256
+            HostKeyAlgorithms -*cert*,ssh-ed25519
         Include \(dir)/conf.d/*.conf
         Match final host web-*
             IdentitiesOnly yes
@@ -114,7 +119,9 @@ struct SSHConfigTests {
         let settings = ["User u%d", "Port 22%d", "Compression yes", "Compression no", "HostName n%d.%h",
                         "ConnectTimeout %d", "StrictHostKeyChecking no", "IdentityFile ~/.ssh/k%d", "SendEnv V%d",
                         "HashKnownHosts yes", "RequestTTY force", "ServerAliveInterval %d", "AddressFamily inet6",
-                        "UserKnownHostsFile /k/%d/%h", "IdentitiesOnly yes", "BatchMode yes"]
+                        "UserKnownHostsFile /k/%d/%h", "IdentitiesOnly yes", "BatchMode yes", "Ciphers ^aes256-ctr",
+                        "MACs -umac*", "KexAlgorithms +diffie-hellman-group14-sha1", "HostKeyAlgorithms ssh-ed25519,rsa-sha2-512",
+                        "Ciphers aes128-ctr,aes256-gcm@openssh.com"]
         var total = 0
         for round in 0..<6 {
             var lines: [String] = []

@@ -17,8 +17,8 @@ final class ScriptedConnection: NativeConnection {
     init(context: ConnectionContext) { self.context = context }
 
     func nativeError(_ code: SSHError.Code, _ message: String) -> SSHError { error(code, message) }
-    static let hostKeyAlgorithms = ["ssh-ed25519"]
-    func makeSession(hostKeyAlgorithms _: [String]) throws(SSHError) {}
+    static let supportedAlgorithms = SSHAlgorithmSupport(hostKeys: ["ssh-ed25519"], ciphers: [], keyExchange: [], macs: [])
+    func makeSession(algorithms _: SSHNegotiationLists) throws(SSHError) {}
     func serverHostKey() -> SSHHostKey? { nil }
     func handshake() -> NativeStep { .done }
     func pumpTransport() -> TransportPump { .idle }

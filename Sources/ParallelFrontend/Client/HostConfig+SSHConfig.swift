@@ -63,6 +63,14 @@ extension HostConfig {
             }
         }
         var options = settings.connectionOptions(host: resolved.hostName)
+        options.algorithms.ciphers = resolved.algorithms("ciphers")
+        options.algorithms.keyExchange = resolved.algorithms("kexalgorithms")
+        options.algorithms.macs = resolved.algorithms("macs")
+        if let hostKeys = resolved.algorithms("hostkeyalgorithms") {
+            options.algorithms.hostKeys = hostKeys
+            // OpenSSH puts known key types first only for its own list or one edited with + or -.
+            options.algorithms.reorderHostKeys = ["+", "-"].contains(resolved.value("hostkeyalgorithms")?.first.map(String.init) ?? "")
+        }
         options.authMethods = authMethods(settings: settings, resolved: resolved)
         if options.user.isEmpty { options.user = resolved.user }
         var environment: [String: String] = [:]
