@@ -63,6 +63,10 @@ struct SSHConfigTests {
             ServerAliveInterval 15
         Match !localuser nobody-at-all
             Compression yes
+        Match exec "test %h = cmd" host cmd
+            ConnectionAttempts 4
+        Match host nothing-matches exec "touch \(dir)/must-not-run"
+            ConnectionAttempts 5
         Host quoted
             HostName "quoted.example.com"
             SendEnv LANG LC_*
@@ -108,6 +112,8 @@ struct SSHConfigTests {
         ]
         let compared = try await compare(file, hosts: hosts)
         #expect(compared == hosts.count)
+        // Match exec is skipped once an earlier criterion of the line failed, by ssh -G and by us.
+        #expect(!FileManager.default.fileExists(atPath: "\(dir)/must-not-run"))
     }
 
     @Test("a generated corpus: random blocks of Host patterns and values, first wins, against ssh -G")
