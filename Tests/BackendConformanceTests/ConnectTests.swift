@@ -57,7 +57,7 @@ struct ConnectTests {
         let start = clock.now
         task.cancel()
         await #expect(throws: CancellationError.self) { _ = try await task.value }
-        #expect(clock.now - start < .seconds(2))
+        #expect(clock.now - start < .seconds(10), "the deadline is 60 s: cancelling must not wait for it")
     }
 
     @Test("invalid arguments fail before any network work", arguments: Engine.all)

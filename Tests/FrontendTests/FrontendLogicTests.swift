@@ -51,7 +51,7 @@ struct FrontendLogicTests {
     func exitCodesAfterJoin() async throws {
         let backend = FakeBackend { host in
             FakeHost { _ in .init(stdout: ["lots\n"], exit: SSHExitStatus(code: host == "a" ? 0 : 7),
-                                  duration: .milliseconds(300)) }
+                                  duration: .seconds(2)) }
         }
         let client = try client(["a", "b"], backend)
         let output = try await client.runCommand("x")

@@ -20,7 +20,7 @@ struct FrontendParityTests {
     @Test("HostOutput describes itself, and records the command actually sent")
     func descriptionAndCommand() async throws {
         let backend = FakeBackend { host in
-            host == "bad" ? FakeHost(connectError: .connectionRefused) : FakeHost { _ in .init(duration: .milliseconds(200)) }
+            host == "bad" ? FakeHost(connectError: .connectionRefused) : FakeHost { _ in .init(duration: .seconds(2)) }
         }
         let client = try ParallelSSHClient(hosts: ["a", "bad"], backend: backend, config: HostConfig(connectionAttempts: 1, sshConfig: .disabled))
         let output = try await client.runCommand("echo %s", sudo: true, hostArgs: [["x y"], ["z"]], stopOnErrors: false)
@@ -191,7 +191,8 @@ struct FrontendParityTests {
         let failing = try ParallelSSHClient(hosts: ["a"], backend: FakeBackend { _ in FakeHost(connectError: .timeout) }, config: HostConfig(connectionAttempts: 1, sshConfig: .disabled))
         await #expect(throws: SSHError.self) { try await failing.openShell() }
 
-        let backend = FakeBackend { _ in FakeHost { _ in .init(stdout: ["one\n", "two\n"], duration: .seconds(2)) } }
+        // The shell runs 6 s, so the short joins below time out even on a loaded machine.
+        let backend = FakeBackend { _ in FakeHost { _ in .init(stdout: ["one\n", "two\n"], duration: .seconds(6)) } }
         let client = try ParallelSSHClient(hosts: ["a"], backend: backend, config: HostConfig(sshConfig: .disabled))
         let shells = try await client.openShell(readTimeout: .milliseconds(100))
         var lines: [String] = []
@@ -204,7 +205,7 @@ struct FrontendParityTests {
         #expect(lines == ["one", "two"])
         await #expect(throws: JoinTimeoutError.self) { try await client.joinShells(shells, timeout: .milliseconds(50)) }
         await #expect(throws: JoinTimeoutError.self) { try await client.joinShells(shells, timeout: .milliseconds(50)) }
-        try await client.joinShells(shells, timeout: .seconds(10))
+        try await client.joinShells(shells, timeout: .seconds(30))
         #expect(shells[0].exitCode == 0)
     }
 }
