@@ -42,6 +42,13 @@ class Setup:
         shutil.copy(f"{self.dir}/key.pub", f"{self.dir}/authorized_keys")
         os.chmod(f"{self.dir}/authorized_keys", 0o644)
         self.key = f"{self.dir}/key"
+        # Our client checks host keys (as a user would run it): the sshd, the fleet and the delay proxy all
+        # present this host key on 127.0.0.1.
+        with open(f"{self.dir}/hostkey.pub") as public:
+            key = " ".join(public.read().split()[:2])
+        self.known_hosts = f"{self.dir}/known_hosts"
+        with open(self.known_hosts, "w") as out:
+            out.write(f"127.0.0.1,[127.0.0.1]:* {key}\n")
         self.user = self.login_user()
         # A login other than ours runs only the server's session processes, which can then be sampled.
         uid = pwd.getpwnam(self.user).pw_uid
@@ -261,7 +268,8 @@ def main():
 
     def ours(engine, workload, n=1, port=None, **paths):
         command = [options.bench, "--workload", workload, "--engine", engine, "--port", str(port or setup.port),
-                   "--user", setup.user, "--key", setup.key, "--hosts", str(n), "--bytes", str(stream_bytes)]
+                   "--user", setup.user, "--key", setup.key, "--hosts", str(n), "--bytes", str(stream_bytes),
+                   "--known-hosts", setup.known_hosts]
         for name, value in paths.items():
             command += [f"--{name}", value]
         return command

@@ -5,6 +5,7 @@ import BackendLibSSH2
 import Foundation
 import ParallelFrontend
 import SSHBackend
+import SSHConfig
 
 #if canImport(Glibc)
 import Glibc
@@ -21,6 +22,7 @@ struct Arguments {
     var bytes = 100_000_000
     var local = ""
     var remote = ""
+    var knownHosts = ""
 
     init() {
         var iterator = CommandLine.arguments.dropFirst().makeIterator()
@@ -37,6 +39,7 @@ struct Arguments {
             case "--bytes": bytes = Int(value)!
             case "--local": local = value
             case "--remote": remote = value
+            case "--known-hosts": knownHosts = value
             default: fatalError("unknown flag \(flag)")
             }
         }
@@ -82,7 +85,9 @@ let count = ["fanout", "hold"].contains(arguments.workload) ? arguments.hosts : 
 let client = try ParallelSSHClient(
     hosts: Array(repeating: arguments.host, count: count), backend: backend,
     config: HostConfig(user: arguments.user, port: arguments.port, privateKey: .file(arguments.key),
-                       connectionAttempts: 1, timeout: .seconds(120), allowAgent: false, identityAuth: false),
+                       connectionAttempts: 1, timeout: .seconds(120), allowAgent: false, identityAuth: false,
+                       hostKeyPolicy: SSHHostKeyPolicy(userKnownHostsFiles: [arguments.knownHosts], globalKnownHostsFiles: []),
+                       sshConfig: .disabled),
     poolSize: 10_000, maxConcurrentHandshakes: 256)
 
 /// Prints the failure for the runner and exits non-zero.
