@@ -81,15 +81,7 @@ struct KnownHostsTests {
     /// The line numbers `ssh-keygen -F name -l -f file` reports (with `-l` it parses each key, so lines whose key
     /// does not parse are left out, as ssh leaves them out; marker lines are never reported).
     private func oracleLines(_ name: String, _ file: String) throws -> Set<Int> {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.keygen)
-        process.arguments = ["-F", name, "-l", "-f", file]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let output = try ProcessRunner.outcome([Self.keygen, "-F", name, "-l", "-f", file]).output
         var lines = Set<Int>()
         for row in output.split(separator: "\n") where row.hasPrefix("# Host ") {
             if let number = row.split(separator: " ").last.flatMap({ Int($0) }) { lines.insert(number) }

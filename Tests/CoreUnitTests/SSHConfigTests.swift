@@ -176,15 +176,7 @@ struct SSHConfigTests {
     @Test("the keyword table is OpenSSH's: every keyword in it is accepted by the local ssh")
     func keywordTable() throws {
         for keyword in ConfigKeywords.known.sorted() where !["host", "match", "include"].contains(keyword) {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/ssh")
-            process.arguments = ["-G", "-F", "none", "-o", "\(keyword)=x", "h"]
-            let pipe = Pipe()
-            process.standardError = pipe
-            process.standardOutput = FileHandle.nullDevice
-            try process.run()
-            let error = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
+            let error = try ProcessRunner.outcome(["/usr/bin/ssh", "-G", "-F", "none", "-o", "\(keyword)=x", "h"]).output
             #expect(!error.contains("Bad configuration option"), "\(keyword)")
         }
     }

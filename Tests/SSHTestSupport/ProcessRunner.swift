@@ -11,6 +11,18 @@ public enum ProcessRunner {
     public static func run(_ arguments: [String], environment: [String: String] = [:], input: String? = nil)
         throws -> String
     {
+        let (status, text) = try outcome(arguments, environment: environment, input: input)
+        guard status == 0 else {
+            throw TestSupportError("\(arguments.joined(separator: " ")) failed (\(status)): \(text)")
+        }
+        return text
+    }
+
+    /// Runs `arguments` to completion and returns its exit status and its output (stdout and stderr together),
+    /// whatever the status: for oracles whose status is an answer (`ssh-keygen -F`).
+    public static func outcome(_ arguments: [String], environment: [String: String] = [:], input: String? = nil)
+        throws -> (status: Int32, output: String)
+    {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: arguments[0])
         process.arguments = Array(arguments.dropFirst())
@@ -39,10 +51,7 @@ public enum ProcessRunner {
         process.waitUntilExit()
         try? output.close()
         let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-        guard process.terminationStatus == 0 else {
-            throw TestSupportError("\(arguments.joined(separator: " ")) failed (\(process.terminationStatus)): \(text)")
-        }
-        return text
+        return (process.terminationStatus, text)
     }
 
     /// Starts `arguments` under a watchdog shell that kills it when our end of a pipe closes, which happens
