@@ -52,6 +52,15 @@ final class LibSSH2Connection: NativeConnection {
         guard let session else { return .failed(error(.sessionClosed, "the session is closed")) }
         let rc = libssh2_session_handshake(session, context.socket.fd)
         if rc == LIBSSH2_ERROR_EAGAIN { return .wouldBlock }
+        if rc == LIBSSH2_ERROR_KEX_FAILURE {
+            // Usually no algorithm in common: say what this libssh2 has, since it lacks what modern servers prefer.
+            let support = Self.supportedAlgorithms
+            return .failed(nativeError(.handshakeFailed, "the SSH handshake with \(options.host):\(options.port) failed, "
+                + "most likely for want of a common algorithm: libssh2 \(LibSSH2Library.version) has no "
+                + "chacha20-poly1305 or AES-GCM ciphers and no ETM or UMAC MACs (its ciphers: "
+                + support.ciphers.joined(separator: ",") + "; MACs: " + support.macs.joined(separator: ",")
+                + "); a server offering only those it lacks (TinySSH offers only chacha20-poly1305) needs the libssh engine"))
+        }
         if rc != 0 {
             return .failed(nativeError(.handshakeFailed, "the SSH handshake with \(options.host):\(options.port) failed"))
         }

@@ -39,4 +39,19 @@ struct AlgorithmTests {
         options.algorithms = SSHAlgorithms(keyExchange: ["no-such-kex@example.com"])
         await expectSSHError(.unsupported) { try await engine.backend.connect(options) }
     }
+
+    @Test("a server offering only chacha20-poly1305: libssh connects; libssh2 fails saying what it lacks", arguments: Engine.all)
+    func serverWithOnlyChaCha(engine: Engine) async throws {
+        let server = try await TestSSHServer.start(host: "127.0.0.3", extraConfig: ["Ciphers chacha20-poly1305@openssh.com"])
+        defer { server.stop() }
+        if engine.backend.name == "libssh" {  // libssh 0.10 has chacha20-poly1305; libssh2 1.10 does not
+            let session = try await engine.backend.connect(server.options())
+            #expect(try await run(session, "echo ok").stdout == "ok\n")
+            await session.close()
+        } else {
+            let error = await expectSSHError(.handshakeFailed) { try await engine.backend.connect(server.options()) }
+            #expect(error?.message.contains("chacha20-poly1305") == true, "\(error.map { "\($0)" } ?? "")")
+            #expect(error?.message.contains("libssh engine") == true)
+        }
+    }
 }
