@@ -51,6 +51,8 @@ public struct SSHCapability: Hashable, Sendable, Comparable, CustomStringConvert
         "channel.concurrent", summary: "Several channels at once on one session")
     /// Keepalive messages on a timer.
     public static let keepalive = SSHCapability("session.keepalive", summary: "Keepalive messages")
+    /// The connection carried by a command's stdin and stdout (OpenSSH's `ProxyCommand`).
+    public static let proxyCommand = SSHCapability("session.proxy-command", summary: "ProxyCommand (a command carries the connection)")
     /// zlib compression.
     public static let compression = SSHCapability("session.compression", summary: "Compression")
     /// SFTP file transfer.
@@ -70,6 +72,7 @@ public struct SSHCapability: Hashable, Sendable, Comparable, CustomStringConvert
     public static let all: [SSHCapability] = [
         .passwordAuth, .keyboardInteractiveAuth, .privateKeyFileAuth, .privateKeyMemoryAuth, .agentAuth,
         .rsaSHA2UserKeys, .userCertificates, .hostKeyVerification, .rsaSHA2HostKeys, .hostCertificates, .exec, .pty,
-        .environment, .shell, .exitSignal, .sendSignal, .concurrentChannels, .keepalive, .compression, .sftp, .scp,
+        .environment, .shell, .exitSignal, .sendSignal, .concurrentChannels, .keepalive, .proxyCommand, .compression,
+        .sftp, .scp,
     ]
 }

@@ -28,6 +28,10 @@ public struct SSHConnectionOptions: Sendable {
     public var hostKeyPolicy: SSHHostKeyPolicy
     /// Algorithm preferences (default: OpenSSH's host-key order, the engine's own ciphers, key exchange and MACs).
     public var algorithms = SSHAlgorithms()
+    /// A command whose stdin and stdout carry the connection instead of a TCP connection of ours (OpenSSH's
+    /// `ProxyCommand`, tokens already expanded), run as `/bin/sh -c 'exec <command>'`; `host` and `port` still
+    /// name the server for host keys and messages. The command ends when the connection does.
+    public var proxyCommand: String?
 
     /// Creates options. Only `host` is required.
     public init(

@@ -143,8 +143,12 @@ struct Evaluation {
         if let value = values["identityagent"]?.first {
             agent = value == "none" || value == "SSH_AUTH_SOCK" || value.hasPrefix("$") ? value : try expand("identityagent", value)
         }
+        var proxy: String?
+        if let command = values["proxycommand"]?.first, command.lowercased() != "none" {
+            proxy = try tokens.percent(command, allowed: ["%", "h", "n", "p", "r", "k"], at: origins["proxycommand"] ?? "ProxyCommand")
+        }
         return SSHResolvedConfig(originalHost: originalHost, values: values, origins: origins, hostName: resolvedHostName,
                                  identityFiles: identities, certificateFiles: certificates, identityAgent: agent,
-                                 userKnownHostsFiles: knownHosts, localUser: local.user)
+                                 userKnownHostsFiles: knownHosts, proxyCommand: proxy, localUser: local.user)
     }
 }

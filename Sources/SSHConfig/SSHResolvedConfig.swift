@@ -21,6 +21,8 @@ public struct SSHResolvedConfig: Sendable {
     public let identityAgent: String?
     /// See ``identityFiles``.
     public let userKnownHostsFiles: [String]
+    /// `ProxyCommand` with its tokens (`%h %n %p %r %k %%`) expanded; `nil` when not set or `none`.
+    public let proxyCommand: String?
     let localUser: String
 
     /// The first argument of `keyword`.

@@ -15,6 +15,8 @@ package final class ConnectOperation<Native: NativeConnection>: EngineOperation 
     }
 
     private var dialer: TCPDialer
+    /// The ProxyCommand whose socket replaces the TCP connection, if any.
+    private let proxy: ProxyCommandProcess?
     private var authenticator: Native.Authenticator?
     private let continuation: CheckedContinuation<Void, any Error>
     private var phase: Phase = .tcp
@@ -30,9 +32,11 @@ package final class ConnectOperation<Native: NativeConnection>: EngineOperation 
     private var authOptions: SSHConnectionOptions?
 
     /// Connects to `addresses` (resolved from the options' host); resumes `continuation` once authenticated.
-    package init(addresses: [SocketAddress], options: SSHConnectionOptions, hostKeyCheck: HostKeyCheck,
-                 continuation: CheckedContinuation<Void, any Error>) {
+    /// - Parameter proxy: a started ProxyCommand, whose socket is used instead of dialing `addresses`.
+    package init(addresses: [SocketAddress], proxy: ProxyCommandProcess? = nil, options: SSHConnectionOptions,
+                 hostKeyCheck: HostKeyCheck, continuation: CheckedContinuation<Void, any Error>) {
         self.dialer = TCPDialer(addresses: addresses, host: options.host, port: options.port)
+        self.proxy = proxy
         self.hostKeyCheck = hostKeyCheck
         self.continuation = continuation
         self.timeout = options.connectTimeout
@@ -47,6 +51,17 @@ package final class ConnectOperation<Native: NativeConnection>: EngineOperation 
             let outcome: NativeStep
             switch phase {
             case .tcp:
+                if let proxy {
+                    do {
+                        try connection.socket.adopt(fd: proxy.fd, handler: connection)
+                        connection.socket.proxy = proxy
+                        outcome = .done
+                    } catch {
+                        proxy.discard(on: connection.loop)
+                        outcome = .failed(error)
+                    }
+                    break
+                }
                 switch dialer.step(connection.socket, handler: connection) {
                 case .wouldBlock: outcome = .wouldBlock
                 case .failed(let error): outcome = .failed(error)

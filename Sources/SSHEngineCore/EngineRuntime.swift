@@ -23,15 +23,25 @@ package struct EngineRuntime: Sendable {
     {
         try options.validate()
         let loop = group.next()
-        let addresses: [SocketAddress]
-        do {
-            addresses = try await AddressResolver.resolve(
-                host: options.host, port: options.port, family: options.addressFamily,
-                timeout: options.connectTimeout, loop: loop)
-        } catch let error as SSHError {
-            throw error.on(host: options.host, port: options.port)
+        var addresses: [SocketAddress] = []
+        if options.proxyCommand == nil {
+            do {
+                addresses = try await AddressResolver.resolve(
+                    host: options.host, port: options.port, family: options.addressFamily,
+                    timeout: options.connectTimeout, loop: loop)
+            } catch let error as SSHError {
+                throw error.on(host: options.host, port: options.port)
+            }
         }
         let hostKeyCheck = await HostKeyCheck.prepare(options.hostKeyPolicy, host: options.host, port: options.port)
+        var proxy: ProxyCommandProcess?
+        if let command = options.proxyCommand {
+            let (host, port) = (options.host, options.port)
+            proxy = try await BlockingPool.shared.run { () throws(SSHError) in
+                try ProxyCommandProcess.spawn(command, host: host, port: port)
+            }
+        }
+        let (started, resolved) = (proxy, addresses)
         let capacity = outputBufferSize
         let slot = Mutex<(bound: LoopBound<ConnectionDriver<Native>>?, cancelled: Bool)>((nil, false))
         try await withTaskCancellationHandler {
@@ -44,10 +54,11 @@ package struct EngineRuntime: Sendable {
                         return slot.cancelled
                     }
                     if cancelled {
+                        started?.discard(on: loop)
                         continuation.resume(throwing: CancellationError())
                         return
                     }
-                    connection.enqueue(ConnectOperation(addresses: addresses, options: options,
+                    connection.enqueue(ConnectOperation(addresses: resolved, proxy: started, options: options,
                                                         hostKeyCheck: hostKeyCheck, continuation: continuation))
                 }
             }

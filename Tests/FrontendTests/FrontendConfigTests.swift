@@ -153,4 +153,29 @@ struct FrontendConfigTests {
         #expect(try await explicit[0].stdout.first { _ in true } == "not a tty")
         await client.disconnect()
     }
+
+    @Test("ProxyCommand from the file, with %h and %p: the host is reached through ssh -W on a jump host",
+          arguments: FrontendEngine.all)
+    func proxyCommand(engine: FrontendEngine) async throws {
+        let servers = try await Fleet.servers
+        let (jump, target) = (servers[0], servers[2])
+        let dir = try scratchDirectory("config-proxy")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = try configFile("""
+            Host hidden
+                HostName \(target.host)
+                Port \(target.port)
+                User \(TestUser.name)
+                IdentityFile \(TestKeys.shared.ed25519)
+                UserKnownHostsFile \(TestKeys.shared.knownHosts)
+                ProxyCommand /bin/sh -c 'touch \(dir)/used; exec /usr/bin/ssh -F none -o BatchMode=yes -o UserKnownHostsFile=\(TestKeys.shared.knownHosts) -i \(TestKeys.shared.ed25519) -p \(jump.port) -W %h:%p \(TestUser.name)@\(jump.host)'
+            """, in: dir)
+        let client = try ParallelSSHClient(hosts: ["hidden"], backend: engine.backend, config: onlyFile(path))
+        let output = try await client.runCommand("set -- $SSH_CONNECTION; echo $3 $4")
+        #expect(try await output[0].stdout.first { _ in true } == "\(target.host) \(target.port)")
+        #expect(FileManager.default.fileExists(atPath: "\(dir)/used"), "the connection went through the ProxyCommand")
+        let resolved = try #require(try await client.resolvedConfig(at: 0))
+        #expect(resolved.proxyCommand?.contains("-W \(target.host):\(target.port)") == true)
+        await client.disconnect()
+    }
 }

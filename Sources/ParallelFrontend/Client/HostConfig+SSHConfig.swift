@@ -55,14 +55,13 @@ extension HostConfig {
         guard let resolved else {
             return ConnectionPlan(settings: settings, options: settings.connectionOptions(host: host), environment: [:])
         }
-        for keyword in ["proxyjump", "proxycommand"] {
-            if let value = resolved.value(keyword), value.lowercased() != "none" {
-                throw SSHError(.unsupported, host: host, port: settings.port ?? 22, message: "ssh_config sends \(host) "
-                               + "through \(keyword == "proxyjump" ? "ProxyJump" : "ProxyCommand") \(value) (\(resolved.origins[keyword] ?? "")), "
-                               + "which this version cannot do yet; connecting directly could reach another machine")
-            }
+        if let jump = resolved.value("proxyjump"), jump.lowercased() != "none" {
+            throw SSHError(.unsupported, host: host, port: settings.port ?? 22, message: "ssh_config sends \(host) through "
+                           + "ProxyJump \(jump) (\(resolved.origins["proxyjump"] ?? "")), which this version cannot do yet; "
+                           + "connecting directly could reach another machine (a ProxyCommand with ssh -W works meanwhile)")
         }
         var options = settings.connectionOptions(host: resolved.hostName)
+        options.proxyCommand = resolved.proxyCommand
         options.algorithms.ciphers = resolved.algorithms("ciphers")
         options.algorithms.keyExchange = resolved.algorithms("kexalgorithms")
         options.algorithms.macs = resolved.algorithms("macs")

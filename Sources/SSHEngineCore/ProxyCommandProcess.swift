@@ -1,0 +1,82 @@
+import SSHBackend
+import SSHEventLoop
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A `ProxyCommand` child: `/bin/sh -c 'exec <command>'` with one end of a socket pair as its stdin and stdout,
+/// the other end the connection's socket, so the engine speaks SSH through the child as through TCP. When the
+/// connection lets go of its socket, the child sees EOF; it is then reaped from loop timers (never by blocking),
+/// and terminated if it lingers.
+package final class ProxyCommandProcess: Sendable {
+    /// The child's process id.
+    package let pid: pid_t
+    /// Our end of the socket pair (non-blocking), for the connection to adopt.
+    package let fd: Int32
+    private let reaped = Mutex(false)
+
+    private init(pid: pid_t, fd: Int32) {
+        self.pid = pid
+        self.fd = fd
+    }
+
+    /// Starts `command` (blocking: call on the blocking pool). Its stderr goes to this process's stderr, as
+    /// OpenSSH lets it through.
+    /// - Throws: `resourceExhausted` when no socket pair or process can be made.
+    package static func spawn(_ command: String, host: String, port: Int) throws(SSHError) -> ProxyCommandProcess {
+        var pair: [Int32] = [0, 0]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
+            throw SSHError(.resourceExhausted, host: host, port: port, message: "no socket pair for the ProxyCommand: \(String(cString: strerror(errno)))")
+        }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, pair[1], 0)
+        posix_spawn_file_actions_adddup2(&actions, pair[1], 1)
+        let arguments = ["/bin/sh", "-c", "exec " + command]
+        var cArguments: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { for argument in cArguments { free(argument) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, "/bin/sh", &actions, nil, &cArguments, environ)
+        close(pair[1])
+        guard rc == 0 else {
+            close(pair[0])
+            throw SSHError(.resourceExhausted, host: host, port: port, message: "cannot start the ProxyCommand: \(String(cString: strerror(rc)))")
+        }
+        let flags = fcntl(pair[0], F_GETFL)
+        _ = fcntl(pair[0], F_SETFL, flags | O_NONBLOCK)
+        return ProxyCommandProcess(pid: pid, fd: pair[0])
+    }
+
+    /// Reaps the child once it exits, checking every 50 ms on `loop`'s timers; after 2 s it is sent SIGTERM, after
+    /// 4 s SIGKILL. Idempotent.
+    package func reap(on loop: EventLoop) {
+        let first = reaped.withLock { done -> Bool in
+            defer { done = true }
+            return !done
+        }
+        guard first else { return }
+        check(loop: loop, elapsed: .zero)
+    }
+
+    private func check(loop: EventLoop, elapsed: Duration) {
+        var status: Int32 = 0
+        if waitpid(pid, &status, WNOHANG) != 0 { return }  // exited (or already reaped)
+        if elapsed >= .seconds(4) {
+            kill(pid, SIGKILL)
+        } else if elapsed >= .seconds(2) {
+            kill(pid, SIGTERM)
+        }
+        loop.execute {
+            loop.scheduleTimer(after: .milliseconds(50)) { [self] in self.check(loop: loop, elapsed: elapsed + .milliseconds(50)) }
+        }
+    }
+
+    /// Closes our end without a connection having adopted it (the connect was abandoned), and reaps the child.
+    package func discard(on loop: EventLoop) {
+        close(fd)
+        reap(on: loop)
+    }
+}
