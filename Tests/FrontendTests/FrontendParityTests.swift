@@ -122,16 +122,30 @@ struct FrontendParityTests {
 
     @Test("a caller cancelled while the connection is made does not cancel it for the other callers")
     func cancelledWaiterLeavesAttempt() async throws {
-        let backend = FakeBackend { _ in FakeHost(connectDelay: .milliseconds(300)) }
+        // Both callers wait well before one gives up, even on a loaded machine.
+        let backend = FakeBackend { _ in FakeHost(connectDelay: .seconds(2)) }
         let client = try SSHClient(host: "a", backend: backend, config: HostConfig(sshConfig: .disabled))
         let impatient = Task { try await client.runCommand("one") }
         let patient = Task { try await client.runCommand("two") }
-        try await Task.sleep(for: .milliseconds(50))
+        try await Task.sleep(for: .milliseconds(500))
         impatient.cancel()
         await #expect(throws: CancellationError.self) { try await impatient.value }
         let output = try await patient.value
         #expect(output.command == "two")
         #expect(backend.stats.connectAttempts["a"] == 1)
+    }
+
+    @Test("a caller arriving after every earlier caller gave up starts afresh instead of inheriting the cancellation")
+    func callerAfterAbandonedAttempt() async throws {
+        let backend = FakeBackend { _ in FakeHost(connectDelay: .seconds(1)) }
+        let client = try SSHClient(host: "a", backend: backend, config: HostConfig(sshConfig: .disabled))
+        let first = Task { try await client.runCommand("one") }
+        try await Task.sleep(for: .milliseconds(100))
+        first.cancel()
+        // Right away, before the abandoned attempt has wound down.
+        let output = try await client.runCommand("two")
+        #expect(output.command == "two")
+        #expect(backend.stats.connectAttempts["a"] == 2)
     }
 
     @Test("cancelling the only caller cancels the attempt; the next call connects afresh")

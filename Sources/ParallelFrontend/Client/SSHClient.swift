@@ -76,7 +76,9 @@ public actor SSHClient {
     func connectedSession() async throws -> any SSHSession {
         if let session { return session }
         let attempt: ConnectAttempt
-        if let connecting {
+        if let connecting, !connecting.isAbandoned {
+            // An attempt whose callers all gave up is ending: a new caller starts afresh rather than inherit its
+            // cancellation.
             attempt = connecting
         } else {
             attempt = ConnectAttempt { try await self.connectWithRetries() }
