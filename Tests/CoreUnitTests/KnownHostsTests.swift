@@ -16,7 +16,12 @@ struct KnownHostsTests {
 
 
     @Test("SHA-256 and HMAC-SHA1 equal sha256sum and Python's hmac on inputs of every block boundary")
-    func digests() throws {
+    func digests() async throws {
+        // Many short oracle processes: run them off Swift's cooperative threads, which other tests' timers need.
+        try await offPool { try self.digestsAlone() }
+    }
+
+    private func digestsAlone() throws {
         let dir = try scratchDirectory("kh")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         for length in [0, 1, 55, 56, 63, 64, 65, 119, 120, 128, 1000] {
@@ -34,7 +39,12 @@ struct KnownHostsTests {
     }
 
     @Test("fingerprints and key types equal ssh-keygen -l for every key type OpenSSH 9.2 makes")
-    func fingerprints() throws {
+    func fingerprints() async throws {
+        // Many short oracle processes: run them off Swift's cooperative threads, which other tests' timers need.
+        try await offPool { try self.fingerprintsAlone() }
+    }
+
+    private func fingerprintsAlone() throws {
         let dir = try scratchDirectory("kh")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         for (name, type) in [("ed", ["-t", "ed25519"]), ("ec256", ["-t", "ecdsa", "-b", "256"]),
@@ -90,7 +100,12 @@ struct KnownHostsTests {
     }
 
     @Test("which lines match a name equals ssh-keygen -F, plain and hashed with ssh-keygen -H")
-    func matcherAgainstKeygen() throws {
+    func matcherAgainstKeygen() async throws {
+        // Many short oracle processes: run them off Swift's cooperative threads, which other tests' timers need.
+        try await offPool { try self.matcherAgainstKeygenAlone() }
+    }
+
+    private func matcherAgainstKeygenAlone() throws {
         let dir = try scratchDirectory("kh")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var keys: [String] = []
@@ -126,7 +141,12 @@ struct KnownHostsTests {
     }
 
     @Test("verdicts: known, new, changed (same and other type), revoked, and the port-less retry")
-    func verdicts() throws {
+    func verdicts() async throws {
+        // Many short oracle processes: run them off Swift's cooperative threads, which other tests' timers need.
+        try await offPool { try self.verdictsAlone() }
+    }
+
+    private func verdictsAlone() throws {
         let dir = try scratchDirectory("kh")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var keys: [HostKeyInfo] = []
@@ -155,8 +175,10 @@ struct KnownHostsTests {
     func algorithmOrder() async throws {
         let dir = try scratchDirectory("kh")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try ProcessRunner.run([Self.keygen, "-q", "-N", "", "-t", "ecdsa", "-f", "\(dir)/ec"])
-        try ProcessRunner.run([Self.keygen, "-q", "-N", "", "-t", "rsa", "-b", "2048", "-f", "\(dir)/rsa"])
+        try await offPool {
+            try ProcessRunner.run([Self.keygen, "-q", "-N", "", "-t", "ecdsa", "-f", "\(dir)/ec"])
+            try ProcessRunner.run([Self.keygen, "-q", "-N", "", "-t", "rsa", "-b", "2048", "-f", "\(dir)/rsa"])
+        }
         let ec = try String(contentsOfFile: "\(dir)/ec.pub", encoding: .utf8).split(separator: " ")
         let rsa = try String(contentsOfFile: "\(dir)/rsa.pub", encoding: .utf8).split(separator: " ")
         try "[h1]:2222 \(ec[0]) \(ec[1])\n[h2]:2222 \(rsa[0]) \(rsa[1])\n".write(toFile: "\(dir)/kh", atomically: true, encoding: .utf8)

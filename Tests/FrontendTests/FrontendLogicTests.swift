@@ -125,8 +125,8 @@ struct FrontendLogicTests {
     @Test("a read timeout is resumable: reading again continues, a partial line is not lost")
     func resumableReadTimeout() async throws {
         let backend = FakeBackend { _ in
-            // The command ends after 2 s: the 150 ms timeout comes first even on a loaded machine.
-            FakeHost { _ in .init(stdout: ["first\npar"], duration: .seconds(2)) }
+            // The command ends after 5 s: the 150 ms timeout comes first even on a loaded machine.
+            FakeHost { _ in .init(stdout: ["first\npar"], duration: .seconds(5)) }
         }
         let host = try #require(try await client(["a"], backend).runCommand("x", readTimeout: .milliseconds(150)).first)
         var lines: [String] = []
