@@ -198,4 +198,40 @@ struct KnownHostsTests {
         #expect(rsaKnown.algorithms(supported: libssh2) == ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
                                                             "ecdsa-sha2-nistp521"])
     }
+
+    @Test("accepted keys and another process appending under flock at the same time: no torn or lost line")
+    func concurrentWriters() async throws {
+        let dir = try scratchDirectory("kh-writers")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        _ = try await offPool { try ProcessRunner.run([Self.keygen, "-q", "-N", "", "-t", "ed25519", "-f", "\(dir)/k"]) }
+        let parts = try String(contentsOfFile: "\(dir)/k.pub", encoding: .utf8).split(separator: " ")
+        let key = try #require(Self.key(parts[1]))
+        let file = "\(dir)/known_hosts"
+        // Another process appends 2,000 whole lines, each in one write under flock, as our writer does.
+        let script = """
+            import fcntl, os, sys
+            fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            for i in range(2000):
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                os.write(fd, ("other-%d %s\\n" % (i, sys.argv[2])).encode())
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            """
+        let line = "\(parts[0]) \(parts[1])"
+        async let other = offPool { try ProcessRunner.run(["/usr/bin/python3", "-c", script, file, line]) }
+        let store = KnownHostsStore()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<500 {
+                group.addTask { try await store.accept(key, name: "ours-\(index)", file: file, hashed: index % 2 == 0) }
+            }
+            try await group.waitForAll()
+        }
+        _ = try await other
+        let text = try #require(FileManager.default.contents(atPath: file))
+        let parsed = KnownHostsParser.parse(Array(text), file: file)
+        #expect(parsed.skipped.isEmpty, "torn lines: \(parsed.skipped.prefix(3))")
+        #expect(parsed.entries.count == 2500)
+        let index = KnownHostsIndex(parsed.entries)
+        #expect((0..<500).allSatisfy { index.lookup("ours-\($0)").count == 1 })
+        #expect(index.lookup("other-1999").count == 1)
+    }
 }
