@@ -37,7 +37,7 @@ public struct LibSSHBackend: SSHBackend {
     public static let declaredCapabilities: Set<SSHCapability> = [
         .passwordAuth, .keyboardInteractiveAuth, .privateKeyFileAuth, .privateKeyMemoryAuth, .agentAuth,
         .rsaSHA2UserKeys, .userCertificates, .hostKeyVerification, .rsaSHA2HostKeys, .exec, .pty, .environment, .shell,
-        .exitSignal, .sendSignal, .concurrentChannels, .keepalive, .proxyCommand, .compression, .sftp, .scp,
+        .exitSignal, .sendSignal, .concurrentChannels, .keepalive, .proxyCommand, .jumpHosts, .compression, .sftp, .scp,
     ]
 
     public func connect(_ options: SSHConnectionOptions) async throws -> any SSHSession {

@@ -21,6 +21,20 @@ final class LibSSHChannelOpener: NativeChannelOpener {
         return outcome({ ssh_channel_open_session($0) }, connection, "the server refused to open a channel")
     }
 
+    func openDirectTCPIP(host: String, port: Int, _ connection: LibSSHConnection) -> NativeStep {
+        if channel == nil {
+            guard let session = connection.session else {
+                return .failed(connection.error(.sessionClosed, "the session is closed"))
+            }
+            guard let handle = ssh_channel_new(session) else {
+                return .failed(connection.channelError("libssh could not create a channel"))
+            }
+            channel = LibSSHChannel(handle: handle, connection: connection)
+        }
+        return outcome({ ssh_channel_open_forward($0, host, Int32(port), "127.0.0.1", 22) }, connection,
+                       "the server refused a tunnel to \(host):\(port)")
+    }
+
     func setEnvironment(_ name: String, _ value: String, _ connection: LibSSHConnection) -> NativeStep {
         outcome({ ssh_channel_request_env($0, name, value) }, connection, "the server refused environment variable \(name)")
     }
@@ -40,6 +54,7 @@ final class LibSSHChannelOpener: NativeChannelOpener {
                 }
             case .shell: ssh_channel_request_shell(handle)
             case .subsystem(let name): ssh_channel_request_subsystem(handle, name)
+            case .directTCPIP: SSH_ERROR  // opened by openDirectTCPIP, never started
             }
         }, connection, "the server refused to start \(kind)")
     }

@@ -34,7 +34,7 @@ public struct LibSSH2Backend: SSHBackend {
     /// The capabilities, as a static list (the feature matrix is checked against it).
     public static let declaredCapabilities: Set<SSHCapability> = [
         .passwordAuth, .keyboardInteractiveAuth, .privateKeyFileAuth, .privateKeyMemoryAuth, .agentAuth,
-        .hostKeyVerification, .exec, .pty, .environment, .shell, .exitSignal, .concurrentChannels, .keepalive, .proxyCommand, .compression, .sftp, .scp,
+        .hostKeyVerification, .exec, .pty, .environment, .shell, .exitSignal, .concurrentChannels, .keepalive, .proxyCommand, .jumpHosts, .compression, .sftp, .scp,
     ]
 
     public func connect(_ options: SSHConnectionOptions) async throws -> any SSHSession {

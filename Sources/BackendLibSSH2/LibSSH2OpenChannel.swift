@@ -22,6 +22,19 @@ final class LibSSH2ChannelOpener: NativeChannelOpener {
         return .done
     }
 
+    func openDirectTCPIP(host: String, port: Int, _ connection: LibSSH2Connection) -> NativeStep {
+        guard let session = connection.session else {
+            return .failed(connection.error(.sessionClosed, "the session is closed"))
+        }
+        guard let handle = libssh2_channel_direct_tcpip_ex(session, host, Int32(port), "127.0.0.1", 22) else {
+            let code = clibssh2_last_errno(session)
+            if code == LIBSSH2_ERROR_EAGAIN { return .wouldBlock }
+            return .failed(connection.channelError(Int(code), "the server refused a tunnel to \(host):\(port)"))
+        }
+        channel = LibSSH2Channel(handle: handle, connection: connection)
+        return .done
+    }
+
     func setEnvironment(_ name: String, _ value: String, _ connection: LibSSH2Connection) -> NativeStep {
         outcome({ libssh2_channel_setenv_ex($0, name, UInt32(name.utf8.count), value, UInt32(value.utf8.count)) },
                 connection, "the server refused environment variable \(name)")
@@ -45,6 +58,7 @@ final class LibSSH2ChannelOpener: NativeChannelOpener {
                 }
             case .shell: clibssh2_channel_exec(handle, "shell", 5, nil, 0)
             case .subsystem(let name): clibssh2_channel_exec(handle, "subsystem", 9, name, UInt32(name.utf8.count))
+            case .directTCPIP: LIBSSH2_ERROR_INVAL  // opened by openDirectTCPIP, never started
             }
         }, connection, "the server refused to start \(kind)")
     }

@@ -53,6 +53,8 @@ public struct SSHCapability: Hashable, Sendable, Comparable, CustomStringConvert
     public static let keepalive = SSHCapability("session.keepalive", summary: "Keepalive messages")
     /// The connection carried by a command's stdin and stdout (OpenSSH's `ProxyCommand`).
     public static let proxyCommand = SSHCapability("session.proxy-command", summary: "ProxyCommand (a command carries the connection)")
+    /// Jump hosts in-process: the connection carried by a `direct-tcpip` channel of another session.
+    public static let jumpHosts = SSHCapability("session.jump-hosts", summary: "Jump hosts in-process (ProxyJump)")
     /// zlib compression.
     public static let compression = SSHCapability("session.compression", summary: "Compression")
     /// SFTP file transfer.
@@ -72,7 +74,7 @@ public struct SSHCapability: Hashable, Sendable, Comparable, CustomStringConvert
     public static let all: [SSHCapability] = [
         .passwordAuth, .keyboardInteractiveAuth, .privateKeyFileAuth, .privateKeyMemoryAuth, .agentAuth,
         .rsaSHA2UserKeys, .userCertificates, .hostKeyVerification, .rsaSHA2HostKeys, .hostCertificates, .exec, .pty,
-        .environment, .shell, .exitSignal, .sendSignal, .concurrentChannels, .keepalive, .proxyCommand, .compression,
-        .sftp, .scp,
+        .environment, .shell, .exitSignal, .sendSignal, .concurrentChannels, .keepalive, .proxyCommand, .jumpHosts,
+        .compression, .sftp, .scp,
     ]
 }

@@ -10,6 +10,9 @@ public struct SSHChannelRequest: Sendable {
         case shell
         /// Start a subsystem such as `"sftp"` (SSH `subsystem` request).
         case subsystem(String)
+        /// A `direct-tcpip` channel instead of a session: a byte stream to `host:port` as the server connects to
+        /// it (what `ssh -W` and ProxyJump use). Environment and PTY do not apply; stdout carries what comes back.
+        case directTCPIP(host: String, port: Int)
     }
 
     /// What to start.
@@ -137,6 +140,7 @@ extension SSHChannelRequest.Kind: CustomStringConvertible {
         case .execBytes(let bytes): return "command \"\(String(decoding: bytes, as: UTF8.self))\""
         case .shell: return "a shell"
         case .subsystem(let name): return "the \(name) subsystem"
+        case .directTCPIP(let host, let port): return "a tunnel to \(host):\(port)"
         }
     }
 }

@@ -32,6 +32,10 @@ public struct SSHConnectionOptions: Sendable {
     /// `ProxyCommand`, tokens already expanded), run as `/bin/sh -c 'exec <command>'`; `host` and `port` still
     /// name the server for host keys and messages. The command ends when the connection does.
     public var proxyCommand: String?
+    /// Jump hosts to go through, the first reached directly, each next (and finally this host) through a
+    /// `direct-tcpip` channel of the previous, in this process (OpenSSH's `ProxyJump`). Each hop's host key is
+    /// checked under its own name with its own policy.
+    public var jumpHosts: [SSHConnectionOptions] = []
 
     /// Creates options. Only `host` is required.
     public init(

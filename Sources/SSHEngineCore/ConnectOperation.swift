@@ -15,8 +15,8 @@ package final class ConnectOperation<Native: NativeConnection>: EngineOperation 
     }
 
     private var dialer: TCPDialer
-    /// The ProxyCommand whose socket replaces the TCP connection, if any.
-    private let proxy: ProxyCommandProcess?
+    /// The ProxyCommand or tunnel whose socket replaces the TCP connection, if any.
+    private let transport: (any PreconnectedTransport)?
     private var authenticator: Native.Authenticator?
     private let continuation: CheckedContinuation<Void, any Error>
     private var phase: Phase = .tcp
@@ -32,11 +32,11 @@ package final class ConnectOperation<Native: NativeConnection>: EngineOperation 
     private var authOptions: SSHConnectionOptions?
 
     /// Connects to `addresses` (resolved from the options' host); resumes `continuation` once authenticated.
-    /// - Parameter proxy: a started ProxyCommand, whose socket is used instead of dialing `addresses`.
-    package init(addresses: [SocketAddress], proxy: ProxyCommandProcess? = nil, options: SSHConnectionOptions,
+    /// - Parameter transport: a started ProxyCommand or tunnel, whose socket is used instead of dialing `addresses`.
+    package init(addresses: [SocketAddress], transport: (any PreconnectedTransport)? = nil, options: SSHConnectionOptions,
                  hostKeyCheck: HostKeyCheck, continuation: CheckedContinuation<Void, any Error>) {
         self.dialer = TCPDialer(addresses: addresses, host: options.host, port: options.port)
-        self.proxy = proxy
+        self.transport = transport
         self.hostKeyCheck = hostKeyCheck
         self.continuation = continuation
         self.timeout = options.connectTimeout
@@ -51,13 +51,13 @@ package final class ConnectOperation<Native: NativeConnection>: EngineOperation 
             let outcome: NativeStep
             switch phase {
             case .tcp:
-                if let proxy {
+                if let transport {
                     do {
-                        try connection.socket.adopt(fd: proxy.fd, handler: connection)
-                        connection.socket.proxy = proxy
+                        try connection.socket.adopt(fd: transport.fd, handler: connection)
+                        connection.socket.transport = transport
                         outcome = .done
                     } catch {
-                        proxy.discard(on: connection.loop)
+                        transport.discard(on: connection.loop)
                         outcome = .failed(error)
                     }
                     break

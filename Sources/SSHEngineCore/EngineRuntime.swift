@@ -3,6 +3,10 @@ import SSHEventLoop
 import SSHKnownHosts
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// What an engine's public backend type holds besides its name: the output buffer size and the event loops, and
 /// the `connect` that every engine shares (validate, resolve off-loop, then create the connection driver on a loop
 /// and let it connect, with task cancellation failing it wherever it is).
@@ -24,7 +28,7 @@ package struct EngineRuntime: Sendable {
         try options.validate()
         let loop = group.next()
         var addresses: [SocketAddress] = []
-        if options.proxyCommand == nil {
+        if options.proxyCommand == nil && options.jumpHosts.isEmpty {
             do {
                 addresses = try await AddressResolver.resolve(
                     host: options.host, port: options.port, family: options.addressFamily,
@@ -34,14 +38,17 @@ package struct EngineRuntime: Sendable {
             }
         }
         let hostKeyCheck = await HostKeyCheck.prepare(options.hostKeyPolicy, host: options.host, port: options.port)
-        var proxy: ProxyCommandProcess?
-        if let command = options.proxyCommand {
+        var transport: (any PreconnectedTransport)?
+        if let hop = options.jumpHosts.last {
+            transport = try await tunnel(Native.self, to: options, through: hop, before: Array(options.jumpHosts.dropLast()),
+                                         loop: loop)
+        } else if let command = options.proxyCommand {
             let (host, port) = (options.host, options.port)
-            proxy = try await BlockingPool.shared.run { () throws(SSHError) in
+            transport = try await BlockingPool.shared.run { () throws(SSHError) in
                 try ProxyCommandProcess.spawn(command, host: host, port: port)
             }
         }
-        let (started, resolved) = (proxy, addresses)
+        let (started, resolved) = (transport, addresses)
         let capacity = outputBufferSize
         let slot = Mutex<(bound: LoopBound<ConnectionDriver<Native>>?, cancelled: Bool)>((nil, false))
         try await withTaskCancellationHandler {
@@ -58,7 +65,7 @@ package struct EngineRuntime: Sendable {
                         continuation.resume(throwing: CancellationError())
                         return
                     }
-                    connection.enqueue(ConnectOperation(addresses: resolved, proxy: started, options: options,
+                    connection.enqueue(ConnectOperation(addresses: resolved, transport: started, options: options,
                                                         hostKeyCheck: hostKeyCheck, continuation: continuation))
                 }
             }
@@ -73,5 +80,32 @@ package struct EngineRuntime: Sendable {
             throw SSHError(.sessionClosed, host: options.host, port: options.port, message: "connection vanished")
         }
         return EngineSession(options: options, connection: bound)
+    }
+
+    /// Connects to `hop` (through the hops `before` it), opens a `direct-tcpip` channel to `target` on it, and
+    /// starts a ``TunnelPump`` between that channel and a socket pair; returns our end for the target's
+    /// connection. The hop's session lives as long as the tunnel.
+    private func tunnel<Native: NativeConnection>(_ native: Native.Type, to target: SSHConnectionOptions,
+                                                  through hop: SSHConnectionOptions, before: [SSHConnectionOptions],
+                                                  loop: EventLoop) async throws -> TunnelEnd {
+        var hopOptions = hop
+        hopOptions.jumpHosts = before
+        let jump = try await connect(native, hopOptions)
+        let channel: any SSHChannel
+        do {
+            channel = try await jump.openChannel(SSHChannelRequest(kind: .directTCPIP(host: target.host, port: target.port)))
+        } catch {
+            await jump.close()
+            throw error
+        }
+        var pair: [Int32] = [0, 0]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
+            await channel.close()
+            await jump.close()
+            throw SSHError(.resourceExhausted, host: target.host, port: target.port, message: "no socket pair for the tunnel")
+        }
+        for fd in pair { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+        TunnelPump(fd: pair[1], channel: channel, jump: jump, loop: loop).start()
+        return TunnelEnd(fd: pair[0])
     }
 }

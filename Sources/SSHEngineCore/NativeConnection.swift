@@ -116,6 +116,8 @@ package protocol NativeChannelOpener: AnyObject {
     associatedtype Channel: NativeChannel
     /// Opens a session channel.
     func open(_ connection: Native) -> NativeStep
+    /// Opens a `direct-tcpip` channel to `host:port` (the channel is running once this is done).
+    func openDirectTCPIP(host: String, port: Int, _ connection: Native) -> NativeStep
     /// Sends one environment variable.
     func setEnvironment(_ name: String, _ value: String, _ connection: Native) -> NativeStep
     /// Requests a pseudo-terminal.

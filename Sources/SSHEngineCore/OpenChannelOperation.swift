@@ -38,7 +38,11 @@ package final class OpenChannelOperation<Native: NativeConnection>: EngineOperat
             let outcome: NativeStep
             switch phase {
             case .open:
-                outcome = opener.open(native)
+                if case .directTCPIP(let host, let port) = request.kind {
+                    outcome = opener.openDirectTCPIP(host: host, port: port, native)
+                } else {
+                    outcome = opener.open(native)
+                }
             case .environment(let index):
                 guard index < environment.count else {
                     phase = .pty
@@ -67,7 +71,14 @@ package final class OpenChannelOperation<Native: NativeConnection>: EngineOperat
                 return true
             case .done:
                 switch phase {
-                case .open: phase = .environment(index: 0)
+                case .open:
+                    if case .directTCPIP = request.kind {
+                        // A tunnel runs as soon as it is open: no environment, PTY or start request.
+                        guard let channel = opener.channel else { return true }
+                        completion(.success(connection.adopt(channel, unreadOutputLimit: request.unreadOutputLimit)))
+                        return true
+                    }
+                    phase = .environment(index: 0)
                 case .environment(let index): phase = .environment(index: index + 1)
                 case .pty: phase = .start
                 case .start:

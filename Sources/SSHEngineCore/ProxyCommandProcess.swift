@@ -10,7 +10,7 @@ import Glibc
 /// the other end the connection's socket, so the engine speaks SSH through the child as through TCP. When the
 /// connection lets go of its socket, the child sees EOF; it is then reaped from loop timers (never by blocking),
 /// and terminated if it lingers.
-package final class ProxyCommandProcess: Sendable {
+package final class ProxyCommandProcess: PreconnectedTransport {
     /// The child's process id.
     package let pid: pid_t
     /// Our end of the socket pair (non-blocking), for the connection to adopt.
@@ -74,9 +74,31 @@ package final class ProxyCommandProcess: Sendable {
         }
     }
 
+    /// The connection let go of the socket: the child sees EOF and is reaped.
+    package func released(on loop: EventLoop) { reap(on: loop) }
+
     /// Closes our end without a connection having adopted it (the connect was abandoned), and reaps the child.
     package func discard(on loop: EventLoop) {
         close(fd)
         reap(on: loop)
     }
+}
+
+/// A socket that stands for the TCP connection (a ProxyCommand's, or a tunnel through a jump host): the
+/// connection adopts ``fd`` instead of dialing.
+package protocol PreconnectedTransport: Sendable {
+    /// The socket for the connection to adopt (non-blocking).
+    var fd: Int32 { get }
+    /// The connection let go of the socket (it is closed or forgotten by now).
+    func released(on loop: EventLoop)
+    /// The connection never adopted the socket: close it and clean up.
+    func discard(on loop: EventLoop)
+}
+
+/// Our end of a socket pair whose other end a ``TunnelPump`` carries over a jump host.
+package struct TunnelEnd: PreconnectedTransport {
+    package let fd: Int32
+    /// The pump sees EOF on its end once this one is closed, and winds down.
+    package func released(on loop: EventLoop) {}
+    package func discard(on loop: EventLoop) { close(fd) }
 }

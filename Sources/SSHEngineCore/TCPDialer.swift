@@ -11,8 +11,8 @@ package final class ConnectionSocket {
     /// The socket, or -1.
     package private(set) var fd: Int32 = -1
     private var registration: RegistrationID?
-    /// The ProxyCommand behind the socket, reaped once the socket is let go.
-    package var proxy: ProxyCommandProcess?
+    /// The ProxyCommand or tunnel behind the socket, told when the socket is let go.
+    package var transport: (any PreconnectedTransport)?
 
     /// Creates an empty slot on `loop`.
     package init(loop: EventLoop) { self.loop = loop }
@@ -29,7 +29,7 @@ package final class ConnectionSocket {
         registration = nil
         if fd >= 0 { close(fd) }
         fd = -1
-        proxy?.reap(on: loop)
+        transport?.released(on: loop)
     }
 
     /// Stops watching a socket that someone else already closed (the number may belong to a new socket by now, so
@@ -38,7 +38,7 @@ package final class ConnectionSocket {
         if let registration { loop.deregister(fd: fd, registration) }
         registration = nil
         fd = -1
-        proxy?.reap(on: loop)
+        transport?.released(on: loop)
     }
 
     /// Shuts both directions down, so the native library's pending waits fail at once instead of hanging.

@@ -127,6 +127,7 @@ final class FakeSession: SSHSession {
         case .execBytes(let bytes): command = String(decoding: bytes, as: UTF8.self)
         case .shell: command = "<shell>"
         case .subsystem(let name): command = "<subsystem \(name)>"
+        case .directTCPIP(let host, let port): command = "<tunnel \(host):\(port)>"
         }
         backend.record(command: command, host: options.host)
         if case .subsystem("sftp") = request.kind, let files = host.files { return FakeSFTPChannel(files: files) }

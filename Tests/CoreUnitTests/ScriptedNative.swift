@@ -45,6 +45,7 @@ final class ScriptedOpener: NativeChannelOpener {
         self.channel = channel
         return .done
     }
+    func openDirectTCPIP(host _: String, port _: Int, _ connection: ScriptedConnection) -> NativeStep { open(connection) }
     func setEnvironment(_: String, _: String, _: ScriptedConnection) -> NativeStep { .done }
     func requestPTY(_: SSHPTYRequest, _: ScriptedConnection) -> NativeStep { .done }
     func start(_: SSHChannelRequest.Kind, _: ScriptedConnection) -> NativeStep { .done }

@@ -90,7 +90,7 @@ struct FrontendConfigTests {
         }
     }
 
-    @Test("a bad config line fails the host with file and line; ProxyJump is refused rather than bypassed",
+    @Test("a bad config line fails the host with file and line",
           arguments: FrontendEngine.all)
     func badLines(engine: FrontendEngine) async throws {
         let dir = try scratchDirectory("config-bad")
@@ -100,11 +100,6 @@ struct FrontendConfigTests {
         let error = await #expect(throws: SSHError.self) { try await client.runCommand("true") }
         #expect(error?.message.contains("\(path) line 3: Bad configuration option: frobnicate") == true)
         #expect(error?.host == "anything")
-        try FileManager.default.createDirectory(atPath: "\(dir)/second", withIntermediateDirectories: true)
-        let jumping = try configFile("Host behind\n    ProxyJump bastion\n", in: "\(dir)/second")
-        let behind = try ParallelSSHClient(hosts: ["behind"], backend: engine.backend, config: onlyFile(jumping))
-        let refused = await #expect(throws: SSHError.self) { try await behind.runCommand("true") }
-        #expect(refused?.code == .unsupported && refused?.message.contains("ProxyJump bastion") == true)
     }
 
     @Test("IdentityAgent names the agent; IdentitiesOnly keeps its keys out", arguments: FrontendEngine.all)
@@ -177,5 +172,34 @@ struct FrontendConfigTests {
         let resolved = try #require(try await client.resolvedConfig(at: 0))
         #expect(resolved.proxyCommand?.contains("-W \(target.host):\(target.port)") == true)
         await client.disconnect()
+    }
+
+    @Test("ProxyJump from the file, the hop configured under its own name: reached in-process through the jump host",
+          arguments: FrontendEngine.all)
+    func proxyJump(engine: FrontendEngine) async throws {
+        let jump = try await TestSSHServer.start(host: "127.0.0.2", extraConfig: ["LogLevel DEBUG1"])
+        defer { jump.stop() }
+        let target = try await Fleet.servers[2]
+        let dir = try scratchDirectory("config-jump")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = try configFile("""
+            Host behind
+                HostName \(target.host)
+                Port \(target.port)
+                ProxyJump bastion
+            Host bastion
+                HostName \(jump.host)
+                Port \(jump.port)
+            Host *
+                User \(TestUser.name)
+                IdentityFile \(TestKeys.shared.ed25519)
+                UserKnownHostsFile \(TestKeys.shared.knownHosts)
+            """, in: dir)
+        let client = try ParallelSSHClient(hosts: ["behind"], backend: engine.backend, config: onlyFile(path))
+        let output = try await client.runCommand("set -- $SSH_CONNECTION; echo $3 $4")
+        #expect(try await output[0].stdout.first { _ in true } == "\(target.host) \(target.port)")
+        await client.disconnect()
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(jump.log.contains("direct-tcpip"), "the jump sshd opened the tunnel")
     }
 }

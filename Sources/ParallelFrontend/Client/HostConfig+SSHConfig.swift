@@ -8,7 +8,7 @@ struct ConnectionPlan: Sendable {
     /// Every setting, filled.
     let settings: HostConfig
     /// The options to connect with.
-    let options: SSHConnectionOptions
+    var options: SSHConnectionOptions
     /// Variables `SendEnv` and `SetEnv` send with each command (the command's own environment wins).
     let environment: [String: String]
     /// Whether commands get a terminal when the caller does not say (`RequestTTY yes` or `force`).
@@ -46,19 +46,13 @@ extension HostConfig {
     }
 
     /// The plan for `host` (this configuration holds the caller's settings): `sshConfig`'s values fill what the
-    /// caller left `nil`, then the defaults.
-    /// - Throws: `unsupported` for a host `ssh_config` sends through `ProxyJump` or `ProxyCommand` (connecting
-    ///   directly could reach another machine).
-    func plan(host: String, sshConfig resolved: SSHResolvedConfig?) throws(SSHError) -> ConnectionPlan {
+    /// caller left `nil`, then the defaults. Jump hosts are added by the client (``SSHClient``), which resolves
+    /// each hop's own configuration.
+    func plan(host: String, sshConfig resolved: SSHResolvedConfig?) -> ConnectionPlan {
         let fromFile = resolved.map(HostConfig.init) ?? HostConfig()
         let settings = merged(over: fromFile).merged(over: .defaults)
         guard let resolved else {
             return ConnectionPlan(settings: settings, options: settings.connectionOptions(host: host), environment: [:])
-        }
-        if let jump = resolved.value("proxyjump"), jump.lowercased() != "none" {
-            throw SSHError(.unsupported, host: host, port: settings.port ?? 22, message: "ssh_config sends \(host) through "
-                           + "ProxyJump \(jump) (\(resolved.origins["proxyjump"] ?? "")), which this version cannot do yet; "
-                           + "connecting directly could reach another machine (a ProxyCommand with ssh -W works meanwhile)")
         }
         var options = settings.connectionOptions(host: resolved.hostName)
         options.proxyCommand = resolved.proxyCommand
@@ -122,5 +116,30 @@ extension HostConfig {
             }
         }
         return ordered
+    }
+
+    /// The hops of a `ProxyJump` value (`[user@]host[:port]`, comma-separated; `none` for none), in order.
+    static func jumpSpecs(_ value: String) -> [(user: String?, host: String, port: Int?)] {
+        guard value.lowercased() != "none" else { return [] }
+        return value.split(separator: ",").map { hop in
+            var rest = Substring(hop)
+            var user: String?
+            if let at = rest.lastIndex(of: "@") {
+                user = String(rest[..<at])
+                rest = rest[rest.index(after: at)...]
+            }
+            var port: Int?
+            if rest.hasPrefix("["), let close = rest.firstIndex(of: "]") {
+                let host = rest[rest.index(after: rest.startIndex)..<close]
+                let after = rest[rest.index(after: close)...]
+                if after.hasPrefix(":") { port = Int(after.dropFirst()) }
+                return (user, String(host), port)
+            }
+            if let colon = rest.lastIndex(of: ":"), let number = Int(rest[rest.index(after: colon)...]) {
+                port = number
+                rest = rest[..<colon]
+            }
+            return (user, String(rest), port)
+        }
     }
 }

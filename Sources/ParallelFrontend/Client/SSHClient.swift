@@ -109,10 +109,26 @@ public actor SSHClient {
         }
     }
 
-    /// How this host is reached: the caller's settings over `ssh_config` over the defaults.
+    /// How this host is reached: the caller's settings over `ssh_config` over the defaults, with its
+    /// `ProxyJump` hops each planned from their own configuration (user and port from the hop itself).
     func connectionPlan() async throws -> ConnectionPlan {
         if let plan { return plan }
-        let made = try config.plan(host: host, sshConfig: try await resolvedConfig())
+        let resolved = try await resolvedConfig()
+        var made = config.plan(host: host, sshConfig: resolved)
+        if let jump = resolved?.value("proxyjump") {
+            var hopSettings = config
+            (hopSettings.user, hopSettings.port, hopSettings.alias) = (nil, nil, nil)
+            let source = config.sshConfig ?? .default
+            for spec in HostConfig.jumpSpecs(jump) {
+                do {
+                    let hopConfig = try await SSHConfigResolver.shared.resolve(host: spec.host, user: spec.user, port: spec.port,
+                                                                             source: source)
+                    made.options.jumpHosts.append(hopSettings.plan(host: spec.host, sshConfig: hopConfig).options)
+                } catch let error as SSHError {
+                    throw error.on(host: spec.host, port: spec.port ?? 22)
+                }
+            }
+        }
         plan = made
         return made
     }
