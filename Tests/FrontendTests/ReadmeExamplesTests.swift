@@ -25,7 +25,7 @@ struct ReadmeExamplesTests {
                 .map { $0.isEmpty ? "" : "    " + $0 }
                 .joined(separator: "\n")
                 .trimmingCharacters(in: .newlines)
-            #expect(compiled.contains(body), "\(document): this example is not compiled:\n\(body)")
+            #expect(compiled.contains(body), "\(document): this example is not compiled (run scripts/update-readme-examples):\n\(body)")
         }
         let imports = Set(blocks.flatMap { $0.split(separator: "\n").filter { $0.hasPrefix("import ") } }
             .map { $0.split(separator: " ")[1] })
