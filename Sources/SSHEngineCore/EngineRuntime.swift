@@ -82,30 +82,44 @@ package struct EngineRuntime: Sendable {
         return EngineSession(options: options, connection: bound)
     }
 
-    /// Connects to `hop` (through the hops `before` it), opens a `direct-tcpip` channel to `target` on it, and
-    /// starts a ``TunnelPump`` between that channel and a socket pair; returns our end for the target's
-    /// connection. The hop's session lives as long as the tunnel.
+    /// Leases a connection to `hop` (through the hops `before` it) from the ``JumpPool``, opens a `direct-tcpip`
+    /// channel to `target` on it, and starts a ``TunnelPump`` between that channel and a socket pair; returns our
+    /// end for the target's connection. Targets behind the same hop share its connection.
     private func tunnel<Native: NativeConnection>(_ native: Native.Type, to target: SSHConnectionOptions,
                                                   through hop: SSHConnectionOptions, before: [SSHConnectionOptions],
                                                   loop: EventLoop) async throws -> TunnelEnd {
         var hopOptions = hop
         hopOptions.jumpHosts = before
-        let jump = try await connect(native, hopOptions)
-        let channel: any SSHChannel
+        let chain = before.map { "\($0.user)@\($0.host):\($0.port)" }.joined(separator: ",")
+        let key = "\(Native.self) \(hop.user)@\(hop.host):\(hop.port) via \(chain) \(hop.proxyCommand ?? "")"
+        let options = hopOptions
+        var lease = try await JumpPool.shared.lease(key) { try await self.connect(native, options) }
+        var channel: any SSHChannel
         do {
-            channel = try await jump.openChannel(SSHChannelRequest(kind: .directTCPIP(host: target.host, port: target.port)))
+            channel = try await lease.session.openChannel(SSHChannelRequest(kind: .directTCPIP(host: target.host, port: target.port)))
+        } catch let error as SSHError where error.code == .sessionClosed || error.code == .connectionLost {
+            // The shared connection died meanwhile: once more on a fresh one.
+            lease.invalidate()
+            await lease.release()
+            lease = try await JumpPool.shared.lease(key) { try await self.connect(native, options) }
+            do {
+                channel = try await lease.session.openChannel(SSHChannelRequest(kind: .directTCPIP(host: target.host, port: target.port)))
+            } catch {
+                await lease.release()
+                throw error
+            }
         } catch {
-            await jump.close()
+            await lease.release()
             throw error
         }
         var pair: [Int32] = [0, 0]
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
             await channel.close()
-            await jump.close()
+            await lease.release()
             throw SSHError(.resourceExhausted, host: target.host, port: target.port, message: "no socket pair for the tunnel")
         }
         for fd in pair { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
-        TunnelPump(fd: pair[1], channel: channel, jump: jump, loop: loop).start()
+        TunnelPump(fd: pair[1], channel: channel, loop: loop, ended: lease.release).start()
         return TunnelEnd(fd: pair[0])
     }
 }

@@ -9,25 +9,26 @@ import Glibc
 /// Carries an inner connection over a `direct-tcpip` channel of a jump session: one end of a socket pair is the
 /// inner connection's socket, and this pumps the other end to and from the channel, both ways, with
 /// backpressure (a chunk is written out before the next is taken) and EOF passed along. When both directions
-/// have ended, the channel and the jump session are closed. The socket is watched by the loop; the channel's
+/// have ended, the channel closes and the jump connection's lease is given back. The socket is watched by the loop; the channel's
 /// async calls run in two tasks, which wait for the socket's readiness instead of polling.
 package final class TunnelPump: Sendable {
     private let fd: Int32
     private let channel: any SSHChannel
-    private let jump: any SSHSession
+    private let ended: @Sendable () async -> Void
     private let readiness: Readiness
 
-    /// Starts pumping between `fd` (our end, non-blocking) and `channel`, a tunnel opened on `jump`.
-    package init(fd: Int32, channel: any SSHChannel, jump: any SSHSession, loop: EventLoop) {
+    /// Starts pumping between `fd` (our end, non-blocking) and `channel`, a tunnel on a jump connection;
+    /// `ended` runs once both directions are over (it gives the jump connection's lease back).
+    package init(fd: Int32, channel: any SSHChannel, loop: EventLoop, ended: @escaping @Sendable () async -> Void) {
         self.fd = fd
         self.channel = channel
-        self.jump = jump
+        self.ended = ended
         readiness = Readiness(fd: fd, loop: loop)
     }
 
-    /// Runs both directions until they end, then closes everything.
+    /// Runs both directions until they end, then closes the socket and the channel.
     package func start() {
-        let (fd, channel, jump, readiness) = (self.fd, self.channel, self.jump, self.readiness)
+        let (fd, channel, ended, readiness) = (self.fd, self.channel, self.ended, self.readiness)
         Task {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await Self.upstream(fd: fd, channel: channel, readiness: readiness) }
@@ -35,7 +36,7 @@ package final class TunnelPump: Sendable {
             }
             await readiness.close()
             await channel.close()
-            await jump.close()
+            await ended()
         }
     }
 

@@ -53,4 +53,34 @@ struct JumpHostTests {
         let unknown = await expectSSHError(.hostKeyUnknown) { try await engine.backend.connect(options) }
         #expect(unknown?.host == closed.host, "the hop's own name")
     }
+
+    @Test("twenty targets at once through one jump host share one jump connection, closed after the last",
+          arguments: Engine.all)
+    func sharedJumpConnection(engine: Engine) async throws {
+        let jump = try await TestSSHServer.start(host: "127.0.0.2")
+        defer { jump.stop() }
+        let targets = [try await TestSSHServer.sharedStarted, try await TestSSHServer.start(host: "127.0.0.3")]
+        defer { targets[1].stop() }
+        let sessions = try await withThrowingTaskGroup(of: (any SSHSession).self) { group in
+            for index in 0..<20 {
+                group.addTask {
+                    var options = targets[index % 2].options()
+                    options.jumpHosts = [jump.options()]
+                    let session = try await engine.backend.connect(options)
+                    #expect(try await run(session, "echo \(index)").stdout == "\(index)\n")
+                    return session
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(sessions.count == 20)
+        #expect(jump.log.components(separatedBy: "Accepted publickey").count - 1 == 1, "one jump connection:\n\(jump.log)")
+        for session in sessions { await session.close() }
+        // The jump connection closes after the last tunnel through it.
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !jump.log.contains("Disconnected from user") && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(jump.log.contains("Disconnected from user"), "\(jump.log.suffix(800))")
+    }
 }
