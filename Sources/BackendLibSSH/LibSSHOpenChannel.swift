@@ -9,30 +9,27 @@ final class LibSSHChannelOpener: NativeChannelOpener {
     private(set) var channel: LibSSHChannel?
 
     func open(_ connection: LibSSHConnection) -> NativeStep {
-        if channel == nil {
-            guard let session = connection.session else {
-                return .failed(connection.error(.sessionClosed, "the session is closed"))
-            }
-            guard let handle = ssh_channel_new(session) else {
-                return .failed(connection.channelError("libssh could not create a channel"))
-            }
-            channel = LibSSHChannel(handle: handle, connection: connection)
-        }
+        if let failure = makeChannel(connection) { return failure }
         return outcome({ ssh_channel_open_session($0) }, connection, "the server refused to open a channel")
     }
 
     func openDirectTCPIP(host: String, port: Int, _ connection: LibSSHConnection) -> NativeStep {
-        if channel == nil {
-            guard let session = connection.session else {
-                return .failed(connection.error(.sessionClosed, "the session is closed"))
-            }
-            guard let handle = ssh_channel_new(session) else {
-                return .failed(connection.channelError("libssh could not create a channel"))
-            }
-            channel = LibSSHChannel(handle: handle, connection: connection)
-        }
+        if let failure = makeChannel(connection) { return failure }
         return outcome({ ssh_channel_open_forward($0, host, Int32(port), "127.0.0.1", 22) }, connection,
                        "the server refused a tunnel to \(host):\(port)")
+    }
+
+    /// Creates the native channel on the first call (its callbacks exist before it opens); the failure, if any.
+    private func makeChannel(_ connection: LibSSHConnection) -> NativeStep? {
+        guard channel == nil else { return nil }
+        guard let session = connection.session else {
+            return .failed(connection.error(.sessionClosed, "the session is closed"))
+        }
+        guard let handle = ssh_channel_new(session) else {
+            return .failed(connection.channelError("libssh could not create a channel"))
+        }
+        channel = LibSSHChannel(handle: handle, connection: connection)
+        return nil
     }
 
     func setEnvironment(_ name: String, _ value: String, _ connection: LibSSHConnection) -> NativeStep {

@@ -10,6 +10,15 @@ import Testing
 struct KnownHostsTests {
     private static let keygen = "/usr/bin/ssh-keygen"
 
+    /// Three fresh public keys (ed25519, ECDSA, ed25519) as `type base64`.
+    private static func makeKeys(in dir: String) throws -> [(path: String, line: String)] {
+        try [["-t", "ed25519"], ["-t", "ecdsa"], ["-t", "ed25519"]].enumerated().map { index, type in
+            try ProcessRunner.run([keygen, "-q", "-N", ""] + type + ["-f", "\(dir)/k\(index)"])
+            let parts = try String(contentsOfFile: "\(dir)/k\(index).pub", encoding: .utf8).split(separator: " ")
+            return ("\(dir)/k\(index)", "\(parts[0]) \(parts[1])")
+        }
+    }
+
     private static func key(_ base64: Substring) -> HostKeyInfo? {
         Data(base64Encoded: String(base64)).flatMap { HostKeyInfo(blob: Array($0)) }
     }
@@ -108,12 +117,7 @@ struct KnownHostsTests {
     private func matcherAgainstKeygenAlone() throws {
         let dir = try scratchDirectory("kh")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        var keys: [String] = []
-        for (index, type) in [["-t", "ed25519"], ["-t", "ecdsa"], ["-t", "ed25519"]].enumerated() {
-            try ProcessRunner.run([Self.keygen, "-q", "-N", ""] + type + ["-f", "\(dir)/k\(index)"])
-            let parts = try String(contentsOfFile: "\(dir)/k\(index).pub", encoding: .utf8).split(separator: " ")
-            keys.append("\(parts[0]) \(parts[1])")
-        }
+        let keys = try Self.makeKeys(in: dir).map(\.line)
         let lines = corpus(keys: keys)
         let plain = "\(dir)/plain"
         try ((lines.broken + lines.good).joined(separator: "\n") + "\n").write(toFile: plain, atomically: true, encoding: .utf8)
@@ -149,14 +153,9 @@ struct KnownHostsTests {
     private func verdictsAlone() throws {
         let dir = try scratchDirectory("kh")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        var keys: [HostKeyInfo] = []
-        var lines: [String] = []
-        for (index, type) in [["-t", "ed25519"], ["-t", "ecdsa"], ["-t", "ed25519"]].enumerated() {
-            try ProcessRunner.run([Self.keygen, "-q", "-N", ""] + type + ["-f", "\(dir)/k\(index)"])
-            let parts = try String(contentsOfFile: "\(dir)/k\(index).pub", encoding: .utf8).split(separator: " ")
-            lines.append("\(parts[0]) \(parts[1])")
-            keys.append(try #require(Self.key(parts[1])))
-        }
+        let made = try Self.makeKeys(in: dir)
+        let keys = try made.map { try #require(Self.key($0.line.split(separator: " ")[1])) }
+        let lines = made.map(\.line)
         let text = ["same \(lines[0])", "other-type \(lines[1])", "revoked \(lines[0])", "@revoked revoked \(lines[0])",
                     "bare \(lines[0])"].joined(separator: "\n")
         let index = KnownHostsIndex(KnownHostsParser.parse(Array(text.utf8), file: "f").entries)
