@@ -84,6 +84,11 @@ public struct SSHConnectionOptions: Sendable {
         if let connectTimeout, connectTimeout <= .zero { throw bad("connectTimeout must be positive (nil for none)") }
         if let operationTimeout, operationTimeout <= .zero { throw bad("operationTimeout must be positive (nil for none)") }
         if let keepaliveInterval, keepaliveInterval < .seconds(1) { throw bad("keepaliveInterval must be at least 1 s") }
+        // A chain that passes a hop twice, or comes back to this host, would never end.
+        let hops = jumpHosts.map { "\($0.user)@\($0.host):\($0.port)" }
+        if Set(hops + ["\(user)@\(host):\(port)"]).count != hops.count + 1 {
+            throw bad("the jump-host chain \(hops.joined(separator: " -> ")) -> \(host):\(port) passes a host twice")
+        }
     }
 }
 

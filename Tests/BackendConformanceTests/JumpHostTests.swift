@@ -38,7 +38,8 @@ struct JumpHostTests {
         await session.close()
     }
 
-    @Test("a jump host that forbids forwarding, or whose key is unknown, fails naming the cause", arguments: Engine.all)
+    @Test("a jump host that forbids forwarding, or whose key is unknown, fails naming the cause; loops are refused",
+          arguments: Engine.all)
     func failures(engine: Engine) async throws {
         let closed = try await TestSSHServer.start(host: "127.0.0.2", extraConfig: ["AllowTcpForwarding no"])
         defer { closed.stop() }
@@ -52,6 +53,10 @@ struct JumpHostTests {
         options.jumpHosts = [unknownHop]
         let unknown = await expectSSHError(.hostKeyUnknown) { try await engine.backend.connect(options) }
         #expect(unknown?.host == closed.host, "the hop's own name")
+        // A chain that comes back to a host it passed is refused before any connection.
+        options.jumpHosts = [closed.options(), target.options(), closed.options()]
+        let loop = await expectSSHError(.invalidArgument) { try await engine.backend.connect(options) }
+        #expect(loop?.message.contains("passes a host twice") == true)
     }
 
     @Test("twenty targets at once through one jump host share one jump connection, closed after the last",
