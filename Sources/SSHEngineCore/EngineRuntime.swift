@@ -93,33 +93,32 @@ package struct EngineRuntime: Sendable {
         let chain = before.map { "\($0.user)@\($0.host):\($0.port)" }.joined(separator: ",")
         let key = "\(Native.self) \(hop.user)@\(hop.host):\(hop.port) via \(chain) \(hop.proxyCommand ?? "")"
         let options = hopOptions
-        var lease = try await JumpPool.shared.lease(key) { try await self.connect(native, options) }
-        var channel: any SSHChannel
-        do {
-            channel = try await lease.session.openChannel(SSHChannelRequest(kind: .directTCPIP(host: target.host, port: target.port)))
-        } catch let error as SSHError where error.code == .sessionClosed || error.code == .connectionLost {
-            // The shared connection died meanwhile: once more on a fresh one.
-            lease.invalidate()
-            await lease.release()
-            lease = try await JumpPool.shared.lease(key) { try await self.connect(native, options) }
+        let request = SSHChannelRequest(kind: .directTCPIP(host: target.host, port: target.port))
+        var attempt = 0
+        while true {
+            attempt += 1
+            let lease = try await JumpPool.shared.lease(key) { try await self.connect(native, options) }
+            let channel: any SSHChannel
             do {
-                channel = try await lease.session.openChannel(SSHChannelRequest(kind: .directTCPIP(host: target.host, port: target.port)))
+                channel = try await lease.session.openChannel(request)
+            } catch let error as SSHError where attempt == 1 && (error.code == .sessionClosed || error.code == .connectionLost) {
+                // The shared connection died meanwhile: once more, on a fresh one.
+                lease.invalidate()
+                await lease.release()
+                continue
             } catch {
                 await lease.release()
                 throw error
             }
-        } catch {
-            await lease.release()
-            throw error
+            let pair: [Int32]
+            do { pair = try socketPair(for: "the tunnel", host: target.host, port: target.port) } catch {
+                await channel.close()
+                await lease.release()
+                throw error
+            }
+            _ = fcntl(pair[1], F_SETFL, fcntl(pair[1], F_GETFL) | O_NONBLOCK)  // the pump's end too
+            TunnelPump(fd: pair[1], channel: channel, loop: loop, ended: lease.release).start()
+            return TunnelEnd(fd: pair[0])
         }
-        var pair: [Int32] = [0, 0]
-        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
-            await channel.close()
-            await lease.release()
-            throw SSHError(.resourceExhausted, host: target.host, port: target.port, message: "no socket pair for the tunnel")
-        }
-        for fd in pair { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
-        TunnelPump(fd: pair[1], channel: channel, loop: loop, ended: lease.release).start()
-        return TunnelEnd(fd: pair[0])
     }
 }

@@ -26,10 +26,7 @@ package final class ProxyCommandProcess: PreconnectedTransport {
     /// OpenSSH lets it through.
     /// - Throws: `resourceExhausted` when no socket pair or process can be made.
     package static func spawn(_ command: String, host: String, port: Int) throws(SSHError) -> ProxyCommandProcess {
-        var pair: [Int32] = [0, 0]
-        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
-            throw SSHError(.resourceExhausted, host: host, port: port, message: "no socket pair for the ProxyCommand: \(String(cString: strerror(errno)))")
-        }
+        let pair = try socketPair(for: "the ProxyCommand", host: host, port: port)
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -45,8 +42,6 @@ package final class ProxyCommandProcess: PreconnectedTransport {
             close(pair[0])
             throw SSHError(.resourceExhausted, host: host, port: port, message: "cannot start the ProxyCommand: \(String(cString: strerror(rc)))")
         }
-        let flags = fcntl(pair[0], F_GETFL)
-        _ = fcntl(pair[0], F_SETFL, flags | O_NONBLOCK)
         return ProxyCommandProcess(pid: pid, fd: pair[0])
     }
 
@@ -101,4 +96,17 @@ package struct TunnelEnd: PreconnectedTransport {
     /// The pump sees EOF on its end once this one is closed, and winds down.
     package func released(on loop: EventLoop) {}
     package func discard(on loop: EventLoop) { close(fd) }
+}
+
+/// A connected pair of local stream sockets, close-on-exec, our end (`[0]`) non-blocking; the other end goes to a
+/// ProxyCommand child (which wants it blocking) or to a ``TunnelPump``.
+/// - Throws: `resourceExhausted` naming `purpose` when the system has none to give.
+package func socketPair(for purpose: String, host: String, port: Int) throws(SSHError) -> [Int32] {
+    var pair: [Int32] = [0, 0]
+    guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
+        throw SSHError(.resourceExhausted, host: host, port: port,
+                       message: "no socket pair for \(purpose): \(String(cString: strerror(errno)))")
+    }
+    _ = fcntl(pair[0], F_SETFL, fcntl(pair[0], F_GETFL) | O_NONBLOCK)
+    return pair
 }

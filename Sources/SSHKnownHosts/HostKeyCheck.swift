@@ -78,12 +78,12 @@ public struct HostKeyCheck: Sendable {
             return .success(.accepted)
         case .revoked(let entry):
             if case .off = policy.mode { return .success(.acceptedWithoutPasswords) }
-            return .failure(error(.hostKeyRevoked, "the \(info.displayType) host key of \(displayName) (\(info.fingerprint)) "
+            return .failure(error(.hostKeyRevoked, "the \(info.displayType) host key of \(lookupName) (\(info.fingerprint)) "
                 + "is revoked (@revoked in \(entry.location))"))
         case .changed(let offending):
             if let unsupported = unsupportedKnownType(presented: info, offered: offered) { return .failure(unsupported) }
             if case .off = policy.mode { return .success(.acceptedWithoutPasswords) }
-            return .failure(error(.hostKeyChanged, "REMOTE HOST IDENTIFICATION HAS CHANGED for \(displayName): it presents "
+            return .failure(error(.hostKeyChanged, "REMOTE HOST IDENTIFICATION HAS CHANGED for \(lookupName): it presents "
                 + "the \(info.displayType) key \(info.fingerprint), but the \(offending.key.displayType) key "
                 + "\(offending.key.fingerprint) is known for it (offending key in \(offending.location)). Someone "
                 + "could be eavesdropping, or the host key was just changed; if so, remove the old entry "
@@ -148,17 +148,15 @@ public struct HostKeyCheck: Sendable {
         let names = known.map(HostKeyInfo.displayType(of:)).sorted().joined(separator: ", ")
         let rsaNote = known.contains("ssh-rsa")
             ? " (RSA host keys need rsa-sha2-256/512, which libssh2 1.10 lacks; use the libssh engine)" : ""
-        return error(.hostKeyTypeUnsupported, "only a \(names) host key is known for \(displayName), and this engine "
+        return error(.hostKeyTypeUnsupported, "only a \(names) host key is known for \(lookupName), and this engine "
             + "cannot negotiate that type\(rsaNote); the server presented \(presented.displayType) \(presented.fingerprint), "
             + "which could not be checked")
     }
 
-    private var displayName: String { lookupName }
-
     private func unknown(_ info: HostKeyInfo, reason: String) -> SSHError {
         let file = policy.userKnownHostsFiles.first ?? "~/.ssh/known_hosts"
         let scan = port == 22 ? "ssh-keyscan \(host)" : "ssh-keyscan -p \(port) \(host)"
-        return error(.hostKeyUnknown, "no \(info.displayType) host key is known for \(displayName) \(reason) "
+        return error(.hostKeyUnknown, "no \(info.displayType) host key is known for \(lookupName) \(reason) "
             + "(its fingerprint is \(info.fingerprint)). To trust it, check the fingerprint and add its line to \(file) "
             + "(e.g. \(scan) >> \(file)), or connect once with the acceptNew host-key mode "
             + "(StrictHostKeyChecking accept-new)")

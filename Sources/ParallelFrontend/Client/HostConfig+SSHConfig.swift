@@ -65,7 +65,6 @@ extension HostConfig {
             options.algorithms.reorderHostKeys = ["+", "-"].contains(resolved.value("hostkeyalgorithms")?.first.map(String.init) ?? "")
         }
         options.authMethods = authMethods(settings: settings, resolved: resolved)
-        if options.user.isEmpty { options.user = resolved.user }
         var environment: [String: String] = [:]
         let local = ProcessInfo.processInfo.environment
         for pattern in resolved.values["sendenv"] ?? [] {
