@@ -195,6 +195,8 @@ def run_openssh(spec):
     stream_bytes = spec["stream_bytes"]
     base = ["-i", spec["key"], "-p", str(port), "-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
             "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"]
+    if spec.get("proxy_command"):  # bench/jump: through a jump host
+        base += ["-o", "ProxyCommand=" + spec["proxy_command"]]
     target = f"{spec['user']}@127.0.0.1"
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()

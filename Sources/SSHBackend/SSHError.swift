@@ -25,6 +25,13 @@ public struct SSHError: Error, Sendable, CustomStringConvertible {
     public var nativeMessage: String?
     /// For ``Code/authenticationFailed``: each method tried, with the outcome, in order.
     public var attempts: [SSHAuthAttempt]
+    /// For a connection through jump hosts that failed on the way: the hop concerned, as `user@host:port`
+    /// (the innermost one when several are). With ``isJumpHostFailure`` false it is the hop that reported the
+    /// target's failure (e.g. the target refused the hop's connection); with it true the hop itself failed.
+    public var jumpHost: String?
+    /// Whether the failure is the jump host's own: it refused or timed out, failed authentication or its host-key
+    /// check, or its connection was lost. ``code`` is then the hop's, and ``host`` still the target's.
+    public var isJumpHostFailure: Bool
 
     /// Creates an error.
     public init(
@@ -38,6 +45,23 @@ public struct SSHError: Error, Sendable, CustomStringConvertible {
         self.nativeCode = nativeCode
         self.nativeMessage = nativeMessage
         self.attempts = attempts
+        jumpHost = nil
+        isJumpHostFailure = false
+    }
+
+    /// This error of the jump host `hop` (`user@host:port`) as the failure of the target `host`: the code and
+    /// detail stay the hop's, the message says which hop failed. An error already naming a hop (a hop further in)
+    /// keeps that hop.
+    public func throughJumpHost(_ hop: String, target host: String, port: Int) -> SSHError {
+        var copy = self
+        if copy.jumpHost == nil {
+            copy.jumpHost = hop
+            copy.isJumpHostFailure = true
+            copy.message = "jump host \(hop): \(message)"
+        }
+        copy.host = host
+        copy.port = port
+        return copy
     }
 
     /// Returns a copy naming `host` and `port`, unless it already names a host.
@@ -53,7 +77,9 @@ public struct SSHError: Error, Sendable, CustomStringConvertible {
     /// `code` and `host:port` first, then the message, the methods tried and the native detail.
     public var description: String {
         var text = "SSHError.\(code)"
-        if let host { text += " [\(host)\(port.map { ":\($0)" } ?? "")]" }
+        if let host {
+            text += " [\(host)\(port.map { ":\($0)" } ?? "")\(jumpHost.map { " via \($0)" } ?? "")]"
+        }
         text += ": \(message)"
         if !attempts.isEmpty {
             text += " (tried: " + attempts.map(\.description).joined(separator: "; ") + ")"

@@ -201,6 +201,13 @@ package final class ConnectionDriver<Native: NativeConnection>: IOHandler {
     /// and ends every channel.
     private func end(failure: SSHError, operationError: any Error, graceful: Bool) {
         if self.failure != nil { return }
+        var failure = failure
+        var operationError = operationError
+        if !graceful, let cause = socket.transport?.lossCause {
+            // The socket closed because the jump connection under it was lost: say so, naming the hop.
+            failure = cause
+            if operationError is SSHError { operationError = cause }
+        }
         self.failure = failure
         let pending = operations.removeAll()
         let open = channels

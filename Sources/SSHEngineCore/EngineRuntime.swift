@@ -51,6 +51,7 @@ package struct EngineRuntime: Sendable {
         let (started, resolved) = (transport, addresses)
         let capacity = outputBufferSize
         let slot = Mutex<(bound: LoopBound<ConnectionDriver<Native>>?, cancelled: Bool)>((nil, false))
+        defer { started?.handshakeEnded() }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 loop.execute {
@@ -84,31 +85,43 @@ package struct EngineRuntime: Sendable {
 
     /// Leases a connection to `hop` (through the hops `before` it) from the ``JumpPool``, opens a `direct-tcpip`
     /// channel to `target` on it, and starts a ``TunnelPump`` between that channel and a socket pair; returns our
-    /// end for the target's connection. Targets behind the same hop share its connection.
+    /// end for the target's connection. Targets behind the same hop share its connection. A hop's failure is the
+    /// target's error naming the hop; the hop's refusal to reach the target is the target's own error.
     private func tunnel<Native: NativeConnection>(_ native: Native.Type, to target: SSHConnectionOptions,
                                                   through hop: SSHConnectionOptions, before: [SSHConnectionOptions],
                                                   loop: EventLoop) async throws -> TunnelEnd {
         var hopOptions = hop
         hopOptions.jumpHosts = before
+        let hopName = "\(hop.user)@\(hop.host):\(hop.port)"
         let chain = before.map { "\($0.user)@\($0.host):\($0.port)" }.joined(separator: ",")
-        let key = "\(Native.self) \(hop.user)@\(hop.host):\(hop.port) via \(chain) \(hop.proxyCommand ?? "")"
+        let key = "\(Native.self) \(hopName) via \(chain) \(hop.proxyCommand ?? "")"
         let options = hopOptions
         let request = SSHChannelRequest(kind: .directTCPIP(host: target.host, port: target.port))
+        func hopFailed(_ error: any Error) -> any Error {
+            guard let error = error as? SSHError else { return error }
+            return error.throughJumpHost(hopName, target: target.host, port: target.port)
+        }
         var attempt = 0
         while true {
             attempt += 1
-            let lease = try await JumpPool.shared.lease(key) { try await self.connect(native, options) }
+            let lease: JumpLease
             let channel: any SSHChannel
             do {
-                channel = try await lease.session.openChannel(request)
-            } catch let error as SSHError where attempt == 1 && (error.code == .sessionClosed || error.code == .connectionLost) {
+                lease = try await JumpPool.shared.lease(key) { try await self.connect(native, options) }
+            } catch {
+                throw hopFailed(error)
+            }
+            do {
+                channel = try await lease.connection.openChannel(request)
+            } catch let error as SSHError where error.code == .sessionClosed || error.code == .connectionLost {
                 // The shared connection died meanwhile: once more, on a fresh one.
                 lease.invalidate()
                 await lease.release()
-                continue
+                if attempt == 1 { continue }
+                throw hopFailed(error)
             } catch {
                 await lease.release()
-                throw error
+                throw Self.tunnelRefused(error, hop: hopName, target: target)
             }
             let pair: [Int32]
             do { pair = try socketPair(for: "the tunnel", host: target.host, port: target.port) } catch {
@@ -117,8 +130,39 @@ package struct EngineRuntime: Sendable {
                 throw error
             }
             _ = fcntl(pair[1], F_SETFL, fcntl(pair[1], F_GETFL) | O_NONBLOCK)  // the pump's end too
-            TunnelPump(fd: pair[1], channel: channel, loop: loop, ended: lease.release).start()
-            return TunnelEnd(fd: pair[0])
+            let cause = TunnelCause()
+            TunnelPump(fd: pair[1], channel: channel, loop: loop, cause: cause, ended: lease.release).start()
+            return TunnelEnd(fd: pair[0], lease: lease, cause: cause, hop: hopName, target: target.host, port: target.port)
         }
+    }
+
+    /// The jump host's refusal to open a tunnel to `target` (SSH's channel-open failure reasons), as the target's
+    /// error: refused or unreachable from the hop, forwarding forbidden, or the hop out of resources.
+    static func tunnelRefused(_ error: any Error, hop: String, target: SSHConnectionOptions) -> any Error {
+        guard var error = error as? SSHError, error.code == .channelFailure else { return error }
+        let detail = (error.nativeMessage ?? "").lowercased()
+        let place = "jump host \(hop) could not open a tunnel to \(target.host):\(target.port)"
+        if detail.contains("prohibited") || detail.contains("(1)") {
+            error.code = .permissionDenied
+            error.message = "\(place): forwarding is administratively prohibited there (sshd's AllowTcpForwarding, PermitOpen)"
+        } else if detail.contains("resource shortage") || detail.contains("(4)") {
+            error.code = .resourceExhausted
+            error.message = "\(place): the jump host is short of resources (file descriptors, MaxSessions)"
+        } else if detail.contains("no route") || detail.contains("unreachable") || detail.contains("timed out") {
+            error.code = .hostUnreachable
+            error.message = "\(place): the target is unreachable from there"
+        } else if detail.contains("connect failed") || detail.contains("(2)") {
+            // libssh2 gives the reason only; libssh gives the jump's own words ("Connection refused").
+            error.code = .connectionRefused
+            error.message = detail.contains("refused") || !detail.contains("connect failed")
+                ? "\(place): the target refused the connection"
+                : "\(place): connecting from there failed (refused, or unreachable: libssh2 does not pass on which)"
+        } else {
+            error.message = "\(place): \(error.message)"
+        }
+        error.host = target.host
+        error.port = target.port
+        error.jumpHost = hop
+        return error
     }
 }

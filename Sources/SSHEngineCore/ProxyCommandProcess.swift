@@ -88,14 +88,48 @@ package protocol PreconnectedTransport: Sendable {
     func released(on loop: EventLoop)
     /// The connection never adopted the socket: close it and clean up.
     func discard(on loop: EventLoop)
+    /// The connection's handshake is over (it is authenticated, or failed).
+    func handshakeEnded()
+    /// Why the transport broke, when it knows better than the connection that saw its socket close (the jump
+    /// connection under a tunnel was lost); `nil` otherwise.
+    var lossCause: SSHError? { get }
 }
 
-/// Our end of a socket pair whose other end a ``TunnelPump`` carries over a jump host.
+extension PreconnectedTransport {
+    package func handshakeEnded() {}
+    package var lossCause: SSHError? { nil }
+}
+
+/// Our end of a socket pair whose other end a ``TunnelPump`` carries over a jump host, and the lease on the jump
+/// connection (its handshake slot is given back when the target's handshake ends).
 package struct TunnelEnd: PreconnectedTransport {
     package let fd: Int32
+    let lease: JumpLease
+    let cause: TunnelCause
+    /// The hop (`user@host:port`), and the target the tunnel leads to.
+    let hop: String, target: String, port: Int
     /// The pump sees EOF on its end once this one is closed, and winds down.
-    package func released(on loop: EventLoop) {}
-    package func discard(on loop: EventLoop) { close(fd) }
+    package func released(on loop: EventLoop) { lease.endHandshake() }
+    package func discard(on loop: EventLoop) {
+        close(fd)
+        lease.endHandshake()
+    }
+    package func handshakeEnded() { lease.endHandshake() }
+    package var lossCause: SSHError? { cause.error?.throughJumpHost(hop, target: target, port: port) }
+}
+
+/// What ended a tunnel from the jump side (its connection's error); set by the pump before it closes its end of
+/// the socket pair, so the target knows it when it sees the close.
+package final class TunnelCause: Sendable {
+    private let recorded = Mutex<SSHError?>(nil)
+
+    /// The recorded cause.
+    package var error: SSHError? { recorded.withLock { $0 } }
+
+    /// Records `error` unless a cause is already known.
+    package func record(_ error: SSHError) {
+        recorded.withLock { if $0 == nil { $0 = error } }
+    }
 }
 
 /// A connected pair of local stream sockets, close-on-exec, our end (`[0]`) non-blocking; the other end goes to a

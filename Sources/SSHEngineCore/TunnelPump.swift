@@ -16,11 +16,15 @@ package final class TunnelPump: Sendable {
     private let channel: any SSHChannel
     private let ended: @Sendable () async -> Void
     private let readiness: Readiness
+    private let cause: TunnelCause
 
     /// Starts pumping between `fd` (our end, non-blocking) and `channel`, a tunnel on a jump connection;
-    /// `ended` runs once both directions are over (it gives the jump connection's lease back).
-    package init(fd: Int32, channel: any SSHChannel, loop: EventLoop, ended: @escaping @Sendable () async -> Void) {
+    /// `ended` runs once both directions are over (it gives the jump connection's lease back); a failure of the
+    /// jump connection is recorded in `cause` before the socket closes.
+    package init(fd: Int32, channel: any SSHChannel, loop: EventLoop, cause: TunnelCause,
+                 ended: @escaping @Sendable () async -> Void) {
         self.fd = fd
+        self.cause = cause
         self.channel = channel
         self.ended = ended
         readiness = Readiness(fd: fd, loop: loop)
@@ -28,11 +32,11 @@ package final class TunnelPump: Sendable {
 
     /// Runs both directions until they end, then closes the socket and the channel.
     package func start() {
-        let (fd, channel, ended, readiness) = (self.fd, self.channel, self.ended, self.readiness)
+        let (fd, channel, ended, readiness, cause) = (self.fd, self.channel, self.ended, self.readiness, self.cause)
         Task {
             await withTaskGroup(of: Void.self) { group in
-                group.addTask { await Self.upstream(fd: fd, channel: channel, readiness: readiness) }
-                group.addTask { await Self.downstream(fd: fd, channel: channel, readiness: readiness) }
+                group.addTask { await Self.upstream(fd: fd, channel: channel, readiness: readiness, cause: cause) }
+                group.addTask { await Self.downstream(fd: fd, channel: channel, readiness: readiness, cause: cause) }
             }
             await readiness.close()
             await channel.close()
@@ -41,12 +45,17 @@ package final class TunnelPump: Sendable {
     }
 
     /// Inner connection to the channel: read what the inner engine wrote, send it; EOF becomes the channel's EOF.
-    private static func upstream(fd: Int32, channel: any SSHChannel, readiness: Readiness) async {
+    private static func upstream(fd: Int32, channel: any SSHChannel, readiness: Readiness, cause: TunnelCause) async {
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
             let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if count > 0 {
-                do { try await channel.write(Array(buffer[..<count])) } catch { break }
+                do {
+                    try await channel.write(Array(buffer[..<count]))
+                } catch {
+                    record(error, in: cause)
+                    break
+                }
             } else if count == 0 {
                 try? await channel.sendEOF()
                 return
@@ -61,7 +70,7 @@ package final class TunnelPump: Sendable {
 
     /// Channel to the inner connection: write each chunk out whole before taking the next; the channel's end
     /// becomes the socket's EOF.
-    private static func downstream(fd: Int32, channel: any SSHChannel, readiness: Readiness) async {
+    private static func downstream(fd: Int32, channel: any SSHChannel, readiness: Readiness, cause: TunnelCause) async {
         do {
             for try await chunk in channel.stdout {
                 var offset = 0
@@ -76,8 +85,16 @@ package final class TunnelPump: Sendable {
                     }
                 }
             }
-        } catch {}
+        } catch {
+            record(error, in: cause)
+        }
         _ = shutdown(fd, Int32(SHUT_WR))
+    }
+
+    /// Keeps a failure of the jump connection (not of the tunnel alone) as the cause of the tunnel's end.
+    private static func record(_ error: any Error, in cause: TunnelCause) {
+        guard let error = error as? SSHError, error.code == .connectionLost || error.code == .sessionClosed else { return }
+        cause.record(error)
     }
 }
 

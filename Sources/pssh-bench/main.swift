@@ -23,6 +23,7 @@ struct Arguments {
     var local = ""
     var remote = ""
     var knownHosts = ""
+    var jump: String?
 
     init() {
         var iterator = CommandLine.arguments.dropFirst().makeIterator()
@@ -40,6 +41,7 @@ struct Arguments {
             case "--local": local = value
             case "--remote": remote = value
             case "--known-hosts": knownHosts = value
+            case "--jump": jump = value
             default: fatalError("unknown flag \(flag)")
             }
         }
@@ -87,7 +89,7 @@ let client = try ParallelSSHClient(
     config: HostConfig(user: arguments.user, port: arguments.port, privateKey: .file(arguments.key),
                        connectionAttempts: 1, timeout: .seconds(120), allowAgent: false, identityAuth: false,
                        hostKeyPolicy: SSHHostKeyPolicy(userKnownHostsFiles: [arguments.knownHosts], globalKnownHostsFiles: []),
-                       sshConfig: .disabled),
+                       jumpHosts: arguments.jump.map { [$0] }, sshConfig: .disabled),
     poolSize: 10_000, maxConcurrentHandshakes: 256)
 
 /// Prints the failure for the runner and exits non-zero.

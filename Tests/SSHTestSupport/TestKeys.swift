@@ -83,7 +83,7 @@ public final class TestKeys: Sendable {
         chmod(authorizedKeys, 0o644)
         knownHosts = "\(base)/known_hosts"
         let hostPublic = try String(contentsOfFile: hostKey + ".pub", encoding: .utf8).split(separator: " ")
-        try "127.0.0.*,[127.0.0.*]:* \(hostPublic[0]) \(hostPublic[1])\n".write(toFile: knownHosts, atomically: true,
+        try "127.0.0.*,[127.0.0.*]:*,10.251.*,[10.251.*]:* \(hostPublic[0]) \(hostPublic[1])\n".write(toFile: knownHosts, atomically: true,
                                                                              encoding: .utf8)
         sshConfig = "\(base)/ssh_config"
         try "Host *\n    UserKnownHostsFile \(knownHosts)\n    GlobalKnownHostsFile /dev/null\n"

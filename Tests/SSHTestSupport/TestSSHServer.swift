@@ -25,8 +25,10 @@ public final class TestSSHServer: Sendable {
     }()
 
     /// Starts a server. `extraConfig` lines override the generated `sshd_config`; `hostKeys` replaces the shared
-    /// host key (``TestKeys/hostKey``) with these private key files.
-    public init(host: String = "127.0.0.1", extraConfig: [String] = [], hostKeys: [String]? = nil) throws {
+    /// host key (``TestKeys/hostKey``) with these private key files; `namespace` runs it inside that network
+    /// namespace (`host` is then one of the namespace's addresses: its link's, or its own loopback's).
+    public init(host: String = "127.0.0.1", extraConfig: [String] = [], hostKeys: [String]? = nil,
+                namespace: NetworkNamespace? = nil) throws {
         guard FileManager.default.isExecutableFile(atPath: Self.sshdPath) else {
             throw TestSupportError("\(Self.sshdPath) is missing: install the openssh-server package")
         }
@@ -34,7 +36,7 @@ public final class TestSSHServer: Sendable {
         if getuid() == 0 { try? FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true) }
         var lastError: (any Error)?
         for _ in 0..<5 {
-            let port = try FreePort.find(host: host)
+            let port = try namespace == nil ? FreePort.find(host: host) : Int.random(in: 20000...60000)
             let directory = keys.directory + "/sshd-\(host)-\(port)"
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             // sshd keeps the first value it reads for a keyword, so the caller's lines go first and win.
@@ -63,9 +65,12 @@ public final class TestSSHServer: Sendable {
             ]
             let configPath = directory + "/sshd_config"
             try (config.joined(separator: "\n") + "\n").write(toFile: configPath, atomically: true, encoding: .utf8)
-            let process = try ProcessRunner.spawnGuarded(
-                [Self.sshdPath, "-D", "-e", "-f", configPath], logFile: directory + "/sshd.log")
-            if FreePort.waitUntilListening(host: host, port: port, timeout: 10) {
+            let command = [Self.sshdPath, "-D", "-e", "-f", configPath]
+            let process = try ProcessRunner.spawnGuarded(namespace?.command(command) ?? command, logFile: directory + "/sshd.log")
+            let listening = namespace == nil
+                ? FreePort.waitUntilListening(host: host, port: port, timeout: 10)
+                : Self.waitForLog(process, "Server listening on \(host) port \(port).", timeout: 10)
+            if listening {
                 self.host = host
                 self.port = port
                 self.directory = directory
@@ -76,6 +81,16 @@ public final class TestSSHServer: Sendable {
             process.stop()
         }
         throw lastError ?? TestSupportError("sshd did not start")
+    }
+
+    private static func waitForLog(_ process: SpawnedProcess, _ line: String, timeout: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if process.log.contains(line) { return true }
+            if process.log.contains("Cannot bind") || process.log.contains("fatal") { return false }
+            usleep(20_000)
+        }
+        return false
     }
 
     /// The server's log (sshd -e output).

@@ -14,7 +14,15 @@ def arguments():
     parser.add_argument("--bytes", type=int, default=100_000_000)
     parser.add_argument("--local", default="")
     parser.add_argument("--remote", default="")
+    parser.add_argument("--jump", help="user@host:port of a jump host to reach every host through")
     return parser.parse_args()
+
+
+def jump_parts(jump):
+    """(user, host, port) of a `user@host:port` jump host."""
+    user, rest = jump.split("@", 1)
+    host, port = rest.rsplit(":", 1)
+    return user, host, int(port)
 
 
 def raise_open_files():

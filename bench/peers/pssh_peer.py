@@ -1,7 +1,7 @@
 """Python parallel-ssh (its libssh2 'native' client or its libssh 'ssh' client) running one benchmark workload."""
 import time
 from gevent import joinall, sleep
-from common import arguments, raise_open_files, cpu, threads, report, STREAM_COMMAND
+from common import arguments, jump_parts, raise_open_files, cpu, threads, report, STREAM_COMMAND
 
 args = arguments()
 raise_open_files()
@@ -11,8 +11,12 @@ else:
     from pssh.clients.native import ParallelSSHClient
 
 n = args.hosts if args.workload in ("fanout", "hold") else 1
+proxy = {}
+if args.jump:  # its proxy_* arguments (the native client only)
+    user, host, port = jump_parts(args.jump)
+    proxy = dict(proxy_host=host, proxy_port=port, proxy_user=user, proxy_pkey=args.key)
 client = ParallelSSHClient([args.host] * n, port=args.port, user=args.user, pkey=args.key, num_retries=0,
-                           timeout=120, pool_size=max(n, 1), allow_agent=False, identity_auth=False)
+                           timeout=120, pool_size=max(n, 1), allow_agent=False, identity_auth=False, **proxy)
 tool = "pssh-" + ("libssh" if args.client == "ssh" else "libssh2")
 started, before, ok, thread_count = time.monotonic(), cpu(), 0, None
 if args.workload == "fanout":

@@ -93,6 +93,24 @@ public struct HostConfig: Sendable {
     /// How the host's key is checked (default: OpenSSH's known-hosts files; a host whose key is not known there is
     /// refused with an error saying how to trust it). See `SSHHostKeyPolicy`.
     public var hostKeyPolicy: SSHHostKeyPolicy?
+    /// Jump hosts to reach this host through, in order, as `ssh -J` takes them: `[user@]host[:port]` each (the
+    /// first is reached directly, each next one through the hops before it, the host through the last). Each hop
+    /// is verified under its own name and takes its user, port and other settings from its own `ssh_config`
+    /// entry, and this configuration's credentials (not its user and port). Overrides `ssh_config`'s `ProxyJump`
+    /// and `ProxyCommand`; `[]` for none. Hosts behind the same hop share one connection to it.
+    public var jumpHosts: [String]?
+    /// parallel-ssh's `proxy_host`: one jump host with credentials of its own (the `proxy*` fields); give this or
+    /// ``jumpHosts``, not both.
+    public var proxyHost: String?
+    /// parallel-ssh's `proxy_port`: the jump host's port (default: its `ssh_config` `Port`, else this host's port,
+    /// as parallel-ssh does).
+    public var proxyPort: Int?
+    /// parallel-ssh's `proxy_user`: the jump host's login user (default: ``user``).
+    public var proxyUser: String?
+    /// parallel-ssh's `proxy_password`: the jump host's password (default: ``password``).
+    public var proxyPassword: String?
+    /// parallel-ssh's `proxy_pkey`: the jump host's private key (default: ``privateKey``).
+    public var proxyPrivateKey: PrivateKey?
     /// Which `ssh_config` files give the settings this configuration leaves `nil` (default: `~/.ssh/config`,
     /// then `/etc/ssh/ssh_config`, as `ssh` reads them; `.disabled` for none). Explicit values here win over the
     /// files, as `ssh`'s command line does. Only the client's configuration sets it.
@@ -104,7 +122,8 @@ public struct HostConfig: Sendable {
                 timeout: Duration? = nil, allowAgent: Bool? = nil, identityAuth: Bool? = nil,
                 keepalive: Duration? = nil, keepaliveCountMax: Int? = nil, compression: Bool? = nil, ipv6Only: Bool? = nil,
                 keyboardInteractive: Bool? = nil, unreadOutputLimit: Int? = nil, hostKeyPolicy: SSHHostKeyPolicy? = nil,
-                sshConfig: SSHConfigSource? = nil) {
+                jumpHosts: [String]? = nil, proxyHost: String? = nil, proxyPort: Int? = nil, proxyUser: String? = nil,
+                proxyPassword: String? = nil, proxyPrivateKey: PrivateKey? = nil, sshConfig: SSHConfigSource? = nil) {
         self.user = user
         self.port = port
         self.password = password
@@ -122,6 +141,12 @@ public struct HostConfig: Sendable {
         self.keyboardInteractive = keyboardInteractive
         self.unreadOutputLimit = unreadOutputLimit
         self.hostKeyPolicy = hostKeyPolicy
+        self.jumpHosts = jumpHosts
+        self.proxyHost = proxyHost
+        self.proxyPort = proxyPort
+        self.proxyUser = proxyUser
+        self.proxyPassword = proxyPassword
+        self.proxyPrivateKey = proxyPrivateKey
         self.sshConfig = sshConfig
     }
 
@@ -143,7 +168,10 @@ public struct HostConfig: Sendable {
                    ipv6Only: ipv6Only ?? fallback.ipv6Only,
                    keyboardInteractive: keyboardInteractive ?? fallback.keyboardInteractive,
                    unreadOutputLimit: unreadOutputLimit ?? fallback.unreadOutputLimit,
-                   hostKeyPolicy: hostKeyPolicy ?? fallback.hostKeyPolicy, sshConfig: sshConfig ?? fallback.sshConfig)
+                   hostKeyPolicy: hostKeyPolicy ?? fallback.hostKeyPolicy, jumpHosts: jumpHosts ?? fallback.jumpHosts,
+                   proxyHost: proxyHost ?? fallback.proxyHost, proxyPort: proxyPort ?? fallback.proxyPort,
+                   proxyUser: proxyUser ?? fallback.proxyUser, proxyPassword: proxyPassword ?? fallback.proxyPassword,
+                   proxyPrivateKey: proxyPrivateKey ?? fallback.proxyPrivateKey, sshConfig: sshConfig ?? fallback.sshConfig)
     }
 
     /// The settings the caller gave for one host: `self` over the client's `config`, checked (the fields still
@@ -170,7 +198,22 @@ public struct HostConfig: Sendable {
         }
         if let count = config.keepaliveCountMax, count < 0 { throw bad("keepaliveCountMax must not be negative, got \(count)") }
         if let limit = config.unreadOutputLimit, limit < 1 { throw bad("unreadOutputLimit must be positive, got \(limit)") }
-        for path in config.privateKey?.paths ?? [] where !readableFiles.contains(path) {
+        if config.proxyHost != nil && config.jumpHosts != nil {
+            throw bad("give proxyHost (parallel-ssh's one jump host) or jumpHosts (a chain), not both")
+        }
+        if config.proxyHost?.isEmpty == true { throw bad("proxyHost is empty") }
+        if let proxyPort = config.proxyPort, !(1...65535).contains(proxyPort) {
+            throw bad("proxyPort \(proxyPort) is outside 1...65535")
+        }
+        for hop in config.jumpHosts ?? [] {
+            let specs = Self.jumpSpecs(hop)
+            guard specs.count == 1, let spec = specs.first, !spec.host.isEmpty, spec.user?.isEmpty != true,
+                  !spec.host.contains(":") || hop.contains("["), spec.port.map({ (1...65535).contains($0) }) ?? true else {
+                throw bad("jump host '\(hop)' is not [user@]host[:port]")
+            }
+        }
+        let keyFiles = (config.privateKey?.paths ?? []) + (config.proxyPrivateKey?.paths ?? [])
+        for path in keyFiles where !readableFiles.contains(path) {
             guard FileManager.default.isReadableFile(atPath: path) else {
                 let reason = FileManager.default.fileExists(atPath: path) ? "is not readable" : "does not exist"
                 throw SSHError(.invalidKey, host: host, port: port, message: "the key file \(path) \(reason)")

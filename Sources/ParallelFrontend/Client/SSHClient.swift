@@ -109,25 +109,47 @@ public actor SSHClient {
         }
     }
 
-    /// How this host is reached: the caller's settings over `ssh_config` over the defaults, with its
-    /// `ProxyJump` hops each planned from their own configuration (user and port from the hop itself).
+    /// How this host is reached: the caller's settings over `ssh_config` over the defaults, with its jump hosts
+    /// (``HostConfig/proxyHost``, else ``HostConfig/jumpHosts``, else `ProxyJump`) each planned from their own
+    /// configuration.
     func connectionPlan() async throws -> ConnectionPlan {
         if let plan { return plan }
         let resolved = try await resolvedConfig()
         var made = config.plan(host: host, sshConfig: resolved)
-        if let jump = resolved?.value("proxyjump") {
-            var hopSettings = config
-            (hopSettings.user, hopSettings.port, hopSettings.alias) = (nil, nil, nil)
-            let source = config.sshConfig ?? .default
-            for spec in HostConfig.jumpSpecs(jump) {
-                do {
-                    let hopConfig = try await SSHConfigResolver.shared.resolve(host: spec.host, user: spec.user, port: spec.port,
-                                                                             source: source)
-                    made.options.jumpHosts.append(hopSettings.plan(host: spec.host, sshConfig: hopConfig).options)
-                } catch let error as SSHError {
-                    throw error.on(host: spec.host, port: spec.port ?? 22)
-                }
+        let source = config.sshConfig ?? .default
+        func hop(_ host: String, user: String?, port: Int?, settings: HostConfig,
+                 defaultPort: Int? = nil) async throws -> SSHConnectionOptions {
+            do {
+                let hopConfig = source == .disabled ? nil
+                    : try await SSHConfigResolver.shared.resolve(host: host, user: user, port: port, source: source)
+                var hopSettings = settings
+                (hopSettings.user, hopSettings.port, hopSettings.alias) = (user, port, nil)
+                if port == nil, hopConfig?.value("port") == nil { hopSettings.port = defaultPort }
+                return hopSettings.plan(host: host, sshConfig: hopConfig).options
+            } catch let error as SSHError {
+                throw error.on(host: host, port: port ?? 22)
             }
+        }
+        if let proxyHost = config.proxyHost {
+            // parallel-ssh's proxy: its own credentials, each falling back to the host's.
+            var settings = config
+            settings.password = config.proxyPassword ?? config.password
+            settings.privateKey = config.proxyPrivateKey ?? config.privateKey
+            made.options.proxyCommand = nil
+            made.options.jumpHosts = [try await hop(proxyHost, user: config.proxyUser ?? config.user, port: config.proxyPort,
+                                                    settings: settings, defaultPort: made.options.port)]
+        }
+        let specs: [(user: String?, host: String, port: Int?)]
+        if config.proxyHost != nil {
+            specs = []
+        } else if let given = config.jumpHosts {
+            specs = given.flatMap(HostConfig.jumpSpecs)
+            made.options.proxyCommand = nil  // as `ssh -J` overrides both
+        } else {
+            specs = resolved?.value("proxyjump").map(HostConfig.jumpSpecs) ?? []
+        }
+        for spec in specs {
+            made.options.jumpHosts.append(try await hop(spec.host, user: spec.user, port: spec.port, settings: config))
         }
         plan = made
         return made

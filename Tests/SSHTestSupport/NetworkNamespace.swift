@@ -1,0 +1,74 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A network namespace of the test's own, linked to this machine by a veth pair: hosts inside are reachable from
+/// here only at ``insideAddress`` (and only where something listens there), and the namespace's own loopback is
+/// out of our reach, as a private network behind a bastion is. Needs root; deleted (with its link) by ``remove()``.
+public final class NetworkNamespace: Sendable {
+    /// Whether namespaces can be made here (root, iproute2); the reason when not.
+    public static let unavailableReason: String? = {
+        if getuid() != 0 { return "network namespaces need root" }
+        if !FileManager.default.isExecutableFile(atPath: ip) { return "\(ip) is missing: install iproute2" }
+        return nil
+    }()
+
+    private static let ip = "/usr/sbin/ip"
+    private static let counter = Mutex(0)
+
+    /// The namespace's name (`ip netns`).
+    public let name: String
+    /// Our end of the link.
+    public let outsideAddress: String
+    /// The namespace's end of the link: the one address of it we can reach.
+    public let insideAddress: String
+    private let outsideLink: String
+
+    /// Creates the namespace, its loopback and a /30 link to it, in `10.251.<n>.0` (the test known-hosts file
+    /// trusts 10.251.*).
+    public init() throws {
+        let n = Self.counter.withLock { count -> Int in
+            count += 1
+            return (Int(getpid()) &* 7 &+ count) % 250 + 1
+        }
+        name = "pssh-test-\(getpid())-\(n)"
+        outsideLink = "psshv\(getpid() % 10000)x\(n)"
+        let insideLink = outsideLink + "i"
+        outsideAddress = "10.251.\(n).1"
+        insideAddress = "10.251.\(n).2"
+        _ = try? ProcessRunner.outcome([Self.ip, "netns", "del", name])
+        let steps: [[String]] = [
+            ["netns", "add", name],
+            ["link", "add", outsideLink, "type", "veth", "peer", "name", insideLink],
+            ["link", "set", insideLink, "netns", name],
+            ["addr", "add", "\(outsideAddress)/30", "dev", outsideLink],
+            ["link", "set", outsideLink, "up"],
+            ["-n", name, "addr", "add", "\(insideAddress)/30", "dev", insideLink],
+            ["-n", name, "link", "set", insideLink, "up"],
+            ["-n", name, "link", "set", "lo", "up"],
+        ]
+        for step in steps {
+            do { try ProcessRunner.run([Self.ip] + step) } catch {
+                remove()
+                throw TestSupportError("ip \(step.joined(separator: " ")) failed: \(error)")
+            }
+        }
+    }
+
+    /// `arguments` as run inside the namespace.
+    public func command(_ arguments: [String]) -> [String] { [Self.ip, "netns", "exec", name] + arguments }
+
+    /// Takes our end of the link down (`up: false`, a pulled cable: packets vanish, nothing is reset) or up.
+    public func setLink(up: Bool) throws {
+        try ProcessRunner.run([Self.ip, "link", "set", outsideLink, up ? "up" : "down"])
+    }
+
+    /// Deletes the namespace and its link; processes inside keep running until stopped.
+    public func remove() {
+        _ = try? ProcessRunner.outcome([Self.ip, "link", "del", outsideLink])
+        _ = try? ProcessRunner.outcome([Self.ip, "netns", "del", name])
+    }
+}
