@@ -6,7 +6,8 @@ import SSHEngineCore
 ///
 /// libssh 0.10 reports an exit signal only through a callback, and its exit-status getter returns -1 both for
 /// "none yet" and for errors, so the exit status, exit signal and remote close are all taken from callbacks,
-/// installed before the channel opens (the data callback stays unset so output buffers for non-blocking reads).
+/// installed before the channel opens (the data callback only notes that data arrived, leaving it buffered for
+/// non-blocking reads).
 final class LibSSHChannel: NativeChannel {
     private struct ExitSignal {
         let name: String
@@ -18,6 +19,8 @@ final class LibSSHChannel: NativeChannel {
     private(set) var handle: OpaquePointer?
     private unowned let connection: LibSSHConnection
     private var remoteClosed = false
+    /// Whether data arrived for stdout, stderr since their last read (set by the data callback).
+    private var arrived = (stdout: false, stderr: false)
     private var exitCode: Int32?
     private var exitSignal: ExitSignal?
     private let callbacks: UnsafeMutablePointer<ssh_channel_callbacks_struct>
@@ -40,6 +43,13 @@ final class LibSSHChannel: NativeChannel {
                 name: signal.map { String(cString: $0) } ?? "UNKNOWN", coreDumped: core != 0,
                 message: text?.isEmpty == false ? text : nil)
         }
+        callbacks.pointee.channel_data_function = { _, _, _, _, isStderr, userdata in
+            // Noted only: returning 0 leaves the bytes in libssh's buffer for the non-blocking read.
+            guard let userdata else { return 0 }
+            let channel = Unmanaged<LibSSHChannel>.fromOpaque(userdata).takeUnretainedValue()
+            if isStderr != 0 { channel.arrived.stderr = true } else { channel.arrived.stdout = true }
+            return 0
+        }
         callbacks.pointee.channel_close_function = { _, _, userdata in
             guard let userdata else { return }
             Unmanaged<LibSSHChannel>.fromOpaque(userdata).takeUnretainedValue().remoteClosed = true
@@ -55,8 +65,14 @@ final class LibSSHChannel: NativeChannel {
     /// Reads everything libssh holds for a stream in one call. libssh re-opens the window to 1.28 MB after every
     /// read whatever it still buffers, so reading in small pieces would let its buffer grow without bound; emptied
     /// at each read, it never holds more than one window.
+    /// Data arrived since the last read (the connection's transport pump runs the data callback).
+    func hasBufferedInput(_ stream: ChannelStream) -> Bool {
+        stream == .stdout ? arrived.stdout : arrived.stderr
+    }
+
     func read(_ stream: ChannelStream, scratch _: UnsafeMutableRawBufferPointer) throws(SSHError) -> [UInt8] {
         guard let handle else { return [] }
+        if stream == .stdout { arrived.stdout = false } else { arrived.stderr = false }
         let id: Int32 = stream == .stdout ? 0 : 1
         let available = ssh_channel_poll(handle, id)
         if available == 0 || available == SSH_EOF { return [] }

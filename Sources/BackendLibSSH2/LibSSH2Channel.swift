@@ -11,6 +11,13 @@ final class LibSSH2Channel: NativeChannel {
     init(handle: OpaquePointer, connection: LibSSH2Connection) {
         self.handle = handle
         self.connection = connection
+        connection.liveChannels.insert(handle)
+    }
+
+    /// Data for this channel in libssh2's packet queue (the stderr check also sees stdout data: libssh2 has no
+    /// stderr-only test); the queue is filled by ``LibSSH2Connection/pumpTransport()``.
+    func hasBufferedInput(_ stream: ChannelStream) -> Bool {
+        libssh2_poll_channel_read(handle, stream == .stdout ? 0 : 1) != 0
     }
 
     func read(_ stream: ChannelStream, scratch: UnsafeMutableRawBufferPointer) throws(SSHError) -> [UInt8] {
@@ -61,7 +68,9 @@ final class LibSSH2Channel: NativeChannel {
     }
 
     func free() -> NativeStep {
-        libssh2_channel_free(handle) == LIBSSH2_ERROR_EAGAIN ? .wouldBlock : .done
+        if libssh2_channel_free(handle) == LIBSSH2_ERROR_EAGAIN { return .wouldBlock }
+        connection.liveChannels.remove(handle)
+        return .done
     }
 
     /// Nothing to do: libssh2 frees channels with their session.

@@ -78,7 +78,20 @@ final class LibSSH2Connection: NativeConnection {
     }
 
     /// libssh2 moves bytes inside every call.
-    func pumpTransport() -> TransportPump { .idle }
+    /// The channels open on this session (until freed), one of which ``pumpTransport()`` reads through.
+    var liveChannels: Set<OpaquePointer> = []
+
+    /// libssh2 reads its socket only inside its calls, and a channel read drains it for every channel; so a
+    /// zero-byte read on any one channel moves what arrived into libssh2's packet queue, where each channel's
+    /// ``LibSSH2Channel/hasBufferedInput(_:)`` finds its own, instead of every channel's read calling `recv`.
+    func pumpTransport() -> TransportPump {
+        guard let handle = liveChannels.first else { return .idle }
+        var unused: CChar = 0
+        let rc = libssh2_channel_read_ex(handle, 0, &unused, 0)
+        if rc >= 0 || rc == Int(LIBSSH2_ERROR_EAGAIN) { return .idle }
+        let failure = channelError(rc, "reading from the connection failed")
+        return failure.code == .connectionLost ? .failed(failure) : .idle
+    }
 
     /// libssh2 never closes the context.socket.
     func reconcileSocket() {}
@@ -106,6 +119,7 @@ final class LibSSH2Connection: NativeConnection {
         var attempts = 0
         while libssh2_session_free(session) == LIBSSH2_ERROR_EAGAIN && attempts < 16 { attempts += 1 }
         self.session = nil
+        liveChannels.removeAll()
     }
 
     // MARK: Errors

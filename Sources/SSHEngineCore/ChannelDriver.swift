@@ -36,7 +36,7 @@ package final class ChannelDriver<Native: NativeConnection> {
         self.connection = connection
         let bound = LoopBound(connection, loop: connection.loop)
         core = ChannelCore(capacity: connection.streamCapacity, limit: unreadOutputLimit, host: connection.options.host,
-                           port: connection.options.port, onDemand: { bound.execute { $0.drive() } })
+                           port: connection.options.port, onDemand: { bound.execute { $0.driveSoon() } })
     }
 
     /// The driver, to be carried off the loop thread.
@@ -52,12 +52,12 @@ package final class ChannelDriver<Native: NativeConnection> {
 
     /// Queues stdin bytes; resumes `continuation` once the library took them all.
     package func write(_ bytes: [UInt8], _ continuation: CheckedContinuation<Void, any Error>) {
-        if core.enqueueWrite(bytes, continuation, open: isRunning) { connection.drive() }
+        if core.enqueueWrite(bytes, continuation, open: isRunning) { connection.driveSoon() }
     }
 
     /// Sends EOF after the queued writes.
     package func requestEOF(_ continuation: CheckedContinuation<Void, any Error>) {
-        if core.requestEOF(continuation, open: isRunning) { connection.drive() }
+        if core.requestEOF(continuation, open: isRunning) { connection.driveSoon() }
     }
 
     /// Waits for the exit status (see ``ChannelCore/waitForExit(_:)``); a new waiter lets full streams read on
@@ -196,7 +196,8 @@ package final class ChannelDriver<Native: NativeConnection> {
     private func pumpReads(force: Bool) throws(SSHError) -> Bool {
         let scratch = connection.loop.scratch
         return try core.pumpReads(force: force) { (stream) throws(SSHError) -> [UInt8] in
-            try native.read(stream, scratch: scratch)
+            guard force || native.hasBufferedInput(stream) else { return [] }
+            return try native.read(stream, scratch: scratch)
         }
     }
 

@@ -135,6 +135,10 @@ package final class ConnectionDriver<Native: NativeConnection>: IOHandler {
         return progress
     }
 
+    /// Drives once the loop has run what is queued now: many channel requests arriving together (writes from the
+    /// tunnels of a jump connection, readers asking for more) share one pass over the channels.
+    package func driveSoon() { scheduleRedrive() }
+
     private func scheduleRedrive() {
         if redriveScheduled { return }
         redriveScheduled = true

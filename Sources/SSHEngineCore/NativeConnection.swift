@@ -68,8 +68,8 @@ package protocol NativeConnection: AnyObject, SendableMetatype {
     func serverHostKey() -> SSHHostKey?
     /// One step of the SSH handshake.
     func handshake() -> NativeStep
-    /// Lets the library move what its own buffers hold to and from the socket. Libraries that do this inside
-    /// every call return `.idle`.
+    /// Lets the library move what its own buffers hold to and from the socket, so that channels see their input
+    /// (``NativeChannel/hasBufferedInput(_:)``).
     func pumpTransport() -> TransportPump
     /// After every drive: the library may have closed the socket itself.
     func reconcileSocket()
@@ -87,6 +87,10 @@ package protocol NativeChannel: AnyObject {
     /// Reads what is available on `stream` (up to `scratch.count` bytes, read into `scratch` where the library
     /// needs a buffer). Empty when nothing is available now.
     func read(_ stream: ChannelStream, scratch: UnsafeMutableRawBufferPointer) throws(SSHError) -> [UInt8]
+    /// Whether the library holds input for `stream` (or may: `true` when it cannot tell) without touching the
+    /// socket. Channels without any are not read, so a pass over many channels costs no system call per channel;
+    /// the connection's ``NativeConnection/pumpTransport()`` fills the library's buffers.
+    func hasBufferedInput(_ stream: ChannelStream) -> Bool
     /// Writes stdin bytes; `.done(n)` with how many the library took.
     func write(_ bytes: UnsafeRawBufferPointer) -> NativeOutcome
     /// Sends EOF on stdin.

@@ -73,6 +73,11 @@ final class ScriptedChannel: NativeChannel {
 
     init(connection: ScriptedConnection) { self.connection = connection }
 
+    /// Script chunks left for `stream`, or an error to throw.
+    func hasBufferedInput(_ stream: ChannelStream) -> Bool {
+        readError != nil || pending[stream]?.isEmpty == false
+    }
+
     func read(_ stream: ChannelStream, scratch _: UnsafeMutableRawBufferPointer) throws(SSHError) -> [UInt8] {
         if let readError { throw readError }
         guard var chunks = pending[stream], !chunks.isEmpty else { return [] }
