@@ -18,9 +18,11 @@ let package = Package(
         .library(name: "ParallelFrontend", targets: ["ParallelFrontend"]),
         .library(name: "ParallelSSH", targets: ["ParallelSSH"]),
         .library(name: "SSHConfig", targets: ["SSHConfig"]),
+        .executable(name: "fleetsh", targets: ["fleetsh"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // `swift package generate-documentation` (the DocC catalogs of the public modules; built in CI).
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
@@ -80,6 +82,18 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings),
 
+        // The command-line tool's logic (host sets, shards, the run, output modes, the exit-code contract), kept out
+        // of the executable so it is unit-tested; `fleetsh` is its command line.
+        .target(
+            name: "FleetCLI",
+            dependencies: ["ParallelFrontend", "SSHBackend", "SSHConfig", "BackendLibSSH2", "BackendLibSSH"],
+            swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "fleetsh",
+            dependencies: ["FleetCLI", "ParallelFrontend", "SSHBackend",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings),
+
         // A scripted in-memory engine, for testing the frontend's logic beside the real-server tests (with an
         // in-memory SFTP subsystem, so copies run without a server too).
         .target(
@@ -126,6 +140,11 @@ let package = Package(
             name: "BackendConformanceTests",
             dependencies: ["SSHBackend", "BackendLibSSH2", "BackendLibSSH", "SSHFileTransfer", "SSHTestSupport", "SSHEventLoop",
                            "exit-probe"],
+            swiftSettings: swiftSettings),
+        // The tool: host sets, shards and output against oracles, and the built `fleetsh` against real sshd.
+        .testTarget(
+            name: "CLITests",
+            dependencies: ["FleetCLI", "ParallelFrontend", "SSHTestSupport", "fleetsh"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "FrontendTests",

@@ -63,6 +63,7 @@ def main():
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--bench", default=os.path.join(ROOT, ".build", "release", "pssh-bench"))
+    parser.add_argument("--timeout", type=int, default=180, help="seconds a tool may take for one run")
     options = parser.parse_args()
     fanout_ns = [50] if options.quick else [100, 1000]
     copy_bytes = 20_000_000 if options.quick else 100_000_000
@@ -103,7 +104,10 @@ def main():
 
     def measure(label, workload, n, command, server_pid):
         before = jump.logins()
-        figures = run_measured(command, server_pid)
+        try:
+            figures = run_measured(command, server_pid, timeout=options.timeout)
+        except subprocess.TimeoutExpired:
+            figures = {"error": [f"did not finish within {options.timeout} s (killed)"]}
         figures.update({"label": label, "workload": workload, "n": n, "jump_connections": jump.logins() - before})
         results.append(figures)
         print(row(figures), flush=True)

@@ -45,6 +45,10 @@ public final class SSHConfigResolver: Sendable {
         for pass in [false, true] {
             if pass && !evaluation.wantsFinalPass { break }
             evaluation.finalPass = pass
+            if !source.options.isEmpty {
+                let options = try ConfigFile(path: "command-line", text: source.options.joined(separator: "\n"))
+                try await apply(options, path: "command-line", userFile: true, depth: 0, active: true, into: &evaluation)
+            }
             if let userFile = source.userFile {
                 try await apply(ConfigTokens.tilde(userFile), userFile: true, depth: 0, active: true, into: &evaluation)
             }
@@ -62,6 +66,12 @@ public final class SSHConfigResolver: Sendable {
     private func apply(_ path: String, userFile: Bool, depth: Int, active startActive: Bool,
                        into evaluation: inout Evaluation) async throws {
         guard let file = try await load(path, checkPermissions: userFile) else { return }
+        try await apply(file, path: path, userFile: userFile, depth: depth, active: startActive, into: &evaluation)
+    }
+
+    /// Applies the lines of `file` (read from `path`).
+    private func apply(_ file: ConfigFile, path: String, userFile: Bool, depth: Int, active startActive: Bool,
+                       into evaluation: inout Evaluation) async throws {
         var active = true
         let neverMatch = !startActive
         for line in file.lines {

@@ -6,10 +6,15 @@ public struct SSHConfigSource: Sendable, Hashable {
     /// The system file (`/etc/ssh/ssh_config`), read after the user's; `nil` for none.
     public var systemFile: String?
 
+    /// Lines given as `ssh -o` takes them (`Keyword=value` or `Keyword value`), applied before any file, so they win
+    /// (first value obtained wins); errors name them `command-line line N`.
+    public var options: [String]
+
     /// Creates a source.
-    public init(userFile: String?, systemFile: String?) {
+    public init(userFile: String?, systemFile: String?, options: [String] = []) {
         self.userFile = userFile
         self.systemFile = systemFile
+        self.options = options
     }
 
     /// What `ssh` reads by default: `~/.ssh/config`, then `/etc/ssh/ssh_config`.

@@ -46,7 +46,7 @@ package final class TunnelPump: Sendable {
 
     /// Inner connection to the channel: read what the inner engine wrote, send it; EOF becomes the channel's EOF.
     private static func upstream(fd: Int32, channel: any SSHChannel, readiness: Readiness, cause: TunnelCause) async {
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        var buffer = [UInt8](repeating: 0, count: 32 * 1024)  // an SSH packet's worth
         while true {
             let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if count > 0 {

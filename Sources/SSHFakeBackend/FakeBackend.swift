@@ -19,6 +19,9 @@ public final class FakeBackend: SSHBackend {
         public var options: [String: SSHConnectionOptions] = [:]
         /// Channels closed by the caller.
         public var closedChannels = 0
+        /// Sessions connected and not yet closed, and the most seen at once.
+        public var openSessions = 0
+        public var maxOpenSessions = 0
     }
 
     public let name = "fake"
@@ -50,7 +53,15 @@ public final class FakeBackend: SSHBackend {
             throw SSHError(error, host: options.host, port: options.port, message: "scripted \(error) failure",
                            nativeCode: host.connectNativeCode)
         }
+        state.withLock { stats in
+            stats.openSessions += 1
+            stats.maxOpenSessions = max(stats.maxOpenSessions, stats.openSessions)
+        }
         return FakeSession(options: options, host: host, backend: self)
+    }
+
+    func recordSessionClose() {
+        state.withLock { $0.openSessions -= 1 }
     }
 
     func record(command: String, host: String) {
@@ -113,6 +124,7 @@ final class FakeSession: SSHSession {
     let options: SSHConnectionOptions
     private let host: FakeHost
     private let backend: FakeBackend
+    private let closed = Atomic(false)
 
     init(options: SSHConnectionOptions, host: FakeHost, backend: FakeBackend) {
         self.options = options
@@ -134,7 +146,10 @@ final class FakeSession: SSHSession {
         return FakeChannel(run: host.run(command), backend: backend)
     }
 
-    func close() async {}
+    func close() async {
+        guard !closed.exchange(true, ordering: .relaxed) else { return }
+        backend.recordSessionClose()
+    }
 }
 
 /// A fake channel: its streams deliver the scripted chunks, then end when the command "exits".

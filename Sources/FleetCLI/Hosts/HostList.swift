@@ -1,0 +1,101 @@
+import Foundation
+import ParallelFrontend
+
+/// One entry of the host list: `[user@]host[:port]` (IPv6 as `[addr]:port`), the name as given kept for output.
+public struct HostEntry: Sendable, Hashable {
+    /// The entry as written (node-set expanded), used in output and in the failed-hosts list.
+    public let name: String
+    /// The host to connect to (an address, a name or an `ssh_config` alias).
+    public let host: String
+    /// The entry's user, if it names one.
+    public let user: String?
+    /// The entry's port, if it names one.
+    public let port: Int?
+
+    /// Reads `[user@]host[:port]`.
+    /// - Throws: a message naming the entry when the port is not a number in 1...65535 or the host is empty.
+    public init(_ text: String) throws(HostList.Error) {
+        name = text
+        var rest = Substring(text)
+        var user: String?
+        if let at = rest.lastIndex(of: "@") {
+            user = String(rest[..<at])
+            rest = rest[rest.index(after: at)...]
+        }
+        var port: Int?
+        if rest.hasPrefix("["), let close = rest.firstIndex(of: "]") {
+            let after = rest[rest.index(after: close)...]
+            if after.hasPrefix(":") {
+                guard let number = Int(after.dropFirst()), (1...65535).contains(number) else {
+                    throw HostList.Error("'\(text)': the port must be a number in 1...65535")
+                }
+                port = number
+            }
+            rest = rest[rest.index(after: rest.startIndex)..<close]
+        } else if rest.filter({ $0 == ":" }).count == 1, let colon = rest.firstIndex(of: ":") {
+            guard let number = Int(rest[rest.index(after: colon)...]), (1...65535).contains(number) else {
+                throw HostList.Error("'\(text)': the port must be a number in 1...65535")
+            }
+            port = number
+            rest = rest[..<colon]
+        }
+        guard !rest.isEmpty, user?.isEmpty != true else { throw HostList.Error("'\(text)' names no host") }
+        host = String(rest)
+        self.user = user
+        self.port = port
+    }
+
+    /// The target for a run: the entry's user and port over the run's settings.
+    public var target: HostTarget { HostTarget(host, config: HostConfig(user: user, port: port, alias: name)) }
+}
+
+/// The hosts of a run: `-H` sets, hosts files (one entry or node set per line, `#` comments; `-` for stdin),
+/// minus `-x` exclusions, duplicates dropped (first wins), then this run's shard.
+public enum HostList {
+    /// A host list that cannot be read; the message names the file, line or entry.
+    public struct Error: Swift.Error, CustomStringConvertible, Equatable {
+        /// What is wrong.
+        public let description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    /// The entries of `sets` (node-set expressions) and `files` (read in full; `-` is `standardInput`), without
+    /// those `exclude` (node sets) names, in order, each once.
+    public static func resolve(sets: [String], files: [String], exclude: [String],
+                               standardInput: () -> String = { String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) })
+        throws(Error) -> [HostEntry] {
+        var names: [String] = []
+        for set in sets { names += try expand(set, origin: "-H") }
+        for file in files {
+            let text: String
+            if file == "-" {
+                text = standardInput()
+            } else {
+                do { text = try String(contentsOfFile: file, encoding: .utf8) } catch {
+                    throw Error("cannot read the hosts file \(file): \((error as NSError).localizedDescription)")
+                }
+            }
+            for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                var content = Substring(line)
+                if let hash = content.firstIndex(of: "#") { content = content[..<hash] }
+                let trimmed = String(content).trimmingWhitespace
+                guard !trimmed.isEmpty else { continue }
+                for word in trimmed.split(whereSeparator: { $0 == " " || $0 == "\t" }) {
+                    names += try expand(String(word), origin: "\(file) line \(number + 1)")
+                }
+            }
+        }
+        var excluded = Set<String>()
+        for set in exclude { excluded.formUnion(try expand(set, origin: "-x")) }
+        var seen = Set<String>()
+        var entries: [HostEntry] = []
+        for name in names where !excluded.contains(name) && seen.insert(name).inserted {
+            entries.append(try HostEntry(name))
+        }
+        return entries
+    }
+
+    private static func expand(_ text: String, origin: String) throws(Error) -> [String] {
+        do { return try NodeSet.expand(text) } catch { throw Error("\(origin): \(error.description)") }
+    }
+}

@@ -1,0 +1,209 @@
+import Foundation
+import Synchronization
+
+/// Which of a command's streams a line came from.
+public enum OutputStream: Sendable {
+    /// Standard output.
+    case stdout
+    /// Standard error.
+    case stderr
+}
+
+/// How a run is printed. Lines arrive from many hosts at once (``line(host:stream:text:)`` must be safe to call
+/// concurrently); finished hosts arrive one at a time.
+public protocol OutputMode: Sendable {
+    /// Whether the run hands over each line as it arrives.
+    var streamsLines: Bool { get }
+    /// A whole line of a host's output (without its newline).
+    func line(host: String, stream: OutputStream, text: String)
+    /// A host finished (called one host at a time).
+    func hostFinished(_ report: HostReport)
+    /// Every host finished.
+    func finish(_ reports: [HostReport])
+}
+
+/// Where a mode writes: standard output and error, each line written whole under one lock.
+public final class Terminal: Sendable {
+    private let lock = Mutex(())
+    private let out: Int32
+    private let err: Int32
+    /// Whether to colour host names (standard output is a terminal and `NO_COLOR` is unset).
+    public let colour: Bool
+
+    /// Writes to `out` and `err` (file descriptors).
+    public init(out: Int32 = 1, err: Int32 = 2, colour: Bool? = nil) {
+        self.out = out
+        self.err = err
+        self.colour = colour ?? (isatty(out) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil)
+    }
+
+    /// Writes `text` to standard output (`error: false`) or error, whole.
+    public func write(_ text: String, error: Bool = false) {
+        lock.withLock { _ in
+            var bytes = Array(text.utf8)
+            var offset = 0
+            while offset < bytes.count {
+                let written = bytes[offset...].withUnsafeMutableBytes { Foundation.write(error ? err : out, $0.baseAddress, $0.count) }
+                if written <= 0 { if errno == EINTR { continue } else { return } }
+                offset += written
+            }
+            bytes.removeAll()
+        }
+    }
+
+    /// `name` coloured for a terminal (a colour per name), or as it is.
+    func paint(_ name: String, error: Bool = false) -> String {
+        guard colour else { return name }
+        if error { return "\u{1B}[31m\(name)\u{1B}[0m" }
+        let colours = [32, 33, 34, 35, 36, 92, 93, 94, 95, 96]
+        var hash: UInt32 = 2_166_136_261
+        for byte in name.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+        return "\u{1B}[\(colours[Int(hash % UInt32(colours.count))])m\(name)\u{1B}[0m"
+    }
+}
+
+/// A one-line account of a failed host, for standard error: `host: exited with status 3`, or the error.
+func failureLine(_ report: HostReport) -> String? {
+    if let error = report.error { return "\(report.host): \(error.message)" }
+    if let signal = report.signal { return "\(report.host): killed by signal \(signal)" }
+    if let status = report.exitStatus, status != 0 { return "\(report.host): exited with status \(status)" }
+    return nil
+}
+
+/// pdsh's style (the default): each line as it arrives, prefixed with its host; stderr lines on standard error;
+/// failures summed up on standard error as each host finishes.
+public struct StreamOutput: OutputMode {
+    let terminal: Terminal
+    /// Writes through `terminal`.
+    public init(terminal: Terminal) { self.terminal = terminal }
+    public var streamsLines: Bool { true }
+    public func line(host: String, stream: OutputStream, text: String) {
+        terminal.write("\(terminal.paint(host)): \(text)\n", error: stream == .stderr)
+    }
+    public func hostFinished(_ report: HostReport) {
+        if let line = failureLine(report) { terminal.write("fleetsh: \(line)\n", error: true) }
+    }
+    public func finish(_ reports: [HostReport]) {}
+}
+
+/// pssh `-i`'s style: a block per host when it finishes, `[n] time [SUCCESS|FAILURE] host`, then its output.
+public final class BlockOutput: OutputMode {
+    let terminal: Terminal
+    private let count = Mutex(0)
+    /// Writes through `terminal`.
+    public init(terminal: Terminal) { self.terminal = terminal }
+    public var streamsLines: Bool { false }
+    public func line(host: String, stream: OutputStream, text: String) {}
+    public func hostFinished(_ report: HostReport) {
+        let number = count.withLock { count -> Int in
+            count += 1
+            return count
+        }
+        let time = String(report.started.dropFirst(11).prefix(8))
+        let ok = report.outcome == .succeeded
+        var text = "[\(number)] \(time) [\(ok ? "SUCCESS" : "FAILURE")] \(terminal.paint(report.host, error: !ok))"
+        if !ok, let reason = failureLine(report) { text += " " + reason.dropFirst(report.host.count + 2) }
+        text += "\n" + report.stdout
+        if !report.stdout.isEmpty && !report.stdout.hasSuffix("\n") { text += "\n" }
+        if !report.stderr.isEmpty {
+            text += "Stderr: " + report.stderr
+            if !report.stderr.hasSuffix("\n") { text += "\n" }
+        }
+        terminal.write(text)
+    }
+    public func finish(_ reports: [HostReport]) {}
+}
+
+/// clush `-b` and dshbak `-c`'s style, at the end: hosts with identical output under one header, their names
+/// folded back into node sets; failures grouped the same way on standard error.
+public struct GroupedOutput: OutputMode {
+    let terminal: Terminal
+    /// The host list's order, so groups and names come out in it.
+    let order: [String: Int]
+    /// Writes through `terminal`; `hosts` gives the order.
+    public init(terminal: Terminal, hosts: [String]) {
+        self.terminal = terminal
+        order = Dictionary(hosts.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+    public var streamsLines: Bool { false }
+    public func line(host: String, stream: OutputStream, text: String) {}
+    public func hostFinished(_ report: HostReport) {}
+    public func finish(_ reports: [HostReport]) {
+        let sorted = reports.sorted { (order[$0.host] ?? Int.max, $0.host) < (order[$1.host] ?? Int.max, $1.host) }
+        var groups: [(output: String, hosts: [String])] = []
+        var index: [String: Int] = [:]
+        for report in sorted where report.error == nil {
+            let output = report.stdout + report.stderr
+            if let at = index[output] {
+                groups[at].hosts.append(report.host)
+            } else {
+                index[output] = groups.count
+                groups.append((output, [report.host]))
+            }
+        }
+        var text = ""
+        for group in groups {
+            let header = "\(NodeSet.fold(group.hosts)) (\(group.hosts.count))"
+            let rule = String(repeating: "-", count: 15)
+            text += "\(rule)\n\(terminal.paint(header))\n\(rule)\n\(group.output)"
+            if !group.output.isEmpty && !group.output.hasSuffix("\n") { text += "\n" }
+        }
+        terminal.write(text)
+        var failures: [(line: String, hosts: [String])] = []
+        var failureIndex: [String: Int] = [:]
+        for report in sorted {
+            let reason: String
+            if let error = report.error {
+                reason = error.message.replacingOccurrences(of: report.host, with: "%h")
+            } else if let signal = report.signal {
+                reason = "killed by signal \(signal)"
+            } else if let status = report.exitStatus, status != 0 {
+                reason = "exited with status \(status)"
+            } else {
+                continue
+            }
+            if let at = failureIndex[reason] {
+                failures[at].hosts.append(report.host)
+            } else {
+                failureIndex[reason] = failures.count
+                failures.append((reason, [report.host]))
+            }
+        }
+        for failure in failures {
+            terminal.write("fleetsh: \(NodeSet.fold(failure.hosts)): \(failure.line)\n", error: true)
+        }
+    }
+}
+
+/// One JSON object per host, written as it finishes (see ``HostReport``).
+public struct JSONLinesOutput: OutputMode {
+    let terminal: Terminal
+    /// Writes through `terminal`.
+    public init(terminal: Terminal) { self.terminal = terminal }
+    public var streamsLines: Bool { false }
+    public func line(host: String, stream: OutputStream, text: String) {}
+    public func hostFinished(_ report: HostReport) { terminal.write(report.jsonLine() + "\n") }
+    public func finish(_ reports: [HostReport]) {}
+}
+
+/// pssh `-o`/`-e`: each host's stdout and stderr in a file named after it, beside another mode.
+public struct FilesOutput: OutputMode {
+    let inner: any OutputMode
+    let outputDirectory: String?
+    let errorDirectory: String?
+    /// Writes `outdir/host` and `errdir/host` (either may be `nil`) and passes everything on to `inner`.
+    public init(inner: any OutputMode, outputDirectory: String?, errorDirectory: String?) {
+        self.inner = inner
+        self.outputDirectory = outputDirectory
+        self.errorDirectory = errorDirectory
+    }
+    public var streamsLines: Bool { inner.streamsLines }
+    public func line(host: String, stream: OutputStream, text: String) { inner.line(host: host, stream: stream, text: text) }
+    public func hostFinished(_ report: HostReport) {
+        let file = report.host.replacingOccurrences(of: "/", with: "_")
+        if let outputDirectory { _ = FileManager.default.createFile(atPath: "\(outputDirectory)/\(file)", contents: Data(report.stdout.utf8)) }
+        if let errorDirectory { _ = FileManager.default.createFile(atPath: "\(errorDirectory)/\(file)", contents: Data(report.stderr.utf8)) }
+        inner.hostFinished(report)
+    }
+    public func finish(_ reports: [HostReport]) { inner.finish(reports) }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import SSHBackend
+
+/// What one host came to, as a JSON line writes it (`--json`) and `merge` reads it back.
+public struct HostReport: Codable, Sendable, Equatable {
+    /// A failure that kept the command from running or finishing.
+    public struct Failure: Codable, Sendable, Equatable {
+        /// The error's code (`connectionRefused`, `authenticationFailed`, `hostKeyChanged`, `timeout`, ...).
+        public var kind: String
+        /// The error, in words, naming the host.
+        public var message: String
+
+        /// A failure of `kind`.
+        public init(kind: String, message: String) {
+            self.kind = kind
+            self.message = message
+        }
+    }
+
+    /// The host as given (node set expanded).
+    public var host: String
+    /// The command's exit status, when it exited.
+    public var exitStatus: Int32?
+    /// The signal that killed it (`KILL`, `TERM`, ...), when one did.
+    public var signal: String?
+    /// Its standard output (as UTF-8, invalid bytes replaced).
+    public var stdout: String
+    /// Its standard error.
+    public var stderr: String
+    /// Why the host failed, if it did.
+    public var error: Failure?
+    /// When the host's turn started (ISO 8601, UTC).
+    public var started: String
+    /// How long it took, in seconds (connection included).
+    public var duration: Double
+
+    /// A report.
+    public init(host: String, exitStatus: Int32?, signal: String?, stdout: String, stderr: String, error: Failure?,
+                started: String, duration: Double) {
+        self.host = host
+        self.exitStatus = exitStatus
+        self.signal = signal
+        self.stdout = stdout
+        self.stderr = stderr
+        self.error = error
+        self.started = started
+        self.duration = duration
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case host, signal, stdout, stderr, error, started, duration
+        case exitStatus = "exit_status"
+    }
+
+    /// What the host's outcome counts as in the exit-code contract.
+    public var outcome: Outcome {
+        if let error { return Outcome(kind: error.kind) }
+        return exitStatus == 0 && signal == nil ? .succeeded : .commandFailed
+    }
+
+    /// A host's outcome, in the order of severity that decides the tool's exit code.
+    public enum Outcome: Int, Comparable, Sendable {
+        /// The command ran and exited 0.
+        case succeeded = 0
+        /// The command ran and exited non-zero, or was killed by a signal.
+        case commandFailed = 1
+        /// The host could not be reached, refused, failed authentication, timed out or was lost.
+        case connectionFailed = 2
+        /// The host's key was unknown, changed, revoked or could not be checked.
+        case hostKeyFailed = 3
+        /// The settings for the host were bad (a config line, a key file, an argument).
+        case usage = 64
+
+        /// The outcome an error code stands for.
+        init(kind: String) {
+            switch kind {
+            case SSHError.Code.hostKeyUnknown.name, SSHError.Code.hostKeyChanged.name, SSHError.Code.hostKeyRevoked.name,
+                 SSHError.Code.hostKeyTypeUnsupported.name:
+                self = .hostKeyFailed
+            case SSHError.Code.invalidArgument.name, SSHError.Code.invalidKey.name:
+                self = .usage
+            default:
+                self = .connectionFailed
+            }
+        }
+
+        public static func < (lhs: Outcome, rhs: Outcome) -> Bool { lhs.rawValue < rhs.rawValue }
+    }
+}
+
+/// The tool's exit code for a set of outcomes (documented in README.md, "The fleetsh tool"): the most severe one
+/// present, `0` when every host succeeded (and when there were none).
+public func contractExitCode(for reports: some Sequence<HostReport>) -> Int32 {
+    Int32(reports.map(\.outcome).max()?.rawValue ?? 0)
+}
+
+extension HostReport {
+    /// The JSON line (no newline).
+    public func jsonLine() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data = (try? encoder.encode(self)) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// A report read back from a JSON line.
+    public static func fromJSONLine(_ line: String) throws -> HostReport {
+        try JSONDecoder().decode(HostReport.self, from: Data(line.utf8))
+    }
+
+    /// The failure for `error`: its `SSHError` code and description, or the error as text.
+    static func failure(_ error: any Error) -> Failure {
+        if let error = error as? SSHError { return Failure(kind: error.code.name, message: "\(error)") }
+        if error is CancellationError { return Failure(kind: "cancelled", message: "the run was interrupted") }
+        return Failure(kind: "error", message: "\(error)")
+    }
+
+    /// `date` as ISO 8601 in UTC with milliseconds.
+    static func timestamp(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: date)
+    }
+}

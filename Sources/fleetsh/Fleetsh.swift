@@ -1,0 +1,35 @@
+import ArgumentParser
+import FleetCLI
+import Foundation
+import ParallelFrontend
+import SSHBackend
+import SSHConfig
+
+/// `fleetsh`: run a command on many hosts over SSH, in-process (no `ssh` per host), with grouped, streamed or
+/// JSON output, an exit code that tells failures apart, and shards for runs spread over machines.
+@main
+struct Fleetsh: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fleetsh",
+        abstract: "Run a command on many hosts over SSH at once.",
+        discussion: """
+            Exit codes: 0 every host ran the command and it exited 0; 1 some commands exited non-zero or were \
+            killed by a signal; 2 some hosts could not be reached, refused, failed authentication, timed out or \
+            were lost; 3 some hosts failed their host-key check; 64 bad arguments, host list or configuration. \
+            When several apply, the highest wins.
+            """,
+        subcommands: [Run.self, Merge.self],
+        defaultSubcommand: Run.self)
+}
+
+/// Exits with `code` (the contract's), after flushing.
+func exitWith(_ code: Int32) -> Never {
+    fflush(nil)
+    exit(code)
+}
+
+/// A usage error: printed with the program's name, exit code 64.
+func usage(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("fleetsh: \(message)\n".utf8))
+    exitWith(64)
+}

@@ -1,0 +1,60 @@
+import ArgumentParser
+import FleetCLI
+import Foundation
+
+extension Fleetsh {
+    /// `fleetsh merge`: the JSON lines of several runs (shards) as one report.
+    struct Merge: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Merge the --json outputs of several runs (shards) into one report, with the run's exit code.")
+
+        @Flag(name: [.customShort("b"), .customLong("group")], help: "Group hosts with identical output (the default).")
+        var group = false
+
+        @Flag(help: "Write the merged JSON lines instead.")
+        var json = false
+
+        @Option(help: "Write the hosts that did not succeed to this file, as a node set.")
+        var failedHosts: String?
+
+        @Argument(help: "JSON-lines files written by fleetsh --json (- for stdin).")
+        var files: [String]
+
+        func run() async throws {
+            var reports: [HostReport] = []
+            var position: [String: Int] = [:]
+            for file in files {
+                let text: String
+                if file == "-" {
+                    text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+                } else {
+                    guard let data = FileManager.default.contents(atPath: file) else { usage("cannot read \(file)") }
+                    text = String(decoding: data, as: UTF8.self)
+                }
+                for (number, line) in text.split(separator: "\n").enumerated() where !line.isEmpty {
+                    let report: HostReport
+                    do { report = try HostReport.fromJSONLine(String(line)) } catch {
+                        usage("\(file) line \(number + 1) is not a fleetsh JSON line")
+                    }
+                    // A host in several files (a rerun) counts once: the last one read.
+                    if let at = position[report.host] {
+                        reports[at] = report
+                    } else {
+                        position[report.host] = reports.count
+                        reports.append(report)
+                    }
+                }
+            }
+            let terminal = Terminal()
+            let mode: any OutputMode = json ? JSONLinesOutput(terminal: terminal)
+                : GroupedOutput(terminal: terminal, hosts: reports.map(\.host).sorted { $0.localizedStandardCompare($1) == .orderedAscending })
+            for report in reports { mode.hostFinished(report) }
+            mode.finish(reports)
+            if let failedHosts {
+                let failed = reports.filter { $0.outcome != .succeeded }.map(\.host)
+                try (failed.isEmpty ? "" : NodeSet.fold(failed) + "\n").write(toFile: failedHosts, atomically: true, encoding: .utf8)
+            }
+            exitWith(contractExitCode(for: reports))
+        }
+    }
+}
