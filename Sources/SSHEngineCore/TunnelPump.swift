@@ -75,7 +75,8 @@ package final class TunnelPump: Sendable {
             for try await chunk in channel.stdout {
                 var offset = 0
                 while offset < chunk.count {
-                    let written = chunk[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                    // send, not write: a target that closed its end must not raise SIGPIPE in the whole process.
+                    let written = chunk[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
                     if written > 0 {
                         offset += written
                     } else if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR {

@@ -152,4 +152,26 @@ struct FleetshEndToEndTests {
         #expect(reports.first { $0.host == "web1" }?.stdout == "done\n")
         #expect(reports.first { $0.host == "web2" }?.error?.kind == "timeout")
     }
+
+    @Test("-J reaches the hosts through a jump host, and the tool exits cleanly after the tunnels close", arguments: ["libssh2", "libssh"])
+    func throughJump(engine: String) async throws {
+        let site = try await Site.start()
+        defer { site.stop() }
+        let jump = try await TestSSHServer.start(host: "127.0.0.4")
+        defer { jump.stop() }
+        // Enough output that the tunnels still carry data when the targets close (a write to a closed socket pair
+        // must not kill the process with SIGPIPE).
+        let result = try await Fleetsh.run(["-F", site.config, "--engine", engine, "-J", "\(TestUser.name)@\(jump.host):\(jump.port)",
+                                            "-H", "web[1-3]", "--json", "--", "head -c 3000000 /dev/zero | tr '\\0' x; echo"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let reports = try result.lines.map(HostReport.fromJSONLine)
+        #expect(reports.map(\.host).sorted() == ["web1", "web2", "web3"])
+        #expect(reports.allSatisfy { $0.stdout.count == 1 << 20 || $0.stdout.hasPrefix(String(repeating: "x", count: 1000)) })
+        #expect(jump.log.components(separatedBy: "Accepted publickey").count - 1 == 1, "one jump connection for three hosts")
+        // Hosts still streaming when their deadline closes them: the tunnels have data for sockets already closed.
+        let cut = try await Fleetsh.run(["-F", site.config, "--engine", engine, "-J", "\(TestUser.name)@\(jump.host):\(jump.port)",
+                                         "-H", "web[1-3]", "--command-timeout", "1", "--json", "--", "yes"])
+        #expect(cut.status == 2, "killed by a signal shows as \(128 + 13) or -13: \(cut.status) \(cut.stderr)")
+        #expect(try cut.lines.map(HostReport.fromJSONLine).map { $0.error?.kind } == ["timeout", "timeout", "timeout"])
+    }
 }
