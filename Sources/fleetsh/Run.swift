@@ -106,6 +106,9 @@ extension Fleetsh {
         @Option(help: "Write the hosts that did not succeed to this file, as a node set the next run takes with -f.")
         var failedHosts: String?
 
+        @Flag(help: "No status line on standard error (shown only when it is a terminal).")
+        var noProgress = false
+
         @Argument(parsing: .captureForPassthrough, help: "The command.")
         var command: [String] = []
 
@@ -146,10 +149,17 @@ extension Fleetsh {
                 }
             }
             if outdir != nil || errdir != nil { mode = FilesOutput(inner: mode, outputDirectory: outdir, errorDirectory: errdir) }
-            let reports = try await FleetRun.run(settings, on: entries, output: mode)
+            let progress = FleetCLI.Progress(total: entries.count)
+            let ticker = terminal.statusCapable && !noProgress ? progress.show(on: terminal) : nil
+            let output = mode
+            let work = Task { try await FleetRun.run(settings, on: entries, output: output, progress: progress) }
+            let interrupts = Interrupts(terminal: terminal, progress: progress, work: work)
+            let reports = try await work.value
+            ticker?.cancel()
+            await ticker?.value
             mode.finish(reports)
             if let failedHosts { writeFailed(reports, to: failedHosts) }
-            exitWith(contractExitCode(for: reports))
+            exitWith(interrupts.stopped ? 130 : contractExitCode(for: reports))
         }
 
         /// The hosts after exclusions and the shard.

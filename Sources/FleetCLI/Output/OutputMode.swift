@@ -22,32 +22,51 @@ public protocol OutputMode: Sendable {
     func finish(_ reports: [HostReport])
 }
 
-/// Where a mode writes: standard output and error, each line written whole under one lock.
+/// Where a mode writes: standard output and error, each line written whole under one lock, and on a terminal a
+/// status line at the bottom of standard error that output never mixes with (it is cleared before each write and
+/// drawn again after).
 public final class Terminal: Sendable {
-    private let lock = Mutex(())
+    private let lock = Mutex<String?>(nil)  // the status line shown, if any
     private let out: Int32
     private let err: Int32
     /// Whether to colour host names (standard output is a terminal and `NO_COLOR` is unset).
     public let colour: Bool
+    /// Whether standard error is a terminal (a status line can be shown).
+    public let statusCapable: Bool
 
     /// Writes to `out` and `err` (file descriptors).
     public init(out: Int32 = 1, err: Int32 = 2, colour: Bool? = nil) {
         self.out = out
         self.err = err
         self.colour = colour ?? (isatty(out) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil)
+        statusCapable = isatty(err) == 1 && ProcessInfo.processInfo.environment["TERM"] != "dumb"
     }
 
     /// Writes `text` to standard output (`error: false`) or error, whole.
     public func write(_ text: String, error: Bool = false) {
-        lock.withLock { _ in
-            var bytes = Array(text.utf8)
-            var offset = 0
-            while offset < bytes.count {
-                let written = bytes[offset...].withUnsafeMutableBytes { Foundation.write(error ? err : out, $0.baseAddress, $0.count) }
-                if written <= 0 { if errno == EINTR { continue } else { return } }
-                offset += written
-            }
-            bytes.removeAll()
+        lock.withLock { status in
+            if status != nil { put("\r\u{1B}[K", to: err) }
+            put(text, to: error ? err : out)
+            if let status { put(status, to: err) }
+        }
+    }
+
+    /// Shows `line` as the status line (`nil` clears it); only on a terminal.
+    public func status(_ line: String?) {
+        guard statusCapable else { return }
+        lock.withLock { status in
+            put("\r\u{1B}[K" + (line ?? ""), to: err)
+            status = line
+        }
+    }
+
+    private func put(_ text: String, to fd: Int32) {
+        let bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
+            if written <= 0 { if errno == EINTR { continue } else { return } }
+            offset += written
         }
     }
 

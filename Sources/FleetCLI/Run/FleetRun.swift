@@ -48,14 +48,16 @@ public struct RunSettings: Sendable {
 /// Runs a command on every host with bounded concurrency (``ParallelRun``), streaming each line to `output` as it
 /// arrives when the mode wants lines, and handing each host's ``HostReport`` to it as the host completes.
 public enum FleetRun {
-    /// Runs `settings` on `hosts`; returns the reports in completion order.
-    public static func run(_ settings: RunSettings, on hosts: [HostEntry], output: any OutputMode) async throws -> [HostReport] {
+    /// Runs `settings` on `hosts`; returns the reports in completion order. `progress` follows each host.
+    public static func run(_ settings: RunSettings, on hosts: [HostEntry], output: any OutputMode,
+                           progress: Progress? = nil) async throws -> [HostReport] {
         var reports: [HostReport] = []
         reports.reserveCapacity(hosts.count)
         let names = hosts.map(\.name)
         try await ParallelRun.forEachHost(hosts.lazy.map(\.target), backend: settings.engine.backend,
                                           config: settings.config, concurrency: settings.concurrency) { client in
-            try await runOne(settings, client: client, name: names[client.index], output: output)
+            progress?.started(names[client.index])
+            return try await runOne(settings, client: client, name: names[client.index], output: output)
         } completed: { run in
             let report: HostReport
             switch run.result {
@@ -67,6 +69,7 @@ public enum FleetRun {
                                     started: HostReport.timestamp(run.started), duration: run.duration.seconds)
             }
             reports.append(report)
+            progress?.finished(report)
             output.hostFinished(report)
         }
         return reports

@@ -59,7 +59,8 @@ public enum ParallelRun {
     ///   - logger: the clients' diagnostics.
     ///   - perform: the work on one host; its client connects on first use and is disconnected after.
     ///   - completed: receives each host's outcome, one at a time (a thrown error stops the run: hosts in flight are
-    ///     cancelled and the error is rethrown).
+    ///     cancelled and the error is rethrown). When the calling task is cancelled, the hosts in flight end with
+    ///     `CancellationError` (each still handed to `completed`) and no further host starts.
     /// - Throws: `invalidArgument` for a concurrency below 1, or what `completed` throws.
     public static func forEachHost<Targets: Sequence, Value: Sendable>(
         _ targets: Targets, backend: any SSHBackend, config: HostConfig = HostConfig(), concurrency: Int = 100,
@@ -103,7 +104,8 @@ public enum ParallelRun {
             while let run = try await group.next() {
                 inFlight -= 1
                 try await completed(run)
-                if startNext() { inFlight += 1 }
+                // Once cancelled, hosts in flight end (as cancelled) and no more start.
+                if !Task.isCancelled, startNext() { inFlight += 1 }
             }
         }
     }
