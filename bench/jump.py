@@ -14,7 +14,7 @@ docs/benchmarks-jump.md; a --quick run prints them only.
 import argparse, json, os, subprocess, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import Setup, free_port, random_file, run_measured, wait_listening, ROOT, PEERS  # noqa: E402
+from run import Setup, free_port, markdown_table, random_file, run_measured, ROOT, PEERS  # noqa: E402
 
 
 class Jump:
@@ -23,13 +23,7 @@ class Jump:
     def __init__(self, setup):
         self.port = free_port()
         self.log = f"{setup.dir}/jump.log"
-        config = f"{setup.dir}/jump_config"
-        with open(config, "w") as f:
-            f.write("\n".join([
-                f"Port {self.port}", "ListenAddress 127.0.0.2", f"HostKey {setup.dir}/hostkey",
-                f"PidFile {setup.dir}/jump.pid", f"AuthorizedKeysFile {setup.dir}/authorized_keys", "StrictModes no",
-                "UsePAM no", "PermitRootLogin yes", "MaxStartups 20000:100:20000", "MaxSessions 20000", "UseDNS no",
-                "LogLevel VERBOSE", "AllowTcpForwarding yes"]) + "\n")
+        config = setup.sshd_config("jump", "127.0.0.2", self.port, ["LogLevel VERBOSE", "AllowTcpForwarding yes"])
         with open(setup.known_hosts, "a") as out:
             key = " ".join(open(f"{setup.dir}/hostkey.pub").read().split()[:2])
             out.write(f"127.0.0.2,[127.0.0.2]:* {key}\n")
@@ -167,15 +161,12 @@ def write_docs(results, copy_bytes):
              "simulator, ~2 ms of server CPU per connection) through it; `download-sftp` copies "
              f"{copy_bytes // 1_000_000} MB from a real sshd.",
              "CPU is the client's user + system time (for OpenSSH, all its `ssh` processes, hop ones included);",
-             "`jump conns` counts the logins the jump sshd accepted during the run.", "",
-             "| tool | workload | n | wall s | client CPU s | CPU per host ms | peak RSS MB | jump conns | ok |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for r in results:
-        if "error" in r:
-            lines.append(f"| {r['label']} | {r['workload']} | {r['n']} | failed: {' '.join(r['error'])} | | | | | |")
-            continue
-        lines.append(f"| {r['label']} | {r['workload']} | {r['n']} | {r['wall']:.2f} | {r['cpu']:.2f} | "
-                     f"{1000 * r['cpu'] / r['n']:.2f} | {r['maxrss_kb'] / 1024:.1f} | {r['jump_connections']} | {r['ok']} |")
+             "`jump conns` counts the logins the jump sshd accepted during the run.", ""]
+    lines += markdown_table(
+        ["tool", "workload", "n", "wall s", "client CPU s", "CPU per host ms", "peak RSS MB", "jump conns", "ok"],
+        [[r["label"], r["workload"], r["n"], "failed: " + " ".join(r["error"])] if "error" in r else
+         [r["label"], r["workload"], r["n"], f"{r['wall']:.2f}", f"{r['cpu']:.2f}", f"{1000 * r['cpu'] / r['n']:.2f}",
+          f"{r['maxrss_kb'] / 1024:.1f}", r["jump_connections"], r["ok"]] for r in results])
     lines += ["", "## Ratios", ""]
     by = {(r["label"], r["workload"], r["n"]): r for r in results if "error" not in r}
     for n in sorted({r["n"] for r in results if r["workload"] == "fanout"}):

@@ -55,13 +55,8 @@ class Setup:
         self.session_uid = uid if uid != os.getuid() else None
         # The client key is readable by the client only; the sshd reads authorized_keys as the login user.
         self.port = free_port()
-        config = f"{self.dir}/sshd_config"
-        with open(config, "w") as f:
-            f.write("\n".join([
-                f"Port {self.port}", "ListenAddress 127.0.0.1", f"HostKey {self.dir}/hostkey",
-                f"PidFile {self.dir}/sshd.pid", f"AuthorizedKeysFile {self.dir}/authorized_keys", "StrictModes no",
-                "UsePAM no", "PermitRootLogin yes", "MaxStartups 20000:100:20000", "MaxSessions 20000", "UseDNS no",
-                "PrintMotd no", "PrintLastLog no", "LogLevel ERROR", "Subsystem sftp internal-sftp"]) + "\n")
+        config = self.sshd_config("sshd", "127.0.0.1", self.port, ["PrintMotd no", "PrintLastLog no", "LogLevel ERROR",
+                                                                    "Subsystem sftp internal-sftp"])
         os.makedirs("/run/sshd", exist_ok=True)
         self.sshd = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", config], stderr=subprocess.DEVNULL)
         wait_listening(self.port)
@@ -71,6 +66,17 @@ class Setup:
             self.fleet = subprocess.Popen([python, FLEET, str(self.fleet_port), f"{self.dir}/hostkey",
                                            f"{self.dir}/authorized_keys"], stderr=subprocess.DEVNULL)
             wait_listening(self.fleet_port)
+
+    def sshd_config(self, name, address, port, extra):
+        """Writes `<name>_config` for an sshd on `address:port` with this setup's host key and authorized keys."""
+        config = f"{self.dir}/{name}_config"
+        with open(config, "w") as f:
+            f.write("\n".join([
+                f"Port {port}", f"ListenAddress {address}", f"HostKey {self.dir}/hostkey",
+                f"PidFile {self.dir}/{name}.pid", f"AuthorizedKeysFile {self.dir}/authorized_keys", "StrictModes no",
+                "UsePAM no", "PermitRootLogin yes", "MaxStartups 20000:100:20000", "MaxSessions 20000", "UseDNS no"]
+                + extra) + "\n")
+        return config
 
     def login_user(self):
         """A non-root account with a plain shell when run as root (root's shell start-up files would cost every
@@ -92,6 +98,15 @@ class Setup:
                 process.terminate()
                 process.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def markdown_table(header, rows):
+    """A Markdown table: `header` cells, then one line per row (a row may be shorter: the rest left empty)."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        cells = [str(cell) for cell in row] + [""] * (len(header) - len(row))
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
 
 
 def wait_listening(port):
@@ -406,6 +421,14 @@ def write_docs(results):
              "of every tool in turn; the run with each tool's median wall time is shown.", "", "```", header()]
     lines += [format_row(r) for r in results] + ["```", "", "![client CPU per host and wall time](benchmarks.png)", ""]
     lines += ratios(results) + NOTES.splitlines()
+    # The other benchmark programs write their own pages; their figures are carried here too, one level down.
+    for name, source in (("Jump hosts", "benchmarks-jump.md"), ("The fleetsh tool", "benchmarks-tool.md")):
+        path = os.path.join(ROOT, "docs", source)
+        if os.path.exists(path):
+            with open(path) as f:
+                body = [line for line in f.read().splitlines() if not line.startswith("# ")]
+            lines += ["", f"## {name} (from `docs/{source}`)", ""] + [
+                ("#" + line if line.startswith("## ") else line) for line in body]
     with open(os.path.join(ROOT, "docs", "benchmarks.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     chart(results)

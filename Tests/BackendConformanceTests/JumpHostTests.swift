@@ -11,18 +11,29 @@ struct JumpHostTests {
     @Test("through one jump host: commands and output, the jump's sshd opened the tunnel, both host keys checked",
           arguments: Engine.all)
     func oneHop(engine: Engine) async throws {
-        let jump = try await TestSSHServer.start(host: "127.0.0.2", extraConfig: ["LogLevel DEBUG1"])
-        defer { jump.stop() }
-        let target = try await TestSSHServer.start(host: "127.0.0.3")
-        defer { target.stop() }
-        var options = target.options()
-        options.jumpHosts = [jump.options()]
-        let session = try await engine.backend.connect(options)
+        let (jump, target, session) = try await Self.throughJump(engine, jumpConfig: ["LogLevel DEBUG1"])
+        defer { jump.stop(); target.stop() }
         let result = try await run(session, "set -- $SSH_CONNECTION; echo $3 $4; head -c 3000000 /dev/zero | wc -c")
         #expect(result.stdout == "\(target.host) \(target.port)\n3000000\n")
         await session.close()
         try await Task.sleep(for: .milliseconds(300))
         #expect(jump.log.contains("direct-tcpip"), "the jump sshd opened the tunnel")
+    }
+
+    /// A jump sshd on 127.0.0.2, a target on 127.0.0.3, and a session to the target through the jump.
+    static func throughJump(_ engine: Engine, jumpConfig: [String] = []) async throws
+        -> (jump: TestSSHServer, target: TestSSHServer, session: any SSHSession) {
+        let jump = try await TestSSHServer.start(host: "127.0.0.2", extraConfig: jumpConfig)
+        let target = try await TestSSHServer.start(host: "127.0.0.3")
+        var options = target.options()
+        options.jumpHosts = [jump.options()]
+        do {
+            return (jump, target, try await engine.backend.connect(options))
+        } catch {
+            jump.stop()
+            target.stop()
+            throw error
+        }
     }
 
     @Test("through two jump hosts in a chain", arguments: Engine.all)
@@ -110,13 +121,8 @@ struct JumpHostTests {
     @Test("the jump connection killed mid-command: the target fails with connectionLost naming the hop, output before kept",
           arguments: Engine.all)
     func jumpKilledMidCommand(engine: Engine) async throws {
-        let jump = try await TestSSHServer.start(host: "127.0.0.2")
-        defer { jump.stop() }
-        let target = try await TestSSHServer.start(host: "127.0.0.3")
-        defer { target.stop() }
-        var options = target.options()
-        options.jumpHosts = [jump.options()]
-        let session = try await engine.backend.connect(options)
+        let (jump, target, session) = try await Self.throughJump(engine)
+        defer { jump.stop(); target.stop() }
         let channel = try await session.exec("echo before; sleep 30; echo after")
         var lines = channel.stdout.makeAsyncIterator()
         let first = try await lines.next()

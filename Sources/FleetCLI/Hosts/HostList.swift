@@ -13,36 +13,15 @@ public struct HostEntry: Sendable, Hashable {
     public let port: Int?
 
     /// Reads `[user@]host[:port]`.
-    /// - Throws: a message naming the entry when the port is not a number in 1...65535 or the host is empty.
+    /// - Throws: a message naming the entry when it names no host or its port is not a number in 1...65535.
     public init(_ text: String) throws(HostList.Error) {
+        guard let parsed = UserHostPort(text) else {
+            throw HostList.Error("'\(text)' is not [user@]host[:port] (with a port in 1...65535)")
+        }
         name = text
-        var rest = Substring(text)
-        var user: String?
-        if let at = rest.lastIndex(of: "@") {
-            user = String(rest[..<at])
-            rest = rest[rest.index(after: at)...]
-        }
-        var port: Int?
-        if rest.hasPrefix("["), let close = rest.firstIndex(of: "]") {
-            let after = rest[rest.index(after: close)...]
-            if after.hasPrefix(":") {
-                guard let number = Int(after.dropFirst()), (1...65535).contains(number) else {
-                    throw HostList.Error("'\(text)': the port must be a number in 1...65535")
-                }
-                port = number
-            }
-            rest = rest[rest.index(after: rest.startIndex)..<close]
-        } else if rest.filter({ $0 == ":" }).count == 1, let colon = rest.firstIndex(of: ":") {
-            guard let number = Int(rest[rest.index(after: colon)...]), (1...65535).contains(number) else {
-                throw HostList.Error("'\(text)': the port must be a number in 1...65535")
-            }
-            port = number
-            rest = rest[..<colon]
-        }
-        guard !rest.isEmpty, user?.isEmpty != true else { throw HostList.Error("'\(text)' names no host") }
-        host = String(rest)
-        self.user = user
-        self.port = port
+        host = parsed.host
+        user = parsed.user
+        port = parsed.port
     }
 
     /// The target for a run: the entry's user and port over the run's settings.

@@ -117,28 +117,17 @@ extension HostConfig {
         return ordered
     }
 
-    /// The hops of a `ProxyJump` value (`[user@]host[:port]`, comma-separated; `none` for none), in order.
-    static func jumpSpecs(_ value: String) -> [(user: String?, host: String, port: Int?)] {
+    /// The hops of a `ProxyJump` or `-J` value (`[user@]host[:port]`, comma-separated; `none` for none), in order.
+    /// - Throws: `invalidArgument` naming a hop that is not `[user@]host[:port]`.
+    static func jumpSpecs(_ value: String) throws(SSHError) -> [UserHostPort] {
         guard value.lowercased() != "none" else { return [] }
-        return value.split(separator: ",").map { hop in
-            var rest = Substring(hop)
-            var user: String?
-            if let at = rest.lastIndex(of: "@") {
-                user = String(rest[..<at])
-                rest = rest[rest.index(after: at)...]
+        var hops: [UserHostPort] = []
+        for hop in value.split(separator: ",") {
+            guard let parsed = UserHostPort(hop) else {
+                throw SSHError(.invalidArgument, message: "jump host '\(hop)' is not [user@]host[:port]")
             }
-            var port: Int?
-            if rest.hasPrefix("["), let close = rest.firstIndex(of: "]") {
-                let host = rest[rest.index(after: rest.startIndex)..<close]
-                let after = rest[rest.index(after: close)...]
-                if after.hasPrefix(":") { port = Int(after.dropFirst()) }
-                return (user, String(host), port)
-            }
-            if let colon = rest.lastIndex(of: ":"), let number = Int(rest[rest.index(after: colon)...]) {
-                port = number
-                rest = rest[..<colon]
-            }
-            return (user, String(rest), port)
+            hops.append(parsed)
         }
+        return hops
     }
 }

@@ -205,12 +205,8 @@ public struct HostConfig: Sendable {
         if let proxyPort = config.proxyPort, !(1...65535).contains(proxyPort) {
             throw bad("proxyPort \(proxyPort) is outside 1...65535")
         }
-        for hop in config.jumpHosts ?? [] {
-            let specs = Self.jumpSpecs(hop)
-            guard specs.count == 1, let spec = specs.first, !spec.host.isEmpty, spec.user?.isEmpty != true,
-                  !spec.host.contains(":") || hop.contains("["), spec.port.map({ (1...65535).contains($0) }) ?? true else {
-                throw bad("jump host '\(hop)' is not [user@]host[:port]")
-            }
+        for hop in config.jumpHosts ?? [] where UserHostPort(hop) == nil {
+            throw bad("jump host '\(hop)' is not [user@]host[:port]")
         }
         let keyFiles = (config.privateKey?.paths ?? []) + (config.proxyPrivateKey?.paths ?? [])
         for path in keyFiles where !readableFiles.contains(path) {

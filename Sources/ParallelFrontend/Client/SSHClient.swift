@@ -139,14 +139,18 @@ public actor SSHClient {
             made.options.jumpHosts = [try await hop(proxyHost, user: config.proxyUser ?? config.user, port: config.proxyPort,
                                                     settings: settings, defaultPort: made.options.port)]
         }
-        let specs: [(user: String?, host: String, port: Int?)]
-        if config.proxyHost != nil {
-            specs = []
-        } else if let given = config.jumpHosts {
-            specs = given.flatMap(HostConfig.jumpSpecs)
-            made.options.proxyCommand = nil  // as `ssh -J` overrides both
-        } else {
-            specs = resolved?.value("proxyjump").map(HostConfig.jumpSpecs) ?? []
+        var specs: [UserHostPort] = []
+        do {
+            if config.proxyHost != nil {
+                specs = []
+            } else if let given = config.jumpHosts {
+                specs = try HostConfig.jumpSpecs(given.joined(separator: ","))
+                made.options.proxyCommand = nil  // as `ssh -J` overrides both
+            } else if let value = resolved?.value("proxyjump") {
+                specs = try HostConfig.jumpSpecs(value)
+            }
+        } catch {
+            throw error.on(host: host, port: config.port ?? 22)
         }
         for spec in specs {
             made.options.jumpHosts.append(try await hop(spec.host, user: spec.user, port: spec.port, settings: config))
