@@ -86,7 +86,7 @@ let package = Package(
         // of the executable so it is unit-tested; `fleetsh` is its command line.
         .target(
             name: "FleetCLI",
-            dependencies: ["ParallelFrontend", "SSHBackend", "SSHConfig", "BackendLibSSH2", "BackendLibSSH"],
+            dependencies: ["ParallelFrontend", "SSHBackend", "SSHConfig", "SSHKnownHosts", "BackendLibSSH2", "BackendLibSSH"],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "fleetsh",

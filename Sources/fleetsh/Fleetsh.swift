@@ -18,7 +18,7 @@ struct Fleetsh: AsyncParsableCommand {
             were lost; 3 some hosts failed their host-key check; 64 bad arguments, host list or configuration. \
             When several apply, the highest wins.
             """,
-        subcommands: [Run.self, Merge.self],
+        subcommands: [Run.self, Merge.self, KeyScanCommand.self],
         defaultSubcommand: Run.self)
 }
 
