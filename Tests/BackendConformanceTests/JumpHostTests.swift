@@ -178,7 +178,7 @@ struct JumpHostNamespaceTests {
     @Test("a target reachable only through the jump host: direct fails, one hop works, the jump's loopback is the target's",
           arguments: Engine.all)
     func onlyThroughTheJump(engine: Engine) async throws {
-        let network = try NetworkNamespace()
+        let network = try await offPool { try NetworkNamespace() }
         defer { network.remove() }
         let jump = try await TestSSHServer.start(host: network.insideAddress, namespace: network)
         defer { jump.stop() }
@@ -197,7 +197,7 @@ struct JumpHostNamespaceTests {
     @Test("100 MB over SFTP through two hops, both ways, content compared with cmp", arguments: Engine.all)
     func sftpThroughTwoHops(engine: Engine) async throws {
         try await Exclusive.run {
-            let network = try NetworkNamespace()
+            let network = try await offPool { try NetworkNamespace() }
             defer { network.remove() }
             let first = try await TestSSHServer.start(host: network.insideAddress, namespace: network)
             defer { first.stop() }

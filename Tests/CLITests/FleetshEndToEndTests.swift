@@ -129,7 +129,7 @@ struct FleetshEndToEndTests {
         defer { site.stop() }
         let ours = try await Fleetsh.run(["-F", site.config, "-H", "web2", "-l", "someone", "--list-hosts", "--show-config"])
         #expect(ours.status == 0, "\(ours.stderr)")
-        let oracle = try ProcessRunner.run(["/usr/bin/ssh", "-G", "-F", site.config, "-l", "someone", "web2"])
+        let oracle = try await offPool { try ProcessRunner.run(["/usr/bin/ssh", "-G", "-F", site.config, "-l", "someone", "web2"]) }
         for keyword in ["hostname", "port", "user", "identityfile", "userknownhostsfile", "connectionattempts"] {
             let theirs = oracle.split(separator: "\n").filter { $0.hasPrefix(keyword + " ") }
             let mine = ours.stdout.split(separator: "\n").filter { $0.hasPrefix(keyword + " ") }

@@ -15,7 +15,7 @@ struct FleetshKeyScanTests {
         let config = try String(contentsOfFile: site.config, encoding: .utf8)
             .replacingOccurrences(of: "UserKnownHostsFile \(TestKeys.shared.knownHosts)", with: "UserKnownHostsFile \(knownHosts)")
         try config.write(toFile: site.config, atomically: true, encoding: .utf8)
-        let fingerprint = try ProcessRunner.run(["/usr/bin/ssh-keygen", "-l", "-f", TestKeys.shared.hostKey + ".pub"])
+        let fingerprint = try await offPool { try ProcessRunner.run(["/usr/bin/ssh-keygen", "-l", "-f", TestKeys.shared.hostKey + ".pub"]) }
             .split(separator: " ")[1]
         let refused = try await Fleetsh.run(["-F", site.config, "-H", "web1", "--", "true"])
         #expect(refused.status == 3, "unknown keys are refused before trusting: \(refused.stderr)")
@@ -29,7 +29,7 @@ struct FleetshKeyScanTests {
         let written = try await Fleetsh.run(["keyscan", "-F", site.config, "-H", "web[1-3]", "--accept"])
         #expect(written.status == 0, "\(written.stderr)")
         for server in site.servers {
-            let found = try ProcessRunner.outcome(["/usr/bin/ssh-keygen", "-F", "[\(server.host)]:\(server.port)", "-f", knownHosts])
+            let found = try await offPool { try ProcessRunner.outcome(["/usr/bin/ssh-keygen", "-F", "[\(server.host)]:\(server.port)", "-f", knownHosts]) }
             #expect(found.status == 0 && found.output.contains("ssh-ed25519"), "ssh-keygen -F finds \(server.host): \(found.output)")
         }
         let again = try await Fleetsh.run(["keyscan", "-F", site.config, "-H", "web[1-3]"])

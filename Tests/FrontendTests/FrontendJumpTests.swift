@@ -17,7 +17,7 @@ struct FrontendJumpTests {
         let targets: [TestSSHServer]
 
         static func start(targets count: Int) async throws -> Site {
-            let network = try NetworkNamespace()
+            let network = try await offPool { try NetworkNamespace() }
             do {
                 let jump = try await TestSSHServer.start(host: network.insideAddress, namespace: network)
                 var targets: [TestSSHServer] = []

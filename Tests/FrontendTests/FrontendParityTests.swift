@@ -205,8 +205,8 @@ struct FrontendParityTests {
         let failing = try ParallelSSHClient(hosts: ["a"], backend: FakeBackend { _ in FakeHost(connectError: .timeout) }, config: HostConfig(connectionAttempts: 1, sshConfig: .disabled))
         await #expect(throws: SSHError.self) { try await failing.openShell() }
 
-        // The shell runs 6 s, so the short joins below time out even on a loaded machine.
-        let backend = FakeBackend { _ in FakeHost { _ in .init(stdout: ["one\n", "two\n"], duration: .seconds(6)) } }
+        // The shell runs 15 s, so the short joins below time out even on a loaded machine.
+        let backend = FakeBackend { _ in FakeHost { _ in .init(stdout: ["one\n", "two\n"], duration: .seconds(15)) } }
         let client = try ParallelSSHClient(hosts: ["a"], backend: backend, config: HostConfig(sshConfig: .disabled))
         let shells = try await client.openShell(readTimeout: .milliseconds(100))
         var lines: [String] = []
