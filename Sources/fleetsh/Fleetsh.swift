@@ -13,12 +13,12 @@ struct Fleetsh: AsyncParsableCommand {
         commandName: "fleetsh",
         abstract: "Run a command on many hosts over SSH at once.",
         discussion: """
-            Exit codes: 0 every host ran the command and it exited 0; 1 some commands exited non-zero or were \
-            killed by a signal; 2 some hosts could not be reached, refused, failed authentication, timed out or \
+            Exit codes: 0 every host ran the command (or the copy) and it succeeded; 1 some commands exited \
+            non-zero or were killed by a signal, or a copy failed on the host; 2 some hosts could not be reached, refused, failed authentication, timed out or \
             were lost; 3 some hosts failed their host-key check; 64 bad arguments, host list or configuration. \
             When several apply, the highest wins.
             """,
-        subcommands: [Run.self, Merge.self, KeyScanCommand.self],
+        subcommands: [Run.self, Copy.self, Fetch.self, Merge.self, KeyScanCommand.self],
         defaultSubcommand: Run.self)
 }
 

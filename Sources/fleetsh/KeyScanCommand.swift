@@ -19,48 +19,17 @@ extension Fleetsh {
                 not be reached, 3 when a key is left untrusted, changed or revoked.
                 """)
 
-        @Option(name: [.customShort("H"), .customLong("host")], help: "Hosts as [user@]host[:port], node sets allowed.")
-        var hosts: [String] = []
-
-        @Option(name: [.customShort("f"), .customLong("hosts-file")], help: "A file of hosts (- for stdin).")
-        var hostsFiles: [String] = []
-
-        @Option(name: [.customShort("x"), .customLong("exclude")], help: "Hosts to leave out.")
-        var exclude: [String] = []
-
-        @Option(name: [.customShort("p"), .customLong("port")], help: "Port (default: ssh_config, then 22).")
-        var port: Int?
-
-        @Option(name: [.customShort("J"), .customLong("jump")], help: "Jump hosts, as ssh -J.")
-        var jump: String?
-
-        @Option(name: [.customShort("F"), .customLong("config")], help: "The ssh_config file (none for none).")
-        var configFile: String?
-
-        @Option(name: [.customShort("o"), .customLong("option")], help: "An ssh_config line (Keyword=value).")
-        var options: [String] = []
-
-        @Option(help: "The engine: libssh2 or libssh.")
-        var engine: String = "libssh2"
-
-        @Option(name: [.customShort("P"), .customLong("parallel")], help: "Hosts at once.")
-        var parallel: Int = 100
+        @OptionGroup var hostSet: HostOptions
+        @OptionGroup var connection: ConnectionFlags
 
         @Flag(help: "Write the new keys without asking.")
         var accept = false
 
         func run() async throws {
-            guard !hosts.isEmpty || !hostsFiles.isEmpty else { usage("no hosts: give -H host or -f file") }
-            guard let choice = EngineChoice(rawValue: engine) else { usage("--engine must be libssh2 or libssh, not \(engine)") }
-            let entries: [HostEntry]
-            do { entries = try HostList.resolve(sets: hosts, files: hostsFiles, exclude: exclude) } catch { usage(error.description) }
-            var config = HostConfig(port: port)
-            if let jump { config.jumpHosts = jump.split(separator: ",").map(String.init) }
-            var source: SSHConfigSource = .default
-            if let configFile { source = configFile == "none" ? .disabled : .file(configFile) }
-            source.options = options
-            config.sshConfig = source
-            let findings = try await KeyScan.scan(entries, config: config, engine: choice, concurrency: max(1, parallel))
+            let entries = hostSet.entries()
+            let config = connection.hostConfig()
+            let findings = try await KeyScan.scan(entries, config: config, engine: connection.engineChoice(),
+                                                  concurrency: connection.concurrency())
             let terminal = Terminal()
             var untrusted = false
             var unreachable = false

@@ -17,11 +17,12 @@ struct FleetshEndToEndTests {
         #expect(result.stderr.split(separator: "\n").sorted() == ["web1: err", "web2: err", "web3: err"])
     }
 
-    @Test("the exit code tells a failed command (1), an unreachable host (2) and a host-key failure (3) apart")
-    func exitCodes() async throws {
+    @Test("the exit code tells a failed command (1), an unreachable host (2) and a host-key failure (3) apart",
+          arguments: ["libssh2", "libssh"])
+    func exitCodes(engine: String) async throws {
         let site = try await Site.start()
         defer { site.stop() }
-        let command = ["--", "set -- $SSH_CONNECTION; [ $3 = 127.0.0.2 ] && exit 3; echo ok"]
+        let command = ["--engine", engine, "--", "set -- $SSH_CONNECTION; [ $3 = 127.0.0.2 ] && exit 3; echo ok"]
         let failing = try await Fleetsh.run(["-F", site.config, "-H", "web[1-3]"] + command)
         #expect(failing.status == 1)
         #expect(failing.stderr.contains("web2: exited with status 3"), "\(failing.stderr)")

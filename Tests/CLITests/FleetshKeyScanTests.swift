@@ -5,8 +5,9 @@ import Testing
 /// `fleetsh keyscan`: the trust step, checked against ssh-keygen.
 @Suite("fleetsh keyscan", .timeLimit(.minutes(2)))
 struct FleetshKeyScanTests {
-    @Test("new keys shown with ssh-keygen's fingerprints, written only with --accept (found by ssh-keygen -F), then trusted; a changed key is never written")
-    func trustStep() async throws {
+    @Test("new keys shown with ssh-keygen's fingerprints, written only with --accept (found by ssh-keygen -F), then trusted; a changed key is never written",
+          arguments: ["libssh2", "libssh"])
+    func trustStep(engine: String) async throws {
         let site = try await Site.start()
         defer { site.stop() }
         // A known-hosts file of the operator's own, empty at first.
@@ -17,24 +18,24 @@ struct FleetshKeyScanTests {
         try config.write(toFile: site.config, atomically: true, encoding: .utf8)
         let fingerprint = try await offPool { try ProcessRunner.run(["/usr/bin/ssh-keygen", "-l", "-f", TestKeys.shared.hostKey + ".pub"]) }
             .split(separator: " ")[1]
-        let refused = try await Fleetsh.run(["-F", site.config, "-H", "web1", "--", "true"])
+        let refused = try await Fleetsh.run(["-F", site.config, "--engine", engine, "-H", "web1", "--", "true"])
         #expect(refused.status == 3, "unknown keys are refused before trusting: \(refused.stderr)")
 
-        let shown = try await Fleetsh.run(["keyscan", "-F", site.config, "-H", "web[1-3]"])
+        let shown = try await Fleetsh.run(["keyscan", "--engine", engine, "-F", site.config, "-H", "web[1-3]"])
         #expect(shown.status == 3, "new keys left untrusted: \(shown.stderr)")
         #expect(shown.lines == ["web1 ED25519 \(fingerprint) new", "web2 ED25519 \(fingerprint) new", "web3 ED25519 \(fingerprint) new"])
         #expect(try String(contentsOfFile: knownHosts, encoding: .utf8).isEmpty, "nothing written without --accept")
         #expect(site.servers.allSatisfy { !$0.log.contains("Accepted") && !$0.log.contains("Failed") }, "no authentication was tried")
 
-        let written = try await Fleetsh.run(["keyscan", "-F", site.config, "-H", "web[1-3]", "--accept"])
+        let written = try await Fleetsh.run(["keyscan", "--engine", engine, "-F", site.config, "-H", "web[1-3]", "--accept"])
         #expect(written.status == 0, "\(written.stderr)")
         for server in site.servers {
             let found = try await offPool { try ProcessRunner.outcome(["/usr/bin/ssh-keygen", "-F", "[\(server.host)]:\(server.port)", "-f", knownHosts]) }
             #expect(found.status == 0 && found.output.contains("ssh-ed25519"), "ssh-keygen -F finds \(server.host): \(found.output)")
         }
-        let again = try await Fleetsh.run(["keyscan", "-F", site.config, "-H", "web[1-3]"])
+        let again = try await Fleetsh.run(["keyscan", "--engine", engine, "-F", site.config, "-H", "web[1-3]"])
         #expect(again.status == 0 && again.lines.allSatisfy { $0.hasSuffix(" known") }, "\(again.lines)")
-        let run = try await Fleetsh.run(["-F", site.config, "-H", "web[1-3]", "--", "echo ok"])
+        let run = try await Fleetsh.run(["-F", site.config, "--engine", engine, "-H", "web[1-3]", "--", "echo ok"])
         #expect(run.status == 0 && run.lines.count == 3, "\(run.stderr)")
 
         // A host known under one key presents another: shown as CHANGED, never written, even with --accept.
@@ -47,7 +48,7 @@ struct FleetshKeyScanTests {
         handle.write(Data("[\(impostor.host)]:\(impostor.port) \(realKey)\n".utf8))
         try handle.close()
         let before = try String(contentsOfFile: knownHosts, encoding: .utf8)
-        let changed = try await Fleetsh.run(["keyscan", "-F", site.config, "-H", "\(impostor.host):\(impostor.port)", "--accept"])
+        let changed = try await Fleetsh.run(["keyscan", "--engine", engine, "-F", site.config, "-H", "\(impostor.host):\(impostor.port)", "--accept"])
         #expect(changed.status == 3)
         #expect(changed.lines.count == 1 && changed.lines[0].hasSuffix(" CHANGED"), "\(changed.lines)")
         #expect(try String(contentsOfFile: knownHosts, encoding: .utf8) == before)

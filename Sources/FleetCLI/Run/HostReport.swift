@@ -15,6 +15,11 @@ public struct HostReport: Codable, Sendable, Equatable {
             self.kind = kind
             self.message = message
         }
+
+        /// The failure `error` stands for: its `SSHError` code and description, or the error as text.
+        public init(_ error: any Error) {
+            self = HostReport.failure(error)
+        }
     }
 
     /// The host as given (node set expanded).
@@ -79,6 +84,10 @@ public struct HostReport: Codable, Sendable, Equatable {
                 self = .hostKeyFailed
             case SSHError.Code.invalidArgument.name, SSHError.Code.invalidKey.name:
                 self = .usage
+            case SSHError.Code.fileTransferFailed.name, SSHError.Code.noSuchFile.name, SSHError.Code.permissionDenied.name,
+                 SSHError.Code.noSpace.name:
+                // The host was reached; the operation failed there, as a command exiting non-zero.
+                self = .commandFailed
             default:
                 self = .connectionFailed
             }

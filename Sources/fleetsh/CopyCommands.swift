@@ -1,0 +1,112 @@
+import ArgumentParser
+import FleetCLI
+import Foundation
+import ParallelFrontend
+import SSHBackend
+
+extension Fleetsh {
+    /// `fleetsh copy`: a local file or tree to every host.
+    struct Copy: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Copy a local file (or a tree, with -r) to every host, over SFTP (or SCP with --scp).")
+
+        @OptionGroup var hostSet: HostOptions
+        @OptionGroup var connection: ConnectionFlags
+        @OptionGroup var transfer: TransferFlags
+
+        @Argument(help: "The local file or directory.")
+        var source: String
+
+        @Argument(help: "The remote path (an existing directory receives the source inside it).")
+        var destination: String
+
+        func run() async throws {
+            guard FileManager.default.fileExists(atPath: source) else { usage("\(source) does not exist") }
+            let (source, destination, transfer) = (self.source, self.destination, self.transfer)
+            try await transfer.run(hostSet.entries(), connection: connection) { client, _ in
+                if transfer.scp {
+                    try await client.scpSend(source, to: destination, recurse: transfer.recursive, overwrite: true)
+                } else {
+                    try await client.copyFile(source, to: destination, recurse: transfer.recursive)
+                }
+            }
+        }
+    }
+
+    /// `fleetsh fetch`: a remote file or tree from every host, each into a directory named after its host.
+    struct Fetch: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Copy a remote file (or a tree, with -r) from every host into DIR/<host>/, over SFTP (or SCP with --scp).")
+
+        @OptionGroup var hostSet: HostOptions
+        @OptionGroup var connection: ConnectionFlags
+        @OptionGroup var transfer: TransferFlags
+
+        @Argument(help: "The remote file or directory.")
+        var source: String
+
+        @Argument(help: "The local directory; each host's copy goes to DIR/<host>/<name>.")
+        var directory: String
+
+        func run() async throws {
+            let (source, directory, transfer) = (self.source, self.directory, self.transfer)
+            let name = URL(fileURLWithPath: source).lastPathComponent
+            try await transfer.run(hostSet.entries(), connection: connection) { client, host in
+                let folder = "\(directory)/\(host.replacingOccurrences(of: "/", with: "_"))"
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                if transfer.scp {
+                    try await client.scpRecv(source, to: "\(folder)/\(name)", recurse: transfer.recursive)
+                } else {
+                    try await client.copyRemoteFile(source, to: "\(folder)/\(name)", recurse: transfer.recursive)
+                }
+            }
+        }
+    }
+}
+
+/// What `copy` and `fetch` share: the protocol, recursion, and the run with its report and exit code.
+struct TransferFlags: ParsableArguments {
+    @Flag(name: [.customShort("r"), .customLong("recursive")], help: "Copy directories and their contents.")
+    var recursive = false
+
+    @Flag(help: "Use SCP instead of SFTP.")
+    var scp = false
+
+    @Option(help: "Write the hosts that did not succeed to this file, as a node set.")
+    var failedHosts: String?
+
+    /// Runs `body` on every host: a line per failed host on stderr (and `host: done` on stdout), the status line on a
+    /// terminal, the contract's exit code.
+    func run(_ entries: [HostEntry], connection: ConnectionFlags,
+             _ body: @escaping @Sendable (SSHClient, String) async throws -> Void) async throws -> Never {
+        let terminal = Terminal()
+        let progress = FleetCLI.Progress(total: entries.count)
+        let ticker = terminal.statusCapable ? progress.show(on: terminal) : nil
+        let names = entries.map(\.name)
+        var reports: [HostReport] = []
+        try await ParallelRun.forEachHost(entries.lazy.map(\.target), backend: connection.engineChoice().backend,
+                                          config: connection.hostConfig(), concurrency: connection.concurrency()) { client in
+            progress.started(names[client.index])
+            try await body(client, names[client.index])
+        } completed: { run in
+            var report = HostReport(host: names[run.index], exitStatus: 0, signal: nil, stdout: "", stderr: "", error: nil,
+                                    started: "", duration: 0)
+            if case .failure(let error) = run.result {
+                report.exitStatus = nil
+                report.error = HostReport.Failure(error)
+                terminal.write("fleetsh: \(report.host): \(report.error?.message ?? "")\n", error: true)
+            } else {
+                terminal.write("\(report.host): done\n")
+            }
+            progress.finished(report)
+            reports.append(report)
+        }
+        ticker?.cancel()
+        await ticker?.value
+        if let failedHosts {
+            let failed = reports.filter { $0.outcome != .succeeded }.map(\.host)
+            try (failed.isEmpty ? "" : NodeSet.fold(failed) + "\n").write(toFile: failedHosts, atomically: true, encoding: .utf8)
+        }
+        exitWith(contractExitCode(for: reports))
+    }
+}

@@ -1,0 +1,122 @@
+import ArgumentParser
+import FleetCLI
+import Foundation
+import ParallelFrontend
+import SSHBackend
+import SSHConfig
+
+/// The hosts of a command: `-H`, `-f`, `-x` and the shard.
+struct HostOptions: ParsableArguments {
+    @Option(name: [.customShort("H"), .customLong("host")],
+            help: "Hosts as [user@]host[:port], node sets allowed (web[01-20],db1); repeatable.")
+    var hosts: [String] = []
+
+    @Option(name: [.customShort("f"), .customLong("hosts-file")],
+            help: "A file of hosts, one entry or node set per line, # comments; - for stdin. Repeatable.")
+    var hostsFiles: [String] = []
+
+    @Option(name: [.customShort("x"), .customLong("exclude")], help: "Hosts (node sets) to leave out; repeatable.")
+    var exclude: [String] = []
+
+    @Option(help: "Only this shard of the hosts: k/n (1 <= k <= n), or env (Slurm's array task, or a Kubernetes Indexed Job's index with --shard-count).")
+    var shard: String?
+
+    @Option(help: "The number of shards, for --shard env with a Kubernetes Indexed Job.")
+    var shardCount: Int?
+
+
+    /// The hosts after exclusions and the shard (a bad list is a usage error).
+    func entries() -> [HostEntry] {
+        guard !hosts.isEmpty || !hostsFiles.isEmpty else { usage("no hosts: give -H host or -f file") }
+        var entries: [HostEntry]
+        do {
+            entries = try HostList.resolve(sets: hosts, files: hostsFiles, exclude: exclude)
+            if let shard {
+                let chosen = shard == "env"
+                    ? try Shard.fromEnvironment(ProcessInfo.processInfo.environment, count: shardCount)
+                    : try Shard(shard)
+                entries = entries.filter { chosen.contains($0.name) }
+            }
+        } catch {
+            usage(error.description)
+        }
+        return entries
+    }
+}
+
+/// How every host is reached: ssh's own flags (`-l`, `-p`, `-i`, `-J`, `-F`, `-o`), the engine, host-key checking,
+/// timeouts, attempts and how many hosts at once.
+struct ConnectionFlags: ParsableArguments {
+    @Option(name: [.customShort("l"), .customLong("user")], help: "Login user (default: ssh_config, then you).")
+    var user: String?
+
+    @Option(name: [.customShort("p"), .customLong("port")], help: "Port (default: ssh_config, then 22).")
+    var port: Int?
+
+    @Option(name: [.customShort("i"), .customLong("identity")], help: "A private key file to try first.")
+    var identity: String?
+
+    @Option(name: [.customShort("J"), .customLong("jump")], help: "Jump hosts, as ssh -J: [user@]host[:port],...")
+    var jump: String?
+
+    @Option(name: [.customShort("F"), .customLong("config")], help: "The ssh_config file to read instead of ~/.ssh/config and /etc/ssh/ssh_config (none for none).")
+    var configFile: String?
+
+    @Option(name: [.customShort("o"), .customLong("option")], help: "An ssh_config line, as ssh -o takes it (Keyword=value); repeatable.")
+    var options: [String] = []
+
+    @Option(help: "The engine: libssh2 or libssh.")
+    var engine: String = "libssh2"
+
+    @Flag(help: "Write the keys of hosts not yet known to known_hosts (StrictHostKeyChecking accept-new); changed keys are still refused.")
+    var acceptNewHostKeys = false
+
+    @Flag(help: "Do not check host keys at all (a server impersonating a host is not detected).")
+    var insecureNoHostKeyCheck = false
+
+    @Option(name: [.customShort("t"), .customLong("timeout")], help: "Seconds for each connection step (0: none; default 60).")
+    var timeout: Double?
+
+    @Option(help: "Connection attempts per host, the first included (default 3).")
+    var attempts: Int?
+
+    @Option(name: [.customShort("P"), .customLong("parallel")], help: "Hosts at once.")
+    var parallel: Int = 100
+
+
+    /// The engine chosen (a bad name is a usage error).
+    func engineChoice() -> EngineChoice {
+        guard let choice = EngineChoice(rawValue: engine) else { usage("--engine must be libssh2 or libssh, not \(engine)") }
+        return choice
+    }
+
+    /// Hosts at once (at least 1).
+    func concurrency() -> Int {
+        guard parallel >= 1 else { usage("--parallel must be at least 1") }
+        return parallel
+    }
+
+    /// The settings every host shares, from the flags.
+    func hostConfig() -> HostConfig {
+        var config = HostConfig(user: user, port: port)
+        if let port, !(1...65535).contains(port) { usage("--port must be in 1...65535") }
+        if let identity { config.privateKey = .file(identity) }
+        if let jump { config.jumpHosts = jump.lowercased() == "none" ? [] : jump.split(separator: ",").map(String.init) }
+        if let timeout {
+            guard timeout >= 0 else { usage("--timeout must not be negative") }
+            config.timeout = .milliseconds(Int64(timeout * 1000))
+        }
+        if let attempts {
+            guard attempts >= 1 else { usage("--attempts must be at least 1") }
+            config.connectionAttempts = attempts
+        }
+        if acceptNewHostKeys && insecureNoHostKeyCheck { usage("choose --accept-new-host-keys or --insecure-no-host-key-check") }
+        var source: SSHConfigSource = .default
+        if let configFile { source = configFile == "none" ? .disabled : .file(configFile) }
+        source.options = options
+        if acceptNewHostKeys { source.options.insert("StrictHostKeyChecking=accept-new", at: 0) }
+        if insecureNoHostKeyCheck { config.hostKeyPolicy = .insecureAcceptAnything }
+        config.sshConfig = source
+        return config
+    }
+}
