@@ -103,10 +103,7 @@ struct TransferFlags: ParsableArguments {
         }
         ticker?.cancel()
         await ticker?.value
-        if let failedHosts {
-            let failed = reports.filter { $0.outcome != .succeeded }.map(\.host)
-            try (failed.isEmpty ? "" : NodeSet.fold(failed) + "\n").write(toFile: failedHosts, atomically: true, encoding: .utf8)
-        }
+        writeFailedHosts(reports, to: failedHosts)
         exitWith(contractExitCode(for: reports))
     }
 }

@@ -33,3 +33,13 @@ func usage(_ message: String) -> Never {
     FileHandle.standardError.write(Data("fleetsh: \(message)\n".utf8))
     exitWith(64)
 }
+
+/// Writes the hosts of `reports` that did not succeed to `path` as a node set (empty when all did), the host list
+/// of a rerun (`-f path`); a failed write is reported, not fatal.
+func writeFailedHosts(_ reports: [HostReport], to path: String?) {
+    guard let path else { return }
+    let failed = reports.filter { $0.outcome != .succeeded }.map(\.host)
+    do { try (failed.isEmpty ? "" : NodeSet.fold(failed) + "\n").write(toFile: path, atomically: true, encoding: .utf8) } catch {
+        FileHandle.standardError.write(Data("fleetsh: cannot write \(path): \(error.localizedDescription)\n".utf8))
+    }
+}

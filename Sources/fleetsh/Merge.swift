@@ -50,10 +50,7 @@ extension Fleetsh {
                 : GroupedOutput(terminal: terminal, hosts: reports.map(\.host).sorted { $0.localizedStandardCompare($1) == .orderedAscending })
             for report in reports { mode.hostFinished(report) }
             mode.finish(reports)
-            if let failedHosts {
-                let failed = reports.filter { $0.outcome != .succeeded }.map(\.host)
-                try (failed.isEmpty ? "" : NodeSet.fold(failed) + "\n").write(toFile: failedHosts, atomically: true, encoding: .utf8)
-            }
+            writeFailedHosts(reports, to: failedHosts)
             exitWith(contractExitCode(for: reports))
         }
     }

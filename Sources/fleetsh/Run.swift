@@ -102,7 +102,7 @@ extension Fleetsh {
             ticker?.cancel()
             await ticker?.value
             mode.finish(reports)
-            if let failedHosts { writeFailed(reports, to: failedHosts) }
+            writeFailedHosts(reports, to: failedHosts)
             exitWith(interrupts.stopped ? 130 : contractExitCode(for: reports))
         }
 
@@ -127,14 +127,6 @@ extension Fleetsh {
                 return 64
             }
             return 0
-        }
-
-        func writeFailed(_ reports: [HostReport], to path: String) {
-            let failed = reports.filter { $0.outcome != .succeeded }.map(\.host)
-            let text = failed.isEmpty ? "" : NodeSet.fold(failed) + "\n"
-            do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
-                FileHandle.standardError.write(Data("fleetsh: cannot write \(path): \(error.localizedDescription)\n".utf8))
-            }
         }
     }
 }
