@@ -3,6 +3,7 @@ import FleetCLI
 import Foundation
 import ParallelFrontend
 import SSHBackend
+import Synchronization
 
 extension Fleetsh {
     /// `fleetsh copy`: a local file or tree to every host.
@@ -23,11 +24,12 @@ extension Fleetsh {
         func run() async throws {
             guard FileManager.default.fileExists(atPath: source) else { usage("\(source) does not exist") }
             let (source, destination, transfer) = (self.source, self.destination, self.transfer)
-            try await transfer.run(hostSet.entries(), connection: connection) { client, _ in
+            try await transfer.run(hostSet.entries(), connection: connection) { client, _, progress in
                 if transfer.scp {
-                    try await client.scpSend(source, to: destination, recurse: transfer.recursive, overwrite: true)
+                    try await client.scpSend(source, to: destination, recurse: transfer.recursive, overwrite: true,
+                                             progress: progress)
                 } else {
-                    try await client.copyFile(source, to: destination, recurse: transfer.recursive)
+                    try await client.copyFile(source, to: destination, recurse: transfer.recursive, progress: progress)
                 }
             }
         }
@@ -51,13 +53,14 @@ extension Fleetsh {
         func run() async throws {
             let (source, directory, transfer) = (self.source, self.directory, self.transfer)
             let name = URL(fileURLWithPath: source).lastPathComponent
-            try await transfer.run(hostSet.entries(), connection: connection) { client, host in
+            try await transfer.run(hostSet.entries(), connection: connection) { client, host, progress in
                 let folder = "\(directory)/\(host.replacingOccurrences(of: "/", with: "_"))"
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
                 if transfer.scp {
-                    try await client.scpRecv(source, to: "\(folder)/\(name)", recurse: transfer.recursive)
+                    try await client.scpRecv(source, to: "\(folder)/\(name)", recurse: transfer.recursive, progress: progress)
                 } else {
-                    try await client.copyRemoteFile(source, to: "\(folder)/\(name)", recurse: transfer.recursive)
+                    try await client.copyRemoteFile(source, to: "\(folder)/\(name)", recurse: transfer.recursive,
+                                                    progress: progress)
                 }
             }
         }
@@ -76,18 +79,24 @@ struct TransferFlags: ParsableArguments {
     var failedHosts: String?
 
     /// Runs `body` on every host: a line per failed host on stderr (and `host: done` on stdout), the status line on a
-    /// terminal, the contract's exit code.
+    /// terminal (with bytes copied and the rate, from `body`'s progress handler), the contract's exit code.
     func run(_ entries: [HostEntry], connection: ConnectionFlags,
-             _ body: @escaping @Sendable (SSHClient, String) async throws -> Void) async throws -> Never {
+             _ body: @escaping @Sendable (SSHClient, String, TransferProgressHandler?) async throws -> Void) async throws -> Never {
         let terminal = Terminal()
         let progress = FleetCLI.Progress(total: entries.count)
+        let counter = ByteCounter()
+        var bytes: TransferProgressHandler?
+        if terminal.statusCapable {
+            bytes = { (host: String, _: Int, update: SSHTransferProgress) in progress.copied(counter.advance(host, to: update)) }
+        }
+        let handler = bytes
         let ticker = terminal.statusCapable ? progress.show(on: terminal) : nil
         let names = entries.map(\.name)
         var reports: [HostReport] = []
         try await ParallelRun.forEachHost(entries.lazy.map(\.target), backend: connection.engineChoice().backend,
                                           config: connection.hostConfig(), concurrency: connection.concurrency()) { client in
             progress.started(names[client.index])
-            try await body(client, names[client.index])
+            try await body(client, names[client.index], handler)
         } completed: { run in
             var report = HostReport(host: names[run.index], exitStatus: 0, signal: nil, stdout: "", stderr: "", error: nil,
                                     started: "", duration: 0)
@@ -105,5 +114,23 @@ struct TransferFlags: ParsableArguments {
         await ticker?.value
         writeFailedHosts(reports, to: failedHosts)
         exitWith(contractExitCode(for: reports))
+    }
+}
+
+/// Turns each host's per-file progress (bytes done so far in the current file) into bytes added since the last
+/// report; a file is taken to have changed when its total changes or its count goes back.
+final class ByteCounter: Sendable {
+    private let seen = Mutex<[String: (total: UInt64?, done: UInt64)]>([:])
+
+    /// The bytes `update` adds for `host`.
+    func advance(_ host: String, to update: SSHTransferProgress) -> Int64 {
+        seen.withLock { seen in
+            var before: UInt64 = 0
+            if let previous = seen[host], previous.total == update.bytesTotal, previous.done <= update.bytesDone {
+                before = previous.done
+            }
+            seen[host] = (update.bytesTotal, update.bytesDone)
+            return Int64(update.bytesDone - before)
+        }
     }
 }

@@ -56,7 +56,7 @@ struct FleetshEndToEndTests {
         }
     }
 
-    @Test("--group folds hosts with identical output into node sets; --blocks gives pssh -i's blocks")
+    @Test("--group folds hosts with identical output into node sets; --outdir/--errdir write a file per host; --blocks gives pssh -i's blocks")
     func groupedAndBlocks() async throws {
         let site = try await Site.start()
         defer { site.stop() }
@@ -74,6 +74,14 @@ struct FleetshEndToEndTests {
             odd
 
             """, "\(grouped.stdout)")
+        let out = site.directory + "/out", err = site.directory + "/err"
+        let files = try await Fleetsh.run(["-F", site.config, "-H", "web[1-2]", "--outdir", out, "--errdir", err, "--",
+                                           "echo to-out; echo to-err >&2"])
+        #expect(files.status == 0)
+        for host in ["web1", "web2"] {
+            #expect(try String(contentsOfFile: "\(out)/\(host)", encoding: .utf8) == "to-out\n", "pssh -o")
+            #expect(try String(contentsOfFile: "\(err)/\(host)", encoding: .utf8) == "to-err\n", "pssh -e")
+        }
         let blocks = try await Fleetsh.run(["-F", site.config, "-H", "web1", "--blocks", "--", "echo hi; echo oops >&2; exit 2"])
         #expect(blocks.status == 1)
         let lines = blocks.lines
