@@ -15,6 +15,9 @@ public final class TestSSHServer: Sendable {
     /// Its private directory (config, log).
     public let directory: String
     private let process: SpawnedProcess
+    /// Inside a namespace, connections lose their peer when the namespace goes (nothing resets them), so their
+    /// sshd processes are ended with the server.
+    private let endsSessions: Bool
 
     /// The sshd binary.
     public static let sshdPath = "/usr/sbin/sshd"
@@ -75,6 +78,7 @@ public final class TestSSHServer: Sendable {
                 self.port = port
                 self.directory = directory
                 self.process = process
+                endsSessions = namespace != nil
                 return
             }
             lastError = TestSupportError("sshd on \(host):\(port) did not start: \(process.log)")
@@ -96,8 +100,12 @@ public final class TestSSHServer: Sendable {
     /// The server's log (sshd -e output).
     public var log: String { process.log }
 
-    /// Stops the server (connections already open keep their own sshd processes until they end).
-    public func stop() { process.stop() }
+    /// Stops the server (connections already open keep their own sshd processes until they end, except in a
+    /// namespace, where they are ended too).
+    public func stop() {
+        if endsSessions { for pid in sessionProcesses { kill(pid, SIGKILL) } }
+        process.stop()
+    }
 
     /// The sshd processes serving connections now (the listener's descendants), to freeze a peer with SIGSTOP.
     public var sessionProcesses: [pid_t] {
