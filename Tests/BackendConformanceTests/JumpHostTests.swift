@@ -6,7 +6,7 @@ import Testing
 
 /// Jump hosts in-process (OpenSSH's ProxyJump): the target's connection runs over a `direct-tcpip` channel of
 /// the jump host's session, pumped through a socket pair, on both engines.
-@Suite("Jump hosts", .timeLimit(.minutes(2)))
+@Suite("Jump hosts", .timeLimit(.minutes(10)))
 struct JumpHostTests {
     @Test("through one jump host: commands and output, the jump's sshd opened the tunnel, both host keys checked",
           arguments: Engine.all)
@@ -172,7 +172,7 @@ struct JumpHostTests {
 
 /// Jump hosts over real network boundaries: the hop sits in a network namespace of the test's own, and the
 /// targets listen on that namespace's loopback, so only a tunnel through the hop reaches them.
-@Suite("Jump hosts across a network boundary", .timeLimit(.minutes(4)),
+@Suite("Jump hosts across a network boundary", .timeLimit(.minutes(10)),
        .enabled(if: NetworkNamespace.unavailableReason == nil, "\(NetworkNamespace.unavailableReason ?? "")"))
 struct JumpHostNamespaceTests {
     @Test("a target reachable only through the jump host: direct fails, one hop works, the jump's loopback is the target's",

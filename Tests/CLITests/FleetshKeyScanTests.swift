@@ -3,54 +3,56 @@ import SSHTestSupport
 import Testing
 
 /// `fleetsh keyscan`: the trust step, checked against ssh-keygen.
-@Suite("fleetsh keyscan", .timeLimit(.minutes(2)))
+@Suite("fleetsh keyscan", .timeLimit(.minutes(10)))
 struct FleetshKeyScanTests {
     @Test("new keys shown with ssh-keygen's fingerprints, written only with --accept (found by ssh-keygen -F), then trusted; a changed key is never written",
           arguments: ["libssh2", "libssh"])
     func trustStep(engine: String) async throws {
-        let site = try await Site.start()
-        defer { site.stop() }
-        // A known-hosts file of the operator's own, empty at first.
-        let knownHosts = site.directory + "/known_hosts"
-        try "".write(toFile: knownHosts, atomically: true, encoding: .utf8)
-        let config = try String(contentsOfFile: site.config, encoding: .utf8)
-            .replacingOccurrences(of: "UserKnownHostsFile \(TestKeys.shared.knownHosts)", with: "UserKnownHostsFile \(knownHosts)")
-        try config.write(toFile: site.config, atomically: true, encoding: .utf8)
-        let fingerprint = try await offPool { try ProcessRunner.run(["/usr/bin/ssh-keygen", "-l", "-f", TestKeys.shared.hostKey + ".pub"]) }
-            .split(separator: " ")[1]
-        let refused = try await Fleetsh.run(["-F", site.config, "--engine", engine, "-H", "web1", "--", "true"])
-        #expect(refused.status == 3, "unknown keys are refused before trusting: \(refused.stderr)")
+        try await Exclusive.run {
+            let site = try await Site.start()
+            defer { site.stop() }
+            // A known-hosts file of the operator's own, empty at first.
+            let knownHosts = site.directory + "/known_hosts"
+            try "".write(toFile: knownHosts, atomically: true, encoding: .utf8)
+            let config = try String(contentsOfFile: site.config, encoding: .utf8)
+                .replacingOccurrences(of: "UserKnownHostsFile \(TestKeys.shared.knownHosts)", with: "UserKnownHostsFile \(knownHosts)")
+            try config.write(toFile: site.config, atomically: true, encoding: .utf8)
+            let fingerprint = try await offPool { try ProcessRunner.run(["/usr/bin/ssh-keygen", "-l", "-f", TestKeys.shared.hostKey + ".pub"]) }
+                .split(separator: " ")[1]
+            let refused = try await Fleetsh.run(["-F", site.config, "--engine", engine, "-H", "web1", "--", "true"])
+            #expect(refused.status == 3, "unknown keys are refused before trusting: \(refused.stderr)")
 
-        let shown = try await Fleetsh.run(["keyscan", "--engine", engine, "-F", site.config, "-H", "web[1-3]"])
-        #expect(shown.status == 3, "new keys left untrusted: \(shown.stderr)")
-        #expect(shown.lines == ["web1 ED25519 \(fingerprint) new", "web2 ED25519 \(fingerprint) new", "web3 ED25519 \(fingerprint) new"])
-        #expect(try String(contentsOfFile: knownHosts, encoding: .utf8).isEmpty, "nothing written without --accept")
-        #expect(site.servers.allSatisfy { !$0.log.contains("Accepted") && !$0.log.contains("Failed") }, "no authentication was tried")
+            let shown = try await Fleetsh.run(["keyscan", "--engine", engine, "-F", site.config, "-H", "web[1-3]"])
+            #expect(shown.status == 3, "new keys left untrusted: \(shown.stderr)")
+            #expect(shown.lines == ["web1 ED25519 \(fingerprint) new", "web2 ED25519 \(fingerprint) new", "web3 ED25519 \(fingerprint) new"])
+            #expect(try String(contentsOfFile: knownHosts, encoding: .utf8).isEmpty, "nothing written without --accept")
+            #expect(site.servers.allSatisfy { !$0.log.contains("Accepted") && !$0.log.contains("Failed") }, "no authentication was tried")
 
-        let written = try await Fleetsh.run(["keyscan", "--engine", engine, "-F", site.config, "-H", "web[1-3]", "--accept"])
-        #expect(written.status == 0, "\(written.stderr)")
-        for server in site.servers {
-            let found = try await offPool { try ProcessRunner.outcome(["/usr/bin/ssh-keygen", "-F", "[\(server.host)]:\(server.port)", "-f", knownHosts]) }
-            #expect(found.status == 0 && found.output.contains("ssh-ed25519"), "ssh-keygen -F finds \(server.host): \(found.output)")
+            let written = try await Fleetsh.run(["keyscan", "--engine", engine, "-F", site.config, "-H", "web[1-3]", "--accept"])
+            #expect(written.status == 0, "\(written.stderr)")
+            for server in site.servers {
+                let found = try await offPool { try ProcessRunner.outcome(["/usr/bin/ssh-keygen", "-F", "[\(server.host)]:\(server.port)", "-f", knownHosts]) }
+                #expect(found.status == 0 && found.output.contains("ssh-ed25519"), "ssh-keygen -F finds \(server.host): \(found.output)")
+            }
+            let again = try await Fleetsh.run(["keyscan", "--engine", engine, "-F", site.config, "-H", "web[1-3]"])
+            #expect(again.status == 0 && again.lines.allSatisfy { $0.hasSuffix(" known") }, "\(again.lines)")
+            let run = try await Fleetsh.run(["-F", site.config, "--engine", engine, "-H", "web[1-3]", "--", "echo ok"])
+            #expect(run.status == 0 && run.lines.count == 3, "\(run.stderr)")
+
+            // A host known under one key presents another: shown as CHANGED, never written, even with --accept.
+            let impostor = try await TestSSHServer.start(host: "127.0.0.4", hostKeys: [TestKeys.shared.otherHostKeys.ed25519])
+            defer { impostor.stop() }
+            let realKey = try String(contentsOfFile: TestKeys.shared.hostKey + ".pub", encoding: .utf8)
+                .split(separator: " ").prefix(2).joined(separator: " ")
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: knownHosts))
+            handle.seekToEndOfFile()
+            handle.write(Data("[\(impostor.host)]:\(impostor.port) \(realKey)\n".utf8))
+            try handle.close()
+            let before = try String(contentsOfFile: knownHosts, encoding: .utf8)
+            let changed = try await Fleetsh.run(["keyscan", "--engine", engine, "-F", site.config, "-H", "\(impostor.host):\(impostor.port)", "--accept"])
+            #expect(changed.status == 3)
+            #expect(changed.lines.count == 1 && changed.lines[0].hasSuffix(" CHANGED"), "\(changed.lines)")
+            #expect(try String(contentsOfFile: knownHosts, encoding: .utf8) == before)
         }
-        let again = try await Fleetsh.run(["keyscan", "--engine", engine, "-F", site.config, "-H", "web[1-3]"])
-        #expect(again.status == 0 && again.lines.allSatisfy { $0.hasSuffix(" known") }, "\(again.lines)")
-        let run = try await Fleetsh.run(["-F", site.config, "--engine", engine, "-H", "web[1-3]", "--", "echo ok"])
-        #expect(run.status == 0 && run.lines.count == 3, "\(run.stderr)")
-
-        // A host known under one key presents another: shown as CHANGED, never written, even with --accept.
-        let impostor = try await TestSSHServer.start(host: "127.0.0.4", hostKeys: [TestKeys.shared.otherHostKeys.ed25519])
-        defer { impostor.stop() }
-        let realKey = try String(contentsOfFile: TestKeys.shared.hostKey + ".pub", encoding: .utf8)
-            .split(separator: " ").prefix(2).joined(separator: " ")
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: knownHosts))
-        handle.seekToEndOfFile()
-        handle.write(Data("[\(impostor.host)]:\(impostor.port) \(realKey)\n".utf8))
-        try handle.close()
-        let before = try String(contentsOfFile: knownHosts, encoding: .utf8)
-        let changed = try await Fleetsh.run(["keyscan", "--engine", engine, "-F", site.config, "-H", "\(impostor.host):\(impostor.port)", "--accept"])
-        #expect(changed.status == 3)
-        #expect(changed.lines.count == 1 && changed.lines[0].hasSuffix(" CHANGED"), "\(changed.lines)")
-        #expect(try String(contentsOfFile: knownHosts, encoding: .utf8) == before)
     }
 }

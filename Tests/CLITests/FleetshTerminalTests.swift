@@ -4,7 +4,7 @@ import Testing
 
 /// fleetsh in a real terminal (tmux): the status line appears while hosts run, never mixes with output lines and is
 /// cleared at the end; Ctrl-C reports the running hosts, a second Ctrl-C stops them.
-@Suite("fleetsh in a terminal", .serialized, .timeLimit(.minutes(2)),
+@Suite("fleetsh in a terminal", .serialized, .timeLimit(.minutes(10)),
        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/tmux"), "tmux is missing (scripts/install-deps installs it)"))
 struct FleetshTerminalTests {
     /// A tmux session running `command` in an 150x40 terminal (its shell survives Ctrl-C, to print the exit code),
@@ -66,44 +66,50 @@ struct FleetshTerminalTests {
 
     @Test("the status line shows while hosts run and is gone at the end; output lines are intact")
     func statusLine() async throws {
-        let site = try await Site.start()
-        defer { site.stop() }
-        let pane = try await Pane("\(Fleetsh.path) -F \(site.config) -H web[1-3] -- \"echo start; sleep 3; echo end\"; echo exit=$?")
-        let during = try await pane.wait(for: "running 3")
-        #expect(during.contains("done 0/3") && during.contains("running 3"), "\(during)")
-        let after = try await pane.wait(for: "exit=")
-        let lines = after.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
-        #expect(lines.filter { $0.hasSuffix(": start") }.count == 3 && lines.filter { $0.hasSuffix(": end") }.count == 3, "\(after)")
-        #expect(lines.allSatisfy { !$0.contains("done ") }, "the status line was cleared: \(after)")
-        #expect(lines.allSatisfy { $0.isEmpty || $0.hasPrefix("web") || $0 == "exit=0" }, "no line mixes output and status: \(after)")
-        await pane.close()
+        try await Exclusive.run {
+            let site = try await Site.start()
+            defer { site.stop() }
+            let pane = try await Pane("\(Fleetsh.path) -F \(site.config) -H web[1-3] -- \"echo start; sleep 3; echo end\"; echo exit=$?")
+            let during = try await pane.wait(for: "running 3")
+            #expect(during.contains("done 0/3") && during.contains("running 3"), "\(during)")
+            let after = try await pane.wait(for: "exit=")
+            let lines = after.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            #expect(lines.filter { $0.hasSuffix(": start") }.count == 3 && lines.filter { $0.hasSuffix(": end") }.count == 3, "\(after)")
+            #expect(lines.allSatisfy { !$0.contains("done ") }, "the status line was cleared: \(after)")
+            #expect(lines.allSatisfy { $0.isEmpty || $0.hasPrefix("web") || $0 == "exit=0" }, "no line mixes output and status: \(after)")
+            await pane.close()
+        }
     }
 
     @Test("Ctrl-C lists the running hosts; a second Ctrl-C stops them and exits 130")
     func interrupt() async throws {
-        let site = try await Site.start()
-        defer { site.stop() }
-        let pane = try await Pane("\(Fleetsh.path) -F \(site.config) -H web[1-3] --no-progress -- \"echo start; sleep 30\"; echo exit=$?")
-        _ = try await pane.wait(for: "web3: start")
-        _ = try await pane.wait(for: "web1: start")
-        try await pane.keys("C-c")
-        let first = try await pane.wait(for: "still running")
-        #expect(first.contains("still running on 3 host(s): web[1-3]"), "\(first)")
-        #expect(!first.contains("exit="))
-        let started = ContinuousClock.now
-        try await pane.keys("C-c")
-        let after = try await pane.wait(for: "exit=")
-        #expect(after.contains("exit=130"), "\(after)")
-        #expect(ContinuousClock.now - started < .seconds(10))
-        await pane.close()
+        try await Exclusive.run {
+            let site = try await Site.start()
+            defer { site.stop() }
+            let pane = try await Pane("\(Fleetsh.path) -F \(site.config) -H web[1-3] --no-progress -- \"echo start; sleep 30\"; echo exit=$?")
+            _ = try await pane.wait(for: "web3: start")
+            _ = try await pane.wait(for: "web1: start")
+            try await pane.keys("C-c")
+            let first = try await pane.wait(for: "still running")
+            #expect(first.contains("still running on 3 host(s): web[1-3]"), "\(first)")
+            #expect(!first.contains("exit="))
+            let started = ContinuousClock.now
+            try await pane.keys("C-c")
+            let after = try await pane.wait(for: "exit=")
+            #expect(after.contains("exit=130"), "\(after)")
+            #expect(ContinuousClock.now - started < .seconds(10))
+            await pane.close()
+        }
     }
 
     @Test("without a terminal there are no escape codes")
     func noTerminal() async throws {
-        let site = try await Site.start()
-        defer { site.stop() }
-        let result = try await Fleetsh.run(["-F", site.config, "-H", "web[1-3]", "--", "echo hi"], environment: ["NO_COLOR": "0"])
-        #expect(!result.stdout.contains("\u{1B}") && !result.stderr.contains("\u{1B}"))
-        #expect(result.lines.count == 3)
+        try await Exclusive.run {
+            let site = try await Site.start()
+            defer { site.stop() }
+            let result = try await Fleetsh.run(["-F", site.config, "-H", "web[1-3]", "--", "echo hi"], environment: ["NO_COLOR": "0"])
+            #expect(!result.stdout.contains("\u{1B}") && !result.stderr.contains("\u{1B}"))
+            #expect(result.lines.count == 3)
+        }
     }
 }

@@ -6,7 +6,7 @@ import SSHTestSupport
 import Testing
 
 /// ssh_config acted on by the client against real sshd, on both engines.
-@Suite("ssh_config against real sshd", .timeLimit(.minutes(2)))
+@Suite("ssh_config against real sshd", .timeLimit(.minutes(10)))
 struct FrontendConfigTests {
     /// Writes `text` as a user config file (mode 0600, as OpenSSH requires) and returns its path.
     private func configFile(_ text: String, in dir: String) throws -> String {

@@ -224,7 +224,7 @@ struct FrontendParityTests {
     }
 }
 
-@Suite("Frontend parity details against real sshd", .timeLimit(.minutes(2)))
+@Suite("Frontend parity details against real sshd", .timeLimit(.minutes(10)))
 struct FrontendServerParityTests {
     @Test("backticks and command substitution reach the remote shell", arguments: FrontendEngine.all)
     func backticks(engine: FrontendEngine) async throws {

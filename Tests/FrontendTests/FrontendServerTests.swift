@@ -47,7 +47,7 @@ enum Fleet {
 
 import Logging
 
-@Suite("Frontend against real sshd", .timeLimit(.minutes(2)))
+@Suite("Frontend against real sshd", .timeLimit(.minutes(10)))
 struct FrontendServerTests {
     @Test("exit codes are there as soon as stdout was read to its end, without join, every time", arguments: FrontendEngine.all)
     func exitCodeAfterStdout(engine: FrontendEngine) async throws {
