@@ -38,6 +38,13 @@ struct FleetshKeyScanTests {
             #expect(again.status == 0 && again.lines.allSatisfy { $0.hasSuffix(" known") }, "\(again.lines)")
             let run = try await Fleetsh.run(["-F", site.config, "--engine", engine, "-H", "web[1-3]", "--", "echo ok"])
             #expect(run.status == 0 && run.lines.count == 3, "\(run.stderr)")
+            // Through a jump host: the hop is checked and logged into as usual, the target's key is the one scanned.
+            let hop = site.servers[1]
+            let loginsBefore = hop.log.components(separatedBy: "Accepted publickey").count
+            let jumped = try await Fleetsh.run(["keyscan", "--engine", engine, "-F", site.config, "-J",
+                                                "\(TestUser.name)@\(hop.host):\(hop.port)", "-H", "web1"])
+            #expect(jumped.status == 0 && jumped.lines == ["web1 ED25519 \(fingerprint) known"], "\(jumped.lines) \(jumped.stderr)")
+            #expect(hop.log.components(separatedBy: "Accepted publickey").count == loginsBefore + 1, "the hop was passed, not scanned")
 
             // A host known under one key presents another: shown as CHANGED, never written, even with --accept.
             let impostor = try await TestSSHServer.start(host: "127.0.0.4", hostKeys: [TestKeys.shared.otherHostKeys.ed25519])

@@ -41,34 +41,46 @@ public enum KeyScan {
         }
     }
 
-    /// The key a host presented, recorded by the verifier, which then ends the connection.
+    /// Records the key the target presents and ends its connection; jump hosts on the way (whose connections
+    /// get the same policy) are checked as usual under `policy` instead, so the scan reaches the target.
     private final class Recorder: SSHHostKeyVerifier {
         let key = Mutex<SSHHostKey?>(nil)
+        let target: (host: String, port: Int)
+        let policy: SSHHostKeyPolicy
+
+        init(target: (host: String, port: Int), policy: SSHHostKeyPolicy) {
+            self.target = target
+            self.policy = policy
+        }
+
         func verify(_ key: SSHHostKey, host: String, port: Int) async throws {
+            guard host == target.host && port == target.port else {
+                _ = try await HostKeyCheck.prepare(policy, host: host, port: port).decide(key, offered: [key.algorithm])
+                return
+            }
             self.key.withLock { $0 = key }
             throw SSHError(.hostKeyUnknown, host: host, port: port, message: "scanned")
         }
     }
 
-    /// Scans `hosts` (at most `concurrency` at once) with the settings of `config` and `engine`.
+    /// Scans `hosts` (at most `concurrency` at once) with the settings of `config` and `engine`; the findings in
+    /// the hosts' order.
     public static func scan(_ hosts: [HostEntry], config: HostConfig, engine: EngineChoice,
                             concurrency: Int) async throws -> [Finding] {
-        var findings: [Finding] = []
-        let byIndex = Mutex<[Int: Finding]>([:])
+        var findings: [(index: Int, finding: Finding)] = []
         try await ParallelRun.forEachHost(hosts.lazy.map(\.target), backend: engine.backend, config: config,
                                           concurrency: concurrency) { client in
-            let finding = await scanOne(client, name: hosts[client.index].name, config: config, engine: engine)
-            byIndex.withLock { $0[client.index] = finding }
-            return finding
+            await scanOne(client, name: hosts[client.index].name, config: config, engine: engine)
         } completed: { run in
-            if case .failure(let error) = run.result {
+            switch run.result {
+            case .success(let finding):
+                findings.append((run.index, finding))
+            case .failure(let error):
                 let failure = (error as? SSHError) ?? SSHError(.protocolError, message: "\(error)")
-                byIndex.withLock { $0[run.index] = Finding(name: hosts[run.index].name, result: .failure(failure), check: nil, file: nil) }
+                findings.append((run.index, Finding(name: hosts[run.index].name, result: .failure(failure), check: nil, file: nil)))
             }
         }
-        let collected = byIndex.withLock { $0 }
-        for index in hosts.indices { if let finding = collected[index] { findings.append(finding) } }
-        return findings
+        return findings.sorted { $0.index < $1.index }.map(\.finding)
     }
 
     private static func scanOne(_ client: SSHClient, name: String, config: HostConfig, engine: EngineChoice) async -> Finding {
@@ -83,7 +95,7 @@ public enum KeyScan {
             }
             let host = resolved?.hostName ?? client.host
             let port = resolved?.port ?? client.config.port ?? 22
-            let recorder = Recorder()
+            let recorder = Recorder(target: (host, port), policy: policy)
             var scanning = client.config
             scanning.hostKeyPolicy = SSHHostKeyPolicy(verifier: recorder)
             scanning.connectionAttempts = 1
