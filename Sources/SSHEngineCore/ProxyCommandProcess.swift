@@ -109,11 +109,8 @@ package struct TunnelEnd: PreconnectedTransport {
     /// The hop (`user@host:port`), and the target the tunnel leads to.
     let hop: String, target: String, port: Int
     /// The pump sees EOF on its end once this one is closed, and winds down.
-    package func released(on loop: EventLoop) { lease.endHandshake() }
-    package func discard(on loop: EventLoop) {
-        close(fd)
-        lease.endHandshake()
-    }
+    package func released(on loop: EventLoop) {}
+    package func discard(on loop: EventLoop) { close(fd) }
     package func handshakeEnded() { lease.endHandshake() }
     package var lossCause: SSHError? { cause.error?.throughJumpHost(hop, target: target, port: port) }
 }

@@ -65,7 +65,7 @@ public enum FleetRun {
                 report = made.with(started: run.started, duration: run.duration)
             case .failure(let error):
                 report = HostReport(host: run.target.config.alias ?? run.target.host, exitStatus: nil, signal: nil,
-                                    stdout: "", stderr: "", error: HostReport.failure(error),
+                                    stdout: "", stderr: "", error: HostReport.Failure(error),
                                     started: HostReport.timestamp(run.started), duration: run.duration.seconds)
             }
             reports.append(report)

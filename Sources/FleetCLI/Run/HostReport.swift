@@ -18,7 +18,13 @@ public struct HostReport: Codable, Sendable, Equatable {
 
         /// The failure `error` stands for: its `SSHError` code and description, or the error as text.
         public init(_ error: any Error) {
-            self = HostReport.failure(error)
+            if let error = error as? SSHError {
+                self.init(kind: error.code.name, message: "\(error)")
+            } else if error is CancellationError {
+                self.init(kind: "cancelled", message: "the run was interrupted")
+            } else {
+                self.init(kind: "error", message: "\(error)")
+            }
         }
     }
 
@@ -117,12 +123,6 @@ extension HostReport {
         try JSONDecoder().decode(HostReport.self, from: Data(line.utf8))
     }
 
-    /// The failure for `error`: its `SSHError` code and description, or the error as text.
-    static func failure(_ error: any Error) -> Failure {
-        if let error = error as? SSHError { return Failure(kind: error.code.name, message: "\(error)") }
-        if error is CancellationError { return Failure(kind: "cancelled", message: "the run was interrupted") }
-        return Failure(kind: "error", message: "\(error)")
-    }
 
     /// `date` as ISO 8601 in UTC with milliseconds.
     static func timestamp(_ date: Date) -> String {
