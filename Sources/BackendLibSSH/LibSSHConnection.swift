@@ -127,7 +127,14 @@ final class LibSSHConnection: NativeConnection {
             let rc = ssh_event_dopoll(event, 0)
             if rc == sshAgain { return progress }
             if rc == SSH_ERROR {
-                return .failed(nativeError(.connectionLost, "the connection to \(options.host):\(options.port) was lost"))
+                let lost = nativeError(.connectionLost, "the connection to \(options.host):\(options.port) was lost")
+                // libssh negotiates inside its event callbacks: a key exchange with nothing in common ends here,
+                // and its message already names what each side offered.
+                if lost.nativeMessage?.contains("no match for method") == true {
+                    return .failed(nativeError(.handshakeFailed,
+                                               "the SSH handshake with \(options.host):\(options.port) failed"))
+                }
+                return .failed(lost)
             }
             progress = .progressed
         }

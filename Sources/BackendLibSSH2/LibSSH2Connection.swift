@@ -3,6 +3,10 @@ import SSHBackend
 import SSHEngineCore
 import SSHEventLoop
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// libssh2's calls for one connection: its session in non-blocking mode on the socket the shared
 /// ``ConnectionDriver`` connected, which owns everything else (loop thread only).
 ///
@@ -16,6 +20,14 @@ final class LibSSH2Connection: NativeConnection {
     private(set) var session: OpaquePointer?
     /// The responder for a keyboard-interactive exchange in progress (read by the C callback).
     var keyboardInteractiveResponder: SSHKeyboardInteractiveResponder?
+    /// What the server sent before keys were agreed (its identification and first packet, at most
+    /// ``serverHelloLimit`` bytes), kept during the handshake so a failed negotiation can name the server's offer;
+    /// libssh2 does not say what it was.
+    private var serverHello: [UInt8] = []
+    /// libssh2's own receive callback, put back once the handshake is over.
+    private var libraryReceive: clibssh2_recv_callback?
+    /// The algorithms this session offered (its preference lists, or everything libssh2 has).
+    private var offered = LibSSH2Library.supportedAlgorithms
 
     init(context: ConnectionContext) {
         self.context = context
@@ -44,6 +56,11 @@ final class LibSSH2Connection: NativeConnection {
             throw error(.unsupported, "libssh2 accepts none of " + list.joined(separator: ","))
         }
         libssh2_session_set_blocking(created, 0)
+        libraryReceive = clibssh2_set_recv(created, recordingReceive)
+        let all = Self.supportedAlgorithms
+        offered = SSHAlgorithmSupport(hostKeys: algorithms.hostKeys, ciphers: algorithms.ciphers ?? all.ciphers,
+                                      keyExchange: algorithms.keyExchange ?? all.keyExchange,
+                                      macs: algorithms.macs ?? all.macs)
         if options.compression { libssh2_session_flag(created, LIBSSH2_FLAG_COMPRESS, 1) }
         session = created
     }
@@ -52,19 +69,43 @@ final class LibSSH2Connection: NativeConnection {
         guard let session else { return .failed(error(.sessionClosed, "the session is closed")) }
         let rc = libssh2_session_handshake(session, context.socket.fd)
         if rc == LIBSSH2_ERROR_EAGAIN { return .wouldBlock }
+        defer { endRecording() }
         if rc == LIBSSH2_ERROR_KEX_FAILURE {
-            // Usually no algorithm in common: say what this libssh2 has, since it lacks what modern servers prefer.
-            let support = Self.supportedAlgorithms
-            return .failed(nativeError(.handshakeFailed, "the SSH handshake with \(options.host):\(options.port) failed, "
-                + "most likely for want of a common algorithm: libssh2 \(LibSSH2Library.version) has no "
-                + "chacha20-poly1305 or AES-GCM ciphers and no ETM or UMAC MACs (its ciphers: "
-                + support.ciphers.joined(separator: ",") + "; MACs: " + support.macs.joined(separator: ",")
-                + "); a server offering only those it lacks (TinySSH offers only chacha20-poly1305) needs the libssh engine"))
+            let target = "\(options.host):\(options.port)"
+            let name = "libssh2 \(LibSSH2Library.version)"
+            if let offer = ServerAlgorithmOffer(serverStream: serverHello),
+               let mismatch = offer.mismatch(with: offered, clientName: name) {
+                return .failed(nativeError(.handshakeFailed, "the SSH handshake with \(target) failed: \(mismatch)"
+                    + (offer.ciphers.contains(where: ServerAlgorithmOffer.isAEAD) ? Self.missingCiphersHint : "")))
+            }
+            return .failed(nativeError(.handshakeFailed, "the SSH handshake with \(target) failed, most likely for "
+                + "want of a common algorithm (\(name) has ciphers " + offered.ciphers.joined(separator: ",") + ")"
+                + Self.missingCiphersHint))
         }
         if rc != 0 {
             return .failed(nativeError(.handshakeFailed, "the SSH handshake with \(options.host):\(options.port) failed"))
         }
         return .done
+    }
+
+    /// Why a modern server may have nothing in common with this libssh2, and what to do.
+    private static let missingCiphersHint = " (libssh2 1.10 has no chacha20-poly1305 or AES-GCM ciphers and no ETM "
+        + "or UMAC MACs; for a server that offers only those, use the libssh engine)"
+
+    /// Keeps the start of what the server sent, until a KEXINIT is complete or the limit is reached.
+    fileprivate func record(_ buffer: UnsafeRawPointer, count: Int) {
+        guard libraryReceive != nil, serverHello.count < Self.serverHelloLimit else { return }
+        serverHello.append(contentsOf: UnsafeRawBufferPointer(start: buffer, count: min(count, Self.serverHelloLimit - serverHello.count)))
+    }
+
+    /// Enough for an identification string and a KEXINIT with long lists.
+    static let serverHelloLimit = 8192
+
+    /// Puts libssh2's own receive callback back and drops what was recorded.
+    private func endRecording() {
+        if let session, let libraryReceive { _ = clibssh2_set_recv(session, libraryReceive) }
+        libraryReceive = nil
+        serverHello = []
     }
 
     func serverHostKey() -> SSHHostKey? {
@@ -137,4 +178,18 @@ final class LibSSH2Connection: NativeConnection {
     func channelError(_ rc: Int, _ message: String) -> SSHError {
         channelError(lost: isTransportError(Int32(truncatingIfNeeded: rc)), message)
     }
+}
+
+/// The receive callback during the handshake: `recv` as libssh2's own (a negative errno on failure), recording
+/// what arrives for the connection whose session this is.
+private let recordingReceive: clibssh2_recv_callback = { socket, buffer, length, flags, abstract in
+    let received = recv(socket, buffer, length, flags)
+    if received < 0 {
+        let code = errno
+        return code == ENOENT ? -Int(EAGAIN) : -Int(code)
+    }
+    if received > 0, let buffer, let owner = abstract?.pointee {
+        Unmanaged<LibSSH2Connection>.fromOpaque(owner).takeUnretainedValue().record(buffer, count: received)
+    }
+    return received
 }

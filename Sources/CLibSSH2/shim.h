@@ -17,6 +17,15 @@ static inline LIBSSH2_CHANNEL *clibssh2_channel_open_session(LIBSSH2_SESSION *se
                                    LIBSSH2_CHANNEL_PACKET_DEFAULT, NULL, 0);
 }
 
+/* The signature of libssh2's socket receive callback (LIBSSH2_CALLBACK_RECV). */
+typedef ssize_t (*clibssh2_recv_callback)(libssh2_socket_t socket, void *buffer, size_t length, int flags,
+                                          void **abstract);
+
+/* Sets the session's receive callback and returns the previous one (libssh2's own at first). */
+static inline clibssh2_recv_callback clibssh2_set_recv(LIBSSH2_SESSION *session, clibssh2_recv_callback callback) {
+    return (clibssh2_recv_callback)libssh2_session_callback_set(session, LIBSSH2_CALLBACK_RECV, (void *)callback);
+}
+
 static inline int clibssh2_last_errno(LIBSSH2_SESSION *session) {
     return libssh2_session_last_errno(session);
 }
