@@ -203,6 +203,20 @@ package final class ChannelDriver<Native: NativeConnection> {
 
     // MARK: Ending
 
+    /// The connection is failing: keeps what the library already holds. Reads whatever it buffered; if the server
+    /// had sent EOF and the exit status (the command ended and only the close exchange was left), the channel
+    /// finishes with that exit instead of the connection's failure. Returns whether it did.
+    func salvage() -> Bool {
+        guard !isFinished, !detached else { return isFinished }
+        if phase == .running { _ = try? pumpReads(force: true) }
+        guard sawRemoteEOF || native.receivedEOF, case .success(let status) = core.exit ?? native.exitStatus() else {
+            return false
+        }
+        core.settleExit(.success(status))
+        finish(nil)
+        return true
+    }
+
     /// Lets go of the native channel before the session is torn down.
     func detach() {
         if detached { return }

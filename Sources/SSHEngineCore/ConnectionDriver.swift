@@ -30,6 +30,8 @@ package final class ConnectionDriver<Native: NativeConnection>: IOHandler {
     private var heardSinceKeepalive = false
     private var unansweredKeepalives = 0
     private var redriveScheduled = false
+    /// How many channels ran to their end on this connection, to explain a server that hangs up once they have.
+    private var finishedChannels = 0
 
     /// Creates the connection on `loop` (its thread only).
     package init(loop: EventLoop, options: SSHConnectionOptions, streamCapacity: Int) {
@@ -127,6 +129,7 @@ package final class ConnectionDriver<Native: NativeConnection>: IOHandler {
             if channel.pump() { progress = true }
             if failure != nil { return progress }
             if channel.isFinished {
+                finishedChannels += 1
                 channels.remove(at: index)
             } else {
                 index += 1
@@ -212,16 +215,25 @@ package final class ConnectionDriver<Native: NativeConnection>: IOHandler {
             failure = cause
             if operationError is SSHError { operationError = cause }
         }
-        self.failure = failure
-        let pending = operations.removeAll()
         let open = channels
         channels.removeAll()
+        // What the library already received stays the callers': a command whose EOF and exit arrived before the
+        // loss (a server that hangs up right after its last channel) ends as it did, not with the loss.
+        let ended = graceful ? 0 : open.filter { $0.salvage() }.count
+        if !graceful, failure.code == .connectionLost, socket.transport?.lossCause == nil, ended == open.count,
+           finishedChannels + ended > 0, operationError is SSHError {
+            failure.message += "; the server hung up once its last channel had ended (some servers, TinySSH for one, "
+                + "serve a single channel per connection: use a new connection for each command)"
+            operationError = failure
+        }
+        self.failure = failure
+        let pending = operations.removeAll()
         for channel in open { channel.detach() }
         if let keepaliveTimer { loop.cancelTimer(keepaliveTimer) }
         keepaliveTimer = nil
         native.teardown(graceful: graceful)
         socket.abandon()
         for operation in pending { operation.fail(operationError) }
-        for channel in open { channel.finish(failure) }
+        for channel in open where !channel.isFinished { channel.finish(failure) }
     }
 }

@@ -118,5 +118,5 @@ final class Locked<Value: Sendable>: @unchecked Sendable {
     private var stored: Value
     init(_ value: Value) { stored = value }
     var value: Value { lock.withLock { stored } }
-    func mutate<T>(_ body: (inout Value) -> T) -> T { lock.withLock { body(&stored) } }
+    func mutate<T>(_ body: (inout Value) throws -> T) rethrows -> T { try lock.withLock { try body(&stored) } }
 }
