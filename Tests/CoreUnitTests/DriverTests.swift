@@ -61,6 +61,37 @@ struct DriverTests {
         }
     }
 
+    @Test("the server hangs up right after EOF and exit: output and exit status are kept, the loss explains itself")
+    func hangUpAfterExit() async throws {
+        let (driver, channel, native) = try await Self.openChannel()
+        try await onLoop {
+            native.value.pending[.stdout] = [Array("last words".utf8)]
+            native.value.exit = .success(SSHExitStatus(code: 3))
+            native.value.remoteEOF = true
+            driver.value.native.transportFailure = SSHError(.connectionLost, message: "Socket error: disconnected")
+            driver.value.drive()
+        }
+        #expect(try await channel.value.core.stdout.collectAll() == Array("last words".utf8))
+        #expect(try channel.value.core.publishedExit.result?.get().code == 3)
+        let failure = try await onLoop { driver.value.failure }
+        #expect(failure?.code == .connectionLost)
+        #expect(failure?.message.contains("hung up once its last channel had ended") == true)
+    }
+
+    @Test("the server hangs up while a command runs: its streams and exit fail with connectionLost")
+    func hangUpWhileRunning() async throws {
+        let (driver, channel, native) = try await Self.openChannel()
+        try await onLoop {
+            native.value.pending[.stdout] = [Array("partial".utf8)]
+            driver.value.native.transportFailure = SSHError(.connectionLost, message: "Socket error: disconnected")
+            driver.value.drive()
+        }
+        await #expect(throws: SSHError.self) { try await channel.value.core.stdout.collectAll() }
+        #expect(throws: SSHError.self) { try channel.value.core.publishedExit.result?.get() }
+        let failure = try await onLoop { driver.value.failure }
+        #expect(failure?.message.contains("hung up") == false)
+    }
+
     @Test("a caller's close while the command runs returns at once; the exit status fails with sessionClosed")
     func closeByCaller() async throws {
         let (driver, channel, native) = try await Self.openChannel()

@@ -21,7 +21,9 @@ final class ScriptedConnection: NativeConnection {
     func makeSession(algorithms _: SSHNegotiationLists) throws(SSHError) {}
     func serverHostKey() -> SSHHostKey? { nil }
     func handshake() -> NativeStep { .done }
-    func pumpTransport() -> TransportPump { .idle }
+    /// When set, the next transport pump fails with it (the peer hung up).
+    var transportFailure: SSHError?
+    func pumpTransport() -> TransportPump { transportFailure.map { .failed($0) } ?? .idle }
     func reconcileSocket() {}
     func sendKeepalive(interval _: Int) -> NativeStep { .done }
     func channelOpener() -> ScriptedOpener { ScriptedOpener() }
