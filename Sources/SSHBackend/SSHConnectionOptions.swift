@@ -8,12 +8,14 @@ public struct SSHConnectionOptions: Sendable {
     public var user: String
     /// Authentication methods, tried in order.
     public var authMethods: [SSHAuthMethod]
-    /// Deadline for name resolution plus TCP connect (`nil`: none of ours; the kernel's TCP timeout still
-    /// applies).
+    /// Deadline for name resolution plus TCP connect, and then again for the SSH handshake (the server's banner and
+    /// the key exchange), as OpenSSH's `ConnectTimeout` also bounds the wait for the banner (`nil`: none of ours
+    /// for the connect, the kernel's TCP timeout still applies, and ``operationTimeout`` for the handshake).
     public var connectTimeout: Duration?
-    /// Deadline for each later step on its own: SSH handshake, authentication, opening a channel (`nil`: none).
+    /// Deadline for each later step on its own: host-key check, authentication, opening a channel (`nil`: none).
     public var operationTimeout: Duration?
-    /// Send a keepalive after this much idle time (`nil`: never).
+    /// Send a keepalive after this much idle time, in whole seconds and at least 2 (libssh2 sends none more often;
+    /// both engines keep to it) (`nil`: never).
     public var keepaliveInterval: Duration?
     /// How many keepalives in a row may go unanswered before the connection counts as dead and fails with
     /// ``SSHError/Code/connectionLost`` (OpenSSH's `ServerAliveCountMax`, default 3: a silent peer is noticed

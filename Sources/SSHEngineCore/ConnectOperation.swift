@@ -94,7 +94,9 @@ package final class ConnectOperation<Native: NativeConnection>: EngineOperation 
                         return true
                     }
                     phase = .handshake
-                    connection.restartDeadline(connection.options.operationTimeout,
+                    // As OpenSSH's ConnectTimeout, which also bounds the wait for the server's banner: a server
+                    // whose link died after TCP connected is given up at the connect deadline.
+                    connection.restartDeadline(connection.options.connectTimeout ?? connection.options.operationTimeout,
                                                activity: "the SSH handshake with \(target)")
                 case .handshake:
                     phase = .verifyHostKey

@@ -31,8 +31,9 @@ struct ConnectTests {
     private func silentServerAlone(engine: Engine) async throws {
         let blackhole = try BlackholeListener()
         let options = SSHConnectionOptions(host: blackhole.host, port: blackhole.port, authMethods: [.password("x")],
-                                           connectTimeout: .seconds(5), operationTimeout: .milliseconds(800),
+                                           connectTimeout: .milliseconds(800), operationTimeout: .seconds(30),
                                            hostKeyPolicy: TestKeys.shared.hostKeyPolicy)
+        // The connect deadline bounds the wait for the banner too, as OpenSSH's ConnectTimeout does.
         let clock = ContinuousClock()
         let start = clock.now
         let error = await expectSSHError(.timeout) { try await engine.backend.connect(options) }
@@ -50,7 +51,8 @@ struct ConnectTests {
     private func cancelConnectAlone(engine: Engine) async throws {
         let blackhole = try BlackholeListener()
         let options = SSHConnectionOptions(host: blackhole.host, port: blackhole.port, authMethods: [.password("x")],
-                                           operationTimeout: .seconds(60), hostKeyPolicy: TestKeys.shared.hostKeyPolicy)
+                                           connectTimeout: .seconds(60), operationTimeout: .seconds(60),
+                                           hostKeyPolicy: TestKeys.shared.hostKeyPolicy)
         let task = Task { try await engine.backend.connect(options) }
         try await Task.sleep(for: .milliseconds(200))
         let clock = ContinuousClock()

@@ -26,6 +26,10 @@ public final class NetworkNamespace: Sendable {
     /// The namespace's end of the link: the one address of it we can reach.
     public let insideAddress: String
     private let outsideLink: String
+    private let insideLink: String
+    /// The link's /30, also routed to a local blackhole: should our end's route ever go, packets for the
+    /// namespace are dropped here instead of following the default route off this machine.
+    private let subnet: String
 
     /// Creates the namespace, its loopback and a /30 link to it, in `10.251.<n>.0` (the test known-hosts file
     /// trusts 10.251.*).
@@ -36,11 +40,14 @@ public final class NetworkNamespace: Sendable {
         }
         name = "pssh-test-\(getpid())-\(n)"
         outsideLink = "psshv\(getpid() % 10000)x\(n)"
-        let insideLink = outsideLink + "i"
+        insideLink = outsideLink + "i"
         outsideAddress = "10.251.\(n).1"
         insideAddress = "10.251.\(n).2"
+        subnet = "10.251.\(n).0/30"
         _ = try? ProcessRunner.outcome([Self.ip, "netns", "del", name])
+        _ = try? ProcessRunner.outcome([Self.ip, "route", "del", "blackhole", subnet])
         let steps: [[String]] = [
+            ["route", "add", "blackhole", subnet, "metric", "4000"],
             ["netns", "add", name],
             ["link", "add", outsideLink, "type", "veth", "peer", "name", insideLink],
             ["link", "set", insideLink, "netns", name],
@@ -61,14 +68,17 @@ public final class NetworkNamespace: Sendable {
     /// `arguments` as run inside the namespace.
     public func command(_ arguments: [String]) -> [String] { [Self.ip, "netns", "exec", name] + arguments }
 
-    /// Takes our end of the link down (`up: false`, a pulled cable: packets vanish, nothing is reset) or up.
+    /// Takes the namespace's end of the link down (`up: false`, its cable pulled: our packets go out and vanish,
+    /// nothing is reset; a new connection finds no neighbour) or up. Our end stays up, so its route stays and no
+    /// packet for the namespace leaves this machine.
     public func setLink(up: Bool) throws {
-        try ProcessRunner.run([Self.ip, "link", "set", outsideLink, up ? "up" : "down"])
+        try ProcessRunner.run([Self.ip, "-n", name, "link", "set", insideLink, up ? "up" : "down"])
     }
 
     /// Deletes the namespace and its link; processes inside keep running until stopped.
     public func remove() {
         _ = try? ProcessRunner.outcome([Self.ip, "link", "del", outsideLink])
         _ = try? ProcessRunner.outcome([Self.ip, "netns", "del", name])
+        _ = try? ProcessRunner.outcome([Self.ip, "route", "del", "blackhole", subnet])
     }
 }

@@ -107,6 +107,9 @@ public final class TestSSHServer: Sendable {
         process.stop()
     }
 
+    /// The listening sshd's pid (to freeze it: the kernel still completes TCP handshakes, nobody sends a banner).
+    public var listenerProcess: pid_t? { process.pid }
+
     /// The sshd processes serving connections now (the listener's descendants), to freeze a peer with SIGSTOP.
     public var sessionProcesses: [pid_t] {
         guard let listener = process.pid else { return [] }

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Minimal SSH server built on asyncssh, used as an interoperability target.
 
-The Swift test-suite starts this script as a second, independent SSH server
-implementation (next to OpenSSH's sshd) and runs its client against it:
+The Swift test-suite starts this script as an independent SSH server
+implementation and runs its client against it:
 
     asyncssh_server.py --host 127.0.0.1 --port N \
         --host-key HOST_KEY --authorized-keys AUTHORIZED_KEYS
@@ -86,8 +86,8 @@ async def write_fd(fd, data):
 
 
 def set_winsize(fd, cols, rows, xpixels=0, ypixels=0):
-    fcntl.ioctl(fd, termios.TIOCSWINSZ,
-                struct.pack('HHHH', rows, cols, xpixels, ypixels))
+    size = [min(v, 0xffff) for v in (rows, cols, xpixels, ypixels)]
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', *size))
 
 
 def _make_controlling_tty():
@@ -102,10 +102,16 @@ async def copy_output(fd, stream):
     while data := await read_fd(fd):
         stream.write(data)
         await stream.drain()
+        await asyncio.sleep(0)           # let other sessions run, too
 
 
 async def feed_input(process, fd, pid, is_pty, close_fd):
-    """SSH channel -> child stdin; also handles signal/window-change requests."""
+    """SSH channel -> child stdin; also handles signal/window-change requests.
+
+    Never returns: after the client's EOF it raises ConnectionResetError once
+    the client closes the channel or disconnects (the caller cancels it when
+    the session ends normally).
+    """
     writable = True
     while True:
         try:
@@ -126,14 +132,16 @@ async def feed_input(process, fd, pid, is_pty, close_fd):
         except asyncssh.BreakReceived:
             continue
         if not data:                     # client sent EOF
-            if not is_pty:
-                close_fd(fd)
-            return
+            break
         if writable:
             try:
                 await write_fd(fd, data)
             except OSError:              # child closed its stdin: discard
                 writable = False
+    if not is_pty:                       # (EOF is not forwarded to a pty)
+        close_fd(fd)
+    await process.channel.wait_closed()
+    raise ConnectionResetError('channel closed by client')
 
 
 async def flush_channel(process):
@@ -146,7 +154,9 @@ async def flush_channel(process):
 async def run_session(process):
     term = process.get_terminal_type()
     env = dict(os.environb)
-    env.update(process.channel.get_environment_bytes())
+    env.update((key, value) for key, value
+               in process.channel.get_environment_bytes().items()
+               if key and b'=' not in key)
     if process.command is None:
         argv = ['/bin/sh']
     else:
@@ -155,16 +165,13 @@ async def run_session(process):
     if term:
         env[b'TERM'] = term.encode()
         master, slave = os.openpty()
-        cols, rows, xpix, ypix = process.get_terminal_size()
-        if cols and rows:
-            set_winsize(slave, cols, rows, xpix, ypix)
-        child_fds = [slave, slave, slave]
+        child_fds = {0: slave, 1: slave, 2: slave}
         in_fd, out_fd, err_fd = master, master, None
         open_fds = {master}
     else:
         (child_in, in_fd), (out_fd, child_out), (err_fd, child_err) = \
             os.pipe(), os.pipe(), os.pipe()
-        child_fds = [child_in, child_out, child_err]
+        child_fds = {0: child_in, 1: child_out, 2: child_err}
         open_fds = {in_fd, out_fd, err_fd}
 
     def close_fd(fd):
@@ -173,49 +180,61 @@ async def run_session(process):
             os.close(fd)
 
     try:
-        child = await asyncio.create_subprocess_exec(
-            *argv, stdin=child_fds[0], stdout=child_fds[1],
-            stderr=child_fds[2], env=env, start_new_session=True,
-            preexec_fn=_make_controlling_tty if term else None)
-    except BaseException:
+        try:
+            if term:
+                cols, rows, xpix, ypix = process.get_terminal_size()
+                if cols and rows:
+                    set_winsize(slave, cols, rows, xpix, ypix)
+            child = await asyncio.create_subprocess_exec(
+                *argv, stdin=child_fds[0], stdout=child_fds[1],
+                stderr=child_fds[2], env=env, start_new_session=True,
+                preexec_fn=_make_controlling_tty if term else None)
+        finally:
+            for fd in set(child_fds.values()):
+                os.close(fd)
+        for fd in open_fds:
+            os.set_blocking(fd, False)
+        await relay(process, child, in_fd, out_fd, err_fd, bool(term),
+                    close_fd)
+    finally:
         for fd in list(open_fds):
             close_fd(fd)
-        raise
-    finally:
-        for fd in set(child_fds):
-            os.close(fd)
 
-    for fd in open_fds:
-        os.set_blocking(fd, False)
+    if child.returncode >= 0:
+        process.exit(child.returncode)
+    else:                                # killed by a signal: "TERM" etc.
+        try:
+            name = signal.Signals(-child.returncode).name.removeprefix('SIG')
+        except ValueError:               # unnamed real-time signal
+            name = f'RTMIN+{-child.returncode - signal.SIGRTMIN}'
+        process.exit_with_signal(name)
 
-    tasks = [asyncio.ensure_future(child.wait()),
-             asyncio.ensure_future(copy_output(out_fd, process.stdout))]
+
+async def relay(process, child, in_fd, out_fd, err_fd, is_pty, close_fd):
+    """Pass data between channel and child until the child has exited and
+    all of its output has been sent; hang up on the child on failure."""
+    outputs = [copy_output(out_fd, process.stdout)]
     if err_fd is not None:
-        tasks.append(asyncio.ensure_future(
-            copy_output(err_fd, process.stderr)))
+        outputs.append(copy_output(err_fd, process.stderr))
+    main = asyncio.gather(child.wait(), *outputs)
     feeder = asyncio.ensure_future(
-        feed_input(process, in_fd, child.pid, bool(term), close_fd))
+        feed_input(process, in_fd, child.pid, is_pty, close_fd))
     try:
-        # Wait for the child to exit *and* all of its output to be read.
-        await asyncio.gather(*tasks)
+        await asyncio.wait([main, feeder],
+                           return_when=asyncio.FIRST_COMPLETED)
+        if feeder.done():
+            feeder.result()              # raises: the client went away
+        await main
         await flush_channel(process)
     finally:
-        for task in tasks + [feeder]:
-            task.cancel()
-        await asyncio.wait(tasks + [feeder])
-        for fd in list(open_fds):
-            close_fd(fd)
-        if child.returncode is None:      # session aborted: hang up
+        main.cancel()
+        feeder.cancel()
+        await asyncio.gather(main, feeder, return_exceptions=True)
+        if child.returncode is None:     # session aborted: hang up
             try:
                 os.killpg(child.pid, signal.SIGHUP)
             except ProcessLookupError:
                 pass
-
-    if child.returncode < 0:
-        name = signal.Signals(-child.returncode).name
-        process.exit_with_signal(name[3:] if name.startswith('SIG') else name)
-    else:
-        process.exit(child.returncode)
 
 
 async def handle_process(process):
@@ -227,6 +246,8 @@ async def handle_process(process):
             process.exit(1)
         else:
             await run_session(process)
+    except ConnectionError as exc:       # client went away mid-session
+        log.info('session aborted: %r', exc)
     except Exception:
         log.exception('session failed')
         try:
@@ -242,7 +263,7 @@ class SFTPServer(asyncssh.SFTPServer):
     def exit(self):
         try:
             self.channel.exit(0)     # no-op if the channel is already closing
-        except OSError:
+        except Exception:
             pass
 
 

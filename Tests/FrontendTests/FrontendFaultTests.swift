@@ -1,0 +1,52 @@
+import Foundation
+import ParallelFrontend
+import SSHBackend
+import SSHTestSupport
+import Testing
+
+/// A fleet where some hosts sit behind a pulled link: the others are not held up, and each unreachable one fails
+/// with a typed error naming it, at its own deadline.
+@Suite("Network faults through the parallel client", .timeLimit(.minutes(10)),
+       .enabled(if: NetworkNamespace.unavailableReason == nil, "\(NetworkNamespace.unavailableReason ?? "")"))
+struct FrontendFaultTests {
+    @Test("1,000 entries, every tenth behind a downed link: 900 answer, 100 fail as unreachable naming their host",
+          arguments: FrontendEngine.all)
+    func tenPercentUnreachable(engine: FrontendEngine) async throws {
+        try await Exclusive.run {
+            let network = try await offPool { try NetworkNamespace() }
+            defer { network.remove() }
+            let cut = try await TestSSHServer.start(host: network.insideAddress, namespace: network)
+            defer { cut.stop() }
+            try await offPool { try network.setLink(up: false) }
+            let servers = try await Fleet.servers
+            let entries = (0..<1000).map { index in index % 10 == 9 ? cut : servers[index % servers.count] }
+            let client = try ParallelSSHClient(hosts: entries.map(\.host), backend: engine.backend,
+                                               config: Fleet.config(timeout: .seconds(3)),
+                                               hostConfig: entries.map { HostConfig(port: $0.port) }, poolSize: 100)
+            let started = ContinuousClock.now
+            let output = try await client.runCommand("echo ok", stopOnErrors: false)
+            try await client.join(output, timeout: .seconds(120))
+            let wall = ContinuousClock.now - started
+            var answered = 0
+            var timedOut = 0
+            for (index, host) in output.enumerated() {
+                if index % 10 == 9 {
+                    // Packets into the pulled link vanish: the connect deadline ends the wait, or the kernel's
+                    // neighbour discovery gives up first (EHOSTUNREACH), whichever comes first.
+                    let error = host.error as? SSHError
+                    let typed = error?.code == .timeout || error?.code == .hostUnreachable
+                    #expect(typed && error?.host == network.insideAddress, "\(String(describing: host.error))")
+                    if typed { timedOut += 1 }
+                } else {
+                    #expect(host.error == nil, "\(String(describing: host.error))")
+                    if try await host.stdout.first(where: { _ in true }) == "ok", host.exitCode == 0 { answered += 1 }
+                }
+            }
+            #expect(answered == 900)
+            #expect(timedOut == 100)
+            // 100 dead hosts x 3 s over 100 slots is 3 s of waiting; the rest is 900 ordinary connections.
+            #expect(wall < .seconds(60), "took \(wall)")
+            await client.disconnect()
+        }
+    }
+}
