@@ -28,14 +28,21 @@ struct ChannelReader {
         return buffer[head]
     }
 
-    /// The bytes up to a newline (not included), nil at the end.
-    mutating func readLine() async throws -> String? {
+    /// More than the allowed bytes came without a newline.
+    struct LineTooLong: Error {}
+
+    /// The bytes up to a newline (not included), nil at the end; ``LineTooLong`` once more than `limit` bytes came
+    /// without one.
+    mutating func readLine(limit: Int) async throws -> String? {
         var scanned = head
         while true {
             if let newline = buffer[scanned...].firstIndex(of: UInt8(ascii: "\n")) {
                 let line = String(decoding: buffer[head..<newline], as: UTF8.self)
                 head = newline + 1
                 return line
+            }
+            if buffer.count - head > limit {
+                throw LineTooLong()
             }
             scanned = buffer.count
             let offset = scanned - head

@@ -115,7 +115,7 @@ package struct SCPSession: SSHSCPClient {
                         + (stderr.isEmpty ? "" : ": \(stderr.trimmingTrailingNewlines)"))
         }
         if code == 0 { return }
-        let message = try await reader.readLine() ?? ""
+        let message = try await controlLine(&reader, path: path)
         throw Self.classify(message, host: host, port: port, path: path)
     }
 
@@ -124,54 +124,67 @@ package struct SCPSession: SSHSCPClient {
     package func receive(from remotePath: String, to localPath: String,
                          progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
         let localPath = try await LocalFile.destination(localPath, for: remotePath, host: host, port: port)
-        try await source(remotePath, recursive: false) { channel, reader in
-            guard let record = try await nextRecord(&reader, channel: channel, path: remotePath) else {
-                throw error(.fileTransferFailed, "scp sent nothing for \(remotePath)")
-            }
-            guard case .file(let mode, let size, _) = record else {
-                throw error(.invalidArgument, "remote \(remotePath) is a directory (copy it recursively)")
-            }
-            try await receiveFile(localPath, mode: mode, size: size, channel: channel, reader: &reader,
-                                  progress: progress)
-        }
+        try await receive(remotePath, into: localPath, recursive: false, progress: progress)
     }
 
     package func receiveDirectory(from remotePath: String, to localPath: String,
                                   progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
         let top = try await LocalFile.destination(localPath, for: remotePath, host: host, port: port)
-        try await source(remotePath, recursive: true) { channel, reader in
-            var directories: [String] = []
-            var first = true
-            while let record = try await nextRecord(&reader, channel: channel, path: remotePath) {
-                // The first record is the top of the tree: it lands at `top`. Names below it come from the server,
-                // so each must be a single plain component.
-                let parent = directories.last
-                func target(_ name: String) throws -> String {
-                    if first { return top }
-                    guard PathName.isPlainEntry(name) else {
-                        throw error(.protocolError, "scp sent an unsafe name \"\(name)\" inside \(remotePath)")
-                    }
-                    return PathName.joined(parent!, name)
+        try await receive(remotePath, into: top, recursive: true, progress: progress)
+    }
+
+    /// Runs `scp -f` and follows what it sends with ``SCPReceiveState`` until the file, or the tree, is complete.
+    private func receive(_ remotePath: String, into top: String, recursive: Bool,
+                         progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
+        try await source(remotePath, recursive: recursive) { channel, reader in
+            var state = SCPReceiveState(top: top, recursive: recursive)
+            while !state.isComplete {
+                guard let kind = try await reader.readByte() else {
+                    throw error(.fileTransferFailed, "scp sent nothing for \(remotePath)")
                 }
-                switch record {
-                case .file(let mode, let size, let name):
-                    try await receiveFile(try target(name), mode: mode, size: size, channel: channel, reader: &reader,
-                                          progress: progress)
-                case .directory(let mode, let name):
-                    let path = try target(name)
+                let line = try await controlLine(&reader, path: remotePath)
+                let step: SCPReceiveState.Step
+                do throws(SCPReceiveState.Violation) { step = try state.consume(kind: kind, line: line) } catch {
+                    throw failure(error, remotePath: remotePath)
+                }
+                switch step {
+                case .acknowledge:
+                    try await channel.write([0])
+                case .file(let path, let mode, let size):
+                    try await receiveFile(path, mode: mode, size: size, channel: channel, reader: &reader, progress: progress)
+                case .directory(let path, let mode):
                     try await LocalFile.makeDirectory(path, mode: mode | 0o700, host: host, port: port)
-                    directories.append(path)
                     try await channel.write([0])
-                case .end:
-                    directories.removeLast()
+                case .endDirectory:
                     try await channel.write([0])
                 }
-                first = false
-                if directories.isEmpty { break }
             }
         }
     }
 
+    /// The longest control line accepted (OpenSSH's scp reads them into 2 KiB): a server sending an endless line
+    /// cannot make us buffer without bound.
+    static let lineLimit = 64 * 1024
+
+    /// The rest of a control line (or message) from scp, at most ``lineLimit`` bytes.
+    private func controlLine(_ reader: inout ChannelReader, path: String) async throws -> String {
+        do { return try await reader.readLine(limit: Self.lineLimit) ?? "" } catch is ChannelReader.LineTooLong {
+            throw error(.protocolError, "scp sent a line longer than \(Self.lineLimit) bytes for \(path)")
+        }
+    }
+
+    /// The error for a broken protocol, naming the remote path.
+    private func failure(_ violation: SCPReceiveState.Violation, remotePath: String) -> SSHError {
+        switch violation {
+        case .malformedHeader(let line): error(.protocolError, "scp sent a malformed header for \(remotePath): \(line)")
+        case .unexpectedRecord(let kind): error(.protocolError, "scp sent an unexpected record (\(kind)) for \(remotePath)")
+        case .unsafeName(let name): error(.protocolError, "scp sent an unsafe name \"\(name)\" inside \(remotePath)")
+        case .unmatchedEnd: error(.protocolError, "scp ended a directory it never began, in \(remotePath)")
+        case .directoryNotAsked: error(.invalidArgument, "remote \(remotePath) is a directory (copy it recursively)")
+        case .afterEnd: error(.protocolError, "scp sent more after \(remotePath) was complete")
+        case .remoteError(let message): Self.classify(message, host: host, port: port, path: remotePath)
+        }
+    }
 
     /// Runs `scp -f` on `remotePath`, signals readiness, and hands the channel to `body`.
     private func source(_ remotePath: String, recursive: Bool,
@@ -187,28 +200,6 @@ package struct SCPSession: SSHSCPClient {
         } catch {
             await channel.close()
             throw error
-        }
-    }
-
-    private func nextRecord(_ reader: inout ChannelReader, channel: any SSHChannel, path: String) async throws -> SCPRecord? {
-        while true {
-            guard let kind = try await reader.readByte() else { return nil }
-            let line = try await reader.readLine() ?? ""
-            switch kind {
-            case UInt8(ascii: "C"), UInt8(ascii: "D"):
-                guard let record = SCPRecord(header: kind, line) else {
-                    throw error(.protocolError, "scp sent a malformed header for \(path): \(line)")
-                }
-                return record
-            case UInt8(ascii: "E"):
-                return .end
-            case UInt8(ascii: "T"):
-                try await channel.write([0])  // times: acknowledged, not applied
-            case 1, 2:
-                throw Self.classify(line, host: host, port: port, path: path)
-            default:
-                throw error(.protocolError, "scp sent an unexpected record for \(path)")
-            }
         }
     }
 
@@ -279,14 +270,12 @@ extension String {
     }
 }
 
-/// One record of the SCP source protocol that opens or ends something.
+/// A `C` (file) or `D` (directory) header of the SCP source protocol.
 enum SCPRecord: Equatable {
     /// `C<mode> <size> <name>`: a file follows.
     case file(mode: UInt32, size: UInt64, name: String)
     /// `D<mode> 0 <name>`: a directory begins.
     case directory(mode: UInt32, name: String)
-    /// `E`: the current directory ends.
-    case end
 
     /// Parses a `C` or `D` header (`kind` is its first byte, `line` the rest without the newline); nil when it is
     /// malformed. The name is returned as sent: whether it may be used is the receiver's decision.

@@ -84,6 +84,52 @@ struct SCPHeaderTests {
         #expect(SCPRecord(header: UInt8(ascii: "C"), line) == nil)
     }
 
+    @Test("a tree: where each record lands, and the transfer completes with the top directory's E")
+    func tree() throws {
+        var state = SCPReceiveState(top: "/dst", recursive: true)
+        let records: [(String, SCPReceiveState.Step)] = [
+            ("D0755 0 src", .directory(path: "/dst", mode: 0o755)),
+            ("T1 0 1 0", .acknowledge),
+            ("C0644 3 a", .file(path: "/dst/a", mode: 0o644, size: 3)),
+            ("D0700 0 sub", .directory(path: "/dst/sub", mode: 0o700)),
+            ("C0600 0 b", .file(path: "/dst/sub/b", mode: 0o600, size: 0)),
+            ("E", .endDirectory),
+        ]
+        for (line, step) in records {
+            #expect(try state.consume(kind: line.utf8.first ?? 0, line: String(line.dropFirst())) == step)
+            #expect(!state.isComplete)
+        }
+        #expect(try state.consume(kind: UInt8(ascii: "E"), line: "") == .endDirectory)
+        #expect(state.isComplete)
+        #expect(throws: SCPReceiveState.Violation.afterEnd) { try state.consume(kind: UInt8(ascii: "C"), line: "0644 1 x") }
+    }
+
+    @Test("hostile or broken record sequences are violations, never a crash (E first crashed the receiver once)",
+          arguments: [
+              (["E"], SCPReceiveState.Violation.unmatchedEnd),
+              (["D0755 0 top", "E", "E"], .afterEnd),
+              (["D0755 0 top", "C0644 1 ../escape"], .unsafeName("../escape")),
+              (["D0755 0 top", "D0755 0 a/b"], .unsafeName("a/b")),
+              (["C0644 x name"], .malformedHeader("0644 x name")),
+              (["X"], .unexpectedRecord(UInt8(ascii: "X"))),
+              (["\u{2}scp: /x: No such file or directory"], .remoteError("scp: /x: No such file or directory")),
+          ])
+    func violations(lines: [String], violation: SCPReceiveState.Violation) {
+        var state = SCPReceiveState(top: "/dst", recursive: true)
+        #expect(throws: violation) {
+            for line in lines { _ = try state.consume(kind: line.utf8.first ?? 0, line: String(line.dropFirst())) }
+        }
+    }
+
+    @Test("a single file: a directory is refused, the file completes the transfer")
+    func singleFile() throws {
+        var state = SCPReceiveState(top: "/dst/f", recursive: false)
+        #expect(throws: SCPReceiveState.Violation.directoryNotAsked) { try state.consume(kind: UInt8(ascii: "D"), line: "0755 0 d") }
+        var file = SCPReceiveState(top: "/dst/f", recursive: false)
+        #expect(try file.consume(kind: UInt8(ascii: "C"), line: "0644 5 other-name") == .file(path: "/dst/f", mode: 0o644, size: 5))
+        #expect(file.isComplete)
+    }
+
     @Test("names a server may not make us create", arguments: ["", ".", "..", "../x", "a/b", "/etc/passwd", "x\u{0}y"])
     func unsafeNames(name: String) {
         #expect(!PathName.isPlainEntry(name))
