@@ -20,6 +20,7 @@ public enum NodeSet {
             for name in try expandOne(part, whole: text) where seen.insert(name).inserted {
                 names.append(name)
             }
+            guard names.count <= limit else { throw SyntaxError(description: "'\(text)' gives more than \(limit) names") }
         }
         return names
     }
@@ -79,7 +80,9 @@ public enum NodeSet {
                 throw SyntaxError(description: "bad range '[\(body)]' in '\(whole)' (expected e.g. [1-5,7,09-12])")
             }
             guard low <= high else { throw SyntaxError(description: "reversed range '\(item)' in '\(whole)'") }
-            guard high - low < limit else { throw SyntaxError(description: "'\(whole)' gives more than \(limit) names") }
+            guard high - low < limit - values.count else {
+                throw SyntaxError(description: "'\(whole)' gives more than \(limit) names")
+            }
             // Zero padding as written: [01-10] gives 01 ... 10; [1-10] gives 1 ... 10.
             let width = bounds[0].count > 1 && bounds[0].hasPrefix("0") ? bounds[0].count : 0
             for value in low...high {
