@@ -111,6 +111,14 @@ let package = Package(
             dependencies: ["ParallelSSH", "SSHTestSupport"],
             swiftSettings: swiftSettings),
 
+        // The parsers that read untrusted bytes, as fuzz targets (FuzzTargets), and one libFuzzer binary for them
+        // all (fuzz/run builds it with --sanitize=fuzzer -DFUZZING; built plainly it replays files).
+        .target(
+            name: "FuzzTargets",
+            dependencies: ["SSHBackend", "SSHEngineCore", "SSHFileTransfer", "SSHKnownHosts", "SSHConfig", "FleetCLI"],
+            swiftSettings: swiftSettings),
+        .executableTarget(name: "fuzz", dependencies: ["FuzzTargets"], swiftSettings: swiftSettings),
+
         // Our side of the benchmarks in bench/ (release build): one workload per run, figures as JSON.
         .executableTarget(
             name: "pssh-bench",
@@ -146,6 +154,8 @@ let package = Package(
             name: "CLITests",
             dependencies: ["FleetCLI", "ParallelFrontend", "SSHTestSupport", "fleetsh"],
             swiftSettings: swiftSettings),
+        // Every committed fuzz seed and every input that once crashed a target, replayed.
+        .testTarget(name: "FuzzReplayTests", dependencies: ["FuzzTargets"], swiftSettings: swiftSettings),
         .testTarget(
             name: "FrontendTests",
             dependencies: ["ParallelFrontend", "SSHFakeBackend", "SSHBackend", "BackendLibSSH2", "BackendLibSSH",

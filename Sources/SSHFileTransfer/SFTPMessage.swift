@@ -141,5 +141,16 @@ package struct SFTPReader {
         return attributes
     }
 
+    /// The file names of an `SSH_FXP_NAME` answer (each entry's long name and attributes read and dropped).
+    package mutating func readNames() throws(SSHError) -> [String] {
+        var names: [String] = []
+        for _ in 0..<(try readUInt32()) {
+            names.append(try readString())
+            _ = try readBytes()  // long name
+            _ = try readAttributes()
+        }
+        return names
+    }
+
     private static let truncated = SSHError(.protocolError, message: "the SFTP server sent a truncated packet")
 }

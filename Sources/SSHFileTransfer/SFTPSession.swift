@@ -284,12 +284,7 @@ package final class SFTPSession: SSHSFTPClient {
             }
             guard reply.type == .name else { throw error(.protocolError, "readdir \(remotePath): unexpected answer") }
             var reader = reply.reader
-            for _ in 0..<(try reader.readUInt32()) {
-                let name = try reader.readString()
-                _ = try reader.readBytes()  // long name
-                _ = try reader.readAttributes()
-                if name != "." && name != ".." { names.append(name) }
-            }
+            names += try reader.readNames().filter { $0 != "." && $0 != ".." }
         }
         try await close(handle: handle, path: remotePath)
         return names.sorted()

@@ -37,9 +37,9 @@ public struct KnownHostsEntry: Sendable, Hashable {
 /// Parses known-hosts text as OpenSSH 9.2 does (`hostfile.c`): blank and `#` lines ignored; an optional
 /// `@revoked` or `@cert-authority` marker; a hashed name or a comma list of patterns; `type base64 [comment]`,
 /// the type agreeing with the blob. A line that does not parse is reported and skipped, never fatal.
-enum KnownHostsParser {
+package enum KnownHostsParser {
     /// The entries of `text` (the contents of `file`), and the lines skipped with why.
-    static func parse(_ text: [UInt8], file: String) -> (entries: [KnownHostsEntry], skipped: [(line: Int, reason: String)]) {
+    package static func parse(_ text: [UInt8], file: String) -> (entries: [KnownHostsEntry], skipped: [(line: Int, reason: String)]) {
         var entries: [KnownHostsEntry] = []
         var skipped: [(Int, String)] = []
         var number = 0

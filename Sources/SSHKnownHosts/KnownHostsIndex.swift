@@ -1,7 +1,7 @@
 /// The entries of a set of known-hosts files (user files first, then global ones, in order), indexed for lookup:
 /// literal names in a dictionary, wildcard or negated pattern lists scanned, hashed names tested with a
 /// precomputed HMAC state per entry. Immutable once built.
-struct KnownHostsIndex: Sendable {
+package struct KnownHostsIndex: Sendable {
     /// Every entry, in file and line order.
     let entries: [KnownHostsEntry]
     private let literal: [String: [Int]]
@@ -9,7 +9,7 @@ struct KnownHostsIndex: Sendable {
     private let hashed: [(index: Int, mac: HMACSHA1, hash: SHA1.State)]
 
     /// Indexes `entries` (already in priority order).
-    init(_ entries: [KnownHostsEntry]) {
+    package init(_ entries: [KnownHostsEntry]) {
         self.entries = entries
         var literal: [String: [Int]] = [:]
         var patterned: [(Int, [HostPattern.Pattern])] = []
@@ -37,7 +37,7 @@ struct KnownHostsIndex: Sendable {
     var hashedCount: Int { hashed.count }
 
     /// The entries whose names match `name` (compared lowercased), in file and line order.
-    func lookup(_ name: String) -> [KnownHostsEntry] {
+    package func lookup(_ name: String) -> [KnownHostsEntry] {
         let lowered = name.lowercased()
         let bytes = Array(lowered.utf8)
         var found = literal[lowered] ?? []

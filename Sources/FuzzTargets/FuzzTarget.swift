@@ -1,0 +1,127 @@
+import Dispatch
+import FleetCLI
+import SSHBackend
+import SSHConfig
+import SSHEngineCore
+import SSHFileTransfer
+import SSHKnownHosts
+
+/// The parsers that read bytes nobody here controls, as fuzz targets: each ``run(_:)`` takes arbitrary bytes into
+/// one of them and must come back (with a result or its typed error) for every input: never trap, hang, or
+/// allocate without bound. Some also check a property of the result (an SCP name never lands outside the
+/// requested place). `fuzz/run` drives them under libFuzzer; `FuzzReplayTests` replays the committed seed corpora
+/// and every input that ever crashed one.
+public enum FuzzTarget: String, CaseIterable, Sendable {
+    /// SFTP framing and replies: packets split at arbitrary points, each decoded as the client decodes its type.
+    case sftp
+    /// SCP control records as `scp -f` sends them, through the receiving state machine.
+    case scp
+    /// Host sets (`web[01-20]`, products, lists), and folding back.
+    case nodeset
+    /// known_hosts files: every line form, then lookups.
+    case knownHosts = "known-hosts"
+    /// ssh_config text through the whole evaluation (Host and Match blocks, tokens), `Match exec` and `Include`
+    /// left out (they run commands and read files).
+    case sshConfig = "ssh-config"
+    /// A server's identification string and KEXINIT.
+    case kexinit
+
+    /// Feeds `data` to the target.
+    public func run(_ data: [UInt8]) {
+        switch self {
+        case .sftp: Self.sftp(data)
+        case .scp: Self.scp(data)
+        case .nodeset: Self.nodeset(data)
+        case .knownHosts: Self.knownHosts(data)
+        case .sshConfig: Self.sshConfig(data)
+        case .kexinit: Self.kexinit(data)
+        }
+    }
+
+    private static func sftp(_ data: [UInt8]) {
+        guard let first = data.first else { return }
+        let chunk = Int(first % 64) + 1
+        var buffer = PacketBuffer()
+        var offset = 1
+        while offset < data.count {
+            buffer.append(Array(data[offset..<min(offset + chunk, data.count)]))
+            offset += chunk
+            while true {
+                guard let packet = try? buffer.next() else { return }  // nil: wants more; error: refused
+                var reader = SFTPReader(packet)
+                guard let type = try? reader.readByte() else { continue }
+                if type == SFTP.PacketType.version.rawValue {
+                    _ = try? reader.readUInt32()
+                    while reader.remaining > 0, (try? reader.readString()) != nil, (try? reader.readString()) != nil {}
+                    continue
+                }
+                guard (try? reader.readUInt32()) != nil else { continue }  // request id
+                switch SFTP.PacketType(rawValue: type) {
+                case .status?: _ = try? reader.readUInt32(); _ = try? reader.readString(); _ = try? reader.readString()
+                case .handle?, .data?: _ = try? reader.readBytes()
+                case .name?: _ = try? reader.readNames()
+                case .attrs?: _ = try? reader.readAttributes()
+                default: break
+                }
+            }
+        }
+    }
+
+    private static func scp(_ data: [UInt8]) {
+        guard let first = data.first else { return }
+        let top = "/fuzz/top"
+        var state = SCPReceiveState(top: top, recursive: first & 1 == 1)
+        for line in data.dropFirst().split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+            guard let kind = line.first else { continue }
+            let step: SCPReceiveState.Step
+            do { step = try state.consume(kind: kind, line: String(decoding: line.dropFirst(), as: UTF8.self)) } catch { return }
+            switch step {
+            case .file(let path, _, _), .directory(let path, _):
+                let inside = path == top || (path.hasPrefix(top + "/")
+                    && !path.dropFirst(top.count + 1).split(separator: "/", omittingEmptySubsequences: false)
+                        .contains { $0.isEmpty || $0 == "." || $0 == ".." })
+                precondition(inside, "an SCP record landed outside the requested place: \(path)")
+            case .acknowledge, .endDirectory:
+                break
+            }
+            if state.isComplete { return }
+        }
+    }
+
+    private static func nodeset(_ data: [UInt8]) {
+        let text = String(decoding: data.prefix(512), as: UTF8.self)
+        guard let names = try? NodeSet.expand(text), names.count <= 100_000 else { return }
+        // Plain names fold into a set that expands back to the same names.
+        guard names.allSatisfy({ $0.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2E || $0 == 0x2D } })
+        else { return }
+        let folded = NodeSet.fold(names)
+        let again = (try? NodeSet.expand(folded)) ?? []
+        precondition(Set(again) == Set(names), "fold(\(names.prefix(5))...) = \(folded) does not expand back")
+    }
+
+    private static func knownHosts(_ data: [UInt8]) {
+        let parsed = KnownHostsParser.parse(data, file: "fuzz")
+        let index = KnownHostsIndex(parsed.entries)
+        for name in ["host.example", "[10.0.0.1]:2222", "127.0.0.1", ""] { _ = index.lookup(name) }
+    }
+
+    private static func sshConfig(_ data: [UInt8]) {
+        let text = String(decoding: data.prefix(4096), as: UTF8.self)
+        let lowered = text.lowercased()
+        if lowered.contains("exec") || lowered.contains("include") { return }
+        let source = SSHConfigSource(userFile: nil, systemFile: nil, options: text.split(separator: "\n").map(String.init))
+        let done = DispatchSemaphore(value: 0)
+        Task.detached {
+            _ = try? await SSHConfigResolver().resolve(host: "fuzz.example", source: source)
+            done.signal()
+        }
+        done.wait()
+    }
+
+    private static func kexinit(_ data: [UInt8]) {
+        guard let offer = ServerAlgorithmOffer(serverStream: data) else { return }
+        let client = SSHAlgorithmSupport(hostKeys: ["ssh-ed25519"], ciphers: ["aes128-ctr"],
+                                         keyExchange: ["curve25519-sha256"], macs: ["hmac-sha2-256"])
+        _ = offer.mismatch(with: client, clientName: "fuzz")
+    }
+}
