@@ -24,6 +24,9 @@ struct Arguments {
     var remote = ""
     var knownHosts = ""
     var jump: String?
+    var commands = 10_000
+    var cycles = 2_000
+    var plantLeak = false
 
     init() {
         var iterator = CommandLine.arguments.dropFirst().makeIterator()
@@ -42,6 +45,9 @@ struct Arguments {
             case "--remote": remote = value
             case "--known-hosts": knownHosts = value
             case "--jump": jump = value
+            case "--commands": commands = Int(value)!
+            case "--cycles": cycles = Int(value)!
+            case "--plant-leak": plantLeak = value == "1"
             default: fatalError("unknown flag \(flag)")
             }
         }
@@ -72,10 +78,37 @@ func raiseOpenFileLimit() {
     setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
 }
 
+/// Where the planted leak's blocks pass through (see `--plant-leak`).
+nonisolated(unsafe) var plantedLeak: UnsafeMutableRawPointer?
+
 let arguments = Arguments()
 raiseOpenFileLimit()
 if arguments.workload == "knownhosts" {
     await knownHostsWorkload(file: arguments.local, count: arguments.hosts)
+    exit(0)
+}
+if arguments.workload == "soak" {
+    do {
+        try await soakWorkload(
+            backend: arguments.engine == "libssh" ? LibSSHBackend() : LibSSH2Backend(),
+            options: SSHConnectionOptions(
+                host: arguments.host, port: arguments.port, user: arguments.user,
+                authMethods: [.privateKeyFile(path: arguments.key)],
+                hostKeyPolicy: SSHHostKeyPolicy(userKnownHostsFiles: [arguments.knownHosts], globalKnownHostsFiles: [])),
+            commands: arguments.commands, cycles: arguments.cycles)
+        // The leak check's positive control: 64 x 77 bytes nobody frees, which LeakSanitizer must report.
+        if arguments.plantLeak {
+            for _ in 0..<64 {
+                // Handed to a system call, or the optimizer drops the allocation.
+                plantedLeak = malloc(77)
+                _ = write(-1, plantedLeak, 77)
+            }
+            plantedLeak = nil
+        }
+    } catch {
+        FileHandle.standardError.write(Data("\(error)\n".utf8))
+        exit(1)
+    }
     exit(0)
 }
 if arguments.workload == "sshconfig" {
