@@ -110,6 +110,18 @@ struct InteropTests {
         await connections.close()
     }
 
+    @Test("docs/feature-matrix.md has a row for every server of this suite, and no other")
+    func matrixRows() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let text = try String(contentsOf: root.appendingPathComponent("docs/feature-matrix.md"), encoding: .utf8)
+        let section = try #require(text.components(separatedBy: "## Servers").dropFirst().first?
+            .components(separatedBy: "\n## ").first)
+        let rows = section.split(separator: "\n").filter { $0.hasPrefix("| ") && !$0.hasPrefix("| Server") }
+            .map { $0.split(separator: "|").first?.trimmingCharacters(in: .whitespaces) ?? "" }
+        #expect(rows == InteropServer.Kind.allCases.map(\.rawValue))
+    }
+
     /// Sessions for one case's commands: one connection for all of them, except on a server that serves one
     /// channel per connection (TinySSH), where each command gets a new one.
     final class Connections: @unchecked Sendable {
