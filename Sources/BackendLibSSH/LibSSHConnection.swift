@@ -118,6 +118,9 @@ final class LibSSHConnection: NativeConnection {
         return .done
     }
 
+    /// libssh keeps the server's identification once read (`ssh_get_serverbanner`).
+    var receivedServerBanner: Bool { session.map { ssh_get_serverbanner($0) != nil } ?? false }
+
     /// Lets libssh read what arrived and flush what it queued, until its own poll finds nothing more or the
     /// budget for this wake-up is spent.
     func pumpTransport() -> TransportPump {

@@ -92,10 +92,18 @@ final class LibSSH2Connection: NativeConnection {
     private static let missingCiphersHint = " (libssh2 1.10 has no chacha20-poly1305 or AES-GCM ciphers and no ETM "
         + "or UMAC MACs; for a server that offers only those, use the libssh engine)"
 
+    /// Whether the server's identification (an `SSH-` line) arrived, as recorded during the handshake.
+    private(set) var receivedServerBanner = false
+
     /// Keeps the start of what the server sent, until a KEXINIT is complete or the limit is reached.
     fileprivate func record(_ buffer: UnsafeRawPointer, count: Int) {
         guard libraryReceive != nil, serverHello.count < Self.serverHelloLimit else { return }
         serverHello.append(contentsOf: UnsafeRawBufferPointer(start: buffer, count: min(count, Self.serverHelloLimit - serverHello.count)))
+        if !receivedServerBanner {
+            // Text before the identification is allowed (and is all that sshd past MaxStartups sends).
+            receivedServerBanner = serverHello.starts(with: Array("SSH-".utf8))
+                || serverHello.indices.dropLast(4).contains { serverHello[$0] == 0x0A && serverHello[($0 + 1)...].starts(with: Array("SSH-".utf8)) }
+        }
     }
 
     /// Enough for an identification string and a KEXINIT with long lists.

@@ -114,6 +114,10 @@ extension SSHError {
         public static let timeout = Code("timeout")
         /// The SSH protocol handshake (banner, key exchange) failed.
         public static let handshakeFailed = Code("handshakeFailed")
+        /// The server closed or reset the connection before sending its banner: what sshd does past `MaxStartups`
+        /// unauthenticated connections, and what a connection limit in front of it (a load balancer, Dropbear's
+        /// per-address limit) does. Worth trying again later; the parallel client paces and retries it itself.
+        public static let closedBeforeBanner = Code("closedBeforeBanner")
         /// Every authentication method failed or none was left; ``SSHError/attempts`` lists them.
         public static let authenticationFailed = Code("authenticationFailed")
         /// A private key could not be read or decrypted (missing file, bad format, wrong passphrase).

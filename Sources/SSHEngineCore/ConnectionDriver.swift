@@ -214,6 +214,16 @@ package final class ConnectionDriver<Native: NativeConnection>: IOHandler {
             // The socket closed because the jump connection under it was lost: say so, naming the hop.
             failure = cause
             if operationError is SSHError { operationError = cause }
+        } else if !graceful, failure.code == .connectionLost || failure.code == .handshakeFailed,
+                  options.proxyCommand == nil, !native.receivedServerBanner, operationError is SSHError {
+            // Nothing came from the server, not even its banner: it turned the connection away. (A ProxyCommand
+            // that ends early is its own failure, reported as such.)
+            failure = SSHError(.closedBeforeBanner, host: options.host, port: options.port,
+                               message: "\(options.host):\(options.port) closed the connection before sending its banner "
+                               + "(sshd does so past MaxStartups unauthenticated connections, as does a connection "
+                               + "limit in front of a server): \(failure.message)",
+                               nativeCode: failure.nativeCode, nativeMessage: failure.nativeMessage)
+            operationError = failure
         }
         let open = channels
         channels.removeAll()

@@ -68,6 +68,10 @@ package protocol NativeConnection: AnyObject, SendableMetatype {
     func serverHostKey() -> SSHHostKey?
     /// One step of the SSH handshake.
     func handshake() -> NativeStep
+    /// Whether the server's identification (its `SSH-` banner line) arrived; asked before the session is torn
+    /// down. A server that closes after sending only other text (sshd past MaxStartups says "Exceeded
+    /// MaxStartups") never sent one.
+    var receivedServerBanner: Bool { get }
     /// Lets the library move what its own buffers hold to and from the socket, so that channels see their input
     /// (``NativeChannel/hasBufferedInput(_:)``).
     func pumpTransport() -> TransportPump

@@ -21,6 +21,8 @@ final class ScriptedConnection: NativeConnection {
     func makeSession(algorithms _: SSHNegotiationLists) throws(SSHError) {}
     func serverHostKey() -> SSHHostKey? { nil }
     func handshake() -> NativeStep { .done }
+    /// Whether the scripted server sent its banner (a dropped connection is scripted with `false`).
+    var receivedServerBanner = true
     /// When set, the next transport pump fails with it (the peer hung up).
     var transportFailure: SSHError?
     func pumpTransport() -> TransportPump { transportFailure.map { .failed($0) } ?? .idle }

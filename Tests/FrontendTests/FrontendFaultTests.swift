@@ -50,3 +50,46 @@ struct FrontendFaultTests {
         }
     }
 }
+
+/// Servers that turn connections away before their banner (sshd past MaxStartups): the parallel client paces
+/// each destination and tries again, so every host gets through.
+@Suite("Connection storms", .timeLimit(.minutes(10)))
+struct FrontendStormTests {
+    @Test("500 entries against an sshd with MaxStartups 10:30:60: every host succeeds", arguments: FrontendEngine.all)
+    func maxStartups(engine: FrontendEngine) async throws {
+        try await Exclusive.run {
+            let server = try await TestSSHServer.start(host: "127.0.0.2", extraConfig: ["MaxStartups 10:30:60"])
+            defer { server.stop() }
+            let client = try ParallelSSHClient(hosts: Array(repeating: server.host, count: 500), backend: engine.backend,
+                                               config: Fleet.config(port: server.port, timeout: .seconds(60)),
+                                               poolSize: 200)
+            let output = try await client.runCommand("echo ok", stopOnErrors: false)
+            try await client.join(output, timeout: .seconds(300))
+            var answered = 0
+            for host in output where host.error == nil {
+                if try await host.stdout.first(where: { _ in true }) == "ok" { answered += 1 }
+            }
+            #expect(answered == 500, "\(output.compactMap(\.error).prefix(3))")
+            await client.disconnect()
+        }
+    }
+
+    @Test("a server that drops past 3 unauthenticated connections: the window shrinks, drops are retried, all 150 succeed",
+          arguments: FrontendEngine.all)
+    func narrowServer(engine: FrontendEngine) async throws {
+        try await Exclusive.run {
+            let server = try await TestSSHServer.start(host: "127.0.0.3", extraConfig: ["MaxStartups 3:50:6"])
+            defer { server.stop() }
+            let client = try ParallelSSHClient(hosts: Array(repeating: server.host, count: 150), backend: engine.backend,
+                                               config: Fleet.config(port: server.port, timeout: .seconds(60)),
+                                               poolSize: 150)
+            let output = try await client.runCommand("echo ok", stopOnErrors: false)
+            try await client.join(output, timeout: .seconds(300))
+            let failed = output.compactMap(\.error)
+            #expect(failed.isEmpty, "\(failed.count) failed, e.g. \(failed.prefix(3))")
+            // The server did turn connections away (so the pacing, not luck, got every host through).
+            #expect(server.log.components(separatedBy: "past MaxStartups").count > 1, "no drop happened")
+            await client.disconnect()
+        }
+    }
+}

@@ -42,8 +42,10 @@ public final class TestSSHServer: Sendable {
             let port = try namespace == nil ? FreePort.find(host: host) : Int.random(in: 20000...60000)
             let directory = keys.directory + "/sshd-\(host)-\(port)"
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            // sshd keeps the first value it reads for a keyword, so the caller's lines go first and win.
-            let config = extraConfig + [
+            // sshd keeps the first value it reads for most keywords but the last for some (MaxStartups): the
+            // caller's lines go first, and ours with the same keyword are left out.
+            let overridden = Set(extraConfig.compactMap { $0.split(separator: " ").first?.lowercased() })
+            let config = extraConfig + ([
                 "Port \(port)",
                 "ListenAddress \(host)",
             ] + (hostKeys ?? [keys.hostKey]).map { "HostKey \($0)" } + [
@@ -65,7 +67,7 @@ public final class TestSSHServer: Sendable {
                 "PrintLastLog no",
                 "LogLevel VERBOSE",
                 "Subsystem sftp internal-sftp",
-            ]
+            ] as [String]).filter { !overridden.contains($0.split(separator: " ").first?.lowercased() ?? "") }
             let configPath = directory + "/sshd_config"
             try (config.joined(separator: "\n") + "\n").write(toFile: configPath, atomically: true, encoding: .utf8)
             let command = [Self.sshdPath, "-D", "-e", "-f", configPath]
@@ -209,6 +211,30 @@ public final class BlackholeListener: Sendable {
     }
 
     deinit { close(fd) }
+}
+
+/// A TCP connection that never sends a byte: to a server, an unauthenticated client that takes a slot.
+public final class SilentConnection: Sendable {
+    private let fd: Int32
+
+    /// Connects to `host:port`.
+    public init(host: String, port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        inet_pton(AF_INET, host, &address.sin_addr)
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0 else {
+            Glibc.close(fd)
+            throw TestSupportError("cannot connect to \(host):\(port): errno \(errno)")
+        }
+    }
+
+    /// Closes the connection.
+    public func close() { Glibc.close(fd) }
 }
 
 /// An `ssh-agent` holding the given keys, on its own socket.

@@ -59,7 +59,7 @@ public final class ParallelSSHClient: Sendable {
                                                                              readableFiles: &readable))
         }
         HostConfig.warnIfInsecure(resolved, hosts: hosts, logger: logger)
-        let handshakes = AsyncLimiter(limit: maxConcurrentHandshakes)
+        let handshakes = HandshakeControl(limit: maxConcurrentHandshakes)
         self.hosts = hosts
         self.poolSize = poolSize
         self.clients = hosts.enumerated().map { index, host in

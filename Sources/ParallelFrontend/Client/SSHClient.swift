@@ -25,7 +25,7 @@ public actor SSHClient {
     private let backend: any SSHBackend
     private let logger: Logger?
     private let diagnostics: Logger?
-    private let handshakes: AsyncLimiter?
+    private let handshakes: HandshakeControl?
     private var session: (any SSHSession)?
     /// The connection being made, shared by every caller that needs it meanwhile (the actor is reentrant).
     private var connecting: ConnectAttempt?
@@ -54,7 +54,7 @@ public actor SSHClient {
 
     /// Creates a client from settings already resolved and checked (by the parallel client).
     init(host: String, index: Int, backend: any SSHBackend, resolved config: HostConfig, hostLogger: Logger?,
-         logger: Logger?, handshakes: AsyncLimiter?) {
+         logger: Logger?, handshakes: HandshakeControl?) {
         self.host = host
         self.index = index
         self.config = config
@@ -164,20 +164,22 @@ public actor SSHClient {
         let options = plan.options
         let settings = plan.settings
         let attempts = max(1, settings.connectionAttempts ?? 3)
+        let destination = "\(options.host):\(options.port)"
+        // A destination that turns connections away before its banner is tried again, paced, until this deadline
+        // (the host's timeout, or 60 s without one); those tries are not connection attempts.
+        let timeout = settings.timeout.flatMap { $0 > .zero ? $0 : nil } ?? .seconds(60)
+        let giveUp = ContinuousClock.now + timeout
         var attempt = 1
+        var turnedAway = 0
         while true {
             do {
-                try await handshakes?.acquire()
-                let connected: any SSHSession
-                do {
-                    connected = try await backend.connect(options)
-                    handshakes?.release()
-                } catch {
-                    handshakes?.release()
-                    throw error
-                }
-                diagnostics?.debug("connected", metadata: ["host": "\(host)", "attempt": "\(attempt)"])
-                return connected
+                return try await connectOnce(options, destination: destination)
+            } catch let error as SSHError where error.code == .closedBeforeBanner && ContinuousClock.now < giveUp {
+                turnedAway += 1
+                diagnostics?.debug("turned away before the banner, trying again",
+                                   metadata: ["host": "\(host)", "times": "\(turnedAway)"])
+                // Jittered and growing with each refusal, so the retries of many hosts do not arrive together.
+                try await Task.sleep(for: .milliseconds(Int.random(in: 20...100) * min(turnedAway, 20)))
             } catch let error as SSHError where Self.isRetryable(error) && attempt < attempts {
                 diagnostics?.info("connection attempt failed, retrying",
                                   metadata: ["host": "\(host)", "attempt": "\(attempt)", "error": "\(error)"])
@@ -187,6 +189,29 @@ public actor SSHClient {
                 diagnostics?.warning("connection failed", metadata: ["host": "\(host)", "error": "\(error)"])
                 throw error
             }
+        }
+    }
+
+    /// One connection attempt inside the destination's window and the client's handshake limit.
+    private func connectOnce(_ options: SSHConnectionOptions, destination: String) async throws -> any SSHSession {
+        guard let handshakes else { return try await backend.connect(options) }
+        try await handshakes.pacer.acquire(destination)
+        do {
+            try await handshakes.global.acquire()
+        } catch {
+            handshakes.pacer.release(destination, turnedAway: false, completed: false)
+            throw error
+        }
+        defer { handshakes.global.release() }
+        do {
+            let connected = try await backend.connect(options)
+            handshakes.pacer.release(destination, turnedAway: false, completed: true)
+            diagnostics?.debug("connected", metadata: ["host": "\(host)"])
+            return connected
+        } catch {
+            handshakes.pacer.release(destination, turnedAway: (error as? SSHError)?.code == .closedBeforeBanner,
+                                     completed: false)
+            throw error
         }
     }
 

@@ -71,7 +71,7 @@ public enum ParallelRun {
         guard concurrency > 0, maxConcurrentHandshakes > 0 else {
             throw SSHError(.invalidArgument, message: "concurrency and maxConcurrentHandshakes must be positive")
         }
-        let handshakes = AsyncLimiter(limit: maxConcurrentHandshakes)
+        let handshakes = HandshakeControl(limit: maxConcurrentHandshakes)
         var readable = Set<String>()
         var iterator = targets.enumerated().makeIterator()
         try await withThrowingTaskGroup(of: HostRun<Value>.self) { group in
