@@ -133,19 +133,29 @@ final class LibSSHAuthenticator: NativeAuthenticator {
     /// Imports the attempt's key (and certificate) into ``key``; returns why not.
     private func importKey(_ attempt: AuthAttempt) -> KeyProblem? {
         var imported: OpaquePointer?
-        let rc: Int32
-        // An absent passphrase is passed as "" so libssh never falls back to prompting on a terminal.
+        var rc: Int32 = SSH_ERROR
+        // Parsed and decrypted once per process (LibSSHKeyCache); each session gets its own copy.
+        let contents: [UInt8]?
+        let passphrase: String?
         switch attempt {
-        case .keyFile(let path, let passphrase, _), .certificate(let path, _, let passphrase):
-            rc = ssh_pki_import_privkey_file(path, passphrase ?? "", nil, nil, &imported)
-        case .keyData(let data, let passphrase):
-            rc = (data.bytes + [0]).withUnsafeBufferPointer { bytes in
-                bytes.withMemoryRebound(to: CChar.self) {
-                    ssh_pki_import_privkey_base64($0.baseAddress, passphrase ?? "", nil, nil, &imported)
-                }
-            }
+        case .keyFile(let path, let given, _), .certificate(let path, _, let given):
+            contents = LibSSHKeyCache.contents(ofFile: path)
+            passphrase = given
+            if contents == nil { rc = SSH_EOF }  // errno says why, as libssh's own file import would
+        case .keyData(let data, let given):
+            contents = data.bytes
+            passphrase = given
         default:
             return nil
+        }
+        if let contents {
+            switch LibSSHKeyCache.key(contents: contents, passphrase: passphrase) {
+            case .success(let key):
+                imported = key
+                rc = SSH_OK
+            case .failure(let failure):
+                rc = failure.code
+            }
         }
         guard rc == SSH_OK, let imported else {
             if rc == SSH_EOF, errno == EMFILE || errno == ENFILE {

@@ -35,12 +35,14 @@ public struct LibSSHBackend: SSHBackend {
 
     /// The capabilities, as a static list (the feature matrix is checked against it).
     public static let declaredCapabilities: Set<SSHCapability> = [
-        .passwordAuth, .keyboardInteractiveAuth, .privateKeyFileAuth, .privateKeyMemoryAuth, .agentAuth,
+        .passwordAuth, .keyboardInteractiveAuth, .privateKeyFileAuth, .privateKeyMemoryAuth, .keyDecryptedOnce, .agentAuth,
         .rsaSHA2UserKeys, .userCertificates, .hostKeyVerification, .rsaSHA2HostKeys, .exec, .pty, .environment, .shell,
         .exitSignal, .sendSignal, .concurrentChannels, .keepalive, .proxyCommand, .jumpHosts, .compression, .sftp, .scp,
     ]
 
     public func connect(_ options: SSHConnectionOptions) async throws -> any SSHSession {
-        try await runtime.connect(LibSSHConnection.self, options)
+        // Keys are parsed and decrypted once per process, off the loops (LibSSHKeyCache).
+        await LibSSHKeyCache.prepare(options)
+        return try await runtime.connect(LibSSHConnection.self, options)
     }
 }

@@ -28,6 +28,9 @@ public struct SSHCapability: Hashable, Sendable, Comparable, CustomStringConvert
     public static let privateKeyFileAuth = SSHCapability("auth.key-file", summary: "Private key from a file (with passphrase)")
     /// Private key from memory.
     public static let privateKeyMemoryAuth = SSHCapability("auth.key-memory", summary: "Private key from memory")
+    /// Each private key parsed and decrypted once per process, however many sessions use it.
+    public static let keyDecryptedOnce = SSHCapability(
+        "auth.key-decrypted-once", summary: "A passphrase-protected key decrypted once, not once per host")
     /// SSH agent (`SSH_AUTH_SOCK`).
     public static let agentAuth = SSHCapability("auth.agent", summary: "SSH agent authentication")
     /// RSA user keys signed with rsa-sha2-256/512, as OpenSSH 8.8 and later require.
@@ -72,7 +75,7 @@ public struct SSHCapability: Hashable, Sendable, Comparable, CustomStringConvert
 
     /// Every capability this module defines, in a stable order (the feature matrix lists these).
     public static let all: [SSHCapability] = [
-        .passwordAuth, .keyboardInteractiveAuth, .privateKeyFileAuth, .privateKeyMemoryAuth, .agentAuth,
+        .passwordAuth, .keyboardInteractiveAuth, .privateKeyFileAuth, .privateKeyMemoryAuth, .keyDecryptedOnce, .agentAuth,
         .rsaSHA2UserKeys, .userCertificates, .hostKeyVerification, .rsaSHA2HostKeys, .hostCertificates, .exec, .pty,
         .environment, .shell, .exitSignal, .sendSignal, .concurrentChannels, .keepalive, .proxyCommand, .jumpHosts,
         .compression, .sftp, .scp,

@@ -27,6 +27,7 @@ struct Arguments {
     var commands = 10_000
     var cycles = 2_000
     var plantLeak = false
+    var passphrase: String?
 
     init() {
         var iterator = CommandLine.arguments.dropFirst().makeIterator()
@@ -48,6 +49,7 @@ struct Arguments {
             case "--commands": commands = Int(value)!
             case "--cycles": cycles = Int(value)!
             case "--plant-leak": plantLeak = value == "1"
+            case "--passphrase": passphrase = value
             default: fatalError("unknown flag \(flag)")
             }
         }
@@ -119,7 +121,8 @@ let backend: any SSHBackend = arguments.engine == "libssh" ? LibSSHBackend() : L
 let count = ["fanout", "hold"].contains(arguments.workload) ? arguments.hosts : 1
 let client = try ParallelSSHClient(
     hosts: Array(repeating: arguments.host, count: count), backend: backend,
-    config: HostConfig(user: arguments.user, port: arguments.port, privateKey: .file(arguments.key),
+    config: HostConfig(user: arguments.user, port: arguments.port,
+                       privateKey: .file(arguments.key, passphrase: arguments.passphrase),
                        connectionAttempts: 1, timeout: .seconds(120), allowAgent: false, identityAuth: false,
                        hostKeyPolicy: SSHHostKeyPolicy(userKnownHostsFiles: [arguments.knownHosts], globalKnownHostsFiles: []),
                        jumpHosts: arguments.jump.map { [$0] }, sshConfig: .disabled),
