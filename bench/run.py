@@ -422,7 +422,8 @@ def write_docs(results):
     lines += [format_row(r) for r in results] + ["```", "", "![client CPU per host and wall time](benchmarks.png)", ""]
     lines += ratios(results) + NOTES.splitlines()
     # The other benchmark programs write their own pages; their figures are carried here too, one level down.
-    for name, source in (("Jump hosts", "benchmarks-jump.md"), ("The fleetsh tool", "benchmarks-tool.md")):
+    for name, source in (("Jump hosts", "benchmarks-jump.md"), ("The fleetsh tool", "benchmarks-tool.md"),
+                         ("Scale: keys and connection storms", "benchmarks-scale.md")):
         path = os.path.join(ROOT, "docs", source)
         if os.path.exists(path):
             with open(path) as f:

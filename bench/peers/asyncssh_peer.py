@@ -10,8 +10,12 @@ raise_open_files()
 TUNNEL = None  # with --jump: one connection to the jump host, shared by every target (asyncssh's tunnel=)
 
 
+# With a passphrase the key is read (and decrypted) once and shared, as an experienced asyncssh user would.
+KEY = asyncssh.read_private_key(args.key, args.passphrase) if args.passphrase else args.key
+
+
 def connect(host=None, port=None, **extra):
-    return asyncssh.connect(host or args.host, port or args.port, username=args.user, client_keys=[args.key],
+    return asyncssh.connect(host or args.host, port or args.port, username=args.user, client_keys=[KEY],
                             known_hosts=None, agent_path=None, config=None, **extra)
 
 

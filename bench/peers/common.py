@@ -15,6 +15,7 @@ def arguments():
     parser.add_argument("--local", default="")
     parser.add_argument("--remote", default="")
     parser.add_argument("--jump", help="user@host:port of a jump host to reach every host through")
+    parser.add_argument("--passphrase", help="the key's passphrase")
     return parser.parse_args()
 
 

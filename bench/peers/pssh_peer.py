@@ -15,7 +15,9 @@ proxy = {}
 if args.jump:  # its proxy_* arguments (the native client only)
     user, host, port = jump_parts(args.jump)
     proxy = dict(proxy_host=host, proxy_port=port, proxy_user=user, proxy_pkey=args.key)
-client = ParallelSSHClient([args.host] * n, port=args.port, user=args.user, pkey=args.key, num_retries=0,
+# parallel-ssh takes an encrypted key's passphrase as `password`.
+secret = dict(password=args.passphrase) if args.passphrase else {}
+client = ParallelSSHClient([args.host] * n, port=args.port, user=args.user, pkey=args.key, num_retries=0, **secret,
                            timeout=120, pool_size=max(n, 1), allow_agent=False, identity_auth=False, **proxy)
 tool = "pssh-" + ("libssh" if args.client == "ssh" else "libssh2")
 started, before, ok, thread_count = time.monotonic(), cpu(), 0, None
