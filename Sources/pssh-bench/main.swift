@@ -28,6 +28,8 @@ struct Arguments {
     var cycles = 2_000
     var plantLeak = false
     var passphrase: String?
+    var addresses: [String] = []
+    var concurrency = 1000
 
     init() {
         var iterator = CommandLine.arguments.dropFirst().makeIterator()
@@ -50,6 +52,8 @@ struct Arguments {
             case "--cycles": cycles = Int(value)!
             case "--plant-leak": plantLeak = value == "1"
             case "--passphrase": passphrase = value
+            case "--addresses": addresses = value.split(separator: ",").map(String.init)
+            case "--concurrency": concurrency = Int(value)!
             default: fatalError("unknown flag \(flag)")
             }
         }
@@ -107,6 +111,23 @@ if arguments.workload == "soak" {
             }
             plantedLeak = nil
         }
+    } catch {
+        FileHandle.standardError.write(Data("\(error)\n".utf8))
+        exit(1)
+    }
+    exit(0)
+}
+if arguments.workload == "sweep" {
+    do {
+        try await sweepWorkload(
+            backend: arguments.engine == "libssh" ? LibSSHBackend() : LibSSH2Backend(),
+            config: HostConfig(user: arguments.user, privateKey: .file(arguments.key), connectionAttempts: 1,
+                               timeout: .seconds(120), allowAgent: false, identityAuth: false,
+                               hostKeyPolicy: SSHHostKeyPolicy(userKnownHostsFiles: [arguments.knownHosts],
+                                                               globalKnownHostsFiles: []),
+                               sshConfig: .disabled),
+            addresses: arguments.addresses.isEmpty ? [arguments.host] : arguments.addresses, port: arguments.port,
+            count: arguments.hosts, concurrency: arguments.concurrency)
     } catch {
         FileHandle.standardError.write(Data("\(error)\n".utf8))
         exit(1)
