@@ -260,6 +260,8 @@ def main():
     parser.add_argument("--only", help="comma-separated sections to run (floor, fanout, stream, copy, latency, hold, fleet); "
                                        "a partial run prints its figures but leaves docs/ alone")
     parser.add_argument("--repeat", type=int, default=3, help="rounds of the stream and copy workloads (median shown)")
+    parser.add_argument("--far", action="store_true",
+                        help="latency section: SFTP and SCP at 20 and 100 ms, written to docs/benchmarks-latency.md")
     parser.add_argument("--rewrite-docs", action="store_true",
                         help="rewrite docs/benchmarks.md and its chart from bench/last-run.json, running nothing")
     parser.add_argument("--openssh", help=argparse.SUPPRESS)
@@ -363,16 +365,20 @@ def main():
             # Copies: a file of random bytes, each direction and protocol.
             copies("source", copy_bytes, ("upload-sftp", "download-sftp", "upload-scp", "download-scp"), setup.port)
         if "latency" in only:
-            # SFTP copies through a proxy that adds 10 ms each way (20 ms round trip): pipelining keeps them fast.
-            proxy_port = free_port()
-            proxy = subprocess.Popen([options.python, os.path.join(ROOT, "bench", "delay_proxy.py"), str(proxy_port),
-                                      str(setup.port), "10"])
-            try:
-                wait_listening(proxy_port)
-                copies("far-source", latency_bytes, ("upload-sftp", "download-sftp"), proxy_port, suffix="@20ms")
-            finally:
-                proxy.terminate()
-                proxy.wait()
+            # Copies through a proxy that adds half the round trip each way: 20 ms, and with --far also 100 ms
+            # (SFTP and SCP); pipelining and SSH's windows decide how fast they go.
+            for one_way in ([10, 50] if options.far else [10]):
+                proxy_port = free_port()
+                proxy = subprocess.Popen([options.python, os.path.join(ROOT, "bench", "delay_proxy.py"),
+                                          str(proxy_port), str(setup.port), str(one_way)])
+                try:
+                    wait_listening(proxy_port)
+                    workloads = (("upload-sftp", "download-sftp", "upload-scp", "download-scp") if options.far
+                                 else ("upload-sftp", "download-sftp"))
+                    copies(f"far-source-{one_way}", latency_bytes, workloads, proxy_port, suffix=f"@{2 * one_way}ms")
+                finally:
+                    proxy.terminate()
+                    proxy.wait()
         if "hold" in only:
             for label, command in tools("hold", hold_n):
                 record(label, "hold", hold_n, run_measured(command, setup.sshd.pid), "sshd")
@@ -385,10 +391,36 @@ def main():
     finally:
         setup.close()
 
+    if options.far and only == {"latency"}:
+        # Its own page (carried into docs/benchmarks.md), leaving the full run's figures alone.
+        if not quick:
+            write_latency_doc(results)
+        return
     with open(os.path.join(ROOT, "bench", "last-run.json"), "w") as f:
         json.dump(results, f, indent=1)
     if not quick and only == sections:
         write_docs(results)
+
+
+def write_latency_doc(results):
+    """docs/benchmarks-latency.md: the copies at 20 and 100 ms, each tool's wall against the fastest peer's."""
+    lines = ["# Copies at real latency", "",
+             "Written by `bench/run --only latency --far` (one run, this machine: 2 cores, shared). A 50 MB file of "
+             "random bytes copied through `bench/delay_proxy.py`, which delays each direction by half the round trip "
+             "(the kernel here has no netem); three interleaved rounds, the median shown.", "", "```", header()]
+    lines += [format_row(r) for r in results] + ["```", ""]
+    for workload in sorted({r["workload"] for r in results}):
+        rows = [r for r in results if r["workload"] == workload and "wall" in r]
+        peers = [r for r in rows if not r["label"].startswith("swift")]
+        if not peers:
+            continue
+        best = min(peers, key=lambda r: r["wall"])
+        for r in rows:
+            if r["label"].startswith("swift"):
+                lines.append(f"- {r['label']}, {workload}: wall / fastest peer's ({best['label']}) = "
+                             f"{r['wall'] / best['wall']:.2f} (target: at most 1.0)")
+    with open(os.path.join(ROOT, "docs", "benchmarks-latency.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
 
 
 def header():
@@ -423,7 +455,9 @@ def write_docs(results):
     lines += ratios(results) + NOTES.splitlines()
     # The other benchmark programs write their own pages; their figures are carried here too, one level down.
     for name, source in (("Jump hosts", "benchmarks-jump.md"), ("The fleetsh tool", "benchmarks-tool.md"),
-                         ("Scale: keys and connection storms", "benchmarks-scale.md")):
+                         ("Scale: keys and connection storms", "benchmarks-scale.md"),
+                         ("Copies at 20 and 100 ms", "benchmarks-latency.md"),
+                         ("100,000 hosts", "benchmarks-hundred.md")):
         path = os.path.join(ROOT, "docs", source)
         if os.path.exists(path):
             with open(path) as f:
