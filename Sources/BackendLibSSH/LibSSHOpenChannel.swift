@@ -8,7 +8,8 @@ import SSHEngineCore
 final class LibSSHChannelOpener: NativeChannelOpener {
     private(set) var channel: LibSSHChannel?
 
-    func open(_ connection: LibSSHConnection) -> NativeStep {
+    /// libssh 0.10 sizes channel windows itself: `window` is not used.
+    func open(_ connection: LibSSHConnection, window _: Int?) -> NativeStep {
         if let failure = makeChannel(connection) { return failure }
         return outcome({ ssh_channel_open_session($0) }, connection, "the server refused to open a channel")
     }

@@ -9,11 +9,13 @@ let channelWindowSize: UInt32 = 2 * 1024 * 1024
 final class LibSSH2ChannelOpener: NativeChannelOpener {
     private(set) var channel: LibSSH2Channel?
 
-    func open(_ connection: LibSSH2Connection) -> NativeStep {
+    func open(_ connection: LibSSH2Connection, window: Int?) -> NativeStep {
         guard let session = connection.session else {
             return .failed(connection.error(.sessionClosed, "the session is closed"))
         }
-        guard let handle = clibssh2_channel_open_session(session, channelWindowSize) else {
+        // libssh2 keeps the window at this size as the channel is read (it adjusts back up to the initial size).
+        let size = window.map { UInt32(clamping: max($0, 32 * 1024)) } ?? channelWindowSize
+        guard let handle = clibssh2_channel_open_session(session, size) else {
             let code = clibssh2_last_errno(session)
             if code == LIBSSH2_ERROR_EAGAIN { return .wouldBlock }
             return .failed(connection.channelError(Int(code), "the server refused to open a channel"))

@@ -31,13 +31,20 @@ public struct SSHChannelRequest: Sendable {
     /// The unread output limit when a request gives none: 16 MiB per stream.
     public static let defaultUnreadOutputLimit = 16 * 1024 * 1024
 
+    /// How many bytes the server may send ahead of our reads (the channel's SSH window); `nil`: the engine's
+    /// default (2 MiB on libssh2). A bulk copy over a long round trip needs a window of at least the bandwidth-delay
+    /// product; the engine may hold up to this much per channel when reading falls behind. libssh 0.10 sizes its
+    /// windows itself (1.28 MB) and ignores it.
+    public var receiveWindow: Int?
+
     /// Creates a request.
     public init(kind: Kind, pty: SSHPTYRequest? = nil, environment: [String: String] = [:],
-                unreadOutputLimit: Int? = nil) {
+                unreadOutputLimit: Int? = nil, receiveWindow: Int? = nil) {
         self.kind = kind
         self.pty = pty
         self.environment = environment
         self.unreadOutputLimit = unreadOutputLimit
+        self.receiveWindow = receiveWindow
     }
 
     /// Runs `command`.

@@ -122,8 +122,9 @@ package protocol NativeChannelOpener: AnyObject {
     associatedtype Native: NativeConnection
     /// The engine's native channel.
     associatedtype Channel: NativeChannel
-    /// Opens a session channel.
-    func open(_ connection: Native) -> NativeStep
+    /// Opens a session channel, with a receive window of `window` bytes where the library lets the caller choose
+    /// (`nil`: its default).
+    func open(_ connection: Native, window: Int?) -> NativeStep
     /// Opens a `direct-tcpip` channel to `host:port` (the channel is running once this is done).
     func openDirectTCPIP(host: String, port: Int, _ connection: Native) -> NativeStep
     /// Sends one environment variable.

@@ -41,7 +41,7 @@ package final class OpenChannelOperation<Native: NativeConnection>: EngineOperat
                 if case .directTCPIP(let host, let port) = request.kind {
                     outcome = opener.openDirectTCPIP(host: host, port: port, native)
                 } else {
-                    outcome = opener.open(native)
+                    outcome = opener.open(native, window: request.receiveWindow)
                 }
             case .environment(let index):
                 guard index < environment.count else {

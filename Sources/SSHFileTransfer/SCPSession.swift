@@ -189,7 +189,9 @@ package struct SCPSession: SSHSCPClient {
     /// Runs `scp -f` on `remotePath`, signals readiness, and hands the channel to `body`.
     private func source(_ remotePath: String, recursive: Bool,
                         _ body: (any SSHChannel, inout ChannelReader) async throws -> Void) async throws {
-        let channel = try await session.exec("scp \(recursive ? "-r " : "")-f \(Self.quote(remotePath))")
+        // The file streams towards us: a window as deep as an SFTP download's, to fill long round trips.
+        let channel = try await session.openChannel(SSHChannelRequest(
+            kind: .exec("scp \(recursive ? "-r " : "")-f \(Self.quote(remotePath))"), receiveWindow: SFTPSession.channelWindow))
         var reader = ChannelReader(channel.stdout)
         do {
             try await channel.write([0])

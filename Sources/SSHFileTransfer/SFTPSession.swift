@@ -7,8 +7,15 @@ import Synchronization
 package final class SFTPSession: SSHSFTPClient {
     /// Bytes per READ or WRITE request (OpenSSH's sftp-server accepts up to 256 KiB).
     static let chunkSize = 64 * 1024
-    /// Requests in flight per transfer: `chunkSize` × this is what one transfer keeps on the wire.
+    /// Requests in flight when a transfer starts: `chunkSize` × this is what it first keeps on the wire.
     static let requestsInFlight = 32
+    /// Requests in flight at most: a download grows its pipeline by one request per answer, up to this (4 MiB),
+    /// so it fills a long round trip (the bandwidth-delay product) without holding more per host.
+    static let maximumRequestsInFlight = 64
+    /// Answers a download lets come back before it asks for more in one write.
+    static let refillBatch = 8
+    /// The SFTP channel's receive window: what may be in flight towards us, matching the deepest pipeline.
+    static let channelWindow = maximumRequestsInFlight * chunkSize
 
     let channel: any SSHChannel
     let host: String
@@ -66,7 +73,7 @@ package final class SFTPSession: SSHSFTPClient {
 
     /// Opens the `sftp` subsystem on `session` and exchanges versions.
     package static func start(on session: any SSHSession) async throws -> SFTPSession {
-        let channel = try await session.openChannel(.subsystem("sftp"))
+        let channel = try await session.openChannel(SSHChannelRequest(kind: .subsystem("sftp"), receiveWindow: channelWindow))
         let sftp = SFTPSession(channel: channel, host: session.options.host, port: session.options.port)
         do {
             try await sftp.handshake()

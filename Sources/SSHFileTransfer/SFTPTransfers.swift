@@ -150,11 +150,15 @@ extension SFTPSession {
                 writer.write(UInt32(count))
             }
         }
+        // The pipeline starts at requestsInFlight and grows by one request per answer up to the maximum, as TCP's
+        // slow start does: a long round trip gets the depth it needs, a short one loses nothing.
+        var depth = Self.requestsInFlight
         func fill() async throws {
-            // Top the window up only once half of it drained, in one channel write: fewer trips to the event loop.
-            guard !reachedEnd && queue.count <= Self.requestsInFlight / 2 else { return }
+            // Kept full, topped up every `refillBatch` answers in one channel write: fewer trips to the event loop,
+            // and never the half-empty pipeline that a refill at half depth leaves on a long round trip.
+            guard !reachedEnd && queue.count <= depth - Self.refillBatch else { return }
             var offsets: [UInt64] = []
-            while queue.count + offsets.count < Self.requestsInFlight && (size.map { nextOffset < max($0, 1) } ?? true) {
+            while queue.count + offsets.count < depth && (size.map { nextOffset < max($0, 1) } ?? true) {
                 offsets.append(nextOffset)
                 nextOffset += UInt64(Self.chunkSize)
             }
@@ -175,6 +179,7 @@ extension SFTPSession {
                 let data = try reader.readBytes()
                 pendingWrite.append(contentsOf: data)
                 done += UInt64(data.count)
+                if depth < Self.maximumRequestsInFlight { depth += 1 }
                 if data.count < count && !data.isEmpty {
                     // A short read: ask for the rest of this range next, before later ranges.
                     let rest = offset + UInt64(data.count)

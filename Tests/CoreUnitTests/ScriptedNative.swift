@@ -42,14 +42,16 @@ final class ScriptedAuthenticator: NativeAuthenticator {
 final class ScriptedOpener: NativeChannelOpener {
     private(set) var channel: ScriptedChannel?
 
-    func open(_ connection: ScriptedConnection) -> NativeStep {
+    func open(_ connection: ScriptedConnection, window _: Int?) -> NativeStep {
         if connection.openBlocks { return .wouldBlock }
         let channel = ScriptedChannel(connection: connection)
         connection.opened.append(channel)
         self.channel = channel
         return .done
     }
-    func openDirectTCPIP(host _: String, port _: Int, _ connection: ScriptedConnection) -> NativeStep { open(connection) }
+    func openDirectTCPIP(host _: String, port _: Int, _ connection: ScriptedConnection) -> NativeStep {
+        open(connection, window: nil)
+    }
     func setEnvironment(_: String, _: String, _: ScriptedConnection) -> NativeStep { .done }
     func requestPTY(_: SSHPTYRequest, _: ScriptedConnection) -> NativeStep { .done }
     func start(_: SSHChannelRequest.Kind, _: ScriptedConnection) -> NativeStep { .done }
