@@ -142,7 +142,7 @@ struct ConnectTests {
             try await Task.sleep(for: .milliseconds(20))
         }
         try await Task.sleep(for: .milliseconds(200))
-        let holders = try (0..<2).map { _ in try SilentConnection(host: server.host, port: server.port) }
+        let holders = try (0..<2).map { _ in try TestTCPConnection(host: server.host, port: server.port) }
         try await Task.sleep(for: .milliseconds(300))
         #expect(!server.log.contains("past MaxStartups"), "both silent connections hold a slot")
         let error = await expectSSHError(.closedBeforeBanner) { try await engine.backend.connect(server.options()) }

@@ -4,10 +4,6 @@ import SSHBackend
 import SSHTestSupport
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 @Suite("The server's algorithm offer")
 struct ServerAlgorithmOfferTests {
     @Test("read from a real sshd, the offer is what `sshd -T` says it is configured with")
@@ -84,26 +80,14 @@ struct ServerAlgorithmOfferTests {
 
     /// Connects to an SSH server, sends an identification string and reads until its KEXINIT is complete.
     static func serverHello(host: String, port: Int) throws -> [UInt8] {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        inet_pton(AF_INET, host, &address.sin_addr)
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { throw TestSupportError("cannot connect to \(host):\(port)") }
-        let hello = Array("SSH-2.0-offer-probe\r\n".utf8)
-        _ = hello.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        let connection = try TestTCPConnection(host: host, port: port)
+        defer { connection.close() }
+        connection.send(Array("SSH-2.0-offer-probe\r\n".utf8))
         var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
         while ServerAlgorithmOffer(serverStream: bytes) == nil {
-            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            guard count > 0 else { throw TestSupportError("the server sent no KEXINIT: \(bytes.count) bytes") }
-            bytes += chunk[..<count]
+            let chunk = connection.receive()
+            guard !chunk.isEmpty else { throw TestSupportError("the server sent no KEXINIT: \(bytes.count) bytes") }
+            bytes += chunk
         }
         return bytes
     }

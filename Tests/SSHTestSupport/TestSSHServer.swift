@@ -165,16 +165,10 @@ public enum FreePort {
     public static func waitUntilListening(host: String, port: Int, timeout: Double) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            inet_pton(AF_INET, host, &address.sin_addr)
-            let rc = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            if let connection = try? TestTCPConnection(host: host, port: port) {
+                connection.close()
+                return true
             }
-            close(fd)
-            if rc == 0 { return true }
             usleep(20_000)
         }
         return false
@@ -213,13 +207,16 @@ public final class BlackholeListener: Sendable {
     deinit { close(fd) }
 }
 
-/// A TCP connection that never sends a byte: to a server, an unauthenticated client that takes a slot.
-public final class SilentConnection: Sendable {
+/// A plain TCP connection to a test server: to send and read raw bytes (a server's first packets), or, sending
+/// nothing, to hold one of its unauthenticated slots.
+public final class TestTCPConnection: Sendable {
     private let fd: Int32
 
-    /// Connects to `host:port`.
-    public init(host: String, port: Int) throws {
+    /// Connects to `host:port`; reads give up after `timeout` seconds.
+    public init(host: String, port: Int, timeout: Int = 5) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var limit = timeval(tv_sec: timeout, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -228,9 +225,22 @@ public final class SilentConnection: Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard rc == 0 else {
+            let code = errno
             Glibc.close(fd)
-            throw TestSupportError("cannot connect to \(host):\(port): errno \(errno)")
+            throw TestSupportError("cannot connect to \(host):\(port): errno \(code)")
         }
+    }
+
+    /// Sends `bytes`.
+    public func send(_ bytes: [UInt8]) {
+        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
+
+    /// What arrives next (at most 4 KiB); empty at the end, on an error or after the timeout.
+    public func receive() -> [UInt8] {
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        return count > 0 ? Array(chunk[..<count]) : []
     }
 
     /// Closes the connection.

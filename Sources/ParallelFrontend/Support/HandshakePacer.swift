@@ -6,87 +6,68 @@ import Synchronization
 /// congestion window). The global ``AsyncLimiter`` still bounds all handshakes together; this only narrows it for
 /// destinations that push back. No thread blocks; a cancelled waiter leaves with `CancellationError`.
 final class HandshakePacer: Sendable {
+    /// A destination's window, and how many callers hold it (so an idle one can be forgotten safely).
     private struct Window {
-        var limit: Double
-        var running = 0
-        var waiters: [(id: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
-    }
-
-    private struct State {
-        var windows: [String: Window] = [:]
-        var nextID: UInt64 = 0
+        let limiter: AsyncLimiter
+        var users = 0
     }
 
     /// The window a destination starts with: sshd's default `MaxStartups` begins dropping past 10.
     static let initialWindow = 10.0
     private let ceiling: Double
-    private let state = Mutex(State())
+    private let windows = Mutex<[String: Window]>([:])
 
     /// A pacer whose windows never exceed `ceiling` (the global handshake limit).
     init(ceiling: Int) { self.ceiling = Double(max(1, ceiling)) }
 
+    private var startingWindow: Double { min(Self.initialWindow, ceiling) }
+
     /// The current window of `destination` (for tests and diagnostics).
     func window(_ destination: String) -> Double {
-        state.withLock { $0.windows[destination]?.limit ?? min(Self.initialWindow, ceiling) }
+        windows.withLock { $0[destination]?.limiter.limit } ?? startingWindow
     }
 
-    /// Waits until `destination` has room for one more handshake; pair a return with ``release(_:turnedAway:)``.
+    /// Waits until `destination` has room for one more handshake; pair a return with ``release(_:turnedAway:completed:)``.
     func acquire(_ destination: String) async throws {
-        let id = state.withLock { state in
-            state.nextID += 1
-            return state.nextID
+        let limiter = windows.withLock { windows -> AsyncLimiter in
+            var window = windows[destination] ?? Window(limiter: AsyncLimiter(limit: Int(startingWindow)))
+            window.users += 1
+            windows[destination] = window
+            return window.limiter
         }
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let outcome = state.withLock { state -> Result<Void, any Error>? in
-                    if Task.isCancelled { return .failure(CancellationError()) }
-                    var window = state.windows[destination] ?? Window(limit: min(Self.initialWindow, ceiling))
-                    defer { state.windows[destination] = window }
-                    if window.running < Int(window.limit) {
-                        window.running += 1
-                        return .success(())
-                    }
-                    window.waiters.append((id, continuation))
-                    return nil
-                }
-                if let outcome { continuation.resume(with: outcome) }
-            }
-        } onCancel: {
-            let waiter = state.withLock { state -> CheckedContinuation<Void, any Error>? in
-                guard var window = state.windows[destination],
-                      let index = window.waiters.firstIndex(where: { $0.id == id }) else { return nil }
-                defer { state.windows[destination] = window }
-                return window.waiters.remove(at: index).continuation
-            }
-            waiter?.resume(throwing: CancellationError())
+        do {
+            try await limiter.acquire()
+        } catch {
+            leave(destination)
+            throw error
         }
     }
 
     /// Ends a handshake against `destination`: `turnedAway` when the destination closed it before its banner
-    /// (the window halves), else it completed or failed for another reason (a completed one grows the window).
+    /// (the window halves), `completed` when it got through (the window grows by 1/window), else neither.
     func release(_ destination: String, turnedAway: Bool, completed: Bool) {
-        let ready = state.withLock { state -> [CheckedContinuation<Void, any Error>] in
-            guard var window = state.windows[destination] else { return [] }
-            window.running -= 1
-            if turnedAway {
-                window.limit = max(1, window.limit / 2)
-            } else if completed {
-                window.limit = min(ceiling, window.limit + 1 / window.limit)
-            }
-            var ready: [CheckedContinuation<Void, any Error>] = []
-            while window.running < Int(window.limit), !window.waiters.isEmpty {
-                window.running += 1
-                ready.append(window.waiters.removeFirst().continuation)
-            }
-            // Only destinations that pushed back are remembered once idle, so memory follows those, not every host.
-            if window.running == 0, window.waiters.isEmpty, window.limit >= min(Self.initialWindow, ceiling) {
-                state.windows[destination] = nil
-            } else {
-                state.windows[destination] = window
-            }
-            return ready
+        guard let limiter = windows.withLock({ $0[destination]?.limiter }) else { return }
+        let ceiling = ceiling
+        limiter.release { window in
+            if turnedAway { return max(1, window / 2) }
+            return completed ? min(ceiling, window + 1 / window) : window
         }
-        for continuation in ready { continuation.resume() }
+        leave(destination)
+    }
+
+    /// One caller is done with `destination`'s window. Only destinations that pushed back are remembered once
+    /// nobody uses them, so memory follows those, not every host.
+    private func leave(_ destination: String) {
+        let starting = startingWindow
+        windows.withLock { windows in
+            guard var window = windows[destination] else { return }
+            window.users -= 1
+            if window.users == 0 && window.limiter.limit >= starting {
+                windows[destination] = nil
+            } else {
+                windows[destination] = window
+            }
+        }
     }
 }
 
