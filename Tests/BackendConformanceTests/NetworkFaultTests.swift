@@ -19,7 +19,8 @@ struct NetworkFaultTests {
     /// Keepalive every 2 s (libssh2's shortest), dead after two unanswered, as OpenSSH's ServerAliveInterval 2
     /// with ServerAliveCountMax 2.
     static func keepaliveOptions(_ server: TestSSHServer) -> SSHConnectionOptions {
-        var options = server.options(connectTimeout: .seconds(3))
+        // The connect deadline also bounds the handshake: generous, as the rest of the suite loads the machine.
+        var options = server.options(connectTimeout: .seconds(15))
         options.keepaliveInterval = .seconds(2)
         options.keepaliveCountMax = 2
         return options
