@@ -8,10 +8,10 @@ host is done); peers run their usual fan-out (every host at once) against the fi
     bench/hundred            # N = 10,000 and 100,000; writes docs/benchmarks-hundred.md
     bench/hundred --quick    # N = 2,000, prints only
 """
-import argparse, json, os, resource, subprocess, sys, time
+import argparse, os, resource, subprocess, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import Setup, markdown_table, process_cpu, FLEET, ROOT  # noqa: E402
+from run import Setup, markdown_table, process_cpu, run_json, FLEET, ROOT  # noqa: E402
 
 BENCH = os.path.join(ROOT, ".build", "release", "pssh-bench")
 PEERS = os.path.join(ROOT, "bench", "peers")
@@ -60,12 +60,7 @@ def wait_listening(address, port):
 
 def measured(command, fleet, timeout):
     before = sum(process_cpu(p.pid, reaped=False) for p in fleet)
-    try:
-        p = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-        lines = [line for line in p.stdout.splitlines() if line.startswith("{")]
-        result = json.loads(lines[-1]) if lines else {"error": ((p.stderr or p.stdout).strip().splitlines() or ["failed"])[-1][:200]}
-    except subprocess.TimeoutExpired:
-        result = {"error": f"killed after {timeout} s"}
+    result = run_json(command, timeout)
     time.sleep(1)
     result["fleet_cpu"] = sum(process_cpu(p.pid, reaped=False) for p in fleet) - before
     return result

@@ -100,6 +100,19 @@ class Setup:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def run_json(command, timeout=1800):
+    """Runs one tool process and returns the last JSON line it printed, or {"error": why} (its last message line,
+    or that it was killed at `timeout`)."""
+    try:
+        p = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"killed after {timeout} s"}
+    lines = [line for line in p.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        return {"error": ((p.stderr or p.stdout).strip().splitlines() or ["failed"])[-1][:200]}
+    return json.loads(lines[-1])
+
+
 def markdown_table(header, rows):
     """A Markdown table: `header` cells, then one line per row (a row may be shorter: the rest left empty)."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

@@ -11,21 +11,10 @@ Tools: our pssh-bench (both engines), parallel-ssh's native (libssh2) client and
 import argparse, json, os, subprocess, sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import Setup, markdown_table, free_port, wait_listening, ROOT  # noqa: E402
+from run import Setup, markdown_table, free_port, wait_listening, run_json as run, ROOT  # noqa: E402
 
 PEERS = os.path.join(ROOT, "bench", "peers")
 BENCH = os.path.join(ROOT, ".build", "release", "pssh-bench")
-
-
-def run(command, timeout=1800):
-    try:
-        p = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {"error": f"killed after {timeout} s"}
-    lines = [line for line in p.stdout.splitlines() if line.startswith("{")]
-    if not lines:
-        return {"error": ((p.stderr or p.stdout).strip().splitlines() or ["failed"])[-1][:160]}
-    return json.loads(lines[-1])
 
 
 def commands(options, setup, n, port, key, passphrase):
