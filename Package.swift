@@ -59,10 +59,17 @@ let package = Package(
         .systemLibrary(
             name: "CLibSSH", pkgConfig: "libssh",
             providers: [.apt(["libssh-dev"])]),
+        .systemLibrary(
+            name: "CLibCrypto", pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]),
+
+        // Private keys decrypted once in the process (OpenSSH's bcrypt KDF, AES, PEM through libcrypto), for an
+        // engine whose library cannot keep a decrypted key (libssh2 1.10) and would otherwise derive it per session.
+        .target(name: "SSHPrivateKeys", dependencies: ["CLibCrypto"], swiftSettings: swiftSettings),
 
         // The engines.
         .target(
-            name: "BackendLibSSH2", dependencies: ["SSHBackend", "SSHEngineCore", "SSHEventLoop", "CLibSSH2"],
+            name: "BackendLibSSH2", dependencies: ["SSHBackend", "SSHEngineCore", "SSHEventLoop", "SSHPrivateKeys", "CLibSSH2"],
             swiftSettings: swiftSettings),
         .target(
             name: "BackendLibSSH", dependencies: ["SSHBackend", "SSHEngineCore", "SSHEventLoop", "CLibSSH"],
@@ -140,7 +147,7 @@ let package = Package(
         .testTarget(
             name: "CoreUnitTests",
             dependencies: ["SSHBackend", "SSHEventLoop", "SSHEngineCore", "SSHFileTransfer", "SSHKnownHosts", "SSHConfig",
-                           "SSHTestSupport"],
+                           "SSHPrivateKeys", "SSHTestSupport"],
             swiftSettings: swiftSettings),
 
         // One conformance suite that every engine passes unchanged.

@@ -139,7 +139,7 @@ final class LibSSHAuthenticator: NativeAuthenticator {
         let passphrase: String?
         switch attempt {
         case .keyFile(let path, let given, _), .certificate(let path, _, let given):
-            contents = LibSSHKeyCache.contents(ofFile: path)
+            contents = PrivateKeyFile.contents(ofFile: path)
             passphrase = given
             if contents == nil { rc = SSH_EOF }  // errno says why, as libssh's own file import would
         case .keyData(let data, let given):

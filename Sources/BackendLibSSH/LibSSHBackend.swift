@@ -41,8 +41,8 @@ public struct LibSSHBackend: SSHBackend {
     ]
 
     public func connect(_ options: SSHConnectionOptions) async throws -> any SSHSession {
-        // Keys are parsed and decrypted once per process, off the loops (LibSSHKeyCache).
-        await LibSSHKeyCache.prepare(options)
+        // Keys are parsed and decrypted once per process, off the loops (LibSSHKeyCache, a PrivateKeyCache).
+        await LibSSHKeyCache.shared.prepare(options)
         return try await runtime.connect(LibSSHConnection.self, options)
     }
 }

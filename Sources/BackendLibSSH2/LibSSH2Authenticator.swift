@@ -2,6 +2,7 @@ import CLibSSH2
 import SSHBackend
 import SSHEngineCore
 import SSHEventLoop
+import SSHPrivateKeys
 
 #if canImport(Glibc)
 import Glibc
@@ -61,13 +62,27 @@ final class LibSSH2Authenticator: NativeAuthenticator {
         let rc: Int32
         switch attempt {
         case .keyFile(let path, let passphrase, _):
-            rc = libssh2_userauth_publickey_fromfile_ex(session, user, userLength, nil, path, passphrase ?? "")
+            // Decrypted once per process (LibSSH2KeyCache); a key that needs no decryption, or one this process
+            // cannot decrypt, is left to libssh2 as before.
+            let contents = PrivateKeyFile.contents(ofFile: path)
+            switch contents.map({ LibSSH2KeyCache.shared.value(contents: $0, passphrase: passphrase) }) {
+            case .decrypted(let plain):
+                rc = plain.withUnsafeBytes { authenticate(session, key: $0, passphrase: "") }
+            case .failed(let failure) where failure.isFinal:
+                record(failure.reason, keyProblem: attempt.isExplicitKey)
+                return step(connection)
+            default:
+                rc = libssh2_userauth_publickey_fromfile_ex(session, user, userLength, nil, path, passphrase ?? "")
+            }
         case .keyData(let key, let passphrase):
-            rc = key.bytes.withUnsafeBufferPointer { bytes in
-                bytes.withMemoryRebound(to: CChar.self) { chars in
-                    libssh2_userauth_publickey_frommemory(session, user, Int(userLength), nil, 0, chars.baseAddress,
-                                                           chars.count, passphrase ?? "")
-                }
+            switch LibSSH2KeyCache.shared.value(contents: key.bytes, passphrase: passphrase) {
+            case .decrypted(let plain):
+                rc = plain.withUnsafeBytes { authenticate(session, key: $0, passphrase: "") }
+            case .failed(let failure) where failure.isFinal:
+                record(failure.reason, keyProblem: attempt.isExplicitKey)
+                return step(connection)
+            default:
+                rc = key.bytes.withUnsafeBytes { authenticate(session, key: $0, passphrase: passphrase ?? "") }
             }
         case .password(let password):
             rc = clibssh2_userauth_password(session, user, userLength, password, UInt32(password.utf8.count))
@@ -83,6 +98,13 @@ final class LibSSH2Authenticator: NativeAuthenticator {
             return runAgent(attempt, socketPath: socketPath, session: session, connection: connection)
         }
         return conclude(attempt, rc: rc, session: session, connection: connection)
+    }
+
+    /// Public key authentication with a private key given as text.
+    private func authenticate(_ session: OpaquePointer, key: UnsafeRawBufferPointer, passphrase: String) -> Int32 {
+        let chars = key.bindMemory(to: CChar.self)
+        return libssh2_userauth_publickey_frommemory(session, user, Int(userLength), nil, 0, chars.baseAddress, chars.count,
+                                                     passphrase)
     }
 
     private func conclude(_ attempt: AuthAttempt, rc: Int32, session: OpaquePointer, connection: LibSSH2Connection) -> NativeStep {
@@ -188,6 +210,25 @@ final class LibSSH2Authenticator: NativeAuthenticator {
         libssh2_agent_disconnect(agent.handle)
         libssh2_agent_free(agent.handle)
         self.agent = nil
+    }
+}
+
+extension PrivateKeyDecryption.Failure {
+    /// Whether the failure settles the attempt (libssh2 would only derive the key again to find the same).
+    var isFinal: Bool {
+        switch self {
+        case .wrongPassphrase, .passphraseNeeded: return true
+        case .unsupported, .malformed: return false
+        }
+    }
+
+    /// The failure as the attempt list tells it.
+    var reason: String {
+        switch self {
+        case .wrongPassphrase: return "the key could not be decrypted: wrong passphrase"
+        case .passphraseNeeded: return "the key is encrypted and no passphrase was given"
+        case .unsupported(let why), .malformed(let why): return why
+        }
     }
 }
 

@@ -33,11 +33,13 @@ public struct LibSSH2Backend: SSHBackend {
 
     /// The capabilities, as a static list (the feature matrix is checked against it).
     public static let declaredCapabilities: Set<SSHCapability> = [
-        .passwordAuth, .keyboardInteractiveAuth, .privateKeyFileAuth, .privateKeyMemoryAuth, .agentAuth,
+        .passwordAuth, .keyboardInteractiveAuth, .privateKeyFileAuth, .privateKeyMemoryAuth, .keyDecryptedOnce, .agentAuth,
         .hostKeyVerification, .exec, .pty, .environment, .shell, .exitSignal, .concurrentChannels, .keepalive, .proxyCommand, .jumpHosts, .compression, .sftp, .scp,
     ]
 
     public func connect(_ options: SSHConnectionOptions) async throws -> any SSHSession {
-        try await runtime.connect(LibSSH2Connection.self, options)
+        // Passphrase-protected keys are decrypted once per process, off the loops (LibSSH2KeyCache).
+        await LibSSH2KeyCache.shared.prepare(options)
+        return try await runtime.connect(LibSSH2Connection.self, options)
     }
 }

@@ -1,0 +1,153 @@
+import Dispatch
+import SSHBackend
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Private keys parsed and decrypted once per process, whatever the number of sessions: keyed by the key's bytes
+/// and passphrase, an engine's parse of it (a native key to copy, or decrypted text) is kept, so a
+/// passphrase-protected key costs one key derivation (OpenSSH's bcrypt KDF: about 0.1 s of CPU) instead of one per
+/// host. A key that cannot be read with a passphrase is remembered too, so a wrong passphrase costs one derivation.
+///
+/// ``prepare(_:)`` parses the keys a connection will offer before it starts, on a thread of its own rather than a
+/// loop or the cooperative pool, once however many connections ask for the same key at the same moment; the
+/// authentication step then only looks the result up (``value(contents:passphrase:)``).
+package final class PrivateKeyCache<Parsed: Sendable>: Sendable {
+    private struct Identity: Hashable {
+        let contents: [UInt8]
+        let passphrase: String?
+    }
+
+    /// Where a key comes from, for parses in flight.
+    private enum Source: Hashable, Sendable {
+        case file(String)
+        case text([UInt8])
+    }
+
+    private struct FlightKey: Hashable, Sendable {
+        let source: Source
+        let passphrase: String?
+    }
+
+    private struct State {
+        var map: [Identity: Parsed] = [:]
+        var order: [Identity] = []
+        var parses: [Identity: Int] = [:]
+    }
+
+    private let capacity: Int
+    private let parse: @Sendable ([UInt8], String?) -> Parsed
+    private let state = Mutex(State())
+    private let flights = Mutex<[FlightKey: [CheckedContinuation<Void, Never>]]>([:])
+
+    /// A cache of at most `capacity` keys (beyond it the oldest is dropped), parsing with `parse` (the key's bytes
+    /// and passphrase in, the engine's result out).
+    package init(capacity: Int = 64, parse: @escaping @Sendable (_ contents: [UInt8], _ passphrase: String?) -> Parsed) {
+        self.capacity = capacity
+        self.parse = parse
+    }
+
+    /// How many times this key (as text, with this passphrase) was parsed while the cache held it: once, where
+    /// every session used to parse it again.
+    package func parseCount(contents: [UInt8], passphrase: String?) -> Int {
+        state.withLock { $0.parses[Identity(contents: contents, passphrase: passphrase)] ?? 0 }
+    }
+
+    /// The parse of a key file's or text's `contents` with `passphrase`; parses on a miss (``prepare(_:)`` normally
+    /// did it already, off the loop).
+    package func value(contents: [UInt8], passphrase: String?) -> Parsed {
+        let identity = Identity(contents: contents, passphrase: passphrase)
+        if let known = state.withLock({ $0.map[identity] }) { return known }
+        return store(identity)
+    }
+
+    /// Parses a key and keeps the result; the first result kept wins a race.
+    private func store(_ identity: Identity) -> Parsed {
+        let made = parse(identity.contents, identity.passphrase)
+        return state.withLock { state -> Parsed in
+            state.parses[identity, default: 0] += 1
+            if let existing = state.map[identity] { return existing }
+            if state.order.count >= capacity {
+                let oldest = state.order.removeFirst()
+                state.map[oldest] = nil
+                state.parses[oldest] = nil
+            }
+            state.map[identity] = made
+            state.order.append(identity)
+            return made
+        }
+    }
+
+    /// Parses every key the connection (and its jump hosts) will offer, off the loops, once per key however many
+    /// connections ask at the same moment.
+    package func prepare(_ options: SSHConnectionOptions) async {
+        var sources: [(Source, String?)] = []
+        for hop in [options] + options.jumpHosts {
+            for method in hop.authMethods {
+                switch method {
+                case .privateKeyFile(let path, let passphrase): sources.append((.file(path), passphrase))
+                case .certificate(let path, _, let passphrase): sources.append((.file(path), passphrase))
+                case .privateKey(let data, let passphrase): sources.append((.text(data.bytes), passphrase))
+                case .identityFiles(let paths, let passphrase): sources += paths.map { (.file($0), passphrase) }
+                default: break
+                }
+            }
+        }
+        for (source, passphrase) in sources { await prepare(source, passphrase: passphrase) }
+    }
+
+    private func prepare(_ source: Source, passphrase: String?) async {
+        if case .text(let bytes) = source,
+           state.withLock({ $0.map[Identity(contents: bytes, passphrase: passphrase)] != nil }) { return }
+        let flight = FlightKey(source: source, passphrase: passphrase)
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let first = flights.withLock { waiting -> Bool in
+                if waiting[flight] != nil {
+                    waiting[flight]?.append(continuation)
+                    return false
+                }
+                waiting[flight] = [continuation]
+                return true
+            }
+            guard first else { return }
+            DispatchQueue.global(qos: .userInitiated).async {
+                let contents: [UInt8]? = switch source {
+                case .file(let path): PrivateKeyFile.contents(ofFile: expandTilde(path))  // unreadable: the auth step says why
+                case .text(let bytes): bytes
+                }
+                if let contents {
+                    let identity = Identity(contents: contents, passphrase: passphrase)
+                    if self.state.withLock({ $0.map[identity] == nil }) { _ = self.store(identity) }
+                }
+                for waiter in self.flights.withLock({ $0.removeValue(forKey: flight) ?? [] }) { waiter.resume() }
+            }
+        }
+    }
+}
+
+/// Reading a private key file.
+package enum PrivateKeyFile {
+    /// The bytes of a key file (at most 1 MiB), or `nil` with `errno` saying why not.
+    package static func contents(ofFile path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 16384)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                return nil
+            }
+            if count == 0 { return bytes }
+            bytes += chunk[..<count]
+            if bytes.count > 1 << 20 {
+                errno = EFBIG
+                return nil
+            }
+        }
+    }
+}

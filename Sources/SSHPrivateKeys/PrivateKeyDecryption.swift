@@ -1,0 +1,51 @@
+/// Decrypts a passphrase-protected private key once, in the process, for an engine whose C library can only take a
+/// key as text and would otherwise derive it again for every session (libssh2 1.10): the result is the same key as
+/// unencrypted text, held in ``SecretBytes`` and handed to the library per session at a parse's cost.
+///
+/// Reads OpenSSH's format (`openssh-key-v1`, bcrypt KDF; AES in CTR, CBC or GCM mode) and PEM keys (PKCS#1, SEC1,
+/// PKCS#8) through libcrypto. Anything else is left to the engine (``Failure/unsupported(_:)``).
+package enum PrivateKeyDecryption {
+    /// Why a key was not decrypted here.
+    package enum Failure: Error, Equatable, Sendable {
+        /// The passphrase does not open the key.
+        case wrongPassphrase
+        /// The key is encrypted and no passphrase was given.
+        case passphraseNeeded
+        /// An encryption or format this process does not undo; the engine's library may still read it.
+        case unsupported(String)
+        /// The text is not a well-formed key of a format it claims.
+        case malformed(String)
+    }
+
+    /// What to hand the engine for `text` with `passphrase`.
+    package enum Outcome: Sendable {
+        /// The key was encrypted: here it is unencrypted.
+        case decrypted(SecretBytes)
+        /// The key is not encrypted: the text as it is will do.
+        case notEncrypted
+        /// It could not be decrypted here.
+        case failed(Failure)
+    }
+
+    /// Decrypts `text` (a private key file's contents) with `passphrase`.
+    package static func decrypt(_ text: [UInt8], passphrase: String?) -> Outcome {
+        func has(_ marker: String) -> Bool { PEMArmor.find(Array(marker.utf8), in: text[...]) != nil }
+        if has(OpenSSHKeyFile.armorBegin) {
+            switch OpenSSHKeyFile.parse(text) {
+            case .failure(let failure): return .failed(failure)
+            case .success(let file):
+                guard file.isEncrypted else { return .notEncrypted }
+                switch file.decrypt(passphrase: passphrase ?? "") {
+                case .success(let plain): return .decrypted(plain)
+                case .failure(let failure): return .failed(failure)
+                }
+            }
+        }
+        let pemEncrypted = has("-----BEGIN ENCRYPTED PRIVATE KEY-----")
+            || (has("PRIVATE KEY-----") && has("Proc-Type: 4,ENCRYPTED"))
+        guard pemEncrypted else { return .notEncrypted }
+        guard let passphrase, !passphrase.isEmpty else { return .failed(.passphraseNeeded) }
+        guard let plain = LibCrypto.decryptPEM(text, passphrase: passphrase) else { return .failed(.wrongPassphrase) }
+        return .decrypted(plain)
+    }
+}
