@@ -33,9 +33,9 @@ def commands(options, setup, n, port, key, passphrase):
     ]
 
 
-# Tools that derive the key again for every host: at N = 1,000 with a passphrase that is minutes of CPU, so they
+# Tools that derive the key again for every host (parallel-ssh: ssh2-python hands libssh2 the key file): at N = 1,000 with a passphrase that is minutes of CPU, so they
 # run the encrypted key at the smaller N only.
-PER_HOST_KDF = {"swift-libssh2", "pssh-libssh2"}
+PER_HOST_KDF = {"pssh-libssh2"}
 
 
 def main():

@@ -55,6 +55,18 @@ final class LibSSH2Authenticator: NativeAuthenticator {
     private func record(_ outcome: String, keyProblem: Bool) {
         progress.record(outcome, keyProblem: keyProblem)
         current = nil
+        currentKey = nil
+    }
+
+    /// The current attempt's key as the process decrypted it (``LibSSH2KeyCache``), looked up once per attempt
+    /// rather than at every step libssh2 would block.
+    private var currentKey: PreparedKey?
+
+    private func cachedKey(_ contents: () -> [UInt8]?, passphrase: String?) -> PreparedKey? {
+        if currentKey == nil, let bytes = contents() {
+            currentKey = PreparedKey(original: bytes, outcome: LibSSH2KeyCache.shared.value(contents: bytes, passphrase: passphrase))
+        }
+        return currentKey
     }
 
     /// Runs one attempt; `.failed` only for errors that end authentication (the transport broke).
@@ -62,28 +74,19 @@ final class LibSSH2Authenticator: NativeAuthenticator {
         let rc: Int32
         switch attempt {
         case .keyFile(let path, let passphrase, _):
-            // Decrypted once per process (LibSSH2KeyCache); a key that needs no decryption, or one this process
-            // cannot decrypt, is left to libssh2 as before.
-            let contents = PrivateKeyFile.contents(ofFile: path)
-            switch contents.map({ LibSSH2KeyCache.shared.value(contents: $0, passphrase: passphrase) }) {
-            case .decrypted(let plain):
-                rc = plain.withUnsafeBytes { authenticate(session, key: $0, passphrase: "") }
-            case .failed(let failure) where failure.isFinal:
-                record(failure.reason, keyProblem: attempt.isExplicitKey)
-                return step(connection)
-            default:
+            // Decrypted once per process (LibSSH2KeyCache) and handed to libssh2 as text with its public key. A key
+            // file that cannot be read, or a key this process cannot decrypt, is left to libssh2 as before.
+            guard let key = cachedKey({ PrivateKeyFile.contents(ofFile: path) }, passphrase: passphrase) else {
                 rc = libssh2_userauth_publickey_fromfile_ex(session, user, userLength, nil, path, passphrase ?? "")
+                break
             }
-        case .keyData(let key, let passphrase):
-            switch LibSSH2KeyCache.shared.value(contents: key.bytes, passphrase: passphrase) {
-            case .decrypted(let plain):
-                rc = plain.withUnsafeBytes { authenticate(session, key: $0, passphrase: "") }
-            case .failed(let failure) where failure.isFinal:
-                record(failure.reason, keyProblem: attempt.isExplicitKey)
-                return step(connection)
-            default:
-                rc = key.bytes.withUnsafeBytes { authenticate(session, key: $0, passphrase: passphrase ?? "") }
-            }
+            guard let code = authenticate(session, key, passphrase: passphrase, attempt) else { return step(connection) }
+            rc = code
+        case .keyData(let data, let passphrase):
+            let key = cachedKey({ data.bytes }, passphrase: passphrase)
+                ?? PreparedKey(original: data.bytes, outcome: .notEncrypted(publicKey: nil))
+            guard let code = authenticate(session, key, passphrase: passphrase, attempt) else { return step(connection) }
+            rc = code
         case .password(let password):
             rc = clibssh2_userauth_password(session, user, userLength, password, UInt32(password.utf8.count))
         case .keyboardInteractive(let responder):
@@ -100,11 +103,32 @@ final class LibSSH2Authenticator: NativeAuthenticator {
         return conclude(attempt, rc: rc, session: session, connection: connection)
     }
 
-    /// Public key authentication with a private key given as text.
-    private func authenticate(_ session: OpaquePointer, key: UnsafeRawBufferPointer, passphrase: String) -> Int32 {
+    /// Public key authentication with a prepared key; `nil` when the process already knows the attempt fails (a wrong
+    /// or missing passphrase), which is then recorded.
+    private func authenticate(_ session: OpaquePointer, _ key: PreparedKey, passphrase: String?, _ attempt: AuthAttempt) -> Int32? {
+        if let reason = key.finalFailure {
+            record(reason, keyProblem: attempt.isExplicitKey)
+            return nil
+        }
+        return key.withText { text, decrypted in
+            authenticate(session, key: text, publicKey: key.publicKey, passphrase: decrypted ? "" : passphrase ?? "")
+        }
+    }
+
+    /// Public key authentication with a private key given as text, and its public key as a `.pub` line if known
+    /// (else libssh2 derives it from the private key, a second parse).
+    private func authenticate(_ session: OpaquePointer, key: UnsafeRawBufferPointer, publicKey: [UInt8]?,
+                              passphrase: String) -> Int32 {
         let chars = key.bindMemory(to: CChar.self)
-        return libssh2_userauth_publickey_frommemory(session, user, Int(userLength), nil, 0, chars.baseAddress, chars.count,
-                                                     passphrase)
+        guard let publicKey else {
+            return libssh2_userauth_publickey_frommemory(session, user, Int(userLength), nil, 0, chars.baseAddress,
+                                                         chars.count, passphrase)
+        }
+        return publicKey.withUnsafeBytes { line in
+            let pub = line.bindMemory(to: CChar.self)
+            return libssh2_userauth_publickey_frommemory(session, user, Int(userLength), pub.baseAddress, pub.count,
+                                                         chars.baseAddress, chars.count, passphrase)
+        }
     }
 
     private func conclude(_ attempt: AuthAttempt, rc: Int32, session: OpaquePointer, connection: LibSSH2Connection) -> NativeStep {
@@ -210,6 +234,32 @@ final class LibSSH2Authenticator: NativeAuthenticator {
         libssh2_agent_disconnect(agent.handle)
         libssh2_agent_free(agent.handle)
         self.agent = nil
+    }
+}
+
+/// A key attempt's key: the text as read and what the process made of it.
+private struct PreparedKey {
+    let original: [UInt8]
+    let outcome: PrivateKeyDecryption.Outcome
+
+    /// Why the attempt ends without asking libssh2 (which would only derive the key again to find the same).
+    var finalFailure: String? {
+        if case .failed(let failure) = outcome, failure.isFinal { return failure.reason }
+        return nil
+    }
+
+    /// The public key as a `.pub` line, where the key file holds it.
+    var publicKey: [UInt8]? {
+        switch outcome {
+        case .decrypted(_, let publicKey), .notEncrypted(let publicKey): return publicKey
+        case .failed: return nil
+        }
+    }
+
+    /// Calls `body` with the text to give libssh2 and whether it is already decrypted.
+    func withText<Result>(_ body: (UnsafeRawBufferPointer, Bool) -> Result) -> Result {
+        if case .decrypted(let plain, _) = outcome { return plain.withUnsafeBytes { body($0, true) } }
+        return original.withUnsafeBytes { body($0, false) }
     }
 }
 

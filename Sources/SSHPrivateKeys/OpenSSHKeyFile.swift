@@ -35,6 +35,16 @@ struct OpenSSHKeyFile {
             kdfOptions: Array(options), publicKeys: publicKeys, encrypted: encrypted, tag: reader.rest))
     }
 
+    /// The key's public half as a `.pub` file line without comment (`ssh-ed25519 AAAA…`), when the file holds one key.
+    var publicKeyLine: [UInt8]? {
+        guard publicKeys.count == 1, let blob = publicKeys.first else { return nil }
+        var reader = WireReader(blob[...])
+        guard let type = reader.string(), !type.isEmpty else { return nil }
+        var encoded = [UInt8](repeating: 0, count: (blob.count + 2) / 3 * 4 + 1)
+        let length = EVP_EncodeBlock(&encoded, blob, Int32(blob.count))
+        return Array(type) + [UInt8(ascii: " ")] + encoded.prefix(Int(length))
+    }
+
     /// Whether the private part is encrypted.
     var isEncrypted: Bool { cipherName != "none" }
 

@@ -19,10 +19,12 @@ package enum PrivateKeyDecryption {
 
     /// What to hand the engine for `text` with `passphrase`.
     package enum Outcome: Sendable {
-        /// The key was encrypted: here it is unencrypted.
-        case decrypted(SecretBytes)
-        /// The key is not encrypted: the text as it is will do.
-        case notEncrypted
+        /// The key was encrypted: here it is unencrypted, with its public key as a `.pub` line (`type base64`)
+        /// where the key file holds it (OpenSSH's format), so the library need not derive it again.
+        case decrypted(SecretBytes, publicKey: [UInt8]?)
+        /// The key is not encrypted: the text as it is will do; its public key as a `.pub` line where the key file
+        /// holds it (OpenSSH's format).
+        case notEncrypted(publicKey: [UInt8]?)
         /// It could not be decrypted here.
         case failed(Failure)
     }
@@ -34,18 +36,18 @@ package enum PrivateKeyDecryption {
             switch OpenSSHKeyFile.parse(text) {
             case .failure(let failure): return .failed(failure)
             case .success(let file):
-                guard file.isEncrypted else { return .notEncrypted }
+                guard file.isEncrypted else { return .notEncrypted(publicKey: file.publicKeyLine) }
                 switch file.decrypt(passphrase: passphrase ?? "") {
-                case .success(let plain): return .decrypted(plain)
+                case .success(let plain): return .decrypted(plain, publicKey: file.publicKeyLine)
                 case .failure(let failure): return .failed(failure)
                 }
             }
         }
         let pemEncrypted = has("-----BEGIN ENCRYPTED PRIVATE KEY-----")
             || (has("PRIVATE KEY-----") && has("Proc-Type: 4,ENCRYPTED"))
-        guard pemEncrypted else { return .notEncrypted }
+        guard pemEncrypted else { return .notEncrypted(publicKey: nil) }
         guard let passphrase, !passphrase.isEmpty else { return .failed(.passphraseNeeded) }
         guard let plain = LibCrypto.decryptPEM(text, passphrase: passphrase) else { return .failed(.wrongPassphrase) }
-        return .decrypted(plain)
+        return .decrypted(plain, publicKey: nil)
     }
 }

@@ -32,7 +32,7 @@ struct PrivateKeyDecryptionTests {
     private func bytes(_ path: String) throws -> [UInt8] { Array(try Data(contentsOf: URL(fileURLWithPath: path))) }
 
     private func plain(_ outcome: PrivateKeyDecryption.Outcome) -> [UInt8]? {
-        guard case .decrypted(let secret) = outcome else { return nil }
+        guard case .decrypted(let secret, _) = outcome else { return nil }
         return secret.withUnsafeBytes { Array($0) }
     }
 
@@ -92,10 +92,11 @@ struct PrivateKeyDecryptionTests {
                 continue
             }
         }
-        guard case .notEncrypted = PrivateKeyDecryption.decrypt(open, passphrase: "anything") else {
-            Issue.record("an unencrypted key is not passed through")
+        guard case .notEncrypted(let line?) = PrivateKeyDecryption.decrypt(open, passphrase: "anything") else {
+            Issue.record("an unencrypted key is not passed through with its public key")
             return
         }
+        #expect(String(decoding: line, as: UTF8.self) == (try publicKey(fromFile: "\(directory)/open")))
         guard case .failed(.unsupported(let reason)) = PrivateKeyDecryption.decrypt(chacha, passphrase: "right") else {
             Issue.record("chacha20-poly1305 is not reported as unsupported")
             return
