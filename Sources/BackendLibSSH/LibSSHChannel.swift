@@ -62,14 +62,26 @@ final class LibSSHChannel: NativeChannel {
         callbacks.deallocate()
     }
 
-    /// Reads everything libssh holds for a stream in one call. libssh re-opens the window to 1.28 MB after every
-    /// read whatever it still buffers, so reading in small pieces would let its buffer grow without bound; emptied
-    /// at each read, it never holds more than one window.
+    /// The receive window the caller asked for, when larger than libssh's own (1.28 MB): reads of stdout keep it
+    /// open (`ssh_channel_read_timeout` grows the window to what a read asks beyond the buffered bytes).
+    var receiveWindow: UInt32?
+
+    /// libssh 0.10's own window (`WINDOWBASE`), which it restores whenever less than half of it is left.
+    private static let libraryWindow: UInt32 = 1_280_000
+
     /// Data arrived since the last read (the connection's transport pump runs the data callback).
     func hasBufferedInput(_ stream: ChannelStream) -> Bool {
         stream == .stdout ? arrived.stdout : arrived.stderr
     }
 
+    /// Reads everything libssh holds for a stream in one call. libssh re-opens the window to 1.28 MB after every
+    /// read whatever it still buffers, so reading in small pieces would let its buffer grow without bound; emptied
+    /// at each read, it never holds more than one window.
+    ///
+    /// With a larger ``receiveWindow``, stdout is read with `ssh_channel_read_timeout` asking for the buffered bytes
+    /// plus that window and a timeout of 0: libssh first tops the window up to it (one WINDOW_ADJUST), then, as
+    /// data is already buffered, copies exactly the buffered bytes without touching the socket. libssh never holds
+    /// more than that window.
     func read(_ stream: ChannelStream, scratch _: UnsafeMutableRawBufferPointer) throws(SSHError) -> [UInt8] {
         guard let handle else { return [] }
         if stream == .stdout { arrived.stdout = false } else { arrived.stderr = false }
@@ -77,11 +89,19 @@ final class LibSSHChannel: NativeChannel {
         let available = ssh_channel_poll(handle, id)
         if available == 0 || available == SSH_EOF { return [] }
         if available < 0 { throw connection.channelError("reading the channel failed") }
+        let window = stream == .stdout && LibSSHLibrary.readGrowsWindow
+            ? receiveWindow.flatMap { $0 > Self.libraryWindow ? $0 : nil } : nil
         var failed = false
         let bytes = [UInt8](unsafeUninitializedCapacity: Int(available)) { buffer, count in
-            let rc = ssh_channel_read_nonblocking(handle, buffer.baseAddress, UInt32(available), id)
+            let rc: Int32
+            if let window {
+                // libssh 0.10.6 copies min(buffered, asked) bytes: `available`, the buffer's size.
+                rc = ssh_channel_read_timeout(handle, buffer.baseAddress, UInt32(available) &+ window, id, 0)
+            } else {
+                rc = ssh_channel_read_nonblocking(handle, buffer.baseAddress, UInt32(available), id)
+            }
             failed = rc < 0 && rc != sshAgain && rc != SSH_EOF
-            count = max(0, Int(rc))
+            count = max(0, min(Int(rc), Int(available)))
         }
         if failed { throw connection.channelError("reading the channel failed") }
         return bytes

@@ -17,6 +17,11 @@ enum LibSSHLibrary {
         let full = ssh_version(0).map { String(cString: $0) } ?? "0.10"
         return String(full.prefix { $0 != "/" })
     }()
+
+    /// Whether the library is a 0.10 release, whose `ssh_channel_read_timeout` the engine's window growth relies on
+    /// (it copies at most the buffered bytes; see ``LibSSHChannel/read(_:scratch:)``). Other versions keep libssh's
+    /// own window.
+    static let readGrowsWindow: Bool = version.hasPrefix("0.10.")
 }
 
 /// `SSH_AGAIN` as the `Int32` the calls return.

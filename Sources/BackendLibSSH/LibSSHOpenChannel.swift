@@ -8,9 +8,11 @@ import SSHEngineCore
 final class LibSSHChannelOpener: NativeChannelOpener {
     private(set) var channel: LibSSHChannel?
 
-    /// libssh 0.10 sizes channel windows itself: `window` is not used.
-    func open(_ connection: LibSSHConnection, window _: Int?) -> NativeStep {
+    /// libssh 0.10 opens every channel with its own window (1.28 MB); a larger `window` is kept by the channel's
+    /// reads (``LibSSHChannel/receiveWindow``).
+    func open(_ connection: LibSSHConnection, window: Int?) -> NativeStep {
         if let failure = makeChannel(connection) { return failure }
+        channel?.receiveWindow = window.map { UInt32(clamping: $0) }
         return outcome({ ssh_channel_open_session($0) }, connection, "the server refused to open a channel")
     }
 
