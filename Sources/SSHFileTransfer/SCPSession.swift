@@ -189,9 +189,12 @@ package struct SCPSession: SSHSCPClient {
     /// Runs `scp -f` on `remotePath`, signals readiness, and hands the channel to `body`.
     private func source(_ remotePath: String, recursive: Bool,
                         _ body: (any SSHChannel, inout ChannelReader) async throws -> Void) async throws {
-        // The file streams towards us: a window as deep as an SFTP download's, to fill long round trips.
+        // The file streams towards us: a window from the process's budget, as an SFTP download's, to fill long
+        // round trips; held until the copy ends.
+        let window = ReceiveWindowBudget.shared.reserve()
+        defer { withExtendedLifetime(window) {} }
         let channel = try await session.openChannel(SSHChannelRequest(
-            kind: .exec("scp \(recursive ? "-r " : "")-f \(Self.quote(remotePath))"), receiveWindow: SFTPSession.channelWindow))
+            kind: .exec("scp \(recursive ? "-r " : "")-f \(Self.quote(remotePath))"), receiveWindow: window.bytes))
         var reader = ChannelReader(channel.stdout)
         do {
             try await channel.write([0])

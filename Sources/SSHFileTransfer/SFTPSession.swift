@@ -7,15 +7,17 @@ import Synchronization
 package final class SFTPSession: SSHSFTPClient {
     /// Bytes per READ or WRITE request (OpenSSH's sftp-server accepts up to 256 KiB).
     static let chunkSize = 64 * 1024
-    /// Requests in flight when a transfer starts: `chunkSize` × this is what it first keeps on the wire.
+    /// Requests in flight when a transfer starts: `chunkSize` × this is what it first keeps on the wire (2 MiB,
+    /// the floor of ``ReceiveWindowBudget``).
     static let requestsInFlight = 32
-    /// Requests in flight at most: a download grows its pipeline by one request per answer, up to this (4 MiB),
-    /// so it fills a long round trip (the bandwidth-delay product) without holding more per host.
-    static let maximumRequestsInFlight = 64
     /// Answers a download lets come back before it asks for more in one write.
     static let refillBatch = 8
-    /// The SFTP channel's receive window: what may be in flight towards us, matching the deepest pipeline.
-    static let channelWindow = maximumRequestsInFlight * chunkSize
+
+    /// The channel's receive window, drawn from the process's ``ReceiveWindowBudget`` for the session's life.
+    private let window: ReceiveWindowReservation
+    /// Requests in flight at most: a download grows its pipeline by one request per answer up to the channel's
+    /// window, so it fills a long round trip (the bandwidth-delay product) without holding more than its share.
+    var maximumRequestsInFlight: Int { max(Self.requestsInFlight, window.bytes / Self.chunkSize) }
 
     let channel: any SSHChannel
     let host: String
@@ -65,16 +67,18 @@ package final class SFTPSession: SSHSFTPClient {
         var reader: SFTPReader { SFTPReader(body, offset: offset) }
     }
 
-    private init(channel: any SSHChannel, host: String, port: Int) {
+    private init(channel: any SSHChannel, host: String, port: Int, window: ReceiveWindowReservation) {
         self.channel = channel
         self.host = host
         self.port = port
+        self.window = window
     }
 
     /// Opens the `sftp` subsystem on `session` and exchanges versions.
     package static func start(on session: any SSHSession) async throws -> SFTPSession {
-        let channel = try await session.openChannel(SSHChannelRequest(kind: .subsystem("sftp"), receiveWindow: channelWindow))
-        let sftp = SFTPSession(channel: channel, host: session.options.host, port: session.options.port)
+        let window = ReceiveWindowBudget.shared.reserve()
+        let channel = try await session.openChannel(SSHChannelRequest(kind: .subsystem("sftp"), receiveWindow: window.bytes))
+        let sftp = SFTPSession(channel: channel, host: session.options.host, port: session.options.port, window: window)
         do {
             try await sftp.handshake()
         } catch {

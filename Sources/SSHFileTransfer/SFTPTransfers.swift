@@ -179,7 +179,7 @@ extension SFTPSession {
                 let data = try reader.readBytes()
                 pendingWrite.append(contentsOf: data)
                 done += UInt64(data.count)
-                if depth < Self.maximumRequestsInFlight { depth += 1 }
+                if depth < maximumRequestsInFlight { depth += 1 }
                 if data.count < count && !data.isEmpty {
                     // A short read: ask for the rest of this range next, before later ranges.
                     let rest = offset + UInt64(data.count)
