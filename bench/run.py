@@ -497,9 +497,11 @@ NOTES = """## Notes on reading these figures
   own memory small. OpenSSH's 14 MB is its own: `/usr/bin/time` measures the same for `scp` started from a shell.
 - `*@20ms`: SFTP copies of a 50 MB file through `bench/delay_proxy.py`, which delays each direction by 10 ms (this
   kernel has no netem). With one request at a time, 64 KiB per round trip would take 16 s; pipelining keeps every
-  tool near 1 s. What remains is bounded by the bytes in flight: ours and OpenSSH's keep up to 2 MiB (libssh
-  0.10's channel window is about 1.25 MiB). parallel-ssh's libssh2 client leaves downloads to libssh2's own SFTP
-  read-ahead, which downloads faster at this latency (not examined further).
+  tool near 1 s. What remains is bounded by the bytes in flight. OpenSSH keeps 2 MiB. Our downloads take a
+  receive window from a process budget (`ReceiveWindowBudget`: 2 to 32 MiB each, 256 MiB shared) and grow their
+  SFTP pipeline up to it; on libssh 0.10, whose channels open at 1.28 MB, the engine keeps the larger window by
+  asking its reads for more than is buffered. parallel-ssh's SCP reads ask libssh2 for the rest of the file, so its
+  window grows to the file's size (50 MB here), unbounded.
 - Threads: ours are the main thread, one event loop per core and the Swift runtime's own executor threads; a
   4-thread blocking pool starts only for file I/O and name resolution.
 """
