@@ -498,7 +498,7 @@ NOTES = """## Notes on reading these figures
 - `*@20ms`: SFTP copies of a 50 MB file through `bench/delay_proxy.py`, which delays each direction by 10 ms (this
   kernel has no netem). With one request at a time, 64 KiB per round trip would take 16 s; pipelining keeps every
   tool near 1 s. What remains is bounded by the bytes in flight. OpenSSH keeps 2 MiB. Our downloads take a
-  receive window from a process budget (`ReceiveWindowBudget`: 2 to 32 MiB each, 256 MiB shared) and grow their
+  receive window from a process budget (`ReceiveWindowBudget`: 2 to 16 MiB each, 256 MiB shared) and grow their
   SFTP pipeline up to it; on libssh 0.10, whose channels open at 1.28 MB, the engine keeps the larger window by
   asking its reads for more than is buffered. parallel-ssh's SCP reads ask libssh2 for the rest of the file, so its
   window grows to the file's size (50 MB here), unbounded.

@@ -18,6 +18,10 @@ package final class SFTPSession: SSHSFTPClient {
     /// Requests in flight at most: a download grows its pipeline by one request per answer up to the channel's
     /// window, so it fills a long round trip (the bandwidth-delay product) without holding more than its share.
     var maximumRequestsInFlight: Int { max(Self.requestsInFlight, window.bytes / Self.chunkSize) }
+    /// WRITE requests an upload keeps unanswered: twice the server's usual window (OpenSSH's 2 MiB) when the
+    /// budget allows, so the window, not our wait for answers, bounds the upload; queued data beyond the server's
+    /// window waits in the channel, bounded by this.
+    var uploadRequestsInFlight: Int { min(maximumRequestsInFlight, 2 * Self.requestsInFlight) }
 
     let channel: any SSHChannel
     let host: String

@@ -87,7 +87,7 @@ extension SFTPSession {
                     inFlight.append((slot, min(start + Self.chunkSize, block.count) - start))
                 }
                 offset += UInt64(block.count)
-                while inFlight.count > Self.requestsInFlight - starts.count { try await settleOldest() }
+                while inFlight.count > uploadRequestsInFlight - starts.count { try await settleOldest() }
             }
             while !inFlight.isEmpty { try await settleOldest() }
         } catch {
