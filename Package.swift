@@ -122,7 +122,8 @@ let package = Package(
         // all (fuzz/run builds it with --sanitize=fuzzer -DFUZZING; built plainly it replays files).
         .target(
             name: "FuzzTargets",
-            dependencies: ["SSHBackend", "SSHEngineCore", "SSHFileTransfer", "SSHKnownHosts", "SSHConfig", "FleetCLI"],
+            dependencies: ["SSHBackend", "SSHEngineCore", "SSHFileTransfer", "SSHKnownHosts", "SSHConfig", "SSHPrivateKeys",
+                           "FleetCLI"],
             swiftSettings: swiftSettings),
         .executableTarget(name: "fuzz", dependencies: ["FuzzTargets"], swiftSettings: swiftSettings),
 

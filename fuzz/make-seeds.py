@@ -86,3 +86,14 @@ put("kexinit", "openssh", b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n" + kexinit(defaul
 put("kexinit", "tinyssh", b"SSH-2.0-tinyssh_noversion\r\n" + kexinit(["curve25519-sha256", "ssh-ed25519",
     "chacha20-poly1305@openssh.com", "chacha20-poly1305@openssh.com", "hmac-sha2-256", "hmac-sha2-256", "none", "none", "", ""]))
 put("kexinit", "banner-lines", b"Welcome\r\nrules apply\nSSH-2.0-x\n" + kexinit(["a", "b", "c", "c", "d", "d", "none", "none", "", ""]))
+
+# Private keys: throwaway keys ssh-keygen writes with the passphrase the target uses ("fuzzy"), few bcrypt rounds.
+with tempfile.TemporaryDirectory() as keys:
+    for name, arguments in (("openssh-aes256-ctr", ["-t", "ed25519", "-a", "1", "-N", "fuzzy"]),
+                            ("openssh-aes256-gcm", ["-t", "ed25519", "-a", "2", "-N", "fuzzy", "-Z", "aes256-gcm@openssh.com"]),
+                            ("openssh-unencrypted", ["-t", "ed25519", "-N", ""]),
+                            ("pem-ecdsa-encrypted", ["-t", "ecdsa", "-m", "PEM", "-N", "fuzzy"])):
+        path = os.path.join(keys, name)
+        subprocess.run(["ssh-keygen", "-q", "-C", "fuzz seed", "-f", path] + arguments, check=True)
+        with open(path, "rb") as f:
+            put("private-key", name, f.read())

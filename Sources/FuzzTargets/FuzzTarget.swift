@@ -5,6 +5,7 @@ import SSHConfig
 import SSHEngineCore
 import SSHFileTransfer
 import SSHKnownHosts
+import SSHPrivateKeys
 
 /// The parsers that read bytes nobody here controls, as fuzz targets: each ``run(_:)`` takes arbitrary bytes into
 /// one of them and must come back (with a result or its typed error) for every input: never trap, hang, or
@@ -25,6 +26,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case sshConfig = "ssh-config"
     /// A server's identification string and KEXINIT.
     case kexinit
+    /// Private key files (OpenSSH's format and PEM) decrypted with a passphrase, at most 4 bcrypt rounds.
+    case privateKey = "private-key"
 
     /// Feeds `data` to the target.
     public func run(_ data: [UInt8]) {
@@ -35,6 +38,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .knownHosts: Self.knownHosts(data)
         case .sshConfig: Self.sshConfig(data)
         case .kexinit: Self.kexinit(data)
+        case .privateKey: Self.privateKey(data)
         }
     }
 
@@ -116,6 +120,16 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             done.signal()
         }
         done.wait()
+    }
+
+    private static func privateKey(_ data: [UInt8]) {
+        switch PrivateKeyDecryption.decrypt(data, passphrase: "fuzzy", maximumRounds: 4) {
+        case .decrypted(let plain, _):
+            // What comes out is an unencrypted key of the same format.
+            guard case .notEncrypted = PrivateKeyDecryption.decrypt(plain.withUnsafeBytes { Array($0) }, passphrase: nil)
+            else { fatalError("a decrypted key does not read back as unencrypted") }
+        case .notEncrypted, .failed: break
+        }
     }
 
     private static func kexinit(_ data: [UInt8]) {

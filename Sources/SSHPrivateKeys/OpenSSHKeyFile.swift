@@ -49,13 +49,13 @@ struct OpenSSHKeyFile {
     var isEncrypted: Bool { cipherName != "none" }
 
     /// The private part decrypted with `passphrase`, as unencrypted key text.
-    func decrypt(passphrase: String) -> Result<SecretBytes, PrivateKeyDecryption.Failure> {
+    func decrypt(passphrase: String, maximumRounds: Int) -> Result<SecretBytes, PrivateKeyDecryption.Failure> {
         guard let cipher = LibCrypto.Cipher.named(cipherName) else {
             return .failure(.unsupported("the key is encrypted with \(cipherName), which this process cannot decrypt"))
         }
         guard kdfName == "bcrypt" else { return .failure(.unsupported("the key uses the \(kdfName) key derivation")) }
         var options = WireReader(kdfOptions[...])
-        guard let salt = options.string(), let rounds = options.uint32(), rounds >= 1, rounds <= 1 << 16 else {
+        guard let salt = options.string(), let rounds = options.uint32(), rounds >= 1, rounds <= maximumRounds else {
             return .failure(.malformed("the key's bcrypt options are malformed"))
         }
         guard encrypted.count >= cipher.blockSize, encrypted.count % cipher.blockSize == 0, tag.count == cipher.tagLength

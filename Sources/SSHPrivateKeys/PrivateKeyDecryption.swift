@@ -29,15 +29,16 @@ package enum PrivateKeyDecryption {
         case failed(Failure)
     }
 
-    /// Decrypts `text` (a private key file's contents) with `passphrase`.
-    package static func decrypt(_ text: [UInt8], passphrase: String?) -> Outcome {
+    /// Decrypts `text` (a private key file's contents) with `passphrase`. A key asking for more than
+    /// `maximumRounds` bcrypt rounds (each about 7 ms of CPU) is refused as malformed.
+    package static func decrypt(_ text: [UInt8], passphrase: String?, maximumRounds: Int = 1 << 16) -> Outcome {
         func has(_ marker: String) -> Bool { PEMArmor.find(Array(marker.utf8), in: text[...]) != nil }
         if has(OpenSSHKeyFile.armorBegin) {
             switch OpenSSHKeyFile.parse(text) {
             case .failure(let failure): return .failed(failure)
             case .success(let file):
                 guard file.isEncrypted else { return .notEncrypted(publicKey: file.publicKeyLine) }
-                switch file.decrypt(passphrase: passphrase ?? "") {
+                switch file.decrypt(passphrase: passphrase ?? "", maximumRounds: maximumRounds) {
                 case .success(let plain): return .decrypted(plain, publicKey: file.publicKeyLine)
                 case .failure(let failure): return .failed(failure)
                 }
