@@ -167,10 +167,21 @@ package final class EventLoop: @unchecked Sendable {
     }
 
     /// Cancels a timer; a no-op if it already fired. Loop thread only.
+    ///
+    /// The heap keeps a cancelled timer's entry until its deadline (an operation's deadline is often minutes away
+    /// and cancelled within milliseconds), so once cancelled entries outnumber live ones the heap is compacted:
+    /// its size follows the timers alive, not how many were ever set within the longest deadline.
     package func cancelTimer(_ id: TimerID) {
         preconditionInEventLoop()
-        timerCallbacks[id.rawValue] = nil
+        guard timerCallbacks.removeValue(forKey: id.rawValue) != nil else { return }
+        if timers.count > 2 * timerCallbacks.count + 256 {
+            let live = timerCallbacks
+            timers.compact { live[$0] != nil }
+        }
     }
+
+    /// Entries in the timer heap, cancelled ones not yet dropped included (loop thread only; for tests).
+    package var timerHeapCount: Int { timers.count }
 
     // MARK: The loop
 

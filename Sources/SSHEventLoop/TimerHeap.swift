@@ -26,18 +26,36 @@ struct TimerHeap {
         let last = entries.removeLast()
         if !entries.isEmpty {
             entries[0] = last
-            var parent = 0
-            while true {
-                let left = 2 * parent + 1
-                let right = left + 1
-                var smallest = parent
-                if left < entries.count, entries[left].deadline < entries[smallest].deadline { smallest = left }
-                if right < entries.count, entries[right].deadline < entries[smallest].deadline { smallest = right }
-                if smallest == parent { break }
-                entries.swapAt(parent, smallest)
-                parent = smallest
-            }
+            siftDown(from: 0)
         }
         return top
+    }
+
+    /// Entries held, cancelled ones included until they are popped or compacted away.
+    var count: Int { entries.count }
+
+    /// Drops the entries whose id `isLive` rejects and rebuilds the heap in linear time, in a buffer sized to what
+    /// is left (a cancelled timer otherwise stays until its deadline, and the array never shrinks).
+    mutating func compact(keeping isLive: (UInt64) -> Bool) {
+        entries = entries.filter { isLive($0.id) }
+        var index = entries.count / 2 - 1
+        while index >= 0 {
+            siftDown(from: index)
+            index -= 1
+        }
+    }
+
+    private mutating func siftDown(from start: Int) {
+        var parent = start
+        while true {
+            let left = 2 * parent + 1
+            let right = left + 1
+            var smallest = parent
+            if left < entries.count, entries[left].deadline < entries[smallest].deadline { smallest = left }
+            if right < entries.count, entries[right].deadline < entries[smallest].deadline { smallest = right }
+            if smallest == parent { break }
+            entries.swapAt(parent, smallest)
+            parent = smallest
+        }
     }
 }

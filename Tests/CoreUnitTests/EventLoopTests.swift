@@ -55,4 +55,19 @@ struct EventLoopTests {
         #expect(all.count == 8)
         for (_, values) in all { #expect(values == Array(0..<200)) }
     }
+
+    @Test("cancelled timers do not pile up in the heap until their deadlines: it follows the live timers")
+    func cancelledTimersCompacted() async throws {
+        let counts = try await onLoop { () -> [Int] in
+            let live = (0..<100).map { _ in testLoop.scheduleTimer(after: .seconds(3600)) {} }
+            for _ in 0..<20_000 {
+                testLoop.cancelTimer(testLoop.scheduleTimer(after: .seconds(3600)) {})
+            }
+            let afterChurn = testLoop.timerHeapCount
+            for id in live { testLoop.cancelTimer(id) }
+            return [afterChurn, testLoop.timerHeapCount]
+        }
+        #expect(counts[0] <= 2 * 100 + 257, "20,000 cancelled timers left \(counts[0]) heap entries beside 100 live ones")
+        #expect(counts[1] <= 257, "\(counts[1]) entries left with no live timer")
+    }
 }
