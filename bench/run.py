@@ -409,7 +409,9 @@ def main():
         if not quick:
             write_latency_doc(results)
         return
-    with open(os.path.join(ROOT, "bench", "last-run.json"), "w") as f:
+    # A partial run keeps its figures apart, so `--rewrite-docs` still has the last full run's.
+    name = "last-run.json" if only == sections and not quick else "last-partial-run.json"
+    with open(os.path.join(ROOT, "bench", name), "w") as f:
         json.dump(results, f, indent=1)
     if not quick and only == sections:
         write_docs(results)

@@ -44,7 +44,8 @@ package struct TimerID: Hashable, Sendable {
 /// Sockets are registered once, edge-triggered, for reading and writing; each registration is owned by one
 /// ``IOHandler`` that runs only on this thread, so native sessions need no locks. Other threads hand work over
 /// with ``execute(_:)`` (a locked inbox plus an eventfd wake-up). Timers live in a heap whose next deadline is
-/// `epoll_wait`'s timeout: there is no polling.
+/// `epoll_wait`'s timeout: there is no polling. Cancelled timers leave the heap lazily, and it is compacted once
+/// they outnumber the live ones.
 ///
 /// `@unchecked Sendable`: the mutable state below the inbox is touched only on the loop thread (checked with
 /// ``preconditionInEventLoop()``); the inbox is a `Mutex`.
