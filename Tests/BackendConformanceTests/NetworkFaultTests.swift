@@ -119,7 +119,9 @@ struct NetworkFaultTests {
             kill(listener, SIGCONT)  // the banner now goes out, into the pulled link
             let error = await expectSSHError(.timeout) { try await attempt.value }
             let waited = ContinuousClock.now - started
-            #expect(waited >= .seconds(2) && waited < .seconds(5), "gave up after \(waited)")
+            // Bounded by the 2 s connect timeout, not the 30 s operation timeout that used to bound the banner wait;
+            // the margin is for the rest of the suite loading this 2-core machine (5.8 s once seen under it).
+            #expect(waited >= .seconds(2) && waited < .seconds(10), "gave up after \(waited)")
             #expect(error?.host == server.host)
         }
     }
