@@ -1,5 +1,6 @@
 import Dispatch
 import SSHBackend
+import SSHEventLoop
 import Synchronization
 
 #if canImport(Glibc)
@@ -11,9 +12,10 @@ import Glibc
 /// passphrase-protected key costs one key derivation (OpenSSH's bcrypt KDF: about 0.1 s of CPU) instead of one per
 /// host. A key that cannot be read with a passphrase is remembered too, so a wrong passphrase costs one derivation.
 ///
-/// ``prepare(_:)`` parses the keys a connection will offer before it starts, on a thread of its own rather than a
-/// loop or the cooperative pool, once however many connections ask for the same key at the same moment; the
-/// authentication step then only looks the result up (``value(contents:passphrase:)``).
+/// ``prepare(_:)`` parses the keys a connection will offer before it starts, on a thread of its own per key rather
+/// than a loop, the cooperative pool or a queue shared with other keys, once however many connections ask for the
+/// same key at the same moment; the authentication step then only looks the result up
+/// (``value(contents:passphrase:)``).
 package final class PrivateKeyCache<Parsed: Sendable>: Sendable {
     private struct Identity: Hashable {
         let contents: [UInt8]
@@ -112,7 +114,8 @@ package final class PrivateKeyCache<Parsed: Sendable>: Sendable {
                 return true
             }
             guard first else { return }
-            DispatchQueue.global(qos: .userInitiated).async {
+            // Each key on a thread of its own: a cheap parse never waits behind another key's derivation.
+            let work: @Sendable () -> Void = {
                 let contents: [UInt8]? = switch source {
                 case .file(let path): PrivateKeyFile.contents(ofFile: expandTilde(path))  // unreadable: the auth step says why
                 case .text(let bytes): bytes
@@ -123,6 +126,7 @@ package final class PrivateKeyCache<Parsed: Sendable>: Sendable {
                 }
                 for waiter in self.flights.withLock({ $0.removeValue(forKey: flight) ?? [] }) { waiter.resume() }
             }
+            if !runOnDetachedThread(work) { DispatchQueue.global(qos: .userInitiated).async(execute: work) }
         }
     }
 }

@@ -21,15 +21,7 @@ package final class BlockingPool: @unchecked Sendable {
         pthread_mutex_init(&mutex, nil)
         pthread_cond_init(&condition, nil)
         for _ in 0..<threads {
-            let box = Unmanaged.passRetained(self).toOpaque()
-            var thread = pthread_t()
-            let rc = pthread_create(&thread, nil, { raw in
-                let pool = Unmanaged<BlockingPool>.fromOpaque(raw!).takeRetainedValue()
-                pool.work()
-                return nil
-            }, box)
-            precondition(rc == 0)
-            pthread_detach(thread)
+            precondition(runOnDetachedThread { self.work() }, "pthread_create failed")
         }
     }
 
