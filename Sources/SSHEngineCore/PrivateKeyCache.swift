@@ -12,9 +12,9 @@ import Glibc
 /// passphrase-protected key costs one key derivation (OpenSSH's bcrypt KDF: about 0.1 s of CPU) instead of one per
 /// host. A key that cannot be read with a passphrase is remembered too, so a wrong passphrase costs one derivation.
 ///
-/// ``prepare(_:)`` parses the keys a connection will offer before it starts, on a thread of its own per key rather
-/// than a loop, the cooperative pool or a queue shared with other keys, once however many connections ask for the
-/// same key at the same moment; the authentication step then only looks the result up
+/// ``prepare(_:)`` parses the keys a connection will offer before it starts, off the loops and the cooperative pool:
+/// a key already parsed is found on libdispatch's queue, and a parse gets a thread of its own (once per key, however
+/// many connections ask for it at the same moment); the authentication step then only looks the result up
 /// (``value(contents:passphrase:)``).
 package final class PrivateKeyCache<Parsed: Sendable>: Sendable {
     private struct Identity: Hashable {
@@ -114,19 +114,25 @@ package final class PrivateKeyCache<Parsed: Sendable>: Sendable {
                 return true
             }
             guard first else { return }
-            // Each key on a thread of its own: a cheap parse never waits behind another key's derivation.
-            let work: @Sendable () -> Void = {
+            DispatchQueue.global(qos: .userInitiated).async {
+                let resume: @Sendable () -> Void = {
+                    for waiter in self.flights.withLock({ $0.removeValue(forKey: flight) ?? [] }) { waiter.resume() }
+                }
                 let contents: [UInt8]? = switch source {
                 case .file(let path): PrivateKeyFile.contents(ofFile: expandTilde(path))  // unreadable: the auth step says why
                 case .text(let bytes): bytes
                 }
-                if let contents {
-                    let identity = Identity(contents: contents, passphrase: passphrase)
-                    if self.state.withLock({ $0.map[identity] == nil }) { _ = self.store(identity) }
+                guard let contents else { return resume() }
+                let identity = Identity(contents: contents, passphrase: passphrase)
+                guard self.state.withLock({ $0.map[identity] == nil }) else { return resume() }
+                // A parse (perhaps a key derivation) gets a thread of its own, once per key, so it never holds up
+                // the queue's other work, such as another connection finding its key already parsed.
+                let parse: @Sendable () -> Void = {
+                    _ = self.store(identity)
+                    resume()
                 }
-                for waiter in self.flights.withLock({ $0.removeValue(forKey: flight) ?? [] }) { waiter.resume() }
+                if !runOnDetachedThread(parse) { parse() }
             }
-            if !runOnDetachedThread(work) { DispatchQueue.global(qos: .userInitiated).async(execute: work) }
         }
     }
 }
