@@ -37,12 +37,18 @@ struct OpenSSHKeyFile {
 
     /// The key's public half as a `.pub` file line without comment (`ssh-ed25519 AAAA…`), when the file holds one key.
     var publicKeyLine: [UInt8]? {
-        guard publicKeys.count == 1, let blob = publicKeys.first else { return nil }
-        var reader = WireReader(blob[...])
-        guard let type = reader.string(), !type.isEmpty else { return nil }
+        guard publicKeys.count == 1, let blob = publicKeys.first, let type = keyType else { return nil }
         var encoded = [UInt8](repeating: 0, count: (blob.count + 2) / 3 * 4 + 1)
         let length = EVP_EncodeBlock(&encoded, blob, Int32(blob.count))
-        return Array(type) + [UInt8(ascii: " ")] + encoded.prefix(Int(length))
+        return Array(type.utf8) + [UInt8(ascii: " ")] + encoded.prefix(Int(length))
+    }
+
+    /// The type its first public key names (`ssh-ed25519`, `ssh-rsa`, …).
+    var keyType: String? {
+        guard let blob = publicKeys.first else { return nil }
+        var reader = WireReader(blob[...])
+        guard let type = reader.string(), !type.isEmpty else { return nil }
+        return String(decoding: type, as: UTF8.self)
     }
 
     /// Whether the private part is encrypted.

@@ -29,6 +29,13 @@ package enum PrivateKeyDecryption {
         case failed(Failure)
     }
 
+    /// The key type an OpenSSH-format key file names in its (never encrypted) public part: `ssh-ed25519`,
+    /// `ssh-rsa`, …; `nil` for other formats.
+    package static func openSSHKeyType(_ text: [UInt8]) -> String? {
+        guard case .success(let file) = OpenSSHKeyFile.parse(text) else { return nil }
+        return file.keyType
+    }
+
     /// Decrypts `text` (a private key file's contents) with `passphrase`. A key asking for more than
     /// `maximumRounds` bcrypt rounds (each about 7 ms of CPU) is refused as malformed.
     package static func decrypt(_ text: [UInt8], passphrase: String?, maximumRounds: Int = 1 << 16) -> Outcome {
