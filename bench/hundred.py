@@ -11,7 +11,7 @@ host is done); peers run their usual fan-out (every host at once) against the fi
 import argparse, os, resource, subprocess, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import Setup, markdown_table, process_cpu, run_json, FLEET, ROOT  # noqa: E402
+from run import Setup, markdown_table, process_cpu, run_json, write_page, FLEET, ROOT  # noqa: E402
 
 BENCH = os.path.join(ROOT, ".build", "release", "pssh-bench")
 PEERS = os.path.join(ROOT, "bench", "peers")
@@ -124,9 +124,8 @@ def main():
     text = "\n".join(lines)
     print(text)
     if not options.quick:
-        with open(os.path.join(ROOT, "docs", "benchmarks-hundred.md"), "w") as f:
-            f.write("# 100,000 hosts from one process\n\nMade by `bench/hundred` (bench/hundred.py); one run on this "
-                    "machine.\n\n" + text + "\n")
+        write_page("benchmarks-hundred.md", "100,000 hosts from one process",
+                   "Made by `bench/hundred` (bench/hundred.py); one run on this machine.", text)
 
 
 if __name__ == "__main__":

@@ -417,6 +417,20 @@ def main():
         write_docs(results)
 
 
+def write_page(name, title, made_by, text):
+    """Writes docs/<name>, a benchmark program's own page: its title, how it was made and its figures. A `## Notes`
+    section written by hand below the figures (what a run showed beyond its table) is kept."""
+    path = os.path.join(ROOT, "docs", name)
+    notes = ""
+    if os.path.exists(path):
+        with open(path) as f:
+            old = f.read()
+        if "\n## Notes\n" in old:
+            notes = "\n" + old[old.index("\n## Notes\n") + 1:]
+    with open(path, "w") as f:
+        f.write(f"# {title}\n\n{made_by}\n\n{text}\n{notes}")
+
+
 def write_latency_doc(results):
     """docs/benchmarks-latency.md: the copies at 20 and 100 ms, each tool's wall against the fastest peer's."""
     lines = ["# Copies at real latency", "",

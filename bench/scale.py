@@ -11,7 +11,7 @@ Tools: our pssh-bench (both engines), parallel-ssh's native (libssh2) client and
 import argparse, json, os, subprocess, sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import Setup, markdown_table, free_port, wait_listening, run_json as run, ROOT  # noqa: E402
+from run import Setup, markdown_table, free_port, wait_listening, run_json as run, write_page, ROOT  # noqa: E402
 
 PEERS = os.path.join(ROOT, "bench", "peers")
 BENCH = os.path.join(ROOT, ".build", "release", "pssh-bench")
@@ -102,9 +102,9 @@ def main():
     text = "\n".join(lines)
     print(text)
     if not options.quick:
-        with open(os.path.join(ROOT, "docs", "benchmarks-scale.md"), "w") as f:
-            f.write("# Scale: keys and connection storms\n\nMade by `bench/scale` (bench/scale.py); one run on this "
-                    "2-core machine, every tool in the same run.\n\n" + text + "\n")
+        write_page("benchmarks-scale.md", "Scale: keys and connection storms",
+                   "Made by `bench/scale` (bench/scale.py); one run on this 2-core machine, every tool in the same run.",
+                   text)
 
 
 def cell(result, n):
