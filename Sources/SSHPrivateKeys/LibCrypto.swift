@@ -57,8 +57,8 @@ enum LibCrypto {
             var finished: Int32 = 0
             let ok: Bool = key.withUnsafeBytes { key in
                 iv.withUnsafeBytes { iv in
-                    output.withUnsafeBytes { out in
-                        let out = UnsafeMutablePointer(mutating: out.bindMemory(to: UInt8.self).baseAddress)
+                    output.withUnsafeMutableBytes { out in
+                        let out = out.bindMemory(to: UInt8.self).baseAddress
                         let keyBytes = key.bindMemory(to: UInt8.self).baseAddress
                         let ivBytes = iv.bindMemory(to: UInt8.self).baseAddress
                         guard EVP_DecryptInit_ex(context, make(), nil, nil, nil) == 1 else { return false }

@@ -171,9 +171,8 @@ enum PEMArmor {
     static func armor(_ bytes: [UInt8], begin: String, end: String) -> SecretBytes {
         let encodedLength = (bytes.count + 2) / 3 * 4
         let encoded = SecretBytes(count: encodedLength + 1)
-        encoded.withUnsafeBytes { out in
-            _ = EVP_EncodeBlock(UnsafeMutablePointer(mutating: out.bindMemory(to: UInt8.self).baseAddress), bytes,
-                                Int32(bytes.count))
+        encoded.withUnsafeMutableBytes { out in
+            _ = EVP_EncodeBlock(out.bindMemory(to: UInt8.self).baseAddress, bytes, Int32(bytes.count))
         }
         let lines = (encodedLength + 69) / 70
         let total = begin.utf8.count + 1 + encodedLength + lines + end.utf8.count + 1

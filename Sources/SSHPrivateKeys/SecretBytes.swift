@@ -36,6 +36,11 @@ package final class SecretBytes: @unchecked Sendable {
         try body(UnsafeRawBufferPointer(rebasing: storage[0..<count]))
     }
 
+    /// Calls `body` with the bytes to fill them (while the secret is being made, before it is shared).
+    func withUnsafeMutableBytes<Result>(_ body: (UnsafeMutableRawBufferPointer) throws -> Result) rethrows -> Result {
+        try body(UnsafeMutableRawBufferPointer(rebasing: storage[0..<count]))
+    }
+
     /// A copy of the bytes from `range` (for key and IV halves of a derivation).
     func slice(_ range: Range<Int>) -> SecretBytes {
         SecretBytes(UnsafeRawBufferPointer(rebasing: storage[range]))
