@@ -97,7 +97,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "fleetsh",
-            dependencies: ["FleetCLI", "ParallelFrontend", "SSHBackend",
+            dependencies: ["FleetCLI", "ParallelFrontend", "SSHBackend", "SSHFileTransfer",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
 

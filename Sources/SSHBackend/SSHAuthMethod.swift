@@ -23,7 +23,9 @@ public enum SSHAuthMethod: Sendable {
 
     /// Keyboard-interactive answering every prompt with `password` (what most PAM set-ups ask).
     public static func keyboardInteractive(password: String) -> SSHAuthMethod {
-        .keyboardInteractive(SSHKeyboardInteractiveResponder { _ in password })
+        var responder = SSHKeyboardInteractiveResponder { _ in password }
+        responder.fixedAnswer = password
+        return .keyboardInteractive(responder)
     }
 
     /// What a user gets when they give nothing: the agent (when `SSH_AUTH_SOCK` is set), then default identities.
@@ -67,6 +69,9 @@ public struct SSHKeyboardInteractivePrompt: Sendable {
 public struct SSHKeyboardInteractiveResponder: Sendable {
     /// The answering function.
     public let answer: @Sendable (SSHKeyboardInteractivePrompt) -> String
+    /// The one answer given to every prompt, when the responder was made from a password (two such responders
+    /// with the same password are the same credential: a jump connection made with one may serve the other).
+    package var fixedAnswer: String?
 
     /// Creates a responder.
     public init(_ answer: @escaping @Sendable (SSHKeyboardInteractivePrompt) -> String) {
@@ -78,4 +83,9 @@ public struct SSHKeyboardInteractiveResponder: Sendable {
 package func expandTilde(_ path: String) -> String {
     guard path == "~" || path.hasPrefix("~/"), let home = environment("HOME") else { return path }
     return home + path.dropFirst()
+}
+
+extension SSHAuthMethod: CustomReflectable {
+    /// A mirror without the secrets (for `dump`).
+    public var customMirror: Mirror { Mirror(self, children: ["method": description]) }
 }

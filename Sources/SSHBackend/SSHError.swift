@@ -74,8 +74,13 @@ public struct SSHError: Error, Sendable, CustomStringConvertible {
         return copy
     }
 
-    /// `code` and `host:port` first, then the message, the methods tried and the native detail.
+    /// `code` and `host:port` first, then the message, the methods tried and the native detail; control
+    /// characters escaped (``TerminalText``), since parts of it may come from a server.
     public var description: String {
+        TerminalText.sanitized(rawDescription)
+    }
+
+    private var rawDescription: String {
         var text = "SSHError.\(code)"
         if let host {
             text += " [\(host)\(port.map { ":\($0)" } ?? "")\(jumpHost.map { " via \($0)" } ?? "")]"

@@ -9,6 +9,10 @@ public struct SSHFileAttributes: Sendable, Hashable {
 
     /// Whether the attributes describe a directory.
     public var isDirectory: Bool { (mode ?? 0) & 0o170000 == 0o040000 }
+    /// Whether the attributes describe a symbolic link (only attributes read without following links can).
+    public var isSymbolicLink: Bool { (mode ?? 0) & 0o170000 == 0o120000 }
+    /// Whether the attributes describe a regular file (or give no file type).
+    public var isRegularFile: Bool { mode == nil || (mode ?? 0) & 0o170000 == 0o100000 }
 
     /// Creates attributes.
     public init(size: UInt64? = nil, mode: UInt32? = nil, modificationTime: UInt64? = nil) {

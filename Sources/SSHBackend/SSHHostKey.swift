@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A server's public host key as presented during key exchange: the algorithm negotiated and the key blob (the
 /// SSH wire encoding, as in a `known_hosts` line after base64 decoding).
 public struct SSHHostKey: Sendable, Hashable {
@@ -27,8 +35,9 @@ public struct SSHHostKeyPolicy: Sendable {
         case acceptNew
         /// Ask `prompter`, which receives new hosts in batches and answers for each (OpenSSH `ask`).
         case ask(SSHHostKeyPrompter)
-        /// Connect whatever the key; unknown keys are added, and with a changed or revoked key password and
-        /// keyboard-interactive authentication are not offered (OpenSSH `no`/`off`). Insecure: say it by name.
+        /// Connect whatever the key; unknown keys are added (unless ``SSHHostKeyPolicy/recordsNewKeys`` is
+        /// false), and with a changed or revoked key password and keyboard-interactive authentication are not
+        /// offered and ``SSHHostKeyPolicy/warningHandler`` is told (OpenSSH `no`/`off`). Insecure: say it by name.
         case off
     }
 
@@ -47,6 +56,14 @@ public struct SSHHostKeyPolicy: Sendable {
     /// A decision of the caller's own, replacing the known-hosts files (as swift-nio-ssh's server
     /// authentication delegate); `nil` to use the files.
     public var verifier: (any SSHHostKeyVerifier)?
+    /// Whether a key accepted for a host not known yet is added to the first user file (default `true`, as
+    /// OpenSSH's `accept-new` and `no` do; ``insecureAcceptAnything`` writes nothing).
+    public var recordsNewKeys = true
+    /// Told, with the host, port and a sentence, when a key is accepted only because checking is
+    /// ``Mode-swift.enum/off`` although it is changed or revoked (the connection then goes on without password
+    /// and keyboard-interactive authentication). `nil` (the default) writes the sentence to standard error, as
+    /// `ssh` prints its man-in-the-middle warning.
+    public var warningHandler: (@Sendable (_ host: String, _ port: Int, _ warning: String) -> Void)?
 
     /// Creates a policy; the defaults are OpenSSH's.
     public init(mode: Mode = .strict,
@@ -62,9 +79,32 @@ public struct SSHHostKeyPolicy: Sendable {
         self.verifier = verifier
     }
 
-    /// Checking off, by name: every key is accepted (see ``Mode-swift.enum/off``).
+    /// Checking off, by name: every key is accepted (see ``Mode-swift.enum/off``). The default known-hosts
+    /// files are still read, so a changed or revoked key is recognised: the connection then goes on without
+    /// password or keyboard-interactive authentication and with a warning (``warningHandler``). Nothing is
+    /// written to them.
     public static var insecureAcceptAnything: SSHHostKeyPolicy {
-        SSHHostKeyPolicy(mode: .off, userKnownHostsFiles: [], globalKnownHostsFiles: [])
+        var policy = SSHHostKeyPolicy(mode: .off)
+        policy.recordsNewKeys = false
+        return policy
+    }
+
+    /// Hands `warning` about `host:port` to ``warningHandler``, or writes it to standard error.
+    public func warn(host: String, port: Int, _ warning: String) {
+        if let warningHandler {
+            warningHandler(host, port, warning)
+        } else {
+            let name = port == 22 ? host : "[\(host)]:\(port)"
+            var text = Array("\(name): \(warning)\n".utf8)
+            text.withUnsafeMutableBytes { bytes in
+                var offset = 0
+                while offset < bytes.count {
+                    let written = write(2, bytes.baseAddress! + offset, bytes.count - offset)
+                    if written <= 0 { break }
+                    offset += written
+                }
+            }
+        }
     }
 }
 

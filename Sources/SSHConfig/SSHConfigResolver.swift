@@ -34,9 +34,13 @@ public final class SSHConfigResolver: Sendable {
     /// The configuration for `host` as typed (an alias or a name), with the caller's explicit `user` and `port`
     /// winning as `ssh -l`/`-p` do.
     /// - Throws: `SSHError` with code `invalidArgument` naming file and line for a bad line, an unknown keyword,
-    ///   bad quotes, a bad value, an unsafe user file, or a token that cannot be expanded.
+    ///   bad quotes, a bad value, an unsafe user file, or a token that cannot be expanded; and before any file is
+    ///   read, for a host or user name with a character OpenSSH refuses (see `SSHNameCheck`), since either may be
+    ///   expanded into a `ProxyCommand` or `Match exec` that a shell runs.
     public func resolve(host: String, user: String? = nil, port: Int? = nil,
                         source: SSHConfigSource = .default) async throws -> SSHResolvedConfig {
+        try SSHNameCheck.checkHost(host, port: port)
+        if let user { try SSHNameCheck.checkUser(user, host: host, port: port) }
         let key = Key(host: host, user: user, port: port, source: source)
         if let cached = results.withLock({ $0[key] }), ContinuousClock.now - cached.made < .seconds(1) { return cached.config }
         var evaluation = Evaluation(originalHost: host, local: .current)

@@ -125,7 +125,9 @@ package final class ConnectOperation<Native: NativeConnection>: EngineOperation 
         if let decision {
             switch decision {
             case .success(let acceptance):
-                if acceptance == .acceptedWithoutPasswords {
+                if case .acceptedWithoutPasswords(let warning) = acceptance {
+                    connection.options.hostKeyPolicy.warn(host: connection.options.host, port: connection.options.port,
+                                                          warning)
                     var options = connection.options
                     options.authMethods = options.authMethods.filter {
                         switch $0 {

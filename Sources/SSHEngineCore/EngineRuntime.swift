@@ -93,8 +93,7 @@ package struct EngineRuntime: Sendable {
         var hopOptions = hop
         hopOptions.jumpHosts = before
         let hopName = "\(hop.user)@\(hop.host):\(hop.port)"
-        let chain = before.map { "\($0.user)@\($0.host):\($0.port)" }.joined(separator: ",")
-        let key = "\(Native.self) \(hopName) via \(chain) \(hop.proxyCommand ?? "")"
+        let key = JumpPoolKey.make(engine: "\(Native.self)", hop: hop, before: before)
         let options = hopOptions
         let request = SSHChannelRequest(kind: .directTCPIP(host: target.host, port: target.port))
         func hopFailed(_ error: any Error) -> any Error {

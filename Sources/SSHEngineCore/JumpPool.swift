@@ -2,7 +2,7 @@ import SSHBackend
 import Synchronization
 
 /// Jump-host connections shared by every target behind them: a target's tunnel leases a connection to its hop,
-/// keyed by the hop's identity (engine, user, host, port and its own hops), made once however many targets ask
+/// keyed by everything that decides whether it may serve a target (``JumpPoolKey``), made once however many targets ask
 /// at the same time, and closed when the last tunnel through it ends.
 ///
 /// Two caps per connection: at most ``tunnelsPerConnection`` tunnels, and at most ``handshakesPerConnection``

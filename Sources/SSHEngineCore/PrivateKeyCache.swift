@@ -1,5 +1,6 @@
 import Dispatch
 import SSHBackend
+import SSHKnownHosts
 import SSHEventLoop
 import Synchronization
 
@@ -17,9 +18,16 @@ import Glibc
 /// many connections ask for it at the same moment); the authentication step then only looks the result up
 /// (``value(contents:passphrase:)``).
 package final class PrivateKeyCache<Parsed: Sendable>: Sendable {
+    /// A key and its passphrase, as the cache tells them apart: the passphrase only as a salted SHA-256 digest,
+    /// so the cache (which lives as long as the process) never holds a passphrase.
     private struct Identity: Hashable {
         let contents: [UInt8]
-        let passphrase: String?
+        let passphrase: PassphraseDigest?
+
+        init(contents: [UInt8], passphrase: String?) {
+            self.contents = contents
+            self.passphrase = passphrase.map(PassphraseDigest.init)
+        }
     }
 
     /// Where a key comes from, for parses in flight.
@@ -30,7 +38,7 @@ package final class PrivateKeyCache<Parsed: Sendable>: Sendable {
 
     private struct FlightKey: Hashable, Sendable {
         let source: Source
-        let passphrase: String?
+        let passphrase: PassphraseDigest?
     }
 
     private struct State {
@@ -62,12 +70,12 @@ package final class PrivateKeyCache<Parsed: Sendable>: Sendable {
     package func value(contents: [UInt8], passphrase: String?) -> Parsed {
         let identity = Identity(contents: contents, passphrase: passphrase)
         if let known = state.withLock({ $0.map[identity] }) { return known }
-        return store(identity)
+        return store(identity, passphrase: passphrase)
     }
 
     /// Parses a key and keeps the result; the first result kept wins a race.
-    private func store(_ identity: Identity) -> Parsed {
-        let made = parse(identity.contents, identity.passphrase)
+    private func store(_ identity: Identity, passphrase: String?) -> Parsed {
+        let made = parse(identity.contents, passphrase)
         return state.withLock { state -> Parsed in
             state.parses[identity, default: 0] += 1
             if let existing = state.map[identity] { return existing }
@@ -103,7 +111,7 @@ package final class PrivateKeyCache<Parsed: Sendable>: Sendable {
     private func prepare(_ source: Source, passphrase: String?) async {
         if case .text(let bytes) = source,
            state.withLock({ $0.map[Identity(contents: bytes, passphrase: passphrase)] != nil }) { return }
-        let flight = FlightKey(source: source, passphrase: passphrase)
+        let flight = FlightKey(source: source, passphrase: passphrase.map(PassphraseDigest.init))
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let first = flights.withLock { waiting -> Bool in
                 if waiting[flight] != nil {
@@ -128,12 +136,22 @@ package final class PrivateKeyCache<Parsed: Sendable>: Sendable {
                 // A parse (perhaps a key derivation) gets a thread of its own, once per key, so it never holds up
                 // the queue's other work, such as another connection finding its key already parsed.
                 let parse: @Sendable () -> Void = {
-                    _ = self.store(identity)
+                    _ = self.store(identity, passphrase: passphrase)
                     resume()
                 }
                 if !runOnDetachedThread(parse) { parse() }
             }
         }
+    }
+}
+
+/// A passphrase as caches compare it: SHA-256 over a random salt of this process and the passphrase.
+struct PassphraseDigest: Hashable, Sendable {
+    private static let salt: [UInt8] = (0..<32).map { _ in UInt8.random(in: 0...255) }
+    private let digest: [UInt8]
+
+    init(_ passphrase: String) {
+        digest = SHA256.hash(Self.salt + Array(passphrase.utf8))
     }
 }
 

@@ -78,12 +78,19 @@ final class LocalFile: @unchecked Sendable {
         }
     }
 
-    /// Creates (or truncates) `path` for writing with `mode`.
+    /// Creates `path` (a download's temporary name) for writing with the permission bits of `mode`, as OpenSSH's
+    /// `sftp` and `scp` without `-p` do: setuid, setgid and sticky are dropped and the umask applies. The file
+    /// is made anew (`O_EXCL`) and a symbolic link is never followed (`O_NOFOLLOW`): whatever stood at `path`
+    /// (a stale temporary file or a link planted there) is removed first, never written through.
     static func create(_ path: String, mode: UInt32, host: String, port: Int) async throws -> LocalFile {
         try await blocking { () throws(SSHError) -> LocalFile in
-            let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode_t(mode))
+            let flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC
+            var fd = open(path, flags, mode_t(mode & 0o777))
+            if fd < 0 && errno == EEXIST && unlink(path) == 0 {
+                fd = open(path, flags, mode_t(mode & 0o777))
+            }
             guard fd >= 0 else { throw error(errno, path: path, host: host, port: port) }
-            _ = fchmod(fd, mode_t(mode))  // exactly the remote mode, whatever the umask
+            PartialDownloads.started(path)
             return LocalFile(path: path, fd: fd, host: host, port: port)
         }
     }
@@ -138,18 +145,23 @@ final class LocalFile: @unchecked Sendable {
     static func rename(_ from: String, to: String, host: String, port: Int) async throws {
         try await blocking { () throws(SSHError) in
             guard Glibc.rename(from, to) == 0 else { throw error(errno, path: to, host: host, port: port) }
+            PartialDownloads.ended(from)
         }
     }
 
     /// Removes a local file, ignoring errors (cleanup of a failed download).
     static func remove(_ path: String) async {
-        _ = try? await blocking { () throws(SSHError) in _ = unlink(path) }
+        _ = try? await blocking { () throws(SSHError) in
+            _ = unlink(path)
+            PartialDownloads.ended(path)
+        }
     }
 
-    /// Creates a local directory (existing is fine).
+    /// Creates a local directory (existing is fine) with the permission bits of `mode` and the owner's `rwx`
+    /// (setuid, setgid and sticky dropped; the umask applies).
     static func makeDirectory(_ path: String, mode: UInt32, host: String, port: Int) async throws {
         try await blocking { () throws(SSHError) in
-            if mkdir(path, mode_t(mode)) != 0 && errno != EEXIST { throw error(errno, path: path, host: host, port: port) }
+            if mkdir(path, mode_t(mode & 0o777 | 0o700)) != 0 && errno != EEXIST { throw error(errno, path: path, host: host, port: port) }
         }
     }
 

@@ -68,6 +68,7 @@ package struct SCPSession: SSHSCPClient {
 
     private func sendFile(_ localPath: String, name: String, mode: UInt32?, channel: any SSHChannel,
                           reader: inout ChannelReader, progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
+        try checkRecordName(name, localPath: localPath)
         let file = try await LocalFile.openForReading(localPath, host: host, port: port)
         let (size, localMode) = file.attributes()
         let header = "C\(Self.octal(mode ?? localMode)) \(size) \(name)\n"
@@ -88,6 +89,14 @@ package struct SCPSession: SSHSCPClient {
         try await expectAck(&reader, channel: channel, path: name)
     }
 
+    /// SCP records end at a newline: a name holding one would end its record early and the rest would be read
+    /// as the next record, so it is refused before anything is sent.
+    private func checkRecordName(_ name: String, localPath: String) throws(SSHError) {
+        guard name.utf8.contains(UInt8(ascii: "\n")) else { return }
+        throw error(.invalidArgument, "local \(TerminalText.sanitized(localPath, keepingLineBreaks: false)): SCP cannot "
+            + "send a file name containing a newline (its records end at one); copy it over SFTP")
+    }
+
     private func sendTree(_ localPath: String, name: String, channel: any SSHChannel, reader: inout ChannelReader,
                           progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
         guard let attributes = try await LocalFile.attributes(of: localPath) else {
@@ -97,6 +106,7 @@ package struct SCPSession: SSHSCPClient {
             return try await sendFile(localPath, name: name, mode: nil, channel: channel, reader: &reader,
                                       progress: progress)
         }
+        try checkRecordName(name, localPath: localPath)
         try await channel.write(Array("D\(Self.octal(attributes.mode)) 0 \(name)\n".utf8))
         try await expectAck(&reader, channel: channel, path: name)
         for entry in try await LocalFile.listDirectory(localPath, host: host, port: port) {
@@ -153,7 +163,7 @@ package struct SCPSession: SSHSCPClient {
                 case .file(let path, let mode, let size):
                     try await receiveFile(path, mode: mode, size: size, channel: channel, reader: &reader, progress: progress)
                 case .directory(let path, let mode):
-                    try await LocalFile.makeDirectory(path, mode: mode | 0o700, host: host, port: port)
+                    try await LocalFile.makeDirectory(path, mode: mode, host: host, port: port)
                     try await channel.write([0])
                 case .endDirectory:
                     try await channel.write([0])
@@ -211,7 +221,7 @@ package struct SCPSession: SSHSCPClient {
     private func receiveFile(_ localPath: String, mode: UInt32, size: UInt64, channel: any SSHChannel,
                              reader: inout ChannelReader, progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
         let temporary = PathName.temporaryName(for: localPath)
-        let file = try await LocalFile.create(temporary, mode: mode & 0o7777, host: host, port: port)
+        let file = try await LocalFile.create(temporary, mode: mode, host: host, port: port)
         do {
             try await channel.write([0])
             var received: UInt64 = 0
@@ -247,7 +257,8 @@ package struct SCPSession: SSHSCPClient {
     }
 
     /// An error from an scp message such as `scp: /x: No such file or directory`.
-    private static func classify(_ message: String, host: String, port: Int, path: String) -> SSHError {
+    private static func classify(_ raw: String, host: String, port: Int, path: String) -> SSHError {
+        let message = TerminalText.sanitized(raw, keepingLineBreaks: false)
         let code: SSHError.Code =
             if message.contains("No such file") { .noSuchFile }
             else if message.contains("Permission denied") { .permissionDenied }

@@ -218,7 +218,7 @@ package final class SFTPSession: SSHSFTPClient {
         case .unsupported: .unsupported
         default: .fileTransferFailed
         }
-        let reason = message.isEmpty ? "status \(code)" : message
+        let reason = message.isEmpty ? "status \(code)" : TerminalText.sanitized(message, keepingLineBreaks: false)
         return SSHError(kind, host: host, port: port, message: "\(what) remote \(path) failed: \(reason)",
                         nativeCode: Int32(bitPattern: code), nativeMessage: message)
     }
@@ -254,8 +254,14 @@ package final class SFTPSession: SSHSFTPClient {
         try expectOK(try await request(.close) { $0.write(bytes: handle) }, "closing", path: path)
     }
 
+    /// The attributes of a remote path (`nil` when it does not exist), a symbolic link followed.
     package func attributes(of remotePath: String) async throws -> SSHFileAttributes? {
-        let reply = try await request(.stat) { $0.write(remotePath) }
+        try await attributes(of: remotePath, followingLinks: true)
+    }
+
+    /// The attributes of a remote path, `LSTAT` when `followingLinks` is false.
+    package func attributes(of remotePath: String, followingLinks: Bool) async throws -> SSHFileAttributes? {
+        let reply = try await request(followingLinks ? .stat : .lstat) { $0.write(remotePath) }
         if reply.type == .attrs {
             var reader = reply.reader
             return try reader.readAttributes()
@@ -285,10 +291,19 @@ package final class SFTPSession: SSHSFTPClient {
         try expectOK(reply, "creating directory", path: remotePath)
     }
 
+    /// The most entries one remote directory listing may hold.
+    package static let maximumDirectoryEntries = 1_000_000
+    /// The most bytes of names one remote directory listing may hold (64 MiB).
+    package static let maximumDirectoryNameBytes = 64 << 20
+
+    /// The names in a remote directory, without `.` and `..`, sorted.
+    /// - Throws: `fileTransferFailed` when the listing passes ``maximumDirectoryEntries`` entries or
+    ///   ``maximumDirectoryNameBytes`` bytes of names (a server that lists without end cannot exhaust memory).
     package func listDirectory(_ remotePath: String) async throws -> [String] {
         let handle = try handle(from: try await request(.opendir) { $0.write(remotePath) },
                                 what: "listing directory", path: remotePath)
         var names: [String] = []
+        var nameBytes = 0
         while true {
             let reply = try await request(.readdir) { $0.write(bytes: handle) }
             if reply.type == .status {
@@ -299,7 +314,15 @@ package final class SFTPSession: SSHSFTPClient {
             }
             guard reply.type == .name else { throw error(.protocolError, "readdir \(remotePath): unexpected answer") }
             var reader = reply.reader
-            names += try reader.readNames().filter { $0 != "." && $0 != ".." }
+            let batch = try reader.readNames().filter { $0 != "." && $0 != ".." }
+            names += batch
+            nameBytes += batch.reduce(0) { $0 + $1.utf8.count }
+            if names.count > Self.maximumDirectoryEntries || nameBytes > Self.maximumDirectoryNameBytes {
+                try? await close(handle: handle, path: remotePath)
+                throw error(.fileTransferFailed, "remote directory \(remotePath) lists more than "
+                    + "\(Self.maximumDirectoryEntries) entries or \(Self.maximumDirectoryNameBytes >> 20) MiB of names: "
+                    + "the listing was stopped there")
+            }
         }
         try await close(handle: handle, path: remotePath)
         return names.sorted()

@@ -113,7 +113,7 @@ extension SFTPSession {
         }
         let handle = try await open(remotePath, flags: [.read], what: "opening")
         let temporary = PathName.temporaryName(for: localPath)
-        let mode = (attributes.mode ?? 0o644) & 0o7777
+        let mode = attributes.mode ?? 0o644
         let file: LocalFile
         do {
             file = try await LocalFile.create(temporary, mode: mode, host: host, port: port)
@@ -237,20 +237,29 @@ extension SFTPSession {
         }
     }
 
-    private func downloadTree(from remotePath: String, to localPath: String,
+    /// Downloads a file or a directory tree. The path given is followed if it is a link; inside the tree, as
+    /// `sftp -r` does, symbolic links and anything but regular files and directories are skipped (never followed:
+    /// `loop -> .` or a link to `/` cannot make the copy endless).
+    private func downloadTree(from remotePath: String, to localPath: String, known: SSHFileAttributes? = nil,
                               progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
-        guard let remote = try await attributes(of: remotePath) else {
+        var remote = known
+        if remote == nil { remote = try await attributes(of: remotePath) }
+        guard let remote else {
             throw error(.noSuchFile, "remote \(remotePath) does not exist")
         }
         guard remote.isDirectory else {
             return try await downloadFile(from: remotePath, to: localPath, known: remote, progress: progress)
         }
-        try await LocalFile.makeDirectory(localPath, mode: (remote.mode ?? 0o755) & 0o7777 | 0o700, host: host, port: port)
+        try await LocalFile.makeDirectory(localPath, mode: remote.mode ?? 0o755, host: host, port: port)
         for entry in try await listDirectory(remotePath) {
             guard PathName.isPlainEntry(entry) else {
-                throw error(.protocolError, "the server listed an unsafe name \"\(entry)\" in \(remotePath)")
+                throw error(.protocolError, "the server listed an unsafe name "
+                    + "\"\(TerminalText.sanitized(entry, keepingLineBreaks: false))\" in \(remotePath)")
             }
-            try await downloadTree(from: PathName.joined(remotePath, entry), to: PathName.joined(localPath, entry),
+            let path = PathName.joined(remotePath, entry)
+            guard let attributes = try await attributes(of: path, followingLinks: false),
+                  attributes.isDirectory || (attributes.isRegularFile && !attributes.isSymbolicLink) else { continue }
+            try await downloadTree(from: path, to: PathName.joined(localPath, entry), known: attributes,
                                    progress: progress)
         }
     }

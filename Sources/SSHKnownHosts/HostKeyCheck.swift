@@ -9,8 +9,9 @@ public struct HostKeyCheck: Sendable {
         /// Go on as asked.
         case accepted
         /// Go on without password or keyboard-interactive authentication: checking is off and the key is changed
-        /// or revoked (OpenSSH: "disabled to avoid man-in-the-middle attacks").
-        case acceptedWithoutPasswords
+        /// or revoked (OpenSSH: "disabled to avoid man-in-the-middle attacks"). `warning` is what to tell the
+        /// user, as OpenSSH prints it even with `StrictHostKeyChecking no`.
+        case acceptedWithoutPasswords(warning: String)
     }
 
     private let policy: SSHHostKeyPolicy
@@ -77,17 +78,19 @@ public struct HostKeyCheck: Sendable {
         case .known:
             return .success(.accepted)
         case .revoked(let entry):
-            if case .off = policy.mode { return .success(.acceptedWithoutPasswords) }
-            return .failure(error(.hostKeyRevoked, "the \(info.displayType) host key of \(lookupName) (\(info.fingerprint)) "
-                + "is revoked (@revoked in \(entry.location))"))
+            let message = "the \(info.displayType) host key of \(lookupName) (\(info.fingerprint)) is revoked "
+                + "(@revoked in \(entry.location))"
+            if case .off = policy.mode { return .success(.acceptedWithoutPasswords(warning: offWarning(message))) }
+            return .failure(error(.hostKeyRevoked, message))
         case .changed(let offending):
             if let unsupported = unsupportedKnownType(presented: info, offered: offered) { return .failure(unsupported) }
-            if case .off = policy.mode { return .success(.acceptedWithoutPasswords) }
-            return .failure(error(.hostKeyChanged, "REMOTE HOST IDENTIFICATION HAS CHANGED for \(lookupName): it presents "
+            let message = "REMOTE HOST IDENTIFICATION HAS CHANGED for \(lookupName): it presents "
                 + "the \(info.displayType) key \(info.fingerprint), but the \(offending.key.displayType) key "
                 + "\(offending.key.fingerprint) is known for it (offending key in \(offending.location)). Someone "
                 + "could be eavesdropping, or the host key was just changed; if so, remove the old entry "
-                + "(ssh-keygen -R '\(lookupName)')"))
+                + "(ssh-keygen -R '\(lookupName)')"
+            if case .off = policy.mode { return .success(.acceptedWithoutPasswords(warning: offWarning(message))) }
+            return .failure(error(.hostKeyChanged, message))
         case .new:
             switch policy.mode {
             case .strict: return .failure(unknown(info, reason: "and you have requested strict checking"))
@@ -117,15 +120,55 @@ public struct HostKeyCheck: Sendable {
         return .accepted
     }
 
-    /// Adds an accepted new key to the first user file (none: kept in memory for this process only).
+    /// Adds an accepted new key to the first user file (none: kept in memory for this process only). As OpenSSH,
+    /// a name that is not written (a pattern) or a failed write does not fail the connection: a failed write is
+    /// told to the policy's warning handler ("Failed to add the host to the list of known hosts").
     private func remember(_ info: HostKeyInfo) async throws {
+        guard policy.recordsNewKeys, policy.userKnownHostsFiles.first != nil else { return }
+        // OpenSSH never writes a name with pattern, list or quoting characters, whatever the port: `[*]:2222`
+        // would be trusted for every host on that port.
+        guard Self.isWritableName(policy.hostKeyAlias ?? host) else { return }
+        do {
+            try await write(info)
+        } catch {
+            policy.warn(host: host, port: port, "failed to add the host to the list of known hosts: \(error.message)")
+        }
+    }
+
+    /// Writes `key`, presented by the host, to the first user known-hosts file, as `ssh-keyscan >>` would (for a
+    /// trust step that writes on the user's say-so).
+    /// - Throws: `invalidArgument` for a name that may not be written (a pattern such as `*`, or no user file),
+    ///   `fileTransferFailed` naming the file and the cause when it cannot be written.
+    public func record(_ key: SSHHostKey) async throws(SSHError) {
+        guard let info = HostKeyInfo(key) else { throw error(.protocolError, "the server's host key cannot be read") }
+        guard policy.userKnownHostsFiles.first != nil else {
+            throw error(.invalidArgument, "no user known-hosts file to write the key of \(lookupName) to")
+        }
+        guard Self.isWritableName(policy.hostKeyAlias ?? host) else {
+            throw error(.invalidArgument, "'\(TerminalText.sanitized(lookupName, keepingLineBreaks: false))' is a "
+                + "pattern or holds characters a known-hosts name may not have: its key is not written")
+        }
+        try await write(info)
+    }
+
+    private func write(_ info: HostKeyInfo) async throws(SSHError) {
         guard let first = policy.userKnownHostsFiles.first.map(expandTilde) else { return }
-        // OpenSSH never writes names with pattern or quoting characters.
-        guard !lookupName.contains(where: { "@?*#[]|'\"\\".contains($0) }) || lookupName.hasPrefix("[") else { return }
         do {
             try await store.accept(info, name: lookupName, file: first, hashed: policy.hashKnownHosts)
+        } catch let failure as SSHError {
+            throw failure.on(host: host, port: port)
         } catch {
-            // As OpenSSH: a failed write is reported but the connection goes on (the key is accepted).
+            throw self.error(.fileTransferFailed, "cannot write \(first): \(error)")
+        }
+    }
+
+    /// Whether `name` (a host or `HostKeyAlias`, before `[…]:port` is added) may be written to a known_hosts
+    /// file: not empty, and no pattern (`*`, `?`, `!`), list (`,`), marker, bracket or quoting character,
+    /// whitespace or control character, any of which would make the line match other hosts or break it.
+    static func isWritableName(_ name: String) -> Bool {
+        !name.isEmpty && !name.unicodeScalars.contains { scalar in
+            scalar.value < 0x21 || scalar.value == 0x7F || (0x80...0x9F).contains(scalar.value)
+                || "*?!,@#[]|'\"\\".unicodeScalars.contains(scalar)
         }
     }
 
@@ -151,6 +194,12 @@ public struct HostKeyCheck: Sendable {
         return error(.hostKeyTypeUnsupported, "only a \(names) host key is known for \(lookupName), and this engine "
             + "cannot negotiate that type\(rsaNote); the server presented \(presented.displayType) \(presented.fingerprint), "
             + "which could not be checked")
+    }
+
+    /// OpenSSH's warning when checking is off and the key is changed or revoked.
+    private func offWarning(_ problem: String) -> String {
+        "WARNING: \(problem). Host-key checking is off, so the connection goes on, but password and "
+            + "keyboard-interactive authentication are disabled to avoid man-in-the-middle attacks"
     }
 
     private func unknown(_ info: HostKeyInfo, reason: String) -> SSHError {

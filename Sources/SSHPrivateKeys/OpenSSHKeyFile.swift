@@ -67,7 +67,9 @@ struct OpenSSHKeyFile {
         guard encrypted.count >= cipher.blockSize, encrypted.count % cipher.blockSize == 0, tag.count == cipher.tagLength
         else { return .failure(.malformed("the private part's length does not fit \(cipherName)")) }
         guard !passphrase.isEmpty else { return .failure(.passphraseNeeded) }
-        guard let derived = BcryptPBKDF.derive(passphrase: Array(passphrase.utf8), salt: Array(salt), rounds: Int(rounds),
+        var passphraseBytes = Array(passphrase.utf8)
+        defer { passphraseBytes.wipe() }
+        guard let derived = BcryptPBKDF.derive(passphrase: passphraseBytes, salt: Array(salt), rounds: Int(rounds),
                                                keyLength: cipher.keyLength + cipher.ivLength)
         else { return .failure(.malformed("the key's bcrypt options are out of range")) }
         let key = derived.slice(0..<cipher.keyLength)

@@ -54,7 +54,7 @@ extension Fleetsh {
             let (source, directory, transfer) = (self.source, self.directory, self.transfer)
             let name = URL(fileURLWithPath: source).lastPathComponent
             try await transfer.run(hostSet.entries(), connection: connection) { client, host, progress in
-                let folder = "\(directory)/\(host.replacingOccurrences(of: "/", with: "_"))"
+                let folder = HostFileName.path(in: directory, host: host)
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
                 if transfer.scp {
                     try await client.scpRecv(source, to: "\(folder)/\(name)", recurse: transfer.recursive, progress: progress)
@@ -82,6 +82,8 @@ struct TransferFlags: ParsableArguments {
     /// terminal (with bytes copied and the rate, from `body`'s progress handler), the contract's exit code.
     func run(_ entries: [HostEntry], connection: ConnectionFlags,
              _ body: @escaping @Sendable (SSHClient, String, TransferProgressHandler?) async throws -> Void) async throws -> Never {
+        let stopSignals = StopSignals()
+        defer { withExtendedLifetime(stopSignals) {} }
         let terminal = Terminal()
         let progress = FleetCLI.Progress(total: entries.count)
         let counter = ByteCounter()

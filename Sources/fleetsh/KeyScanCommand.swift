@@ -53,13 +53,19 @@ extension Fleetsh {
                     write = ["y", "yes"].contains(readLine()?.lowercased() ?? "")
                 }
                 if write {
+                    var written = 0
                     for finding in fresh {
-                        do { try await KeyScan.trust(finding) } catch {
+                        do {
+                            try await KeyScan.trust(finding)
+                            written += 1
+                        } catch {
                             terminal.write("fleetsh: \(finding.name): \(error)\n", error: true)
                             untrusted = true
                         }
                     }
-                    terminal.write("fleetsh: wrote \(fresh.count) host key(s) to \(files)\n", error: true)
+                    if written > 0 {
+                        terminal.write("fleetsh: wrote \(written) of \(fresh.count) host key(s) to \(files)\n", error: true)
+                    }
                 } else {
                     terminal.write("fleetsh: \(fresh.count) new host key(s) not written (--accept writes them)\n", error: true)
                     untrusted = true

@@ -1,5 +1,6 @@
 import Foundation
 import ParallelFrontend
+import SSHBackend
 
 /// One entry of the host list: `[user@]host[:port]` (IPv6 as `[addr]:port`), the name as given kept for output.
 public struct HostEntry: Sendable, Hashable {
@@ -13,10 +14,17 @@ public struct HostEntry: Sendable, Hashable {
     public let port: Int?
 
     /// Reads `[user@]host[:port]`.
-    /// - Throws: a message naming the entry when it names no host or its port is not a number in 1...65535.
+    /// - Throws: a message naming the entry when it names no host, its port is not a number in 1...65535, or its
+    ///   host or user name has a character OpenSSH refuses (a shell would act on it in a `ProxyCommand`).
     public init(_ text: String) throws(HostList.Error) {
         guard let parsed = UserHostPort(text) else {
             throw HostList.Error("'\(text)' is not [user@]host[:port] (with a port in 1...65535)")
+        }
+        if let problem = SSHNameCheck.hostNameProblem(parsed.host) {
+            throw HostList.Error("'\(TerminalText.sanitized(text, keepingLineBreaks: false))': the host name \(problem)")
+        }
+        if let user = parsed.user, let problem = SSHNameCheck.userNameProblem(user) {
+            throw HostList.Error("'\(TerminalText.sanitized(text, keepingLineBreaks: false))': the user name \(problem)")
         }
         name = text
         host = parsed.host

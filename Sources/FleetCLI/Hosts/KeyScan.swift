@@ -135,6 +135,6 @@ public enum KeyScan {
     /// Writes the key of `finding` (a new one) to its host's first user known-hosts file.
     public static func trust(_ finding: Finding) async throws {
         guard case .success(let found) = finding.result, found.status == .new, let check = finding.check else { return }
-        _ = try await check.decide(found.key, offered: [found.key.algorithm])
+        try await check.record(found.key)
     }
 }

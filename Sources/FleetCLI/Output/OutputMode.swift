@@ -1,4 +1,5 @@
 import Foundation
+import ParallelFrontend
 import Synchronization
 
 /// Which of a command's streams a line came from.
@@ -219,9 +220,13 @@ public struct FilesOutput: OutputMode {
     public var streamsLines: Bool { inner.streamsLines }
     public func line(host: String, stream: OutputStream, text: String) { inner.line(host: host, stream: stream, text: text) }
     public func hostFinished(_ report: HostReport) {
-        let file = report.host.replacingOccurrences(of: "/", with: "_")
-        if let outputDirectory { _ = FileManager.default.createFile(atPath: "\(outputDirectory)/\(file)", contents: Data(report.stdout.utf8)) }
-        if let errorDirectory { _ = FileManager.default.createFile(atPath: "\(errorDirectory)/\(file)", contents: Data(report.stderr.utf8)) }
+        for (directory, text) in [(outputDirectory, report.stdout), (errorDirectory, report.stderr)] {
+            guard let directory else { continue }
+            let path = HostFileName.path(in: directory, host: report.host)
+            if !FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) {
+                FileHandle.standardError.write(Data("fleetsh: cannot write \(path): \(String(cString: strerror(errno)))\n".utf8))
+            }
+        }
         inner.hostFinished(report)
     }
     public func finish(_ reports: [HostReport]) { inner.finish(reports) }

@@ -111,23 +111,20 @@ public enum FleetRun {
                                 output: any OutputMode) async throws -> String {
         var kept: [UInt8] = []
         var dropped = 0
-        var pending: [UInt8] = []
+        var lines = LineSplitter()
         for try await chunk in stream {
             if output.streamsLines {
-                pending += chunk
-                if let last = pending.lastIndex(of: UInt8(ascii: "\n")) {
-                    for line in pending[...last].split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).dropLast() {
-                        output.line(host: name, stream: kind, text: String(decoding: line, as: UTF8.self))
-                    }
-                    pending.removeSubrange(...last)
+                lines.append(chunk)
+                while let line = lines.nextLine() {
+                    output.line(host: name, stream: kind, text: String(decoding: line, as: UTF8.self))
                 }
             }
             let room = max(0, settings.keepLimit - kept.count)
             kept += chunk.prefix(room)
             dropped += max(0, chunk.count - room)
         }
-        if output.streamsLines && !pending.isEmpty {
-            output.line(host: name, stream: kind, text: String(decoding: pending, as: UTF8.self))
+        while output.streamsLines, let line = lines.takeRest() {
+            output.line(host: name, stream: kind, text: String(decoding: line, as: UTF8.self))
         }
         var text = String(decoding: kept, as: UTF8.self)
         if dropped > 0 { text += "\n[fleetsh: \(dropped) more bytes not kept]\n" }

@@ -118,7 +118,8 @@ extension HostConfig {
     }
 
     /// The hops of a `ProxyJump` or `-J` value (`[user@]host[:port]`, comma-separated; `none` for none), in order.
-    /// - Throws: `invalidArgument` naming a hop that is not `[user@]host[:port]`.
+    /// - Throws: `invalidArgument` naming a hop that is not `[user@]host[:port]`, or whose host or user name has a
+    ///   character OpenSSH refuses.
     static func jumpSpecs(_ value: String) throws(SSHError) -> [UserHostPort] {
         guard value.lowercased() != "none" else { return [] }
         var hops: [UserHostPort] = []
@@ -126,6 +127,7 @@ extension HostConfig {
             guard let parsed = UserHostPort(hop) else {
                 throw SSHError(.invalidArgument, message: "jump host '\(hop)' is not [user@]host[:port]")
             }
+            try parsed.checkNames(role: "jump host")
             hops.append(parsed)
         }
         return hops

@@ -174,6 +174,20 @@ public struct HostConfig: Sendable {
                    proxyPrivateKey: proxyPrivateKey ?? fallback.proxyPrivateKey, sshConfig: sshConfig ?? fallback.sshConfig)
     }
 
+    /// These settings without what authenticates or names one host (password, key, keyboard-interactive, alias,
+    /// jump and proxy settings): what a jump hop named by ``jumpHosts`` or `ProxyJump` starts from, as `ssh -J`
+    /// gives a hop only its own configuration. Host-key checking, timeouts and the `ssh_config` files stay.
+    var withoutCredentials: HostConfig {
+        var copy = self
+        copy.password = nil
+        copy.privateKey = nil
+        copy.keyboardInteractive = nil
+        copy.alias = nil
+        copy.jumpHosts = nil
+        (copy.proxyHost, copy.proxyPort, copy.proxyUser, copy.proxyPassword, copy.proxyPrivateKey) = (nil, nil, nil, nil, nil)
+        return copy
+    }
+
     /// The settings the caller gave for one host: `self` over the client's `config`, checked (the fields still
     /// `nil` come from `ssh_config`, then ``defaults``, when the host connects).
     /// - Parameter readableFiles: key files already found readable (a key shared by many hosts is checked once).
@@ -184,6 +198,18 @@ public struct HostConfig: Sendable {
         let port = config.port ?? 22
         func bad(_ message: String) -> SSHError { SSHError(.invalidArgument, host: host, port: port, message: message) }
         if host.isEmpty { throw bad("the host name is empty") }
+        // Before anything is expanded into a ProxyCommand or `Match exec`, as OpenSSH checks its command line.
+        try SSHNameCheck.checkHost(host, port: port)
+        if let user = config.user { try SSHNameCheck.checkUser(user, host: host, port: port) }
+        if let alias = config.alias, let problem = SSHNameCheck.hostNameProblem(alias) {
+            throw bad("the alias '\(alias)' \(problem)")
+        }
+        if let proxyHost = config.proxyHost, let problem = SSHNameCheck.hostNameProblem(proxyHost) {
+            throw bad("the proxy host '\(proxyHost)' \(problem)")
+        }
+        if let proxyUser = config.proxyUser {
+            try SSHNameCheck.checkUser(proxyUser, host: host, port: port, role: "proxy user name")
+        }
         if !(1...65535).contains(port) { throw bad("port \(port) is outside 1...65535") }
         if config.keyboardInteractive == true && config.password == nil {
             throw bad("keyboardInteractive needs a password to answer the prompts with")
@@ -201,12 +227,11 @@ public struct HostConfig: Sendable {
         if config.proxyHost != nil && config.jumpHosts != nil {
             throw bad("give proxyHost (parallel-ssh's one jump host) or jumpHosts (a chain), not both")
         }
-        if config.proxyHost?.isEmpty == true { throw bad("proxyHost is empty") }
         if let proxyPort = config.proxyPort, !(1...65535).contains(proxyPort) {
             throw bad("proxyPort \(proxyPort) is outside 1...65535")
         }
-        for hop in config.jumpHosts ?? [] where UserHostPort(hop) == nil {
-            throw bad("jump host '\(hop)' is not [user@]host[:port]")
+        for hop in config.jumpHosts ?? [] {
+            do { _ = try Self.jumpSpecs(hop) } catch { throw error.on(host: host, port: port) }
         }
         let keyFiles = (config.privateKey?.paths ?? []) + (config.proxyPrivateKey?.paths ?? [])
         for path in keyFiles where !readableFiles.contains(path) {
@@ -255,4 +280,39 @@ public struct HostConfig: Sendable {
         logger?.warning("host-key checking is off: a server impersonating a host is not detected",
                         metadata: ["hosts": "\(insecure.count)", "first": "\(first.0)"])
     }
+}
+
+extension PrivateKey: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    /// The key, with its passphrase and (for ``memory(_:passphrase:)``) its text redacted.
+    public var description: String { authMethod.description }
+    public var debugDescription: String { description }
+    /// A mirror without the secrets (for `dump`).
+    public var customMirror: Mirror { Mirror(self, children: ["key": description]) }
+}
+
+extension HostConfig: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    /// The fields that are set, with passwords, passphrases and key text redacted.
+    public var description: String {
+        let secret = { (value: String?) -> String? in value.map { _ in "<redacted>" } }
+        let fields: [(String, Any?)] = [
+            ("user", user), ("port", port), ("password", secret(password)), ("privateKey", privateKey),
+            ("alias", alias), ("connectionAttempts", connectionAttempts), ("retryDelay", retryDelay),
+            ("timeout", timeout), ("allowAgent", allowAgent), ("identityAuth", identityAuth),
+            ("keepalive", keepalive), ("keepaliveCountMax", keepaliveCountMax), ("compression", compression),
+            ("ipv6Only", ipv6Only), ("keyboardInteractive", keyboardInteractive),
+            ("unreadOutputLimit", unreadOutputLimit), ("hostKeyPolicy", hostKeyPolicy.map { _ in "<policy>" }),
+            ("jumpHosts", jumpHosts), ("proxyHost", proxyHost), ("proxyPort", proxyPort), ("proxyUser", proxyUser),
+            ("proxyPassword", secret(proxyPassword)), ("proxyPrivateKey", proxyPrivateKey), ("sshConfig", sshConfig),
+        ]
+        let shown = fields.compactMap { name, value -> String? in
+            guard let value = value.flatMap({ $0 }) else { return nil }
+            return "\(name): \(value)"
+        }
+        return "HostConfig(\(shown.joined(separator: ", ")))"
+    }
+
+    public var debugDescription: String { description }
+
+    /// A mirror without the secrets (for `dump`).
+    public var customMirror: Mirror { Mirror(self, children: ["settings": description]) }
 }

@@ -119,7 +119,7 @@ extension ParallelSSHClient {
             }
         }
         guard let localSuffix else { return hosts.map { _ in (local, remote) } }
-        let names = clients.map { $0.config.alias ?? $0.host }
+        let names = clients.map { HostFileName.component($0.config.alias ?? $0.host) }
         let uses = Dictionary(names.map { ($0, 1) }, uniquingKeysWith: +)
         return names.enumerated().map { index, name in
             (local + localSuffix + name + (uses[name] == 1 ? "" : "\(localSuffix)\(index)"), remote)

@@ -153,7 +153,10 @@ public actor SSHClient {
             throw error.on(host: host, port: config.port ?? 22)
         }
         for spec in specs {
-            made.options.jumpHosts.append(try await hop(spec.host, user: spec.user, port: spec.port, settings: config))
+            // As `ssh -J`: a hop gets only its own credentials (its ssh_config entry, the agent, default identities),
+            // never the target's password or key.
+            made.options.jumpHosts.append(try await hop(spec.host, user: spec.user, port: spec.port,
+                                                        settings: config.withoutCredentials))
         }
         plan = made
         return made
@@ -238,11 +241,20 @@ public actor SSHClient {
     ///   - environment: variables sent before the command (the server keeps those its `AcceptEnv` allows).
     ///   - readTimeout: a deadline for each pass over ``HostOutput/stdout`` or `stderr`; reading again resumes.
     ///   - encoding: how the command is encoded, output lines decoded and stdin text encoded.
-    ///   - sudoPassword: written to stdin once the command runs, for sudo's prompt.
+    ///   - sudoPassword: the answer to sudo's password prompt (with `sudo` or `user`): sudo is given a prompt of
+    ///     the client's (`sudo -p`), and the password is written to stdin only when that prompt arrives, never
+    ///     when sudo does not ask; the prompt is kept out of the output, and under a PTY sudo has turned echo off
+    ///     by then, so the password never reaches the output or the host logger.
+    /// - Throws: `invalidArgument` for a `sudoPassword` without `sudo` or `user`.
     public func runCommand(_ command: String, sudo: Bool = false, user: String? = nil, shell: String? = nil,
                            pty: Bool? = nil, environment: [String: String] = [:], readTimeout: Duration? = nil,
                            encoding: String.Encoding = .utf8, sudoPassword: String? = nil) async throws -> HostOutput {
-        let line = CommandLine(sudo: sudo, user: user, shell: shell).wrap(command)
+        if sudoPassword != nil && !sudo && user == nil {
+            throw SSHError(.invalidArgument, host: host, port: config.port ?? 22,
+                           message: "sudoPassword answers sudo's prompt: give sudo: true or user: as well")
+        }
+        let line = CommandLine(sudo: sudo, user: user, shell: shell,
+                               sudoPrompt: sudoPassword == nil ? nil : SudoPrompt.marker).wrap(command)
         let kind: SSHChannelRequest.Kind
         if encoding == .utf8 {
             kind = .exec(line)
@@ -257,10 +269,21 @@ public actor SSHClient {
         let channel = try await session.openChannel(SSHChannelRequest(
             kind: kind, pty: terminal ? SSHPTYRequest() : nil, environment: sent,
             unreadOutputLimit: config.unreadOutputLimit))
-        let output = HostOutput(host: host, alias: config.alias, index: index, command: line, channel: channel,
-                                port: config.port ?? 22, encoding: encoding, readTimeout: readTimeout, logger: logger)
-        if let sudoPassword { try await output.stdin.write(sudoPassword + "\n") }
-        return output
+        var watched: (stream: SSHByteStream, isStderr: Bool)?
+        if let sudoPassword {
+            let answer: [UInt8]
+            do { answer = try encoded(sudoPassword + "\n", encoding, host: host) } catch {
+                await channel.close()
+                throw error.on(host: host, port: config.port ?? 22)
+            }
+            let prompt = SudoPrompt(stream: terminal ? channel.stdout : channel.stderr) {
+                try? await channel.write(answer)
+            }
+            watched = (SSHByteStream(prompt), !terminal)
+        }
+        return HostOutput(host: host, alias: config.alias, index: index, command: line, channel: channel,
+                          port: config.port ?? 22, encoding: encoding, readTimeout: readTimeout, logger: logger,
+                          watched: watched)
     }
 
     /// Opens an interactive shell (a PTY is not requested: output stays split into stdout and stderr).

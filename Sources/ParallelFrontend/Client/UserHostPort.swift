@@ -1,3 +1,5 @@
+import SSHBackend
+
 /// `[user@]host[:port]`, as `ssh -J` and host lists write a host (IPv6 in brackets when a port follows:
 /// `[::1]:2222`; a bare IPv6 address has no port).
 public struct UserHostPort: Sendable, Hashable {
@@ -32,5 +34,13 @@ public struct UserHostPort: Sendable, Hashable {
         }
         guard !rest.isEmpty else { return nil }
         host = String(rest)
+    }
+
+    /// Throws unless the host and user are names OpenSSH would accept (see `SSHNameCheck`): nothing a shell
+    /// would act on, no leading `-`.
+    /// - Throws: `invalidArgument` naming the hop and the offending character; `role` says what it is.
+    func checkNames(role: String) throws(SSHError) {
+        try SSHNameCheck.checkHost(host, role: role, port: port)
+        if let user { try SSHNameCheck.checkUser(user, host: host, port: port, role: "user name of the \(role) \(host)") }
     }
 }

@@ -8,15 +8,18 @@ struct CommandLine {
     var sudo = false
     var user: String?
     var shell: String?
+    /// sudo's prompt (`sudo -p`), when the client answers it (see ``SudoPrompt``).
+    var sudoPrompt: String?
 
     /// The command actually sent.
     func wrap(_ command: String) -> String {
         guard sudo || user != nil || shell != nil else { return command }
         var prefix = ""
+        let prompt = sudoPrompt.map { "-p \(Self.quote($0)) " } ?? ""
         if let user {
-            prefix = "sudo -u \(Self.quote(user)) -S "
+            prefix = "sudo -u \(Self.quote(user)) -S \(prompt)"
         } else if sudo {
-            prefix = "sudo -S "
+            prefix = "sudo -S \(prompt)"
         }
         return prefix + (shell ?? "$SHELL -c") + " " + Self.quote(command)
     }

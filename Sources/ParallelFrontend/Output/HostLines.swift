@@ -5,7 +5,9 @@ import Synchronization
 
 /// The lines of one output stream of one host, as an `AsyncSequence` of `String`.
 ///
-/// Lines end at `\n` (a `\r` before it is dropped too); a last line without terminator is yielded at the end.
+/// Lines end at `\n` (a `\r` before it is dropped too); a last line without terminator is yielded at the end. A
+/// line longer than 1 MiB arrives in pieces of at most 1 MiB (see `LineSplitter`), so a command that prints
+/// without newlines cannot exhaust memory.
 /// Iterating again continues where the previous iteration stopped (nothing is read twice, nothing is lost), so
 /// after a read-timeout error (`readTimeout` of `runCommand`) a new `for try await` picks up the rest. One reader
 /// at a time.
@@ -47,45 +49,9 @@ public struct HostLines: AsyncSequence, Sendable {
 /// One reader at a time.
 final class LineReader: Sendable {
     private struct State {
-        /// Received bytes not yet returned as lines start at `head`; `scanned` is where the newline search resumes.
-        var pending: [UInt8] = []
-        var head = 0
-        var scanned = 0
+        var lines = LineSplitter()
         var ended = false
         var busy = false
-
-        mutating func takeLine() -> ArraySlice<UInt8>? {
-            guard let newline = pending[max(scanned, head)...].firstIndex(of: UInt8(ascii: "\n")) else {
-                scanned = pending.count
-                return nil
-            }
-            var end = newline
-            if end > head && pending[end - 1] == UInt8(ascii: "\r") { end -= 1 }
-            let line = pending[head..<end]
-            head = newline + 1
-            scanned = head
-            return line
-        }
-
-        mutating func takeRest() -> ArraySlice<UInt8>? {
-            guard head < pending.count else { return nil }
-            defer {
-                pending.removeAll()
-                head = 0
-                scanned = 0
-            }
-            return pending[head...]
-        }
-
-        mutating func append(_ chunk: [UInt8]) {
-            if head > 0 {
-                // Drop the lines already returned, once per chunk (not once per line).
-                pending.removeSubrange(0..<head)
-                scanned -= head
-                head = 0
-            }
-            pending.append(contentsOf: chunk)
-        }
     }
 
     private let stream: SSHByteStream
@@ -125,8 +91,8 @@ final class LineReader: Sendable {
         defer { state.withLock { $0.busy = false } }
         while true {
             let step = state.withLock { state -> Step in
-                if let line = state.takeLine() { return .line(decode(line)) }
-                if state.ended { return state.takeRest().map { .line(decode($0)) } ?? .end }
+                if let line = state.lines.nextLine() { return .line(decode(line)) }
+                if state.ended { return state.lines.takeRest().map { .line(decode($0)) } ?? .end }
                 return .needMore
             }
             switch step {
@@ -138,7 +104,7 @@ final class LineReader: Sendable {
             case .needMore:
                 let chunk = try await read(deadline: deadline)
                 state.withLock { state in
-                    if let chunk { state.append(chunk) } else { state.ended = true }
+                    if let chunk { state.lines.append(chunk) } else { state.ended = true }
                 }
             }
         }

@@ -29,20 +29,22 @@ public final class HostOutput: Sendable, CustomStringConvertible {
     public let rawStderr: SSHByteStream
     let channel: (any SSHChannel)?
 
+    /// - Parameter watched: a stream read through a watcher (sudo's prompt) instead of the channel's own.
     init(host: String, alias: String?, index: Int, command: String?, channel: any SSHChannel, port: Int,
-         encoding: String.Encoding, readTimeout: Duration?, logger: Logger?) {
+         encoding: String.Encoding, readTimeout: Duration?, logger: Logger?,
+         watched: (stream: SSHByteStream, isStderr: Bool)? = nil) {
         self.host = host
         self.alias = alias
         self.index = index
         self.command = command
         self.error = nil
         self.channel = channel
-        rawStdout = channel.stdout
-        rawStderr = channel.stderr
+        rawStdout = watched.flatMap { $0.isStderr ? nil : $0.stream } ?? channel.stdout
+        rawStderr = watched.flatMap { $0.isStderr ? $0.stream : nil } ?? channel.stderr
         let label = alias ?? host
-        stdout = HostLines(reader: LineReader(stream: channel.stdout, host: host, port: port, label: label,
+        stdout = HostLines(reader: LineReader(stream: rawStdout, host: host, port: port, label: label,
                                               isStderr: false, encoding: encoding, readTimeout: readTimeout, logger: logger))
-        stderr = HostLines(reader: LineReader(stream: channel.stderr, host: host, port: port, label: label,
+        stderr = HostLines(reader: LineReader(stream: rawStderr, host: host, port: port, label: label,
                                               isStderr: true, encoding: encoding, readTimeout: readTimeout, logger: logger))
         stdin = HostStdin(channel: .success(channel), encoding: encoding)
     }
