@@ -115,7 +115,9 @@ struct ConnectionFlags: ParsableArguments {
         if let configFile { source = configFile == "none" ? .disabled : .file(configFile) }
         source.options = options
         if acceptNewHostKeys { source.options.insert("StrictHostKeyChecking=accept-new", at: 0) }
-        if insecureNoHostKeyCheck { config.hostKeyPolicy = .insecureAcceptAnything }
+        // As `ssh -o StrictHostKeyChecking=no`: the known-hosts files are still read, so a changed key is recognised
+        // (password authentication is then dropped, and a warning printed).
+        if insecureNoHostKeyCheck { source.options.insert("StrictHostKeyChecking=no", at: 0) }
         config.sshConfig = source
         return config
     }

@@ -1,6 +1,7 @@
 import Foundation
 import ParallelFrontend
 import SSHBackend
+import SSHConfig
 import SSHTestSupport
 import Testing
 
@@ -35,6 +36,24 @@ struct FrontendJumpTests {
             network.remove()
         }
 
+        /// `config` with an ssh_config of its own where the jump host has its key (as `ssh -J` needs: a hop gets
+        /// only its own credentials, never the target's).
+        func withHopKey(_ config: HostConfig) throws -> HostConfig {
+            let dir = try scratchDirectory("jump-config")
+            let path = dir + "/ssh_config"
+            try """
+                Host \(jump.host)
+                    IdentityFile \(TestKeys.shared.ed25519)
+                Host *
+                    UserKnownHostsFile \(TestKeys.shared.knownHosts)
+                    GlobalKnownHostsFile /dev/null
+
+                """.write(toFile: path, atomically: true, encoding: .utf8)
+            var copy = config
+            copy.sshConfig = .file(path)
+            return copy
+        }
+
         /// Connections the jump sshd authenticated.
         var jumpLogins: Int { jump.log.components(separatedBy: "Accepted publickey").count - 1 }
     }
@@ -66,7 +85,7 @@ struct FrontendJumpTests {
         try await Exclusive.run {
             let site = try await Site.start(targets: 4)
             defer { site.stop() }
-            var config = Fleet.config(timeout: .seconds(60))
+            var config = try site.withHopKey(Fleet.config(timeout: .seconds(60)))
             config.jumpHosts = ["\(TestUser.name)@\(site.jump.host):\(site.jump.port)"]
             let entries = (0..<200).map { site.targets[$0 % 4] }
             let client = try ParallelSSHClient(hosts: entries.map(\.host), backend: engine.backend, config: config,
@@ -93,7 +112,8 @@ struct FrontendJumpTests {
         let good = HostConfig(port: target.port, jumpHosts: ["\(TestUser.name)@\(site.jump.host):\(site.jump.port)"])
         let dead = HostConfig(port: target.port, jumpHosts: ["\(TestUser.name)@127.0.0.2:\(deadPort)"])
         let client = try ParallelSSHClient(hosts: Array(repeating: target.host, count: 6), backend: engine.backend,
-                                           config: Fleet.config(), hostConfig: [good, dead, good, dead, good, dead])
+                                           config: try site.withHopKey(Fleet.config()),
+                                           hostConfig: [good, dead, good, dead, good, dead])
         let output = try await client.runCommand("echo ok", stopOnErrors: false)
         for (index, host) in output.enumerated() {
             if index % 2 == 0 {

@@ -144,15 +144,6 @@ struct FrontendServerTests {
         try await client.join(timeout: .seconds(20))
     }
 
-    @Test("the sudo password helper answers a password prompt on stdin", arguments: FrontendEngine.all)
-    func sudoPasswordHelper(engine: FrontendEngine) async throws {
-        let servers = try await Fleet.servers
-        let client = try Fleet.client(engine, servers: Array(servers.prefix(1)))
-        // What sudo -S does: read one line from stdin. sudo itself is not needed to show the helper's part.
-        let output = try await client.runCommand("read secret; echo \"got $secret\"", sudoPassword: "s3cret")
-        #expect(try await output[0].stdout.first { _ in true } == "got s3cret")
-    }
-
     @Test("output decoded with the requested text encoding; raw bytes untouched", arguments: FrontendEngine.all)
     func encodingAndRawBytes(engine: FrontendEngine) async throws {
         let servers = try await Fleet.servers

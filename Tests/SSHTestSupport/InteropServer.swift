@@ -143,7 +143,7 @@ public final class InteropServer: Sendable {
     }
 
     /// The repository's root directory.
-    static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    public static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().path
 
     /// The Python with asyncssh that `scripts/install-deps` prepared (`PSSH_TEST_VENV`, default `.build-venv`).

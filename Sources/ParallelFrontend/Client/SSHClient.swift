@@ -276,7 +276,7 @@ public actor SSHClient {
                 await channel.close()
                 throw error.on(host: host, port: config.port ?? 22)
             }
-            let prompt = SudoPrompt(stream: terminal ? channel.stdout : channel.stderr) {
+            let prompt = SudoPrompt(stream: terminal ? channel.stdout : channel.stderr, terminal: terminal) {
                 try? await channel.write(answer)
             }
             watched = (SSHByteStream(prompt), !terminal)

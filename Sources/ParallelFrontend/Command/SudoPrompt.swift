@@ -28,16 +28,19 @@ final class SudoPrompt: SSHByteSource {
     private let stream: SSHByteStream
     private let state = Mutex(State())
 
-    /// Starts watching `stream` for the prompt; `answer` writes the password to the command's stdin.
-    init(stream: SSHByteStream, answer: @escaping @Sendable () async -> Void) {
+    /// Starts watching `stream` for the prompt; `answer` writes the password to the command's stdin. With
+    /// `terminal` (the stream is a PTY's), the line break sudo prints once the password is read is dropped too: it
+    /// ends the prompt's line, which is not shown.
+    init(stream: SSHByteStream, terminal: Bool, answer: @escaping @Sendable () async -> Void) {
         self.stream = stream
-        Task { [self] in await watch(answer: answer) }
+        Task { [self] in await watch(terminal: terminal, answer: answer) }
     }
 
-    private func watch(answer: @escaping @Sendable () async -> Void) async {
+    private func watch(terminal: Bool, answer: @escaping @Sendable () async -> Void) async {
         let marker = Array(Self.marker.utf8)
         var answered = false
-        while !answered {
+        var stripLineBreak = false
+        while !answered || stripLineBreak {
             let chunk: [UInt8]?
             var failure: (any Error)?
             do { chunk = try await stream.nextChunk() } catch {
@@ -45,8 +48,14 @@ final class SudoPrompt: SSHByteSource {
                 failure = error
             }
             let (found, full) = state.withLock { state -> (Bool, Bool) in
-                guard let chunk else {
+                guard var chunk else {
                     state.ended = failure.map { .failure($0) } ?? .success(())
+                    return (false, true)
+                }
+                if stripLineBreak {
+                    stripLineBreak = false
+                    if chunk.starts(with: [13, 10]) { chunk.removeFirst(2) } else if chunk.first == 10 { chunk.removeFirst() }
+                    state.held += chunk
                     return (false, true)
                 }
                 state.held += chunk
@@ -59,6 +68,7 @@ final class SudoPrompt: SSHByteSource {
             if found {
                 await answer()
                 answered = true
+                stripLineBreak = terminal
             } else if full {
                 break
             }
