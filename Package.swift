@@ -123,7 +123,7 @@ let package = Package(
         .target(
             name: "FuzzTargets",
             dependencies: ["SSHBackend", "SSHEngineCore", "SSHFileTransfer", "SSHKnownHosts", "SSHConfig", "SSHPrivateKeys",
-                           "FleetCLI"],
+                           "FleetCLI", "ParallelFrontend"],
             swiftSettings: swiftSettings),
         .executableTarget(name: "fuzz", dependencies: ["FuzzTargets"], swiftSettings: swiftSettings),
 

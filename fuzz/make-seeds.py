@@ -97,3 +97,14 @@ with tempfile.TemporaryDirectory() as keys:
         subprocess.run(["ssh-keygen", "-q", "-C", "fuzz seed", "-f", path] + arguments, check=True)
         with open(path, "rb") as f:
             put("private-key", name, f.read())
+
+# Names: hosts and users as written on a command line, fair and hostile.
+for name, text in [("plain", "web-01.example.com"), ("user-at", "deploy@web1:2222"), ("ipv6", "[::1]:22"),
+                   ("dollar", "a$(touch /tmp/x)"), ("backtick", "u`id`@h"), ("dash", "-oProxyCommand=id"),
+                   ("escape", "\x1b]0;title\x07"), ("dots", ".."), ("slashes", "evil/../../x")]:
+    put("names", name, text)
+
+# Lines: first byte the cap (4..35), second the chunk size (1..16), then output.
+put("lines", "short", b"\x00\x03one\r\ntwo\n\nthree")
+put("lines", "long", b"\x10\x05" + b"a" * 200 + b"\n" + b"b" * 50)
+put("lines", "utf8", b"\x01\x07" + "é".encode() * 40 + b"\r\n\n")

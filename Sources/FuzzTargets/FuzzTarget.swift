@@ -1,5 +1,6 @@
 import Dispatch
 import FleetCLI
+import ParallelFrontend
 import SSHBackend
 import SSHConfig
 import SSHEngineCore
@@ -28,6 +29,12 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case kexinit
     /// Private key files (OpenSSH's format and PEM) decrypted with a passphrase, at most 4 bcrypt rounds.
     case privateKey = "private-key"
+    /// Host and user names through OpenSSH's rules (a name accepted holds nothing a shell acts on), the terminal
+    /// sanitiser and the local file name made from a host (never `/`, `.` or `..`).
+    case names
+    /// Output split into lines at arbitrary chunk boundaries under a small cap: no piece over the cap, none holding
+    /// a newline, no byte lost but line ends.
+    case lines
 
     /// Feeds `data` to the target.
     public func run(_ data: [UInt8]) {
@@ -39,6 +46,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .sshConfig: Self.sshConfig(data)
         case .kexinit: Self.kexinit(data)
         case .privateKey: Self.privateKey(data)
+        case .names: Self.names(data)
+        case .lines: Self.lines(data)
         }
     }
 
@@ -130,6 +139,49 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             else { fatalError("a decrypted key does not read back as unencrypted") }
         case .notEncrypted, .failed: break
         }
+    }
+
+    private static func names(_ data: [UInt8]) {
+        let name = String(decoding: data.prefix(256), as: UTF8.self)
+        let shell = Set("'`\"$\\;&<>|(){}".unicodeScalars)
+        if SSHNameCheck.hostNameProblem(name) == nil {
+            precondition(!name.isEmpty && !name.hasPrefix("-"), "accepted host name \(name.debugDescription)")
+            precondition(!name.unicodeScalars.contains { shell.contains($0) || $0.value < 0x21 || $0.value == 0x7F },
+                         "accepted host name \(name.debugDescription) holds a shell or control character")
+        }
+        if SSHNameCheck.userNameProblem(name) == nil {
+            precondition(!name.hasPrefix("-") && !name.unicodeScalars.contains { shell.contains($0) && $0 != "$" && $0 != "\\" },
+                         "accepted user name \(name.debugDescription)")
+        }
+        let shown = TerminalText.sanitized(name)
+        precondition(!shown.unicodeScalars.contains { TerminalText.needsEscape($0, keepingLineBreaks: true) },
+                     "sanitised text \(shown.debugDescription) still holds a control character")
+        let file = HostFileName.component(name)
+        precondition(!file.isEmpty && file != "." && file != ".." && !file.contains("/") && !file.contains("\0"),
+                     "host \(name.debugDescription) makes the file name \(file.debugDescription)")
+    }
+
+    private static func lines(_ data: [UInt8]) {
+        guard data.count >= 2 else { return }
+        let cap = Int(data[0] % 32) + 4
+        let chunk = Int(data[1] % 16) + 1
+        let input = data.dropFirst(2)
+        var splitter = LineSplitter(maximumLineLength: cap)
+        var total = 0
+        func take(_ piece: ArraySlice<UInt8>) {
+            precondition(piece.count <= cap && !piece.contains(10), "a piece of \(piece.count) bytes over the cap \(cap)")
+            total += piece.count
+        }
+        var index = input.startIndex
+        while index < input.endIndex {
+            splitter.append(input[index..<min(index + chunk, input.endIndex)])
+            while let piece = splitter.nextLine() { take(piece) }
+            index += chunk
+        }
+        while let piece = splitter.takeRest() { take(piece) }
+        let breaks = input.filter { $0 == 10 }.count
+        precondition(total <= input.count - breaks && total >= input.count - 2 * breaks,
+                     "\(total) bytes out of \(input.count) with \(breaks) line breaks")
     }
 
     private static func kexinit(_ data: [UInt8]) {

@@ -25,7 +25,7 @@ public enum TerminalText {
     }
 
     /// Whether `scalar` is escaped.
-    static func needsEscape(_ scalar: Unicode.Scalar, keepingLineBreaks: Bool) -> Bool {
+    package static func needsEscape(_ scalar: Unicode.Scalar, keepingLineBreaks: Bool) -> Bool {
         switch scalar.value {
         case 0x09: return false
         case 0x0A, 0x0D: return !keepingLineBreaks
