@@ -97,6 +97,22 @@ public struct SSHExitStatus: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
+/// Requests the server refused while a channel was set up that, as in OpenSSH, do not fail it: environment
+/// variables (`SendEnv`, `SetEnv`, `environment:`; a server without `AcceptEnv` refuses them all) and the
+/// pseudo-terminal ("PTY allocation request failed", after which the command runs without one).
+public struct SSHRefusedRequests: Sendable, Hashable {
+    /// The names (never the values) of the environment variables the server refused.
+    public var environment: [String] = []
+    /// Whether the server refused the pseudo-terminal (the command then runs without one).
+    public var pty = false
+
+    /// Nothing refused.
+    public init() {}
+
+    /// Whether nothing was refused.
+    public var isEmpty: Bool { environment.isEmpty && !pty }
+}
+
 /// One open channel: a running command or shell with its three streams.
 ///
 /// `stdout` and `stderr` are separate byte streams that each may be read by one consumer. Output nobody reads
@@ -137,6 +153,14 @@ public protocol SSHChannel: Sendable {
 
     /// Closes the channel; the command gets SIGHUP from sshd, streams finish. Idempotent.
     func close() async
+
+    /// What the server refused while the channel was set up, without failing it (see ``SSHRefusedRequests``).
+    var refusedRequests: SSHRefusedRequests { get }
+}
+
+extension SSHChannel {
+    /// Nothing refused (for channels that never send such requests).
+    public var refusedRequests: SSHRefusedRequests { SSHRefusedRequests() }
 }
 
 extension SSHChannelRequest.Kind: CustomStringConvertible {

@@ -18,6 +18,9 @@ package final class ChannelDriver<Native: NativeConnection> {
         case finished
     }
 
+    /// What the server refused while the channel was set up (set before the channel is handed out).
+    package var refusedRequests = SSHRefusedRequests()
+
     /// How many stdin bytes one native write may be offered.
     private static var writeLimit: Int { 256 * 1024 }
 

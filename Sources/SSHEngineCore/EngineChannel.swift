@@ -7,12 +7,15 @@ package final class EngineChannel<Native: NativeConnection>: SSHChannel {
     package let stderr: SSHByteStream
     private let driver: LoopBound<ChannelDriver<Native>>
     private let publishedExit: PublishedExit
+    package let refusedRequests: SSHRefusedRequests
     /// Keeps the session (and so the connection) open while the channel is in use.
     private let session: any SSHSession
 
     /// Wraps a running channel of `session`, whose streams and exit are `outlets`.
-    init(_ driver: LoopBound<ChannelDriver<Native>>, outlets: ChannelCore.Outlets, session: any SSHSession) {
+    init(_ driver: LoopBound<ChannelDriver<Native>>, outlets: ChannelCore.Outlets, refused: SSHRefusedRequests,
+         session: any SSHSession) {
         self.driver = driver
+        self.refusedRequests = refused
         self.session = session
         stdout = SSHByteStream(outlets.stdout)
         stderr = SSHByteStream(outlets.stderr)

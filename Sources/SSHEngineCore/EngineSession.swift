@@ -18,13 +18,13 @@ package final class EngineSession<Native: NativeConnection>: SSHSession {
     }
 
     package func openChannel(_ request: SSHChannelRequest) async throws -> any SSHChannel {
-        let opened: (LoopBound<ChannelDriver<Native>>, ChannelCore.Outlets) =
+        let opened: (LoopBound<ChannelDriver<Native>>, ChannelCore.Outlets, SSHRefusedRequests) =
             try await connection.withContinuation { connection, continuation in
                 connection.openChannel(request) { result in
-                    continuation.resume(with: result.map { ($0.bound, $0.core.outlets) })
+                    continuation.resume(with: result.map { ($0.bound, $0.core.outlets, $0.refusedRequests) })
                 }
             }
-        return EngineChannel(opened.0, outlets: opened.1, session: self)
+        return EngineChannel(opened.0, outlets: opened.1, refused: opened.2, session: self)
     }
 
     package func close() async {

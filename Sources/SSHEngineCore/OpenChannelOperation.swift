@@ -15,6 +15,8 @@ package final class OpenChannelOperation<Native: NativeConnection>: EngineOperat
     private let opener: Native.Opener
     private let completion: (Result<ChannelDriver<Native>, any Error>) -> Void
     private var phase: Phase = .open
+    /// What the server refused on the way (advisory, as OpenSSH treats it).
+    private var refused = SSHRefusedRequests()
     package let timeout: Duration?
     package let activity = "opening a channel"
 
@@ -61,6 +63,18 @@ package final class OpenChannelOperation<Native: NativeConnection>: EngineOperat
             switch outcome {
             case .wouldBlock:
                 return false
+            case .failed(let error) where error.code == .channelFailure && isAdvisory:
+                // OpenSSH sends `env` without asking for a reply and reports a refused PTY but goes on: neither
+                // fails the session. libssh2 and libssh wait for the reply, so the refusal is seen, and noted.
+                switch phase {
+                case .environment(let index):
+                    refused.environment.append(environment[index].0)
+                    phase = .environment(index: index + 1)
+                default:
+                    refused.pty = true
+                    phase = .start
+                }
+                continue
             case .failed(let error):
                 if connection.failure == nil, let abandoned = opener.channel { connection.discard(abandoned) }
                 if error.code == .connectionLost {
@@ -88,10 +102,20 @@ package final class OpenChannelOperation<Native: NativeConnection>: EngineOperat
                                                      message: "the engine started a channel it never opened")))
                         return true
                     }
-                    completion(.success(connection.adopt(channel, unreadOutputLimit: request.unreadOutputLimit)))
+                    let driver = connection.adopt(channel, unreadOutputLimit: request.unreadOutputLimit)
+                    driver.refusedRequests = refused
+                    completion(.success(driver))
                     return true
                 }
             }
+        }
+    }
+
+    /// Whether a refusal in the current phase leaves the channel usable (an environment variable, the PTY).
+    private var isAdvisory: Bool {
+        switch phase {
+        case .environment, .pty: return true
+        case .open, .start: return false
         }
     }
 }

@@ -18,7 +18,7 @@ struct FrontendConfigTests {
 
     /// Settings with nothing but the config file: user, port, key and known hosts all come from it.
     private func onlyFile(_ path: String) -> HostConfig {
-        HostConfig(allowAgent: false, sshConfig: .file(path))
+        HostConfig(allowAgent: false, sshConfig: machineConfig(path))
     }
 
     @Test("an alias with HostName, Port, User, IdentityFile and known hosts from the file connects", arguments: FrontendEngine.all)

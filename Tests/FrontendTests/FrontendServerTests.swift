@@ -14,11 +14,22 @@ struct FrontendEngine: Sendable, CustomTestStringConvertible {
     static let all = [FrontendEngine(backend: LibSSH2Backend()), FrontendEngine(backend: LibSSHBackend())]
 }
 
+/// `userFile` as the user's ssh_config, then the machine's own `/etc/ssh/ssh_config` (with its `Include`s), as a
+/// user's client reads them: on Debian and Ubuntu that file says `SendEnv LANG LC_*`, `HashKnownHosts yes` and
+/// `GSSAPIAuthentication yes`, and the tests live with it.
+func machineConfig(_ userFile: String) -> SSHConfigSource {
+    SSHConfigSource(userFile: userFile, systemFile: "/etc/ssh/ssh_config")
+}
+
 /// Three real sshd servers on 127.0.0.1-3, shared by this suite.
 enum Fleet {
     private static let started = Task { () throws -> [TestSSHServer] in
         var servers: [TestSSHServer] = []
-        for host in ["127.0.0.1", "127.0.0.2", "127.0.0.3"] { servers.append(try await TestSSHServer.start(host: host)) }
+        // `AcceptEnv PSSH_*` for the tests that send variables of their own; LANG and LC_* (Debian's SendEnv) are
+        // refused, as by a server nobody configured.
+        for host in ["127.0.0.1", "127.0.0.2", "127.0.0.3"] {
+            servers.append(try await TestSSHServer.start(host: host, extraConfig: ["AcceptEnv PSSH_*"]))
+        }
         return servers
     }
 
@@ -41,7 +52,7 @@ enum Fleet {
                        unreadOutputLimit: Int? = nil) -> HostConfig {
         HostConfig(user: TestUser.name, port: port, privateKey: .file(privateKey), connectionAttempts: 1, timeout: timeout,
                    allowAgent: false, identityAuth: false, unreadOutputLimit: unreadOutputLimit,
-                   hostKeyPolicy: TestKeys.shared.hostKeyPolicy, sshConfig: .file(TestKeys.shared.sshConfig))
+                   hostKeyPolicy: TestKeys.shared.hostKeyPolicy, sshConfig: machineConfig(TestKeys.shared.sshConfig))
     }
 }
 

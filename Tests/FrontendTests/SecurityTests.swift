@@ -173,7 +173,7 @@ struct JumpCredentialThreatTests {
         var config = HostConfig(user: TestUser.name, port: target.port, password: password,
                                 privateKey: .file(TestKeys.shared.ed25519), connectionAttempts: 1, timeout: .seconds(20),
                                 allowAgent: false, identityAuth: false, hostKeyPolicy: TestKeys.shared.hostKeyPolicy,
-                                sshConfig: .file(TestKeys.shared.sshConfig))
+                                sshConfig: machineConfig(TestKeys.shared.sshConfig))
         config.jumpHosts = ["\(TestUser.name)@\(hop.host):\(hop.port)"]
         let client = try SSHClient(host: target.host, backend: engine.backend, config: config)
         let error = await #expect(throws: SSHError.self) { _ = try await client.runCommand("true") }

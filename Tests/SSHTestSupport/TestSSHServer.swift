@@ -27,7 +27,9 @@ public final class TestSSHServer: Sendable {
         do { return try TestSSHServer() } catch { fatalError("cannot start the shared test sshd: \(error)") }
     }()
 
-    /// Starts a server. `extraConfig` lines override the generated `sshd_config`; `hostKeys` replaces the shared
+    /// Starts a server configured as upstream OpenSSH ships it plus only what the tests need (its own port, keys,
+    /// authorized keys and log; no `AcceptEnv`: a test about environment variables adds its own). `extraConfig`
+    /// lines override the generated `sshd_config`; `hostKeys` replaces the shared
     /// host key (``TestKeys/hostKey``) with these private key files; `namespace` runs it inside that network
     /// namespace (`host` is then one of the namespace's addresses: its link's, or its own loopback's).
     public init(host: String = "127.0.0.1", extraConfig: [String] = [], hostKeys: [String]? = nil,
@@ -58,7 +60,6 @@ public final class TestSSHServer: Sendable {
                 "PubkeyAuthentication yes",
                 "PasswordAuthentication yes",
                 "KbdInteractiveAuthentication yes",
-                "AcceptEnv *",
                 "MaxStartups 1000:30:1000",
                 "MaxSessions 1000",
                 "MaxAuthTries 30",

@@ -269,6 +269,7 @@ public actor SSHClient {
         let channel = try await session.openChannel(SSHChannelRequest(
             kind: kind, pty: terminal ? SSHPTYRequest() : nil, environment: sent,
             unreadOutputLimit: config.unreadOutputLimit))
+        noteRefusals(channel.refusedRequests)
         var watched: (stream: SSHByteStream, isStderr: Bool)?
         if let sudoPassword {
             let answer: [UInt8]
@@ -284,6 +285,19 @@ public actor SSHClient {
         return HostOutput(host: host, alias: config.alias, index: index, command: line, channel: channel,
                           port: config.port ?? 22, encoding: encoding, readTimeout: readTimeout, logger: logger,
                           watched: watched)
+    }
+
+    /// Logs what the server refused without failing the channel, as `ssh -v` and `ssh` report it: refused
+    /// environment variables at debug level, by name only; a refused PTY as a warning.
+    private func noteRefusals(_ refused: SSHRefusedRequests) {
+        if !refused.environment.isEmpty {
+            diagnostics?.debug("the server refused environment variables (its AcceptEnv does not list them)",
+                               metadata: ["host": "\(host)", "names": "\(refused.environment.joined(separator: ","))"])
+        }
+        if refused.pty {
+            diagnostics?.warning("PTY allocation request failed: the command runs without a terminal",
+                                 metadata: ["host": "\(host)"])
+        }
     }
 
     /// Opens an interactive shell (a PTY is not requested: output stays split into stdout and stderr).
