@@ -65,8 +65,8 @@ struct ConnectionFlags: ParsableArguments {
     @Option(name: [.customShort("o"), .customLong("option")], help: "An ssh_config line, as ssh -o takes it (Keyword=value); repeatable.")
     var options: [String] = []
 
-    @Option(help: "The engine: libssh2 or libssh.")
-    var engine: String = "libssh2"
+    @Option(help: "The engine: libssh (the default: it connects wherever ssh does) or libssh2.")
+    var engine: String = "libssh"
 
     @Flag(help: "Write the keys of hosts not yet known to known_hosts (StrictHostKeyChecking accept-new); changed keys are still refused.")
     var acceptNewHostKeys = false

@@ -36,15 +36,14 @@ struct FrontendJumpTests {
             network.remove()
         }
 
-        /// `config` with an ssh_config of its own where the jump host has its key (as `ssh -J` needs: a hop gets
-        /// only its own credentials, never the target's).
+        /// `config` with an ssh_config of its own where every hop has its key (as `ssh -J` needs: a hop gets only
+        /// its own credentials, never the target's; the targets' own `privateKey` wins over the file for them).
         func withHopKey(_ config: HostConfig) throws -> HostConfig {
             let dir = try scratchDirectory("jump-config")
             let path = dir + "/ssh_config"
             try """
-                Host \(jump.host)
-                    IdentityFile \(TestKeys.shared.ed25519)
                 Host *
+                    IdentityFile \(TestKeys.shared.ed25519)
                     UserKnownHostsFile \(TestKeys.shared.knownHosts)
                     GlobalKnownHostsFile /dev/null
 

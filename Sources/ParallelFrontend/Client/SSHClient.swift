@@ -36,7 +36,7 @@ public actor SSHClient {
     /// - Parameters:
     ///   - host: the host name or address.
     ///   - backend: the engine, e.g. `LibSSH2Backend()` or `LibSSHBackend()` (`import ParallelSSH` offers this
-    ///     initialiser without it, on libssh2).
+    ///     initialiser without it, on libssh).
     ///   - config: the connection settings (user, port, credentials, timeouts, attempts); see ``HostConfig``.
     ///   - hostLogger: logs every output line read as `[host]\tline` (stderr `[host]\t[err]\tline`), e.g.
     ///     `.hostOutput()`.
