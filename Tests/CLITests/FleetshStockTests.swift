@@ -1,0 +1,24 @@
+import Foundation
+import SSHTestSupport
+import Testing
+
+/// fleetsh where users live: without `--engine` it connects wherever `ssh` does.
+@Suite("fleetsh in stock environments", .timeLimit(.minutes(5)))
+struct FleetshStockTests {
+    @Test("without --engine, an RSA user key connects as with ssh (libssh2 1.10, named explicitly, cannot sign with SHA-2)")
+    func defaultEngineRSA() async throws {
+        let site = try await Site.start()
+        defer { site.stop() }
+        let config = try String(contentsOfFile: site.config, encoding: .utf8)
+            .replacingOccurrences(of: "IdentityFile \(TestKeys.shared.ed25519)", with: "IdentityFile \(TestKeys.shared.rsa)")
+        try config.write(toFile: site.config, atomically: true, encoding: .utf8)
+        let ssh = try await offPool {
+            try ProcessRunner.outcome(["/usr/bin/ssh", "-F", site.config, "-o", "BatchMode=yes", "web1", "echo ok"])
+        }
+        #expect(ssh.status == 0, "ssh, the oracle, connects: \(ssh.output)")
+        let ours = try await Fleetsh.run(["-F", site.config, "-H", "web1", "--", "echo ok"])
+        #expect(ours.status == 0 && ours.lines == ["web1: ok"], "\(ours.stdout) \(ours.stderr)")
+        let libssh2 = try await Fleetsh.run(["-F", site.config, "--engine", "libssh2", "-H", "web1", "--", "echo ok"])
+        #expect(libssh2.status != 0 && libssh2.stderr.contains("SHA-1"), "\(libssh2.stderr)")
+    }
+}
