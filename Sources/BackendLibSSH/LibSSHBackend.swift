@@ -36,7 +36,7 @@ public struct LibSSHBackend: SSHBackend {
     /// The capabilities, as a static list (the feature matrix is checked against it).
     public static let declaredCapabilities: Set<SSHCapability> = [
         .passwordAuth, .keyboardInteractiveAuth, .privateKeyFileAuth, .privateKeyMemoryAuth, .keyDecryptedOnce, .agentAuth,
-        .rsaSHA2UserKeys, .userCertificates, .hostKeyVerification, .rsaSHA2HostKeys, .exec, .pty, .environment, .shell,
+        .rsaSHA2UserKeys, .userCertificates, .authenticationBanner, .hostKeyVerification, .rsaSHA2HostKeys, .exec, .pty, .environment, .shell,
         .exitSignal, .sendSignal, .concurrentChannels, .keepalive, .proxyCommand, .jumpHosts, .compression, .sftp, .scp,
     ]
 

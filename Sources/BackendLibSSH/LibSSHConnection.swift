@@ -158,6 +158,12 @@ final class LibSSHConnection: NativeConnection {
         return .done
     }
 
+    func authenticationBanner() -> String? {
+        guard let session, let banner = ssh_get_issue_banner(session) else { return nil }
+        defer { ssh_string_free_char(banner) }
+        return String(cString: banner)
+    }
+
     func channelOpener() -> LibSSHChannelOpener { LibSSHChannelOpener() }
 
     /// Frees the native session. libssh always gets the chance to say goodbye: with a caller-supplied socket,

@@ -47,9 +47,17 @@ public protocol SSHSession: Sendable {
     /// Disconnects: open channels end (their streams finish), pending operations fail with
     /// ``SSHError/Code/sessionClosed``. Idempotent.
     func close() async
+
+    /// The server's pre-authentication banner (sshd's `Banner`, what `ssh` prints before the password prompt),
+    /// unaltered; `nil` when it sent none or the engine lacks ``SSHCapability/authenticationBanner``. It is never
+    /// mixed into a command's output.
+    var authenticationBanner: String? { get }
 }
 
 extension SSHSession {
+    /// No banner (engines that do not keep it).
+    public var authenticationBanner: String? { nil }
+
     /// Runs `command` on a new channel (shorthand for `openChannel(.exec(command))`).
     public func exec(_ command: String, pty: SSHPTYRequest? = nil, environment: [String: String] = [:])
         async throws -> any SSHChannel

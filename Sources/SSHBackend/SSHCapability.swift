@@ -65,6 +65,9 @@ public struct SSHCapability: Hashable, Sendable, Comparable, CustomStringConvert
     /// SCP file transfer.
     public static let scp = SSHCapability("transfer.scp", summary: "SCP upload and download")
 
+    /// The server's pre-authentication banner kept for the caller (``SSHSession/authenticationBanner``).
+    public static let authenticationBanner = SSHCapability("auth.banner", summary: "The server's pre-authentication banner, for the caller")
+
     /// The server's host key checked against known-hosts files with OpenSSH's rules, before any credential.
     public static let hostKeyVerification = SSHCapability(
         "hostkey.verify", summary: "Host keys checked against known_hosts before any credential is sent")
@@ -76,7 +79,7 @@ public struct SSHCapability: Hashable, Sendable, Comparable, CustomStringConvert
     /// Every capability this module defines, in a stable order (the feature matrix lists these).
     public static let all: [SSHCapability] = [
         .passwordAuth, .keyboardInteractiveAuth, .privateKeyFileAuth, .privateKeyMemoryAuth, .keyDecryptedOnce, .agentAuth,
-        .rsaSHA2UserKeys, .userCertificates, .hostKeyVerification, .rsaSHA2HostKeys, .hostCertificates, .exec, .pty,
+        .rsaSHA2UserKeys, .userCertificates, .authenticationBanner, .hostKeyVerification, .rsaSHA2HostKeys, .hostCertificates, .exec, .pty,
         .environment, .shell, .exitSignal, .sendSignal, .concurrentChannels, .keepalive, .proxyCommand, .jumpHosts,
         .compression, .sftp, .scp,
     ]

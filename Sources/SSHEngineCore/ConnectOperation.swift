@@ -18,7 +18,7 @@ package final class ConnectOperation<Native: NativeConnection>: EngineOperation 
     /// The ProxyCommand or tunnel whose socket replaces the TCP connection, if any.
     private let transport: (any PreconnectedTransport)?
     private var authenticator: Native.Authenticator?
-    private let continuation: CheckedContinuation<Void, any Error>
+    private let continuation: CheckedContinuation<String?, any Error>
     private var phase: Phase = .tcp
     package let timeout: Duration?
     package let activity: String
@@ -34,7 +34,7 @@ package final class ConnectOperation<Native: NativeConnection>: EngineOperation 
     /// Connects to `addresses` (resolved from the options' host); resumes `continuation` once authenticated.
     /// - Parameter transport: a started ProxyCommand or tunnel, whose socket is used instead of dialing `addresses`.
     package init(addresses: [SocketAddress], transport: (any PreconnectedTransport)? = nil, options: SSHConnectionOptions,
-                 hostKeyCheck: HostKeyCheck, continuation: CheckedContinuation<Void, any Error>) {
+                 hostKeyCheck: HostKeyCheck, continuation: CheckedContinuation<String?, any Error>) {
         self.dialer = TCPDialer(addresses: addresses, host: options.host, port: options.port)
         self.transport = transport
         self.hostKeyCheck = hostKeyCheck
@@ -112,7 +112,7 @@ package final class ConnectOperation<Native: NativeConnection>: EngineOperation 
                 case .authenticate:
                     authenticator = nil
                     connection.startKeepalive()
-                    continuation.resume()
+                    continuation.resume(returning: connection.native.authenticationBanner())
                     return true
                 }
             }

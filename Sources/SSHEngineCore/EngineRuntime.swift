@@ -52,8 +52,8 @@ package struct EngineRuntime: Sendable {
         let capacity = outputBufferSize
         let slot = Mutex<(bound: LoopBound<ConnectionDriver<Native>>?, cancelled: Bool)>((nil, false))
         defer { started?.handshakeEnded() }
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+        let banner = try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<String?, any Error>) in
                 loop.execute {
                     let connection = ConnectionDriver<Native>(loop: loop, options: options, streamCapacity: capacity)
                     let bound = LoopBound(connection, loop: loop)
@@ -80,7 +80,7 @@ package struct EngineRuntime: Sendable {
         guard let bound = slot.withLock({ $0.bound }) else {
             throw SSHError(.sessionClosed, host: options.host, port: options.port, message: "connection vanished")
         }
-        return EngineSession(options: options, connection: bound)
+        return EngineSession(options: options, connection: bound, banner: banner)
     }
 
     /// Leases a connection to `hop` (through the hops `before` it) from the ``JumpPool``, opens a `direct-tcpip`

@@ -6,11 +6,13 @@ import SSHEventLoop
 package final class EngineSession<Native: NativeConnection>: SSHSession {
     package let options: SSHConnectionOptions
     private let connection: LoopBound<ConnectionDriver<Native>>
+    package let authenticationBanner: String?
 
     /// Wraps an authenticated connection.
-    init(options: SSHConnectionOptions, connection: LoopBound<ConnectionDriver<Native>>) {
+    init(options: SSHConnectionOptions, connection: LoopBound<ConnectionDriver<Native>>, banner: String? = nil) {
         self.options = options
         self.connection = connection
+        self.authenticationBanner = banner
     }
 
     deinit {

@@ -79,6 +79,9 @@ package protocol NativeConnection: AnyObject, SendableMetatype {
     func reconcileSocket()
     /// Sends a keepalive (the interval is `seconds`); `.failed` ends the connection.
     func sendKeepalive(interval seconds: Int) -> NativeStep
+    /// The text of the server's pre-authentication banner (`SSH_MSG_USERAUTH_BANNER`, sshd's `Banner`), once
+    /// authenticated; `nil` when there was none or the library does not keep it.
+    func authenticationBanner() -> String?
     /// A new opener for one channel.
     func channelOpener() -> Opener
     /// Frees the native session (saying goodbye first when `graceful`); the driver closes the socket after.
@@ -160,6 +163,9 @@ package struct ConnectionContext {
 }
 
 extension NativeConnection {
+    /// No banner, for libraries that do not keep it (libssh2 1.10 drops it).
+    package func authenticationBanner() -> String? { nil }
+
     /// What to connect to and how to authenticate.
     package var options: SSHConnectionOptions { context.options }
 

@@ -156,6 +156,38 @@ struct StockEnvironmentTests {
         await client.disconnect()
     }
 
+    @Test("a server with a pre-authentication Banner: the output is exactly the command's; the banner is the caller's",
+          arguments: FrontendEngine.all)
+    func banner(engine: FrontendEngine) async throws {
+        let dir = try scratchDirectory("banner")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let text = "Authorized use only.\nAll activity is logged.\n"
+        try text.write(toFile: dir + "/banner", atomically: true, encoding: .utf8)
+        chmod(dir + "/banner", 0o644)
+        let server = try await TestSSHServer.start(host: "127.0.0.9", extraConfig: ["Banner \(dir)/banner"])
+        defer { server.stop() }
+        let ssh = try await offPool {
+            try ProcessRunner.outcome(["/usr/bin/ssh", "-F", TestKeys.shared.sshConfig, "-i", TestKeys.shared.ed25519,
+                                       "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-p", "\(server.port)",
+                                       "\(TestUser.name)@\(server.host)", "echo ok"])
+        }
+        #expect(ssh.status == 0 && ssh.output.contains("Authorized use only."), "ssh prints the banner: \(ssh.output)")
+        let client = try SSHClient(host: server.host, backend: engine.backend, config: Fleet.config(port: server.port))
+        let output = try await client.runCommand("echo ok")
+        var stdout: [String] = []
+        for try await line in output.stdout { stdout.append(line) }
+        var stderr: [String] = []
+        for try await line in output.stderr { stderr.append(line) }
+        #expect(stdout == ["ok"] && stderr.isEmpty, "\(stdout) \(stderr)")
+        let banner = try await client.authenticationBanner()
+        if engine.backend.supports(.authenticationBanner) {
+            #expect(banner == text, "\(banner.debugDescription)")
+        } else {
+            #expect(banner == nil, "libssh2 1.10 drops the banner; the capability says so")
+        }
+        await client.disconnect()
+    }
+
     @Test("keywords nobody acts on are accepted exactly where ssh -G accepts them, and refused where it refuses them")
     func keywordsAsSSHG() async throws {
         let dir = try scratchDirectory("stock-keywords")

@@ -87,13 +87,27 @@ public actor SSHClient {
         do {
             let connected = try await attempt.value()
             if connecting === attempt { connecting = nil }
-            if session == nil { session = connected }
+            if session == nil {
+                session = connected
+                if let banner = connected.authenticationBanner {
+                    // As ssh prints it before authenticating (sanitised: it is the server's text).
+                    diagnostics?.info("\(TerminalText.sanitized(banner))", metadata: ["host": "\(host)", "banner": "true"])
+                }
+            }
             return connected
         } catch {
             // The next call tries again, unless the attempt still runs for other callers.
             if connecting === attempt, attempt.hasEnded || attempt.isAbandoned { connecting = nil }
             throw error
         }
+    }
+
+    /// The server's pre-authentication banner (sshd's `Banner`, which `ssh` prints before authenticating),
+    /// connecting first; `nil` when the server sent none or the engine does not keep it (see
+    /// `SSHCapability.authenticationBanner`). It never reaches a command's output; the client's logger gets it at
+    /// info level when the connection is made.
+    public func authenticationBanner() async throws -> String? {
+        try await connectedSession().authenticationBanner
     }
 
     /// What `ssh_config` says for this host (its files as ``HostConfig/sshConfig`` chooses; `nil` for none), with
