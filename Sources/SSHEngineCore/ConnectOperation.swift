@@ -68,6 +68,7 @@ package final class ConnectOperation<Native: NativeConnection>: EngineOperation 
                 case .connected: outcome = .done
                 }
             case .handshake:
+                connection.handshakeFailure.peek(connection.socket.fd)  // before the engine reads it
                 outcome = connection.native.handshake()
             case .verifyHostKey:
                 outcome = verifyHostKey(connection)
@@ -99,6 +100,7 @@ package final class ConnectOperation<Native: NativeConnection>: EngineOperation 
                     connection.restartDeadline(connection.options.connectTimeout ?? connection.options.operationTimeout,
                                                activity: "the SSH handshake with \(target)")
                 case .handshake:
+                    connection.keyExchangeDone = true
                     phase = .verifyHostKey
                     var prompting = false
                     if case .ask = connection.options.hostKeyPolicy.mode { prompting = true }

@@ -18,6 +18,10 @@ package final class ConnectionDriver<Native: NativeConnection>: IOHandler {
     let streamCapacity: Int
     /// The TCP socket, watched by the loop and shared with the library.
     package let socket: ConnectionSocket
+    /// What the server sent before its key exchange ended, to tell a failure then as it happened.
+    package var handshakeFailure = HandshakeFailure()
+    /// Whether the key exchange ended (the host-key check and authentication follow).
+    package var keyExchangeDone = false
     /// The engine's calls.
     package let native: Native
     private lazy var operations = OperationQueue<ConnectionDriver>(
@@ -83,7 +87,11 @@ package final class ConnectionDriver<Native: NativeConnection>: IOHandler {
     // MARK: Driving
 
     package func handleIO(_ events: IOEvents) {
-        if events.contains(.readable) { heardSinceKeepalive = true }
+        if events.contains(.readable) {
+            heardSinceKeepalive = true
+            // Before any native call reads it: what the server sends first tells a failed handshake apart.
+            if !keyExchangeDone { handshakeFailure.peek(socket.fd) }
+        }
         drive()
         if events.contains(.hangup) || events.contains(.error), failure == nil {
             // The peer is gone. Channels paused by backpressure would not read again until their consumer does,
@@ -214,16 +222,15 @@ package final class ConnectionDriver<Native: NativeConnection>: IOHandler {
             // The socket closed because the jump connection under it was lost: say so, naming the hop.
             failure = cause
             if operationError is SSHError { operationError = cause }
-        } else if !graceful, failure.code == .connectionLost || failure.code == .handshakeFailed,
-                  options.proxyCommand == nil, !native.receivedServerBanner, operationError is SSHError {
-            // Nothing came from the server, not even its banner: it turned the connection away. (A ProxyCommand
-            // that ends early is its own failure, reported as such.)
-            failure = SSHError(.closedBeforeBanner, host: options.host, port: options.port,
-                               message: "\(options.host):\(options.port) closed the connection before sending its banner "
-                               + "(sshd does so past MaxStartups unauthenticated connections, as does a connection "
-                               + "limit in front of a server): \(failure.message)",
-                               nativeCode: failure.nativeCode, nativeMessage: failure.nativeMessage)
-            operationError = failure
+        } else if !graceful, !keyExchangeDone, operationError is SSHError,
+                  let classified = handshakeFailure.classify(failure, receivedBanner: native.receivedServerBanner,
+                                                             closed: failure.code == .connectionLost
+                                                                 || HandshakeFailure.peerClosed(socket.fd),
+                                                             proxied: options.proxyCommand != nil) {
+            // What the server did before key exchange ended, told the same way on every engine (a ProxyCommand that
+            // ends early is its own failure, not a server's refusal).
+            failure = classified
+            operationError = classified
         }
         let open = channels
         channels.removeAll()
