@@ -31,6 +31,18 @@ extension SSHBackend {
     public func supports(_ capability: SSHCapability) -> Bool { capabilities.contains(capability) }
 }
 
+/// Where a session's connection stands.
+public enum SSHSessionState: Sendable {
+    /// Open: channels can be opened.
+    case open
+    /// Closed by the caller (``SSHSession/close()``).
+    case closed
+    /// Lost (the server hung up, the network failed, a keepalive went unanswered). `idle` says that nothing was
+    /// in flight then: no channel open and no request sent that could have started anything, so a new connection
+    /// may do what this one was about to without doing anything twice.
+    case lost(SSHError, idle: Bool)
+}
+
 /// An authenticated SSH connection to one host. Channels opened on it share its TCP connection.
 public protocol SSHSession: Sendable {
     /// The options the session was opened with.
@@ -52,11 +64,17 @@ public protocol SSHSession: Sendable {
     /// unaltered; `nil` when it sent none or the engine lacks ``SSHCapability/authenticationBanner``. It is never
     /// mixed into a command's output.
     var authenticationBanner: String? { get }
+
+    /// Whether the connection is open, closed or lost (never waits: the engine publishes it as it changes).
+    var state: SSHSessionState { get }
 }
 
 extension SSHSession {
     /// No banner (engines that do not keep it).
     public var authenticationBanner: String? { nil }
+
+    /// Open, for sessions that do not track their connection.
+    public var state: SSHSessionState { .open }
 
     /// Runs `command` on a new channel (shorthand for `openChannel(.exec(command))`).
     public func exec(_ command: String, pty: SSHPTYRequest? = nil, environment: [String: String] = [:])

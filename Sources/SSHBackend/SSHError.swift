@@ -127,8 +127,12 @@ extension SSHError {
         public static let authenticationFailed = Code("authenticationFailed")
         /// A private key could not be read or decrypted (missing file, bad format, wrong passphrase).
         public static let invalidKey = Code("invalidKey")
-        /// The server refused to open a channel or to honour a channel request (exec, pty, env, shell).
+        /// The server refused to honour a channel request (exec, shell, subsystem; a refused env or pty request
+        /// does not fail the channel: see ``SSHRefusedRequests``).
         public static let channelFailure = Code("channelFailure")
+        /// The server refused to open a channel, so nothing was started: usually its limit of channels per
+        /// connection (sshd's `MaxSessions`, TinySSH's one). ``SSHClient`` then runs the operation on a new connection.
+        public static let channelOpenRefused = Code("channelOpenRefused")
         /// The operation was attempted on a session or channel that has been closed.
         public static let sessionClosed = Code("sessionClosed")
         /// The connection broke while in use (the server or the network dropped it).

@@ -22,6 +22,8 @@ package final class ConnectionDriver<Native: NativeConnection>: IOHandler {
     package var handshakeFailure = HandshakeFailure()
     /// Whether the key exchange ended (the host-key check and authentication follow).
     package var keyExchangeDone = false
+    /// The connection's state, published for any thread (``SSHSession/state``).
+    package let published = PublishedSessionState()
     /// The engine's calls.
     package let native: Native
     private lazy var operations = OperationQueue<ConnectionDriver>(
@@ -245,6 +247,8 @@ package final class ConnectionDriver<Native: NativeConnection>: IOHandler {
         }
         self.failure = failure
         let pending = operations.removeAll()
+        published.set(graceful ? .closed
+            : .lost(failure, idle: open.allSatisfy { $0.isFinished } && pending.allSatisfy { $0.isUnstarted }))
         for channel in open { channel.detach() }
         if let keepaliveTimer { loop.cancelTimer(keepaliveTimer) }
         keepaliveTimer = nil

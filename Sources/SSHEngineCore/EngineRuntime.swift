@@ -50,7 +50,8 @@ package struct EngineRuntime: Sendable {
         }
         let (started, resolved) = (transport, addresses)
         let capacity = outputBufferSize
-        let slot = Mutex<(bound: LoopBound<ConnectionDriver<Native>>?, cancelled: Bool)>((nil, false))
+        let slot = Mutex<(bound: LoopBound<ConnectionDriver<Native>>?, cancelled: Bool, state: PublishedSessionState?)>(
+            (nil, false, nil))
         defer { started?.handshakeEnded() }
         let banner = try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<String?, any Error>) in
@@ -59,6 +60,7 @@ package struct EngineRuntime: Sendable {
                     let bound = LoopBound(connection, loop: loop)
                     let cancelled = slot.withLock { slot in
                         slot.bound = bound
+                        slot.state = connection.published
                         return slot.cancelled
                     }
                     if cancelled {
@@ -77,10 +79,11 @@ package struct EngineRuntime: Sendable {
             }
             bound?.execute { $0.fail(CancellationError()) }
         }
-        guard let bound = slot.withLock({ $0.bound }) else {
+        guard let (bound, state) = slot.withLock({ slot in slot.bound.flatMap { bound in slot.state.map { (bound, $0) } } })
+        else {
             throw SSHError(.sessionClosed, host: options.host, port: options.port, message: "connection vanished")
         }
-        return EngineSession(options: options, connection: bound, banner: banner)
+        return EngineSession(options: options, connection: bound, banner: banner, state: state)
     }
 
     /// Leases a connection to `hop` (through the hops `before` it) from the ``JumpPool``, opens a `direct-tcpip`

@@ -1,5 +1,6 @@
 import SSHBackend
 import SSHEventLoop
+import Synchronization
 
 /// The public face of either engine's authenticated session: every call hops onto the loop that owns the
 /// connection.
@@ -7,13 +8,18 @@ package final class EngineSession<Native: NativeConnection>: SSHSession {
     package let options: SSHConnectionOptions
     private let connection: LoopBound<ConnectionDriver<Native>>
     package let authenticationBanner: String?
+    private let published: PublishedSessionState
 
     /// Wraps an authenticated connection.
-    init(options: SSHConnectionOptions, connection: LoopBound<ConnectionDriver<Native>>, banner: String? = nil) {
+    init(options: SSHConnectionOptions, connection: LoopBound<ConnectionDriver<Native>>, banner: String? = nil,
+         state: PublishedSessionState) {
         self.options = options
         self.connection = connection
         self.authenticationBanner = banner
+        self.published = state
     }
+
+    package var state: SSHSessionState { published.value }
 
     deinit {
         connection.execute { $0.close() }
@@ -33,6 +39,23 @@ package final class EngineSession<Native: NativeConnection>: SSHSession {
         _ = try? await connection.withContinuation { (connection, continuation: CheckedContinuation<Void, any Error>) in
             connection.close()
             continuation.resume()
+        }
+    }
+}
+
+/// A connection's state, written on its loop and read from any thread.
+package final class PublishedSessionState: Sendable {
+    private let state = Mutex<SSHSessionState>(.open)
+
+    package init() {}
+
+    /// The state now.
+    package var value: SSHSessionState { state.withLock { $0 } }
+
+    /// Records the end of the connection (the first end wins).
+    package func set(_ new: SSHSessionState) {
+        state.withLock { state in
+            if case .open = state { state = new }
         }
     }
 }

@@ -34,6 +34,15 @@ package final class OpenChannelOperation<Native: NativeConnection>: EngineOperat
         completion(.failure(error))
     }
 
+    /// Nothing started before the exec, shell or subsystem request (a tunnel starts when it opens).
+    package var isUnstarted: Bool {
+        if case .directTCPIP = request.kind { return false }
+        switch phase {
+        case .open, .environment, .pty: return true
+        case .start: return false
+        }
+    }
+
     package func step(_ connection: ConnectionDriver<Native>) -> Bool {
         let native = connection.native
         while true {
@@ -75,7 +84,10 @@ package final class OpenChannelOperation<Native: NativeConnection>: EngineOperat
                     phase = .start
                 }
                 continue
-            case .failed(let error):
+            case .failed(var error):
+                if case .open = phase, error.code == .channelFailure, request.kind.isSession {
+                    error.code = .channelOpenRefused  // nothing started: the caller may go elsewhere
+                }
                 if connection.failure == nil, let abandoned = opener.channel { connection.discard(abandoned) }
                 if error.code == .connectionLost {
                     connection.fail(error)  // fails this operation too: it is still at the head of the queue
@@ -117,5 +129,13 @@ package final class OpenChannelOperation<Native: NativeConnection>: EngineOperat
         case .environment, .pty: return true
         case .open, .start: return false
         }
+    }
+}
+
+extension SSHChannelRequest.Kind {
+    /// Whether the channel is a session channel (exec, shell, subsystem), not a tunnel.
+    var isSession: Bool {
+        if case .directTCPIP = self { return false }
+        return true
     }
 }

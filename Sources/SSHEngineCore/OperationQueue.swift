@@ -16,6 +16,14 @@ package protocol EngineOperation<Connection>: AnyObject {
     func step(_ connection: Connection) -> Bool
     /// Fails the operation with `error` (the connection broke, timed out, closed or the task was cancelled).
     func fail(_ error: any Error)
+    /// Whether nothing the operation sent so far can have started anything on the server (a channel being opened,
+    /// before its exec, shell or subsystem request), so that doing it again on a new connection does nothing twice.
+    var isUnstarted: Bool { get }
+}
+
+extension EngineOperation {
+    /// Operations are taken to have started something unless they say otherwise.
+    package var isUnstarted: Bool { false }
 }
 
 /// The FIFO of a connection's session-level operations, with the head's deadline (loop thread only).

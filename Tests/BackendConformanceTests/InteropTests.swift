@@ -33,7 +33,7 @@ struct InteropTests {
         do {
             _ = try await run(session, "echo second")
             Issue.record("a second channel on one TinySSH connection succeeded")
-        } catch let error as SSHError where error.code == .channelFailure {
+        } catch let error as SSHError where error.code == .channelOpenRefused {
             #expect(error.message.contains("only one 'session' channel allowed"), "\(error)")
         } catch let error as SSHError where error.code == .connectionLost {
             #expect(error.message.contains("serve a single channel per connection"), "\(error)")

@@ -32,8 +32,8 @@ public final class TestSSHServer: Sendable {
     /// lines override the generated `sshd_config`; `hostKeys` replaces the shared
     /// host key (``TestKeys/hostKey``) with these private key files; `namespace` runs it inside that network
     /// namespace (`host` is then one of the namespace's addresses: its link's, or its own loopback's).
-    public init(host: String = "127.0.0.1", extraConfig: [String] = [], hostKeys: [String]? = nil,
-                namespace: NetworkNamespace? = nil) throws {
+    public init(host: String = "127.0.0.1", port fixedPort: Int? = nil, extraConfig: [String] = [],
+                hostKeys: [String]? = nil, namespace: NetworkNamespace? = nil) throws {
         guard FileManager.default.isExecutableFile(atPath: Self.sshdPath) else {
             throw TestSupportError("\(Self.sshdPath) is missing: install the openssh-server package")
         }
@@ -41,7 +41,7 @@ public final class TestSSHServer: Sendable {
         if getuid() == 0 { try? FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true) }
         var lastError: (any Error)?
         for _ in 0..<5 {
-            let port = try namespace == nil ? FreePort.find(host: host) : Int.random(in: 20000...60000)
+            let port = try fixedPort ?? (namespace == nil ? FreePort.find(host: host) : Int.random(in: 20000...60000))
             let directory = keys.directory + "/sshd-\(host)-\(port)"
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             // sshd keeps the first value it reads for most keywords but the last for some (MaxStartups): the

@@ -10,26 +10,26 @@ extension SSHClient {
     public func copyFile(_ localPath: String, to remotePath: String, recurse: Bool = false,
                          progress: TransferProgressHandler? = nil) async throws {
         let report = reporter(progress)
-        try await connectedSession().withSFTP { sftp in
+        try await withSession { try await $0.withSFTP { sftp in
             if recurse {
                 try await sftp.uploadDirectory(from: localPath, to: remotePath, progress: report)
             } else {
                 try await sftp.upload(from: localPath, to: remotePath, progress: report)
             }
-        }
+        } }
     }
 
     /// Downloads `remotePath` to `localPath` with SFTP (written under a temporary name, renamed when complete).
     public func copyRemoteFile(_ remotePath: String, to localPath: String, recurse: Bool = false,
                                progress: TransferProgressHandler? = nil) async throws {
         let report = reporter(progress)
-        try await connectedSession().withSFTP { sftp in
+        try await withSession { try await $0.withSFTP { sftp in
             if recurse {
                 try await sftp.downloadDirectory(from: remotePath, to: localPath, progress: report)
             } else {
                 try await sftp.download(from: remotePath, to: localPath, progress: report)
             }
-        }
+        } }
     }
 
     /// Sends `localPath` to `remotePath` with SCP, or inside it under its own name when it is a directory.
@@ -37,7 +37,7 @@ extension SSHClient {
     /// itself would silently replace it).
     public func scpSend(_ localPath: String, to remotePath: String, recurse: Bool = false, overwrite: Bool = false,
                         progress: TransferProgressHandler? = nil) async throws {
-        let scp = try await connectedSession().scp()
+        let scp = try await withSession { try await $0.scp() }
         if !overwrite, let existing = try await scp.existingTarget(remotePath, sending: localPath) {
             throw SSHError(.fileTransferFailed, host: host, port: config.port ?? 22,
                            message: "remote \(existing) already exists (pass overwrite: true to replace it)")
@@ -53,7 +53,7 @@ extension SSHClient {
     /// Receives `remotePath` into `localPath` with SCP (written under a temporary name, renamed when complete).
     public func scpRecv(_ remotePath: String, to localPath: String, recurse: Bool = false,
                         progress: TransferProgressHandler? = nil) async throws {
-        let scp = try await connectedSession().scp()
+        let scp = try await withSession { try await $0.scp() }
         let report = reporter(progress)
         if recurse {
             try await scp.receiveDirectory(from: remotePath, to: localPath, progress: report)

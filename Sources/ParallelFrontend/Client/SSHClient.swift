@@ -74,7 +74,20 @@ public actor SSHClient {
     /// caller whose task is cancelled stops waiting, and the attempt itself is cancelled only when no caller is
     /// left waiting for it. A failed attempt is retried by the next call.
     func connectedSession() async throws -> any SSHSession {
-        if let session { return session }
+        if let session {
+            switch session.state {
+            case .open:
+                return session
+            case .lost(let error, let idle):
+                // A connection that died (an sshd restart, a NAT timeout, a server that hangs up after each
+                // channel) is made again for the next operation; what ran when it died already failed with it.
+                diagnostics?.info("the connection was lost\(idle ? " while idle" : ""); connecting again",
+                                  metadata: ["host": "\(host)", "error": "\(error)"])
+                self.session = nil
+            case .closed:
+                self.session = nil
+            }
+        }
         let attempt: ConnectAttempt
         if let connecting, !connecting.isAbandoned {
             // An attempt whose callers all gave up is ending: a new caller starts afresh rather than inherit its
@@ -108,6 +121,26 @@ public actor SSHClient {
     /// info level when the connection is made.
     public func authenticationBanner() async throws -> String? {
         try await connectedSession().authenticationBanner
+    }
+
+    /// Runs `body` on the session, connecting first. When it fails with nothing started, it runs once more on a
+    /// new connection: the connection was lost while nothing was in flight (no channel open, nothing started: the
+    /// server hung up between commands and the loss was seen only now), or the server refused to open another
+    /// channel on it (TinySSH serves one per connection, sshd `MaxSessions`). A loss while something ran is that
+    /// call's error, never retried.
+    func withSession<T>(_ body: (any SSHSession) async throws -> T) async throws -> T {
+        let session = try await connectedSession()
+        do {
+            return try await body(session)
+        } catch let error as SSHError where error.code == .connectionLost || error.code == .sessionClosed {
+            guard case .lost(_, idle: true) = session.state else { throw error }
+            return try await body(connectedSession())
+        } catch let error as SSHError where error.code == .channelOpenRefused {
+            diagnostics?.info("the server refused another channel on this connection; using a new connection",
+                              metadata: ["host": "\(host)", "error": "\(error)"])
+            self.session = nil
+            return try await body(connectedSession())
+        }
     }
 
     /// What `ssh_config` says for this host (its files as ``HostConfig/sshConfig`` chooses; `nil` for none), with
@@ -277,12 +310,12 @@ public actor SSHClient {
             do { bytes = try encoded(line, encoding, host: host) } catch { throw error.on(host: host, port: config.port ?? 22) }
             kind = .execBytes(bytes)
         }
-        let session = try await connectedSession()
+        _ = try await connectedSession()
         let sent = (plan?.environment ?? [:]).merging(environment) { _, given in given }
         let terminal = pty ?? plan?.requestTTY ?? false
-        let channel = try await session.openChannel(SSHChannelRequest(
-            kind: kind, pty: terminal ? SSHPTYRequest() : nil, environment: sent,
-            unreadOutputLimit: config.unreadOutputLimit))
+        let request = SSHChannelRequest(kind: kind, pty: terminal ? SSHPTYRequest() : nil, environment: sent,
+                                        unreadOutputLimit: config.unreadOutputLimit)
+        let channel = try await withSession { try await $0.openChannel(request) }
         noteRefusals(channel.refusedRequests)
         var watched: (stream: SSHByteStream, isStderr: Bool)?
         if let sudoPassword {
@@ -316,8 +349,8 @@ public actor SSHClient {
 
     /// Opens an interactive shell (a PTY is not requested: output stays split into stdout and stderr).
     public func openShell(encoding: String.Encoding = .utf8, readTimeout: Duration? = nil) async throws -> InteractiveShell {
-        let session = try await connectedSession()
-        let channel = try await session.openChannel(SSHChannelRequest(kind: .shell, unreadOutputLimit: config.unreadOutputLimit))
+        let request = SSHChannelRequest(kind: .shell, unreadOutputLimit: config.unreadOutputLimit)
+        let channel = try await withSession { try await $0.openChannel(request) }
         return InteractiveShell(output: HostOutput(
             host: host, alias: config.alias, index: index, command: nil, channel: channel, port: config.port ?? 22,
             encoding: encoding, readTimeout: readTimeout, logger: logger), encoding: encoding)
