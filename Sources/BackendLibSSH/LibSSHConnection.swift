@@ -118,8 +118,14 @@ final class LibSSHConnection: NativeConnection {
         return .done
     }
 
-    /// libssh keeps the server's identification once read (`ssh_get_serverbanner`).
-    var receivedServerBanner: Bool { session.map { ssh_get_serverbanner($0) != nil } ?? false }
+    /// libssh keeps the first line the server sent as its identification (`ssh_get_serverbanner`), `SSH-` or not.
+    var receivedServerBanner: Bool { serverPreamble.starts(with: Array("SSH-".utf8)) }
+
+    /// The first line libssh read from the server (it keeps it whatever it says), with its line end.
+    var serverPreamble: [UInt8] {
+        guard let session, let banner = ssh_get_serverbanner(session) else { return [] }
+        return Array(String(cString: banner).utf8) + [10]
+    }
 
     /// Lets libssh read what arrived and flush what it queued, until its own poll finds nothing more or the
     /// budget for this wake-up is spent.

@@ -95,6 +95,9 @@ final class LibSSH2Connection: NativeConnection {
     /// Whether the server's identification (an `SSH-` line) arrived, as recorded during the handshake.
     private(set) var receivedServerBanner = false
 
+    /// What was recorded during the handshake (its first line tells a non-SSH server apart).
+    var serverPreamble: [UInt8] { Array(serverHello.prefix(512)) }
+
     /// Keeps the start of what the server sent, until a KEXINIT is complete or the limit is reached.
     fileprivate func record(_ buffer: UnsafeRawPointer, count: Int) {
         guard libraryReceive != nil, serverHello.count < Self.serverHelloLimit else { return }

@@ -89,10 +89,14 @@ package final class ConnectionDriver<Native: NativeConnection>: IOHandler {
     // MARK: Driving
 
     package func handleIO(_ events: IOEvents) {
-        if events.contains(.readable) {
-            heardSinceKeepalive = true
-            // Before any native call reads it: what the server sends first tells a failed handshake apart.
-            if !keyExchangeDone { handshakeFailure.peek(socket.fd) }
+        if events.contains(.readable) { heardSinceKeepalive = true }
+        // Before any native call reads it (on any wake-up: the library reads whenever it is called): what the
+        // server sends first tells a failed handshake apart.
+        if !keyExchangeDone {
+            handshakeFailure.peek(socket.fd)
+            if events.contains(.hangup) || events.contains(.error) || HandshakeFailure.peerClosed(socket.fd) {
+                handshakeFailure.peerHungUp = true
+            }
         }
         drive()
         if events.contains(.hangup) || events.contains(.error), failure == nil {
@@ -225,8 +229,10 @@ package final class ConnectionDriver<Native: NativeConnection>: IOHandler {
             failure = cause
             if operationError is SSHError { operationError = cause }
         } else if !graceful, !keyExchangeDone, operationError is SSHError,
-                  let classified = handshakeFailure.classify(failure, receivedBanner: native.receivedServerBanner,
+                  let classified = handshakeFailure.filled(from: native.serverPreamble)
+                      .classify(failure, receivedBanner: native.receivedServerBanner,
                                                              closed: failure.code == .connectionLost
+                                                                 || handshakeFailure.peerHungUp
                                                                  || HandshakeFailure.peerClosed(socket.fd),
                                                              proxied: options.proxyCommand != nil) {
             // What the server did before key exchange ended, told the same way on every engine (a ProxyCommand that

@@ -23,6 +23,8 @@ package struct HandshakeFailure {
     package private(set) var preamble: [UInt8] = []
     /// The most bytes kept.
     package static let limit = 512
+    /// Whether the peer was seen to close or reset the connection during the handshake.
+    package var peerHungUp = false
 
     package init() {}
 
@@ -32,6 +34,14 @@ package struct HandshakeFailure {
         var buffer = [UInt8](repeating: 0, count: Self.limit)
         let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_PEEK | MSG_DONTWAIT)) }
         if count > 0 { preamble = Array(buffer[..<count]) }
+    }
+
+    /// This record, or `bytes` (what the engine itself read first) when nothing was seen before it read them.
+    package func filled(from bytes: [UInt8]) -> HandshakeFailure {
+        guard preamble.isEmpty, !bytes.isEmpty else { return self }
+        var copy = self
+        copy.preamble = Array(bytes.prefix(Self.limit))
+        return copy
     }
 
     /// Whether the peer has closed or reset the connection (what waits on `fd` is the end of the stream).
@@ -87,6 +97,11 @@ package struct HandshakeFailure {
                 : closed ? ", then closed the connection" : ""
             return error(.handshakeFailed, "\(target) sent '\(line)' instead of an SSH identification (is it an SSH "
                 + "server?)\(after)")
+        }
+        if !receivedBanner, failure.code == .timeout, !failure.message.contains("identification") {
+            // Silence, or text the library took in the very call that sent our identification (libssh reads
+            // there, so the driver cannot look first): either way, no identification came.
+            return error(.timeout, "\(target) sent no SSH identification: \(failure.message)")
         }
         guard !receivedBanner, !proxied, failure.code == .connectionLost || failure.code == .handshakeFailed else {
             return nil

@@ -72,6 +72,9 @@ package protocol NativeConnection: AnyObject, SendableMetatype {
     /// down. A server that closes after sending only other text (sshd past MaxStartups says "Exceeded
     /// MaxStartups") never sent one.
     var receivedServerBanner: Bool { get }
+    /// The first bytes the library read from the server during the handshake, as far as it kept them (for telling
+    /// a failed handshake apart when they were read before the driver could look); `[]` when it keeps none.
+    var serverPreamble: [UInt8] { get }
     /// Lets the library move what its own buffers hold to and from the socket, so that channels see their input
     /// (``NativeChannel/hasBufferedInput(_:)``).
     func pumpTransport() -> TransportPump

@@ -110,6 +110,34 @@ struct InteropTests {
         await connections.close()
     }
 
+    @Test("every case in sequence on one connection, as users run them: stderr and exit 3, cat with EOF, 10 MB, a PTY, then SFTP and SCP",
+          arguments: cases)
+    func sequenceOnOneConnection(kind: InteropServer.Kind, engine: Engine) async throws {
+        guard let connections = try await Connections(kind, engine) else { return }
+        let first = try await run(try await connections.next(), "echo out; echo err >&2; exit 3")
+        #expect(first.stdout == "out\n" && first.stderr == "err\n" && first.exit == SSHExitStatus(code: 3))
+        let cat = try await connections.next().exec("cat")
+        async let echoed = cat.stdout.collect()
+        try await cat.write(Array("through cat\n".utf8))
+        try await cat.sendEOF()
+        #expect(String(decoding: try await echoed, as: UTF8.self) == "through cat\n")
+        #expect(try await cat.exitStatus() == SSHExitStatus(code: 0))
+        let bulk = try await run(try await connections.next(), "head -c 10485760 /dev/zero | tr '\\0' x")
+        #expect(bulk.stdout.utf8.count == 10_485_760)
+        if try await Self.ptyUnusable(kind) == nil {
+            let tty = try await run(try await connections.next(), "tty", pty: SSHPTYRequest())
+            #expect(tty.stdout.hasPrefix("/dev/pts/"), "\(tty.stdout)")
+        }
+        let dir = try scratchDirectory("interop-sequence")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try randomFile("\(dir)/local", size: 100_000)
+        for transfer in TransferProtocol.all {
+            try await transfer.upload(try await connections.next(), "\(dir)/local", "\(dir)/remote-\(transfer.name)")
+            #expect(try await filesEqual("\(dir)/local", "\(dir)/remote-\(transfer.name)"), "\(transfer.name) upload")
+        }
+        await connections.close()
+    }
+
     @Test("docs/feature-matrix.md has a row for every server of this suite, and no other")
     func matrixRows() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

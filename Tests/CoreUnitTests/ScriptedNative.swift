@@ -23,6 +23,7 @@ final class ScriptedConnection: NativeConnection {
     func handshake() -> NativeStep { .done }
     /// Whether the scripted server sent its banner (a dropped connection is scripted with `false`).
     var receivedServerBanner = true
+    var serverPreamble: [UInt8] = []
     /// When set, the next transport pump fails with it (the peer hung up).
     var transportFailure: SSHError?
     func pumpTransport() -> TransportPump { transportFailure.map { .failed($0) } ?? .idle }

@@ -2,11 +2,11 @@
 """A TCP server that is not (quite) an SSH server, for the handshake-failure tests. Every connection gets the
 same treatment, chosen by --mode:
 
-  close           accept, then close at once (no byte)
+  close           accept, read the client's identification, then close (no byte sent)
   reset           accept, then reset (RST, no byte)
-  garbage-close   send an HTTP error line, then close
+  garbage-close   send an HTTP error line, read the client's identification, then close
   garbage-silence send an HTTP error line, then keep the connection open and say nothing
-  banner-close    send an SSH-2.0 identification, then close
+  banner-close    send an SSH-2.0 identification, read the client's and the start of its key exchange, then close
   banner-silence  send an SSH-2.0 identification, then say nothing
   ssh1            send an SSH-1.5 identification, then say nothing
 """
@@ -31,6 +31,17 @@ TEXT = {
 }
 
 
+def read_line(connection):
+    """Reads until the client's identification line has arrived."""
+    data = b""
+    while b"\n" not in data:
+        chunk = connection.recv(4096)
+        if not chunk:
+            return data
+        data += chunk
+    return data
+
+
 def serve(connection):
     try:
         if args.mode == "reset":
@@ -39,10 +50,19 @@ def serve(connection):
             return
         if args.mode in TEXT:
             connection.sendall(TEXT[args.mode])
-        if args.mode.endswith("close") or args.mode == "close":
-            connection.close()
-            return
-        while connection.recv(4096):  # silence: read what comes, answer nothing, until the client goes
+        if args.mode.endswith("close"):
+            # Close as a server does once it has read the client: a FIN after what was sent (closing with the
+            # client's bytes unread would reset the connection, and a reset discards what the client has not read
+            # yet). After an SSH identification, the client's key exchange is awaited first.
+            received = read_line(connection)
+            if args.mode == "banner-close":
+                while len(received.split(b"\n", 1)[-1]) == 0:  # until the client's key exchange begins
+                    chunk = connection.recv(4096)
+                    if not chunk:
+                        break
+                    received += chunk
+            connection.shutdown(socket.SHUT_WR)
+        while connection.recv(4096):  # read what comes, answer nothing, until the client goes
             pass
     except OSError:
         pass
