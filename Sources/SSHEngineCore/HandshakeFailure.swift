@@ -36,9 +36,11 @@ package struct HandshakeFailure {
         if count > 0 { preamble = Array(buffer[..<count]) }
     }
 
-    /// This record, or `bytes` (what the engine itself read first) when nothing was seen before it read them.
+    /// This record, or `bytes` (what the engine itself read first) when nothing was seen before it read them or
+    /// they say more (libssh2's record goes on past the identification).
     package func filled(from bytes: [UInt8]) -> HandshakeFailure {
-        guard preamble.isEmpty, !bytes.isEmpty else { return self }
+        guard bytes.count > preamble.count, bytes.starts(with: preamble.prefix(bytes.count)) || preamble.isEmpty
+        else { return self }
         var copy = self
         copy.preamble = Array(bytes.prefix(Self.limit))
         return copy
@@ -50,6 +52,12 @@ package struct HandshakeFailure {
         var byte: UInt8 = 0
         let count = recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
         return count == 0 || (count < 0 && (errno == ECONNRESET || errno == EPIPE))
+    }
+
+    /// Whether anything followed the first line (a KEXINIT: the key exchange had begun).
+    var sentAfterIdentification: Bool {
+        guard let newline = preamble.firstIndex(of: UInt8(ascii: "\n")) else { return false }
+        return newline + 1 < preamble.count
     }
 
     /// The first line the server sent, without its line end, printable and at most 100 characters.
@@ -82,7 +90,10 @@ package struct HandshakeFailure {
                 return error(.timeout, "\(target) sent its identification '\(line)' but the key exchange did not "
                     + "follow: \(failure.message)")
             }
-            if closed {
+            // Closed right after its identification (nothing of a key exchange seen): not a failed negotiation,
+            // which the engine explains itself (no common algorithm, the server's KEXINIT recorded).
+            let negotiationFailed = failure.message.contains("no common") || failure.message.contains("no match")
+            if closed && !negotiationFailed && (failure.code == .connectionLost || !sentAfterIdentification) {
                 return error(.handshakeFailed, "\(target) sent its identification '\(line)', then closed the connection "
                     + "before the key exchange ended")
             }
