@@ -21,4 +21,29 @@ struct FleetshStockTests {
         let libssh2 = try await Fleetsh.run(["-F", site.config, "--engine", "libssh2", "-H", "web1", "--", "echo ok"])
         #expect(libssh2.status != 0 && libssh2.stderr.contains("SHA-1"), "\(libssh2.stderr)")
     }
+
+    @Test("without --engine, TinySSH (chacha20-poly1305 only) answers, as with ssh")
+    func defaultEngineTinySSH() async throws {
+        if let reason = InteropServer.Kind.tinyssh.unavailableReason { try Test.cancel(Comment(rawValue: reason)) }
+        let server = try await InteropServer.shared(.tinyssh)
+        let dir = try scratchDirectory("fleetsh-tinyssh")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let config = dir + "/ssh_config"
+        try """
+            Host tiny
+                HostName \(server.host)
+                Port \(server.port)
+                User \(server.user)
+                IdentityFile \(TestKeys.shared.ed25519)
+                IdentitiesOnly yes
+                UserKnownHostsFile \(TestKeys.shared.knownHosts)
+                GlobalKnownHostsFile /dev/null
+
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        chmod(config, 0o600)
+        let ssh = try await offPool { try ProcessRunner.outcome(["/usr/bin/ssh", "-F", config, "-o", "BatchMode=yes", "tiny", "echo ok"]) }
+        #expect(ssh.status == 0, "ssh, the oracle, connects: \(ssh.output)")
+        let ours = try await Fleetsh.run(["-F", config, "-H", "tiny", "--", "echo ok"])
+        #expect(ours.status == 0 && ours.lines == ["tiny: ok"], "\(ours.stdout) \(ours.stderr)")
+    }
 }
