@@ -131,7 +131,8 @@ extension SSHError {
         /// does not fail the channel: see ``SSHRefusedRequests``).
         public static let channelFailure = Code("channelFailure")
         /// The server refused to open a channel, so nothing was started: usually its limit of channels per
-        /// connection (sshd's `MaxSessions`, TinySSH's one). ``SSHClient`` then runs the operation on a new connection.
+        /// connection (sshd's `MaxSessions`, TinySSH's one). The frontend's `SSHClient` then runs the operation on
+        /// a new connection.
         public static let channelOpenRefused = Code("channelOpenRefused")
         /// The operation was attempted on a session or channel that has been closed.
         public static let sessionClosed = Code("sessionClosed")
