@@ -48,7 +48,6 @@ struct NameInjectionThreatTests {
             ("ok", HostConfig(jumpHosts: ["u`id`@j"]), "'`'"),
             ("ok", HostConfig(proxyHost: "-oProxyCommand=id"), "starts with '-'"),
             ("ok", HostConfig(proxyHost: "p", proxyUser: "x;id"), "';'"),
-            ("ok", HostConfig(alias: "a&b"), "'&'"),
         ]
         for (host, config, words) in cases {
             let error = #expect(throws: SSHError.self, "\(host) \(config)") {
@@ -62,6 +61,9 @@ struct NameInjectionThreatTests {
         for host in ["web-1.example.com", "10.0.0.1", "::1", "[::1]", "host_name", "a:b", "h%"] {
             _ = try ParallelSSHClient(hosts: [host], backend: engine.backend, config: HostConfig(user: "deploy$x"))
         }
+        // An alias is a label for output, never expanded into a command (local paths made from it stay in their
+        // directory: see the host-path threat), so any text is allowed.
+        _ = try ParallelSSHClient(hosts: ["ok"], backend: engine.backend, config: HostConfig(alias: "web 1 (again) & more"))
     }
 
     @Test("ssh_config's Match exec and ProxyCommand never run with an injected host or user name")

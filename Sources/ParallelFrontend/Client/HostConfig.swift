@@ -201,9 +201,6 @@ public struct HostConfig: Sendable {
         // Before anything is expanded into a ProxyCommand or `Match exec`, as OpenSSH checks its command line.
         try SSHNameCheck.checkHost(host, port: port)
         if let user = config.user { try SSHNameCheck.checkUser(user, host: host, port: port) }
-        if let alias = config.alias, let problem = SSHNameCheck.hostNameProblem(alias) {
-            throw bad("the alias '\(alias)' \(problem)")
-        }
         if let proxyHost = config.proxyHost, let problem = SSHNameCheck.hostNameProblem(proxyHost) {
             throw bad("the proxy host '\(proxyHost)' \(problem)")
         }
