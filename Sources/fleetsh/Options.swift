@@ -40,6 +40,13 @@ struct HostOptions: ParsableArguments {
         } catch {
             usage(error.description)
         }
+        if entries.isEmpty {
+            // As pdsh and pssh: a run on nobody is a mistake (an empty file, -x removing everything, a shard).
+            var sources = hosts.map { "-H '\($0)'" } + hostsFiles.map { $0 == "-" ? "standard input" : "the file \($0)" }
+            if !exclude.isEmpty { sources.append("after -x \(exclude.joined(separator: ","))") }
+            if let shard { sources.append("in shard \(shard)") }
+            usage("no hosts to run on: \(sources.joined(separator: ", ")) named none")
+        }
         return entries
     }
 }
@@ -100,7 +107,14 @@ struct ConnectionFlags: ParsableArguments {
     func hostConfig() -> HostConfig {
         var config = HostConfig(user: user, port: port)
         if let port, !(1...65535).contains(port) { usage("--port must be in 1...65535") }
-        if let identity { config.privateKey = .file(identity) }
+        if let identity {
+            // One line for a key every host would miss, not one per host.
+            let path = NSString(string: identity).expandingTildeInPath
+            guard FileManager.default.isReadableFile(atPath: path) else {
+                usage("-i \(identity): \(FileManager.default.fileExists(atPath: path) ? "not readable" : "no such file")")
+            }
+            config.privateKey = .file(identity)
+        }
         if let jump { config.jumpHosts = jump.lowercased() == "none" ? [] : jump.split(separator: ",").map(String.init) }
         if let timeout {
             guard timeout >= 0 else { usage("--timeout must not be negative") }
@@ -112,7 +126,13 @@ struct ConnectionFlags: ParsableArguments {
         }
         if acceptNewHostKeys && insecureNoHostKeyCheck { usage("choose --accept-new-host-keys or --insecure-no-host-key-check") }
         var source: SSHConfigSource = .default
-        if let configFile { source = configFile == "none" ? .disabled : .file(configFile) }
+        if let configFile {
+            // As `ssh -F missing`, which refuses to run: a configuration that cannot be read is not silently none.
+            if configFile != "none" && !FileManager.default.isReadableFile(atPath: configFile) {
+                usage("-F \(configFile): \(FileManager.default.fileExists(atPath: configFile) ? "not readable" : "no such file")")
+            }
+            source = configFile == "none" ? .disabled : .file(configFile)
+        }
         source.options = options
         if acceptNewHostKeys { source.options.insert("StrictHostKeyChecking=accept-new", at: 0) }
         // As `ssh -o StrictHostKeyChecking=no`: the known-hosts files are still read, so a changed key is recognised

@@ -174,7 +174,8 @@ public struct GroupedOutput: OutputMode {
         for report in sorted {
             let reason: String
             if let error = report.error {
-                reason = error.message.replacingOccurrences(of: report.host, with: "%h")
+                // The host's name is taken out so that hosts failing alike share a line; it comes back below.
+                reason = error.message.replacingOccurrences(of: report.host, with: Self.hostPlaceholder)
             } else if let signal = report.signal {
                 reason = "killed by signal \(signal)"
             } else if let status = report.exitStatus, status != 0 {
@@ -190,7 +191,10 @@ public struct GroupedOutput: OutputMode {
             }
         }
         for failure in failures {
-            terminal.write("fleetsh: \(NodeSet.fold(failure.hosts)): \(failure.line)\n", error: true)
+            let hosts = NodeSet.fold(failure.hosts)
+            let name = failure.hosts.count == 1 ? hosts : "<host>"
+            let line = failure.line.replacingOccurrences(of: Self.hostPlaceholder, with: name)
+            terminal.write("fleetsh: \(hosts): \(line)\n", error: true)
         }
     }
 }
@@ -230,4 +234,10 @@ public struct FilesOutput: OutputMode {
         inner.hostFinished(report)
     }
     public func finish(_ reports: [HostReport]) { inner.finish(reports) }
+}
+
+extension GroupedOutput {
+    /// Stands for a host's name in a failure line while lines are grouped (a private-use character, never in a
+    /// message).
+    static let hostPlaceholder = "\u{E000}"
 }

@@ -1,0 +1,49 @@
+import Foundation
+import SSHTestSupport
+import Testing
+
+/// What a pssh, pdsh or clush user types, and what they expect back (issue "fleetsh for people with pssh, pdsh and
+/// clush in their fingers"): mistakes are one usage line before anything connects, and messages name hosts.
+@Suite("fleetsh habits from pssh, pdsh and clush", .timeLimit(.minutes(5)))
+struct FleetshHabitsTests {
+    @Test("a host list that names nobody is a usage error saying where the hosts came from, as pdsh and pssh refuse it")
+    func emptyHostList() async throws {
+        let dir = try scratchDirectory("fleetsh-empty")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let hosts = dir + "/hosts"
+        try "# nothing but comments\n\n".write(toFile: hosts, atomically: true, encoding: .utf8)
+        let fromFile = try await Fleetsh.run(["-F", "none", "-f", hosts, "--", "true"])
+        #expect(fromFile.status == 64 && fromFile.stderr.contains("no hosts to run on: the file \(hosts) named none"),
+                "\(fromFile.status) \(fromFile.stderr)")
+        let excluded = try await Fleetsh.run(["-F", "none", "-H", "web[1-2]", "-x", "web[1-2]", "--", "true"])
+        #expect(excluded.status == 64 && excluded.stderr.contains("after -x web[1-2]"), "\(excluded.stderr)")
+    }
+
+    @Test("-F naming a missing file is refused before anything connects, as ssh -F refuses it")
+    func missingConfigFile() async throws {
+        let missing = "/nonexistent/pssh-ssh_config"
+        let ours = try await Fleetsh.run(["-F", missing, "-H", "127.0.0.1", "--", "true"])
+        #expect(ours.status == 64 && ours.stderr == "fleetsh: -F \(missing): no such file\n", "\(ours.stderr)")
+        let ssh = try await offPool { try ProcessRunner.outcome(["/usr/bin/ssh", "-F", missing, "127.0.0.1", "true"]) }
+        #expect(ssh.status == 255, "ssh refuses too: \(ssh.output)")
+    }
+
+    @Test("a missing -i key is one line, not one per host")
+    func missingKeyOnce() async throws {
+        let result = try await Fleetsh.run(["-F", "none", "-i", "/nonexistent/key", "-H", "web[1-5]", "--", "true"])
+        #expect(result.status == 64 && result.stderr == "fleetsh: -i /nonexistent/key: no such file\n", "\(result.stderr)")
+    }
+
+    @Test("-b: hosts failing alike share a line that names them, with no placeholder left in the text")
+    func groupedFailures() async throws {
+        let dead = try FreePort.find(host: "127.0.0.1")
+        let result = try await Fleetsh.run(["-F", "none", "--insecure-no-host-key-check", "--attempts", "1", "-b",
+                                            "-H", "127.0.0.1:\(dead),127.0.0.2:\(dead)", "--", "true"])
+        #expect(result.status == 2, "\(result.stderr)")
+        let lines = result.stderr.split(separator: "\n").map(String.init)
+        #expect(lines.count == 1 && lines[0].hasPrefix("fleetsh: 127.0.0.1:\(dead),127.0.0.2:\(dead): SSHError.connectionRefused [<host>]: "),
+                "\(lines)")
+        #expect(!result.stderr.contains("%h") && !result.stderr.contains("\u{E000}"), "\(result.stderr)")
+        #expect(result.stderr.contains("connectionRefused"), "\(result.stderr)")
+    }
+}
