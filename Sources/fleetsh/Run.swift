@@ -59,6 +59,16 @@ extension Fleetsh {
         var command: [String] = []
 
         func run() async throws {
+            // Everything before `--` (or before the command's first word) is fleetsh's: what the parser could not
+            // place lands here, and is never sent to the hosts.
+            if let first = command.first, first != "--", first.hasPrefix("-") {
+                if first == "--help" || first == "-h" {
+                    print(Fleetsh.helpMessage(for: Run.self))
+                    exitWith(0)
+                }
+                usage("unknown option '\(first)' (fleetsh help run lists the options; a command that starts with '-' "
+                    + "goes after --)")
+            }
             let entries = hostSet.entries()
             if listHosts { exitWith(await list(entries)) }
             var words = command

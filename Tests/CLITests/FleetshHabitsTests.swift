@@ -46,4 +46,28 @@ struct FleetshHabitsTests {
         #expect(!result.stderr.contains("%h") && !result.stderr.contains("\u{E000}"), "\(result.stderr)")
         #expect(result.stderr.contains("connectionRefused"), "\(result.stderr)")
     }
+
+    @Test("run --help and -H host --help print the run's help and exit 0, connecting nowhere")
+    func help() async throws {
+        for arguments in [["run", "--help"], ["-H", "127.0.0.1", "--help"], ["-H", "127.0.0.1", "-h"]] {
+            let result = try await Fleetsh.run(arguments)
+            #expect(result.status == 0 && result.stdout.contains("USAGE: fleetsh run"), "\(arguments): \(result.stderr)")
+        }
+    }
+
+    @Test("an option fleetsh does not know (pssh's -O, -A, pdsh's -N, -e, a typo) is a usage error, never sent to the hosts")
+    func unknownOptions() async throws {
+        let site = try await Site.start()
+        defer { site.stop() }
+        for option in ["--bogus-option", "-O", "-A", "-N", "-e"] {
+            let result = try await Fleetsh.run(["-F", site.config, "-H", "web1", option, "x", "--", "echo hi"])
+            #expect(result.status == 64 && result.stderr.contains("unknown option '\(option)'"), "\(option): \(result.stderr)")
+            #expect(result.stdout.isEmpty)
+        }
+        let logins = site.servers[0].log.components(separatedBy: "Accepted publickey").count - 1
+        #expect(logins == 0, "nothing connected")
+        // After --, options are the command's.
+        let dashed = try await Fleetsh.run(["-F", site.config, "-H", "web1", "--", "echo", "-n", "ran"])
+        #expect(dashed.lines == ["web1: ran"], "\(dashed.stdout) \(dashed.stderr)")
+    }
 }
