@@ -114,7 +114,7 @@ struct TransferFlags: ParsableArguments {
         }
         ticker?.cancel()
         await ticker?.value
-        writeFailedHosts(reports, to: failedHosts)
+        writeFailedHosts(reports, of: names, to: failedHosts)
         exitWith(contractExitCode(for: reports))
     }
 }

@@ -34,11 +34,13 @@ func usage(_ message: String) -> Never {
     exitWith(64)
 }
 
-/// Writes the hosts of `reports` that did not succeed to `path` as a node set (empty when all did), the host list
-/// of a rerun (`-f path`); a failed write is reported, not fatal.
-func writeFailedHosts(_ reports: [HostReport], to path: String?) {
+/// Writes every host that did not succeed to `path` as a node set (empty when all did), the host list of a rerun
+/// (`-f path`): those of `reports` that failed, and those of `hosts` (the whole run) with no report at all, which a
+/// stopped run never started; a failed write is reported, not fatal.
+func writeFailedHosts(_ reports: [HostReport], of hosts: [String]? = nil, to path: String?) {
     guard let path else { return }
-    let failed = reports.filter { $0.outcome != .succeeded }.map(\.host)
+    let succeeded = Set(reports.filter { $0.outcome == .succeeded }.map(\.host))
+    let failed = (hosts ?? reports.map(\.host)).filter { !succeeded.contains($0) }
     do { try (failed.isEmpty ? "" : NodeSet.fold(failed) + "\n").write(toFile: path, atomically: true, encoding: .utf8) } catch {
         FileHandle.standardError.write(Data("fleetsh: cannot write \(path): \(error.localizedDescription)\n".utf8))
     }

@@ -112,7 +112,7 @@ extension Fleetsh {
             ticker?.cancel()
             await ticker?.value
             mode.finish(reports)
-            writeFailedHosts(reports, to: failedHosts)
+            writeFailedHosts(reports, of: entries.map(\.name), to: failedHosts)
             exitWith(interrupts.stopped ? 130 : contractExitCode(for: reports))
         }
 

@@ -70,4 +70,42 @@ struct FleetshHabitsTests {
         let dashed = try await Fleetsh.run(["-F", site.config, "-H", "web1", "--", "echo", "-n", "ran"])
         #expect(dashed.lines == ["web1: ran"], "\(dashed.stdout) \(dashed.stderr)")
     }
+
+    @Test("Ctrl-C twice: --failed-hosts lists every host that did not succeed, the ones never started too")
+    func failedHostsAfterStop() async throws {
+        let site = try await Site.start()
+        defer { site.stop() }
+        let server = site.servers[0]
+        let text = try String(contentsOfFile: site.config, encoding: .utf8)
+        try ("Host h*\n    HostName \(server.host)\n    Port \(server.port)\n" + text)
+            .write(toFile: site.config, atomically: true, encoding: .utf8)
+        let failed = site.directory + "/failed"
+        let errors = site.directory + "/stderr"
+        _ = FileManager.default.createFile(atPath: errors, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Fleetsh.path)
+        process.arguments = ["-F", site.config, "-H", "h[1-20]", "-P", "2", "--no-progress", "--failed-hosts", failed,
+                             "--", "echo started; exec sleep 60"]
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errors))
+        try process.run()
+        func waitFor(_ condition: @escaping @Sendable () -> Bool) async throws -> Bool {
+            try await offPool {
+                for _ in 0..<1200 {
+                    if condition() { return true }
+                    usleep(50_000)
+                }
+                return false
+            }
+        }
+        // The events: two hosts running, then the first Ctrl-C's report of them.
+        #expect(try await waitFor { server.log.components(separatedBy: "Accepted publickey").count - 1 >= 2 })
+        kill(process.processIdentifier, SIGINT)
+        #expect(try await waitFor { ((try? String(contentsOfFile: errors, encoding: .utf8)) ?? "").contains("still running") })
+        kill(process.processIdentifier, SIGINT)
+        try await offPool { process.waitUntilExit() }
+        #expect(process.terminationStatus == 130)
+        #expect(try String(contentsOfFile: failed, encoding: .utf8) == "h[1-20]\n")
+    }
 }
