@@ -7,8 +7,8 @@ import SSHConfig
 
 /// The hosts of a command: `-H`, `-f`, `-x` and the shard.
 struct HostOptions: ParsableArguments {
-    @Option(name: [.customShort("H"), .customLong("host")],
-            help: "Hosts as [user@]host[:port], node sets allowed (web[01-20],db1); repeatable.")
+    @Option(name: [.customShort("H"), .customShort("w"), .customLong("host")],
+            help: "Hosts as [user@]host[:port], node sets allowed (web[01-20],db1); repeatable. -w as in pdsh and clush.")
     var hosts: [String] = []
 
     @Option(name: [.customShort("f"), .customLong("hosts-file")],

@@ -40,6 +40,10 @@ extension Fleetsh {
         @Flag(help: "A block per host as it finishes (pssh -i).")
         var blocks = false
 
+        @Flag(name: [.customShort("N"), .customLong("no-prefix")],
+              help: "Lines without the host's name in front (pdsh and clush -N).")
+        var noPrefix = false
+
         @Flag(help: "One JSON object per host, as it finishes.")
         var json = false
 
@@ -69,6 +73,9 @@ extension Fleetsh {
                 usage("unknown option '\(first)' (fleetsh help run lists the options; a command that starts with '-' "
                     + "goes after --)")
             }
+            if sendInput && hostSet.hostsFiles.contains("-") {
+                usage("-f - and -I both read standard input: give the hosts in a file or with -H")
+            }
             let entries = hostSet.entries()
             if listHosts { exitWith(await list(entries)) }
             var words = command
@@ -84,6 +91,7 @@ extension Fleetsh {
             }
             settings.sudo = sudo
             settings.pty = pty ? true : nil
+            if noPrefix && (group || blocks || json) { usage("-N changes the line-by-line output only") }
             if sendInput { settings.input = Array(FileHandle.standardInput.readDataToEndOfFile()) }
             let terminal = Terminal()
             var mode: any OutputMode
@@ -95,7 +103,7 @@ extension Fleetsh {
             } else if json {
                 mode = JSONLinesOutput(terminal: terminal)
             } else {
-                mode = StreamOutput(terminal: terminal)
+                mode = StreamOutput(terminal: terminal, prefixed: !noPrefix)
             }
             for directory in [outdir, errdir].compactMap({ $0 }) {
                 do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {

@@ -55,11 +55,11 @@ struct FleetshHabitsTests {
         }
     }
 
-    @Test("an option fleetsh does not know (pssh's -O, -A, pdsh's -N, -e, a typo) is a usage error, never sent to the hosts")
+    @Test("an option fleetsh does not know (pssh's -O and -A, pdsh's -e, a typo) is a usage error, never sent to the hosts")
     func unknownOptions() async throws {
         let site = try await Site.start()
         defer { site.stop() }
-        for option in ["--bogus-option", "-O", "-A", "-N", "-e"] {
+        for option in ["--bogus-option", "-O", "-A", "-e"] {
             let result = try await Fleetsh.run(["-F", site.config, "-H", "web1", option, "x", "--", "echo hi"])
             #expect(result.status == 64 && result.stderr.contains("unknown option '\(option)'"), "\(option): \(result.stderr)")
             #expect(result.stdout.isEmpty)
@@ -107,5 +107,23 @@ struct FleetshHabitsTests {
         try await offPool { process.waitUntilExit() }
         #expect(process.terminationStatus == 130)
         #expect(try String(contentsOfFile: failed, encoding: .utf8) == "h[1-20]\n")
+    }
+
+    @Test("pdsh and clush letters: -w names hosts as -H does, -N prints lines without the host in front")
+    func peerLetters() async throws {
+        let site = try await Site.start()
+        defer { site.stop() }
+        let withW = try await Fleetsh.run(["-F", site.config, "-w", "web[1-2]", "--", "echo hi"])
+        #expect(withW.status == 0 && withW.lines.sorted() == ["web1: hi", "web2: hi"], "\(withW.stdout) \(withW.stderr)")
+        let bare = try await Fleetsh.run(["-F", site.config, "-w", "web1", "-N", "--", "echo hi; echo there"])
+        #expect(bare.status == 0 && bare.lines == ["hi", "there"], "\(bare.stdout) \(bare.stderr)")
+        let mixed = try await Fleetsh.run(["-F", site.config, "-w", "web1", "-N", "--json", "--", "true"])
+        #expect(mixed.status == 64)
+    }
+
+    @Test("-f - and -I both want standard input: a usage error, before anything is read or connects")
+    func stdinTwice() async throws {
+        let result = try await Fleetsh.run(["-F", "none", "-f", "-", "-I", "--", "cat"], input: "web1\n")
+        #expect(result.status == 64 && result.stderr.contains("both read standard input"), "\(result.stderr)")
     }
 }

@@ -94,11 +94,15 @@ func failureLine(_ report: HostReport) -> String? {
 /// failures summed up on standard error as each host finishes.
 public struct StreamOutput: OutputMode {
     let terminal: Terminal
-    /// Writes through `terminal`.
-    public init(terminal: Terminal) { self.terminal = terminal }
+    let prefixed: Bool
+    /// Writes through `terminal`; without `prefixed`, lines come as the hosts sent them (pdsh and clush `-N`).
+    public init(terminal: Terminal, prefixed: Bool = true) {
+        self.terminal = terminal
+        self.prefixed = prefixed
+    }
     public var streamsLines: Bool { true }
     public func line(host: String, stream: OutputStream, text: String) {
-        terminal.write("\(terminal.paint(host)): \(text)\n", error: stream == .stderr)
+        terminal.write(prefixed ? "\(terminal.paint(host)): \(text)\n" : "\(text)\n", error: stream == .stderr)
     }
     public func hostFinished(_ report: HostReport) {
         if let line = failureLine(report) { terminal.write("fleetsh: \(line)\n", error: true) }
