@@ -51,7 +51,7 @@ struct FleetshEndToEndTests {
             for (arguments, words) in [
                 (["-H", "web[1-", "--", "true"], "unclosed '['"),
                 (["-H", "web1", "--shard", "3/2", "--", "true"], "1 <= k <= n"),
-                (["-F", site.config, "-H", "web1", "-o", "Frobnicate=yes", "--", "true"], "command-line line 1: Bad configuration option: frobnicate"),
+                (["-F", site.config, "-H", "web1", "-o", "Frobnicate=yes", "--", "true"], "-o 'Frobnicate=yes': Bad configuration option: frobnicate"),
                 (["-H", "web1"], "no command given"),
                 (["-H", "web1", "--engine", "putty", "--", "true"], "--engine must be"),
             ] {

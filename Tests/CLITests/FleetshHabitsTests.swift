@@ -28,6 +28,16 @@ struct FleetshHabitsTests {
         #expect(ssh.status == 255, "ssh refuses too: \(ssh.output)")
     }
 
+    @Test("a bad -o line is one line naming it, not one per host, before anything connects (ssh -G refuses it too)")
+    func badOptionOnce() async throws {
+        let result = try await Fleetsh.run(["-F", "none", "-o", "NoSuchKeyword=yes", "-H", "web[1-5]", "--", "true"])
+        #expect(result.status == 64
+                    && result.stderr == "fleetsh: -o 'NoSuchKeyword=yes': Bad configuration option: nosuchkeyword\n",
+                "\(result.stderr)")
+        let ssh = try await offPool { try ProcessRunner.outcome(["/usr/bin/ssh", "-G", "-F", "none", "-o", "NoSuchKeyword=yes", "web1"]) }
+        #expect(ssh.status == 255, "\(ssh.output)")
+    }
+
     @Test("a missing -i key is one line, not one per host")
     func missingKeyOnce() async throws {
         let result = try await Fleetsh.run(["-F", "none", "-i", "/nonexistent/key", "-H", "web[1-5]", "--", "true"])
