@@ -13,7 +13,7 @@ public enum SSHNameCheck {
         if name.isEmpty { return "is empty" }
         if name.hasPrefix("-") { return "starts with '-'" }
         for scalar in name.unicodeScalars {
-            if hostForbidden.contains(scalar) || isSpace(scalar) || isControl(scalar) {
+            if hostForbidden.contains(scalar) || isSpace(scalar) || TerminalText.isControl(scalar) {
                 return "contains the invalid character \(describe(scalar))"
             }
         }
@@ -27,7 +27,7 @@ public enum SSHNameCheck {
         let scalars = Array(name.unicodeScalars)
         for (index, scalar) in scalars.enumerated() {
             let next = index + 1 < scalars.count ? scalars[index + 1] : nil
-            if userForbidden.contains(scalar) || isControl(scalar) {
+            if userForbidden.contains(scalar) || TerminalText.isControl(scalar) {
                 return "contains the invalid character \(describe(scalar))"
             }
             if isSpace(scalar) && next == "-" { return "has '-' after whitespace" }
@@ -61,13 +61,9 @@ public enum SSHNameCheck {
         scalar == " " || scalar == "\t" || scalar == "\n" || scalar == "\r" || scalar == "\u{0B}" || scalar == "\u{0C}"
     }
 
-    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.value < 0x20 || scalar.value == 0x7F || (0x80...0x9F).contains(scalar.value)
-    }
-
     private static func describe(_ scalar: Unicode.Scalar) -> String {
         if scalar == "\t" { return "'\\t' (a tab)" }
-        if isControl(scalar) {
+        if TerminalText.isControl(scalar) {
             return "\(TerminalText.sanitized(String(scalar), keepingLineBreaks: false)) (a control character)"
         }
         if isSpace(scalar) { return "' ' (whitespace)" }

@@ -29,8 +29,12 @@ public enum TerminalText {
         switch scalar.value {
         case 0x09: return false
         case 0x0A, 0x0D: return !keepingLineBreaks
-        case 0x00..<0x20, 0x7F, 0x80...0x9F: return true
-        default: return false
+        default: return isControl(scalar)
         }
+    }
+
+    /// Whether `scalar` is a control character: C0, DEL or C1.
+    package static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || scalar.value == 0x7F || (0x80...0x9F).contains(scalar.value)
     }
 }

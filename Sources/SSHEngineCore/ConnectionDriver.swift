@@ -23,7 +23,7 @@ package final class ConnectionDriver<Native: NativeConnection>: IOHandler {
     /// Whether the key exchange ended (the host-key check and authentication follow).
     package var keyExchangeDone = false
     /// The connection's state, published for any thread (``SSHSession/state``).
-    package let published = PublishedSessionState()
+    package let published: PublishedSessionState
     /// The engine's calls.
     package let native: Native
     private lazy var operations = OperationQueue<ConnectionDriver>(
@@ -40,9 +40,11 @@ package final class ConnectionDriver<Native: NativeConnection>: IOHandler {
     private var finishedChannels = 0
 
     /// Creates the connection on `loop` (its thread only).
-    package init(loop: EventLoop, options: SSHConnectionOptions, streamCapacity: Int) {
+    package init(loop: EventLoop, options: SSHConnectionOptions, streamCapacity: Int,
+                 published: PublishedSessionState = PublishedSessionState()) {
         loop.preconditionInEventLoop()
         self.loop = loop
+        self.published = published
         self.options = options
         self.streamCapacity = streamCapacity
         socket = ConnectionSocket(loop: loop)
@@ -94,9 +96,7 @@ package final class ConnectionDriver<Native: NativeConnection>: IOHandler {
         // server sends first tells a failed handshake apart.
         if !keyExchangeDone {
             handshakeFailure.peek(socket.fd)
-            if events.contains(.hangup) || events.contains(.error) || HandshakeFailure.peerClosed(socket.fd) {
-                handshakeFailure.peerHungUp = true
-            }
+            if events.contains(.hangup) || events.contains(.error) { handshakeFailure.peerHungUp = true }
         }
         drive()
         if events.contains(.hangup) || events.contains(.error), failure == nil {
@@ -228,17 +228,17 @@ package final class ConnectionDriver<Native: NativeConnection>: IOHandler {
             // The socket closed because the jump connection under it was lost: say so, naming the hop.
             failure = cause
             if operationError is SSHError { operationError = cause }
-        } else if !graceful, !keyExchangeDone, operationError is SSHError,
-                  let classified = handshakeFailure.filled(from: native.serverPreamble)
-                      .classify(failure, receivedBanner: native.receivedServerBanner,
-                                                             closed: failure.code == .connectionLost
-                                                                 || handshakeFailure.peerHungUp
-                                                                 || HandshakeFailure.peerClosed(socket.fd),
-                                                             proxied: options.proxyCommand != nil) {
+        } else if !graceful, !keyExchangeDone, operationError is SSHError {
             // What the server did before key exchange ended, told the same way on every engine (a ProxyCommand that
             // ends early is its own failure, not a server's refusal).
-            failure = classified
-            operationError = classified
+            handshakeFailure.peek(socket.fd)  // has the peer gone meanwhile?
+            if let classified = handshakeFailure.filled(from: native.serverPreamble)
+                .classify(failure, receivedBanner: native.receivedServerBanner,
+                          closed: failure.code == .connectionLost || handshakeFailure.peerHungUp,
+                          proxied: options.proxyCommand != nil) {
+                failure = classified
+                operationError = classified
+            }
         }
         let open = channels
         channels.removeAll()

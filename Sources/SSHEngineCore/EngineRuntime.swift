@@ -50,17 +50,17 @@ package struct EngineRuntime: Sendable {
         }
         let (started, resolved) = (transport, addresses)
         let capacity = outputBufferSize
-        let slot = Mutex<(bound: LoopBound<ConnectionDriver<Native>>?, cancelled: Bool, state: PublishedSessionState?)>(
-            (nil, false, nil))
+        let slot = Mutex<(bound: LoopBound<ConnectionDriver<Native>>?, cancelled: Bool)>((nil, false))
+        let state = PublishedSessionState()
         defer { started?.handshakeEnded() }
         let banner = try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<String?, any Error>) in
                 loop.execute {
-                    let connection = ConnectionDriver<Native>(loop: loop, options: options, streamCapacity: capacity)
+                    let connection = ConnectionDriver<Native>(loop: loop, options: options, streamCapacity: capacity,
+                                                              published: state)
                     let bound = LoopBound(connection, loop: loop)
                     let cancelled = slot.withLock { slot in
                         slot.bound = bound
-                        slot.state = connection.published
                         return slot.cancelled
                     }
                     if cancelled {
@@ -79,8 +79,7 @@ package struct EngineRuntime: Sendable {
             }
             bound?.execute { $0.fail(CancellationError()) }
         }
-        guard let (bound, state) = slot.withLock({ slot in slot.bound.flatMap { bound in slot.state.map { (bound, $0) } } })
-        else {
+        guard let bound = slot.withLock({ $0.bound }) else {
             throw SSHError(.sessionClosed, host: options.host, port: options.port, message: "connection vanished")
         }
         return EngineSession(options: options, connection: bound, banner: banner, state: state)

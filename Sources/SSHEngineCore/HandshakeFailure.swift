@@ -28,12 +28,14 @@ package struct HandshakeFailure {
 
     package init() {}
 
-    /// Looks at what waits on `fd` without taking it, while nothing has been seen yet.
+    /// Looks at what waits on `fd` without taking it (one `recv` with `MSG_PEEK`): the first bytes, while nothing
+    /// has been seen yet, and whether the peer has closed or reset the connection.
     package mutating func peek(_ fd: Int32) {
-        guard preamble.isEmpty, fd >= 0 else { return }
-        var buffer = [UInt8](repeating: 0, count: Self.limit)
+        guard fd >= 0, !peerHungUp else { return }
+        var buffer = [UInt8](repeating: 0, count: preamble.isEmpty ? Self.limit : 1)
         let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_PEEK | MSG_DONTWAIT)) }
-        if count > 0 { preamble = Array(buffer[..<count]) }
+        if count > 0 && preamble.isEmpty { preamble = Array(buffer[..<count]) }
+        if count == 0 || (count < 0 && (errno == ECONNRESET || errno == EPIPE)) { peerHungUp = true }
     }
 
     /// This record, or `bytes` (what the engine itself read first) when nothing was seen before it read them or
@@ -44,14 +46,6 @@ package struct HandshakeFailure {
         var copy = self
         copy.preamble = Array(bytes.prefix(Self.limit))
         return copy
-    }
-
-    /// Whether the peer has closed or reset the connection (what waits on `fd` is the end of the stream).
-    static func peerClosed(_ fd: Int32) -> Bool {
-        guard fd >= 0 else { return false }
-        var byte: UInt8 = 0
-        let count = recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
-        return count == 0 || (count < 0 && (errno == ECONNRESET || errno == EPIPE))
     }
 
     /// Whether anything followed the first line (a KEXINIT: the key exchange had begun).

@@ -167,8 +167,7 @@ public struct HostKeyCheck: Sendable {
     /// whitespace or control character, any of which would make the line match other hosts or break it.
     static func isWritableName(_ name: String) -> Bool {
         !name.isEmpty && !name.unicodeScalars.contains { scalar in
-            scalar.value < 0x21 || scalar.value == 0x7F || (0x80...0x9F).contains(scalar.value)
-                || "*?!,@#[]|'\"\\".unicodeScalars.contains(scalar)
+            scalar == " " || TerminalText.isControl(scalar) || "*?!,@#[]|'\"\\".unicodeScalars.contains(scalar)
         }
     }
 

@@ -59,7 +59,7 @@ final class SudoPrompt: SSHByteSource {
                     return (false, true)
                 }
                 state.held += chunk
-                if let range = Self.find(marker, in: state.held) {
+                if let range = state.held.firstRange(of: marker) {
                     state.held.removeSubrange(range)
                     return (true, false)
                 }
@@ -127,17 +127,6 @@ final class SudoPrompt: SSHByteSource {
                 }
             }
         }
-    }
-
-    /// Where `needle` first occurs in `haystack`.
-    static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Range<Int>? {
-        guard !needle.isEmpty, haystack.count >= needle.count else { return nil }
-        var start = 0
-        while let first = haystack[start...].firstIndex(of: needle[0]), first + needle.count <= haystack.count {
-            if haystack[first..<(first + needle.count)].elementsEqual(needle) { return first..<(first + needle.count) }
-            start = first + 1
-        }
-        return nil
     }
 
     /// The length of the longest end of `bytes` (at most `limit`) that is a beginning of the marker.
