@@ -1,5 +1,6 @@
 import SSHBackend
 import SSHEngineCore
+import SSHEventLoop
 
 /// The libssh engine: libssh in non-blocking mode on the same shared epoll event loops as the libssh2 engine.
 ///
@@ -22,6 +23,11 @@ public struct LibSSHBackend: SSHBackend {
     /// - Parameter outputBufferSize: bytes per output stream buffered while nobody reads (default 256 KiB).
     public init(outputBufferSize: Int = 256 * 1024) {
         runtime = EngineRuntime(outputBufferSize: outputBufferSize)
+    }
+
+    /// Creates the engine on `loops` (a test's loops on a ``ManualClock``).
+    package init(outputBufferSize: Int = 256 * 1024, loops: EventLoopGroup) {
+        runtime = EngineRuntime(outputBufferSize: outputBufferSize, group: loops)
     }
 
     /// Bytes each output stream (stdout, stderr) of a channel may buffer before reading pauses.

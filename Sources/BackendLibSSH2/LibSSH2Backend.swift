@@ -1,5 +1,6 @@
 import SSHBackend
 import SSHEngineCore
+import SSHEventLoop
 
 /// The libssh2 engine: libssh2 in non-blocking mode on the shared epoll event loops.
 ///
@@ -20,6 +21,11 @@ public struct LibSSH2Backend: SSHBackend {
     /// - Parameter outputBufferSize: bytes per output stream buffered while nobody reads (default 256 KiB).
     public init(outputBufferSize: Int = 256 * 1024) {
         runtime = EngineRuntime(outputBufferSize: outputBufferSize)
+    }
+
+    /// Creates the engine on `loops` (a test's loops on a ``ManualClock``).
+    package init(outputBufferSize: Int = 256 * 1024, loops: EventLoopGroup) {
+        runtime = EngineRuntime(outputBufferSize: outputBufferSize, group: loops)
     }
 
     /// Bytes each output stream (stdout, stderr) of a channel may buffer before reading pauses.

@@ -179,7 +179,7 @@ package final class ConnectionDriver<Native: NativeConnection>: IOHandler {
     /// for a reply), and once `keepaliveCountMax` are unanswered the peer counts as dead and the connection fails
     /// with `connectionLost`.
     private func scheduleKeepalive(seconds: Int) {
-        keepaliveTimer = loop.scheduleTimer(after: .seconds(seconds)) { [weak self] in
+        keepaliveTimer = loop.scheduleTimer(after: .seconds(seconds), name: "keepalive") { [weak self] in
             guard let self, self.failure == nil else { return }
             if self.heardSinceKeepalive {
                 self.unansweredKeepalives = 0

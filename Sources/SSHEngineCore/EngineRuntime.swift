@@ -15,10 +15,11 @@ package struct EngineRuntime: Sendable {
     package let outputBufferSize: Int
     private let group: EventLoopGroup
 
-    /// Settles the buffer size (at least 1 KiB) on the process-wide loops.
-    package init(outputBufferSize: Int) {
+    /// Settles the buffer size (at least 1 KiB) on `group`'s loops (the process-wide ones by default; a test
+    /// passes loops on a ``ManualClock``).
+    package init(outputBufferSize: Int, group: EventLoopGroup = .shared) {
         self.outputBufferSize = max(1024, outputBufferSize)
-        group = .shared
+        self.group = group
     }
 
     /// Connects with the engine whose native connection is `native`, and returns the authenticated session.

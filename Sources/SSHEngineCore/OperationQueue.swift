@@ -56,7 +56,7 @@ package final class OperationQueue<Connection: AnyObject> {
         if let deadline { loop.cancelTimer(deadline) }
         deadline = nil
         guard let timeout else { return }
-        deadline = loop.scheduleTimer(after: timeout) { [weak self] in
+        deadline = loop.scheduleTimer(after: timeout, name: "operation deadline") { [weak self] in
             guard let self else { return }
             self.deadline = nil
             self.onTimeout(SSHError(.timeout, host: self.host, port: self.port,

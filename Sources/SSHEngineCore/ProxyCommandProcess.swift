@@ -65,7 +65,7 @@ package final class ProxyCommandProcess: PreconnectedTransport {
             kill(pid, SIGTERM)
         }
         loop.execute {
-            loop.scheduleTimer(after: .milliseconds(50)) { [self] in self.check(loop: loop, elapsed: elapsed + .milliseconds(50)) }
+            loop.scheduleTimer(after: .milliseconds(50), name: "ProxyCommand exit check") { [self] in self.check(loop: loop, elapsed: elapsed + .milliseconds(50)) }
         }
     }
 

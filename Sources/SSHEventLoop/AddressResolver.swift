@@ -44,7 +44,7 @@ package enum AddressResolver {
             let once = OnceContinuation(continuation)
             let deadline = loop
             if let timeout { deadline.execute {
-                deadline.scheduleTimer(after: timeout) {
+                deadline.scheduleTimer(after: timeout, name: "name lookup deadline") {
                     once.resume(with: .failure(SSHError(
                         .timeout, host: host, port: port,
                         message: "resolving \(host) took longer than the connect timeout (\(timeout))")))

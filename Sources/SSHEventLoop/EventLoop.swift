@@ -56,15 +56,25 @@ package final class EventLoop: @unchecked Sendable {
     private let inbox = Mutex<Inbox>(Inbox())
 
     private struct Inbox {
-        var tasks: [@Sendable () -> Void] = []
+        var tasks: [Submitted] = []
         var wakePending = false
     }
+
+    /// A task handed over with ``execute(_:file:line:)``, and where it was handed over (the watchdog names it so).
+    private struct Submitted {
+        let task: @Sendable () -> Void
+        let file: StaticString
+        let line: UInt
+    }
+
+    /// The time the timers run on.
+    package let clock: LoopClock
 
     // Loop-confined state.
     private var handlers: [UInt64: any IOHandler] = [:]
     private var nextRegistration: UInt64 = 1
     private var timers = TimerHeap()
-    private var timerCallbacks: [UInt64: () -> Void] = [:]
+    private var timerCallbacks: [UInt64: (name: StaticString, callback: () -> Void)] = [:]
     private var nextTimer: UInt64 = 1
 
     /// A scratch buffer for native reads, shared by every session on this loop (loop thread only).
@@ -73,8 +83,9 @@ package final class EventLoop: @unchecked Sendable {
     /// Size of ``scratch``.
     package static let scratchSize = 64 * 1024
 
-    /// Starts a loop thread named `name`.
-    package init(name: String) {
+    /// Starts a loop thread named `name`, whose timers run on `clock`.
+    package init(name: String, clock: LoopClock = .monotonic) {
+        self.clock = clock
         epollFD = epoll_create1(Int32(EPOLL_CLOEXEC))
         precondition(epollFD >= 0, "epoll_create1 failed: errno \(errno)")
         wakeFD = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
@@ -95,6 +106,7 @@ package final class EventLoop: @unchecked Sendable {
         precondition(rc == 0, "pthread_create failed: \(rc)")
         pthread_detach(thread)
         ProcessExitGuard.add(self)
+        if case .manual(let manual) = clock { manual.attach(self) }
     }
 
     private final class ThreadStart {
@@ -114,10 +126,11 @@ package final class EventLoop: @unchecked Sendable {
         precondition(inEventLoop, "must run on the event loop thread", file: file, line: line)
     }
 
-    /// Runs `task` on the loop thread, soon (never inline, even when called from the loop).
-    package func execute(_ task: @escaping @Sendable () -> Void) {
+    /// Runs `task` on the loop thread, soon (never inline, even when called from the loop). `file` and `line` name
+    /// it in a ``LoopWatchdog`` report.
+    package func execute(file: StaticString = #fileID, line: UInt = #line, _ task: @escaping @Sendable () -> Void) {
         let mustWake = inbox.withLock { inbox -> Bool in
-            inbox.tasks.append(task)
+            inbox.tasks.append(Submitted(task: task, file: file, line: line))
             if inbox.wakePending { return false }
             inbox.wakePending = true
             return true
@@ -156,14 +169,15 @@ package final class EventLoop: @unchecked Sendable {
         handlers[id.rawValue] = nil
     }
 
-    /// Calls `callback` on the loop thread after `delay`. Loop thread only.
+    /// Calls `callback` on the loop thread after `delay` on the loop's ``clock``. `name` says what the timer is for
+    /// (``ManualClock/advance(by:)`` and the ``LoopWatchdog`` report it). Loop thread only.
     @discardableResult
-    package func scheduleTimer(after delay: Duration, _ callback: @escaping () -> Void) -> TimerID {
+    package func scheduleTimer(after delay: Duration, name: StaticString, _ callback: @escaping () -> Void) -> TimerID {
         preconditionInEventLoop()
         let id = nextTimer
         nextTimer += 1
-        timers.push(deadline: MonotonicClock.now &+ delay.nanoseconds, id: id)
-        timerCallbacks[id] = callback
+        timers.push(deadline: clock.now &+ delay.nanoseconds, id: id)
+        timerCallbacks[id] = (name, callback)
         return TimerID(rawValue: id)
     }
 
@@ -183,6 +197,32 @@ package final class EventLoop: @unchecked Sendable {
 
     /// Entries in the timer heap, cancelled ones not yet dropped included (loop thread only; for tests).
     package var timerHeapCount: Int { timers.count }
+
+    /// The earliest live timer's deadline on the ``clock``, if any (from any thread: asks the loop).
+    func nextTimerDeadline() async -> UInt64? {
+        await withCheckedContinuation { continuation in
+            execute { continuation.resume(returning: self.liveTopDeadline()) }
+        }
+    }
+
+    /// Runs the timers that expired on the ``clock`` now, on the loop, and returns once they have run (a
+    /// ``ManualClock`` calls this after moving time).
+    func runExpiredTimersNow() async {
+        await withCheckedContinuation { continuation in
+            execute {
+                self.runExpiredTimers()
+                continuation.resume()
+            }
+        }
+    }
+
+    private func liveTopDeadline() -> UInt64? {
+        while let top = timers.peek() {
+            if timerCallbacks[top.id] != nil { return top.deadline }
+            _ = timers.pop()
+        }
+        return nil
+    }
 
     // MARK: The loop
 
@@ -210,7 +250,9 @@ package final class EventLoop: @unchecked Sendable {
                 // A handler deregistered earlier in this batch is gone: its stale event is dropped here.
                 guard let handler = handlers[id] else { continue }
                 if ProcessExitGuard.isExiting { ProcessExitGuard.park() }
+                let watch = LoopWatchdog.start()
                 handler.handleIO(IOEvents(epoll: event.events))
+                watch?.check { "I/O handler \(type(of: handler))" }
             }
             runExpiredTimers()
             runTasks()
@@ -226,38 +268,39 @@ package final class EventLoop: @unchecked Sendable {
             return true
         }
         if pending { return 0 }
-        while let top = timers.peek() {
-            if timerCallbacks[top.id] == nil {
-                _ = timers.pop()
-                continue
-            }
-            let now = MonotonicClock.now
-            if top.deadline <= now { return 0 }
-            let milliseconds = (top.deadline - now + 999_999) / 1_000_000
-            return Int32(clamping: milliseconds)
-        }
-        return -1
+        guard let deadline = liveTopDeadline() else { return -1 }
+        let now = clock.now
+        if deadline <= now { return 0 }
+        // Manual time moves only when the test advances it, which runs the expired timers itself.
+        if case .manual = clock { return -1 }
+        return Int32(clamping: (deadline - now + 999_999) / 1_000_000)
     }
 
     private func runExpiredTimers() {
-        let now = MonotonicClock.now
+        let now = clock.now
         while let top = timers.peek(), top.deadline <= now {
             _ = timers.pop()
             if ProcessExitGuard.isExiting { ProcessExitGuard.park() }
-            if let callback = timerCallbacks.removeValue(forKey: top.id) { callback() }
+            guard let (name, callback) = timerCallbacks.removeValue(forKey: top.id) else { continue }
+            if case .manual(let manual) = clock { manual.recordFired(name) }
+            let watch = LoopWatchdog.start()
+            callback()
+            watch?.check { "timer \(name)" }
         }
     }
 
     private func runTasks() {
-        let tasks = inbox.withLock { inbox -> [@Sendable () -> Void] in
+        let tasks = inbox.withLock { inbox -> [Submitted] in
             let tasks = inbox.tasks
             inbox.tasks.removeAll(keepingCapacity: true)
             inbox.wakePending = true  // the loop is awake: tasks queued until it next sleeps need no eventfd write
             return tasks
         }
-        for task in tasks {
+        for submitted in tasks {
             if ProcessExitGuard.isExiting { ProcessExitGuard.park() }
-            task()
+            let watch = LoopWatchdog.start()
+            submitted.task()
+            watch?.check { "task from \(submitted.file):\(submitted.line)" }
         }
     }
 }
@@ -270,25 +313,5 @@ extension IOEvents {
         if flags & (EPOLLHUP.rawValue | EPOLLRDHUP.rawValue) != 0 { events.insert(.hangup) }
         if flags & EPOLLERR.rawValue != 0 { events.insert(.error) }
         self = events
-    }
-}
-
-/// Monotonic nanoseconds.
-package enum MonotonicClock {
-    /// Nanoseconds since an arbitrary fixed point.
-    package static var now: UInt64 {
-        var spec = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &spec)
-        return UInt64(spec.tv_sec) &* 1_000_000_000 &+ UInt64(spec.tv_nsec)
-    }
-}
-
-extension Duration {
-    /// The duration in whole nanoseconds, clamped to `0...UInt64.max`.
-    package var nanoseconds: UInt64 {
-        let (seconds, attoseconds) = components
-        if seconds < 0 { return 0 }
-        let (ns, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000_000)
-        return overflow ? .max : ns &+ UInt64(attoseconds / 1_000_000_000)
     }
 }

@@ -12,10 +12,10 @@ package final class EventLoopGroup: Sendable {
     package let loops: [EventLoop]
     private let counter = Atomic<Int>(0)
 
-    /// Starts `threads` loops.
-    package init(threads: Int) {
+    /// Starts `threads` loops whose timers run on `clock`.
+    package init(threads: Int, clock: LoopClock = .monotonic) {
         precondition(threads > 0)
-        loops = (0..<threads).map { EventLoop(name: "ssh-loop-\($0)") }
+        loops = (0..<threads).map { EventLoop(name: "ssh-loop-\($0)", clock: clock) }
     }
 
     /// The process-wide group (one loop per online core), started on first use and never stopped.

@@ -1,5 +1,6 @@
 import Foundation
 import SSHBackend
+import SSHEventLoop
 import SSHTestSupport
 import Testing
 
@@ -23,43 +24,37 @@ struct ConnectTests {
         #expect(error?.host == "no-such-host.invalid")
     }
 
-    @Test("a server that never sends a banner fails at its deadline", arguments: Engine.all)
+    @Test("a server that never sends a banner fails at its connect deadline, exactly (virtual time)", arguments: Engine.all)
     func silentServer(engine: Engine) async throws {
-        try await Exclusive.run { try await silentServerAlone(engine: engine) }
-    }
-
-    private func silentServerAlone(engine: Engine) async throws {
         let blackhole = try BlackholeListener()
+        let clock = ManualClock()
+        let backend = engine.onClock(clock)
         let options = SSHConnectionOptions(host: blackhole.host, port: blackhole.port, authMethods: [.password("x")],
                                            connectTimeout: .milliseconds(800), operationTimeout: .seconds(30),
                                            hostKeyPolicy: TestKeys.shared.hostKeyPolicy)
+        let connect = Task { try await backend.connect(options) }
+        // The client sent its identification: it is waiting for the server's.
+        #expect(try await blackhole.acceptClientHello().hasPrefix("SSH-2.0-"))
         // The connect deadline bounds the wait for the banner too, as OpenSSH's ConnectTimeout does.
-        let clock = ContinuousClock()
-        let start = clock.now
-        let error = await expectSSHError(.timeout) { try await engine.backend.connect(options) }
-        let elapsed = clock.now - start
-        #expect(elapsed >= .milliseconds(700))
-        #expect(elapsed < .seconds(5), "took \(elapsed)")
-        #expect(error?.message.contains("handshake") == true)
+        #expect(await clock.advance(by: .milliseconds(799)) == [])
+        #expect(await clock.advance(by: .milliseconds(1)) == ["operation deadline"])
+        let error = await expectSSHError(.timeout) { try await connect.value }
+        #expect(error?.message.contains("handshake") == true, "\(error.map { "\($0)" } ?? "")")
+        #expect(error?.message.contains("0.8 seconds") == true, "\(error.map { "\($0)" } ?? "")")
     }
 
-    @Test("cancelling a hanging connect ends it promptly", arguments: Engine.all)
+    @Test("cancelling a connect that waits for a banner ends it, with no deadline to end it otherwise", arguments: Engine.all)
     func cancelConnect(engine: Engine) async throws {
-        try await Exclusive.run { try await cancelConnectAlone(engine: engine) }
-    }
-
-    private func cancelConnectAlone(engine: Engine) async throws {
         let blackhole = try BlackholeListener()
+        // Time stands still: only the cancellation can end this connect.
+        let backend = engine.onClock(ManualClock())
         let options = SSHConnectionOptions(host: blackhole.host, port: blackhole.port, authMethods: [.password("x")],
                                            connectTimeout: .seconds(60), operationTimeout: .seconds(60),
                                            hostKeyPolicy: TestKeys.shared.hostKeyPolicy)
-        let task = Task { try await engine.backend.connect(options) }
-        try await Task.sleep(for: .milliseconds(200))
-        let clock = ContinuousClock()
-        let start = clock.now
+        let task = Task { try await backend.connect(options) }
+        try await blackhole.acceptClientHello()
         task.cancel()
         await #expect(throws: CancellationError.self) { _ = try await task.value }
-        #expect(clock.now - start < .seconds(10), "the deadline is 60 s: cancelling must not wait for it")
     }
 
     @Test("invalid arguments fail before any network work", arguments: Engine.all)
@@ -99,34 +94,42 @@ struct ConnectTests {
         await session.close()
     }
 
-    @Test("a peer that stops answering is reported within ServerAliveInterval x (CountMax + 1); a quiet one is not",
+    @Test("a live peer that is quiet for several keepalive intervals is not given up", arguments: Engine.all)
+    func quietPeer(engine: Engine) async throws {
+        let server = try await TestSSHServer.start(host: "127.0.0.2")
+        defer { server.stop() }
+        var options = server.options()
+        options.keepaliveInterval = .seconds(2)
+        options.keepaliveCountMax = 3
+        // A command silent for 7 s (three keepalive rounds, each answered) ends normally.
+        let quiet = try await engine.backend.connect(options)
+        #expect(try await run(quiet, "sleep 7; echo done").stdout == "done\n")
+        await quiet.close()
+    }
+
+    @Test("a peer that stops answering is given up at ServerAliveInterval x (CountMax + 1), exactly (virtual time)",
           arguments: Engine.all)
     func deadPeer(engine: Engine) async throws {
-        try await Exclusive.run {
-            let server = try await TestSSHServer.start(host: "127.0.0.2")
-            defer { server.stop() }
-            var options = server.options()
-            options.keepaliveInterval = .seconds(1)
-            options.keepaliveCountMax = 2
-            // A quiet but live peer: a command silent for 4 s (four keepalive rounds) ends normally.
-            let quiet = try await engine.backend.connect(options)
-            #expect(try await run(quiet, "sleep 4; echo done").stdout == "done\n")
-            await quiet.close()
-            // A frozen peer: its sshd processes stopped (TCP still up, no SSH answer).
-            let session = try await engine.backend.connect(options)
-            let channel = try await session.exec("sleep 60")
-            try await Task.sleep(for: .milliseconds(200))
-            let frozen = server.sessionProcesses
-            #expect(!frozen.isEmpty)
-            for pid in frozen { kill(pid, SIGSTOP) }
-            defer { for pid in frozen { kill(pid, SIGCONT) } }
-            let started = ContinuousClock.now
-            let error = await expectSSHError(.connectionLost) { try await channel.exitStatus() }
-            let waited = ContinuousClock.now - started
-            #expect(waited < .seconds(8), "noticed after \(waited)")
-            #expect(error?.message.contains("keepalive") == true, "\(error.map { "\($0)" } ?? "")")
-            await session.close()
-        }
+        let server = try await TestSSHServer.start(host: "127.0.0.2")
+        defer { server.stop() }
+        let clock = ManualClock()
+        var options = server.options()
+        options.keepaliveInterval = .seconds(2)
+        options.keepaliveCountMax = 2
+        let session = try await engine.onClock(clock).connect(options)
+        let channel = try await session.exec("sleep 60")
+        // A frozen peer: its sshd processes stopped (TCP still up, no SSH answer).
+        let frozen = try await server.waitForSessionProcesses(running: "sleep 60")
+        for pid in frozen { kill(pid, SIGSTOP) }
+        defer { for pid in frozen { kill(pid, SIGCONT) } }
+        // The first tick finds the exec's traffic; the next two send unanswered keepalives; the fourth gives up.
+        #expect(await clock.advance(by: .seconds(6)) == ["keepalive", "keepalive", "keepalive"])
+        #expect(await clock.advance(by: .seconds(2)) == ["keepalive"])
+        let error = await expectSSHError(.connectionLost) { try await channel.exitStatus() }
+        #expect(error?.message.contains("keepalive") == true, "\(error.map { "\($0)" } ?? "")")
+        // Given up: no keepalive is armed any more.
+        #expect(await clock.advance(by: .seconds(10)) == [])
+        await session.close()
     }
 
     @Test("a server past MaxStartups turns the connection away before its banner: closedBeforeBanner naming the host",

@@ -1,18 +1,29 @@
 import BackendLibSSH
 import BackendLibSSH2
 import SSHBackend
+import SSHEventLoop
 import SSHTestSupport
 import Testing
 
 /// One engine under test. Every conformance test runs once per engine, and its name shows which.
 struct Engine: Sendable, CustomTestStringConvertible {
     let backend: any SSHBackend
+    /// The same engine on other loops.
+    private let onLoops: @Sendable (EventLoopGroup) -> any SSHBackend
 
     var testDescription: String { backend.name }
 
     /// Every engine the package builds. The suite is written once against `SSHBackend`; adding an engine here is
     /// all it takes to hold it to the same tests.
-    static let all: [Engine] = [Engine(backend: LibSSH2Backend()), Engine(backend: LibSSHBackend())]
+    static let all: [Engine] = [
+        Engine(backend: LibSSH2Backend(), onLoops: { LibSSH2Backend(loops: $0) }),
+        Engine(backend: LibSSHBackend(), onLoops: { LibSSHBackend(loops: $0) }),
+    ]
+
+    /// The engine on a loop whose time is `clock`'s: its deadlines and keepalives fire only as the test advances it.
+    func onClock(_ clock: ManualClock) -> any SSHBackend {
+        onLoops(EventLoopGroup(threads: 1, clock: .manual(clock)))
+    }
 
     /// Connects to the shared test server with the ed25519 test key (or `auth`).
     func connect(

@@ -4,20 +4,80 @@ import Testing
 
 @Suite("Event loop", .timeLimit(.minutes(1)))
 struct EventLoopTests {
-    @Test("timers fire in deadline order, whatever order they were scheduled in; a cancelled one never fires")
+    @Test("on a manual clock, timers fire exactly at their deadlines, in deadline order; a cancelled one never fires")
     func timerOrder() async throws {
+        let clock = ManualClock()
+        let loop = EventLoop(name: "manual-loop", clock: .manual(clock))
         let fired = Mutex<[Int]>([])
-        try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
-            testLoop.execute {
-                for (index, delay) in [(3, 60), (1, 20), (2, 40)] {
-                    testLoop.scheduleTimer(after: .milliseconds(delay)) { fired.withLock { $0.append(index) } }
-                }
-                let cancelled = testLoop.scheduleTimer(after: .milliseconds(30)) { fired.withLock { $0.append(99) } }
-                testLoop.cancelTimer(cancelled)
-                testLoop.scheduleTimer(after: .milliseconds(90)) { done.resume() }
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            loop.execute {
+                loop.scheduleTimer(after: .milliseconds(60), name: "third") { fired.withLock { $0.append(3) } }
+                loop.scheduleTimer(after: .milliseconds(20), name: "first") { fired.withLock { $0.append(1) } }
+                loop.scheduleTimer(after: .milliseconds(40), name: "second") { fired.withLock { $0.append(2) } }
+                let cancelled = loop.scheduleTimer(after: .milliseconds(30), name: "cancelled") { fired.withLock { $0.append(99) } }
+                loop.cancelTimer(cancelled)
+                done.resume()
             }
         }
+        #expect(await clock.advance(by: .milliseconds(19)) == [])
+        #expect(await clock.advance(by: .milliseconds(1)) == ["first"])
+        #expect(await clock.advance(by: .milliseconds(19)) == [])
+        // One advance across two deadlines stops at each.
+        #expect(await clock.advance(by: .milliseconds(100)) == ["second", "third"])
         #expect(fired.withLock { $0 } == [1, 2, 3])
+        #expect(clock.now.offset == .milliseconds(139))
+    }
+
+    @Test("a timer that re-arms itself fires once per period when time jumps past several periods")
+    func periodicTimer() async throws {
+        let clock = ManualClock()
+        let loop = EventLoop(name: "manual-loop", clock: .manual(clock))
+        final class Ticker: Sendable {
+            let loop: EventLoop
+            let clock: ManualClock
+            let ticks = Mutex<[Duration]>([])
+            init(loop: EventLoop, clock: ManualClock) {
+                self.loop = loop
+                self.clock = clock
+            }
+            func arm() {
+                loop.scheduleTimer(after: .seconds(1), name: "tick") { [self] in
+                    ticks.withLock { $0.append(clock.now.offset) }
+                    arm()
+                }
+            }
+        }
+        let ticker = Ticker(loop: loop, clock: clock)
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            loop.execute {
+                ticker.arm()
+                done.resume()
+            }
+        }
+        #expect(await clock.advance(by: .milliseconds(3500)) == ["tick", "tick", "tick"])
+        #expect(ticker.ticks.withLock { $0 } == [.seconds(1), .seconds(2), .seconds(3)])
+    }
+
+    @Test("a task sleeping on the manual clock wakes when time reaches its deadline, not before; cancelling it ends the sleep")
+    func manualSleep() async throws {
+        let clock = ManualClock()
+        let woke = Mutex<Duration?>(nil)
+        let sleeper = Task {
+            try await clock.sleep(for: .seconds(5))
+            woke.withLock { $0 = clock.now.offset }
+        }
+        await clock.waitForSleepers(1)
+        await clock.advance(by: .milliseconds(4999))
+        #expect(clock.sleeperCount == 1)
+        await clock.advance(by: .milliseconds(1))
+        try await sleeper.value
+        #expect(woke.withLock { $0 } == .seconds(5))
+
+        let cancelled = Task { try await clock.sleep(for: .seconds(1)) }
+        await clock.waitForSleepers(1)
+        cancelled.cancel()
+        await #expect(throws: CancellationError.self) { try await cancelled.value }
+        #expect(clock.sleeperCount == 0)
     }
 
     @Test("a timer waits at least its delay (the loop sleeps in epoll_wait until then, no polling)")
@@ -25,7 +85,7 @@ struct EventLoopTests {
         let clock = ContinuousClock()
         let start = clock.now
         try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
-            testLoop.execute { testLoop.scheduleTimer(after: .milliseconds(50)) { done.resume() } }
+            testLoop.execute { testLoop.scheduleTimer(after: .milliseconds(50), name: "test") { done.resume() } }
         }
         #expect(clock.now - start >= .milliseconds(50))
     }
@@ -59,9 +119,9 @@ struct EventLoopTests {
     @Test("cancelled timers do not pile up in the heap until their deadlines: it follows the live timers")
     func cancelledTimersCompacted() async throws {
         let counts = try await onLoop { () -> [Int] in
-            let live = (0..<100).map { _ in testLoop.scheduleTimer(after: .seconds(3600)) {} }
+            let live = (0..<100).map { _ in testLoop.scheduleTimer(after: .seconds(3600), name: "test") {} }
             for _ in 0..<20_000 {
-                testLoop.cancelTimer(testLoop.scheduleTimer(after: .seconds(3600)) {})
+                testLoop.cancelTimer(testLoop.scheduleTimer(after: .seconds(3600), name: "test") {})
             }
             let afterChurn = testLoop.timerHeapCount
             for id in live { testLoop.cancelTimer(id) }

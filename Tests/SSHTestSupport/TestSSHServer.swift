@@ -1,5 +1,6 @@
 import Foundation
 import SSHBackend
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -205,7 +206,29 @@ public final class BlackholeListener: Sendable {
         self.port = Int(UInt16(bigEndian: address.sin_port))
     }
 
-    deinit { close(fd) }
+    private let accepted = Mutex<[Int32]>([])
+
+    deinit {
+        close(fd)
+        accepted.withLock { $0.forEach { close($0) } }
+    }
+
+    /// Accepts the next connection and waits for its first bytes (an SSH client's identification line), off the
+    /// cooperative pool: once this returns, the client is past its TCP connect and in the SSH handshake. Returns
+    /// what the client sent; the connection is kept open, and never answered, until the listener goes.
+    @discardableResult
+    public func acceptClientHello() async throws -> String {
+        let listener = fd
+        let (client, hello) = try await offPool { () throws -> (Int32, String) in
+            let client = accept(listener, nil, nil)
+            guard client >= 0 else { throw TestSupportError("blackhole accept failed: errno \(errno)") }
+            var buffer = [UInt8](repeating: 0, count: 256)
+            let count = read(client, &buffer, buffer.count)
+            return (client, String(decoding: buffer.prefix(max(0, count)), as: UTF8.self))
+        }
+        accepted.withLock { $0.append(client) }
+        return hello
+    }
 }
 
 /// A plain TCP connection to a test server: to send and read raw bytes (a server's first packets), or, sending
