@@ -167,7 +167,7 @@ let package = Package(
         .testTarget(
             name: "FrontendTests",
             dependencies: ["ParallelFrontend", "SSHFakeBackend", "SSHBackend", "BackendLibSSH2", "BackendLibSSH",
-                           "SSHTestSupport", "SSHConfig", .product(name: "Logging", package: "swift-log")],
+                           "SSHTestSupport", "SSHConfig", "SSHEventLoop", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings),
     ]
 )

@@ -48,7 +48,7 @@ public final class FakeBackend: SSHBackend {
             return stats.connectAttempts[options.host]!
         }
         defer { state.withLock { $0.connectsInFlight -= 1 } }
-        try await Task.sleep(for: host.connectDelay)
+        try await WaitClock.current.sleep(for: host.connectDelay)
         if let error = host.connectError, attempt <= host.failingAttempts {
             throw SSHError(error, host: options.host, port: options.port, message: "scripted \(error) failure",
                            nativeCode: host.connectNativeCode)
@@ -167,8 +167,9 @@ final class FakeChannel: SSHChannel {
         stdout = SSHByteStream(FakeSource(chunks: run.stdout, ended: ended))
         stderr = SSHByteStream(FakeSource(chunks: run.stderr, ended: ended))
         if let duration = run.duration {
+            let clock = WaitClock.current
             Task {
-                try? await Task.sleep(for: duration)
+                try? await clock.sleep(for: duration)
                 ended.settle(.success(()))
             }
         }

@@ -1,4 +1,5 @@
 import SSHBackend
+import SSHEventLoop
 import Synchronization
 
 /// Gathers ``SSHHostKeyQuestion``s for the same prompter that arrive within a short window into one call, so a
@@ -24,8 +25,9 @@ enum PromptBatcher {
                 return isFirst
             }
             guard first else { return }
+            let clock = WaitClock.current
             Task {
-                try? await Task.sleep(for: window)
+                try? await clock.sleep(for: window)
                 let batch = batches.withLock { $0.removeValue(forKey: key) } ?? Batch()
                 let answers = await prompter.decide(batch.questions)
                 for (index, waiter) in batch.waiters.enumerated() {

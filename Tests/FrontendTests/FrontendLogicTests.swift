@@ -3,6 +3,7 @@ import Logging
 import ParallelFrontend
 import SSHBackend
 import SSHConfig
+import SSHEventLoop
 import SSHFakeBackend
 import Synchronization
 import Testing
@@ -122,41 +123,80 @@ struct FrontendLogicTests {
         ])
     }
 
-    @Test("a read timeout is resumable: reading again continues, a partial line is not lost")
+    @Test("a read timeout fires at exactly its deadline and is resumable: reading again continues, a partial line is not lost (virtual time)")
     func resumableReadTimeout() async throws {
-        let backend = FakeBackend { _ in
-            // The command ends after 5 s: the 150 ms timeout comes first even on a loaded machine.
-            FakeHost { _ in .init(stdout: ["first\npar"], duration: .seconds(5)) }
+        let clock = ManualClock()
+        try await WaitClock.$current.withValue(.manual(clock)) {
+            let backend = FakeBackend { _ in FakeHost { _ in .init(stdout: ["first\npar"], duration: .seconds(5)) } }
+            let host = try #require(try await client(["a"], backend).runCommand("x", readTimeout: .milliseconds(150)).first)
+            let lines = Mutex<[String]>([])
+            let (read, reading) = AsyncStream.makeStream(of: String.self)
+            let firstPass = Task {
+                for try await line in host.stdout {
+                    lines.withLock { $0.append(line) }
+                    reading.yield(line)
+                }
+            }
+            var iterator = read.makeAsyncIterator()
+            #expect(await iterator.next() == "first")
+            // The command's 5 s and the reader's 150 ms (for the rest) both wait on the clock.
+            await clock.waitForSleepers(2)
+            await clock.advance(by: .milliseconds(149))
+            #expect(clock.sleeperCount == 2, "the read timed out before its deadline")
+            await clock.advance(by: .milliseconds(1))
+            await #expect(throws: SSHError.self) { try await firstPass.value }
+            #expect(lines.withLock { $0 } == ["first"])
+            await clock.advance(by: .seconds(5))
+            try await host.waitFinished()
+            for try await line in host.stdout { lines.withLock { $0.append(line) } }  // the rest: the partial line, the end
+            #expect(lines.withLock { $0 } == ["first", "par"])
         }
-        let host = try #require(try await client(["a"], backend).runCommand("x", readTimeout: .milliseconds(150)).first)
-        var lines: [String] = []
-        do {
-            for try await line in host.stdout { lines.append(line) }
-            Issue.record("expected a read timeout")
-        } catch let error as SSHError {
-            #expect(error.code == .timeout)
-        }
-        #expect(lines == ["first"])
-        try await host.waitFinished()
-        for try await line in host.stdout { lines.append(line) }  // the rest: the partial line, then the end
-        #expect(lines == ["first", "par"])
     }
 
-    @Test("join timeout lists finished and unfinished hosts and kills nothing")
+    @Test("join timeout fires at exactly its deadline, lists finished and unfinished hosts and kills nothing (virtual time)")
     func joinTimeout() async throws {
-        let backend = FakeBackend { host in FakeHost { _ in .init(duration: host == "slow" ? nil : .zero) } }
-        let client = try client(["fast", "slow"], backend)
-        let output = try await client.runCommand("x")
-        do {
-            try await client.join(output, timeout: .milliseconds(300))
-            Issue.record("expected a join timeout")
-        } catch let error as JoinTimeoutError {
-            #expect(error.finished.map(\.host) == ["fast"])
-            #expect(error.unfinished.map(\.host) == ["slow"])
+        let clock = ManualClock()
+        try await WaitClock.$current.withValue(.manual(clock)) {
+            let backend = FakeBackend { host in FakeHost { _ in .init(duration: host == "slow" ? nil : .zero) } }
+            let client = try client(["fast", "slow"], backend)
+            let output = try await client.runCommand("x")
+            let join = Task { try await client.join(output, timeout: .seconds(300)) }
+            await clock.waitForSleepers(1)
+            await clock.advance(by: .milliseconds(299_999))
+            #expect(clock.sleeperCount == 1, "the join gave up before its deadline")
+            await clock.advance(by: .milliseconds(1))
+            do {
+                try await join.value
+                Issue.record("expected a join timeout")
+            } catch let error as JoinTimeoutError {
+                #expect(error.finished.map(\.host) == ["fast"])
+                #expect(error.unfinished.map(\.host) == ["slow"])
+            }
+            #expect(backend.stats.closedChannels == 0)
+            #expect(!output[1].isFinished)
+            await output[1].close()
         }
-        #expect(backend.stats.closedChannels == 0)
-        #expect(!output[1].isFinished)
-        await output[1].close()
+    }
+
+    @Test("a failed connection is tried again after exactly retryDelay, up to connectionAttempts (virtual time)")
+    func retryDelay() async throws {
+        let clock = ManualClock()
+        try await WaitClock.$current.withValue(.manual(clock)) {
+            let backend = FakeBackend { _ in FakeHost(connectError: .timeout, failingAttempts: 2) }
+            let client = try ParallelSSHClient(hosts: ["a"], backend: backend,
+                                               config: HostConfig(connectionAttempts: 3, retryDelay: .seconds(5), sshConfig: .disabled))
+            let run = Task { try await client.runCommand("x") }
+            for attempt in 1...2 {
+                await clock.waitForSleepers(1)
+                #expect(backend.stats.connectAttempts["a"] == attempt)
+                await clock.advance(by: .milliseconds(4999))
+                #expect(clock.sleeperCount == 1, "attempt \(attempt + 1) started before the delay")
+                await clock.advance(by: .milliseconds(1))
+            }
+            let output = try await run.value
+            #expect(output[0].error == nil)
+            #expect(backend.stats.connectAttempts["a"] == 3)
+        }
     }
 
     @Test("HostConfig overrides the client, false and 0 included")

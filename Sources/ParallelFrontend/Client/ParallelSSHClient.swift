@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import SSHBackend
 import SSHConfig
+import SSHEventLoop
 import Synchronization
 
 /// Runs commands on many hosts at once, through any engine, with parallel-ssh's semantics.
@@ -228,10 +229,11 @@ public final class ParallelSSHClient: Sendable {
         }
         var failures: [Int: any Error]?
         if let timeout {
+            let clock = WaitClock.current
             failures = await withTaskGroup(of: [Int: any Error]?.self) { group in
                 group.addTask { await waitAll() }
                 group.addTask {
-                    try? await Task.sleep(for: timeout)
+                    try? await clock.sleep(for: timeout)
                     return nil
                 }
                 let first = await group.next() ?? nil

@@ -218,23 +218,24 @@ public actor SSHClient {
         // A destination that turns connections away before its banner is tried again, paced, until this deadline
         // (the host's timeout, or 60 s without one); those tries are not connection attempts.
         let timeout = settings.timeout.flatMap { $0 > .zero ? $0 : nil } ?? .seconds(60)
-        let giveUp = ContinuousClock.now + timeout
+        let clock = WaitClock.current
+        let giveUp = clock.now + timeout
         var attempt = 1
         var turnedAway = 0
         while true {
             do {
                 return try await connectOnce(options, destination: destination)
-            } catch let error as SSHError where error.code == .closedBeforeBanner && ContinuousClock.now < giveUp {
+            } catch let error as SSHError where error.code == .closedBeforeBanner && clock.now < giveUp {
                 turnedAway += 1
                 diagnostics?.debug("turned away before the banner, trying again",
                                    metadata: ["host": "\(host)", "times": "\(turnedAway)"])
                 // Jittered and growing with each refusal, so the retries of many hosts do not arrive together.
-                try await Task.sleep(for: .milliseconds(Int.random(in: 20...100) * min(turnedAway, 20)))
+                try await clock.sleep(for: .milliseconds(Int.random(in: 20...100) * min(turnedAway, 20)))
             } catch let error as SSHError where Self.isRetryable(error) && attempt < attempts {
                 diagnostics?.info("connection attempt failed, retrying",
                                   metadata: ["host": "\(host)", "attempt": "\(attempt)", "error": "\(error)"])
                 attempt += 1
-                try await Task.sleep(for: settings.retryDelay ?? .seconds(5))
+                try await clock.sleep(for: settings.retryDelay ?? .seconds(5))
             } catch {
                 diagnostics?.warning("connection failed", metadata: ["host": "\(host)", "error": "\(error)"])
                 throw error

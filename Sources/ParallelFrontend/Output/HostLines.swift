@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SSHBackend
+import SSHEventLoop
 import Synchronization
 
 /// The lines of one output stream of one host, as an `AsyncSequence` of `String`.
@@ -19,7 +20,7 @@ public struct HostLines: AsyncSequence, Sendable {
     /// The iterator.
     public struct AsyncIterator: AsyncIteratorProtocol {
         let reader: LineReader
-        let deadline: ContinuousClock.Instant?
+        let deadline: Duration?
 
         /// The next line, `nil` at the end of the stream.
         public mutating func next() async throws -> String? { try await reader.nextLine(deadline: deadline) }
@@ -32,7 +33,7 @@ public struct HostLines: AsyncSequence, Sendable {
 
     /// Starts an iteration pass; the host's read timeout, if any, is a deadline for this pass.
     public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(reader: reader, deadline: reader.readTimeout.map { ContinuousClock.now.advanced(by: $0) })
+        AsyncIterator(reader: reader, deadline: reader.readTimeout.map { WaitClock.current.now + $0 })
     }
 
     /// Reads every remaining line (through the host logger, if enabled) and returns how many there were.
@@ -81,7 +82,7 @@ final class LineReader: Sendable {
     }
 
     /// The next line; runs on the caller's actor (`isolation`), so only waiting for more bytes leaves it.
-    func nextLine(deadline: ContinuousClock.Instant?, isolation: isolated (any Actor)? = #isolation) async throws -> String? {
+    func nextLine(deadline: Duration?, isolation: isolated (any Actor)? = #isolation) async throws -> String? {
         try state.withLock { (state) throws(SSHError) in
             guard !state.busy else {
                 throw SSHError(.invalidArgument, host: host, port: port, message: "this output stream already has a reader")
@@ -118,8 +119,9 @@ final class LineReader: Sendable {
     }
 
     /// The next chunk, or a timeout error once `deadline` passes (a chunk that arrives as the timer fires is kept).
-    private func read(deadline: ContinuousClock.Instant?) async throws -> [UInt8]? {
+    private func read(deadline: Duration?) async throws -> [UInt8]? {
         guard let deadline else { return try await stream.nextChunk() }
+        let clock = WaitClock.current
         let stream = self.stream
         enum Event: Sendable { case chunk([UInt8]?), timedOut, cancelled }
         return try await withThrowingTaskGroup(of: Event.self) { group in
@@ -127,7 +129,7 @@ final class LineReader: Sendable {
                 do { return .chunk(try await stream.nextChunk()) } catch is CancellationError { return .cancelled }
             }
             group.addTask {
-                do { try await Task.sleep(until: deadline) } catch { return .cancelled }
+                do { try await clock.sleep(until: deadline) } catch { return .cancelled }
                 return .timedOut
             }
             var result: Event = .cancelled
