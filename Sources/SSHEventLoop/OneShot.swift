@@ -17,6 +17,9 @@ package final class OneShot<Value: Sendable>: Sendable {
     /// The result, once settled.
     package var result: Result<Value, any Error>? { state.withLock { $0.result } }
 
+    /// Tasks waiting now (a test's way to know its waiters are in place).
+    package var waiterCount: Int { state.withLock { $0.waiters.count } }
+
     /// Settles with `result` and resumes every waiter; later calls are ignored.
     package func settle(_ result: Result<Value, any Error>) {
         let waiters = state.withLock { state -> [CheckedContinuation<Value, any Error>] in

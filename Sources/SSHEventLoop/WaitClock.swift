@@ -7,7 +7,7 @@
 /// ```
 package struct WaitClock: Sendable {
     private let elapsed: @Sendable () -> Duration
-    private let sleeper: @Sendable (Duration) async throws -> Void
+    private let sleeper: @Sendable (_ until: Duration) async throws -> Void
 
     /// The clock of the current task: ``continuous`` unless a test chose otherwise.
     @TaskLocal package static var current = WaitClock.continuous
@@ -15,12 +15,13 @@ package struct WaitClock: Sendable {
     /// Swift's `ContinuousClock`.
     package static let continuous: WaitClock = {
         let origin = ContinuousClock.now
-        return WaitClock(elapsed: { ContinuousClock.now - origin }, sleeper: { try await Task.sleep(for: $0) })
+        return WaitClock(elapsed: { ContinuousClock.now - origin },
+                         sleeper: { try await Task.sleep(until: origin + $0, clock: .continuous) })
     }()
 
     /// A test's manual clock.
     package static func manual(_ clock: ManualClock) -> WaitClock {
-        WaitClock(elapsed: { clock.now.offset }, sleeper: { try await clock.sleep(for: $0) })
+        WaitClock(elapsed: { clock.now.offset }, sleeper: { try await clock.sleep(until: .init(offset: $0)) })
     }
 
     /// Time since the clock's origin; instants are compared and subtracted as durations.
@@ -28,13 +29,14 @@ package struct WaitClock: Sendable {
 
     /// Suspends for `duration` (a non-positive one returns at once). Cancellation throws `CancellationError`.
     package func sleep(for duration: Duration) async throws {
-        try Task.checkCancellation()
-        guard duration > .zero else { return }
-        try await sleeper(duration)
+        try await sleep(until: now + duration)
     }
 
-    /// Suspends until `instant` (a value of ``now``).
+    /// Suspends until `instant` (a value of ``now``): a deadline fixed when it was computed, however late the
+    /// sleep starts.
     package func sleep(until instant: Duration) async throws {
-        try await sleep(for: instant - now)
+        try Task.checkCancellation()
+        guard instant > now else { return }
+        try await sleeper(instant)
     }
 }

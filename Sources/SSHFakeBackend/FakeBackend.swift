@@ -40,6 +40,9 @@ public final class FakeBackend: SSHBackend {
 
     public func connect(_ options: SSHConnectionOptions) async throws -> any SSHSession {
         let host = script(options.host)
+        // The connect's end is fixed before it is counted: a test that sees the count may advance a manual clock.
+        let clock = WaitClock.current
+        let connected = clock.now + host.connectDelay
         let attempt = state.withLock { stats in
             stats.connectAttempts[options.host, default: 0] += 1
             stats.connectsInFlight += 1
@@ -48,7 +51,7 @@ public final class FakeBackend: SSHBackend {
             return stats.connectAttempts[options.host]!
         }
         defer { state.withLock { $0.connectsInFlight -= 1 } }
-        try await WaitClock.current.sleep(for: host.connectDelay)
+        try await clock.sleep(until: connected)
         if let error = host.connectError, attempt <= host.failingAttempts {
             throw SSHError(error, host: options.host, port: options.port, message: "scripted \(error) failure",
                            nativeCode: host.connectNativeCode)
@@ -167,9 +170,11 @@ final class FakeChannel: SSHChannel {
         stdout = SSHByteStream(FakeSource(chunks: run.stdout, ended: ended))
         stderr = SSHByteStream(FakeSource(chunks: run.stderr, ended: ended))
         if let duration = run.duration {
+            // The command's end is fixed now, however late the task below starts.
             let clock = WaitClock.current
+            let end = clock.now + duration
             Task {
-                try? await clock.sleep(for: duration)
+                try? await clock.sleep(until: end)
                 ended.settle(.success(()))
             }
         }

@@ -1,4 +1,5 @@
 import SSHEventLoop
+import SSHTestSupport
 import Synchronization
 import Testing
 
@@ -45,7 +46,7 @@ struct ByteStreamBufferTests {
     func waitingReader() async throws {
         let buffer = ByteStreamBuffer(capacity: 100) {}
         async let chunk = buffer.next()
-        try await Task.sleep(for: .milliseconds(20))
+        try await waitUntil("a waiting reader") { buffer.hasWaitingReader }
         buffer.append([42])
         #expect(try await chunk == [42])
     }
@@ -81,7 +82,7 @@ struct ByteStreamBufferTests {
         #expect(!buffer.wakeProducerWhenWaited())  // nobody waits yet: armed
         struct Stuck: Error {}
         let waiting = Task { try await buffer.next() }
-        while !buffer.hasWaitingReader { try await Task.sleep(for: .milliseconds(1)) }
+        try await waitUntil("a waiting reader") { buffer.hasWaitingReader }
         #expect(demands.withLock { $0 } == 1)
         #expect(buffer.wakeProducerWhenWaited())  // a reader waits now
         buffer.failWaitingReader(Stuck())

@@ -1,4 +1,5 @@
 import SSHEventLoop
+import SSHTestSupport
 import Synchronization
 import Testing
 
@@ -9,7 +10,7 @@ struct OneShotTests {
         let shot = OneShot<Int>()
         async let first = shot.value()
         async let second = shot.value()
-        try await Task.sleep(for: .milliseconds(10))
+        try await waitUntil("two waiters") { shot.waiterCount == 2 }
         shot.settle(.success(5))
         shot.settle(.success(6))
         #expect(try await first == 5)
@@ -23,7 +24,7 @@ struct OneShotTests {
         let others = Mutex<[Bool]>([])
         let leaving = Task { try await shot.value { othersWaiting in others.withLock { $0.append(othersWaiting) } } }
         let staying = Task { try await shot.value() }
-        try await Task.sleep(for: .milliseconds(20))
+        try await waitUntil("two waiters") { shot.waiterCount == 2 }
         leaving.cancel()
         await #expect(throws: CancellationError.self) { try await leaving.value }
         #expect(others.withLock { $0 } == [true])

@@ -5,6 +5,7 @@ import SSHBackend
 import SSHConfig
 import SSHEventLoop
 import SSHFakeBackend
+import SSHTestSupport
 import Synchronization
 import Testing
 
@@ -50,17 +51,21 @@ struct FrontendLogicTests {
 
     @Test("exit codes: nil while running, set after join without reading output; finished() never blocks")
     func exitCodesAfterJoin() async throws {
-        let backend = FakeBackend { host in
-            FakeHost { _ in .init(stdout: ["lots\n"], exit: SSHExitStatus(code: host == "a" ? 0 : 7),
-                                  duration: .seconds(2)) }
+        let clock = ManualClock()
+        try await WaitClock.$current.withValue(.manual(clock)) {
+            let backend = FakeBackend { host in
+                FakeHost { _ in .init(stdout: ["lots\n"], exit: SSHExitStatus(code: host == "a" ? 0 : 7),
+                                      duration: .seconds(2)) }
+            }
+            let client = try client(["a", "b"], backend)
+            let output = try await client.runCommand("x")
+            #expect(output.allSatisfy { $0.exitCode == nil })
+            #expect(!client.finished(output))
+            await clock.advance(by: .seconds(2))
+            try await client.join(output)
+            #expect(client.finished(output))
+            #expect(output.map(\.exitCode) == [0, 7])
         }
-        let client = try client(["a", "b"], backend)
-        let output = try await client.runCommand("x")
-        #expect(output.allSatisfy { $0.exitCode == nil })
-        #expect(!client.finished(output))
-        try await client.join(output)
-        #expect(client.finished(output))
-        #expect(output.map(\.exitCode) == [0, 7])
     }
 
     @Test("stopOnErrors: the first failing host's error is thrown; all outputs stay available")
@@ -270,13 +275,30 @@ struct FrontendLogicTests {
     @Test("poolSize and maxConcurrentHandshakes bound the connections in flight")
     func concurrencyBounds() async throws {
         let hosts = (0..<12).map { "h\($0)" }
-        let pooled = FakeBackend { _ in FakeHost(connectDelay: .milliseconds(30)) }
-        _ = try await client(hosts, pooled, poolSize: 3).runCommand("x")
-        #expect(pooled.stats.maxConnectsInFlight <= 3)
-        #expect(pooled.stats.maxConnectsInFlight >= 2)
-        let handshakes = FakeBackend { _ in FakeHost(connectDelay: .milliseconds(30)) }
-        _ = try await client(hosts, handshakes, maxConcurrentHandshakes: 2).runCommand("x")
-        #expect(handshakes.stats.maxConnectsInFlight <= 2)
+        for (poolSize, handshakes) in [(3, 64), (100, 2)] {
+            let clock = ManualClock()
+            try await WaitClock.$current.withValue(.manual(clock)) {
+                let backend = FakeBackend { _ in FakeHost(connectDelay: .milliseconds(30)) }
+                let bound = min(poolSize, handshakes)
+                let run = Task {
+                    try await client(hosts, backend, poolSize: poolSize, maxConcurrentHandshakes: handshakes).runCommand("x")
+                }
+                // The first round: exactly the bound's worth of connects in flight, all waiting.
+                try await waitUntil("a full round of connects") { backend.stats.connectsInFlight == bound }
+                await clock.waitForSleepers(bound)
+                #expect(backend.stats.connectsInFlight == bound)
+                // Then round after round until every host is connected.
+                while backend.stats.openSessions < hosts.count {
+                    try await waitUntil("the next round") {
+                        clock.sleeperCount > 0 || backend.stats.openSessions == hosts.count
+                    }
+                    await clock.advance(by: .milliseconds(30))
+                }
+                _ = try await run.value
+                #expect(backend.stats.maxConnectsInFlight == bound)
+                #expect(backend.stats.connectAttempts.count == hosts.count)
+            }
+        }
     }
 
     @Test("the host logger logs [host]\\tline and [host]\\t[err]\\tline with join(consumeOutput: true)")
@@ -327,8 +349,8 @@ struct FrontendCancellationTests {
         let backend = FakeBackend { host in FakeHost { _ in .init(duration: host == "slow" ? nil : .zero) } }
         let client = try ParallelSSHClient(hosts: ["fast", "slow"], backend: backend, config: HostConfig(sshConfig: .disabled))
         let output = try await client.runCommand("x")
+        try await output[0].waitFinished()
         let joining = Task { try await client.join(output) }
-        try await Task.sleep(for: .milliseconds(100))
         joining.cancel()
         await #expect(throws: CancellationError.self) { try await joining.value }
         try await output[1].waitFinished()  // returns once the channel was closed

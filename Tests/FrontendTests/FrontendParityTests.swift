@@ -1,13 +1,15 @@
 import Foundation
-import ParallelFrontend
+@testable import ParallelFrontend
 import SSHBackend
 import SSHConfig
+import SSHEventLoop
 import SSHFakeBackend
 import SSHTestSupport
+import Synchronization
 import Testing
 
 /// Counterparts of parallel-ssh tests that the other frontend suites do not already cover.
-@Suite("Frontend parity details (fake engine)")
+@Suite("Frontend parity details (fake engine)", .timeLimit(.minutes(1)))
 struct FrontendParityTests {
     @Test("before any command: join returns, finished is true, lastOutput is nil")
     func beforeAnyCommand() async throws {
@@ -19,16 +21,20 @@ struct FrontendParityTests {
 
     @Test("HostOutput describes itself, and records the command actually sent")
     func descriptionAndCommand() async throws {
-        let backend = FakeBackend { host in
-            host == "bad" ? FakeHost(connectError: .connectionRefused) : FakeHost { _ in .init(duration: .seconds(2)) }
+        let clock = ManualClock()
+        try await WaitClock.$current.withValue(.manual(clock)) {
+            let backend = FakeBackend { host in
+                host == "bad" ? FakeHost(connectError: .connectionRefused) : FakeHost { _ in .init(duration: .seconds(2)) }
+            }
+            let client = try ParallelSSHClient(hosts: ["a", "bad"], backend: backend, config: HostConfig(connectionAttempts: 1, sshConfig: .disabled))
+            let output = try await client.runCommand("echo %s", sudo: true, hostArgs: [["x y"], ["z"]], stopOnErrors: false)
+            #expect(output[0].command == "sudo -S $SHELL -c 'echo x y'")
+            #expect(output[0].description.contains("running"))
+            #expect(output[1].description.contains("connectionRefused"))
+            await clock.advance(by: .seconds(2))
+            try await client.join(output)
+            #expect(output[0].description.contains("exit 0"), "\(output[0])")
         }
-        let client = try ParallelSSHClient(hosts: ["a", "bad"], backend: backend, config: HostConfig(connectionAttempts: 1, sshConfig: .disabled))
-        let output = try await client.runCommand("echo %s", sudo: true, hostArgs: [["x y"], ["z"]], stopOnErrors: false)
-        #expect(output[0].command == "sudo -S $SHELL -c 'echo x y'")
-        #expect(output[0].description.contains("running"))
-        #expect(output[1].description.contains("connectionRefused"))
-        try await client.join(output)
-        #expect(output[0].description.contains("exit 0") || output[0].description.contains("0"))
     }
 
     @Test("a template with more %s than arguments fails before anything connects")
@@ -111,55 +117,81 @@ struct FrontendParityTests {
 
     @Test("concurrent commands on one host share one connection")
     func concurrentCommandsShareConnection() async throws {
-        let backend = FakeBackend { _ in FakeHost(connectDelay: .milliseconds(100)) }
-        let client = try SSHClient(host: "a", backend: backend, config: HostConfig(sshConfig: .disabled))
-        async let first = client.runCommand("one")
-        async let second = client.runCommand("two")
-        _ = try await (first, second)
-        #expect(backend.stats.connectAttempts["a"] == 1)
-        #expect(backend.stats.commands.count == 2)
+        let clock = ManualClock()
+        try await WaitClock.$current.withValue(.manual(clock)) {
+            let backend = FakeBackend { _ in FakeHost(connectDelay: .milliseconds(100)) }
+            let client = try SSHClient(host: "a", backend: backend, config: HostConfig(sshConfig: .disabled))
+            let first = Task { try await client.runCommand("one") }
+            let second = Task { try await client.runCommand("two") }
+            try await waitUntil("both callers wait for the connection") {
+                await client.pendingConnectWaiters == 2 && backend.stats.connectAttempts["a"] == 1
+            }
+            await clock.advance(by: .milliseconds(100))
+            _ = try await (first.value, second.value)
+            #expect(backend.stats.connectAttempts["a"] == 1)
+            #expect(backend.stats.commands.count == 2)
+        }
     }
 
     @Test("a caller cancelled while the connection is made does not cancel it for the other callers")
     func cancelledWaiterLeavesAttempt() async throws {
-        // Both callers wait well before one gives up, even on a loaded machine.
-        let backend = FakeBackend { _ in FakeHost(connectDelay: .seconds(2)) }
-        let client = try SSHClient(host: "a", backend: backend, config: HostConfig(sshConfig: .disabled))
-        let impatient = Task { try await client.runCommand("one") }
-        let patient = Task { try await client.runCommand("two") }
-        try await Task.sleep(for: .milliseconds(500))
-        impatient.cancel()
-        await #expect(throws: CancellationError.self) { try await impatient.value }
-        let output = try await patient.value
-        #expect(output.command == "two")
-        #expect(backend.stats.connectAttempts["a"] == 1)
+        let clock = ManualClock()
+        try await WaitClock.$current.withValue(.manual(clock)) {
+            let backend = FakeBackend { _ in FakeHost(connectDelay: .seconds(2)) }
+            let client = try SSHClient(host: "a", backend: backend, config: HostConfig(sshConfig: .disabled))
+            let impatient = Task { try await client.runCommand("one") }
+            let patient = Task { try await client.runCommand("two") }
+            try await waitUntil("both callers wait for the connection") {
+                await client.pendingConnectWaiters == 2 && backend.stats.connectAttempts["a"] == 1
+            }
+            impatient.cancel()
+            await #expect(throws: CancellationError.self) { try await impatient.value }
+            await clock.advance(by: .seconds(2))
+            let output = try await patient.value
+            #expect(output.command == "two")
+            #expect(backend.stats.connectAttempts["a"] == 1)
+        }
     }
 
     @Test("a caller arriving after every earlier caller gave up starts afresh instead of inheriting the cancellation")
     func callerAfterAbandonedAttempt() async throws {
-        let backend = FakeBackend { _ in FakeHost(connectDelay: .seconds(1)) }
-        let client = try SSHClient(host: "a", backend: backend, config: HostConfig(sshConfig: .disabled))
-        let first = Task { try await client.runCommand("one") }
-        try await Task.sleep(for: .milliseconds(100))
-        first.cancel()
-        // Right away, before the abandoned attempt has wound down.
-        let output = try await client.runCommand("two")
-        #expect(output.command == "two")
-        #expect(backend.stats.connectAttempts["a"] == 2)
+        let clock = ManualClock()
+        try await WaitClock.$current.withValue(.manual(clock)) {
+            let backend = FakeBackend { _ in FakeHost(connectDelay: .seconds(1)) }
+            let client = try SSHClient(host: "a", backend: backend, config: HostConfig(sshConfig: .disabled))
+            let first = Task { try await client.runCommand("one") }
+            try await waitUntil("the first attempt started") { backend.stats.connectAttempts["a"] == 1 }
+            first.cancel()
+            // Right away, before the abandoned attempt has wound down.
+            let second = Task { try await client.runCommand("two") }
+            try await waitUntil("a second attempt started") { backend.stats.connectAttempts["a"] == 2 }
+            await clock.advance(by: .seconds(1))
+            let output = try await second.value
+            #expect(output.command == "two")
+            #expect(backend.stats.connectAttempts["a"] == 2)
+        }
     }
 
     @Test("cancelling the only caller cancels the attempt; the next call connects afresh")
     func cancelledOnlyWaiter() async throws {
-        let backend = FakeBackend { _ in FakeHost(connectDelay: .milliseconds(200)) }
-        let client = try SSHClient(host: "a", backend: backend, config: HostConfig(sshConfig: .disabled))
-        let first = Task { try await client.runCommand("one") }
-        try await Task.sleep(for: .milliseconds(30))
-        first.cancel()
-        await #expect(throws: (any Error).self) { try await first.value }
-        let output = try await client.runCommand("two")
-        try await output.waitFinished()
-        #expect(output.exitCode == 0)
-        #expect(backend.stats.connectAttempts["a"] == 2)
+        let clock = ManualClock()
+        try await WaitClock.$current.withValue(.manual(clock)) {
+            let backend = FakeBackend { _ in FakeHost(connectDelay: .milliseconds(200)) }
+            let client = try SSHClient(host: "a", backend: backend, config: HostConfig(sshConfig: .disabled))
+            let first = Task { try await client.runCommand("one") }
+            try await waitUntil("the first attempt started") { backend.stats.connectsInFlight == 1 }
+            first.cancel()
+            await #expect(throws: (any Error).self) { try await first.value }
+            // The attempt ended with its only caller: nothing is left in flight.
+            try await waitUntil("the first attempt ended") { backend.stats.connectsInFlight == 0 }
+            let second = Task { try await client.runCommand("two") }
+            try await waitUntil("a second attempt started") { backend.stats.connectAttempts["a"] == 2 }
+            await clock.advance(by: .milliseconds(200))
+            let output = try await second.value
+            try await output.waitFinished()
+            #expect(output.exitCode == 0)
+            #expect(backend.stats.connectAttempts["a"] == 2)
+        }
     }
 
     @Test("retries exhausted: every attempt made, the last error thrown")
@@ -181,23 +213,24 @@ struct FrontendParityTests {
         #expect(output.allSatisfy { ($0.error as? SSHError)?.code == .timeout })
     }
 
-    @Test("read timeouts are per stream: stdout times out while stderr still yields its line")
+    @Test("read timeouts are per stream: stdout times out at its deadline while stderr still yields its line (virtual time)")
     func readTimeoutPerStream() async throws {
-        try await Exclusive.run { try await readTimeoutPerStreamAlone() }
-    }
-
-    private func readTimeoutPerStreamAlone() async throws {
-        // The command runs 10 s: a read that ends well before that was ended by its 200 ms timeout.
-        let backend = FakeBackend { _ in FakeHost { _ in .init(stderr: ["only on stderr\n"], duration: .seconds(10)) } }
-        let host = try #require(try await ParallelSSHClient(hosts: ["a"], backend: backend, config: HostConfig(sshConfig: .disabled))
-            .runCommand("x", readTimeout: .milliseconds(200)).first)
-        let started = ContinuousClock.now
-        await #expect(throws: SSHError.self) { for try await _ in host.stdout {} }
-        let waited = ContinuousClock.now - started
-        #expect(waited >= .milliseconds(200) && waited < .seconds(5), "timed out after \(waited)")
-        var iterator = host.stderr.makeAsyncIterator()
-        #expect(try await iterator.next() == "only on stderr")
-        await host.close()
+        let clock = ManualClock()
+        try await WaitClock.$current.withValue(.manual(clock)) {
+            let backend = FakeBackend { _ in FakeHost { _ in .init(stderr: ["only on stderr\n"], duration: .seconds(10)) } }
+            let host = try #require(try await ParallelSSHClient(hosts: ["a"], backend: backend, config: HostConfig(sshConfig: .disabled))
+                .runCommand("x", readTimeout: .milliseconds(200)).first)
+            let stdout = Task { for try await _ in host.stdout {} }
+            // The command's 10 s and the stdout reader's 200 ms.
+            await clock.waitForSleepers(2)
+            await clock.advance(by: .milliseconds(199))
+            #expect(clock.sleeperCount == 2, "stdout timed out early")
+            await clock.advance(by: .milliseconds(1))
+            await #expect(throws: SSHError.self) { try await stdout.value }
+            var iterator = host.stderr.makeAsyncIterator()
+            #expect(try await iterator.next() == "only on stderr")
+            await host.close()
+        }
     }
 
     @Test("shells: a connection error is thrown; a read timeout is resumable; joinShells times out, then succeeds")
@@ -205,22 +238,33 @@ struct FrontendParityTests {
         let failing = try ParallelSSHClient(hosts: ["a"], backend: FakeBackend { _ in FakeHost(connectError: .timeout) }, config: HostConfig(connectionAttempts: 1, sshConfig: .disabled))
         await #expect(throws: SSHError.self) { try await failing.openShell() }
 
-        // The shell runs 15 s, so the short joins below time out even on a loaded machine.
-        let backend = FakeBackend { _ in FakeHost { _ in .init(stdout: ["one\n", "two\n"], duration: .seconds(15)) } }
-        let client = try ParallelSSHClient(hosts: ["a"], backend: backend, config: HostConfig(sshConfig: .disabled))
-        let shells = try await client.openShell(readTimeout: .milliseconds(100))
-        var lines: [String] = []
-        do {
-            for try await line in shells[0].stdout { lines.append(line) }
-            Issue.record("expected a read timeout")
-        } catch let error as SSHError {
-            #expect(error.code == .timeout)
+        let clock = ManualClock()
+        try await WaitClock.$current.withValue(.manual(clock)) {
+            let backend = FakeBackend { _ in FakeHost { _ in .init(stdout: ["one\n", "two\n"], duration: .seconds(15)) } }
+            let client = try ParallelSSHClient(hosts: ["a"], backend: backend, config: HostConfig(sshConfig: .disabled))
+            let shells = try await client.openShell(readTimeout: .milliseconds(100))
+            let lines = Mutex<[String]>([])
+            let reader = Task {
+                for try await line in shells[0].stdout { lines.withLock { $0.append(line) } }
+            }
+            try await waitUntil("both lines read") { lines.withLock { $0.count } == 2 }
+            await clock.waitForSleepers(2)  // the shell's 15 s, the reader's 100 ms
+            await clock.advance(by: .milliseconds(100))
+            let error = await #expect(throws: SSHError.self) { try await reader.value }
+            #expect(error?.code == .timeout)
+            #expect(lines.withLock { $0 } == ["one", "two"])
+            for _ in 0..<2 {
+                let join = Task { try await client.joinShells(shells, timeout: .milliseconds(50)) }
+                await clock.waitForSleepers(2)
+                await clock.advance(by: .milliseconds(50))
+                await #expect(throws: JoinTimeoutError.self) { try await join.value }
+            }
+            let join = Task { try await client.joinShells(shells, timeout: .seconds(30)) }
+            await clock.waitForSleepers(2)
+            await clock.advance(by: .seconds(15))
+            try await join.value
+            #expect(shells[0].exitCode == 0)
         }
-        #expect(lines == ["one", "two"])
-        await #expect(throws: JoinTimeoutError.self) { try await client.joinShells(shells, timeout: .milliseconds(50)) }
-        await #expect(throws: JoinTimeoutError.self) { try await client.joinShells(shells, timeout: .milliseconds(50)) }
-        try await client.joinShells(shells, timeout: .seconds(30))
-        #expect(shells[0].exitCode == 0)
     }
 }
 

@@ -1,9 +1,10 @@
 @testable import ParallelFrontend
+import SSHTestSupport
 import Testing
 
 /// The per-destination window on its own: halving when a destination turns a handshake away, growing back with
 /// completed ones, and releasing waiters only as far as the window allows.
-@Suite("Handshake pacing")
+@Suite("Handshake pacing", .timeLimit(.minutes(1)))
 struct HandshakePacerTests {
     @Test("a window starts at 10, halves per connection turned away (never below 1), grows by 1/window per success")
     func aimd() async throws {
@@ -31,11 +32,11 @@ struct HandshakePacerTests {
         try await pacer.acquire("a:22")
         try await pacer.acquire("a:22")
         let third = Task { try await pacer.acquire("a:22") }
-        try await Task.sleep(for: .milliseconds(100))
+        try await waitUntil("the third caller queued") { pacer.waiting("a:22") == 1 }
         // Turned away: the window halves to 1 with one handshake still running, so the waiter stays queued.
         pacer.release("a:22", turnedAway: true, completed: false)
-        try await Task.sleep(for: .milliseconds(100))
         #expect(pacer.window("a:22") == 1)
+        #expect(pacer.waiting("a:22") == 1, "a halved window let the waiter through")
         pacer.release("a:22", turnedAway: false, completed: false)
         try await third.value  // now it runs
         pacer.release("a:22", turnedAway: false, completed: true)
@@ -46,7 +47,7 @@ struct HandshakePacerTests {
         let pacer = HandshakePacer(ceiling: 1)
         try await pacer.acquire("a:22")
         let waiter = Task { try await pacer.acquire("a:22") }
-        try await Task.sleep(for: .milliseconds(50))
+        try await waitUntil("the caller queued") { pacer.waiting("a:22") == 1 }
         waiter.cancel()
         await #expect(throws: CancellationError.self) { try await waiter.value }
         pacer.release("a:22", turnedAway: false, completed: true)

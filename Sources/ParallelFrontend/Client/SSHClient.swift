@@ -70,6 +70,9 @@ public actor SSHClient {
         _ = try await connectedSession()
     }
 
+    /// Callers waiting for the connection being made now (for tests).
+    var pendingConnectWaiters: Int { connecting?.waiterCount ?? 0 }
+
     /// The session, connecting first if needed. Concurrent callers share one attempt (the actor is reentrant); a
     /// caller whose task is cancelled stops waiting, and the attempt itself is cancelled only when no caller is
     /// left waiting for it. A failed attempt is retried by the next call.
@@ -405,6 +408,9 @@ final class ConnectAttempt: Sendable {
 
     /// Whether the attempt succeeded or failed (a cancelled waiter leaves it running for the others).
     var hasEnded: Bool { outcome.result != nil }
+
+    /// Callers waiting for it now.
+    var waiterCount: Int { outcome.waiterCount }
 
     /// Whether every waiter was cancelled, and the attempt with them.
     var isAbandoned: Bool { abandoned.withLock { $0 } }

@@ -18,6 +18,9 @@ final class AsyncLimiter: Sendable {
     /// The current limit (fractional for a window that grows by fractions; `Int(limit)` slots are open).
     var limit: Double { state.withLock { $0.limit } }
 
+    /// Callers waiting for a slot now.
+    var waiting: Int { state.withLock { $0.waiters.count } }
+
     /// Waits for a slot; pair a successful return with ``release(adjustingLimit:)``.
     func acquire() async throws {
         let id = state.withLock { state in

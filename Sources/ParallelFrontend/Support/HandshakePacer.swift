@@ -27,6 +27,11 @@ final class HandshakePacer: Sendable {
         windows.withLock { $0[destination]?.limiter.limit } ?? startingWindow
     }
 
+    /// Callers waiting for room at `destination` now (for tests).
+    func waiting(_ destination: String) -> Int {
+        windows.withLock { $0[destination]?.limiter.waiting } ?? 0
+    }
+
     /// Waits until `destination` has room for one more handshake; pair a return with ``release(_:turnedAway:completed:)``.
     func acquire(_ destination: String) async throws {
         let limiter = windows.withLock { windows -> AsyncLimiter in
