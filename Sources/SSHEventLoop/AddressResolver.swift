@@ -1,4 +1,5 @@
 import SSHBackend
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -42,18 +43,30 @@ package enum AddressResolver {
         if let numeric = try? lookup(host: host, port: port, family: family, numericOnly: true) { return numeric }
         return try await withCheckedThrowingContinuation { continuation in
             let once = OnceContinuation(continuation)
-            let deadline = loop
-            if let timeout { deadline.execute {
-                deadline.scheduleTimer(after: timeout, name: "name lookup deadline") {
+            // The deadline's timer, armed on the loop and cancelled there (a later task, FIFO) once the lookup
+            // answered first.
+            let timer = TimerSlot()
+            if let timeout { loop.execute {
+                timer.id.withLock { $0 = loop.scheduleTimer(after: timeout, name: "name lookup deadline") {
+                    timer.id.withLock { $0 = nil }
                     once.resume(with: .failure(SSHError(
                         .timeout, host: host, port: port,
                         message: "resolving \(host) took longer than the connect timeout (\(timeout))")))
-                }
+                } }
             } }
             BlockingPool.shared.submit {
                 once.resume(with: Result { try lookup(host: host, port: port, family: family, numericOnly: false) })
+                guard timeout != nil else { return }
+                loop.execute {
+                    if let id = timer.id.withLock({ $0.take() }) { loop.cancelTimer(id) }
+                }
             }
         }
+    }
+
+    /// A timer's id, set and taken on the loop.
+    private final class TimerSlot: Sendable {
+        let id = Mutex<TimerID?>(nil)
     }
 
     private static func lookup(host: String, port: Int, family: SSHAddressFamily, numericOnly: Bool)

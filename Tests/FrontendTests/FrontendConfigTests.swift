@@ -2,6 +2,7 @@ import Foundation
 import ParallelFrontend
 import SSHBackend
 import SSHConfig
+import SSHEventLoop
 import SSHTestSupport
 import Testing
 
@@ -73,21 +74,22 @@ struct FrontendConfigTests {
         await client.disconnect()
     }
 
-    @Test("ConnectTimeout from the file applies to a silent listener", arguments: FrontendEngine.all)
+    @Test("ConnectTimeout from the file applies to a silent listener, at exactly its deadline (virtual time)",
+          arguments: FrontendEngine.all)
     func connectTimeout(engine: FrontendEngine) async throws {
-        try await Exclusive.run {
-            let silent = try BlackholeListener(host: "127.0.0.1")
-            let dir = try scratchDirectory("config-timeout")
-            defer { try? FileManager.default.removeItem(atPath: dir) }
-            let path = try configFile("Host silent\n    HostName \(silent.host)\n    Port \(silent.port)\n    ConnectTimeout 1\n"
-                                      + "    ConnectionAttempts 1\n", in: dir)
-            let client = try ParallelSSHClient(hosts: ["silent"], backend: engine.backend, config: onlyFile(path))
-            let started = ContinuousClock.now
-            let output = try await client.runCommand("true", stopOnErrors: false)
-            let elapsed = ContinuousClock.now - started
-            #expect((output[0].error as? SSHError)?.code == .timeout)
-            #expect(elapsed >= .milliseconds(900) && elapsed < .seconds(5), "took \(elapsed)")
-        }
+        let silent = try BlackholeListener(host: "127.0.0.1")
+        let dir = try scratchDirectory("config-timeout")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = try configFile("Host silent\n    HostName \(silent.host)\n    Port \(silent.port)\n    ConnectTimeout 1\n"
+                                  + "    ConnectionAttempts 1\n", in: dir)
+        let clock = ManualClock()
+        let client = try ParallelSSHClient(hosts: ["silent"], backend: engine.onClock(clock), config: onlyFile(path))
+        let run = Task { try await client.runCommand("true", stopOnErrors: false) }
+        try await silent.acceptClientHello()
+        #expect(await clock.advance(by: .milliseconds(999)) == [])
+        #expect(await clock.advance(by: .milliseconds(1)) == ["operation deadline"])
+        let output = try await run.value
+        #expect((output[0].error as? SSHError)?.code == .timeout)
     }
 
     @Test("a bad config line fails the host with file and line",
@@ -199,7 +201,6 @@ struct FrontendConfigTests {
         let output = try await client.runCommand("set -- $SSH_CONNECTION; echo $3 $4")
         #expect(try await output[0].stdout.first { _ in true } == "\(target.host) \(target.port)")
         await client.disconnect()
-        try await Task.sleep(for: .milliseconds(300))
-        #expect(jump.log.contains("direct-tcpip"), "the jump sshd opened the tunnel")
+        try await waitUntil("the jump sshd logs the tunnel") { jump.log.contains("direct-tcpip") }
     }
 }

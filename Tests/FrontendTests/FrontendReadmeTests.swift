@@ -3,6 +3,7 @@ import Logging
 import ParallelFrontend
 import SSHBackend
 import SSHConfig
+import SSHEventLoop
 import SSHTestSupport
 import Testing
 
@@ -169,31 +170,40 @@ struct FrontendReadmeTests {
         await client.disconnect()
     }
 
-    @Test("attempts and their timing: a refused port and an unknown name fail at once, a silent host is retried",
+    @Test("attempts and their timing: a refused port and an unknown name fail at once, a silent host is retried (virtual time)",
           arguments: FrontendEngine.all)
     func retryTimings(engine: FrontendEngine) async throws {
-        try await Exclusive.run { try await retryTimingsAlone(engine: engine) }
-    }
-
-    private func retryTimingsAlone(engine: FrontendEngine) async throws {
         let refused = try FreePort.find(host: "127.0.0.2")
         let silent = try BlackholeListener(host: "127.0.0.1")
         let records = LogRecords()
+        let clock = ManualClock()
         let client = try ParallelSSHClient(
-            hosts: ["127.0.0.2", "no-such-host.invalid", silent.host], backend: engine.backend,
+            hosts: ["127.0.0.2", "no-such-host.invalid", silent.host], backend: engine.onClock(clock),
             config: HostConfig(user: TestUser.name, privateKey: .file(TestKeys.shared.ed25519), retryDelay: .seconds(1),
                                timeout: .seconds(1), allowAgent: false, identityAuth: false,
                                hostKeyPolicy: TestKeys.shared.hostKeyPolicy, sshConfig: .disabled),
             hostConfig: [HostConfig(port: refused), HostConfig(), HostConfig(port: silent.port)],
             logger: Logger(label: "client") { _ in CapturingLogHandler(records: records) })
-        let started = ContinuousClock.now
-        let output = try await client.runCommand("true", stopOnErrors: false)
-        let elapsed = ContinuousClock.now - started
-        #expect(output.map { ($0.error as? SSHError)?.code } == [.connectionRefused, .unknownHost, .timeout])
-        // Three attempts on the silent host (the default, as parallel-ssh's num_retries): 3 x 1 s + 2 x 1 s apart.
-        #expect(records.all.filter { $0 == "connection attempt failed, retrying" }.count == 2)
-        #expect(records.all.filter { $0 == "connection failed" }.count == 3)
-        #expect(elapsed >= .seconds(5) && elapsed < .seconds(9), "took \(elapsed)")
+        try await WaitClock.$current.withValue(.manual(clock)) {
+            let run = Task { try await client.runCommand("true", stopOnErrors: false) }
+            // Three attempts on the silent host (the default, as parallel-ssh's num_retries): each ends at its 1 s
+            // deadline, and the next starts 1 s later; the refused port and the unknown name fail at once.
+            for attempt in 1...3 {
+                try await silent.acceptClientHello()
+                #expect(await clock.advance(by: .milliseconds(999)) == [], "attempt \(attempt) ended early")
+                #expect(await clock.advance(by: .milliseconds(1)) == ["operation deadline"], "attempt \(attempt)")
+                guard attempt < 3 else { break }
+                await clock.waitForSleepers(1)
+                await clock.advance(by: .milliseconds(999))
+                #expect(clock.sleeperCount == 1, "attempt \(attempt + 1) started before the retry delay")
+                await clock.advance(by: .milliseconds(1))
+            }
+            let output = try await run.value
+            #expect(output.map { ($0.error as? SSHError)?.code } == [.connectionRefused, .unknownHost, .timeout])
+            #expect(records.all.filter { $0 == "connection attempt failed, retrying" }.count == 2)
+            #expect(records.all.filter { $0 == "connection failed" }.count == 3)
+            #expect(clock.now.offset == .seconds(5), "3 x 1 s + 2 x 1 s apart")
+        }
     }
 
     @Test("the command is sent in the given encoding", arguments: FrontendEngine.all)
