@@ -74,7 +74,13 @@ package final class ChannelCore {
     /// Queues stdin bytes. Returns whether the engine should drive (false: resumed already).
     package func enqueueWrite(_ bytes: [UInt8], _ continuation: CheckedContinuation<Void, any Error>, open: Bool) -> Bool {
         guard open, eofState == .none else {
-            continuation.resume(throwing: error(.sessionClosed, "cannot write: stdin was closed (EOF sent) or the channel ended"))
+            // A channel that ended with the connection's failure says so (a write racing the loss learns the
+            // cause, connectionLost, not merely that the channel is gone).
+            if case .failure(let failure)? = exit {
+                continuation.resume(throwing: failure)
+            } else {
+                continuation.resume(throwing: error(.sessionClosed, "cannot write: stdin was closed (EOF sent) or the channel ended"))
+            }
             return false
         }
         if bytes.isEmpty {

@@ -139,21 +139,17 @@ struct ConnectTests {
         // past two, every new connection is dropped at once).
         let server = try await TestSSHServer.start(host: "127.0.0.3", extraConfig: ["MaxStartups 2:100:2"])
         defer { server.stop() }
-        // The start-up probe's connection must have left its slot first.
-        let deadline = ContinuousClock.now + .seconds(5)
-        while !server.log.contains("Connection closed by") && ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        try await Task.sleep(for: .milliseconds(200))
+        // Nothing holds a slot yet (sshd's title counts them).
+        try await waitUntil("the start-up probe's slot freed") { server.unauthenticatedConnections == 0 }
         let holders = try (0..<2).map { _ in try TestTCPConnection(host: server.host, port: server.port) }
-        try await Task.sleep(for: .milliseconds(300))
+        try await waitUntil("both silent connections hold a slot") { server.unauthenticatedConnections == 2 }
         #expect(!server.log.contains("past MaxStartups"), "both silent connections hold a slot")
         let error = await expectSSHError(.closedBeforeBanner) { try await engine.backend.connect(server.options()) }
         #expect(error?.host == server.host && error?.port == server.port)
         #expect(error?.message.contains("MaxStartups") == true, "\(error.map { "\($0)" } ?? "")")
         #expect(server.log.contains("past MaxStartups"), "sshd says it dropped the connection")
         holders.forEach { $0.close() }
-        try await Task.sleep(for: .milliseconds(300))
+        try await waitUntil("the slots freed") { server.unauthenticatedConnections == 0 }
         let session = try await engine.backend.connect(server.options())
         #expect(try await run(session, "echo in").stdout == "in\n")
         await session.close()

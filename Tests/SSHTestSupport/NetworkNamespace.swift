@@ -71,6 +71,24 @@ public final class NetworkNamespace: Sendable {
     /// Takes the namespace's end of the link down (`up: false`, its cable pulled: our packets go out and vanish,
     /// nothing is reset; a new connection finds no neighbour) or up. Our end stays up, so its route stays and no
     /// packet for the namespace leaves this machine.
+    /// Bytes received and not yet read by any program on TCP connections to local `port` inside the namespace
+    /// (its `/proc/net/tcp` and `tcp6` receive queues): what a frozen server has been sent.
+    public func bytesQueued(toPort port: Int) throws -> Int {
+        let portHex = String(format: "%04X", port)
+        var total = 0
+        for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+            let text = try ProcessRunner.run(command(["cat", table]))
+            for line in text.split(separator: "\n").dropFirst() {
+                let fields = line.split(separator: " ")
+                // local_address rem_address st tx_queue:rx_queue ...; state 01 is ESTABLISHED.
+                guard fields.count > 4, fields[1].hasSuffix(":" + portHex), fields[3] == "01" else { continue }
+                let queues = fields[4].split(separator: ":")
+                if queues.count == 2 { total += Int(queues[1], radix: 16) ?? 0 }
+            }
+        }
+        return total
+    }
+
     public func setLink(up: Bool) throws {
         try ProcessRunner.run([Self.ip, "-n", name, "link", "set", insideLink, up ? "up" : "down"])
     }

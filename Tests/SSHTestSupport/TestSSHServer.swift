@@ -74,9 +74,9 @@ public final class TestSSHServer: Sendable {
             try (config.joined(separator: "\n") + "\n").write(toFile: configPath, atomically: true, encoding: .utf8)
             let command = [Self.sshdPath, "-D", "-e", "-f", configPath]
             let process = try ProcessRunner.spawnGuarded(namespace?.command(command) ?? command, logFile: directory + "/sshd.log")
-            let listening = namespace == nil
-                ? FreePort.waitUntilListening(host: host, port: port, timeout: 10)
-                : Self.waitForLog(process, "Server listening on \(host) port \(port).", timeout: 10)
+            // sshd logs this line after listen(): from then on the kernel queues connections. (A probe connection
+            // instead would take one of its MaxStartups slots, which the tests count.)
+            let listening = Self.waitForLog(process, "Server listening on \(host) port \(port).", timeout: 30)
             if listening {
                 self.host = host
                 self.port = port
@@ -113,6 +113,16 @@ public final class TestSSHServer: Sendable {
 
     /// The listening sshd's pid (to freeze it: the kernel still completes TCP handshakes, nobody sends a banner).
     public var listenerProcess: pid_t? { process.pid }
+
+    /// Connections the listener holds before authentication now (sshd's title says "[listener] N of …
+    /// startups"), `nil` when it cannot be read.
+    public var unauthenticatedConnections: Int? {
+        guard let listener = process.pid,
+              let title = try? String(contentsOfFile: "/proc/\(listener)/cmdline", encoding: .utf8),
+              let range = title.range(of: "[listener] ")
+        else { return nil }
+        return Int(title[range.upperBound...].prefix { $0.isNumber })
+    }
 
     /// The sshd processes serving connections now (the listener's descendants), to freeze a peer with SIGSTOP.
     public var sessionProcesses: [pid_t] {
