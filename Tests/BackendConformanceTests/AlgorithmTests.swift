@@ -18,7 +18,7 @@ struct AlgorithmTests {
         let session = try await engine.backend.connect(options)
         #expect(try await run(session, "echo ok").stdout == "ok\n")
         await session.close()
-        try await Task.sleep(for: .milliseconds(200))
+        try await waitUntil("sshd logging the key exchange") { server.log.contains("kex: client->server cipher") }
         #expect(server.log.contains("kex: algorithm: ecdh-sha2-nistp384"), "\(server.log.suffix(2000))")
         #expect(server.log.contains("kex: client->server cipher: aes256-ctr MAC: hmac-sha2-512"))
     }

@@ -4,7 +4,7 @@ import SSHEventLoop
 import SSHTestSupport
 import Testing
 
-@Suite("Connecting")
+@Suite("Connecting", .timeLimit(.minutes(5)))
 struct ConnectTests {
     @Test("a refused port fails as connectionRefused naming host and port", arguments: Engine.all)
     func refused(engine: Engine) async throws {

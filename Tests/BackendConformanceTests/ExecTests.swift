@@ -2,7 +2,7 @@ import SSHBackend
 import SSHTestSupport
 import Testing
 
-@Suite("Exec")
+@Suite("Exec", .timeLimit(.minutes(5)))
 struct ExecTests {
     @Test("stdout and stderr arrive separately", arguments: Engine.all)
     func separateStreams(engine: Engine) async throws {

@@ -130,6 +130,7 @@ struct HostKeyTests {
         try "[127.0.0.2]:\(server.port) \(Self.publicKey(TestKeys.shared.otherHostKeys.ed25519))\n"
             .write(toFile: "\(dir)/changed", atomically: true, encoding: .utf8)
         let wrong: [SSHAuthMethod] = [.password("not-\(user.password)")]
+        let ended = server.endedConnections
         await expectSSHError(.hostKeyChanged) {
             try await engine.backend.connect(options(server, policy(.strict, "\(dir)/changed"), auth: wrong))
         }
@@ -138,7 +139,8 @@ struct HostKeyTests {
             try await engine.backend.connect(options(server, policy(.off, "\(dir)/changed"), auth: wrong))
         }
         #expect(error?.attempts.contains { $0.method.hasPrefix("password") } == false, "\(error.map { "\($0)" } ?? "")")
-        try await Task.sleep(for: .milliseconds(300))
+        // Both connections ended in sshd's log: whatever it saw of them is there.
+        try await server.waitForEndedConnections(ended + 2)
         #expect(!server.log.contains("Failed password"), "sshd saw a password:\n\(server.log)")
         // The control: with its key known, the same wrong password does reach the server (and fails there).
         try "[127.0.0.2]:\(server.port) \(Self.publicKey(TestKeys.shared.hostKey))\n"
@@ -146,8 +148,7 @@ struct HostKeyTests {
         await expectSSHError(.authenticationFailed) {
             try await engine.backend.connect(options(server, policy(.strict, "\(dir)/known"), auth: wrong))
         }
-        try await Task.sleep(for: .milliseconds(300))
-        #expect(server.log.contains("Failed password"))
+        try await waitUntil("sshd logging the wrong password") { server.log.contains("Failed password") }
     }
 
     @Test("accept-new for 200 connections at once: each name written once, hashed, found by ssh-keygen -F; then all known",

@@ -16,8 +16,7 @@ struct JumpHostTests {
         let result = try await run(session, "set -- $SSH_CONNECTION; echo $3 $4; head -c 3000000 /dev/zero | wc -c")
         #expect(result.stdout == "\(target.host) \(target.port)\n3000000\n")
         await session.close()
-        try await Task.sleep(for: .milliseconds(300))
-        #expect(jump.log.contains("direct-tcpip"), "the jump sshd opened the tunnel")
+        try await waitUntil("the jump sshd logs the tunnel") { jump.log.contains("direct-tcpip") }
     }
 
     /// A jump sshd on 127.0.0.2, a target on 127.0.0.3, and a session to the target through the jump.
@@ -132,7 +131,9 @@ struct JumpHostTests {
         let lost = await expectSSHError(.connectionLost) {
             while try await lines.next() != nil {}
         }
-        #expect(ContinuousClock.now - started < .seconds(10))
+        // Noticed from the hop's socket, not by the remote `sleep 30` ending or the 30 s operation timeout: the
+        // bound is the first of those (no load makes a closed socket take that long).
+        #expect(ContinuousClock.now - started < .seconds(25))
         #expect(lost?.host == target.host && lost?.jumpHost == "\(TestUser.name)@\(jump.host):\(jump.port)")
         #expect(lost?.isJumpHostFailure == true)
         #expect(lost?.message.contains("jump host") == true, "\(lost.map { "\($0)" } ?? "")")
@@ -162,11 +163,7 @@ struct JumpHostTests {
         #expect(jump.log.components(separatedBy: "Accepted publickey").count - 1 == 1, "one jump connection:\n\(jump.log)")
         for session in sessions { await session.close() }
         // The jump connection closes after the last tunnel through it.
-        let deadline = ContinuousClock.now + .seconds(10)
-        while !jump.log.contains("Disconnected from user") && ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        #expect(jump.log.contains("Disconnected from user"), "\(jump.log.suffix(800))")
+        try await waitUntil("the jump connection closed") { jump.log.contains("Disconnected from user") }
     }
 }
 

@@ -40,10 +40,9 @@ struct ProxyCommandTests {
         #expect(proxies.count == 1, "one ssh -W child while connected")
         await session.close()
         // The child sees EOF and is reaped from the loop's timers: its /proc entry (a zombie's too) goes away.
-        let deadline = ContinuousClock.now + .seconds(10)
-        func alive() -> Bool { proxies.contains { FileManager.default.fileExists(atPath: "/proc/\($0)") } }
-        while alive() && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
-        #expect(!alive(), "the ProxyCommand child is gone, not a zombie")
+        try await waitUntil("the ProxyCommand child gone, not a zombie") {
+            !proxies.contains { FileManager.default.fileExists(atPath: "/proc/\($0)") }
+        }
     }
 
     @Test("a ProxyCommand that fails or is not SSH fails the connection, naming the host", arguments: Engine.all)

@@ -114,6 +114,19 @@ public final class TestSSHServer: Sendable {
     /// The listening sshd's pid (to freeze it: the kernel still completes TCP handshakes, nobody sends a banner).
     public var listenerProcess: pid_t? { process.pid }
 
+    /// Connections whose end sshd has logged ("Connection closed by", "Disconnected from", "Connection reset
+    /// by"): once it grows past a count taken before a connection, everything sshd logs of that one is in ``log``.
+    public var endedConnections: Int {
+        let log = self.log
+        return ["Connection closed by", "Disconnected from", "Connection reset by"]
+            .reduce(0) { $0 + log.components(separatedBy: $1).count - 1 }
+    }
+
+    /// Waits until sshd has logged the end of `count` connections in all.
+    public func waitForEndedConnections(_ count: Int) async throws {
+        try await waitUntil("sshd logging the end of \(count) connection(s)") { self.endedConnections >= count }
+    }
+
     /// Connections the listener holds before authentication now (sshd's title says "[listener] N of …
     /// startups"), `nil` when it cannot be read.
     public var unauthenticatedConnections: Int? {
