@@ -166,9 +166,10 @@ struct FleetshEndToEndTests {
             let input = try await Fleetsh.run(["-F", site.config, "-H", "web[1-2]", "-I", "--", "wc -c"], input: "twelve bytes")
             #expect(input.lines.sorted() == ["web1: 12", "web2: 12"], "\(input.stderr)")
             let started = ContinuousClock.now
-            let slow = try await Fleetsh.run(["-F", site.config, "-H", "web[1-2]", "--command-timeout", "2", "--json", "--",
-                                              "set -- $SSH_CONNECTION; [ $3 = 127.0.0.2 ] && sleep 30; echo done"])
-            #expect(ContinuousClock.now - started < .seconds(15))
+            // 10 s covers web1's connect and command on any load; web2 would take 300 s without the timeout.
+            let slow = try await Fleetsh.run(["-F", site.config, "-H", "web[1-2]", "--command-timeout", "10", "--json", "--",
+                                              "set -- $SSH_CONNECTION; [ $3 = 127.0.0.2 ] && sleep 300; echo done"])
+            #expect(ContinuousClock.now - started < .seconds(60))
             #expect(slow.status == 2)
             let reports = try slow.lines.map(HostReport.fromJSONLine)
             #expect(reports.first { $0.host == "web1" }?.stdout == "done\n")

@@ -100,19 +100,12 @@ struct FleetshHabitsTests {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errors))
         try process.run()
-        func waitFor(_ condition: @escaping @Sendable () -> Bool) async throws -> Bool {
-            try await offPool {
-                for _ in 0..<1200 {
-                    if condition() { return true }
-                    usleep(50_000)
-                }
-                return false
-            }
-        }
-        // The events: two hosts running, then the first Ctrl-C's report of them.
-        #expect(try await waitFor { server.log.components(separatedBy: "Accepted publickey").count - 1 >= 2 })
+        // The events: two hosts' commands running, then the first Ctrl-C's report of them.
+        _ = try await server.waitForSessionProcesses(running: "sleep 60", count: 2)
         kill(process.processIdentifier, SIGINT)
-        #expect(try await waitFor { ((try? String(contentsOfFile: errors, encoding: .utf8)) ?? "").contains("still running") })
+        try await waitUntil("the first Ctrl-C's report") {
+            ((try? String(contentsOfFile: errors, encoding: .utf8)) ?? "").contains("still running")
+        }
         kill(process.processIdentifier, SIGINT)
         try await offPool { process.waitUntilExit() }
         #expect(process.terminationStatus == 130)

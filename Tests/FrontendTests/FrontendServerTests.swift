@@ -222,9 +222,9 @@ struct FrontendServerTests {
     func cancellation(engine: FrontendEngine) async throws {
         let servers = try await Fleet.servers
         let client = try Fleet.client(engine, servers: Array(servers.prefix(2)))
-        let output = try await client.runCommand("sleep 30")
+        let output = try await client.runCommand("sleep 300")
+        for server in servers.prefix(2) { _ = try await server.waitForSessionProcesses(running: "sleep 300") }
         let joining = Task { try await client.join(output) }
-        try await Task.sleep(for: .milliseconds(200))
         joining.cancel()
         await #expect(throws: CancellationError.self) { try await joining.value }
         for host in output { try await host.waitFinished() }

@@ -14,13 +14,16 @@ public func waitUntil(_ what: String, within limit: Duration = .seconds(60),
 
 extension TestSSHServer {
     /// The server's session processes, once one of them runs `command` (the exec reached the server's shell).
-    public func waitForSessionProcesses(running command: String = "sleep") async throws -> [pid_t] {
-        try await waitUntil("a session process running \(command)") {
-            self.sessionProcesses.contains { pid in
-                let line = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))) ?? Data()
-                return String(decoding: line, as: UTF8.self).replacingOccurrences(of: "\0", with: " ").contains(command)
-            }
-        }
+    public func waitForSessionProcesses(running command: String = "sleep", count: Int = 1) async throws -> [pid_t] {
+        try await waitUntil("\(count) session process(es) running \(command)") { self.processesRunning(command) >= count }
         return sessionProcesses
+    }
+
+    /// How many of the server's session processes run `command` now (their command line contains it).
+    public func processesRunning(_ command: String) -> Int {
+        sessionProcesses.filter { pid in
+            let line = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))) ?? Data()
+            return String(decoding: line, as: UTF8.self).replacingOccurrences(of: "\0", with: " ").contains(command)
+        }.count
     }
 }
