@@ -260,7 +260,7 @@ public final class TestTCPConnection: Sendable {
     private let fd: Int32
 
     /// Connects to `host:port`; reads give up after `timeout` seconds.
-    public init(host: String, port: Int, timeout: Int = 5) throws {
+    public init(host: String, port: Int, timeout: Int = 30) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var limit = timeval(tv_sec: timeout, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
@@ -307,7 +307,7 @@ public final class TestAgent: Sendable {
         socketPath = directory + "/agent.sock"
         process = try ProcessRunner.spawnGuarded(["/usr/bin/ssh-agent", "-D", "-a", socketPath],
                                                  logFile: directory + "/agent.log")
-        let deadline = Date().addingTimeInterval(10)
+        let deadline = Date().addingTimeInterval(30)
         while !FileManager.default.fileExists(atPath: socketPath) {
             guard Date() < deadline else { throw TestSupportError("ssh-agent did not start: \(process.log)") }
             usleep(10_000)
