@@ -1,56 +1,77 @@
 import CLibSSH
 import SSHBackend
 import SSHEngineCore
+import SSHEventLoop
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Tries the configured authentication methods in order, non-blocking, recording each attempt. Mirrors
-/// ``LibSSH2Authenticator``; libssh keeps each call's state in the session, so a call that returned
-/// `SSH_AUTH_AGAIN` is repeated with the same arguments (the same key object) until it settles.
-final class LibSSHAuthenticator: NativeAuthenticator {
-    private var progress: AuthProgress
-    private var current: AuthAttempt?
-    /// The private key of the current attempt, imported once and kept while libssh may call back for it.
+/// libssh's authentication calls for the shared ``AuthRun``, which decides what is tried and what each outcome
+/// means; this maps libssh's return codes to outcomes. libssh keeps each call's state in the session, so a call that
+/// returned `SSH_AUTH_AGAIN` is repeated with the same arguments (the same key object) until it settles.
+final class LibSSHAuthenticator: NativeAuthenticator, AuthCalls {
+    private var run: AuthRun
+    /// The private key of the current attempt, copied from the key cache once and kept while libssh may call back.
     private var key: OpaquePointer?
-    /// Whether the current attempt's first call was made (its key imported, its agent chosen).
-    private var started = false
-    private var askedNone = false
+    /// Whether the current agent attempt handed libssh its socket.
+    private var agentSocketGiven = false
 
-    init(options: SSHConnectionOptions) {
-        self.progress = AuthProgress(options: options)
+    init(options: SSHConnectionOptions, attempts: [AuthAttempt]) {
+        run = AuthRun(options: options, attempts: attempts)
     }
 
     deinit { releaseKey() }
 
-    func step(_ connection: LibSSHConnection) -> NativeStep {
-        guard let session = connection.session else {
-            return .failed(connection.error(.sessionClosed, "the session is closed"))
+    func step(_ connection: LibSSHConnection) -> NativeStep { run.step(self, connection) }
+
+    func endAttempt() {
+        releaseKey()
+        agentSocketGiven = false
+    }
+
+    func queryMethods(_ connection: LibSSHConnection) -> MethodQuery {
+        guard let session = connection.session else { return .failed(connection.error(.sessionClosed, "the session is closed")) }
+        // The "none" request tells which methods the server offers (and rarely, lets us in).
+        let rc = ssh_userauth_none(session, nil)
+        if rc == authAgain { return .wouldBlock }
+        if rc == SSH_AUTH_SUCCESS.rawValue { return .accepted }
+        if rc == SSH_AUTH_ERROR.rawValue && connection.transportLost {
+            return .failed(connection.nativeError(.connectionLost, "the connection broke during authentication"))
         }
-        if !askedNone {
-            // The "none" request tells which methods the server offers (and rarely, lets us in).
-            let rc = ssh_userauth_none(session, nil)
-            if rc == authAgain { return .wouldBlock }
-            askedNone = true
-            if rc == SSH_AUTH_SUCCESS.rawValue { return .done }
-            if rc == SSH_AUTH_ERROR.rawValue && connection.transportLost {
-                return .failed(connection.nativeError(.connectionLost, "the connection broke during authentication"))
+        return .methods(Self.methodNames(ssh_userauth_list(session, nil)))
+    }
+
+    func tryKey(_ attempt: AuthAttempt, _ connection: LibSSHConnection) -> AttemptOutcome {
+        guard let session = connection.session else { return .failed(connection.error(.sessionClosed, "the session is closed")) }
+        if key == nil, let problem = importKey(attempt) { return .keyProblem(problem) }
+        return outcome(ssh_userauth_publickey(session, nil, key), connection: connection, agent: false)
+    }
+
+    func tryAgent(_ agent: AgentSession, _ connection: LibSSHConnection) -> AttemptOutcome {
+        guard let session = connection.session else { return .failed(connection.error(.sessionClosed, "the session is closed")) }
+        if !agentSocketGiven {
+            // The agent was connected before the connection started; libssh talks to it on a copy of the socket.
+            let copy = fcntl(agent.fd, F_DUPFD_CLOEXEC, 0)
+            guard copy >= 0, ssh_set_agent_socket(session, copy) == SSH_OK else {
+                if copy >= 0 { close(copy) }
+                return .denied("cannot hand the agent at \(agent.path) to libssh")
             }
-            progress.serverMethods = Self.methodNames(ssh_userauth_list(session, nil))
+            agentSocketGiven = true
         }
-        while true {
-            if current == nil { current = progress.next() }
-            guard let attempt = current else { return .failed(progress.exhaustedError) }
-            guard let outcome = run(attempt, session: session, connection: connection) else { continue }
-            switch outcome {
-            case .wouldBlock: return .wouldBlock
-            case .done:
-                releaseKey()
-                return .done
-            case .failed(let error): return .failed(error)
-            }
-        }
+        // libssh lists the keys again and asks for each signature over the socket: round trips to the local agent.
+        let rc = LoopWatchdog.knownBlockingCall("agent signature") { ssh_userauth_agent(session, nil) }
+        return outcome(rc, connection: connection, agent: true)
+    }
+
+    func tryPassword(_ password: String, _ connection: LibSSHConnection) -> AttemptOutcome {
+        guard let session = connection.session else { return .failed(connection.error(.sessionClosed, "the session is closed")) }
+        return outcome(ssh_userauth_password(session, nil, password), connection: connection, agent: false)
+    }
+
+    func tryKeyboardInteractive(_ responder: SSHKeyboardInteractiveResponder, _ connection: LibSSHConnection) -> AttemptOutcome {
+        guard let session = connection.session else { return .failed(connection.error(.sessionClosed, "the session is closed")) }
+        return outcome(keyboardInteractive(session, responder), connection: connection, agent: false)
     }
 
     /// The protocol names of the methods in libssh's bit mask.
@@ -62,139 +83,61 @@ final class LibSSHAuthenticator: NativeAuthenticator {
             .filter { bits & $0.0 != 0 }.map(\.1)
     }
 
-    private func record(_ outcome: String, keyProblem: Bool) {
-        progress.record(outcome, keyProblem: keyProblem)
-        current = nil
-        started = false
-        releaseKey()
-    }
-
-    /// Runs one attempt: nil once it is recorded as failed (move on), `.failed` only for errors that end
-    /// authentication (the transport broke).
-    private func run(_ attempt: AuthAttempt, session: OpaquePointer, connection: LibSSHConnection) -> NativeStep? {
-        let firstCall = !started
-        started = true
-        let rc: Int32
-        switch attempt {
-        case .keyFile, .keyData, .certificate:
-            if firstCall, let problem = importKey(attempt) {
-                if let exhausted = problem.exhausted { return .failed(connection.error(.resourceExhausted, exhausted)) }
-                record(problem.reason, keyProblem: attempt.isExplicitKey)
-                return nil
-            }
-            rc = ssh_userauth_publickey(session, nil, key)
-        case .agent(let socketPath):
-            if firstCall, let problem = prepareAgent(session, socketPath: socketPath) {
-                record(problem, keyProblem: false)
-                return nil
-            }
-            rc = ssh_userauth_agent(session, nil)
-        case .password(let password):
-            rc = ssh_userauth_password(session, nil, password)
-        case .keyboardInteractive(let responder):
-            rc = keyboardInteractive(session, responder)
-        }
-        return conclude(attempt, rc: rc, connection: connection)
-    }
-
-    private func conclude(_ attempt: AuthAttempt, rc: Int32, connection: LibSSHConnection) -> NativeStep? {
+    /// What a libssh return code means for the attempt.
+    private func outcome(_ rc: Int32, connection: LibSSHConnection, agent: Bool) -> AttemptOutcome {
         switch rc {
         case authAgain:
             return .wouldBlock
         case SSH_AUTH_SUCCESS.rawValue:
-            return .done
+            return .accepted
         case SSH_AUTH_PARTIAL.rawValue:
-            record("accepted, but the server requires a further method", keyProblem: false)
-            if let session = connection.session { progress.serverMethods = Self.methodNames(ssh_userauth_list(session, nil)) }
+            let offered = connection.session.map { Self.methodNames(ssh_userauth_list($0, nil)) } ?? []
+            return .partial(offered)
         case SSH_AUTH_DENIED.rawValue:
-            if case .agent = attempt {
-                record("denied by the server for every agent key", keyProblem: false)
-            } else {
-                record("denied by the server", keyProblem: false)
-            }
+            return .denied(agent ? "denied by the server for every agent key" : "denied by the server")
         default:
             if connection.transportLost {
                 return .failed(connection.nativeError(.connectionLost, "the connection broke during authentication"))
             }
             let detail = connection.nativeError(.authenticationFailed, "").nativeMessage ?? ""
-            record("failed: \(detail) (libssh code \(rc))", keyProblem: false)
+            return .denied("failed: \(detail) (libssh code \(rc))")
         }
-        return nil
     }
 
     // MARK: Keys
 
-    /// Why a key could not be used: for the attempt list, or (`exhausted`) a local shortage that ends authentication.
-    private struct KeyProblem {
-        var reason: String
-        var exhausted: String?
-    }
-
-    /// Imports the attempt's key (and certificate) into ``key``; returns why not.
-    private func importKey(_ attempt: AuthAttempt) -> KeyProblem? {
-        var imported: OpaquePointer?
-        var rc: Int32 = SSH_ERROR
-        // Parsed and decrypted once per process (LibSSHKeyCache); each session gets its own copy.
-        let contents: [UInt8]?
-        let passphrase: String?
-        switch attempt {
-        case .keyFile(let path, let given, _), .certificate(let path, _, let given):
-            contents = PrivateKeyFile.contents(ofFile: path)
-            passphrase = given
-            if contents == nil { rc = SSH_EOF }  // errno says why, as libssh's own file import would
-        case .keyData(let data, let given):
-            contents = data.bytes
-            passphrase = given
-        default:
-            return nil
+    /// Copies the attempt's key from the key cache (parsed and decrypted before the connection started) into
+    /// ``key``, with its certificate; returns why not.
+    private func importKey(_ attempt: AuthAttempt) -> String? {
+        guard let bytes = attempt.keyBytes else { return "the key could not be read" }
+        switch LibSSHKeyCache.key(contents: bytes, passphrase: attempt.passphrase) {
+        case .success(let imported):
+            key = imported
+        case .failure:
+            return "the key could not be read or decrypted (wrong passphrase or unsupported format)"
         }
-        if let contents {
-            switch LibSSHKeyCache.key(contents: contents, passphrase: passphrase) {
-            case .success(let key):
-                imported = key
-                rc = SSH_OK
-            case .failure(let failure):
-                rc = failure.code
-            }
-        }
-        guard rc == SSH_OK, let imported else {
-            if rc == SSH_EOF, errno == EMFILE || errno == ENFILE {
-                // libssh could not even open the file: the process ran out of file descriptors.
-                let reason = "cannot open the key file: \(String(cString: strerror(errno)))"
-                return KeyProblem(reason: reason, exhausted: reason)
-            }
-            if rc == SSH_EOF {
-                return KeyProblem(reason: "cannot open the key file: \(String(cString: strerror(errno)))")
-            }
-            return KeyProblem(reason: "the key could not be read or decrypted (wrong passphrase or unsupported format)")
-        }
-        key = imported
-        if case .certificate(_, let certificatePath, _) = attempt {
-            var certificate: OpaquePointer?
-            defer { ssh_key_free(certificate) }
-            guard ssh_pki_import_cert_file(certificatePath, &certificate) == SSH_OK,
-                  ssh_pki_copy_cert_to_privkey(certificate, imported) == SSH_OK
-            else {
-                return KeyProblem(reason: "the certificate \(certificatePath) could not be read or does not match the key")
+        if case .certificate(_, let certificatePath, _, _, let certificate) = attempt {
+            guard let text = certificate.bytes, Self.attachCertificate(text, to: key) else {
+                return "the certificate \(certificatePath) could not be read or does not match the key"
             }
         }
         return nil
+    }
+
+    /// Imports an OpenSSH certificate line (`type base64 [comment]`) and attaches it to `key`.
+    private static func attachCertificate(_ line: [UInt8], to key: OpaquePointer?) -> Bool {
+        let fields = String(decoding: line, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" })
+        guard fields.count >= 2 else { return false }
+        var certificate: OpaquePointer?
+        defer { ssh_key_free(certificate) }
+        let type = ssh_key_type_from_name(String(fields[0]))
+        return ssh_pki_import_cert_base64(String(fields[1]), type, &certificate) == SSH_OK
+            && ssh_pki_copy_cert_to_privkey(certificate, key) == SSH_OK
     }
 
     private func releaseKey() {
         if let key { ssh_key_free(key) }
         key = nil
-    }
-
-    // MARK: Agent
-
-    /// Points libssh at the agent; returns why the attempt is skipped, if it is.
-    private func prepareAgent(_ session: OpaquePointer, socketPath: String?) -> String? {
-        let path = socketPath ?? getenv("SSH_AUTH_SOCK").map { String(cString: $0) }
-        guard let path, !path.isEmpty else { return "skipped: SSH_AUTH_SOCK is not set" }
-        guard access(path, R_OK | W_OK) == 0 else { return "cannot connect to the agent at \(path)" }
-        setOption(session, SSH_OPTIONS_IDENTITY_AGENT, path)
-        return nil
     }
 
     // MARK: Keyboard-interactive

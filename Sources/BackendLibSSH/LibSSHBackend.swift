@@ -48,7 +48,6 @@ public struct LibSSHBackend: SSHBackend {
 
     public func connect(_ options: SSHConnectionOptions) async throws -> any SSHSession {
         // Keys are parsed and decrypted once per process, off the loops (LibSSHKeyCache, a PrivateKeyCache).
-        await LibSSHKeyCache.shared.prepare(options)
-        return try await runtime.connect(LibSSHConnection.self, options)
+        try await runtime.connect(LibSSHConnection.self, options)
     }
 }

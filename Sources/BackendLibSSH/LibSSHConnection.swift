@@ -29,6 +29,10 @@ final class LibSSHConnection: NativeConnection {
     /// How many 4 KiB transport reads one wake-up may do before other connections on the loop get a turn.
     private static let pumpBudget = 256
 
+    static func prepareKey(_ contents: [UInt8], passphrase: String?) async {
+        await LibSSHKeyCache.shared.prepare(contents: contents, passphrase: passphrase)
+    }
+
     init(context: ConnectionContext) {
         self.context = context
     }

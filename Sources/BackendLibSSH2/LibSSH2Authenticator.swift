@@ -8,111 +8,96 @@ import SSHPrivateKeys
 import Glibc
 #endif
 
-/// Tries the configured authentication methods in order, non-blocking, recording each attempt.
-final class LibSSH2Authenticator: NativeAuthenticator {
+/// libssh2's authentication calls for the shared ``AuthRun``, which decides what is tried and what each outcome
+/// means; this maps libssh2's return codes to outcomes.
+final class LibSSH2Authenticator: NativeAuthenticator, AuthCalls {
     private let user: String
     private let userLength: UInt32
-    private var progress: AuthProgress
-    private var current: AuthAttempt?
-    private var agent: AgentState?
+    private var run: AuthRun
+    /// The current key attempt's key as the process decrypted it (``LibSSH2KeyCache``), looked up once per attempt.
+    private var currentKey: PreparedKey?
+    /// The agent key being offered, by index, and how it is signed.
+    private var agentIndex = 0
+    private var signer: AgentSigner?
 
-    private final class AgentState {
-        let handle: OpaquePointer
-        var identity: UnsafeMutablePointer<libssh2_agent_publickey>?
-        var listed = false
-        var count = 0
-        init(handle: OpaquePointer) { self.handle = handle }
-    }
-
-    init(options: SSHConnectionOptions) {
+    init(options: SSHConnectionOptions, attempts: [AuthAttempt]) {
         self.user = options.user
         self.userLength = UInt32(options.user.utf8.count)
-        self.progress = AuthProgress(options: options)
+        self.run = AuthRun(options: options, attempts: attempts)
     }
 
-    deinit { releaseAgent() }
+    func step(_ connection: LibSSH2Connection) -> NativeStep { run.step(self, connection) }
 
-    func step(_ connection: LibSSH2Connection) -> NativeStep {
-        guard let session = connection.session else {
-            return .failed(connection.error(.sessionClosed, "the session is closed"))
-        }
-        if progress.serverMethods == nil {
-            if let list = libssh2_userauth_list(session, user, userLength) {
-                progress.serverMethods = String(cString: list).split(separator: ",").map(String.init)
-            } else if libssh2_userauth_authenticated(session) != 0 {
-                return .done  // the server accepted "none"
-            } else if clibssh2_last_errno(session) == LIBSSH2_ERROR_EAGAIN {
-                return .wouldBlock
-            } else {
-                return .failed(connection.nativeError(.authenticationFailed, "the server sent no authentication methods"))
-            }
-        }
-        if current == nil { current = progress.next() }
-        guard let attempt = current else { return .failed(progress.exhaustedError) }
-        return run(attempt, session: session, connection: connection)
-    }
-
-    private func record(_ outcome: String, keyProblem: Bool) {
-        progress.record(outcome, keyProblem: keyProblem)
-        current = nil
+    func endAttempt() {
         currentKey = nil
+        agentIndex = 0
+        signer = nil
     }
 
-    /// The current attempt's key as the process decrypted it (``LibSSH2KeyCache``), looked up once per attempt
-    /// rather than at every step libssh2 would block.
-    private var currentKey: PreparedKey?
-
-    private func cachedKey(_ contents: () -> [UInt8]?, passphrase: String?) -> PreparedKey? {
-        if currentKey == nil, let bytes = contents() {
-            currentKey = PreparedKey(original: bytes, outcome: LibSSH2KeyCache.shared.value(contents: bytes, passphrase: passphrase))
+    func queryMethods(_ connection: LibSSH2Connection) -> MethodQuery {
+        guard let session = connection.session else { return .failed(connection.error(.sessionClosed, "the session is closed")) }
+        if let list = libssh2_userauth_list(session, user, userLength) {
+            return .methods(String(cString: list).split(separator: ",").map(String.init))
         }
-        return currentKey
+        if libssh2_userauth_authenticated(session) != 0 { return .accepted }  // the server accepted "none"
+        if clibssh2_last_errno(session) == LIBSSH2_ERROR_EAGAIN { return .wouldBlock }
+        return .failed(connection.nativeError(.authenticationFailed, "the server sent no authentication methods"))
     }
 
-    /// Runs one attempt; `.failed` only for errors that end authentication (the transport broke).
-    private func run(_ attempt: AuthAttempt, session: OpaquePointer, connection: LibSSH2Connection) -> NativeStep {
-        let rc: Int32
-        switch attempt {
-        case .keyFile(let path, let passphrase, _):
-            // Decrypted once per process (LibSSH2KeyCache) and handed to libssh2 as text with its public key. A key
-            // file that cannot be read, or a key this process cannot decrypt, is left to libssh2 as before.
-            guard let key = cachedKey({ PrivateKeyFile.contents(ofFile: path) }, passphrase: passphrase) else {
-                rc = libssh2_userauth_publickey_fromfile_ex(session, user, userLength, nil, path, passphrase ?? "")
-                break
+    func tryKey(_ attempt: AuthAttempt, _ connection: LibSSH2Connection) -> AttemptOutcome {
+        guard let session = connection.session else { return .failed(connection.error(.sessionClosed, "the session is closed")) }
+        if case .certificate = attempt {
+            return .denied("not supported: libssh2 \(LibSSH2Library.version) cannot sign with OpenSSH certificates through "
+                           + "this engine; use the libssh engine")
+        }
+        guard let bytes = attempt.keyBytes else { return .keyProblem("the key could not be read") }
+        if currentKey == nil {
+            // Decrypted once per process, before the connection started; handed to libssh2 as text.
+            let outcome = LibSSH2KeyCache.shared.value(contents: bytes, passphrase: attempt.passphrase)
+            currentKey = PreparedKey(original: bytes, outcome: outcome)
+        }
+        guard let key = currentKey else { return .keyProblem("the key could not be read") }
+        if let reason = key.finalFailure { return .keyProblem(reason) }
+        let rc = key.withText { text, decrypted in
+            authenticate(session, key: text, publicKey: key.publicKey, passphrase: decrypted ? "" : attempt.passphrase ?? "")
+        }
+        return outcome(rc, connection: connection, rsa: KeyFileInspector.isRSA(bytes: bytes))
+    }
+
+    func tryAgent(_ agent: AgentSession, _ connection: LibSSH2Connection) -> AttemptOutcome {
+        guard let session = connection.session else { return .failed(connection.error(.sessionClosed, "the session is closed")) }
+        while agentIndex < agent.identities.count {
+            let signer = self.signer ?? AgentSigner(agent: agent, blob: agent.identities[agentIndex].blob)
+            self.signer = signer
+            let rc = signer.blob.withUnsafeBufferPointer { blob in
+                withExtendedLifetime(signer) {
+                    var abstract: UnsafeMutableRawPointer? = Unmanaged.passUnretained(signer).toOpaque()
+                    return libssh2_userauth_publickey(session, user, blob.baseAddress, blob.count, agentSign, &abstract)
+                }
             }
-            guard let code = authenticate(session, key, passphrase: passphrase, attempt) else { return step(connection) }
-            rc = code
-        case .keyData(let data, let passphrase):
-            let key = cachedKey({ data.bytes }, passphrase: passphrase)
-                ?? PreparedKey(original: data.bytes, outcome: .notEncrypted(publicKey: nil))
-            guard let code = authenticate(session, key, passphrase: passphrase, attempt) else { return step(connection) }
-            rc = code
-        case .password(let password):
-            rc = clibssh2_userauth_password(session, user, userLength, password, UInt32(password.utf8.count))
-        case .keyboardInteractive(let responder):
-            connection.keyboardInteractiveResponder = responder
-            rc = libssh2_userauth_keyboard_interactive_ex(session, user, userLength, keyboardInteractiveCallback)
-            if rc != LIBSSH2_ERROR_EAGAIN { connection.keyboardInteractiveResponder = nil }
-        case .certificate:
-            record("not supported: libssh2 \(LibSSH2Library.version) cannot sign with OpenSSH certificates through "
-                   + "this engine; use the libssh engine", keyProblem: false)
-            return step(connection)
-        case .agent(let socketPath):
-            return runAgent(attempt, socketPath: socketPath, session: session, connection: connection)
+            if rc == LIBSSH2_ERROR_EAGAIN { return .wouldBlock }
+            if rc == 0 { return .accepted }
+            if isTransportError(rc) {
+                return .failed(connection.nativeError(.connectionLost, "the connection broke during authentication"))
+            }
+            agentIndex += 1
+            self.signer = nil
         }
-        return conclude(attempt, rc: rc, session: session, connection: connection)
+        return .denied("denied by the server for all \(agent.identities.count) agent key(s)")
     }
 
-    /// Public key authentication with a prepared key; `nil` when the process already knows the attempt fails (a wrong
-    /// or missing passphrase), which is then recorded.
-    private func authenticate(_ session: OpaquePointer, _ key: PreparedKey, passphrase: String?, _ attempt: AuthAttempt) -> Int32? {
-        if let reason = key.finalFailure {
-            record(reason, keyProblem: attempt.isExplicitKey)
-            return nil
-        }
-        return key.withText { text, decrypted in
-            authenticate(session, key: text, publicKey: key.publicKey, passphrase: decrypted ? "" : passphrase ?? "")
-        }
+    func tryPassword(_ password: String, _ connection: LibSSH2Connection) -> AttemptOutcome {
+        guard let session = connection.session else { return .failed(connection.error(.sessionClosed, "the session is closed")) }
+        let rc = clibssh2_userauth_password(session, user, userLength, password, UInt32(password.utf8.count))
+        return outcome(rc, connection: connection, rsa: false)
+    }
+
+    func tryKeyboardInteractive(_ responder: SSHKeyboardInteractiveResponder, _ connection: LibSSH2Connection) -> AttemptOutcome {
+        guard let session = connection.session else { return .failed(connection.error(.sessionClosed, "the session is closed")) }
+        connection.keyboardInteractiveResponder = responder
+        let rc = libssh2_userauth_keyboard_interactive_ex(session, user, userLength, keyboardInteractiveCallback)
+        if rc != LIBSSH2_ERROR_EAGAIN { connection.keyboardInteractiveResponder = nil }
+        return outcome(rc, connection: connection, rsa: false)
     }
 
     /// Public key authentication with a private key given as text, and its public key as a `.pub` line if known
@@ -131,110 +116,78 @@ final class LibSSH2Authenticator: NativeAuthenticator {
         }
     }
 
-    private func conclude(_ attempt: AuthAttempt, rc: Int32, session: OpaquePointer, connection: LibSSH2Connection) -> NativeStep {
+    /// What a libssh2 return code means for the attempt.
+    private func outcome(_ rc: Int32, connection: LibSSH2Connection, rsa: @autoclosure () -> Bool) -> AttemptOutcome {
         if rc == LIBSSH2_ERROR_EAGAIN { return .wouldBlock }
-        if rc == 0 { return .done }
+        if rc == 0 { return .accepted }
         if isTransportError(rc) {
             return .failed(connection.nativeError(.connectionLost, "the connection broke during authentication"))
         }
-        let native = connection.nativeError(.authenticationFailed, "")
-        let detail = native.nativeMessage ?? ""
+        let detail = connection.nativeError(.authenticationFailed, "").nativeMessage ?? ""
         let denied = rc == LIBSSH2_ERROR_AUTHENTICATION_FAILED || rc == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED
         switch rc {
-        case LIBSSH2_ERROR_FILE where errno == EMFILE || errno == ENFILE:
-            // libssh2 could not even open the key file: the process ran out of file descriptors.
-            return .failed(connection.error(.resourceExhausted,
-                                            "cannot open the key file: \(String(cString: strerror(errno)))"))
         case LIBSSH2_ERROR_FILE, LIBSSH2_ERROR_KEYFILE_AUTH_FAILED:
-            record("the key could not be read or decrypted (wrong passphrase or unsupported format): \(detail)",
-                   keyProblem: attempt.isExplicitKey)
-        case _ where denied && attempt.isKey && attempt.looksLikeRSA:
-            record(Self.rsaAdvice, keyProblem: false)
+            return .keyProblem("the key could not be read or decrypted (wrong passphrase or unsupported format): \(detail)")
+        case _ where denied && rsa():
+            return .denied(Self.rsaAdvice)
         case _ where denied:
-            record("denied by the server\(detail.isEmpty ? "" : " (\(detail))")", keyProblem: false)
+            return .denied("denied by the server\(detail.isEmpty ? "" : " (\(detail))")")
         default:
-            record("failed: \(detail) (libssh2 code \(rc))", keyProblem: false)
+            return .denied("failed: \(detail) (libssh2 code \(rc))")
         }
-        return step(connection)
     }
 
     /// Why an RSA key fails with this libssh2: it signs with ssh-rsa (SHA-1), which OpenSSH 8.8+ rejects.
     static let rsaAdvice = "denied: libssh2 \(LibSSH2Library.version) signs RSA keys with ssh-rsa (SHA-1), which "
         + "OpenSSH 8.8 and later reject; use an ed25519 or ECDSA key, or the libssh engine"
+}
 
-    private func runAgent(_ attempt: AuthAttempt, socketPath: String?, session: OpaquePointer,
-                          connection: LibSSH2Connection) -> NativeStep {
-        if agent == nil {
-            let path = socketPath ?? getenv("SSH_AUTH_SOCK").map { String(cString: $0) }
-            guard let path, !path.isEmpty else {
-                record("skipped: SSH_AUTH_SOCK is not set", keyProblem: false)
-                return step(connection)
-            }
-            guard let handle = libssh2_agent_init(session) else {
-                record("libssh2 could not create an agent handle", keyProblem: false)
-                return step(connection)
-            }
-            libssh2_agent_set_identity_path(handle, path)
-            agent = AgentState(handle: handle)
-            // The agent is a local UNIX socket; libssh2 talks to it with blocking I/O (short, local).
-            if libssh2_agent_connect(handle) != 0 {
-                releaseAgent()
-                record("cannot connect to the agent at \(path)", keyProblem: false)
-                return step(connection)
-            }
-        }
-        guard let agent else { return step(connection) }
-        if !agent.listed {
-            if libssh2_agent_list_identities(agent.handle) != 0 {
-                releaseAgent()
-                record("the agent did not list its keys", keyProblem: false)
-                return step(connection)
-            }
-            agent.listed = true
-            agent.identity = nil
-            if !advanceIdentity(agent) {
-                releaseAgent()
-                record("the agent holds no keys", keyProblem: false)
-                return step(connection)
-            }
-        }
-        while let identity = agent.identity {
-            let rc = libssh2_agent_userauth(agent.handle, user, identity)
-            if rc == LIBSSH2_ERROR_EAGAIN { return .wouldBlock }
-            if rc == 0 {
-                releaseAgent()
-                return .done
-            }
-            if isTransportError(rc) {
-                releaseAgent()
-                return .failed(connection.nativeError(.connectionLost, "the connection broke during authentication"))
-            }
-            if !advanceIdentity(agent) { break }
-        }
-        let count = agent.count
-        releaseAgent()
-        record("denied by the server for all \(count) agent key(s)", keyProblem: false)
-        return step(connection)
+/// One agent key being offered: libssh2's signing callback asks the agent (connected before the connection
+/// started) to sign, a round trip on its local socket.
+private final class AgentSigner {
+    let agent: AgentSession
+    let blob: [UInt8]
+    init(agent: AgentSession, blob: [UInt8]) {
+        self.agent = agent
+        self.blob = blob
+    }
+}
+
+/// libssh2's `LIBSSH2_USERAUTH_PUBLICKEY_SIGN_FUNC`: the agent's signature, without its algorithm name, in memory
+/// libssh2 frees (malloc, libssh2's default allocator).
+private let agentSign: @convention(c) (
+    OpaquePointer?, UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?, UnsafeMutablePointer<Int>?,
+    UnsafePointer<UInt8>?, Int, UnsafeMutablePointer<UnsafeMutableRawPointer?>?
+) -> Int32 = { _, signature, length, data, dataLength, abstract in
+    guard let raw = abstract?.pointee, let signature, let length else { return -1 }
+    let signer = Unmanaged<AgentSigner>.fromOpaque(raw).takeUnretainedValue()
+    guard let blob = signer.agent.sign(UnsafeRawBufferPointer(start: data, count: dataLength), with: signer.blob) else {
+        return -1
+    }
+    // The blob is string(algorithm) string(signature): libssh2 wants the signature alone.
+    var reader = AgentSignatureReader(blob)
+    guard reader.skipString(), let bytes = reader.string(), let memory = malloc(max(1, bytes.count)) else { return -1 }
+    bytes.withUnsafeBytes { memory.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+    signature.pointee = memory.assumingMemoryBound(to: UInt8.self)
+    length.pointee = bytes.count
+    return 0
+}
+
+/// Reads the length-prefixed strings of a signature blob.
+private struct AgentSignatureReader {
+    private var bytes: ArraySlice<UInt8>
+    init(_ bytes: [UInt8]) { self.bytes = bytes[...] }
+
+    mutating func string() -> [UInt8]? {
+        guard bytes.count >= 4 else { return nil }
+        let length = Int(bytes.prefix(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+        bytes = bytes.dropFirst(4)
+        guard bytes.count >= length else { return nil }
+        defer { bytes = bytes.dropFirst(length) }
+        return Array(bytes.prefix(length))
     }
 
-    private func advanceIdentity(_ agent: AgentState) -> Bool {
-        var nextIdentity: UnsafeMutablePointer<libssh2_agent_publickey>?
-        let rc = libssh2_agent_get_identity(agent.handle, &nextIdentity, agent.identity)
-        guard rc == 0, let nextIdentity else {
-            agent.identity = nil
-            return false
-        }
-        agent.identity = nextIdentity
-        agent.count += 1
-        return true
-    }
-
-    private func releaseAgent() {
-        guard let agent else { return }
-        libssh2_agent_disconnect(agent.handle)
-        libssh2_agent_free(agent.handle)
-        self.agent = nil
-    }
+    mutating func skipString() -> Bool { string() != nil }
 }
 
 /// A key attempt's key: the text as read and what the process made of it.
@@ -278,17 +231,6 @@ extension PrivateKeyDecryption.Failure {
         case .wrongPassphrase: return "the key could not be decrypted: wrong passphrase"
         case .passphraseNeeded: return "the key is encrypted and no passphrase was given"
         case .unsupported(let why), .malformed(let why): return why
-        }
-    }
-}
-
-extension AuthAttempt {
-    /// Whether the key is an RSA key (PEM header, or `ssh-rsa` inside an OpenSSH key).
-    var looksLikeRSA: Bool {
-        switch self {
-        case .keyFile(let path, _, _), .certificate(let path, _, _): return KeyFileInspector.isRSA(path: path)
-        case .keyData(let data, _): return KeyFileInspector.isRSA(bytes: data.bytes)
-        default: return false
         }
     }
 }

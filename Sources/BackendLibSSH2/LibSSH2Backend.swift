@@ -45,7 +45,6 @@ public struct LibSSH2Backend: SSHBackend {
 
     public func connect(_ options: SSHConnectionOptions) async throws -> any SSHSession {
         // Passphrase-protected keys are decrypted once per process, off the loops (LibSSH2KeyCache).
-        await LibSSH2KeyCache.shared.prepare(options)
-        return try await runtime.connect(LibSSH2Connection.self, options)
+        try await runtime.connect(LibSSH2Connection.self, options)
     }
 }

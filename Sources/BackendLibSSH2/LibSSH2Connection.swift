@@ -29,6 +29,10 @@ final class LibSSH2Connection: NativeConnection {
     /// The algorithms this session offered (its preference lists, or everything libssh2 has).
     private var offered = LibSSH2Library.supportedAlgorithms
 
+    static func prepareKey(_ contents: [UInt8], passphrase: String?) async {
+        await LibSSH2KeyCache.shared.prepare(contents: contents, passphrase: passphrase)
+    }
+
     init(context: ConnectionContext) {
         self.context = context
     }

@@ -28,8 +28,15 @@ public final class SSHConfigResolver: Sendable {
     private let execResults = Mutex<[String: Bool]>([:])
     private let globs = Mutex<[String: (paths: [String], checked: ContinuousClock.Instant)]>([:])
 
+    /// How long a `Match exec` command may run. OpenSSH waits for it however long it takes; a parallel run cannot
+    /// let one hung command hold every host, so past this the command is killed and the host fails, naming it.
+    package let matchExecTimeout: Duration
+
     /// Creates a resolver with its own caches.
-    public init() {}
+    public init() { matchExecTimeout = .seconds(30) }
+
+    /// Creates a resolver whose `Match exec` commands may run `matchExecTimeout` (for tests).
+    package init(matchExecTimeout: Duration) { self.matchExecTimeout = matchExecTimeout }
 
     /// The configuration for `host` as typed (an alias or a name), with the caller's explicit `user` and `port`
     /// winning as `ssh -l`/`-p` do.
@@ -146,7 +153,7 @@ public final class SSHConfigResolver: Sendable {
                 default:
                     guard result else { continue }  // skipped once the line already failed, as OpenSSH does
                     let command = try evaluation.tokens.percent(value, at: location)
-                    holds = try await runExec(command)
+                    holds = try await runExec(command, location: location)
                 }
                 if holds == negated { result = false }
             default:
@@ -156,18 +163,28 @@ public final class SSHConfigResolver: Sendable {
         return result
     }
 
-    /// Runs a `Match exec` command once per process (its exit status decides), off the cooperative pool.
-    private func runExec(_ command: String) async throws -> Bool {
+    /// Runs a `Match exec` command once per process (its exit status decides), on the child-process pool, under
+    /// ``matchExecTimeout`` (30 s).
+    private func runExec(_ command: String, location: String) async throws -> Bool {
         if let known = execResults.withLock({ $0[command] }) { return known }
-        let holds = await BlockingPool.shared.run { () -> Bool in
+        let limit = matchExecTimeout
+        let holds = try await BlockingPool.processes.run { () throws(SSHError) -> Bool in
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/bin/sh")
             process.arguments = ["-c", command]
             process.standardInput = FileHandle.nullDevice
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
+            let ended = DispatchSemaphore(value: 0)
+            process.terminationHandler = { _ in ended.signal() }
             guard (try? process.run()) != nil else { return false }
-            process.waitUntilExit()
+            let seconds = Double(limit.components.seconds) + Double(limit.components.attoseconds) / 1e18
+            if ended.wait(timeout: .now() + seconds) == .timedOut {
+                kill(process.processIdentifier, SIGKILL)
+                ended.wait()
+                throw SSHError(.invalidArgument, message: "\(location): Match exec command '\(command)' ran longer than "
+                               + "\(limit) and was killed")
+            }
             return process.terminationStatus == 0
         }
         execResults.withLock { $0[command] = holds }
@@ -180,7 +197,7 @@ public final class SSHConfigResolver: Sendable {
             return cached.file
         }
         // Parsed again after a second: cheap next to connecting, and a changed file is never missed for long.
-        let file = try await BlockingPool.shared.run { () throws(SSHError) -> ConfigFile? in
+        let file = try await BlockingPool.files.run { () throws(SSHError) -> ConfigFile? in
             var info = stat()
             guard stat(path, &info) == 0 else { return nil }
             if checkPermissions && ((info.st_uid != 0 && info.st_uid != getuid()) || info.st_mode & 0o022 != 0) {
@@ -200,7 +217,7 @@ public final class SSHConfigResolver: Sendable {
         if let cached = globs.withLock({ $0[pattern] }), ContinuousClock.now - cached.checked < .seconds(1) {
             return cached.paths
         }
-        let paths = await BlockingPool.shared.run { Self.glob(pattern) }
+        let paths = await BlockingPool.files.run { Self.glob(pattern) }
         globs.withLock { $0[pattern] = (paths, .now) }
         return paths
     }

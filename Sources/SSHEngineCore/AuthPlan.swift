@@ -1,44 +1,80 @@
 import SSHBackend
+import SSHEventLoop
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// One concrete thing to try, expanded from the caller's ``SSHAuthMethod`` list. Both engines authenticate from
-/// the same plan, so they try the same things in the same order and describe them the same way.
-package enum AuthAttempt: CustomStringConvertible {
-    case keyFile(path: String, passphrase: String?, explicit: Bool)
+/// A key or certificate file as read before the connection started, off the loops.
+package struct FileBytes: Sendable {
+    /// The file.
+    package let path: String
+    /// Its contents, or `nil` when it could not be read.
+    package let bytes: [UInt8]?
+    /// Why not (`errno`), when it could not be read.
+    package let errorNumber: Int32
+
+    /// Reads `path` (a blocking call: never on a loop).
+    package static func read(_ path: String) -> FileBytes {
+        let bytes = PrivateKeyFile.contents(ofFile: path)
+        return FileBytes(path: path, bytes: bytes, errorNumber: bytes == nil ? errno : 0)
+    }
+
+    /// Why the file cannot be used, for the attempt list; `nil` when it was read.
+    package var problem: String? {
+        guard bytes == nil else { return nil }
+        let reason = errorNumber == ENOENT ? "file not found" : String(cString: strerror(errorNumber))
+        return "cannot read \(path): \(reason)"
+    }
+
+    /// Whether reading failed because the process ran out of file descriptors (which ends authentication).
+    package var descriptorsExhausted: Bool { bytes == nil && (errorNumber == EMFILE || errorNumber == ENFILE) }
+}
+
+/// One concrete thing to try, expanded from the caller's ``SSHAuthMethod`` list before the connection starts
+/// (files read, the agent connected and listed: blocking work, off the loops). Both engines authenticate from the
+/// same plan, so they try the same things in the same order and describe them the same way.
+package enum AuthAttempt: CustomStringConvertible, Sendable {
+    case keyFile(path: String, passphrase: String?, explicit: Bool, file: FileBytes)
     case keyData(SSHPrivateKeyData, passphrase: String?)
-    case certificate(keyPath: String, certificatePath: String, passphrase: String?)
-    case agent(socketPath: String?)
+    case certificate(keyPath: String, certificatePath: String, passphrase: String?, key: FileBytes, certificate: FileBytes)
+    case agent(AgentClient.Preparation)
     case password(String)
     case keyboardInteractive(SSHKeyboardInteractiveResponder)
 
     /// The default identity file names, in OpenSSH's order.
     package static let defaultIdentityNames = ["id_rsa", "id_ecdsa", "id_ed25519"]
 
-    /// Expands `methods` in order: default identities become the files that exist, `~` is expanded.
+    /// Expands `methods` in order: default identities become the files that exist, `~` is expanded, key and
+    /// certificate files are read and the agent is connected and listed. Blocking: call off the loops
+    /// (``prepare(_:parse:)``).
     package static func plan(_ methods: [SSHAuthMethod]) -> [AuthAttempt] {
-        methods.flatMap { method -> [AuthAttempt] in
+        func key(_ path: String, _ passphrase: String?, explicit: Bool) -> AuthAttempt {
+            .keyFile(path: path, passphrase: passphrase, explicit: explicit, file: .read(path))
+        }
+        func certificate(_ keyPath: String, _ certificatePath: String, _ passphrase: String?) -> AuthAttempt {
+            .certificate(keyPath: keyPath, certificatePath: certificatePath, passphrase: passphrase,
+                         key: .read(keyPath), certificate: .read(certificatePath))
+        }
+        return methods.flatMap { method -> [AuthAttempt] in
             switch method {
             case .privateKeyFile(let path, let passphrase):
-                return [.keyFile(path: expandTilde(path), passphrase: passphrase, explicit: true)]
+                return [key(expandTilde(path), passphrase, explicit: true)]
             case .privateKey(let data, let passphrase):
                 return [.keyData(data, passphrase: passphrase)]
             case .certificate(let keyPath, let certificatePath, let passphrase):
-                return [.certificate(keyPath: expandTilde(keyPath), certificatePath: expandTilde(certificatePath),
-                                     passphrase: passphrase)]
+                return [certificate(expandTilde(keyPath), expandTilde(certificatePath), passphrase)]
             case .agent(let socketPath):
-                return [.agent(socketPath: socketPath)]
+                return [.agent(AgentClient.prepare(socketPath: socketPath))]
             case .defaultIdentities(let directory, let passphrase):
                 let base = expandTilde(directory)
                 return defaultIdentityNames.map { "\(base)/\($0)" }.filter { (path: String) in access(path, F_OK) == 0 }
-                    .map { .keyFile(path: $0, passphrase: passphrase, explicit: false) }
+                    .map { key($0, passphrase, explicit: false) }
             case .identityFiles(let paths, let passphrase):
                 return paths.map(expandTilde).filter { access($0, F_OK) == 0 }.flatMap { path -> [AuthAttempt] in
-                    let key = AuthAttempt.keyFile(path: path, passphrase: passphrase, explicit: false)
-                    guard access(path + "-cert.pub", F_OK) == 0 else { return [key] }
-                    return [.certificate(keyPath: path, certificatePath: path + "-cert.pub", passphrase: passphrase), key]
+                    let plain = key(path, passphrase, explicit: false)
+                    guard access(path + "-cert.pub", F_OK) == 0 else { return [plain] }
+                    return [certificate(path, path + "-cert.pub", passphrase), plain]
                 }
             case .password(let password):
                 return [.password(password)]
@@ -46,6 +82,27 @@ package enum AuthAttempt: CustomStringConvertible {
                 return [.keyboardInteractive(responder)]
             }
         }
+    }
+
+    /// The plan for `methods`, made on the blocking pool's file threads, with every private key handed to
+    /// `parse` (the engine's key cache: parsed and decrypted there, once per process, default identities
+    /// included) before the connection starts.
+    package static func prepare(_ methods: [SSHAuthMethod],
+                                parse: @escaping @Sendable (_ contents: [UInt8], _ passphrase: String?) async -> Void)
+        async -> [AuthAttempt]
+    {
+        let attempts = await BlockingPool.files.run { plan(methods) }
+        for attempt in attempts {
+            switch attempt {
+            case .keyFile(_, let passphrase, _, let file), .certificate(_, _, let passphrase, let file, _):
+                if let bytes = file.bytes { await parse(bytes, passphrase) }
+            case .keyData(let data, let passphrase):
+                await parse(data.bytes, passphrase)
+            default:
+                break
+            }
+        }
+        return attempts
     }
 
     /// The SSH protocol's name for the method.
@@ -60,7 +117,7 @@ package enum AuthAttempt: CustomStringConvertible {
     /// Whether this is a private key the caller named (a problem with it alone makes the error `invalidKey`).
     package var isExplicitKey: Bool {
         switch self {
-        case .keyFile(_, _, let explicit): return explicit
+        case .keyFile(_, _, let explicit, _): return explicit
         case .keyData, .certificate: return true
         default: return false
         }
@@ -74,30 +131,57 @@ package enum AuthAttempt: CustomStringConvertible {
         }
     }
 
-    /// The key file to read, if the attempt has one and it cannot be read: the reason, for the attempt list.
-    package var unreadableKeyFile: String? {
-        let path: String
+    /// Whether the attempt asks for a password (dropped for a host whose key was accepted only with checking off).
+    package var sendsPassword: Bool {
         switch self {
-        case .keyFile(let keyPath, _, _): path = keyPath
-        case .certificate(let keyPath, let certificatePath, _):
-            if let reason = Self.unreadable(certificatePath) { return reason }
-            path = keyPath
-        default: return nil
+        case .password, .keyboardInteractive: return true
+        default: return false
         }
-        return Self.unreadable(path)
     }
 
-    private static func unreadable(_ path: String) -> String? {
-        guard access(path, R_OK) != 0 else { return nil }
-        let reason = errno == ENOENT ? "file not found" : String(cString: strerror(errno))
-        return "cannot read \(path): \(reason)"
+    /// The private key's text, as read before the connection started.
+    package var keyBytes: [UInt8]? {
+        switch self {
+        case .keyFile(_, _, _, let file), .certificate(_, _, _, let file, _): return file.bytes
+        case .keyData(let data, _): return data.bytes
+        default: return nil
+        }
+    }
+
+    /// The passphrase of the attempt's key.
+    package var passphrase: String? {
+        switch self {
+        case .keyFile(_, let passphrase, _, _), .certificate(_, _, let passphrase, _, _), .keyData(_, let passphrase):
+            return passphrase
+        default: return nil
+        }
+    }
+
+    /// Why the attempt cannot run, known before it is tried (a file that could not be read, an agent that cannot
+    /// be used), for the attempt list; `nil` when it can.
+    package var knownProblem: String? {
+        switch self {
+        case .keyFile(_, _, _, let file): return file.problem
+        case .certificate(_, _, _, let key, let certificate): return certificate.problem ?? key.problem
+        case .agent(.unusable(let reason)): return reason
+        default: return nil
+        }
+    }
+
+    /// Whether the attempt cannot run because the process ran out of file descriptors (ends authentication).
+    package var descriptorsExhausted: Bool {
+        switch self {
+        case .keyFile(_, _, _, let file): return file.descriptorsExhausted
+        case .certificate(_, _, _, let key, let certificate): return key.descriptorsExhausted || certificate.descriptorsExhausted
+        default: return false
+        }
     }
 
     public var description: String {
         switch self {
-        case .keyFile(let path, _, _): return "publickey (\(path))"
+        case .keyFile(let path, _, _, _): return "publickey (\(path))"
         case .keyData: return "publickey (key from memory)"
-        case .certificate(_, let certificatePath, _): return "publickey (certificate \(certificatePath))"
+        case .certificate(_, let certificatePath, _, _, _): return "publickey (certificate \(certificatePath))"
         case .agent: return "publickey (agent)"
         case .password: return "password"
         case .keyboardInteractive: return "keyboard-interactive"
@@ -116,10 +200,17 @@ package struct AuthProgress {
     /// The methods the server offers, once known (from its answer to the "none" request).
     package var serverMethods: [String]?
 
-    /// Plans the attempts for `options`.
-    package init(options: SSHConnectionOptions) {
+    /// The host authenticated to.
+    package var host: String { options.host }
+    /// Its port.
+    package var port: Int { options.port }
+    /// The index in the plan of the attempt ``next()`` returned.
+    package var currentIndex: Int { index }
+
+    /// Bookkeeping for `attempts`, prepared for `options`.
+    package init(options: SSHConnectionOptions, attempts: [AuthAttempt]) {
         self.options = options
-        self.attempts = AuthAttempt.plan(options.authMethods)
+        self.attempts = attempts
     }
 
     /// The next attempt to run, recording those the server does not offer and key files that cannot be read.
@@ -131,8 +222,12 @@ package struct AuthProgress {
                 record("not offered by the server (it offers \(offered.joined(separator: ", ")))", keyProblem: false)
                 continue
             }
-            if let reason = attempt.unreadableKeyFile {
-                record(reason, keyProblem: attempt.isExplicitKey)
+            if let reason = attempt.knownProblem {
+                if case .agent = attempt {
+                    record(reason, keyProblem: false)
+                } else {
+                    record(reason, keyProblem: attempt.isExplicitKey)
+                }
                 continue
             }
             return attempt

@@ -28,13 +28,15 @@ package final class ConnectOperation<Native: NativeConnection>: EngineOperation 
     /// The host-key decision, once made; `deciding` while it is made off the loop (a file write or a prompt).
     private var decision: Result<HostKeyCheck.Acceptance, any Error>?
     private var deciding = false
-    /// The options authentication uses (password methods dropped when the key was accepted only with checking off).
-    private var authOptions: SSHConnectionOptions?
+    /// What authentication tries, prepared before the connection started (password methods dropped when the key
+    /// was accepted only with checking off).
+    private var attempts: [AuthAttempt]
 
     /// Connects to `addresses` (resolved from the options' host); resumes `continuation` once authenticated.
     /// - Parameter transport: a started ProxyCommand or tunnel, whose socket is used instead of dialing `addresses`.
     package init(addresses: [SocketAddress], transport: (any PreconnectedTransport)? = nil, options: SSHConnectionOptions,
-                 hostKeyCheck: HostKeyCheck, continuation: CheckedContinuation<String?, any Error>) {
+                 attempts: [AuthAttempt], hostKeyCheck: HostKeyCheck, continuation: CheckedContinuation<String?, any Error>) {
+        self.attempts = attempts
         self.dialer = TCPDialer(addresses: addresses, host: options.host, port: options.port)
         self.transport = transport
         self.hostKeyCheck = hostKeyCheck
@@ -73,7 +75,7 @@ package final class ConnectOperation<Native: NativeConnection>: EngineOperation 
             case .verifyHostKey:
                 outcome = verifyHostKey(connection)
             case .authenticate:
-                let authenticator = self.authenticator ?? Native.Authenticator(options: authOptions ?? connection.options)
+                let authenticator = self.authenticator ?? Native.Authenticator(options: connection.options, attempts: attempts)
                 self.authenticator = authenticator
                 outcome = authenticator.step(connection.native)
             }
@@ -130,14 +132,7 @@ package final class ConnectOperation<Native: NativeConnection>: EngineOperation 
                 if case .acceptedWithoutPasswords(let warning) = acceptance {
                     connection.options.hostKeyPolicy.warn(host: connection.options.host, port: connection.options.port,
                                                           warning)
-                    var options = connection.options
-                    options.authMethods = options.authMethods.filter {
-                        switch $0 {
-                        case .password, .keyboardInteractive: return false
-                        default: return true
-                        }
-                    }
-                    authOptions = options
+                    attempts = attempts.filter { !$0.sendsPassword }
                 }
                 return .done
             case .failure(let error as SSHError):

@@ -90,6 +90,10 @@ package final class ConnectionDriver<Native: NativeConnection>: IOHandler {
 
     // MARK: Driving
 
+    package var loopActivity: String {
+        "connection to \(options.host):\(options.port): \(operations.activity ?? "channels")"
+    }
+
     package func handleIO(_ events: IOEvents) {
         if events.contains(.readable) { heardSinceKeepalive = true }
         // Before any native call reads it (on any wake-up: the library reads whenever it is called): what the

@@ -39,13 +39,18 @@ package struct EngineRuntime: Sendable {
             }
         }
         let hostKeyCheck = await HostKeyCheck.prepare(options.hostKeyPolicy, host: options.host, port: options.port)
+        // Key and certificate files read, keys parsed and decrypted, the agent connected and listed: all before
+        // the loop, which then only makes the native calls.
+        let attempts = await AuthAttempt.prepare(options.authMethods) { contents, passphrase in
+            await Native.prepareKey(contents, passphrase: passphrase)
+        }
         var transport: (any PreconnectedTransport)?
         if let hop = options.jumpHosts.last {
             transport = try await tunnel(Native.self, to: options, through: hop, before: Array(options.jumpHosts.dropLast()),
                                          loop: loop)
         } else if let command = options.proxyCommand {
             let (host, port) = (options.host, options.port)
-            transport = try await BlockingPool.shared.run { () throws(SSHError) in
+            transport = try await BlockingPool.processes.run { () throws(SSHError) in
                 try ProxyCommandProcess.spawn(command, host: host, port: port)
             }
         }
@@ -70,7 +75,8 @@ package struct EngineRuntime: Sendable {
                         return
                     }
                     connection.enqueue(ConnectOperation(addresses: resolved, transport: started, options: options,
-                                                        hostKeyCheck: hostKeyCheck, continuation: continuation))
+                                                        attempts: attempts, hostKeyCheck: hostKeyCheck,
+                                                        continuation: continuation))
                 }
             }
         } onCancel: {

@@ -54,6 +54,10 @@ package protocol NativeConnection: AnyObject, SendableMetatype {
     /// Creates the native side of a connection in `context`.
     init(context: ConnectionContext)
 
+    /// Parses (and decrypts) a private key into the engine's key cache, before a connection that offers it starts;
+    /// off the loops, once per key for the process.
+    static func prepareKey(_ contents: [UInt8], passphrase: String?) async
+
     /// What to connect to, and the socket.
     var context: ConnectionContext { get }
     /// An error from the library's last error on this session, naming the host (`message` when it has none).
@@ -150,8 +154,8 @@ package protocol NativeChannelOpener: AnyObject {
 package protocol NativeAuthenticator: AnyObject {
     /// The engine's native connection.
     associatedtype Native: NativeConnection
-    /// Plans the attempts `options` ask for.
-    init(options: SSHConnectionOptions)
+    /// Authenticates as `options` say, with `attempts` (planned and prepared before the connection started).
+    init(options: SSHConnectionOptions, attempts: [AuthAttempt])
     /// One step of authentication.
     func step(_ connection: Native) -> NativeStep
 }

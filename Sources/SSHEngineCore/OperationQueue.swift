@@ -53,6 +53,7 @@ package final class OperationQueue<Connection: AnyObject> {
     /// Restarts the head operation's deadline (an operation with phases calls this between them).
     /// `nil` means no deadline.
     package func restartDeadline(_ timeout: Duration?, activity: String) {
+        self.activity = activity
         if let deadline { loop.cancelTimer(deadline) }
         deadline = nil
         guard let timeout else { return }
@@ -67,6 +68,7 @@ package final class OperationQueue<Connection: AnyObject> {
     private func armDeadline() {
         if let deadline { loop.cancelTimer(deadline) }
         deadline = nil
+        activity = nil
         if let head = operations.first { restartDeadline(head.timeout, activity: head.activity) }
     }
 
@@ -83,6 +85,9 @@ package final class OperationQueue<Connection: AnyObject> {
         }
         return finished
     }
+
+    /// What the head operation (or its current phase) is doing, for a watchdog report.
+    package private(set) var activity: String?
 
     /// Empties the queue and stops the deadline, returning what was pending (to be failed by the caller).
     package func removeAll() -> [any EngineOperation<Connection>] {

@@ -1,4 +1,3 @@
-import Dispatch
 import SSHBackend
 import SSHKnownHosts
 import SSHEventLoop
@@ -13,10 +12,10 @@ import Glibc
 /// passphrase-protected key costs one key derivation (OpenSSH's bcrypt KDF: about 0.1 s of CPU) instead of one per
 /// host. A key that cannot be read with a passphrase is remembered too, so a wrong passphrase costs one derivation.
 ///
-/// ``prepare(_:)`` parses the keys a connection will offer before it starts, off the loops and the cooperative pool:
-/// a key already parsed is found on libdispatch's queue, and a parse gets a thread of its own (once per key, however
-/// many connections ask for it at the same moment); the authentication step then only looks the result up
-/// (``value(contents:passphrase:)``).
+/// ``prepare(contents:passphrase:)`` parses the keys a connection will offer before it starts (``AuthAttempt``'s
+/// plan read them, default identities included), off the loops and the cooperative pool: a parse gets a thread of
+/// its own, once per key however many connections ask for it at the same moment; the authentication step then only
+/// looks the result up (``value(contents:passphrase:)``).
 package final class PrivateKeyCache<Parsed: Sendable>: Sendable {
     /// A key and its passphrase, as the cache tells them apart: the passphrase only as a salted SHA-256 digest,
     /// so the cache (which lives as long as the process) never holds a passphrase.
@@ -30,14 +29,8 @@ package final class PrivateKeyCache<Parsed: Sendable>: Sendable {
         }
     }
 
-    /// Where a key comes from, for parses in flight.
-    private enum Source: Hashable, Sendable {
-        case file(String)
-        case text([UInt8])
-    }
-
     private struct FlightKey: Hashable, Sendable {
-        let source: Source
+        let contents: [UInt8]
         let passphrase: PassphraseDigest?
     }
 
@@ -90,28 +83,12 @@ package final class PrivateKeyCache<Parsed: Sendable>: Sendable {
         }
     }
 
-    /// Parses every key the connection (and its jump hosts) will offer, off the loops, once per key however many
-    /// connections ask at the same moment.
-    package func prepare(_ options: SSHConnectionOptions) async {
-        var sources: [(Source, String?)] = []
-        for hop in [options] + options.jumpHosts {
-            for method in hop.authMethods {
-                switch method {
-                case .privateKeyFile(let path, let passphrase): sources.append((.file(path), passphrase))
-                case .certificate(let path, _, let passphrase): sources.append((.file(path), passphrase))
-                case .privateKey(let data, let passphrase): sources.append((.text(data.bytes), passphrase))
-                case .identityFiles(let paths, let passphrase): sources += paths.map { (.file($0), passphrase) }
-                default: break
-                }
-            }
-        }
-        for (source, passphrase) in sources { await prepare(source, passphrase: passphrase) }
-    }
-
-    private func prepare(_ source: Source, passphrase: String?) async {
-        if case .text(let bytes) = source,
-           state.withLock({ $0.map[Identity(contents: bytes, passphrase: passphrase)] != nil }) { return }
-        let flight = FlightKey(source: source, passphrase: passphrase.map(PassphraseDigest.init))
+    /// Parses a key's `contents` with `passphrase` before a connection that offers it starts, off the loops and the
+    /// cooperative pool, once per key however many connections ask at the same moment.
+    package func prepare(contents: [UInt8], passphrase: String?) async {
+        let identity = Identity(contents: contents, passphrase: passphrase)
+        if state.withLock({ $0.map[identity] != nil }) { return }
+        let flight = FlightKey(contents: contents, passphrase: passphrase.map(PassphraseDigest.init))
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let first = flights.withLock { waiting -> Bool in
                 if waiting[flight] != nil {
@@ -122,25 +99,13 @@ package final class PrivateKeyCache<Parsed: Sendable>: Sendable {
                 return true
             }
             guard first else { return }
-            DispatchQueue.global(qos: .userInitiated).async {
-                let resume: @Sendable () -> Void = {
-                    for waiter in self.flights.withLock({ $0.removeValue(forKey: flight) ?? [] }) { waiter.resume() }
-                }
-                let contents: [UInt8]? = switch source {
-                case .file(let path): PrivateKeyFile.contents(ofFile: expandTilde(path))  // unreadable: the auth step says why
-                case .text(let bytes): bytes
-                }
-                guard let contents else { return resume() }
-                let identity = Identity(contents: contents, passphrase: passphrase)
-                guard self.state.withLock({ $0.map[identity] == nil }) else { return resume() }
-                // A parse (perhaps a key derivation) gets a thread of its own, once per key, so it never holds up
-                // the queue's other work, such as another connection finding its key already parsed.
-                let parse: @Sendable () -> Void = {
-                    _ = self.store(identity, passphrase: passphrase)
-                    resume()
-                }
-                if !runOnDetachedThread(parse) { parse() }
+            // A parse (perhaps a key derivation) gets a thread of its own, once per key, so it never holds up the
+            // file pool's other work, such as another connection reading its key.
+            let parse: @Sendable () -> Void = {
+                if self.state.withLock({ $0.map[identity] == nil }) { _ = self.store(identity, passphrase: passphrase) }
+                for waiter in self.flights.withLock({ $0.removeValue(forKey: flight) ?? [] }) { waiter.resume() }
             }
+            if !runOnDetachedThread(parse) { BlockingPool.files.submit(parse) }
         }
     }
 }

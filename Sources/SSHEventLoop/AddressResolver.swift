@@ -32,7 +32,7 @@ package struct SocketAddress: Sendable, CustomStringConvertible {
 }
 
 /// Turns host names into addresses without blocking an event loop: numeric addresses are parsed inline, names
-/// are looked up on the ``BlockingPool`` under a deadline.
+/// are looked up on the ``BlockingPool/names`` pool under a deadline.
 package enum AddressResolver {
     /// Resolves `host`.
     /// - Throws: ``SSHError/Code/unknownHost`` when the name does not resolve, ``SSHError/Code/timeout`` when
@@ -54,7 +54,7 @@ package enum AddressResolver {
                         message: "resolving \(host) took longer than the connect timeout (\(timeout))")))
                 } }
             } }
-            BlockingPool.shared.submit {
+            BlockingPool.names.submit {
                 once.resume(with: Result { try lookup(host: host, port: port, family: family, numericOnly: false) })
                 guard timeout != nil else { return }
                 loop.execute {

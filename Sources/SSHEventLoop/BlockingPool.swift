@@ -6,15 +6,24 @@ import CEventLoopShims
 import Glibc
 #endif
 
-/// A small, fixed set of threads for the few calls that can only block (name resolution, and later native
-/// calls with no non-blocking form), so they never block an event loop or Swift's cooperative pool.
+/// A small, fixed set of threads for the calls that can only block, so they never block an event loop or Swift's
+/// cooperative pool. Each kind of blocking work has a pool of its own, so one kind cannot starve another: four
+/// slow name lookups leave file I/O and child processes their threads.
 package final class BlockingPool: @unchecked Sendable {
     private var mutex = pthread_mutex_t()
     private var condition = pthread_cond_t()
     private var queue: [@Sendable () -> Void] = []  // guarded by `mutex`
 
-    /// The process-wide pool of 4 threads.
-    package static let shared = BlockingPool(threads: 4)
+    /// Name resolution (`getaddrinfo`), 4 threads. glibc cannot interrupt a lookup in progress: one that outlives
+    /// its connect deadline keeps its thread until the resolver's own timeout (`resolv.conf`), here only.
+    package static let names = BlockingPool(threads: 4)
+
+    /// File I/O: known_hosts and ssh_config reads, `flock`, key and certificate files, local transfer files, the
+    /// agent's connect and list; 4 threads.
+    package static let files = BlockingPool(threads: 4)
+
+    /// Child processes: ProxyCommand spawns and `Match exec` commands (each under a timeout), 2 threads.
+    package static let processes = BlockingPool(threads: 2)
 
     /// Starts `threads` worker threads.
     package init(threads: Int) {

@@ -26,6 +26,13 @@ package struct IOEvents: OptionSet, Sendable {
 package protocol IOHandler: AnyObject {
     /// The socket reported `events`.
     func handleIO(_ events: IOEvents)
+    /// What the handler is doing now, for a ``LoopWatchdog`` report.
+    var loopActivity: String { get }
+}
+
+extension IOHandler {
+    /// The handler's type.
+    package var loopActivity: String { "I/O handler \(type(of: self))" }
 }
 
 /// Identifies a registration. Never reused, so an event for a closed socket whose fd number was reused by a
@@ -252,7 +259,7 @@ package final class EventLoop: @unchecked Sendable {
                 if ProcessExitGuard.isExiting { ProcessExitGuard.park() }
                 let watch = LoopWatchdog.start()
                 handler.handleIO(IOEvents(epoll: event.events))
-                watch?.check { "I/O handler \(type(of: handler))" }
+                watch?.check { handler.loopActivity }
             }
             runExpiredTimers()
             runTasks()

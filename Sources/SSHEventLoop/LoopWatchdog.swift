@@ -8,15 +8,26 @@ import Glibc
 /// handler, timer and handed-over task it runs, and each that held the thread over ``threshold`` is reported with
 /// its name (the handler's type, the timer's name, or the file and line that handed the task over).
 ///
-/// Time spent waiting for a CPU (another process had it: a loaded machine) is not the callback's fault and is
-/// taken off, from the thread's run-queue wait in `/proc/thread-self/schedstat`; what is left is time the callback
-/// ran or slept in a blocking call. Release builds compile it out.
+/// What counts is the callback's own time: its CPU time, and time asleep in a call that blocked (the thread gave up
+/// its CPU of its own accord: `getrusage`'s voluntary switches). Time it was runnable but had no CPU (another
+/// process had it, in `/proc/thread-self/schedstat`; or, in a virtual machine, the host took it) is not the
+/// callback's fault and is left out. Release builds compile it out.
 package enum LoopWatchdog {
     /// How long a callback may hold its loop thread.
     package static let threshold: Duration = .milliseconds(10)
 
     private static let enabled = Atomic<Bool>(false)
     private static let found = Mutex<[String]>([])
+    /// The known blocking call made in the callback running on each loop thread, to name in a report.
+    private static let known = Mutex<[UInt: String]>([:])
+
+    /// Runs `body`, a blocking call made on a loop on purpose (an agent signature: the C libraries sign
+    /// synchronously), naming it in any report of the callback it runs in.
+    package static func knownBlockingCall<T>(_ name: String, _ body: () -> T) -> T {
+        guard isActive else { return body() }
+        known.withLock { $0[UInt(pthread_self())] = name }
+        return body()
+    }
 
     /// Starts timing callbacks (debug builds; a no-op in release builds).
     package static func enable() {
@@ -46,13 +57,25 @@ package enum LoopWatchdog {
     /// A callback being timed.
     struct Watch {
         let wall: UInt64
+        let cpu: UInt64
+        let voluntarySwitches: Int
         let queued: UInt64?
 
-        /// Reports the callback named by `name` if it held the thread over the threshold.
+        /// Reports the callback named by `name` if it held the thread over the threshold: computing (on a CPU) or
+        /// asleep in a call that blocked (the thread gave up its CPU). Time the thread was runnable but had no CPU
+        /// (another process had it, or, in a virtual machine, the host took it: steal) is nobody's call.
         func check(_ name: () -> String) {
-            let held = LoopWatchdog.held(since: self)
-            guard held > LoopWatchdog.threshold.nanoseconds else { return }
-            let report = "\(name()) held the loop \(held / 1_000_000) ms"
+            let wall = MonotonicClock.now &- self.wall
+            let limit = LoopWatchdog.threshold.nanoseconds
+            guard wall > limit else { return }
+            let waited = (LoopWatchdog.schedstatQueued() ?? 0) &- (queued ?? 0)
+            let cpu = LoopWatchdog.threadCPU() &- self.cpu
+            let blocked = LoopWatchdog.voluntarySwitches() > voluntarySwitches
+            let asleep = blocked && wall > waited &+ cpu ? wall - waited - cpu : 0
+            guard cpu > limit || asleep > limit else { return }
+            let call = LoopWatchdog.known.withLock { $0[UInt(pthread_self())] }
+            let report = "\(name()) held the loop \((cpu + asleep) / 1_000_000) ms (\(cpu / 1_000_000) ms computing, "
+                + "\(asleep / 1_000_000) ms asleep in a blocking call\(call.map { ": \($0)" } ?? ""))"
             LoopWatchdog.found.withLock { $0.append(report) }
             let line = Array("loop watchdog: \(report)\n".utf8)
             _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
@@ -63,18 +86,28 @@ package enum LoopWatchdog {
     @inline(__always)
     static func start() -> Watch? {
         guard isActive else { return nil }
-        return Watch(wall: MonotonicClock.now, queued: runQueueWait())
+        known.withLock { $0[UInt(pthread_self())] = nil }
+        return Watch(wall: MonotonicClock.now, cpu: threadCPU(), voluntarySwitches: voluntarySwitches(),
+                     queued: schedstatQueued())
     }
 
-    static func held(since watch: Watch) -> UInt64 {
-        let wall = MonotonicClock.now &- watch.wall
-        guard let before = watch.queued, let after = runQueueWait(), after >= before else { return wall }
-        let waited = after - before
-        return wall > waited ? wall - waited : 0
+    /// How often this thread gave up its CPU of its own accord (blocked in a call) so far.
+    static func voluntarySwitches() -> Int {
+        var usage = rusage()
+        getrusage(__rusage_who_t(1), &usage)  // RUSAGE_THREAD
+        return usage.ru_nvcsw
     }
 
-    /// Nanoseconds this thread has spent runnable but waiting for a CPU (schedstat's second field).
-    private static func runQueueWait() -> UInt64? {
+    /// This thread's CPU time, in nanoseconds (exact, unlike schedstat's, which is brought up to date only at
+    /// scheduler events).
+    static func threadCPU() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &spec)
+        return UInt64(spec.tv_sec) &* 1_000_000_000 &+ UInt64(spec.tv_nsec)
+    }
+
+    /// Nanoseconds this thread has waited runnable for a CPU (schedstat's second field).
+    static func schedstatQueued() -> UInt64? {
         let fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }

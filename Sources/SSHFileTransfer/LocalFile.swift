@@ -195,6 +195,6 @@ final class LocalFile: @unchecked Sendable {
     }
 
     private static func blocking<T: Sendable>(_ body: @escaping @Sendable () throws(SSHError) -> T) async throws -> T {
-        try await BlockingPool.shared.run(body)
+        try await BlockingPool.files.run(body)
     }
 }

@@ -49,7 +49,7 @@ public final class KnownHostsStore: Sendable {
     /// Makes sure `paths` are loaded and current (reading on the blocking pool when needed).
     func load(_ paths: [String]) async {
         if fresh(paths) { return }
-        let stamps = await BlockingPool.shared.run { paths.map(Self.stamp) }
+        let stamps = await BlockingPool.files.run { paths.map(Self.stamp) }
         let unchanged = state.withLock { state -> Bool in
             guard var set = state.sets[paths], set.stamps == stamps else { return false }
             set.checked = .now
@@ -57,7 +57,7 @@ public final class KnownHostsStore: Sendable {
             return true
         }
         if unchanged { return }
-        let entries = await BlockingPool.shared.run { paths.flatMap(Self.read) }
+        let entries = await BlockingPool.files.run { paths.flatMap(Self.read) }
         let index = KnownHostsIndex(entries)
         state.withLock { $0.sets[paths] = LoadedSet(stamps: stamps, index: index, checked: .now) }
     }
@@ -158,7 +158,7 @@ final class KnownHostsWriter: Sendable {
                 pending.writing = true
                 return true
             }
-            if start { BlockingPool.shared.submit { self.drain() } }
+            if start { BlockingPool.files.submit { self.drain() } }
         }
     }
 

@@ -8,7 +8,7 @@ import Testing
 struct ProxyCommandTests {
     /// `ssh -W host:port` through `jump`, OpenSSH's own client as the proxy; with a `marker`, a shell first
     /// touches it (OpenSSH runs the command as `exec <command>`, so the shell is the command).
-    private func sshW(through jump: TestSSHServer, marker: String? = nil) -> String {
+    static func sshW(through jump: TestSSHServer, marker: String? = nil) -> String {
         let ssh = "/usr/bin/ssh -F none -o BatchMode=yes -o StrictHostKeyChecking=yes "
             + "-o UserKnownHostsFile=\(TestKeys.shared.knownHosts) -o GlobalKnownHostsFile=/dev/null -i \(TestKeys.shared.ed25519) "
             + "-p \(jump.port) -W %h:%p \(TestUser.name)@\(jump.host)"
@@ -26,7 +26,7 @@ struct ProxyCommandTests {
         let dir = try scratchDirectory("proxy")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var options = target.options()
-        options.proxyCommand = sshW(through: jump, marker: "\(dir)/used")
+        options.proxyCommand = Self.sshW(through: jump, marker: "\(dir)/used")
             .replacingOccurrences(of: "%h", with: target.host).replacingOccurrences(of: "%p", with: String(target.port))
         let session: any SSHSession
         do { session = try await engine.backend.connect(options) } catch {

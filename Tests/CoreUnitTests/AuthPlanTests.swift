@@ -17,9 +17,15 @@ struct AuthPlanTests {
         ])
         #expect(plan.map(\.protocolMethod) == ["publickey", "publickey", "publickey", "publickey", "password"])
         guard plan.count == 5 else { return }
-        if case .keyFile(let path, _, let explicit) = plan[0] { #expect(path == "/keys/deploy" && explicit) }
-        if case .keyFile(let path, _, let explicit) = plan[2] { #expect(path == "\(dir)/id_rsa" && !explicit) }
-        if case .keyFile(let path, _, _) = plan[3] { #expect(path == "\(dir)/id_ed25519") }
+        if case .keyFile(let path, _, let explicit, let file) = plan[0] {
+            #expect(path == "/keys/deploy" && explicit)
+            #expect(file.problem == "cannot read /keys/deploy: file not found")
+        }
+        if case .keyFile(let path, _, let explicit, let file) = plan[2] {
+            #expect(path == "\(dir)/id_rsa" && !explicit)
+            #expect(file.bytes == [], "read when planned, before any connection")
+        }
+        if case .keyFile(let path, _, _, _) = plan[3] { #expect(path == "\(dir)/id_ed25519") }
         #expect(!plan.description.contains("secret"), "a password never appears in a description")
     }
 
@@ -27,7 +33,7 @@ struct AuthPlanTests {
     func progress() {
         let options = SSHConnectionOptions(host: "h", port: 2200, user: "deploy",
                                            authMethods: [.agent(), .password("pw")])
-        var progress = AuthProgress(options: options)
+        var progress = AuthProgress(options: options, attempts: AuthAttempt.plan(options.authMethods))
         progress.serverMethods = ["password"]
         let next = progress.next()
         #expect(next?.protocolMethod == "password")
@@ -43,10 +49,68 @@ struct AuthPlanTests {
     @Test("when only the caller's own key was at fault the error is invalidKey, naming the file")
     func keyProblemsOnly() {
         let options = SSHConnectionOptions(host: "h", authMethods: [.privateKeyFile(path: "/no/such/key")])
-        var progress = AuthProgress(options: options)
+        var progress = AuthProgress(options: options, attempts: AuthAttempt.plan(options.authMethods))
         #expect(progress.next() == nil)
         let error = progress.exhaustedError
         #expect(error.code == .invalidKey)
         #expect(error.description.contains("/no/such/key"))
+    }
+}
+
+/// The authentication machine both engines run, as a table: every (state, event) pair and the move it makes.
+@Suite("Authentication machine")
+struct AuthRunTests {
+    static let lost = SSHError(.connectionLost, message: "broke")
+
+    /// A state or action as text, to compare.
+    static func name(_ state: AuthRun.State) -> String {
+        switch state {
+        case .askingMethods: "askingMethods"
+        case .choosing: "choosing"
+        case .attempting(let index): "attempting(\(index))"
+        case .succeeded: "succeeded"
+        case .failed(let error): "failed(\(error.code))"
+        }
+    }
+
+    static func name(_ action: AuthRun.Action) -> String {
+        switch action {
+        case .waitForIO: "waitForIO"
+        case .succeed: "succeed"
+        case .record(let text, let keyProblem): "record(\(text), keyProblem: \(keyProblem))"
+        case .fail(let error): "fail(\(error.code))"
+        case .proceed: "proceed"
+        }
+    }
+
+    static let table: [(AuthRun.State, AuthRun.Event, String, String)] = [
+        (.askingMethods, .methods(.wouldBlock), "askingMethods", "waitForIO"),
+        (.askingMethods, .methods(.accepted), "succeeded", "succeed"),
+        (.askingMethods, .methods(.offered), "choosing", "proceed"),
+        (.askingMethods, .methods(.failed(lost)), "failed(connectionLost)", "fail(connectionLost)"),
+        (.attempting(2), .attempt(.wouldBlock, isExplicitKey: true), "attempting(2)", "waitForIO"),
+        (.attempting(2), .attempt(.accepted, isExplicitKey: false), "succeeded", "succeed"),
+        (.attempting(2), .attempt(.partial(["password"]), isExplicitKey: false), "choosing",
+         "record(accepted, but the server requires a further method, keyProblem: false)"),
+        (.attempting(2), .attempt(.denied("denied by the server"), isExplicitKey: true), "choosing",
+         "record(denied by the server, keyProblem: false)"),
+        (.attempting(2), .attempt(.keyProblem("wrong passphrase"), isExplicitKey: true), "choosing",
+         "record(wrong passphrase, keyProblem: true)"),
+        (.attempting(2), .attempt(.keyProblem("wrong passphrase"), isExplicitKey: false), "choosing",
+         "record(wrong passphrase, keyProblem: false)"),
+        (.attempting(2), .attempt(.failed(lost), isExplicitKey: false), "failed(connectionLost)", "fail(connectionLost)"),
+        // Events that cannot happen in a state end the run as a protocol error, never a crash.
+        (.askingMethods, .attempt(.accepted, isExplicitKey: false), "failed(protocolError)", "fail(protocolError)"),
+        (.attempting(0), .methods(.offered), "failed(protocolError)", "fail(protocolError)"),
+        (.succeeded, .methods(.accepted), "failed(protocolError)", "fail(protocolError)"),
+        (.choosing, .attempt(.accepted, isExplicitKey: false), "failed(protocolError)", "fail(protocolError)"),
+    ]
+
+    @Test("every (state, event) pair moves to its state with its action", arguments: table.indices)
+    func transition(row: Int) {
+        let (state, event, expectedState, expectedAction) = Self.table[row]
+        let (next, action) = AuthRun.transition(state, event)
+        #expect(Self.name(next) == expectedState)
+        #expect(Self.name(action) == expectedAction)
     }
 }

@@ -15,6 +15,7 @@ final class ScriptedConnection: NativeConnection {
     var teardowns: [Bool] = []
 
     init(context: ConnectionContext) { self.context = context }
+    static func prepareKey(_: [UInt8], passphrase _: String?) async {}
 
     func nativeError(_ code: SSHError.Code, _ message: String) -> SSHError { error(code, message) }
     static let supportedAlgorithms = SSHAlgorithmSupport(hostKeys: ["ssh-ed25519"], ciphers: [], keyExchange: [], macs: [])
@@ -35,7 +36,7 @@ final class ScriptedConnection: NativeConnection {
 
 /// Authenticates at once.
 final class ScriptedAuthenticator: NativeAuthenticator {
-    init(options _: SSHConnectionOptions) {}
+    init(options _: SSHConnectionOptions, attempts _: [AuthAttempt]) {}
     func step(_: ScriptedConnection) -> NativeStep { .done }
 }
 
