@@ -62,6 +62,7 @@ package struct EngineRuntime: Sendable {
         let banner = try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<String?, any Error>) in
                 loop.execute {
+                    LoopWatchdog.describe("starting the connection to \(options.host):\(options.port)")
                     let connection = ConnectionDriver<Native>(loop: loop, options: options, streamCapacity: capacity,
                                                               published: state)
                     let bound = LoopBound(connection, loop: loop)

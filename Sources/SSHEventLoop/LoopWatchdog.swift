@@ -21,6 +21,16 @@ package enum LoopWatchdog {
     /// The known blocking call made in the callback running on each loop thread, to name in a report.
     private static let known = Mutex<[UInt: String]>([:])
 
+    /// Names what the running callback is about (a task's host), for a report of it. Costs nothing when off.
+    package static func describe(_ context: @autoclosure () -> String) {
+        guard isActive else { return }
+        let text = context()
+        contexts.withLock { $0[UInt(pthread_self())] = text }
+    }
+
+    /// What each loop thread's running callback said it is about.
+    private static let contexts = Mutex<[UInt: String]>([:])
+
     /// Runs `body`, a blocking call made on a loop on purpose (an agent signature: the C libraries sign
     /// synchronously), naming it in any report of the callback it runs in.
     package static func knownBlockingCall<T>(_ name: String, _ body: () -> T) -> T {
@@ -74,7 +84,8 @@ package enum LoopWatchdog {
             let asleep = blocked && wall > waited &+ cpu ? wall - waited - cpu : 0
             guard cpu > limit || asleep > limit else { return }
             let call = LoopWatchdog.known.withLock { $0[UInt(pthread_self())] }
-            let report = "\(name()) held the loop \((cpu + asleep) / 1_000_000) ms (\(cpu / 1_000_000) ms computing, "
+            let context = LoopWatchdog.contexts.withLock { $0[UInt(pthread_self())] }
+            let report = "\(name())\(context.map { " (\($0))" } ?? "") held the loop \((cpu + asleep) / 1_000_000) ms (\(cpu / 1_000_000) ms computing, "
                 + "\(asleep / 1_000_000) ms asleep in a blocking call\(call.map { ": \($0)" } ?? ""))"
             LoopWatchdog.found.withLock { $0.append(report) }
             let line = Array("loop watchdog: \(report)\n".utf8)
@@ -87,6 +98,7 @@ package enum LoopWatchdog {
     static func start() -> Watch? {
         guard isActive else { return nil }
         known.withLock { $0[UInt(pthread_self())] = nil }
+        contexts.withLock { $0[UInt(pthread_self())] = nil }
         return Watch(wall: MonotonicClock.now, cpu: threadCPU(), voluntarySwitches: voluntarySwitches(),
                      queued: schedstatQueued())
     }

@@ -148,6 +148,22 @@ struct SSHConfigTests {
         #expect(total == 36)
     }
 
+    @Test("a Match exec command that hangs is killed at the resolver's timeout and fails the host, naming file, line and command")
+    func matchExecTimeout() async throws {
+        let dir = try scratchDirectory("config-exec")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = "\(dir)/config"
+        // Without the timeout the command would end after 300 s, holding (exit 0): the test would fail by its limit.
+        try "Match exec \"sleep 300\"\n    Port 2201\n".write(toFile: file, atomically: true, encoding: .utf8)
+        chmod(file, 0o600)
+        let resolver = SSHConfigResolver(matchExecTimeout: .milliseconds(200))
+        let error = await #expect(throws: SSHError.self) { try await resolver.resolve(host: "h", source: .file(file)) }
+        #expect(error?.code == .invalidArgument)
+        #expect(error?.message.contains("\(file) line 1") == true, "\(error.map { "\($0)" } ?? "")")
+        #expect(error?.message.contains("'sleep 300' ran longer than 0.2 seconds and was killed") == true,
+                "\(error.map { "\($0)" } ?? "")")
+    }
+
     @Test("errors name file and line: unknown keyword, bad value, bad quotes; IgnoreUnknown; unsafe permissions")
     func errors() async throws {
         let dir = try scratchDirectory("config-err")
