@@ -8,6 +8,8 @@ int ceventloop_set_thread_name(const char *name) {
 
 #include <dlfcn.h>
 #include <stdint.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 /* OpenSSL's OPENSSL_INIT_NO_ATEXIT (openssl/crypto.h, OpenSSL 1.1.1 and later). */
 #define CEVENTLOOP_OPENSSL_INIT_NO_ATEXIT 0x00080000L
@@ -19,4 +21,12 @@ int ceventloop_openssl_skip_exit_cleanup(void) {
     init_crypto init = (init_crypto)dlsym(RTLD_DEFAULT, "OPENSSL_init_crypto");
     if (init == NULL) return 0;
     return init(CEVENTLOOP_OPENSSL_INIT_NO_ATEXIT, NULL);
+}
+
+int ceventloop_pidfd_open(int pid) {
+#ifdef SYS_pidfd_open
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+    return (int)syscall(434, pid, 0);
+#endif
 }

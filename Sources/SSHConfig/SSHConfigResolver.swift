@@ -168,25 +168,12 @@ public final class SSHConfigResolver: Sendable {
     private func runExec(_ command: String, location: String) async throws -> Bool {
         if let known = execResults.withLock({ $0[command] }) { return known }
         let limit = matchExecTimeout
-        let holds = try await BlockingPool.processes.run { () throws(SSHError) -> Bool in
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            process.arguments = ["-c", command]
-            process.standardInput = FileHandle.nullDevice
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            let ended = DispatchSemaphore(value: 0)
-            process.terminationHandler = { _ in ended.signal() }
-            guard (try? process.run()) != nil else { return false }
-            let seconds = Double(limit.components.seconds) + Double(limit.components.attoseconds) / 1e18
-            if ended.wait(timeout: .now() + seconds) == .timedOut {
-                kill(process.processIdentifier, SIGKILL)
-                ended.wait()
-                throw SSHError(.invalidArgument, message: "\(location): Match exec command '\(command)' ran longer than "
-                               + "\(limit) and was killed")
-            }
-            return process.terminationStatus == 0
+        let outcome = await BlockingPool.processes.run { ChildProcess.runShell(command, timeout: limit) }
+        if outcome == .timedOut {
+            throw SSHError(.invalidArgument, message: "\(location): Match exec command '\(command)' ran longer than \(limit) "
+                           + "and was killed")
         }
+        let holds = outcome == .exited(0)
         execResults.withLock { $0[command] = holds }
         return holds
     }

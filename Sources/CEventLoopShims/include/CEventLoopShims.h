@@ -11,4 +11,8 @@ int ceventloop_set_thread_name(const char *name);
    inside libcrypto when the process exits. Effective only before OpenSSL's first full initialisation; returns 1
    when OpenSSL accepted the call, 0 when there is no OpenSSL in the process or it failed. */
 int ceventloop_openssl_skip_exit_cleanup(void);
+
+/* pidfd_open(2) (Linux 5.3): a descriptor that polls readable once the process `pid` exits; -1 with errno when the
+   kernel lacks it. */
+int ceventloop_pidfd_open(int pid);
 #endif

@@ -1,0 +1,56 @@
+import CEventLoopShims
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs a short command to completion under a timeout: blocking, for the child-process pool
+/// (``BlockingPool/processes``). The child is waited for on a pidfd (`pidfd_open`, Linux 5.3), so the wait is one
+/// `poll` with the remaining time, never a loop of checks.
+package enum ChildProcess {
+    /// How a run ended.
+    package enum Outcome: Equatable, Sendable {
+        /// It exited with this status (a signal's number + 128 when a signal ended it).
+        case exited(Int32)
+        /// It ran past the timeout and was killed.
+        case timedOut
+        /// It could not be started.
+        case notStarted
+    }
+
+    /// Runs `/bin/sh -c command` with stdin, stdout and stderr on `/dev/null`; kills it (SIGKILL) past `timeout`.
+    package static func runShell(_ command: String, timeout: Duration) -> Outcome {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        for fd in Int32(0)...2 { posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0) }
+        let arguments = ["/bin/sh", "-c", command]
+        var cArguments: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { for argument in cArguments { free(argument) } }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, "/bin/sh", &actions, nil, &cArguments, environ) == 0 else { return .notStarted }
+        let pidfd = ceventloop_pidfd_open(pid)
+        var timedOut = false
+        if pidfd >= 0 {
+            defer { close(pidfd) }
+            let deadline = MonotonicClock.now &+ timeout.nanoseconds
+            while true {
+                let now = MonotonicClock.now
+                guard now < deadline else {
+                    timedOut = true
+                    break
+                }
+                var entry = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
+                let rc = poll(&entry, 1, Int32(clamping: (deadline - now + 999_999) / 1_000_000))
+                if rc > 0 { break }  // it exited
+                if rc < 0 && errno != EINTR { break }
+            }
+        }
+        if timedOut { kill(pid, SIGKILL) }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        if timedOut { return .timedOut }
+        let signal = status & 0x7f
+        return .exited(signal == 0 ? (status >> 8) & 0xff : 128 + signal)
+    }
+}
