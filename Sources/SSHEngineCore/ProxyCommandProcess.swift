@@ -8,8 +8,8 @@ import Glibc
 
 /// A `ProxyCommand` child: `/bin/sh -c 'exec <command>'` with one end of a socket pair as its stdin and stdout,
 /// the other end the connection's socket, so the engine speaks SSH through the child as through TCP. When the
-/// connection lets go of its socket, the child sees EOF; it is then reaped from loop timers (never by blocking),
-/// and terminated if it lingers.
+/// connection lets go of its socket, the child sees EOF; the loop then waits for its exit on a pidfd (never by
+/// blocking or polling) and reaps it, terminating it if it lingers.
 package final class ProxyCommandProcess: PreconnectedTransport {
     /// The child's process id.
     package let pid: pid_t
@@ -45,28 +45,16 @@ package final class ProxyCommandProcess: PreconnectedTransport {
         return ProxyCommandProcess(pid: pid, fd: pair[0])
     }
 
-    /// Reaps the child once it exits, checking every 50 ms on `loop`'s timers; after 2 s it is sent SIGTERM, after
-    /// 4 s SIGKILL. Idempotent.
+    /// Reaps the child once it exits: the loop watches a pidfd of it (no polling); after 2 s it is sent SIGTERM,
+    /// after 4 s SIGKILL. Idempotent.
     package func reap(on loop: EventLoop) {
         let first = reaped.withLock { done -> Bool in
             defer { done = true }
             return !done
         }
         guard first else { return }
-        check(loop: loop, elapsed: .zero)
-    }
-
-    private func check(loop: EventLoop, elapsed: Duration) {
-        var status: Int32 = 0
-        if waitpid(pid, &status, WNOHANG) != 0 { return }  // exited (or already reaped)
-        if elapsed >= .seconds(4) {
-            kill(pid, SIGKILL)
-        } else if elapsed >= .seconds(2) {
-            kill(pid, SIGTERM)
-        }
-        loop.execute {
-            loop.scheduleTimer(after: .milliseconds(50), name: "ProxyCommand exit check") { [self] in self.check(loop: loop, elapsed: elapsed + .milliseconds(50)) }
-        }
+        let pid = pid
+        loop.execute { ChildReaper.watch(pid, on: loop) }
     }
 
     /// The connection let go of the socket: the child sees EOF and is reaped.
@@ -140,4 +128,57 @@ package func socketPair(for purpose: String, host: String, port: Int) throws(SSH
     }
     _ = fcntl(pair[0], F_SETFL, fcntl(pair[0], F_GETFL) | O_NONBLOCK)
     return pair
+}
+
+/// Waits on the loop for a child to exit (its pidfd turns readable), reaps it, and sends SIGTERM after 2 s and
+/// SIGKILL after 4 s if it lingers. Loop thread only.
+private final class ChildReaper: IOHandler {
+    private let pid: pid_t
+    private let pidfd: Int32
+    private let loop: EventLoop
+    private var registration: RegistrationID?
+    private var timers: [TimerID] = []
+
+    private init(pid: pid_t, pidfd: Int32, loop: EventLoop) {
+        self.pid = pid
+        self.pidfd = pidfd
+        self.loop = loop
+    }
+
+    /// Starts watching `pid` (already reaped: nothing to do).
+    static func watch(_ pid: pid_t, on loop: EventLoop) {
+        var status: Int32 = 0
+        if waitpid(pid, &status, WNOHANG) != 0 { return }
+        let pidfd = ChildProcess.pidfd(of: pid)
+        guard pidfd >= 0 else {
+            // No pidfd (a kernel before 5.3): signal and reap from timers.
+            for (delay, signal) in [(Duration.seconds(2), SIGTERM), (.seconds(4), SIGKILL)] {
+                loop.scheduleTimer(after: delay, name: "ProxyCommand stop") {
+                    if waitpid(pid, &status, WNOHANG) == 0 { kill(pid, signal) }
+                }
+            }
+            loop.scheduleTimer(after: .seconds(5), name: "ProxyCommand reap") { _ = waitpid(pid, &status, 0) }
+            return
+        }
+        let reaper = ChildReaper(pid: pid, pidfd: pidfd, loop: loop)
+        do {
+            reaper.registration = try loop.register(fd: pidfd, handler: reaper)
+        } catch {
+            close(pidfd)
+            return
+        }
+        reaper.timers = [(Duration.seconds(2), SIGTERM), (.seconds(4), SIGKILL)].map { delay, signal in
+            loop.scheduleTimer(after: delay, name: "ProxyCommand stop") { kill(pid, signal) }
+        }
+    }
+
+    func handleIO(_ events: IOEvents) {
+        var status: Int32 = 0
+        guard waitpid(pid, &status, WNOHANG) != 0 else { return }
+        for timer in timers { loop.cancelTimer(timer) }
+        timers = []
+        if let registration { loop.deregister(fd: pidfd, registration) }
+        registration = nil
+        close(pidfd)
+    }
 }

@@ -18,6 +18,9 @@ package enum ChildProcess {
         case notStarted
     }
 
+    /// A pidfd of `pid` (it polls readable once the process exits), or -1 where the kernel has none (before 5.3).
+    package static func pidfd(of pid: pid_t) -> Int32 { ceventloop_pidfd_open(pid) }
+
     /// Runs `/bin/sh -c command` with stdin, stdout and stderr on `/dev/null`; kills it (SIGKILL) past `timeout`.
     package static func runShell(_ command: String, timeout: Duration) -> Outcome {
         var actions = posix_spawn_file_actions_t()
@@ -29,7 +32,7 @@ package enum ChildProcess {
         defer { for argument in cArguments { free(argument) } }
         var pid: pid_t = 0
         guard posix_spawn(&pid, "/bin/sh", &actions, nil, &cArguments, environ) == 0 else { return .notStarted }
-        let pidfd = ceventloop_pidfd_open(pid)
+        let pidfd = Self.pidfd(of: pid)
         var timedOut = false
         if pidfd >= 0 {
             defer { close(pidfd) }
