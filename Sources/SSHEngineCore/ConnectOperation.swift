@@ -7,12 +7,7 @@ import SSHKnownHosts
 /// The host-key algorithms are set before the handshake, and nothing is sent after it until the key is accepted:
 /// authentication is the next phase.
 package final class ConnectOperation<Native: NativeConnection>: EngineOperation {
-    private enum Phase {
-        case tcp
-        case handshake
-        case verifyHostKey
-        case authenticate
-    }
+    private typealias Phase = ConnectPhase
 
     private var dialer: TCPDialer
     /// The ProxyCommand or tunnel whose socket replaces the TCP connection, if any.
@@ -74,51 +69,49 @@ package final class ConnectOperation<Native: NativeConnection>: EngineOperation 
                 outcome = connection.native.handshake()
             case .verifyHostKey:
                 outcome = verifyHostKey(connection)
+            case .connected, .failed:
+                return true
             case .authenticate:
                 let authenticator = self.authenticator ?? Native.Authenticator(options: connection.options, attempts: attempts)
                 self.authenticator = authenticator
                 outcome = authenticator.step(connection.native)
             }
-            switch outcome {
-            case .wouldBlock:
+            var prompting = false
+            if case .ask = connection.options.hostKeyPolicy.mode { prompting = true }
+            let (next, action) = ConnectPhase.transition(phase, outcome.kind, prompting: prompting)
+            phase = next
+            switch action {
+            case .waitForIO:
                 return false
-            case .failed(let error):
-                connection.fail(error)
+            case .fail:
+                if case .failed(let error) = outcome { connection.fail(error) }
                 return true
-            case .done:
-                switch phase {
-                case .tcp:
-                    do {
-                        let lists = try negotiationLists(connection.options)
-                        offered = lists.hostKeys
-                        try connection.native.makeSession(algorithms: lists)
-                    } catch {
-                        connection.fail(error)
-                        return true
-                    }
-                    phase = .handshake
-                    // As OpenSSH's ConnectTimeout, which also bounds the wait for the server's banner: a server
-                    // whose link died after TCP connected is given up at the connect deadline.
-                    connection.restartDeadline(connection.options.connectTimeout ?? connection.options.operationTimeout,
-                                               activity: "the SSH handshake with \(target)")
-                case .handshake:
-                    connection.keyExchangeDone = true
-                    phase = .verifyHostKey
-                    var prompting = false
-                    if case .ask = connection.options.hostKeyPolicy.mode { prompting = true }
-                    // A prompt waits for a person: no deadline of ours then.
-                    connection.restartDeadline(prompting ? nil : connection.options.operationTimeout,
-                                               activity: "checking the host key of \(target)")
-                case .verifyHostKey:
-                    phase = .authenticate
-                    connection.restartDeadline(connection.options.operationTimeout,
-                                               activity: "authenticating to \(target)")
-                case .authenticate:
-                    authenticator = nil
-                    connection.startKeepalive()
-                    continuation.resume(returning: connection.native.authenticationBanner())
+            case .startHandshake:
+                do {
+                    let lists = try negotiationLists(connection.options)
+                    offered = lists.hostKeys
+                    try connection.native.makeSession(algorithms: lists)
+                } catch {
+                    phase = .failed
+                    connection.fail(error)
                     return true
                 }
+                // As OpenSSH's ConnectTimeout, which also bounds the wait for the server's banner: a server whose
+                // link died after TCP connected is given up at the connect deadline.
+                connection.restartDeadline(connection.options.connectTimeout ?? connection.options.operationTimeout,
+                                           activity: "the SSH handshake with \(target)")
+            case .checkHostKey(let deadline):
+                connection.keyExchangeDone = true
+                // A prompt waits for a person: no deadline of ours then.
+                connection.restartDeadline(deadline ? connection.options.operationTimeout : nil,
+                                           activity: "checking the host key of \(target)")
+            case .authenticate:
+                connection.restartDeadline(connection.options.operationTimeout, activity: "authenticating to \(target)")
+            case .finish:
+                authenticator = nil
+                connection.startKeepalive()
+                continuation.resume(returning: connection.native.authenticationBanner())
+                return true
             }
         }
     }
@@ -194,5 +187,56 @@ package final class ConnectOperation<Native: NativeConnection>: EngineOperation 
                                    ciphers: try limited(wanted.ciphers, support.ciphers, "ciphers"),
                                    keyExchange: try limited(wanted.keyExchange, support.keyExchange, "key-exchange methods"),
                                    macs: try limited(wanted.macs, support.macs, "MACs"))
+    }
+}
+
+/// Where a connect stands: TCP (or the ProxyCommand or tunnel socket), the SSH handshake, the host-key check,
+/// authentication; then connected, or failed.
+package enum ConnectPhase: Equatable, Sendable {
+    case tcp, handshake, verifyHostKey, authenticate, connected, failed
+
+    /// What the phase's native step came to, without its data.
+    package enum Outcome: Equatable, Sendable {
+        case wouldBlock, done, failed
+    }
+
+    /// What the operation does on entering the next phase.
+    package enum Action: Equatable, Sendable {
+        /// Wait for the socket.
+        case waitForIO
+        /// Fail the connection with the step's error.
+        case fail
+        /// Make the native session with the algorithm lists; the connect deadline now bounds the handshake.
+        case startHandshake
+        /// Key exchange is done: check the host key, under the operation deadline (`false`: none, a person is asked).
+        case checkHostKey(deadline: Bool)
+        /// The key is accepted: authenticate, under the operation deadline.
+        case authenticate
+        /// Authenticated: start keepalive, hand the session over.
+        case finish
+    }
+
+    /// The move from `phase` when its step came to `outcome` (`prompting`: host keys are asked of a person).
+    package static func transition(_ phase: ConnectPhase, _ outcome: Outcome, prompting: Bool) -> (ConnectPhase, Action) {
+        switch (phase, outcome) {
+        case (.connected, _), (.failed, _): return (phase, .waitForIO)
+        case (_, .wouldBlock): return (phase, .waitForIO)
+        case (_, .failed): return (.failed, .fail)
+        case (.tcp, .done): return (.handshake, .startHandshake)
+        case (.handshake, .done): return (.verifyHostKey, .checkHostKey(deadline: !prompting))
+        case (.verifyHostKey, .done): return (.authenticate, .authenticate)
+        case (.authenticate, .done): return (.connected, .finish)
+        }
+    }
+}
+
+extension NativeStep {
+    /// The step's outcome without its data.
+    var kind: ConnectPhase.Outcome {
+        switch self {
+        case .wouldBlock: .wouldBlock
+        case .done: .done
+        case .failed: .failed
+        }
     }
 }
