@@ -10,13 +10,7 @@ import SSHEventLoop
 /// status; `freeing` frees the native channel; `finished` resolves every waiter. A caller's close while the
 /// command runs does not wait for the server: the exit status fails at once and the channel finishes behind.
 package final class ChannelDriver<Native: NativeConnection> {
-    private enum Phase {
-        case running
-        case closing
-        case waitingClosed
-        case freeing
-        case finished
-    }
+    private typealias Phase = ChannelPhase
 
     /// What the server refused while the channel was set up (set before the channel is handed out).
     package var refusedRequests = SSHRefusedRequests()
@@ -29,8 +23,6 @@ package final class ChannelDriver<Native: NativeConnection> {
     private let native: Native.Channel
     private unowned let connection: ConnectionDriver<Native>
     private var phase = Phase.running
-    private var sawRemoteEOF = false
-    private var detached = false
 
     /// Starts driving `native`, a running channel of `connection`; each stream holds at most `unreadOutputLimit`
     /// bytes while someone waits for the channel's end.
@@ -104,8 +96,21 @@ package final class ChannelDriver<Native: NativeConnection> {
     }
 
     private func beginClosing(byUser: Bool) {
-        phase = .closing
+        apply(byUser ? .closedByCaller : .remoteEOF)
         core.beginClosing(byUser: byUser)
+    }
+
+    /// Moves to the phase `event` leads to, and runs what the move asks (``ChannelPhase/transition(_:_:)``).
+    private func apply(_ event: ChannelPhase.Event) {
+        let (next, actions) = ChannelPhase.transition(phase, event)
+        phase = next
+        for action in actions {
+            switch action {
+            case .resumeClosers: core.resumeClosers()
+            case .settleExit: core.settleExit(core.exit ?? native.exitStatus())
+            case .finish: core.finish(nil)
+            }
+        }
     }
 
     // MARK: Pumping (loop thread)
@@ -113,7 +118,7 @@ package final class ChannelDriver<Native: NativeConnection> {
     /// Advances writes, reads, EOF and the close sequence as far as the library allows. Returns whether anything
     /// progressed.
     func pump() -> Bool {
-        if detached {
+        if phase == .detached {
             phase = .finished
             return false
         }
@@ -127,35 +132,30 @@ package final class ChannelDriver<Native: NativeConnection> {
             }
             if phase == .running && native.receivedEOF {
                 // Both streams are drained and the remote sent EOF.
-                sawRemoteEOF = true
                 beginClosing(byUser: false)
                 progress = true
             }
         }
-        if phase == .closing {
+        if case .closing = phase {
             let outcome = native.close()
-            if !sawRemoteEOF {
-                // Closed by the caller while the command runs: our CLOSE is on its way. The server answers only
-                // when the command lets go of its output, which may be much later, so callers of close() do not
-                // wait for that; the channel finishes in the background.
-                core.resumeClosers()
-            }
+            // Closed by the caller while the command runs: our CLOSE is on its way. The server answers only when
+            // the command lets go of its output, which may be much later, so callers of close() do not wait for
+            // that; the channel finishes in the background.
+            apply(.closeCalled)
             guard let moved = advance(outcome) else { return progress }
             if !moved { return false }
-            phase = sawRemoteEOF ? .waitingClosed : .freeing
+            apply(.closeSent)
             progress = true
         }
         if phase == .waitingClosed {
             guard let moved = advance(native.awaitClosed()) else { return progress }
             if !moved { return false }
-            core.settleExit(core.exit ?? native.exitStatus())
-            phase = .freeing
+            apply(.serverClosed)
             progress = true
         }
-        if phase == .freeing {
+        if case .freeing = phase {
             if case .wouldBlock = native.free() { return progress }
-            detached = true
-            finish(nil)
+            apply(.freed)
             progress = true
         }
         return progress
@@ -181,14 +181,14 @@ package final class ChannelDriver<Native: NativeConnection> {
             connection.fail(error)
             return false
         }
-        phase = .closing
+        apply(.failed)
         return true
     }
 
     /// After the peer hung up: reads even streams paused by backpressure, so the library sees the transport's end
     /// and reports it (instead of a paused channel never reading again and its exit waiter hanging).
     func readEvenIfPaused() {
-        guard phase == .running, !detached else { return }
+        guard phase == .running else { return }
         do { _ = try pumpReads(force: true) } catch { _ = fail(error) }
     }
 
@@ -210,9 +210,9 @@ package final class ChannelDriver<Native: NativeConnection> {
     /// had sent EOF and the exit status (the command ended and only the close exchange was left), the channel
     /// finishes with that exit instead of the connection's failure. Returns whether it did.
     func salvage() -> Bool {
-        guard !isFinished, !detached else { return isFinished }
+        guard !isFinished, phase != .detached else { return isFinished }
         if phase == .running { _ = try? pumpReads(force: true) }
-        guard sawRemoteEOF || native.receivedEOF, case .success(let status) = core.exit ?? native.exitStatus() else {
+        guard phase.sawRemoteEOF || native.receivedEOF, case .success(let status) = core.exit ?? native.exitStatus() else {
             return false
         }
         core.settleExit(.success(status))
@@ -222,14 +222,82 @@ package final class ChannelDriver<Native: NativeConnection> {
 
     /// Lets go of the native channel before the session is torn down.
     func detach() {
-        if detached { return }
+        if phase == .detached || phase == .finished { return }
         native.detach()
-        detached = true
+        phase = .detached
     }
 
     /// Resolves every waiter; `error` is the connection's failure, if that is why the channel ends.
     func finish(_ error: SSHError?) {
         phase = .finished
         core.finish(error)
+    }
+}
+
+/// The phases of a channel's life, and the one place that says how it moves between them.
+///
+/// `running` (reads, writes and EOF flow) until the remote EOF or a close by the caller; `closing` sends our CLOSE;
+/// after a remote EOF `waitingClosed` waits for the server's CLOSE and then the exit status is settled; `freeing`
+/// frees the native channel; `finished` resolves every waiter. `detached`: the session is being torn down and the
+/// native channel let go.
+package enum ChannelPhase: Equatable, Sendable {
+    case running
+    case closing(afterRemoteEOF: Bool)
+    case waitingClosed
+    case freeing(afterRemoteEOF: Bool)
+    case detached
+    case finished
+
+    /// What happened to the channel.
+    package enum Event: Equatable, Sendable {
+        /// The remote sent EOF and both streams are drained.
+        case remoteEOF
+        /// The caller closed the channel (or a setup request failed).
+        case closedByCaller
+        /// A read or write failed (not the transport).
+        case failed
+        /// Our CLOSE was handed to the library (it may still be on its way).
+        case closeCalled
+        /// Our CLOSE went out (or the library refused it: nothing changes on our side).
+        case closeSent
+        /// The server's CLOSE arrived.
+        case serverClosed
+        /// The native channel was freed.
+        case freed
+    }
+
+    /// What a move asks the driver to do.
+    package enum Action: Equatable, Sendable {
+        /// Resume the callers of `close()`.
+        case resumeClosers
+        /// Settle the exit status (the server's, now that its CLOSE arrived).
+        case settleExit
+        /// Resolve every waiter.
+        case finish
+    }
+
+    /// Whether the remote's EOF came before the close began.
+    package var sawRemoteEOF: Bool {
+        switch self {
+        case .closing(let afterEOF), .freeing(let afterEOF): afterEOF
+        case .waitingClosed: true
+        default: false
+        }
+    }
+
+    /// The move from `phase` on `event`: the next phase and what to do. An event that does not apply changes nothing.
+    package static func transition(_ phase: ChannelPhase, _ event: Event) -> (ChannelPhase, [Action]) {
+        switch (phase, event) {
+        case (.running, .remoteEOF): return (.closing(afterRemoteEOF: true), [])
+        case (.running, .closedByCaller), (.running, .failed): return (.closing(afterRemoteEOF: false), [])
+        // Closed by the caller while the command runs: callers do not wait for the server's answer.
+        case (.closing(false), .closeCalled): return (phase, [.resumeClosers])
+        case (.closing(true), .closeCalled): return (phase, [])
+        case (.closing(true), .closeSent): return (.waitingClosed, [])
+        case (.closing(false), .closeSent): return (.freeing(afterRemoteEOF: false), [])
+        case (.waitingClosed, .serverClosed): return (.freeing(afterRemoteEOF: true), [.settleExit])
+        case (.freeing, .freed): return (.finished, [.finish])
+        default: return (phase, [])
+        }
     }
 }

@@ -73,6 +73,9 @@ public final class TestSSHServer: Sendable {
             let configPath = directory + "/sshd_config"
             try (config.joined(separator: "\n") + "\n").write(toFile: configPath, atomically: true, encoding: .utf8)
             let command = [Self.sshdPath, "-D", "-e", "-f", configPath]
+            // A server started again on the same address and port gets a fresh log: the readiness line below must
+            // be this one's, not its predecessor's.
+            try? FileManager.default.removeItem(atPath: directory + "/sshd.log")
             let process = try ProcessRunner.spawnGuarded(namespace?.command(command) ?? command, logFile: directory + "/sshd.log")
             // sshd logs this line after listen(): from then on the kernel queues connections. (A probe connection
             // instead would take one of its MaxStartups slots, which the tests count.)
