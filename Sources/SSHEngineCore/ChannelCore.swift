@@ -230,7 +230,7 @@ package final class ChannelCore {
         for stream in ChannelStream.allCases {
             let buffer = stream == .stdout ? stdout : stderr
             let other = stream == .stdout ? stderr : stdout
-            guard buffer.isUnreadAtLimit, other.hasWaitingReader || !exitWaiters.isEmpty else { continue }
+            guard other.hasWaitingReader || !exitWaiters.isEmpty, buffer.verdictWhileEndAwaited == .failWaiters else { continue }
             let name = stream == .stdout ? "stdout" : "stderr"
             let failure = error(.outputLimitExceeded, "\(name) holds \(buffer.bufferedBytes) bytes nobody reads (the unread "
                 + "output limit) and the command is still running; read \(name) as well, or raise the unread output limit")

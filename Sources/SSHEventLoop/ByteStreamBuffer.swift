@@ -7,11 +7,9 @@ import Synchronization
 /// answer is no, the engine stops reading that stream, and the SSH window throttles the remote command. When the
 /// reader drains the buffer to half, ``onDemand`` is called so the engine resumes reading.
 ///
-/// While someone waits for the channel's end (a reader of the other stream, or a caller of `exitStatus()`), a
-/// full stream nobody reads (no reader ever asked it for a chunk) would block the command for ever, so the
-/// producer asks with `extended` and may buffer up to ``limit`` instead. A stream with a reader is left to that
-/// reader's pace. Memory per stream is therefore bounded by `limit` plus one chunk, whatever the
-/// remote writes.
+/// How much it may hold is ``UnreadOutputRule``'s to say: the producer asks with `extended` while someone waits for
+/// the channel's end, and a stream nobody ever read may then grow to ``limit``. Memory per stream is therefore
+/// bounded by `limit` plus one chunk, whatever the remote writes.
 package final class ByteStreamBuffer: SSHByteSource {
     private struct State {
         var chunks: [[UInt8]] = []
@@ -45,20 +43,25 @@ package final class ByteStreamBuffer: SSHByteSource {
 
     // MARK: Producer side
 
-    /// Whether the producer may add more: below ``capacity``, or below ``limit`` when `extended` and nobody ever
-    /// read this stream. Answering no marks the producer paused, so the consumer's next reads will ask it to resume.
+    /// Whether the producer may add more (``UnreadOutputRule``, `extended`: someone waits for the channel's end).
+    /// Answering no marks the producer paused, so the consumer's next reads will ask it to resume.
     package func hasRoom(extended: Bool = false) -> Bool {
         state.withLock { state in
             if state.ended { return false }
-            if state.buffered < (extended && !state.everRead ? limit : capacity) { return true }
+            if verdict(state, endAwaited: extended) == .read { return true }
             state.producerPaused = true
             return false
         }
     }
 
-    /// Whether nobody ever read this stream and it holds ``limit`` bytes: not even someone waiting for the
-    /// channel's end lets the producer add more.
-    package var isUnreadAtLimit: Bool { state.withLock { !$0.ended && !$0.everRead && $0.buffered >= limit } }
+    /// What ``UnreadOutputRule`` says of this stream while someone waits for the channel's end: `failWaiters` when
+    /// nobody ever read it and it holds ``limit`` bytes.
+    package var verdictWhileEndAwaited: UnreadOutputRule.Verdict { state.withLock { verdict($0, endAwaited: true) } }
+
+    private func verdict(_ state: State, endAwaited: Bool) -> UnreadOutputRule.Verdict {
+        UnreadOutputRule.verdict(.init(buffered: state.buffered, everRead: state.everRead, ended: state.ended),
+                                 capacity: capacity, limit: limit, endAwaited: endAwaited)
+    }
 
     /// Whether a reader waits for a chunk now.
     package var hasWaitingReader: Bool { state.withLock { $0.waiter != nil } }

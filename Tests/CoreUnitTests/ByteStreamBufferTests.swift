@@ -60,7 +60,7 @@ struct ByteStreamBufferTests {
             produced += 100
         }
         #expect(produced == 1000)
-        #expect(unread.isUnreadAtLimit)
+        #expect(unread.verdictWhileEndAwaited == .failWaiters)
         #expect(!unread.hasRoom())
 
         let read = ByteStreamBuffer(capacity: 100, limit: 1000) {}
@@ -72,7 +72,7 @@ struct ByteStreamBufferTests {
             produced += 100
         }
         #expect(produced == 100)
-        #expect(!read.isUnreadAtLimit)
+        #expect(read.verdictWhileEndAwaited != .failWaiters)
     }
 
     @Test("a reader that starts waiting wakes the producer once asked to; failing its wait leaves the stream open")
@@ -89,5 +89,34 @@ struct ByteStreamBufferTests {
         await #expect(throws: Stuck.self) { try await waiting.value }
         buffer.append([5])
         #expect(try await buffer.next() == [5])
+    }
+}
+
+/// The unread-output rule as a table: a stream's state and whether the channel's end is awaited, and the verdict.
+@Suite("Unread output rule")
+struct UnreadOutputRuleTests {
+    typealias Row = (buffered: Int, everRead: Bool, ended: Bool, endAwaited: Bool, verdict: UnreadOutputRule.Verdict)
+
+    /// Capacity 100, limit 1000.
+    static let table: [Row] = [
+        (0, false, false, false, .read),
+        (99, false, false, false, .read),
+        (100, false, false, false, .pause),              // full, nobody waits for the end: the window throttles
+        (100, false, false, true, .read),                // full but unread and the end awaited: may grow
+        (999, false, false, true, .read),
+        (1000, false, false, true, .failWaiters),        // at the limit unread, the end awaited: waiters fail
+        (1000, false, false, false, .pause),             // nobody waits: just paused
+        (100, true, false, true, .pause),                // a stream with a reader goes at the reader's pace
+        (1000, true, false, true, .pause),
+        (50, true, false, false, .read),
+        (0, false, true, true, .pause),                  // ended: nothing more is read
+        (1000, false, true, true, .pause),
+    ]
+
+    @Test("each stream state and awaited end gives its verdict", arguments: table.indices)
+    func verdict(row: Int) {
+        let entry = Self.table[row]
+        let stream = UnreadOutputRule.Stream(buffered: entry.buffered, everRead: entry.everRead, ended: entry.ended)
+        #expect(UnreadOutputRule.verdict(stream, capacity: 100, limit: 1000, endAwaited: entry.endAwaited) == entry.verdict)
     }
 }
