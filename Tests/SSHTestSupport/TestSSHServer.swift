@@ -171,7 +171,7 @@ public final class TestSSHServer: Sendable {
 public enum FreePort {
     /// A port nothing listens on right now at `host`.
     public static func find(host: String) throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw TestSupportError("socket failed") }
         defer { close(fd) }
         var address = sockaddr_in()
@@ -214,7 +214,7 @@ public final class BlackholeListener: Sendable {
 
     /// Starts listening on `host` at a free port.
     public init(host: String = "127.0.0.1") throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = 0
@@ -247,6 +247,7 @@ public final class BlackholeListener: Sendable {
         let listener = fd
         let (client, hello) = try await offPool { () throws -> (Int32, String) in
             let client = accept(listener, nil, nil)
+            if client >= 0 { _ = fcntl(client, F_SETFD, FD_CLOEXEC) }
             guard client >= 0 else { throw TestSupportError("blackhole accept failed: errno \(errno)") }
             var buffer = [UInt8](repeating: 0, count: 256)
             let count = read(client, &buffer, buffer.count)
@@ -264,7 +265,7 @@ public final class TestTCPConnection: Sendable {
 
     /// Connects to `host:port`; reads give up after `timeout` seconds.
     public init(host: String, port: Int, timeout: Int = 30) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         var limit = timeval(tv_sec: timeout, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
