@@ -59,6 +59,7 @@ package enum AgentClient {
 
     /// Connects to the agent at `socketPath` (else `SSH_AUTH_SOCK`) and lists its keys.
     package static func prepare(socketPath: String?) -> Preparation {
+        LoopWatchdog.blockingCall("connecting to the agent")
         let path = socketPath ?? getenv("SSH_AUTH_SOCK").map { String(cString: $0) }
         guard let path, !path.isEmpty else { return .unusable("skipped: SSH_AUTH_SOCK is not set") }
         guard let fd = connect(path) else { return .unusable("cannot connect to the agent at \(path)") }

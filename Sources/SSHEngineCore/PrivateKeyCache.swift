@@ -124,6 +124,7 @@ struct PassphraseDigest: Hashable, Sendable {
 package enum PrivateKeyFile {
     /// The bytes of a key file (at most 1 MiB), or `nil` with `errno` saying why not.
     package static func contents(ofFile path: String) -> [UInt8]? {
+        LoopWatchdog.blockingCall("reading \(path)")
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }

@@ -26,6 +26,7 @@ package final class ProxyCommandProcess: PreconnectedTransport {
     /// OpenSSH lets it through.
     /// - Throws: `resourceExhausted` when no socket pair or process can be made.
     package static func spawn(_ command: String, host: String, port: Int) throws(SSHError) -> ProxyCommandProcess {
+        LoopWatchdog.blockingCall("starting a ProxyCommand")
         let pair = try socketPair(for: "the ProxyCommand", host: host, port: port)
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)

@@ -82,6 +82,7 @@ package enum AddressResolver {
         }
         hints.ai_flags = AI_NUMERICSERV | (numericOnly ? AI_NUMERICHOST : AI_ADDRCONFIG)
         var result: UnsafeMutablePointer<addrinfo>?
+        if !numericOnly { LoopWatchdog.blockingCall("resolving \(host)") }
         let rc = getaddrinfo(host, String(port), &hints, &result)
         guard rc == 0, let first = result else {
             let reason = String(cString: gai_strerror(rc))

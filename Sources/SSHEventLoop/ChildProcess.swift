@@ -23,6 +23,7 @@ package enum ChildProcess {
 
     /// Runs `/bin/sh -c command` with stdin, stdout and stderr on `/dev/null`; kills it (SIGKILL) past `timeout`.
     package static func runShell(_ command: String, timeout: Duration) -> Outcome {
+        LoopWatchdog.blockingCall("running a command")
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }

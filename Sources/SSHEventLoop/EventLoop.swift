@@ -235,6 +235,7 @@ package final class EventLoop: @unchecked Sendable {
 
     private func run(name: String) {
         threadID.store(UInt(pthread_self()), ordering: .relaxed)
+        LoopWatchdog.registerLoopThread()
         _ = ceventloop_set_thread_name(String(name.prefix(15)))
         let capacity = 512
         let events = UnsafeMutablePointer<epoll_event>.allocate(capacity: capacity)
@@ -258,6 +259,7 @@ package final class EventLoop: @unchecked Sendable {
                 guard let handler = handlers[id] else { continue }
                 if ProcessExitGuard.isExiting { ProcessExitGuard.park() }
                 let watch = LoopWatchdog.start()
+                LoopWatchdog.describe(handler.loopActivity)
                 handler.handleIO(IOEvents(epoll: event.events))
                 watch?.check { handler.loopActivity }
             }

@@ -31,6 +31,28 @@ package enum LoopWatchdog {
     /// What each loop thread's running callback said it is about.
     private static let contexts = Mutex<[UInt: String]>([:])
 
+    /// The loop threads of the process.
+    private static let loopThreads = Mutex<Set<UInt>>([])
+
+    /// Notes the calling thread as a loop thread (each loop, once, as it starts).
+    static func registerLoopThread() {
+        _ = loopThreads.withLock { $0.insert(UInt(pthread_self())) }
+    }
+
+    /// Marks a call that may block (a file read, a process, a name lookup, the agent's connect): made on a loop
+    /// thread while the watchdog is on, it is reported whatever it took, with `name` and what the callback is about.
+    /// Such calls belong on the blocking pools; this is how the promise is checked without waiting for one to be slow.
+    package static func blockingCall(_ name: @autoclosure () -> String) {
+        guard isActive else { return }
+        let thread = UInt(pthread_self())
+        guard loopThreads.withLock({ $0.contains(thread) }) else { return }
+        let context = contexts.withLock { $0[thread] }
+        let report = "blocking call on a loop thread: \(name())\(context.map { " (\($0))" } ?? "")"
+        found.withLock { $0.append(report) }
+        let line = Array("loop watchdog: \(report)\n".utf8)
+        _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+    }
+
     /// Runs `body`, a blocking call made on a loop on purpose (an agent signature: the C libraries sign
     /// synchronously), naming it in any report of the callback it runs in.
     package static func knownBlockingCall<T>(_ name: String, _ body: () -> T) -> T {
@@ -86,7 +108,7 @@ package enum LoopWatchdog {
             let call = LoopWatchdog.known.withLock { $0[UInt(pthread_self())] }
             let context = LoopWatchdog.contexts.withLock { $0[UInt(pthread_self())] }
             let report = "\(name())\(context.map { " (\($0))" } ?? "") held the loop \((cpu + asleep) / 1_000_000) ms (\(cpu / 1_000_000) ms computing, "
-                + "\(asleep / 1_000_000) ms asleep in a blocking call\(call.map { ": \($0)" } ?? ""))"
+                + "\(asleep / 1_000_000) ms asleep in a blocking call or a lock\(call.map { ": \($0)" } ?? ""))"
             LoopWatchdog.found.withLock { $0.append(report) }
             let line = Array("loop watchdog: \(report)\n".utf8)
             _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }

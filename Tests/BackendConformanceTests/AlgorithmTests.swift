@@ -5,7 +5,7 @@ import Testing
 
 /// Algorithm preferences (ssh_config's Ciphers, KexAlgorithms, MACs) reach both engines, limited to what each
 /// supports; a list with nothing supported fails clearly, naming what the engine has.
-@Suite("Algorithms", .timeLimit(.minutes(2)))
+@Suite("Algorithms", .timeLimit(.minutes(10)))
 struct AlgorithmTests {
     @Test("a cipher, MAC and key exchange asked for are the ones negotiated (sshd's debug log as witness)",
           arguments: Engine.all)

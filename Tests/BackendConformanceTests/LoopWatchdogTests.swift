@@ -5,11 +5,18 @@ import SSHTestSupport
 import Testing
 
 /// The promise that a loop thread never blocks, checked: with the watchdog on (debug builds), the heaviest things a
-/// connection does (agent authentication, an encrypted default identity, a ProxyCommand, 200 hosts at once) run
-/// and no callback on a loop may hold its thread over 10 ms, time spent waiting for a CPU taken off.
+/// connection does (agent authentication, an encrypted default identity, a ProxyCommand, 200 hosts at once) run;
+/// no call that may block is made on a loop thread, and no callback computes over 10 ms there.
 @Suite("Loop watchdog", .serialized, .timeLimit(.minutes(10)))
 struct LoopWatchdogTests {
-    @Test("agent, encrypted default identity, ProxyCommand and 200 hosts at once hold no loop thread over 10 ms",
+    /// The milliseconds spent computing that a report states.
+    static func computing(_ report: String) -> Int {
+        guard let range = report.range(of: " ms computing") else { return 0 }
+        let digits = report[..<range.lowerBound].reversed().prefix { $0.isNumber }
+        return Int(String(digits.reversed())) ?? 0
+    }
+
+    @Test("agent, encrypted default identity, ProxyCommand and 200 hosts at once: no blocking call on a loop, no callback computing over 10 ms",
           arguments: Engine.all)
     func heaviestScenarios(engine: Engine) async throws {
         LoopWatchdog.enable()
@@ -58,12 +65,16 @@ struct LoopWatchdogTests {
             for _ in 0..<200 { group.addTask { try await check([.privateKeyFile(path: keys.ed25519)]) } }
             try await group.waitForAll()
         }
-        // One exception, by design and named: an agent signature is a round trip to the local agent inside the C
-        // library's sign call (libssh2's sign callback and libssh's agent code are synchronous), so on a loaded
-        // machine the agent may take over 10 ms to answer. Everything else must stay under.
+        // What must never happen: a call that may block made on a loop thread (a file read, the agent's connect, a
+        // process, a name lookup: reported whenever made there, however fast), or a callback computing over 10 ms.
+        // Time asleep is printed but not judged: besides blocking calls (which the first rule catches whatever they
+        // took), a loop thread sleeps on a lock whose holder lost its CPU (libcrypto's, ours), and on two shared
+        // cores under load that can pass 10 ms. One sleep is by design and named: an agent signature, a round trip
+        // to the local agent inside the C library's synchronous sign call.
         let ours = [server, target].map { "\($0.host):\($0.port)" }
-        let unexpected = LoopWatchdog.reports.filter { report in
-            ours.contains { report.contains($0) } && !report.contains("blocking call: agent signature")
+        let reports = LoopWatchdog.reports.filter { report in ours.contains { report.contains($0) } }
+        let unexpected = reports.filter { report in
+            report.hasPrefix("blocking call on a loop thread") || Self.computing(report) > 10
         }
         #expect(unexpected.isEmpty, "\(unexpected.joined(separator: "\n"))")
     }

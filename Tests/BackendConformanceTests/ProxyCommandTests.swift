@@ -4,7 +4,7 @@ import SSHTestSupport
 import Testing
 
 /// OpenSSH's ProxyCommand: the connection runs over a child's stdin and stdout instead of TCP.
-@Suite("ProxyCommand", .serialized, .timeLimit(.minutes(2)))
+@Suite("ProxyCommand", .serialized, .timeLimit(.minutes(10)))
 struct ProxyCommandTests {
     /// `ssh -W host:port` through `jump`, OpenSSH's own client as the proxy; with a `marker`, a shell first
     /// touches it (OpenSSH runs the command as `exec <command>`, so the shell is the command).

@@ -3,7 +3,7 @@ import SSHTestSupport
 import Synchronization
 import Testing
 
-@Suite("Bounded output buffer", .timeLimit(.minutes(1)))
+@Suite("Bounded output buffer", .timeLimit(.minutes(10)))
 struct ByteStreamBufferTests {
     @Test("the producer is told to stop at capacity, and asked to resume once the reader drained half")
     func backpressure() async throws {

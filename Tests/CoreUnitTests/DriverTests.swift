@@ -5,7 +5,7 @@ import Testing
 
 /// The connection and channel drivers against a scripted native engine: the order of the close sequence, what
 /// every waiter learns, deadlines and backpressure, with no server and no C library.
-@Suite("Connection and channel drivers", .timeLimit(.minutes(1)))
+@Suite("Connection and channel drivers", .timeLimit(.minutes(10)))
 struct DriverTests {
     typealias Driver = ConnectionDriver<ScriptedConnection>
 

@@ -6,7 +6,7 @@ import Testing
 
 /// The known-hosts engine against OpenSSH's own tools as oracles: `ssh-keygen -F` for which lines match a name,
 /// `ssh-keygen -l` for fingerprints, `sha256sum` and Python's `hmac` for the digests.
-@Suite("Known hosts (OpenSSH as the oracle)", .timeLimit(.minutes(2)))
+@Suite("Known hosts (OpenSSH as the oracle)", .timeLimit(.minutes(10)))
 struct KnownHostsTests {
     private static let keygen = "/usr/bin/ssh-keygen"
 

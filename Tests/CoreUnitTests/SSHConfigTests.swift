@@ -6,7 +6,7 @@ import Testing
 
 /// The ssh_config evaluator against OpenSSH's own: for a corpus of files and hosts, every keyword this package
 /// acts on evaluates to what `ssh -G -F file host` prints.
-@Suite("ssh_config (ssh -G as the oracle)", .timeLimit(.minutes(2)))
+@Suite("ssh_config (ssh -G as the oracle)", .timeLimit(.minutes(10)))
 struct SSHConfigTests {
     /// The keywords compared: those `SSHResolvedConfig.sshG` prints.
     private static var keywords: Set<String> { Set(ConfigKeywords.actedOn) }

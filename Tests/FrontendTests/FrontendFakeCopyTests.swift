@@ -8,7 +8,7 @@ import Testing
 
 /// The frontend's copy logic over the fake engine's in-memory SFTP subsystem: no server, no network. The same
 /// SFTP client runs here as over the real engines, since transfers sit above sessions.
-@Suite("Frontend file copies (fake engine)", .timeLimit(.minutes(1)))
+@Suite("Frontend file copies (fake engine)", .timeLimit(.minutes(10)))
 struct FrontendFakeCopyTests {
 
     /// Three fake hosts, each with its own files (which start with `/srv`).

@@ -344,7 +344,7 @@ struct CapturingLogHandler: LogHandler {
 
 @Suite("Frontend cancellation (fake engine)")
 struct FrontendCancellationTests {
-    @Test("cancelling the task that joins closes the channels of commands still running", .timeLimit(.minutes(1)))
+    @Test("cancelling the task that joins closes the channels of commands still running", .timeLimit(.minutes(10)))
     func cancellingJoinClosesChannels() async throws {
         let backend = FakeBackend { host in FakeHost { _ in .init(duration: host == "slow" ? nil : .zero) } }
         let client = try ParallelSSHClient(hosts: ["fast", "slow"], backend: backend, config: HostConfig(sshConfig: .disabled))

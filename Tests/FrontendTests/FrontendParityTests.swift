@@ -9,7 +9,7 @@ import Synchronization
 import Testing
 
 /// Counterparts of parallel-ssh tests that the other frontend suites do not already cover.
-@Suite("Frontend parity details (fake engine)", .timeLimit(.minutes(1)))
+@Suite("Frontend parity details (fake engine)", .timeLimit(.minutes(10)))
 struct FrontendParityTests {
     @Test("before any command: join returns, finished is true, lastOutput is nil")
     func beforeAnyCommand() async throws {

@@ -5,7 +5,7 @@ import SSHTestSupport
 import Synchronization
 import Testing
 
-@Suite("Frontend file copies against real sshd", .timeLimit(.minutes(2)))
+@Suite("Frontend file copies against real sshd", .timeLimit(.minutes(10)))
 struct FrontendTransferTests {
 
     private func contents(_ path: String) -> Data? { FileManager.default.contents(atPath: path) }

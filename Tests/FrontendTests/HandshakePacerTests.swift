@@ -4,7 +4,7 @@ import Testing
 
 /// The per-destination window on its own: halving when a destination turns a handshake away, growing back with
 /// completed ones, and releasing waiters only as far as the window allows.
-@Suite("Handshake pacing", .timeLimit(.minutes(1)))
+@Suite("Handshake pacing", .timeLimit(.minutes(10)))
 struct HandshakePacerTests {
     @Test("a window starts at 10, halves per connection turned away (never below 1), grows by 1/window per success")
     func aimd() async throws {
