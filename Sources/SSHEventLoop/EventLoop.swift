@@ -236,6 +236,7 @@ package final class EventLoop: @unchecked Sendable {
     private func run(name: String) {
         threadID.store(UInt(pthread_self()), ordering: .relaxed)
         LoopWatchdog.registerLoopThread()
+        Self.blockAsynchronousSignals()
         _ = ceventloop_set_thread_name(String(name.prefix(15)))
         let capacity = 512
         let events = UnsafeMutablePointer<epoll_event>.allocate(capacity: capacity)
@@ -266,6 +267,23 @@ package final class EventLoop: @unchecked Sendable {
             runExpiredTimers()
             runTasks()
         }
+    }
+
+    /// Signals go to other threads, never a loop: a handler run here (Foundation's SIGCHLD for child processes,
+    /// a tool's SIGINT) would interrupt the C libraries' own `poll` calls with `EINTR`, which libssh 0.10 takes for
+    /// an error (a channel open then fails with no reason given). Faults raised by the thread itself stay unblocked.
+    private static func blockAsynchronousSignals() {
+        var signals = sigset_t()
+        sigfillset(&signals)
+        for fault in [SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGSYS] { sigdelset(&signals, fault) }
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+    }
+
+    /// The signals blocked on the calling thread (a test's way to check a loop's).
+    package static func blockedSignals() -> sigset_t {
+        var current = sigset_t()
+        pthread_sigmask(SIG_BLOCK, nil, &current)
+        return current
     }
 
     private func nextTimeoutMilliseconds() -> Int32 {

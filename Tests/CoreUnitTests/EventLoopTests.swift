@@ -1,3 +1,4 @@
+import Glibc
 import SSHEventLoop
 import Synchronization
 import Testing
@@ -88,6 +89,15 @@ struct EventLoopTests {
             testLoop.execute { testLoop.scheduleTimer(after: .milliseconds(50), name: "test") { done.resume() } }
         }
         #expect(clock.now - start >= .milliseconds(50))
+    }
+
+    @Test("a loop thread blocks asynchronous signals (a handler there would interrupt the C libraries' poll calls)")
+    func signalsBlocked() async throws {
+        let blocked = try await onLoop { () -> [Int32] in
+            var set = EventLoop.blockedSignals()
+            return [SIGCHLD, SIGINT, SIGTERM, SIGALRM, SIGSEGV].filter { sigismember(&set, $0) == 1 }
+        }
+        #expect(blocked == [SIGCHLD, SIGINT, SIGTERM, SIGALRM], "SIGSEGV must stay deliverable")
     }
 
     @Test("work handed over from many threads all runs, on the loop thread, in order per sender")
