@@ -153,41 +153,21 @@ private final class AgentSigner {
     }
 }
 
-/// libssh2's `LIBSSH2_USERAUTH_PUBLICKEY_SIGN_FUNC`: the agent's signature, without its algorithm name, in memory
-/// libssh2 frees (malloc, libssh2's default allocator).
+/// libssh2's `LIBSSH2_USERAUTH_PUBLICKEY_SIGN_FUNC`: the agent's signature, in memory libssh2 frees (malloc,
+/// libssh2's default allocator).
 private let agentSign: @convention(c) (
     OpaquePointer?, UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?, UnsafeMutablePointer<Int>?,
     UnsafePointer<UInt8>?, Int, UnsafeMutablePointer<UnsafeMutableRawPointer?>?
 ) -> Int32 = { _, signature, length, data, dataLength, abstract in
     guard let raw = abstract?.pointee, let signature, let length else { return -1 }
     let signer = Unmanaged<AgentSigner>.fromOpaque(raw).takeUnretainedValue()
-    guard let blob = signer.agent.sign(UnsafeRawBufferPointer(start: data, count: dataLength), with: signer.blob) else {
-        return -1
-    }
-    // The blob is string(algorithm) string(signature): libssh2 wants the signature alone.
-    var reader = AgentSignatureReader(blob)
-    guard reader.skipString(), let bytes = reader.string(), let memory = malloc(max(1, bytes.count)) else { return -1 }
+    guard let bytes = signer.agent.sign(UnsafeRawBufferPointer(start: data, count: dataLength), with: signer.blob),
+          !bytes.isEmpty,
+          let memory = malloc(bytes.count) else { return -1 }
     bytes.withUnsafeBytes { memory.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
     signature.pointee = memory.assumingMemoryBound(to: UInt8.self)
     length.pointee = bytes.count
     return 0
-}
-
-/// Reads the length-prefixed strings of a signature blob.
-private struct AgentSignatureReader {
-    private var bytes: ArraySlice<UInt8>
-    init(_ bytes: [UInt8]) { self.bytes = bytes[...] }
-
-    mutating func string() -> [UInt8]? {
-        guard bytes.count >= 4 else { return nil }
-        let length = Int(bytes.prefix(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
-        bytes = bytes.dropFirst(4)
-        guard bytes.count >= length else { return nil }
-        defer { bytes = bytes.dropFirst(length) }
-        return Array(bytes.prefix(length))
-    }
-
-    mutating func skipString() -> Bool { string() != nil }
 }
 
 /// A key attempt's key: the text as read and what the process made of it.

@@ -33,7 +33,8 @@ package final class AgentSession: Sendable {
     deinit { close(fd) }
 
     /// Asks the agent to sign `data` with the key `blob` (`flags`: the RSA SHA-2 bits of the agent protocol);
-    /// the signature blob (algorithm name and signature), or `nil` when the agent refused or the socket failed.
+    /// the signature itself (the blob's algorithm name left out, as the C libraries' signing callbacks want it), or
+    /// `nil` when the agent refused or the socket failed.
     /// A blocking round trip on a local socket; bounded by the socket's timeouts.
     package func sign(_ data: UnsafeRawBufferPointer, with blob: [UInt8], flags: UInt32 = 0) -> [UInt8]? {
         var request: [UInt8] = [13]  // SSH2_AGENTC_SIGN_REQUEST
@@ -42,8 +43,12 @@ package final class AgentSession: Sendable {
         AgentWire.appendUInt32(flags, to: &request)
         let answer = LoopWatchdog.knownBlockingCall("agent signature") { AgentWire.exchange(fd, request) }
         guard let answer, answer.first == 14 else { return nil }  // SIGN_RESPONSE
-        var reader = AgentWire.Reader(answer.dropFirst())
-        return reader.string()
+        // SIGN_RESPONSE: string(signature blob), whose contents are string(algorithm) string(signature).
+        var response = AgentWire.Reader(answer.dropFirst())
+        guard let signatureBlob = response.string() else { return nil }
+        var blobReader = AgentWire.Reader(signatureBlob[...])
+        guard blobReader.string() != nil else { return nil }
+        return blobReader.string()
     }
 }
 

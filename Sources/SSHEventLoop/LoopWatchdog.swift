@@ -6,7 +6,8 @@ import Glibc
 
 /// Keeps the promise that a loop thread never blocks: in debug builds, once enabled, the loop times every I/O
 /// handler, timer and handed-over task it runs, and each that held the thread over ``threshold`` is reported with
-/// its name (the handler's type, the timer's name, or the file and line that handed the task over).
+/// its name (the handler's activity, the timer's name, or the file and line that handed the task over); and every
+/// call that may block, marked with ``blockingCall(_:)``, is reported whenever it is made on a loop thread.
 ///
 /// What counts is the callback's own time: its CPU time, and time asleep in a call that blocked (the thread gave up
 /// its CPU of its own accord: `getrusage`'s voluntary switches). Time it was runnable but had no CPU (another
@@ -18,18 +19,31 @@ package enum LoopWatchdog {
 
     private static let enabled = Atomic<Bool>(false)
     private static let found = Mutex<[String]>([])
-    /// The known blocking call made in the callback running on each loop thread, to name in a report.
-    private static let known = Mutex<[UInt: String]>([:])
+
+    /// What the callback running on a loop thread said of itself, to name in a report.
+    private struct Notes {
+        /// What it is about (a connection and its phase, a task's host).
+        var context: String?
+        /// The blocking call it made on purpose (``knownBlockingCall(_:_:)``).
+        var knownCall: String?
+    }
+
+    /// The notes of the callback running on each loop thread, by thread.
+    private static let notes = Mutex<[UInt: Notes]>([:])
 
     /// Names what the running callback is about (a task's host), for a report of it. Costs nothing when off.
     package static func describe(_ context: @autoclosure () -> String) {
         guard isActive else { return }
         let text = context()
-        contexts.withLock { $0[UInt(pthread_self())] = text }
+        notes.withLock { $0[UInt(pthread_self()), default: Notes()].context = text }
     }
 
-    /// What each loop thread's running callback said it is about.
-    private static let contexts = Mutex<[UInt: String]>([:])
+    /// Keeps `report` and writes it to standard error.
+    private static func record(_ report: String) {
+        found.withLock { $0.append(report) }
+        let line = Array("loop watchdog: \(report)\n".utf8)
+        _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+    }
 
     /// The loop threads of the process.
     private static let loopThreads = Mutex<Set<UInt>>([])
@@ -46,18 +60,15 @@ package enum LoopWatchdog {
         guard isActive else { return }
         let thread = UInt(pthread_self())
         guard loopThreads.withLock({ $0.contains(thread) }) else { return }
-        let context = contexts.withLock { $0[thread] }
-        let report = "blocking call on a loop thread: \(name())\(context.map { " (\($0))" } ?? "")"
-        found.withLock { $0.append(report) }
-        let line = Array("loop watchdog: \(report)\n".utf8)
-        _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        let context = notes.withLock { $0[thread]?.context }
+        record("blocking call on a loop thread: \(name())\(context.map { " (\($0))" } ?? "")")
     }
 
     /// Runs `body`, a blocking call made on a loop on purpose (an agent signature: the C libraries sign
     /// synchronously), naming it in any report of the callback it runs in.
     package static func knownBlockingCall<T>(_ name: String, _ body: () -> T) -> T {
         guard isActive else { return body() }
-        known.withLock { $0[UInt(pthread_self())] = name }
+        notes.withLock { $0[UInt(pthread_self()), default: Notes()].knownCall = name }
         return body()
     }
 
@@ -105,13 +116,10 @@ package enum LoopWatchdog {
             let blocked = LoopWatchdog.voluntarySwitches() > voluntarySwitches
             let asleep = blocked && wall > waited &+ cpu ? wall - waited - cpu : 0
             guard cpu > limit || asleep > limit else { return }
-            let call = LoopWatchdog.known.withLock { $0[UInt(pthread_self())] }
-            let context = LoopWatchdog.contexts.withLock { $0[UInt(pthread_self())] }
-            let report = "\(name())\(context.map { " (\($0))" } ?? "") held the loop \((cpu + asleep) / 1_000_000) ms (\(cpu / 1_000_000) ms computing, "
-                + "\(asleep / 1_000_000) ms asleep in a blocking call or a lock\(call.map { ": \($0)" } ?? ""))"
-            LoopWatchdog.found.withLock { $0.append(report) }
-            let line = Array("loop watchdog: \(report)\n".utf8)
-            _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+            let notes = LoopWatchdog.notes.withLock { $0[UInt(pthread_self())] } ?? Notes()
+            LoopWatchdog.record("\(name())\(notes.context.map { " (\($0))" } ?? "") held the loop "
+                + "\((cpu + asleep) / 1_000_000) ms (\(cpu / 1_000_000) ms computing, \(asleep / 1_000_000) ms asleep in a "
+                + "blocking call or a lock\(notes.knownCall.map { ": \($0)" } ?? ""))")
         }
     }
 
@@ -119,8 +127,7 @@ package enum LoopWatchdog {
     @inline(__always)
     static func start() -> Watch? {
         guard isActive else { return nil }
-        known.withLock { $0[UInt(pthread_self())] = nil }
-        contexts.withLock { $0[UInt(pthread_self())] = nil }
+        notes.withLock { $0[UInt(pthread_self())] = nil }
         return Watch(wall: MonotonicClock.now, cpu: threadCPU(), voluntarySwitches: voluntarySwitches(),
                      queued: schedstatQueued())
     }
