@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <spawn.h>
 #include "CEventLoopShims.h"
 
 int ceventloop_set_thread_name(const char *name) {
@@ -29,4 +30,8 @@ int ceventloop_pidfd_open(int pid) {
 #else
     return (int)syscall(434, pid, 0);
 #endif
+}
+
+int ceventloop_spawn_close_from(posix_spawn_file_actions_t *actions, int lowest) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, lowest);
 }

@@ -33,6 +33,7 @@ package final class ProxyCommandProcess: PreconnectedTransport {
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, pair[1], 0)
         posix_spawn_file_actions_adddup2(&actions, pair[1], 1)
+        ChildProcess.closeInheritedDescriptors(&actions)
         let arguments = ["/bin/sh", "-c", "exec " + command]
         var cArguments: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { for argument in cArguments { free(argument) } }

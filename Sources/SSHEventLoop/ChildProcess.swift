@@ -21,6 +21,13 @@ package enum ChildProcess {
     /// A pidfd of `pid` (it polls readable once the process exits), or -1 where the kernel has none (before 5.3).
     package static func pidfd(of pid: pid_t) -> Int32 { ceventloop_pidfd_open(pid) }
 
+    /// Makes a child spawned with `actions` close every descriptor above stderr before its program runs (add it after
+    /// the `dup2`s): the child holds nothing the process opened without close-on-exec, another library's descriptor
+    /// or one a concurrent spawn has not closed yet, whose other end would then wait for this child to exit.
+    package static func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions_t) {
+        _ = ceventloop_spawn_close_from(&actions, 3)
+    }
+
     /// Runs `/bin/sh -c command` with stdin, stdout and stderr on `/dev/null`; kills it (SIGKILL) past `timeout`.
     package static func runShell(_ command: String, timeout: Duration) -> Outcome {
         LoopWatchdog.blockingCall("running a command")
@@ -28,6 +35,7 @@ package enum ChildProcess {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         for fd in Int32(0)...2 { posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0) }
+        closeInheritedDescriptors(&actions)
         let arguments = ["/bin/sh", "-c", command]
         var cArguments: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { for argument in cArguments { free(argument) } }

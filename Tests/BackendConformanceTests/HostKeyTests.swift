@@ -4,7 +4,7 @@ import SSHTestSupport
 import Testing
 
 /// Host-key verification against real sshd, with OpenSSH's `ssh` and `ssh-keygen` as the oracles.
-@Suite("Host keys", .timeLimit(.minutes(10)))
+@Suite("Host keys", .timeLimit(.minutes(Exclusive.suiteTimeLimitMinutes)))
 struct HostKeyTests {
 
     /// `type base64` of a public key file.

@@ -169,7 +169,7 @@ struct JumpHostTests {
 
 /// Jump hosts over real network boundaries: the hop sits in a network namespace of the test's own, and the
 /// targets listen on that namespace's loopback, so only a tunnel through the hop reaches them.
-@Suite("Jump hosts across a network boundary", .timeLimit(.minutes(10)),
+@Suite("Jump hosts across a network boundary", .timeLimit(.minutes(Exclusive.suiteTimeLimitMinutes)),
        .enabled(if: NetworkNamespace.unavailableReason == nil, "\(NetworkNamespace.unavailableReason ?? "")"))
 struct JumpHostNamespaceTests {
     @Test("a target reachable only through the jump host: direct fails, one hop works, the jump's loopback is the target's",

@@ -7,7 +7,7 @@ import Testing
 /// The promise that a loop thread never blocks, checked: with the watchdog on (debug builds), the heaviest things a
 /// connection does (agent authentication, an encrypted default identity, a ProxyCommand, 200 hosts at once) run;
 /// no call that may block is made on a loop thread, and no callback computes over 10 ms there.
-@Suite("Loop watchdog", .serialized, .timeLimit(.minutes(10)))
+@Suite("Loop watchdog", .serialized, .timeLimit(.minutes(Exclusive.suiteTimeLimitMinutes)))
 struct LoopWatchdogTests {
     /// The milliseconds spent computing that a report states.
     static func computing(_ report: String) -> Int {

@@ -14,7 +14,7 @@ import Glibc
 /// pulled (packets vanish, nothing is reset, as with a cable pulled, a frozen host or a NAT that forgot the
 /// connection). Each fault must end in a typed error naming the host within its stated deadline, keeping what
 /// arrived before it.
-@Suite("Network faults", .timeLimit(.minutes(10)),
+@Suite("Network faults", .timeLimit(.minutes(Exclusive.suiteTimeLimitMinutes)),
        .enabled(if: NetworkNamespace.unavailableReason == nil, "\(NetworkNamespace.unavailableReason ?? "")"))
 struct NetworkFaultTests {
     /// Keepalive every 2 s (libssh2's shortest), dead after two unanswered, as OpenSSH's ServerAliveInterval 2

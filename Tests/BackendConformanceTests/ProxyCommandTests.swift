@@ -14,10 +14,13 @@ struct ProxyCommandTests {
             + "-p \(jump.port) -W %h:%p \(TestUser.name)@\(jump.host)"
         guard let marker else { return ssh }
         // -E names the marker in ssh's own arguments, so this test's children can be told from other tests'.
-        return "/bin/sh -c 'touch \(marker); exec \(ssh) -E \(marker).log 2>>\(marker).stderr'"
+        // The shell also lists the descriptors it was given, in `<marker>.fds` (written by find itself: a redirection
+        // would make the shell hold a copy of one).
+        return "/bin/sh -c 'touch \(marker); find /proc/$$/fd -mindepth 1 -maxdepth 1 -fprintf \(marker).fds \"%f\\n\"; "
+            + "exec \(ssh) -E \(marker).log 2>>\(marker).stderr'"
     }
 
-    @Test("through ssh -W on a jump host: commands run, the target's key is checked, the child is reaped",
+    @Test("through ssh -W on a jump host: commands run, the target's key is checked, the child holds no descriptor of ours beyond stdio and is reaped",
           arguments: Engine.all)
     func throughJump(engine: Engine) async throws {
         let jump = try await TestSSHServer.sharedStarted
@@ -28,12 +31,17 @@ struct ProxyCommandTests {
         var options = target.options()
         options.proxyCommand = Self.sshW(through: jump, marker: "\(dir)/used")
             .replacingOccurrences(of: "%h", with: target.host).replacingOccurrences(of: "%p", with: String(target.port))
+        // A descriptor this process holds without close-on-exec, as another library's would be: not the child's.
+        let stray = open("/dev/null", O_RDONLY)
+        defer { close(stray) }
         let session: any SSHSession
         do { session = try await engine.backend.connect(options) } catch {
             Issue.record("\(error); the proxy said: \((try? String(contentsOfFile: "\(dir)/used.stderr", encoding: .utf8)) ?? "")")
             return
         }
         #expect(FileManager.default.fileExists(atPath: "\(dir)/used"), "the connection went through the command")
+        let fds = (try? String(contentsOfFile: "\(dir)/used.fds", encoding: .utf8)) ?? ""
+        #expect(fds.split(separator: "\n").sorted() == ["0", "1", "2"], "the ProxyCommand was given \(fds)")
         let result = try await run(session, "set -- $SSH_CONNECTION; echo $3 $4")
         #expect(result.stdout == "\(target.host) \(target.port)\n")
         let proxies = childProcesses(naming: dir)

@@ -9,7 +9,7 @@ import Testing
 struct BulkDataTests {}
 
 extension BulkDataTests {
-@Suite("Streaming and backpressure", .timeLimit(.minutes(5)))
+@Suite("Streaming and backpressure", .timeLimit(.minutes(Exclusive.suiteTimeLimitMinutes)))
 struct StreamTests {
     @Test("100 MB of output with its checksum verified, memory bounded", arguments: Engine.all)
     func hundredMegabytes(engine: Engine) async throws {

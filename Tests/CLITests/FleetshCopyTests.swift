@@ -4,7 +4,7 @@ import Testing
 
 /// `fleetsh copy` and `fetch` against real sshd (the test servers share this machine's file system, so a copy to
 /// every host lands on the same path, and each host's fetch in its own folder).
-@Suite("fleetsh copy and fetch", .timeLimit(.minutes(10)))
+@Suite("fleetsh copy and fetch", .timeLimit(.minutes(Exclusive.suiteTimeLimitMinutes)))
 struct FleetshCopyTests {
     @Test("copy to every host and fetch back into per-host folders, over SFTP and SCP, files and trees; cmp agrees",
           arguments: ["libssh2", "libssh"], ["sftp", "scp"])

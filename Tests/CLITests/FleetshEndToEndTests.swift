@@ -4,7 +4,7 @@ import SSHTestSupport
 import Testing
 
 /// The built `fleetsh` against real sshd servers, as an operator types it.
-@Suite("fleetsh against real sshd", .timeLimit(.minutes(10)))
+@Suite("fleetsh against real sshd", .timeLimit(.minutes(Exclusive.suiteTimeLimitMinutes)))
 struct FleetshEndToEndTests {
     @Test("streams each line prefixed with its host; exit 0 when every command succeeds", arguments: ["libssh2", "libssh"])
     func streams(engine: String) async throws {

@@ -92,23 +92,18 @@ struct FleetshHabitsTests {
         let failed = site.directory + "/failed"
         let errors = site.directory + "/stderr"
         _ = FileManager.default.createFile(atPath: errors, contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Fleetsh.path)
-        process.arguments = ["-F", site.config, "-H", "h[1-20]", "-P", "2", "--no-progress", "--failed-hosts", failed,
-                             "--", "echo started; exec sleep 60"]
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errors))
-        try process.run()
+        let process = try ChildProgram.start(
+            [Fleetsh.path, "-F", site.config, "-H", "h[1-20]", "-P", "2", "--no-progress", "--failed-hosts", failed,
+             "--", "echo started; exec sleep 60"], stderr: errors)
         // The events: two hosts' commands running, then the first Ctrl-C's report of them.
         _ = try await server.waitForSessionProcesses(running: "sleep 60", count: 2)
-        kill(process.processIdentifier, SIGINT)
+        process.send(SIGINT)
         try await waitUntil("the first Ctrl-C's report") {
             ((try? String(contentsOfFile: errors, encoding: .utf8)) ?? "").contains("still running")
         }
-        kill(process.processIdentifier, SIGINT)
-        try await offPool { process.waitUntilExit() }
-        #expect(process.terminationStatus == 130)
+        process.send(SIGINT)
+        let termination = try await offPool { process.wait() }
+        #expect(termination == .exit(130))
         #expect(try String(contentsOfFile: failed, encoding: .utf8) == "h[1-20]\n")
     }
 

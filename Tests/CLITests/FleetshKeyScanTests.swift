@@ -3,7 +3,7 @@ import SSHTestSupport
 import Testing
 
 /// `fleetsh keyscan`: the trust step, checked against ssh-keygen.
-@Suite("fleetsh keyscan", .timeLimit(.minutes(10)))
+@Suite("fleetsh keyscan", .timeLimit(.minutes(Exclusive.suiteTimeLimitMinutes)))
 struct FleetshKeyScanTests {
     @Test("new keys shown with ssh-keygen's fingerprints, written only with --accept (found by ssh-keygen -F), then trusted; a changed key is never written",
           arguments: ["libssh2", "libssh"])

@@ -1,7 +1,8 @@
 import Foundation
 import SSHTestSupport
 
-/// Runs the built `fleetsh` (beside the test bundle) with separate stdout and stderr, off the cooperative pool.
+/// Runs the built `fleetsh` (beside the test bundle) with separate stdout and stderr, off the cooperative pool; a
+/// status past 128 is a signal's.
 struct Fleetsh {
     struct Result {
         let status: Int32
@@ -17,31 +18,16 @@ struct Fleetsh {
 
     static func run(_ arguments: [String], input: String? = nil, environment: [String: String] = [:]) async throws -> Result {
         try await offPool {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: path)
-            process.arguments = arguments
             var env = ProcessInfo.processInfo.environment
             env["NO_COLOR"] = "1"
             for (key, value) in environment { env[key] = value }
-            process.environment = env
             let base = NSTemporaryDirectory() + "fleetsh-\(UUID().uuidString)"
             defer { for suffix in [".out", ".err", ".in"] { try? FileManager.default.removeItem(atPath: base + suffix) } }
-            for suffix in [".out", ".err"] { _ = FileManager.default.createFile(atPath: base + suffix, contents: nil) }
-            let out = try FileHandle(forWritingTo: URL(fileURLWithPath: base + ".out"))
-            let err = try FileHandle(forWritingTo: URL(fileURLWithPath: base + ".err"))
-            process.standardOutput = out
-            process.standardError = err
-            if let input {
-                try input.write(toFile: base + ".in", atomically: true, encoding: .utf8)
-                process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: base + ".in"))
-            } else {
-                process.standardInput = FileHandle.nullDevice
-            }
-            try process.run()
-            process.waitUntilExit()
-            try? out.close()
-            try? err.close()
-            return Result(status: process.terminationStatus,
+            if let input { try input.write(toFile: base + ".in", atomically: true, encoding: .utf8) }
+            let termination = try ChildProgram.run([path] + arguments, environment: env,
+                                                   stdin: input == nil ? nil : base + ".in",
+                                                   stdout: base + ".out", stderr: base + ".err")
+            return Result(status: termination.status,
                           stdout: (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? "",
                           stderr: (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? "")
         }

@@ -141,13 +141,7 @@ struct FleetshPartialFileThreatTests {
         chmod(big, 0o644)
         let into = site.directory + "/into"
         try FileManager.default.createDirectory(atPath: into, withIntermediateDirectories: true)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Fleetsh.path)
-        process.arguments = ["fetch", "--engine", engine, "-F", site.config, "-H", "web1", big, into]
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try ChildProgram.start([Fleetsh.path, "fetch", "--engine", engine, "-F", site.config, "-H", "web1", big, into])
         // Wait for the event: the download's temporary file appears.
         let appeared = try await offPool { () -> Bool in
             for _ in 0..<1200 {
@@ -158,9 +152,9 @@ struct FleetshPartialFileThreatTests {
             return false
         }
         #expect(appeared, "the download never started")
-        kill(process.processIdentifier, SIGTERM)
-        try await offPool { process.waitUntilExit() }
-        #expect(process.terminationStatus == 143 && process.terminationReason == .exit, "\(process.terminationStatus)")
+        process.send(SIGTERM)
+        let termination = try await offPool { process.wait() }
+        #expect(termination == .exit(143), "\(termination)")
         #expect(partFiles(in: into).isEmpty, "left behind: \(partFiles(in: into))")
     }
 

@@ -4,7 +4,7 @@ import Testing
 
 /// fleetsh in a real terminal (tmux): the status line appears while hosts run, never mixes with output lines and is
 /// cleared at the end; Ctrl-C reports the running hosts, a second Ctrl-C stops them.
-@Suite("fleetsh in a terminal", .serialized, .timeLimit(.minutes(10)),
+@Suite("fleetsh in a terminal", .serialized, .timeLimit(.minutes(Exclusive.suiteTimeLimitMinutes)),
        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/tmux"), "tmux is missing (scripts/install-deps installs it)"))
 struct FleetshTerminalTests {
     /// A tmux session running `command` in an 150x40 terminal (its shell survives Ctrl-C, to print the exit code),

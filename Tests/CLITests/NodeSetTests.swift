@@ -1,5 +1,6 @@
 import FleetCLI
 import Foundation
+import SSHTestSupport
 import Testing
 
 @Suite("Host sets, entries and shards")
@@ -102,14 +103,7 @@ struct NodeSetTests {
     }
 
     private func oracle(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: arguments[0])
-        process.arguments = Array(arguments.dropFirst())
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        let data = Data(try ProcessRunner.run(arguments).utf8)
         return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

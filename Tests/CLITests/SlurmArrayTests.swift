@@ -5,7 +5,7 @@ import Testing
 
 /// fleetsh's shards run for real as a Slurm job array (issue 19): a throwaway single-node cluster, four tasks each
 /// taking `--shard env`, their JSON lines merged into one report, then a second array over the failed hosts only.
-@Suite("fleetsh as a Slurm job array", .timeLimit(.minutes(10)),
+@Suite("fleetsh as a Slurm job array", .timeLimit(.minutes(Exclusive.suiteTimeLimitMinutes)),
        .enabled(if: SlurmCluster.unavailableReason == nil, "\(SlurmCluster.unavailableReason ?? "")"))
 struct SlurmArrayTests {
     @Test("4 tasks over 61 hosts on each engine: every host once, exit statuses right, failures rerun alone")

@@ -6,7 +6,7 @@ import Testing
 
 /// A fleet where some hosts sit behind a pulled link: the others are not held up, and each unreachable one fails
 /// with a typed error naming it, at its own deadline.
-@Suite("Network faults through the parallel client", .timeLimit(.minutes(10)),
+@Suite("Network faults through the parallel client", .timeLimit(.minutes(Exclusive.suiteTimeLimitMinutes)),
        .enabled(if: NetworkNamespace.unavailableReason == nil, "\(NetworkNamespace.unavailableReason ?? "")"))
 struct FrontendFaultTests {
     @Test("1,000 entries, every tenth behind a downed link: 900 answer, 100 fail as unreachable naming their host",
@@ -56,7 +56,7 @@ struct FrontendFaultTests {
 
 /// Servers that turn connections away before their banner (sshd past MaxStartups): the parallel client paces
 /// each destination and tries again, so every host gets through.
-@Suite("Connection storms", .timeLimit(.minutes(10)))
+@Suite("Connection storms", .timeLimit(.minutes(Exclusive.suiteTimeLimitMinutes)))
 struct FrontendStormTests {
     @Test("500 entries against an sshd with MaxStartups 10:30:60: every host succeeds", arguments: FrontendEngine.all)
     func maxStartups(engine: FrontendEngine) async throws {

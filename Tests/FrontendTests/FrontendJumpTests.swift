@@ -8,7 +8,7 @@ import Testing
 /// Jump hosts through the parallel client: parallel-ssh's `proxy_*` arguments, `-J`-style chains per host, many
 /// targets over few jump connections, and a dead hop failing exactly the hosts behind it. The targets sit on a
 /// network namespace's loopback, out of direct reach.
-@Suite("Jump hosts through the parallel client", .timeLimit(.minutes(10)),
+@Suite("Jump hosts through the parallel client", .timeLimit(.minutes(Exclusive.suiteTimeLimitMinutes)),
        .enabled(if: NetworkNamespace.unavailableReason == nil, "\(NetworkNamespace.unavailableReason ?? "")"))
 struct FrontendJumpTests {
     /// A namespace with a jump sshd on its link and `targets` sshds on its loopback (127.0.0.1, .2, ...).

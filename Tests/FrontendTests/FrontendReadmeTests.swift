@@ -9,7 +9,7 @@ import Testing
 
 /// parallel-ssh's README examples, transcribed to Swift and run against real sshd on both engines, each several
 /// times in a row so that a race shows.
-@Suite("parallel-ssh's README in Swift, against real sshd", .timeLimit(.minutes(10)))
+@Suite("parallel-ssh's README in Swift, against real sshd", .timeLimit(.minutes(Exclusive.suiteTimeLimitMinutes)))
 struct FrontendReadmeTests {
     /// What `uname` prints here: the servers are this machine, so it is the oracle for the remote output.
     private static let uname = (try? ProcessRunner.run(["/bin/uname"]).trimmingCharacters(in: .whitespacesAndNewlines)) ?? "?"

@@ -73,7 +73,7 @@ enum Fleet {
 
 import Logging
 
-@Suite("Frontend against real sshd", .timeLimit(.minutes(10)))
+@Suite("Frontend against real sshd", .timeLimit(.minutes(Exclusive.suiteTimeLimitMinutes)))
 struct FrontendServerTests {
     @Test("exit codes are there as soon as stdout was read to its end, without join, every time", arguments: FrontendEngine.all)
     func exitCodeAfterStdout(engine: FrontendEngine) async throws {

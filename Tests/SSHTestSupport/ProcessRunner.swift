@@ -1,4 +1,5 @@
 import Foundation
+import SSHEventLoop
 
 #if canImport(Glibc)
 import Glibc
@@ -23,35 +24,21 @@ public enum ProcessRunner {
     public static func outcome(_ arguments: [String], environment: [String: String] = [:], input: String? = nil)
         throws -> (status: Int32, output: String)
     {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: arguments[0])
-        process.arguments = Array(arguments.dropFirst())
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
-        process.environment = env
         // Output goes to a file, not a pipe: a pipe's write end can leak into a process spawned concurrently by
         // another test, and reading to EOF would then wait for that process.
         let outputPath = NSTemporaryDirectory() + "pssh-run-\(UUID().uuidString).log"
         let inputPath = outputPath + ".in"
-        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
         defer {
             try? FileManager.default.removeItem(atPath: outputPath)
             try? FileManager.default.removeItem(atPath: inputPath)
         }
-        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-        process.standardOutput = output
-        process.standardError = output
-        if let input {
-            try input.write(toFile: inputPath, atomically: true, encoding: .utf8)
-            process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: inputPath))
-        } else {
-            process.standardInput = FileHandle.nullDevice
-        }
-        try process.run()
-        process.waitUntilExit()
-        try? output.close()
+        if let input { try input.write(toFile: inputPath, atomically: true, encoding: .utf8) }
+        let termination = try ChildProgram.run(arguments, environment: env, stdin: input == nil ? nil : inputPath,
+                                               stdout: outputPath, stderr: outputPath)
         let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-        return (process.terminationStatus, text)
+        return (termination.status, text)
     }
 
     /// Starts `arguments` under a watchdog shell that kills it when our end of a pipe closes, which happens
@@ -86,6 +73,7 @@ public enum ProcessRunner {
         posix_spawn_file_actions_adddup2(&actions, fds[0], 0)
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        ChildProcess.closeInheritedDescriptors(&actions)
         let argv = ["/bin/bash", "-c", script, "watchdog"] + arguments
         var env = ProcessInfo.processInfo.environment
         env["LOGFILE"] = logFile
