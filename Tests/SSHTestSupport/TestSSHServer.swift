@@ -169,8 +169,21 @@ public final class TestSSHServer: Sendable {
 
 /// Free ports and readiness checks on loopback addresses.
 public enum FreePort {
-    /// A port nothing listens on right now at `host`.
+    /// A port nothing listens on right now at `host`, and never handed out before in this process: a server a
+    /// test starts is never mistaken for an earlier test's at the same address (a jump connection the engine
+    /// still shares, a known-hosts line, a connection sshd has not finished logging).
     public static func find(host: String) throws -> Int {
+        for _ in 0..<1000 {
+            let port = try anyFree(host: host)
+            let fresh = handedOut.withLock { $0.insert("\(host):\(port)").inserted }
+            if fresh { return port }
+        }
+        throw TestSupportError("no port at \(host) that was not handed out before")
+    }
+
+    private static let handedOut = Mutex(Set<String>())
+
+    private static func anyFree(host: String) throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw TestSupportError("socket failed") }
         defer { close(fd) }
