@@ -8,6 +8,8 @@ import SSHEngineCore
 final class LibSSHChannelOpener: NativeChannelOpener {
     private(set) var channel: LibSSHChannel?
 
+    func forgetChannel() { channel = nil }
+
     /// libssh 0.10 opens every channel with its own window (1.28 MB); a larger `window` is kept by the channel's
     /// reads (``LibSSHChannel/receiveWindow``).
     func open(_ connection: LibSSHConnection, window: Int?) -> NativeStep {

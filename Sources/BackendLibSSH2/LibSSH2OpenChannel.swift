@@ -9,6 +9,8 @@ let channelWindowSize: UInt32 = 2 * 1024 * 1024
 final class LibSSH2ChannelOpener: NativeChannelOpener {
     private(set) var channel: LibSSH2Channel?
 
+    func forgetChannel() { channel = nil }
+
     func open(_ connection: LibSSH2Connection, window: Int?) -> NativeStep {
         guard let session = connection.session else {
             return .failed(connection.error(.sessionClosed, "the session is closed"))

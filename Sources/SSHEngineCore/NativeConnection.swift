@@ -146,6 +146,8 @@ package protocol NativeChannelOpener: AnyObject {
     /// The channel once `open` succeeded: the running channel after `start`, or one to close and free when a
     /// later step failed.
     var channel: Channel? { get }
+    /// Lets go of ``channel`` (the caller discarded it), so that the next `open` makes a new one.
+    func forgetChannel()
 }
 
 /// An engine's authentication steps for one connection, stepped by the shared ``ConnectOperation`` with the same

@@ -17,6 +17,10 @@ package final class OpenChannelOperation<Native: NativeConnection>: EngineOperat
     private var phase: Phase = .open
     /// What the server refused on the way (advisory, as OpenSSH treats it).
     private var refused = SSHRefusedRequests()
+    /// Session channels the server closed as it confirmed them, and that were opened again.
+    private var reopened = 0
+    /// At most how often a channel the server closed as it confirmed it is opened again.
+    static var maximumReopenings: Int { 3 }
     package let timeout: Duration?
     package let activity = "opening a channel"
 
@@ -84,6 +88,9 @@ package final class OpenChannelOperation<Native: NativeConnection>: EngineOperat
                     phase = .start
                 }
                 continue
+            case .failed(let error) where closedAsConfirmed(error: error) && reopened < Self.maximumReopenings:
+                reopen(connection)
+                continue
             case .failed(var error):
                 if case .open = phase, error.code == .channelFailure, request.kind.isSession {
                     error.code = .channelOpenRefused  // nothing started: the caller may go elsewhere
@@ -104,6 +111,17 @@ package final class OpenChannelOperation<Native: NativeConnection>: EngineOperat
                         completion(.success(connection.adopt(channel, unreadOutputLimit: request.unreadOutputLimit)))
                         return true
                     }
+                    if closedAsConfirmed(error: nil) {
+                        if reopened < Self.maximumReopenings {
+                            reopen(connection)
+                            continue
+                        }
+                        if let abandoned = opener.channel { connection.discard(abandoned) }
+                        completion(.failure(SSHError(.channelOpenRefused, host: connection.options.host,
+                                                     port: connection.options.port,
+                                                     message: "the server closed every channel as it opened it")))
+                        return true
+                    }
                     phase = .environment(index: 0)
                 case .environment(let index): phase = .environment(index: index + 1)
                 case .pty: phase = .start
@@ -121,6 +139,25 @@ package final class OpenChannelOperation<Native: NativeConnection>: EngineOperat
                 }
             }
         }
+    }
+
+    /// Whether the session channel just opened (or whose open just failed with `error`) was closed by the server
+    /// as it confirmed it, before any request: Dropbear before 2024.86 does so to a new session channel when a
+    /// command of another channel exits at that moment (it takes the channel for one whose command ended). The
+    /// channel is then unusable (a request on it makes that server drop the whole connection), but nothing was
+    /// started: it is opened again, a few times at most (``maximumReopenings``).
+    private func closedAsConfirmed(error: SSHError?) -> Bool {
+        guard case .open = phase, request.kind.isSession, error == nil || error?.code == .channelFailure,
+              let channel = opener.channel else { return false }
+        return channel.receivedEOF
+    }
+
+    /// Discards the channel the server closed and opens another.
+    private func reopen(_ connection: ConnectionDriver<Native>) {
+        if let abandoned = opener.channel { connection.discard(abandoned) }
+        opener.forgetChannel()
+        reopened += 1
+        phase = .open
     }
 
     /// Whether a refusal in the current phase leaves the channel usable (an environment variable, the PTY).

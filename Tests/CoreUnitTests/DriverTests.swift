@@ -150,6 +150,34 @@ struct DriverTests {
         }
     }
 
+    @Test("a session channel the server closes as it confirms it (Dropbear before 2024.86) is discarded before any request and opened again; past three, the open is refused", arguments: [1, 3, 4])
+    func closedAsConfirmed(times: Int) async throws {
+        let driver = try await onLoop { Box(Driver(loop: testLoop, options: Self.options, streamCapacity: 1024)) }
+        try await onLoop { driver.value.native.closedAsConfirmed = times }
+        let result = await withCheckedContinuation { continuation in
+            testLoop.execute {
+                driver.value.openChannel(SSHChannelRequest(kind: .exec("true"))) { result in
+                    continuation.resume(returning: result.map { Box($0) })
+                }
+            }
+        }
+        let opened = try await onLoop { driver.value.native.opened.map { Box($0) } }
+        if times <= OpenChannelOperation<ScriptedConnection>.maximumReopenings {
+            _ = try result.get()
+            #expect(opened.count == times + 1)
+            try await onLoop {
+                for closed in opened.dropLast() { #expect(!closed.value.started) }
+                #expect(opened.last?.value.started == true)
+            }
+        } else {
+            #expect(throws: SSHError.self) { try result.get() }
+            #expect((try? result.get()) == nil)
+            if case .failure(let error as SSHError) = result { #expect(error.code == .channelOpenRefused) }
+            #expect(opened.count == OpenChannelOperation<ScriptedConnection>.maximumReopenings + 1)
+            try await onLoop { #expect(!opened.contains { $0.value.started }) }
+        }
+    }
+
     @Test("an operation that never finishes times out naming what it was doing, and fails the connection")
     func operationDeadline() async throws {
         let driver = try await onLoop { Box(Driver(loop: testLoop, options: Self.options, streamCapacity: 1024)) }

@@ -11,6 +11,8 @@ final class ScriptedConnection: NativeConnection {
     var opened: [ScriptedChannel] = []
     /// Whether `open` keeps answering "would block".
     var openBlocks = false
+    /// How many of the next channels the server closes as it confirms them.
+    var closedAsConfirmed = 0
     /// How often the session was torn down, and whether gracefully.
     var teardowns: [Bool] = []
 
@@ -47,6 +49,12 @@ final class ScriptedOpener: NativeChannelOpener {
     func open(_ connection: ScriptedConnection, window _: Int?) -> NativeStep {
         if connection.openBlocks { return .wouldBlock }
         let channel = ScriptedChannel(connection: connection)
+        if connection.closedAsConfirmed > 0 {
+            // The server confirms the channel and closes it in the same breath.
+            connection.closedAsConfirmed -= 1
+            channel.remoteEOF = true
+            channel.remoteClosed = true
+        }
         connection.opened.append(channel)
         self.channel = channel
         return .done
@@ -56,7 +64,11 @@ final class ScriptedOpener: NativeChannelOpener {
     }
     func setEnvironment(_: String, _: String, _: ScriptedConnection) -> NativeStep { .done }
     func requestPTY(_: SSHPTYRequest, _: ScriptedConnection) -> NativeStep { .done }
-    func start(_: SSHChannelRequest.Kind, _: ScriptedConnection) -> NativeStep { .done }
+    func start(_: SSHChannelRequest.Kind, _ connection: ScriptedConnection) -> NativeStep {
+        channel?.started = true
+        return .done
+    }
+    func forgetChannel() { channel = nil }
 }
 
 /// A channel whose output, EOF, close and exit come from the test; it records what the driver did.
@@ -74,8 +86,10 @@ final class ScriptedChannel: NativeChannel {
     var exit: Result<SSHExitStatus, SSHError> = .success(SSHExitStatus(code: 0))
     /// At most how many stdin bytes one write takes.
     var window = Int.max
-    /// What the driver did, in order.
+    /// What the driver did, in order (after the start request).
     var calls: [String] = []
+    /// Whether the command was started on it.
+    var started = false
     /// Stdin as written.
     var written: [UInt8] = []
 
