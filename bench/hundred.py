@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""100,000 hosts from one process (issue 16): `uname` on N entries of the simulated fleet (`shared/tools/fleet.py`,
+"""100,000 hosts from one process: `uname` on N entries of the simulated fleet (`bench/fleet.py`,
 about 2 ms of server CPU per connection), run as several fleet processes on several 127.0.0.x addresses so that
 neither one fleet core nor one address's ephemeral ports bounds the run, under this machine's open-file limit.
 Our side is pssh-bench's `sweep` (ParallelRun.forEachHost, 1,000 hosts at once, each connection closed when its
@@ -16,17 +16,6 @@ from run import Setup, markdown_table, process_cpu, run_json, write_page, FLEET,
 BENCH = os.path.join(ROOT, ".build", "release", "pssh-bench")
 PEERS = os.path.join(ROOT, "bench", "peers")
 ADDRESSES = [f"127.0.0.{21 + i}" for i in range(8)]
-# fleet.py listens on 127.0.0.1: this runs it unchanged with its listening address replaced.
-ON_ADDRESS = """
-import sys, runpy, asyncssh
-address, fleet = sys.argv[1], sys.argv[2]
-original = asyncssh.create_server
-async def create_server(factory, host, port, **options):
-    return await original(factory, address, port, **options)
-asyncssh.create_server = create_server
-sys.argv = [fleet] + sys.argv[3:]
-runpy.run_path(fleet, run_name="__main__")
-"""
 
 
 def free_port_everywhere():
@@ -80,7 +69,7 @@ def main():
     with open(setup.known_hosts, "w") as out:
         out.write(f"127.0.0.*,[127.0.0.*]:* {key}\n")
     port = free_port_everywhere()
-    fleet = [subprocess.Popen([options.python, "-c", ON_ADDRESS, address, FLEET, str(port), f"{setup.dir}/hostkey",
+    fleet = [subprocess.Popen([options.python, FLEET, "--address", address, str(port), f"{setup.dir}/hostkey",
                                f"{setup.dir}/authorized_keys"], stderr=subprocess.DEVNULL) for address in ADDRESSES]
     rows = []
     try:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Jump-host benchmark (issue 15), side by side in one run: targets behind one OpenSSH jump sshd.
+"""Jump-host benchmark, side by side in one run: targets behind one OpenSSH jump sshd.
 
     bench/jump            # fan-out to 100 and 1,000 simulated targets through the jump, and 100 MB over SFTP
     bench/jump --quick    # 50 targets, 20 MB
@@ -7,7 +7,7 @@
 Tools: our client (both engines) direct and through the jump (`jumpHosts`), parallel-ssh's native client with
 `proxy_host`, asyncssh with `tunnel=` (one shared jump connection, its best case), and OpenSSH `ssh` with a
 `ProxyCommand ssh -W` per target (what `ssh -J` runs; `-J` itself does not pass `-i` to the hop). The targets are
-the simulated fleet (`shared/tools/fleet.py`) for the fan-out, and a real sshd for the copies; the jump is a real
+the simulated fleet (`bench/fleet.py`) for the fan-out, and a real sshd for the copies; the jump is a real
 sshd on 127.0.0.2 whose log counts the jump connections each tool opened. Figures go to
 docs/benchmarks-jump.md; a --quick run prints them only.
 """

@@ -13,7 +13,7 @@ import argparse, json, os, platform, pwd, resource, shutil, signal, socket, subp
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PEERS = os.path.join(ROOT, "bench", "peers")
-FLEET = os.path.normpath(os.path.join(ROOT, "..", "shared", "tools", "fleet.py"))
+FLEET = os.path.join(ROOT, "bench", "fleet.py")
 BENCH_USER = "pssh-bench"
 
 
@@ -471,7 +471,7 @@ def write_docs(results):
              "Measured side by side in one run by `bench/run` (see `bench/run.py`): our library on both engines, Python",
              "parallel-ssh's libssh2 and libssh clients and asyncssh (from PyPI), OpenSSH's `ssh`/`scp` processes, and",
              "a minimal sequential C program per library (the floor). The server is a loopback OpenSSH sshd (or, for",
-             "`fleet`, the simulated fleet `shared/tools/fleet.py`); its CPU over each run is in the last column.", "",
+             "`fleet`, the simulated fleet `bench/fleet.py`); its CPU over each run is in the last column.", "",
              f"Machine: {platform.platform()}, {os.cpu_count()} cores, "
              f"{sp.run(['ssh', '-V'], capture_output=True, text=True).stderr.strip()}. Reproduce: `bench/run`.", "",
              "Workloads: `floor` (C, sequential connect + auth + `uname` + close); `fanout` (connect, authenticate,",

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Issue 16's measurements beside the peers, in one run: a passphrase-protected key (client CPU per host against
+"""Key, memory and fan-out measurements beside the peers, in one run: a passphrase-protected key (client CPU per host against
 the same key unencrypted), and a connection storm against one sshd with OpenSSH's default MaxStartups (10:30:100).
 
     bench/scale            # keys at N = 100 and 1,000, storm at N = 500 and 2,000; writes docs/benchmarks-scale.md

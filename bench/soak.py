@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Soak and leak check (issue 17), not a test: on each engine, 10,000 commands one after another on one session,
+"""Soak and leak check, not a test: on each engine, 10,000 commands one after another on one session,
 then 2,000 connect/command/disconnect cycles, against a throwaway loopback sshd, with the client's resident memory
 and open file descriptors sampled after a warm-up, half-way and at the end of each phase. Then a short run of each
 engine built with AddressSanitizer, whose LeakSanitizer reports the leaks (and any memory error) at exit.

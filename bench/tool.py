@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""The fleetsh tool beside the tools operators type (issue 18), in one run: fleetsh (both engines), pdsh, clush and
-Debian's parallel-ssh (pssh), each running `uname` on N host entries of the simulated fleet (`shared/tools/fleet.py`)
+"""The fleetsh tool beside the tools operators type, in one run: fleetsh (both engines), pdsh, clush and
+Debian's parallel-ssh (pssh), each running `uname` on N host entries of the simulated fleet (`bench/fleet.py`)
 with 100 hosts at once and host keys checked, as each would be typed.
 
     bench/tool            # N = 100 and 1,000; writes docs/benchmarks-tool.md
@@ -91,7 +91,7 @@ def row(r):
 def write_docs(results):
     lines = ["# The tool beside pdsh, clush and parallel-ssh", "",
              "Written by `bench/tool` (one run, this machine: 2 cores, shared). Each tool runs `uname` on N host entries",
-             "of the simulated fleet (`shared/tools/fleet.py`, ~2 ms of server CPU per connection), 100 at once, host keys",
+             "of the simulated fleet (`bench/fleet.py`, ~2 ms of server CPU per connection), 100 at once, host keys",
              "checked against the same known_hosts, from the same ssh_config. Client CPU covers every process of the tool",
              "(pdsh, clush and parallel-ssh run one `ssh` per host); RSS is the largest single process's; `lines` counts",
              "output lines (one per host expected, pssh's `-i` adds a header per host); `fleet CPU` is the server's.", ""]
