@@ -130,7 +130,8 @@ let package = Package(
         // Our side of the benchmarks in bench/ (release build): one workload per run, figures as JSON.
         .executableTarget(
             name: "pssh-bench",
-            dependencies: ["SSHBackend", "BackendLibSSH2", "BackendLibSSH", "ParallelFrontend", "SSHKnownHosts", "SSHConfig"],
+            dependencies: ["SSHBackend", "BackendLibSSH2", "BackendLibSSH", "ParallelFrontend", "SSHKnownHosts", "SSHConfig",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
 
         // A child program for the exit-time test: sessions streaming on both engines when the process exits.
