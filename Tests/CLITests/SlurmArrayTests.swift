@@ -3,7 +3,7 @@ import Foundation
 import SSHTestSupport
 import Testing
 
-/// fleetsh's shards run for real as a Slurm job array (issue 19): a throwaway single-node cluster, four tasks each
+/// fleetsh's shards run for real as a Slurm job array: a throwaway single-node cluster, four tasks each
 /// taking `--shard env`, their JSON lines merged into one report, then a second array over the failed hosts only.
 @Suite("fleetsh as a Slurm job array", .timeLimit(.minutes(Exclusive.suiteTimeLimitMinutes)),
        .enabled(if: SlurmCluster.unavailableReason == nil, "\(SlurmCluster.unavailableReason ?? "")"))
