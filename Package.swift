@@ -109,7 +109,7 @@ let package = Package(
 
         // Test support: real OpenSSH sshd processes, keys, agents, black-hole listeners.
         .target(
-            name: "SSHTestSupport", dependencies: ["SSHBackend", "SSHEventLoop"], path: "Tests/SSHTestSupport",
+            name: "SSHTestSupport", dependencies: ["SSHBackend", "SSHEventLoop"],
             swiftSettings: swiftSettings),
 
         // The README's first command: three throwaway sshd servers, a command on each, through every engine.
