@@ -108,8 +108,8 @@ struct DownloadModeThreatTests {
         let server = try await Fleet.servers[0]
         let client = try SSHClient(host: server.host, backend: engine.backend, config: Fleet.config(port: server.port))
         for file in files {
-            try await client.copyRemoteFile("\(remote)/\(file.name)", to: "\(local)/sftp-\(file.name)")
-            try await client.scpRecv("\(remote)/\(file.name)", to: "\(local)/scp-\(file.name)")
+            try await client.download("\(remote)/\(file.name)", to: "\(local)/sftp-\(file.name)")
+            try await client.download("\(remote)/\(file.name)", to: "\(local)/scp-\(file.name)", using: .scp())
             let expected = file.mode & 0o777 & ~mask
             #expect(mode(of: "\(local)/sftp-\(file.name)") == expected, "SFTP \(file.name): \(String(mode(of: "\(local)/sftp-\(file.name)"), radix: 8))")
             #expect(mode(of: "\(local)/scp-\(file.name)") == expected, "SCP \(file.name): \(String(mode(of: "\(local)/scp-\(file.name)"), radix: 8))")
@@ -117,8 +117,8 @@ struct DownloadModeThreatTests {
         // A tree: its directories lose setgid/sticky too.
         try FileManager.default.createDirectory(atPath: "\(remote)/tree", withIntermediateDirectories: false)
         chmod("\(remote)/tree", 0o3777)
-        try await client.copyRemoteFile("\(remote)/tree", to: "\(local)/sftp-tree", recurse: true)
-        try await client.scpRecv("\(remote)/tree", to: "\(local)/scp-tree", recurse: true)
+        try await client.download("\(remote)/tree", to: "\(local)/sftp-tree", recurse: true)
+        try await client.download("\(remote)/tree", to: "\(local)/scp-tree", using: .scp(), recurse: true)
         #expect(mode(of: "\(local)/sftp-tree") & 0o7000 == 0)
         #expect(mode(of: "\(local)/scp-tree") & 0o7000 == 0)
         await client.disconnect()
@@ -261,7 +261,7 @@ struct MemoryCapThreatTests {
         defer { try? FileManager.default.removeItem(atPath: local) }
         let client = try SSHClient(host: server.host, backend: engine.backend, config: Fleet.config(port: server.port))
         let error = await #expect(throws: SSHError.self) {
-            try await client.copyRemoteFile("/endless", to: local + "/copy", recurse: true)
+            try await client.download("/endless", to: local + "/copy", recurse: true)
         }
         #expect(error?.code == .fileTransferFailed && error?.message.contains("the listing was stopped") == true,
                 "\(error.map { "\($0)" } ?? "")")
@@ -284,7 +284,7 @@ struct SymlinkThreatTests {
         try FileManager.default.createSymbolicLink(atPath: remote + "/sub/passwd", withDestinationPath: "/etc/passwd")
         let server = try await Fleet.servers[0]
         let client = try SSHClient(host: server.host, backend: engine.backend, config: Fleet.config(port: server.port))
-        try await client.copyRemoteFile(remote, to: local + "/copy", recurse: true)
+        try await client.download(remote, to: local + "/copy", recurse: true)
         await client.disconnect()
         let copied = try FileManager.default.subpathsOfDirectory(atPath: local + "/copy").sorted()
         #expect(copied == ["sub", "sub/file"], "\(copied.prefix(10))")
@@ -311,6 +311,27 @@ struct SudoPasswordThreatTests {
             #expect(output.exitCode == 0)
             let everything = (stdout + stderr).joined(separator: "\n")
             #expect(!everything.contains(password) && !everything.contains("parallel-ssh asks"), "pty \(pty): \(everything)")
+        }
+        await client.disconnect()
+    }
+
+    @Test("a wrong sudo password: sudo's refusal and status 1, no second wait for a password, with and without a PTY",
+          arguments: FrontendEngine.all)
+    func wrongPassword(engine: FrontendEngine) async throws {
+        let password = try SudoSetup.prepare()
+        let server = try await Fleet.servers[0]
+        let client = try SSHClient(host: server.host, backend: engine.backend, config: Fleet.config(port: server.port))
+        for pty in [false, true] {
+            let output = try await client.runCommand("id -u", sudo: true, pty: pty, sudoPassword: password + "-wrong")
+            var lines: [String] = []
+            for try await line in output.stdout { lines.append(line) }
+            for try await line in output.stderr { lines.append(line) }
+            try await output.waitFinished()
+            let everything = lines.joined(separator: "\n")
+            #expect(output.exitCode == 1, "pty \(pty): \(everything)")
+            #expect(everything.contains("Sorry, try again"), "pty \(pty): \(everything)")
+            #expect(!everything.contains("parallel-ssh asks") && !everything.contains(password), "pty \(pty): \(everything)")
+            #expect(!lines.contains("0"), "pty \(pty): \(everything)")
         }
         await client.disconnect()
     }
@@ -351,8 +372,8 @@ struct HostPathThreatTests {
         let server = try await Fleet.servers[0]
         let client = try ParallelSSHClient(hosts: [server.host], backend: engine.backend, config: Fleet.config(),
                                            hostConfig: [HostConfig(port: server.port, alias: "x/../../pwned")])
-        try await client.copyRemoteFile(remote + "/file", to: local + "/sub/out")
-        try await client.scpRecv(remote + "/file", to: local + "/sub/scp")
+        try await client.download(remote + "/file", to: local + "/sub/out")
+        try await client.download(remote + "/file", to: local + "/sub/scp", using: .scp())
         await client.disconnect()
         #expect(!FileManager.default.fileExists(atPath: local + "/pwned"), "wrote outside sub/")
         #expect(FileManager.default.fileExists(atPath: local + "/sub/out_x_.._.._pwned"))
@@ -371,7 +392,7 @@ struct ServerTextThreatTests {
         let local = try scratch("escape")
         defer { try? FileManager.default.removeItem(atPath: local) }
         let client = try SSHClient(host: server.host, backend: engine.backend, config: Fleet.config(port: server.port))
-        let error = await #expect(throws: SSHError.self) { try await client.copyRemoteFile("/x", to: local + "/x") }
+        let error = await #expect(throws: SSHError.self) { try await client.download("/x", to: local + "/x") }
         await client.disconnect()
         let text = "\(error.map { "\($0)" } ?? "")"
         #expect(!text.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 }, "\(text.debugDescription)")
@@ -386,7 +407,7 @@ struct ServerTextThreatTests {
         let server = try await Fleet.servers[0]
         let client = try SSHClient(host: server.host, backend: engine.backend, config: Fleet.config(port: server.port))
         let error = await #expect(throws: SSHError.self) {
-            try await client.scpRecv("/nonexistent-\u{1B}]0;pwned\u{07}", to: local + "/x")
+            try await client.download("/nonexistent-\u{1B}]0;pwned\u{07}", to: local + "/x", using: .scp())
         }
         await client.disconnect()
         #expect(error.map { "\($0)" }?.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 } == false,
@@ -433,7 +454,7 @@ struct SCPNameThreatTests {
         let server = try await Fleet.servers[0]
         let client = try SSHClient(host: server.host, backend: engine.backend, config: Fleet.config(port: server.port))
         let error = await #expect(throws: SSHError.self) {
-            try await client.scpSend(local + "/a\nC0644 1 evil", to: remote + "/")
+            try await client.upload(local + "/a\nC0644 1 evil", to: remote + "/", using: .scp())
         }
         #expect(error?.code == .invalidArgument && error?.message.contains("newline") == true, "\(error.map { "\($0)" } ?? "")")
         #expect(try FileManager.default.contentsOfDirectory(atPath: remote).isEmpty)

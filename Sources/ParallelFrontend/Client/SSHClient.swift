@@ -328,9 +328,11 @@ public actor SSHClient {
                 await channel.close()
                 throw error.on(host: host, port: config.port ?? 22)
             }
-            let prompt = SudoPrompt(stream: terminal ? channel.stdout : channel.stderr, terminal: terminal) {
+            let prompt = SudoPrompt(stream: terminal ? channel.stdout : channel.stderr, terminal: terminal, answer: {
                 try? await channel.write(answer)
-            }
+            }, giveUp: {
+                if terminal { try? await channel.write([4]) } else { try? await channel.sendEOF() }  // Ctrl-D: EOF
+            })
             watched = (SSHByteStream(prompt), !terminal)
         }
         return HostOutput(host: host, alias: config.alias, index: index, command: line, channel: channel,

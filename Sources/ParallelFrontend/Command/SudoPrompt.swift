@@ -9,6 +9,11 @@ import Synchronization
 /// every byte it read, less the marker, to whoever reads the stream. A sudo that does not ask (`NOPASSWD`, root,
 /// a cached credential) never gets the password on stdin. The watcher holds at most ``watchLimit`` bytes: past
 /// that without a prompt it stops watching and the stream is read directly again.
+///
+/// A wrong password makes sudo print "Sorry, try again." and ask again: the watcher keeps watching for up to
+/// ``watchLimit`` bytes after its answer, and a second prompt is answered with the end of input instead (EOF, or
+/// Ctrl-D under a PTY), so sudo gives up and the command ends with sudo's status and its message instead of
+/// waiting for a password forever.
 final class SudoPrompt: SSHByteSource {
     /// The prompt given to `sudo -p`: no `%` (sudo expands those), nothing a command prints by chance.
     static let marker = "[sudo: parallel-ssh asks for the password of this host]"
@@ -28,19 +33,23 @@ final class SudoPrompt: SSHByteSource {
     private let stream: SSHByteStream
     private let state = Mutex(State())
 
-    /// Starts watching `stream` for the prompt; `answer` writes the password to the command's stdin. With
-    /// `terminal` (the stream is a PTY's), the line break sudo prints once the password is read is dropped too: it
-    /// ends the prompt's line, which is not shown.
-    init(stream: SSHByteStream, terminal: Bool, answer: @escaping @Sendable () async -> Void) {
+    /// Starts watching `stream` for the prompt; `answer` writes the password to the command's stdin, `giveUp` ends
+    /// its input (a second prompt: the password was wrong). With `terminal` (the stream is a PTY's), the line break
+    /// sudo prints once the password is read is dropped too: it ends the prompt's line, which is not shown.
+    init(stream: SSHByteStream, terminal: Bool, answer: @escaping @Sendable () async -> Void,
+         giveUp: @escaping @Sendable () async -> Void) {
         self.stream = stream
-        Task { [self] in await watch(terminal: terminal, answer: answer) }
+        Task { [self] in await watch(terminal: terminal, answer: answer, giveUp: giveUp) }
     }
 
-    private func watch(terminal: Bool, answer: @escaping @Sendable () async -> Void) async {
+    private func watch(terminal: Bool, answer: @escaping @Sendable () async -> Void,
+                       giveUp: @escaping @Sendable () async -> Void) async {
         let marker = Array(Self.marker.utf8)
-        var answered = false
+        var prompts = 0
         var stripLineBreak = false
-        while !answered || stripLineBreak {
+        /// Bytes read since the answer (a second prompt comes first, if it comes).
+        var sinceAnswer = 0
+        while prompts < 2 && (prompts == 0 || stripLineBreak || sinceAnswer < Self.watchLimit) {
             let chunk: [UInt8]?
             var failure: (any Error)?
             do { chunk = try await stream.nextChunk() } catch {
@@ -52,11 +61,12 @@ final class SudoPrompt: SSHByteSource {
                     state.ended = failure.map { .failure($0) } ?? .success(())
                     return (false, true)
                 }
+                if prompts > 0 { sinceAnswer += chunk.count }
                 if stripLineBreak {
                     stripLineBreak = false
                     if chunk.starts(with: [13, 10]) { chunk.removeFirst(2) } else if chunk.first == 10 { chunk.removeFirst() }
                     state.held += chunk
-                    return (false, true)
+                    return (false, false)
                 }
                 state.held += chunk
                 if let range = state.held.firstRange(of: marker) {
@@ -66,9 +76,9 @@ final class SudoPrompt: SSHByteSource {
                 return (false, state.held.count >= Self.watchLimit)
             }
             if found {
-                await answer()
-                answered = true
-                stripLineBreak = terminal
+                prompts += 1
+                if prompts == 1 { await answer() } else { await giveUp() }
+                stripLineBreak = terminal && prompts == 1
             } else if full {
                 break
             }
