@@ -81,7 +81,7 @@ func mode(of path: String) -> Int? {
 }
 
 extension BulkDataTests {
-@Suite("File transfer")
+@Suite("File transfer", .timeLimit(.minutes(Exclusive.suiteTimeLimitMinutes)))
 struct TransferTests {
     static let cases: [(Engine, TransferProtocol)] = Engine.all.flatMap { engine in TransferProtocol.all.map { (engine, $0) } }
 
@@ -105,6 +105,11 @@ struct TransferTests {
 
     @Test("100 MB each way, content verified", arguments: cases)
     func hundredMegabytes(engine: Engine, transfer: TransferProtocol) async throws {
+        // Exclusive: hundreds of megabytes through the process would blur another test's memory figure.
+        try await Exclusive.run { try await hundredMegabytesAlone(engine: engine, transfer: transfer) }
+    }
+
+    private func hundredMegabytesAlone(engine: Engine, transfer: TransferProtocol) async throws {
         let session = try await engine.connect()
         let dir = try scratchDirectory("transfer")
         defer { try? FileManager.default.removeItem(atPath: dir) }
