@@ -25,12 +25,8 @@ extension Fleetsh {
             guard FileManager.default.fileExists(atPath: source) else { usage("\(source) does not exist") }
             let (source, destination, transfer) = (self.source, self.destination, self.transfer)
             try await transfer.run(hostSet.entries(), connection: connection) { client, _, progress in
-                if transfer.scp {
-                    try await client.scpSend(source, to: destination, recurse: transfer.recursive, overwrite: true,
-                                             progress: progress)
-                } else {
-                    try await client.copyFile(source, to: destination, recurse: transfer.recursive, progress: progress)
-                }
+                try await client.upload(source, to: destination, using: transfer.scp ? .scp(overwrite: true) : .sftp,
+                                        recurse: transfer.recursive, progress: progress)
             }
         }
     }
@@ -56,12 +52,8 @@ extension Fleetsh {
             try await transfer.run(hostSet.entries(), connection: connection) { client, host, progress in
                 let folder = HostFileName.path(in: directory, host: host)
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-                if transfer.scp {
-                    try await client.scpRecv(source, to: "\(folder)/\(name)", recurse: transfer.recursive, progress: progress)
-                } else {
-                    try await client.copyRemoteFile(source, to: "\(folder)/\(name)", recurse: transfer.recursive,
-                                                    progress: progress)
-                }
+                try await client.download(source, to: "\(folder)/\(name)", using: transfer.scp ? .scp() : .sftp,
+                                          recurse: transfer.recursive, progress: progress)
             }
         }
     }

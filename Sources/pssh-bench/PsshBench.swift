@@ -187,15 +187,15 @@ func measure(_ arguments: PsshBench) async throws {
         try await Task.sleep(for: .seconds(2))
         threads = threadCount()
     case .uploadSFTP:
-        succeeded = try await client.copyFile(arguments.local, to: arguments.remote).filter { $0.error == nil }.count
+        succeeded = try await client.upload(arguments.local, to: arguments.remote).filter { $0.error == nil }.count
     case .downloadSFTP:
-        succeeded = try await client.copyRemoteFile(arguments.remote, to: arguments.local, copyArgs: [[]])
+        succeeded = try await client.download { _, _ in (arguments.local, arguments.remote) }
             .filter { $0.error == nil }.count
     case .uploadSCP:
-        succeeded = try await client.scpSend(arguments.local, to: arguments.remote, overwrite: true)
+        succeeded = try await client.upload(arguments.local, to: arguments.remote, using: .scp(overwrite: true))
             .filter { $0.error == nil }.count
     case .downloadSCP:
-        succeeded = try await client.scpRecv(arguments.remote, to: arguments.local, copyArgs: [[]])
+        succeeded = try await client.download(using: .scp()) { _, _ in (arguments.local, arguments.remote) }
             .filter { $0.error == nil }.count
     case .soak, .sweep, .knownhosts, .sshconfig:
         break  // run above

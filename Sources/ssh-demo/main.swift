@@ -36,15 +36,15 @@ for engine in engines {
     try await client.join(output, timeout: .seconds(30))
     for host in output { print("[\(host.alias ?? host.host)]\texit code \(host.exitCode.map(String.init) ?? "none")") }
 
-    // Files: one file to every entry over SFTP (a remote name per entry from copyArgs), then each entry's copy back
+    // Files: one file to every entry over SFTP (a remote name per entry from a closure), then each entry's copy back
     // over SCP into one local file per entry. The servers are this machine, so "remote" paths are local ones too.
     let dir = "/tmp/ssh-demo-\(engine.name)-\(getpid())"
     mkdir(dir, 0o777)
     chmod(dir, 0o777)
     defer { _ = try? ProcessRunner.run(["/bin/rm", "-rf", dir]) }
     _ = try ProcessRunner.run(["/bin/sh", "-c", "seq 100000 > \(dir)/numbers"])
-    let sent = try await client.copyFile("\(dir)/numbers", to: "\(dir)/uploaded-%s", copyArgs: entries.indices.map { ["\($0)"] })
-    let received = try await client.scpRecv { _, index in ("\(dir)/back-\(index)", "\(dir)/uploaded-\(index)") }
+    let sent = try await client.upload { _, index in ("\(dir)/numbers", "\(dir)/uploaded-\(index)") }
+    let received = try await client.download(using: .scp()) { _, index in ("\(dir)/back-\(index)", "\(dir)/uploaded-\(index)") }
     for (up, down) in zip(sent, received) {
         let same = (try? ProcessRunner.run(["/usr/bin/cmp", "\(dir)/numbers", down.localPath])) != nil
         print("[\(up.alias ?? up.host)]\tsftp -> \(up.remotePath), scp <- \(down.localPath): \(same ? "identical" : "DIFFERENT")")

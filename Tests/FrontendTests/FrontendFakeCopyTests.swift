@@ -23,7 +23,7 @@ struct FrontendFakeCopyTests {
         return (FakeBackend { FakeHost(files: shared[$0]) }, disks)
     }
 
-    @Test("an upload reaches every host with its content and mode; per-host names from copyArgs")
+    @Test("an upload reaches every host with its content and mode; per-host names from a closure")
     func upload() async throws {
         let (backend, disks) = fleet()
         let dir = try scratchDirectory("fake-copy")
@@ -33,7 +33,7 @@ struct FrontendFakeCopyTests {
         chmod("\(dir)/payload", 0o640)
         let client = try ParallelSSHClient(hosts: ["a", "b", "c"], backend: backend,
                                            config: HostConfig(connectionAttempts: 1, sshConfig: .disabled))
-        let sent = try await client.copyFile("\(dir)/payload", to: "/srv/copy-%s", copyArgs: [["0"], ["1"], ["2"]])
+        let sent = try await client.upload { _, index in ("\(dir)/payload", "/srv/copy-\(index)") }
         #expect(sent.allSatisfy { $0.error == nil })
         for (index, host) in ["a", "b", "c"].enumerated() {
             #expect(disks[host]?["/srv/copy-\(index)"] == .file(payload, mode: 0o640), "host \(host)")
@@ -48,7 +48,7 @@ struct FrontendFakeCopyTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let client = try ParallelSSHClient(hosts: ["a", "b", "c"], backend: backend,
                                            config: HostConfig(connectionAttempts: 1, sshConfig: .disabled))
-        let received = try await client.copyRemoteFile("/srv/log", to: "\(dir)/log")
+        let received = try await client.download("/srv/log", to: "\(dir)/log")
         #expect(received.map(\.localPath) == ["\(dir)/log_a", "\(dir)/log_b", "\(dir)/log_c"])
         for host in ["a", "b", "c"] {
             let text = try String(contentsOfFile: "\(dir)/log_\(host)", encoding: .utf8)
@@ -66,7 +66,7 @@ struct FrontendFakeCopyTests {
         _ = FileManager.default.createFile(atPath: "\(dir)/tree/sub/leaf", contents: Data("leaf".utf8))
         let client = try ParallelSSHClient(hosts: ["a", "b", "c"], backend: backend,
                                            config: HostConfig(connectionAttempts: 1, sshConfig: .disabled))
-        _ = try await client.copyFile("\(dir)/tree", to: "/srv/tree", recurse: true)
+        _ = try await client.upload("\(dir)/tree", to: "/srv/tree", recurse: true)
         for (host, files) in disks {
             #expect(files["/srv/tree/sub"] != nil, "host \(host)")
             if case .file(let bytes, _)? = files["/srv/tree/sub/leaf"] {
@@ -75,7 +75,7 @@ struct FrontendFakeCopyTests {
                 Issue.record("host \(host) has no leaf")
             }
         }
-        let fetched = try await client.copyRemoteFile("/srv/only-on-b", to: "\(dir)/fetched", stopOnErrors: false)
+        let fetched = try await client.download("/srv/only-on-b", to: "\(dir)/fetched", stopOnErrors: false)
         #expect(fetched.map { $0.error == nil } == [false, true, false])
         #expect((fetched[0].error as? SSHError)?.code == .noSuchFile)
         #expect((fetched[0].error as? SSHError)?.host == "a")

@@ -98,13 +98,13 @@ struct FrontendReadmeTests {
         for round in 0..<3 {
             let base = "\(dir)/r\(round)"
             // Upload into a remote directory that does not exist (several levels), one per host.
-            try await client.copyFile("\(dir)/test", to: "\(base)/test_dir-%s/deeper/test", copyArgs: [["0"], ["1"]])
+            try await client.upload { _, index in ("\(dir)/test", "\(base)/test_dir-\(index)/deeper/test") }
             // Download into a local directory that does not exist: logs/test_<host>.
-            let received = try await client.copyRemoteFile("\(base)/test_dir-0/deeper/test", to: "\(base)/logs/test")
-            try await client.scpSend("\(dir)/test", to: "\(base)/scp-%s/sub/test", copyArgs: [["0"], ["1"]])
-            let scpReceived = try await client.scpRecv("\(base)/scp-1/sub/test", to: "\(base)/scp-logs/test")
-            try await client.scpSend("\(dir)/tree", to: "\(base)/scp-tree-%s/inner/tree", recurse: true, copyArgs: [["0"], ["1"]])
-            let treeBack = try await client.scpRecv("\(base)/scp-tree-0/inner/tree", to: "\(base)/trees/tree", recurse: true)
+            let received = try await client.download("\(base)/test_dir-0/deeper/test", to: "\(base)/logs/test")
+            try await client.upload(using: .scp()) { _, index in ("\(dir)/test", "\(base)/scp-\(index)/sub/test") }
+            let scpReceived = try await client.download("\(base)/scp-1/sub/test", to: "\(base)/scp-logs/test", using: .scp())
+            try await client.upload(using: .scp(), recurse: true) { _, index in ("\(dir)/tree", "\(base)/scp-tree-\(index)/inner/tree") }
+            let treeBack = try await client.download("\(base)/scp-tree-0/inner/tree", to: "\(base)/trees/tree", using: .scp(), recurse: true)
             for copy in ["test_dir-0/deeper/test", "test_dir-1/deeper/test", "scp-0/sub/test", "scp-1/sub/test"] {
                 #expect(try cmp("\(dir)/test", "\(base)/\(copy)"), "\(copy), round \(round)")
             }

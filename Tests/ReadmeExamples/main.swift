@@ -54,10 +54,11 @@ func readmeJumpHosts() async throws {
 
 /// README.md
 func readmeCopyingFiles(client: ParallelSSHClient) async throws {
-    try await client.copyFile("dist/app.tar.gz", to: "/opt/app/app.tar.gz")            // SFTP upload, every host
-    try await client.copyRemoteFile("/var/log/syslog", to: "logs/syslog")             // logs/syslog_web1, logs/syslog_web2, ...
-    try await client.scpSend("conf", to: "/etc/app", recurse: true, overwrite: true)  // SCP, a directory tree
-    try await client.scpRecv("/etc/app", to: "backup/app", recurse: true)
+    try await client.upload("dist/app.tar.gz", to: "/opt/app/app.tar.gz")                    // SFTP, every host
+    try await client.download("/var/log/syslog", to: "logs/syslog")                         // logs/syslog_web1, ...
+    try await client.upload("conf", to: "/etc/app", using: .scp(overwrite: true), recurse: true)  // SCP, a tree
+    try await client.download("/etc/app", to: "backup/app", using: .scp(), recurse: true)
+    try await client.upload { host, _ in ("conf/\(host).conf", "/etc/app/app.conf") }        // a file per host
 }
 
 /// README.md
@@ -88,6 +89,6 @@ func gettingStartedRunACommandEverywhere() async throws {
 
 /// Sources/ParallelFrontend/ParallelFrontend.docc/GettingStarted.md
 func gettingStartedCopyFiles(client: ParallelSSHClient) async throws {
-    try await client.copyFile("dist/app.tar.gz", to: "/opt/app/app.tar.gz")   // SFTP upload to every host
-    try await client.copyRemoteFile("/var/log/syslog", to: "logs/syslog")    // logs/syslog_web1, logs/syslog_web2
+    try await client.upload("dist/app.tar.gz", to: "/opt/app/app.tar.gz")   // SFTP upload to every host
+    try await client.download("/var/log/syslog", to: "logs/syslog")         // logs/syslog_web1, logs/syslog_web2
 }
