@@ -36,8 +36,9 @@ let package = Package(
 
         // What the engines share above the loop: the auth plan, the operation queue, channel bookkeeping and the
         // public session and channel types, so each engine holds only its native calls.
-        .target(name: "SSHEngineCore", dependencies: ["SSHBackend", "SSHEventLoop", "SSHKnownHosts"],
-                swiftSettings: swiftSettings),
+        .target(
+            name: "SSHEngineCore", dependencies: ["SSHBackend", "SSHEventLoop", "SSHKnownHosts"],
+            swiftSettings: swiftSettings),
 
         // SFTP and SCP over any session's channels (`session.openSFTP()`, `session.scp()`): one non-blocking
         // implementation above the engines, which know nothing of it.
@@ -49,8 +50,9 @@ let package = Package(
 
         // OpenSSH's client configuration (ssh_config), evaluated as `ssh -G` does: Host, Match, Include, tokens,
         // first value wins. No C calls.
-        .target(name: "SSHConfig", dependencies: ["SSHBackend", "SSHEventLoop", "SSHKnownHosts"],
-                swiftSettings: swiftSettings),
+        .target(
+            name: "SSHConfig", dependencies: ["SSHBackend", "SSHEventLoop", "SSHKnownHosts"],
+            swiftSettings: swiftSettings),
 
         // The C libraries, found with pkg-config.
         .systemLibrary(
@@ -69,7 +71,8 @@ let package = Package(
 
         // The engines.
         .target(
-            name: "BackendLibSSH2", dependencies: ["SSHBackend", "SSHEngineCore", "SSHEventLoop", "SSHPrivateKeys", "CLibSSH2"],
+            name: "BackendLibSSH2",
+            dependencies: ["SSHBackend", "SSHEngineCore", "SSHEventLoop", "SSHPrivateKeys", "CLibSSH2"],
             swiftSettings: swiftSettings),
         .target(
             name: "BackendLibSSH", dependencies: ["SSHBackend", "SSHEngineCore", "SSHEventLoop", "CLibSSH"],
@@ -78,27 +81,35 @@ let package = Package(
         // The parallel client: parallel-ssh's API over any engine (it imports none).
         .target(
             name: "ParallelFrontend",
-            dependencies: ["SSHBackend", "SSHEventLoop", "SSHFileTransfer", "SSHConfig",
-                           .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "SSHBackend", "SSHEventLoop", "SSHFileTransfer", "SSHConfig",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings),
 
         // One import for the common case: the frontend, both engines and the API, libssh2 as the default engine.
         .target(
             name: "ParallelSSH",
-            dependencies: ["ParallelFrontend", "SSHBackend", "SSHConfig", "BackendLibSSH2", "BackendLibSSH",
-                           .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "ParallelFrontend", "SSHBackend", "SSHConfig", "BackendLibSSH2", "BackendLibSSH",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings),
 
         // The command-line tool's logic (host sets, shards, the run, output modes, the exit-code contract), kept out
         // of the executable so it is unit-tested; `fleetsh` is its command line.
         .target(
             name: "FleetCLI",
-            dependencies: ["ParallelFrontend", "SSHBackend", "SSHConfig", "SSHKnownHosts", "BackendLibSSH2", "BackendLibSSH"],
+            dependencies: [
+                "ParallelFrontend", "SSHBackend", "SSHConfig", "SSHKnownHosts", "BackendLibSSH2", "BackendLibSSH",
+            ],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "fleetsh",
-            dependencies: ["FleetCLI", "ParallelFrontend", "SSHBackend", "SSHFileTransfer",
-                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "FleetCLI", "ParallelFrontend", "SSHBackend", "SSHFileTransfer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: swiftSettings),
 
         // A scripted in-memory engine, for testing the frontend's logic beside the real-server tests (with an
@@ -122,21 +133,26 @@ let package = Package(
         // all (fuzz/run builds it with --sanitize=fuzzer -DFUZZING; built plainly it replays files).
         .target(
             name: "FuzzTargets",
-            dependencies: ["SSHBackend", "SSHEngineCore", "SSHFileTransfer", "SSHKnownHosts", "SSHConfig", "SSHPrivateKeys",
-                           "FleetCLI", "ParallelFrontend"],
+            dependencies: [
+                "SSHBackend", "SSHEngineCore", "SSHFileTransfer", "SSHKnownHosts", "SSHConfig", "SSHPrivateKeys",
+                "FleetCLI", "ParallelFrontend",
+            ],
             swiftSettings: swiftSettings),
         .executableTarget(name: "fuzz", dependencies: ["FuzzTargets"], swiftSettings: swiftSettings),
 
         // Our side of the benchmarks in bench/ (release build): one workload per run, figures as JSON.
         .executableTarget(
             name: "pssh-bench",
-            dependencies: ["SSHBackend", "BackendLibSSH2", "BackendLibSSH", "ParallelFrontend", "SSHKnownHosts", "SSHConfig",
-                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "SSHBackend", "BackendLibSSH2", "BackendLibSSH", "ParallelFrontend", "SSHKnownHosts", "SSHConfig",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: swiftSettings),
 
         // A child program for the exit-time test: sessions streaming on both engines when the process exits.
         .executableTarget(
-            name: "exit-probe", dependencies: ["SSHBackend", "BackendLibSSH2", "BackendLibSSH"], path: "Tests/ExitProbe",
+            name: "exit-probe", dependencies: ["SSHBackend", "BackendLibSSH2", "BackendLibSSH"],
+            path: "Tests/ExitProbe",
             swiftSettings: swiftSettings),
 
         // The Swift examples of README.md and the DocC articles, compiled with the package (never run).
@@ -148,15 +164,19 @@ let package = Package(
         // engine, SFTP packets, SCP headers and path safety.
         .testTarget(
             name: "CoreUnitTests",
-            dependencies: ["SSHBackend", "SSHEventLoop", "SSHEngineCore", "SSHFileTransfer", "SSHKnownHosts", "SSHConfig",
-                           "SSHPrivateKeys", "SSHTestSupport"],
+            dependencies: [
+                "SSHBackend", "SSHEventLoop", "SSHEngineCore", "SSHFileTransfer", "SSHKnownHosts", "SSHConfig",
+                "SSHPrivateKeys", "SSHTestSupport",
+            ],
             swiftSettings: swiftSettings),
 
         // One conformance suite that every engine passes unchanged.
         .testTarget(
             name: "BackendConformanceTests",
-            dependencies: ["SSHBackend", "BackendLibSSH2", "BackendLibSSH", "SSHFileTransfer", "SSHTestSupport", "SSHEventLoop",
-                           "exit-probe"],
+            dependencies: [
+                "SSHBackend", "BackendLibSSH2", "BackendLibSSH", "SSHFileTransfer", "SSHTestSupport", "SSHEventLoop",
+                "exit-probe",
+            ],
             swiftSettings: swiftSettings),
         // The tool: host sets, shards and output against oracles, and the built `fleetsh` against real sshd.
         .testTarget(
@@ -167,8 +187,10 @@ let package = Package(
         .testTarget(name: "FuzzReplayTests", dependencies: ["FuzzTargets"], swiftSettings: swiftSettings),
         .testTarget(
             name: "FrontendTests",
-            dependencies: ["ParallelFrontend", "SSHFakeBackend", "SSHBackend", "BackendLibSSH2", "BackendLibSSH",
-                           "SSHTestSupport", "SSHConfig", "SSHEventLoop", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "ParallelFrontend", "SSHFakeBackend", "SSHBackend", "BackendLibSSH2", "BackendLibSSH",
+                "SSHTestSupport", "SSHConfig", "SSHEventLoop", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings),
     ]
 )

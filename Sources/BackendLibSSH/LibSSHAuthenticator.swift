@@ -4,7 +4,7 @@ import SSHEngineCore
 import SSHEventLoop
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// libssh's authentication calls for the shared ``AuthRun``, which decides what is tried and what each outcome
@@ -31,7 +31,9 @@ final class LibSSHAuthenticator: NativeAuthenticator, AuthCalls {
     }
 
     func queryMethods(_ connection: LibSSHConnection) -> MethodQuery {
-        guard let session = connection.session else { return .failed(connection.error(.sessionClosed, "the session is closed")) }
+        guard let session = connection.session else {
+            return .failed(connection.error(.sessionClosed, "the session is closed"))
+        }
         // The "none" request tells which methods the server offers (and rarely, lets us in).
         let rc = ssh_userauth_none(session, nil)
         if rc == authAgain { return .wouldBlock }
@@ -43,13 +45,17 @@ final class LibSSHAuthenticator: NativeAuthenticator, AuthCalls {
     }
 
     func tryKey(_ attempt: AuthAttempt, _ connection: LibSSHConnection) -> AttemptOutcome {
-        guard let session = connection.session else { return .failed(connection.error(.sessionClosed, "the session is closed")) }
+        guard let session = connection.session else {
+            return .failed(connection.error(.sessionClosed, "the session is closed"))
+        }
         if key == nil, let problem = importKey(attempt) { return .keyProblem(problem) }
         return outcome(ssh_userauth_publickey(session, nil, key), connection: connection, agent: false)
     }
 
     func tryAgent(_ agent: AgentSession, _ connection: LibSSHConnection) -> AttemptOutcome {
-        guard let session = connection.session else { return .failed(connection.error(.sessionClosed, "the session is closed")) }
+        guard let session = connection.session else {
+            return .failed(connection.error(.sessionClosed, "the session is closed"))
+        }
         if !agentSocketGiven {
             // The agent was connected before the connection started; libssh talks to it on a copy of the socket.
             let copy = fcntl(agent.fd, F_DUPFD_CLOEXEC, 0)
@@ -65,22 +71,30 @@ final class LibSSHAuthenticator: NativeAuthenticator, AuthCalls {
     }
 
     func tryPassword(_ password: String, _ connection: LibSSHConnection) -> AttemptOutcome {
-        guard let session = connection.session else { return .failed(connection.error(.sessionClosed, "the session is closed")) }
+        guard let session = connection.session else {
+            return .failed(connection.error(.sessionClosed, "the session is closed"))
+        }
         return outcome(ssh_userauth_password(session, nil, password), connection: connection, agent: false)
     }
 
-    func tryKeyboardInteractive(_ responder: SSHKeyboardInteractiveResponder, _ connection: LibSSHConnection) -> AttemptOutcome {
-        guard let session = connection.session else { return .failed(connection.error(.sessionClosed, "the session is closed")) }
+    func tryKeyboardInteractive(_ responder: SSHKeyboardInteractiveResponder, _ connection: LibSSHConnection)
+        -> AttemptOutcome
+    {
+        guard let session = connection.session else {
+            return .failed(connection.error(.sessionClosed, "the session is closed"))
+        }
         return outcome(keyboardInteractive(session, responder), connection: connection, agent: false)
     }
 
     /// The protocol names of the methods in libssh's bit mask.
     private static func methodNames(_ mask: Int32) -> [String] {
         let bits = UInt32(bitPattern: mask)
-        return [(SSH_AUTH_METHOD_PUBLICKEY, "publickey"), (SSH_AUTH_METHOD_PASSWORD, "password"),
-                (SSH_AUTH_METHOD_INTERACTIVE, "keyboard-interactive"), (SSH_AUTH_METHOD_HOSTBASED, "hostbased"),
-                (SSH_AUTH_METHOD_GSSAPI_MIC, "gssapi-with-mic")]
-            .filter { bits & $0.0 != 0 }.map(\.1)
+        return [
+            (SSH_AUTH_METHOD_PUBLICKEY, "publickey"), (SSH_AUTH_METHOD_PASSWORD, "password"),
+            (SSH_AUTH_METHOD_INTERACTIVE, "keyboard-interactive"), (SSH_AUTH_METHOD_HOSTBASED, "hostbased"),
+            (SSH_AUTH_METHOD_GSSAPI_MIC, "gssapi-with-mic"),
+        ]
+        .filter { bits & $0.0 != 0 }.map(\.1)
     }
 
     /// What a libssh return code means for the attempt.
@@ -126,7 +140,9 @@ final class LibSSHAuthenticator: NativeAuthenticator, AuthCalls {
 
     /// Imports an OpenSSH certificate line (`type base64 [comment]`) and attaches it to `key`.
     private static func attachCertificate(_ line: [UInt8], to key: OpaquePointer?) -> Bool {
-        let fields = String(decoding: line, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" })
+        let fields = String(decoding: line, as: UTF8.self).split(whereSeparator: {
+            $0 == " " || $0 == "\t" || $0 == "\n"
+        })
         guard fields.count >= 2 else { return false }
         var certificate: OpaquePointer?
         defer { ssh_key_free(certificate) }
@@ -154,8 +170,9 @@ final class LibSSHAuthenticator: NativeAuthenticator, AuthCalls {
             for index in 0..<UInt32(max(0, count)) {
                 var echo: CChar = 0
                 let prompt = ssh_userauth_kbdint_getprompt(session, index, &echo).map { String(cString: $0) } ?? ""
-                let answer = responder.answer(SSHKeyboardInteractivePrompt(
-                    name: name, instruction: instruction, prompt: prompt, echo: echo != 0))
+                let answer = responder.answer(
+                    SSHKeyboardInteractivePrompt(
+                        name: name, instruction: instruction, prompt: prompt, echo: echo != 0))
                 _ = ssh_userauth_kbdint_setanswer(session, index, answer)
             }
         }

@@ -41,8 +41,10 @@ public struct LibSSHBackend: SSHBackend {
 
     /// The capabilities, as a static list (the feature matrix is checked against it).
     public static let declaredCapabilities: Set<SSHCapability> = [
-        .passwordAuth, .keyboardInteractiveAuth, .privateKeyFileAuth, .privateKeyMemoryAuth, .keyDecryptedOnce, .agentAuth,
-        .rsaSHA2UserKeys, .userCertificates, .authenticationBanner, .hostKeyVerification, .rsaSHA2HostKeys, .exec, .pty, .environment, .shell,
+        .passwordAuth, .keyboardInteractiveAuth, .privateKeyFileAuth, .privateKeyMemoryAuth, .keyDecryptedOnce,
+        .agentAuth,
+        .rsaSHA2UserKeys, .userCertificates, .authenticationBanner, .hostKeyVerification, .rsaSHA2HostKeys, .exec, .pty,
+        .environment, .shell,
         .exitSignal, .sendSignal, .concurrentChannels, .keepalive, .proxyCommand, .jumpHosts, .compression, .sftp, .scp,
     ]
 

@@ -89,7 +89,8 @@ final class LibSSHChannel: NativeChannel {
         let available = ssh_channel_poll(handle, id)
         if available == 0 || available == SSH_EOF { return [] }
         if available < 0 { throw connection.channelError("reading the channel failed") }
-        let window = stream == .stdout && LibSSHLibrary.readGrowsWindow
+        let window =
+            stream == .stdout && LibSSHLibrary.readGrowsWindow
             ? receiveWindow.flatMap { $0 > Self.libraryWindow ? $0 : nil } : nil
         var failed = false
         let bytes = [UInt8](unsafeUninitializedCapacity: Int(available)) { buffer, count in
@@ -142,8 +143,10 @@ final class LibSSHChannel: NativeChannel {
 
     func exitStatus() -> Result<SSHExitStatus, SSHError> {
         if let exitSignal {
-            return .success(SSHExitStatus(code: nil, signal: exitSignal.name, coreDumped: exitSignal.coreDumped,
-                                          signalMessage: exitSignal.message))
+            return .success(
+                SSHExitStatus(
+                    code: nil, signal: exitSignal.name, coreDumped: exitSignal.coreDumped,
+                    signalMessage: exitSignal.message))
         }
         if let exitCode { return .success(SSHExitStatus(code: exitCode)) }
         return .failure(connection.error(.protocolError, "the server closed the channel without an exit status"))

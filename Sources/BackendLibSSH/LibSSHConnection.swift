@@ -1,5 +1,5 @@
-import Foundation
 import CLibSSH
+import Foundation
 import SSHBackend
 import SSHEngineCore
 import SSHEventLoop
@@ -44,17 +44,25 @@ final class LibSSHConnection: NativeConnection {
     /// What libssh 0.10.6 (OpenSSL build) negotiates, from its `kex.c` (it has no call that lists them); host
     /// certificates are left out of its offer.
     static let supportedAlgorithms = SSHAlgorithmSupport(
-        hostKeys: ["ssh-ed25519", "ecdsa-sha2-nistp521", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp256",
-                   "sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com", "rsa-sha2-512", "rsa-sha2-256",
-                   "ssh-rsa"],
-        ciphers: ["chacha20-poly1305@openssh.com", "aes256-gcm@openssh.com", "aes128-gcm@openssh.com", "aes256-ctr",
-                  "aes192-ctr", "aes128-ctr", "aes256-cbc", "aes192-cbc", "aes128-cbc", "3des-cbc"],
-        keyExchange: ["curve25519-sha256", "curve25519-sha256@libssh.org", "ecdh-sha2-nistp256", "ecdh-sha2-nistp384",
-                      "ecdh-sha2-nistp521", "diffie-hellman-group18-sha512", "diffie-hellman-group16-sha512",
-                      "diffie-hellman-group-exchange-sha256", "diffie-hellman-group14-sha256", "diffie-hellman-group14-sha1",
-                      "diffie-hellman-group1-sha1", "diffie-hellman-group-exchange-sha1"],
-        macs: ["hmac-sha2-256-etm@openssh.com", "hmac-sha2-512-etm@openssh.com", "hmac-sha1-etm@openssh.com",
-               "hmac-sha2-256", "hmac-sha2-512", "hmac-sha1"])
+        hostKeys: [
+            "ssh-ed25519", "ecdsa-sha2-nistp521", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp256",
+            "sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com", "rsa-sha2-512", "rsa-sha2-256",
+            "ssh-rsa",
+        ],
+        ciphers: [
+            "chacha20-poly1305@openssh.com", "aes256-gcm@openssh.com", "aes128-gcm@openssh.com", "aes256-ctr",
+            "aes192-ctr", "aes128-ctr", "aes256-cbc", "aes192-cbc", "aes128-cbc", "3des-cbc",
+        ],
+        keyExchange: [
+            "curve25519-sha256", "curve25519-sha256@libssh.org", "ecdh-sha2-nistp256", "ecdh-sha2-nistp384",
+            "ecdh-sha2-nistp521", "diffie-hellman-group18-sha512", "diffie-hellman-group16-sha512",
+            "diffie-hellman-group-exchange-sha256", "diffie-hellman-group14-sha256", "diffie-hellman-group14-sha1",
+            "diffie-hellman-group1-sha1", "diffie-hellman-group-exchange-sha1",
+        ],
+        macs: [
+            "hmac-sha2-256-etm@openssh.com", "hmac-sha2-512-etm@openssh.com", "hmac-sha1-etm@openssh.com",
+            "hmac-sha2-256", "hmac-sha2-512", "hmac-sha1",
+        ])
 
     func makeSession(algorithms: SSHNegotiationLists) throws(SSHError) {
         if session != nil { return }
@@ -63,7 +71,9 @@ final class LibSSHConnection: NativeConnection {
             throw error(.resourceExhausted, "libssh could not allocate a session")
         }
         var preferences: [(ssh_options_e, [String])] = [(SSH_OPTIONS_HOSTKEYS, algorithms.hostKeys)]
-        if let ciphers = algorithms.ciphers { preferences += [(SSH_OPTIONS_CIPHERS_C_S, ciphers), (SSH_OPTIONS_CIPHERS_S_C, ciphers)] }
+        if let ciphers = algorithms.ciphers {
+            preferences += [(SSH_OPTIONS_CIPHERS_C_S, ciphers), (SSH_OPTIONS_CIPHERS_S_C, ciphers)]
+        }
         if let macs = algorithms.macs { preferences += [(SSH_OPTIONS_HMAC_C_S, macs), (SSH_OPTIONS_HMAC_S_C, macs)] }
         if let kex = algorithms.keyExchange { preferences.append((SSH_OPTIONS_KEY_EXCHANGE, kex)) }
         for (option, list) in preferences where !setOption(created, option, list.joined(separator: ",")) {
@@ -117,7 +127,8 @@ final class LibSSHConnection: NativeConnection {
         socketHandedOver()
         if rc == sshAgain { return .wouldBlock }
         if rc != SSH_OK {
-            return .failed(nativeError(.handshakeFailed, "the SSH handshake with \(options.host):\(options.port) failed"))
+            return .failed(
+                nativeError(.handshakeFailed, "the SSH handshake with \(options.host):\(options.port) failed"))
         }
         return .done
     }
@@ -144,8 +155,10 @@ final class LibSSHConnection: NativeConnection {
                 // libssh negotiates inside its event callbacks: a key exchange with nothing in common ends here,
                 // and its message already names what each side offered.
                 if lost.nativeMessage?.contains("no match for method") == true {
-                    return .failed(nativeError(.handshakeFailed,
-                                               "the SSH handshake with \(options.host):\(options.port) failed"))
+                    return .failed(
+                        nativeError(
+                            .handshakeFailed,
+                            "the SSH handshake with \(options.host):\(options.port) failed"))
                 }
                 return .failed(lost)
             }

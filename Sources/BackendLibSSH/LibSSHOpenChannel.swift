@@ -20,8 +20,9 @@ final class LibSSHChannelOpener: NativeChannelOpener {
 
     func openDirectTCPIP(host: String, port: Int, _ connection: LibSSHConnection) -> NativeStep {
         if let failure = makeChannel(connection) { return failure }
-        return outcome({ ssh_channel_open_forward($0, host, Int32(port), "127.0.0.1", 22) }, connection,
-                       "the server refused a tunnel to \(host):\(port)")
+        return outcome(
+            { ssh_channel_open_forward($0, host, Int32(port), "127.0.0.1", 22) }, connection,
+            "the server refused a tunnel to \(host):\(port)")
     }
 
     /// Creates the native channel on the first call (its callbacks exist before it opens); the failure, if any.
@@ -38,31 +39,38 @@ final class LibSSHChannelOpener: NativeChannelOpener {
     }
 
     func setEnvironment(_ name: String, _ value: String, _ connection: LibSSHConnection) -> NativeStep {
-        outcome({ ssh_channel_request_env($0, name, value) }, connection, "the server refused environment variable \(name)")
+        outcome(
+            { ssh_channel_request_env($0, name, value) }, connection, "the server refused environment variable \(name)")
     }
 
     func requestPTY(_ pty: SSHPTYRequest, _ connection: LibSSHConnection) -> NativeStep {
-        outcome({ ssh_channel_request_pty_size($0, pty.term, Int32(clamping: pty.columns), Int32(clamping: pty.rows)) },
-                connection, "the server refused a PTY")
+        outcome(
+            { ssh_channel_request_pty_size($0, pty.term, Int32(clamping: pty.columns), Int32(clamping: pty.rows)) },
+            connection, "the server refused a PTY")
     }
 
     func start(_ kind: SSHChannelRequest.Kind, _ connection: LibSSHConnection) -> NativeStep {
-        outcome({ handle in
-            switch kind {
-            case .exec(let command): ssh_channel_request_exec(handle, command)
-            case .execBytes(let bytes):
-                (bytes + [0]).withUnsafeBufferPointer { raw in
-                    raw.withMemoryRebound(to: CChar.self) { ssh_channel_request_exec(handle, $0.baseAddress) }
+        outcome(
+            { handle in
+                switch kind {
+                case .exec(let command): ssh_channel_request_exec(handle, command)
+                case .execBytes(let bytes):
+                    (bytes + [0]).withUnsafeBufferPointer { raw in
+                        raw.withMemoryRebound(to: CChar.self) { ssh_channel_request_exec(handle, $0.baseAddress) }
+                    }
+                case .shell: ssh_channel_request_shell(handle)
+                case .subsystem(let name): ssh_channel_request_subsystem(handle, name)
+                case .directTCPIP: SSH_ERROR  // opened by openDirectTCPIP, never started
                 }
-            case .shell: ssh_channel_request_shell(handle)
-            case .subsystem(let name): ssh_channel_request_subsystem(handle, name)
-            case .directTCPIP: SSH_ERROR  // opened by openDirectTCPIP, never started
-            }
-        }, connection, "the server refused to start \(kind)")
+            }, connection, "the server refused to start \(kind)")
     }
 
-    private func outcome(_ call: (OpaquePointer) -> Int32, _ connection: LibSSHConnection, _ message: String) -> NativeStep {
-        guard let handle = channel?.handle else { return .failed(connection.error(.sessionClosed, "the channel was closed")) }
+    private func outcome(_ call: (OpaquePointer) -> Int32, _ connection: LibSSHConnection, _ message: String)
+        -> NativeStep
+    {
+        guard let handle = channel?.handle else {
+            return .failed(connection.error(.sessionClosed, "the channel was closed"))
+        }
         let rc = call(handle)
         if rc == sshAgain { return .wouldBlock }
         if rc != SSH_OK { return .failed(connection.channelError(message)) }

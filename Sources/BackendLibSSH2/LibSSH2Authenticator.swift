@@ -5,7 +5,7 @@ import SSHEventLoop
 import SSHPrivateKeys
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// libssh2's authentication calls for the shared ``AuthRun``, which decides what is tried and what each outcome
@@ -35,7 +35,9 @@ final class LibSSH2Authenticator: NativeAuthenticator, AuthCalls {
     }
 
     func queryMethods(_ connection: LibSSH2Connection) -> MethodQuery {
-        guard let session = connection.session else { return .failed(connection.error(.sessionClosed, "the session is closed")) }
+        guard let session = connection.session else {
+            return .failed(connection.error(.sessionClosed, "the session is closed"))
+        }
         if let list = libssh2_userauth_list(session, user, userLength) {
             return .methods(String(cString: list).split(separator: ",").map(String.init))
         }
@@ -45,10 +47,13 @@ final class LibSSH2Authenticator: NativeAuthenticator, AuthCalls {
     }
 
     func tryKey(_ attempt: AuthAttempt, _ connection: LibSSH2Connection) -> AttemptOutcome {
-        guard let session = connection.session else { return .failed(connection.error(.sessionClosed, "the session is closed")) }
+        guard let session = connection.session else {
+            return .failed(connection.error(.sessionClosed, "the session is closed"))
+        }
         if case .certificate = attempt {
-            return .denied("not supported: libssh2 \(LibSSH2Library.version) cannot sign with OpenSSH certificates through "
-                           + "this engine; use the libssh engine")
+            return .denied(
+                "not supported: libssh2 \(LibSSH2Library.version) cannot sign with OpenSSH certificates through "
+                    + "this engine; use the libssh engine")
         }
         guard let bytes = attempt.keyBytes else { return .keyProblem("the key could not be read") }
         if currentKey == nil {
@@ -59,13 +64,16 @@ final class LibSSH2Authenticator: NativeAuthenticator, AuthCalls {
         guard let key = currentKey else { return .keyProblem("the key could not be read") }
         if let reason = key.finalFailure { return .keyProblem(reason) }
         let rc = key.withText { text, decrypted in
-            authenticate(session, key: text, publicKey: key.publicKey, passphrase: decrypted ? "" : attempt.passphrase ?? "")
+            authenticate(
+                session, key: text, publicKey: key.publicKey, passphrase: decrypted ? "" : attempt.passphrase ?? "")
         }
         return outcome(rc, connection: connection, rsa: KeyFileInspector.isRSA(bytes: bytes))
     }
 
     func tryAgent(_ agent: AgentSession, _ connection: LibSSH2Connection) -> AttemptOutcome {
-        guard let session = connection.session else { return .failed(connection.error(.sessionClosed, "the session is closed")) }
+        guard let session = connection.session else {
+            return .failed(connection.error(.sessionClosed, "the session is closed"))
+        }
         while agentIndex < agent.identities.count {
             let signer = self.signer ?? AgentSigner(agent: agent, blob: agent.identities[agentIndex].blob)
             self.signer = signer
@@ -87,13 +95,19 @@ final class LibSSH2Authenticator: NativeAuthenticator, AuthCalls {
     }
 
     func tryPassword(_ password: String, _ connection: LibSSH2Connection) -> AttemptOutcome {
-        guard let session = connection.session else { return .failed(connection.error(.sessionClosed, "the session is closed")) }
+        guard let session = connection.session else {
+            return .failed(connection.error(.sessionClosed, "the session is closed"))
+        }
         let rc = clibssh2_userauth_password(session, user, userLength, password, UInt32(password.utf8.count))
         return outcome(rc, connection: connection, rsa: false)
     }
 
-    func tryKeyboardInteractive(_ responder: SSHKeyboardInteractiveResponder, _ connection: LibSSH2Connection) -> AttemptOutcome {
-        guard let session = connection.session else { return .failed(connection.error(.sessionClosed, "the session is closed")) }
+    func tryKeyboardInteractive(_ responder: SSHKeyboardInteractiveResponder, _ connection: LibSSH2Connection)
+        -> AttemptOutcome
+    {
+        guard let session = connection.session else {
+            return .failed(connection.error(.sessionClosed, "the session is closed"))
+        }
         connection.keyboardInteractiveResponder = responder
         let rc = libssh2_userauth_keyboard_interactive_ex(session, user, userLength, keyboardInteractiveCallback)
         if rc != LIBSSH2_ERROR_EAGAIN { connection.keyboardInteractiveResponder = nil }
@@ -102,17 +116,21 @@ final class LibSSH2Authenticator: NativeAuthenticator, AuthCalls {
 
     /// Public key authentication with a private key given as text, and its public key as a `.pub` line if known
     /// (else libssh2 derives it from the private key, a second parse).
-    private func authenticate(_ session: OpaquePointer, key: UnsafeRawBufferPointer, publicKey: [UInt8]?,
-                              passphrase: String) -> Int32 {
+    private func authenticate(
+        _ session: OpaquePointer, key: UnsafeRawBufferPointer, publicKey: [UInt8]?,
+        passphrase: String
+    ) -> Int32 {
         let chars = key.bindMemory(to: CChar.self)
         guard let publicKey else {
-            return libssh2_userauth_publickey_frommemory(session, user, Int(userLength), nil, 0, chars.baseAddress,
-                                                         chars.count, passphrase)
+            return libssh2_userauth_publickey_frommemory(
+                session, user, Int(userLength), nil, 0, chars.baseAddress,
+                chars.count, passphrase)
         }
         return publicKey.withUnsafeBytes { line in
             let pub = line.bindMemory(to: CChar.self)
-            return libssh2_userauth_publickey_frommemory(session, user, Int(userLength), pub.baseAddress, pub.count,
-                                                         chars.baseAddress, chars.count, passphrase)
+            return libssh2_userauth_publickey_frommemory(
+                session, user, Int(userLength), pub.baseAddress, pub.count,
+                chars.baseAddress, chars.count, passphrase)
         }
     }
 
@@ -127,7 +145,8 @@ final class LibSSH2Authenticator: NativeAuthenticator, AuthCalls {
         let denied = rc == LIBSSH2_ERROR_AUTHENTICATION_FAILED || rc == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED
         switch rc {
         case LIBSSH2_ERROR_FILE, LIBSSH2_ERROR_KEYFILE_AUTH_FAILED:
-            return .keyProblem("the key could not be read or decrypted (wrong passphrase or unsupported format): \(detail)")
+            return .keyProblem(
+                "the key could not be read or decrypted (wrong passphrase or unsupported format): \(detail)")
         case _ where denied && rsa():
             return .denied(Self.rsaAdvice)
         case _ where denied:
@@ -138,7 +157,8 @@ final class LibSSH2Authenticator: NativeAuthenticator, AuthCalls {
     }
 
     /// Why an RSA key fails with this libssh2: it signs with ssh-rsa (SHA-1), which OpenSSH 8.8+ rejects.
-    static let rsaAdvice = "denied: libssh2 \(LibSSH2Library.version) signs RSA keys with ssh-rsa (SHA-1), which "
+    static let rsaAdvice =
+        "denied: libssh2 \(LibSSH2Library.version) signs RSA keys with ssh-rsa (SHA-1), which "
         + "OpenSSH 8.8 and later reject; use an ed25519 or ECDSA key, or the libssh engine"
 }
 
@@ -155,20 +175,22 @@ private final class AgentSigner {
 
 /// libssh2's `LIBSSH2_USERAUTH_PUBLICKEY_SIGN_FUNC`: the agent's signature, in memory libssh2 frees (malloc,
 /// libssh2's default allocator).
-private let agentSign: @convention(c) (
-    OpaquePointer?, UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?, UnsafeMutablePointer<Int>?,
-    UnsafePointer<UInt8>?, Int, UnsafeMutablePointer<UnsafeMutableRawPointer?>?
-) -> Int32 = { _, signature, length, data, dataLength, abstract in
-    guard let raw = abstract?.pointee, let signature, let length else { return -1 }
-    let signer = Unmanaged<AgentSigner>.fromOpaque(raw).takeUnretainedValue()
-    guard let bytes = signer.agent.sign(UnsafeRawBufferPointer(start: data, count: dataLength), with: signer.blob),
-          !bytes.isEmpty,
-          let memory = malloc(bytes.count) else { return -1 }
-    bytes.withUnsafeBytes { memory.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
-    signature.pointee = memory.assumingMemoryBound(to: UInt8.self)
-    length.pointee = bytes.count
-    return 0
-}
+private let agentSign:
+    @convention(c) (
+        OpaquePointer?, UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?, UnsafeMutablePointer<Int>?,
+        UnsafePointer<UInt8>?, Int, UnsafeMutablePointer<UnsafeMutableRawPointer?>?
+    ) -> Int32 = { _, signature, length, data, dataLength, abstract in
+        guard let raw = abstract?.pointee, let signature, let length else { return -1 }
+        let signer = Unmanaged<AgentSigner>.fromOpaque(raw).takeUnretainedValue()
+        guard let bytes = signer.agent.sign(UnsafeRawBufferPointer(start: data, count: dataLength), with: signer.blob),
+            !bytes.isEmpty,
+            let memory = malloc(bytes.count)
+        else { return -1 }
+        bytes.withUnsafeBytes { memory.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+        signature.pointee = memory.assumingMemoryBound(to: UInt8.self)
+        length.pointee = bytes.count
+        return 0
+    }
 
 /// A key attempt's key: the text as read and what the process made of it.
 private struct PreparedKey {
@@ -217,29 +239,31 @@ extension PrivateKeyDecryption.Failure {
 
 /// Answers keyboard-interactive prompts through the connection's responder. libssh2 hands back the session's
 /// abstract pointer, which is the ``LibSSH2Connection``; this runs on its loop thread, inside the auth call.
-private let keyboardInteractiveCallback: @convention(c) (
-    UnsafePointer<CChar>?, Int32, UnsafePointer<CChar>?, Int32, Int32,
-    UnsafePointer<LIBSSH2_USERAUTH_KBDINT_PROMPT>?, UnsafeMutablePointer<LIBSSH2_USERAUTH_KBDINT_RESPONSE>?,
-    UnsafeMutablePointer<UnsafeMutableRawPointer?>?
-) -> Void = { name, nameLength, instruction, instructionLength, count, prompts, responses, abstract in
-    func text(_ pointer: UnsafePointer<CChar>?, _ length: Int) -> String {
-        guard let pointer, length > 0 else { return "" }
-        return pointer.withMemoryRebound(to: UInt8.self, capacity: length) {
-            String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
+private let keyboardInteractiveCallback:
+    @convention(c) (
+        UnsafePointer<CChar>?, Int32, UnsafePointer<CChar>?, Int32, Int32,
+        UnsafePointer<LIBSSH2_USERAUTH_KBDINT_PROMPT>?, UnsafeMutablePointer<LIBSSH2_USERAUTH_KBDINT_RESPONSE>?,
+        UnsafeMutablePointer<UnsafeMutableRawPointer?>?
+    ) -> Void = { name, nameLength, instruction, instructionLength, count, prompts, responses, abstract in
+        func text(_ pointer: UnsafePointer<CChar>?, _ length: Int) -> String {
+            guard let pointer, length > 0 else { return "" }
+            return pointer.withMemoryRebound(to: UInt8.self, capacity: length) {
+                String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
+            }
+        }
+        guard let responses, count > 0 else { return }
+        let responder =
+            abstract?.pointee.map {
+                Unmanaged<LibSSH2Connection>.fromOpaque($0).takeUnretainedValue().keyboardInteractiveResponder
+            } ?? nil
+        for index in 0..<Int(count) {
+            let prompt = prompts?[index]
+            let question = SSHKeyboardInteractivePrompt(
+                name: text(name, Int(nameLength)), instruction: text(instruction, Int(instructionLength)),
+                prompt: text(prompt?.text, Int(prompt?.length ?? 0)), echo: (prompt?.echo ?? 0) != 0)
+            let answer = responder?.answer(question) ?? ""
+            let copy = strdup(answer)  // libssh2 frees responses with its allocator (malloc by default)
+            responses[index].text = copy
+            responses[index].length = UInt32(answer.utf8.count)
         }
     }
-    guard let responses, count > 0 else { return }
-    let responder = abstract?.pointee.map {
-        Unmanaged<LibSSH2Connection>.fromOpaque($0).takeUnretainedValue().keyboardInteractiveResponder
-    } ?? nil
-    for index in 0..<Int(count) {
-        let prompt = prompts?[index]
-        let question = SSHKeyboardInteractivePrompt(
-            name: text(name, Int(nameLength)), instruction: text(instruction, Int(instructionLength)),
-            prompt: text(prompt?.text, Int(prompt?.length ?? 0)), echo: (prompt?.echo ?? 0) != 0)
-        let answer = responder?.answer(question) ?? ""
-        let copy = strdup(answer)  // libssh2 frees responses with its allocator (malloc by default)
-        responses[index].text = copy
-        responses[index].length = UInt32(answer.utf8.count)
-    }
-}

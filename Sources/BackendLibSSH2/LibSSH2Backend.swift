@@ -39,8 +39,10 @@ public struct LibSSH2Backend: SSHBackend {
 
     /// The capabilities, as a static list (the feature matrix is checked against it).
     public static let declaredCapabilities: Set<SSHCapability> = [
-        .passwordAuth, .keyboardInteractiveAuth, .privateKeyFileAuth, .privateKeyMemoryAuth, .keyDecryptedOnce, .agentAuth,
-        .hostKeyVerification, .exec, .pty, .environment, .shell, .exitSignal, .concurrentChannels, .keepalive, .proxyCommand, .jumpHosts, .compression, .sftp, .scp,
+        .passwordAuth, .keyboardInteractiveAuth, .privateKeyFileAuth, .privateKeyMemoryAuth, .keyDecryptedOnce,
+        .agentAuth,
+        .hostKeyVerification, .exec, .pty, .environment, .shell, .exitSignal, .concurrentChannels, .keepalive,
+        .proxyCommand, .jumpHosts, .compression, .sftp, .scp,
     ]
 
     public func connect(_ options: SSHConnectionOptions) async throws -> any SSHSession {

@@ -22,14 +22,16 @@ final class LibSSH2Channel: NativeChannel {
 
     func read(_ stream: ChannelStream, scratch: UnsafeMutableRawBufferPointer) throws(SSHError) -> [UInt8] {
         let id = stream == .stdout ? Int32(0) : Int32(SSH_EXTENDED_DATA_STDERR)
-        let rc = libssh2_channel_read_ex(handle, id, scratch.baseAddress!.assumingMemoryBound(to: CChar.self), scratch.count)
+        let rc = libssh2_channel_read_ex(
+            handle, id, scratch.baseAddress!.assumingMemoryBound(to: CChar.self), scratch.count)
         if rc > 0 { return Array(UnsafeRawBufferPointer(rebasing: scratch[0..<rc])) }
         if rc == 0 || rc == eagain { return [] }
         throw connection.channelError(rc, "reading the channel failed")
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) -> NativeOutcome {
-        let rc = libssh2_channel_write_ex(handle, 0, bytes.baseAddress!.assumingMemoryBound(to: CChar.self), bytes.count)
+        let rc = libssh2_channel_write_ex(
+            handle, 0, bytes.baseAddress!.assumingMemoryBound(to: CChar.self), bytes.count)
         if rc >= 0 { return .done(rc) }
         if rc == eagain { return .wouldBlock }
         return .failed(connection.channelError(rc, "writing to stdin failed"))
@@ -63,8 +65,10 @@ final class LibSSH2Channel: NativeChannel {
         }
         guard let signal else { return .success(SSHExitStatus(code: code)) }
         let text = message.map { String(cString: $0) }
-        return .success(SSHExitStatus(code: nil, signal: String(cString: signal),
-                                      signalMessage: text?.isEmpty == false ? text : nil))
+        return .success(
+            SSHExitStatus(
+                code: nil, signal: String(cString: signal),
+                signalMessage: text?.isEmpty == false ? text : nil))
     }
 
     func free() -> NativeStep {
@@ -77,9 +81,11 @@ final class LibSSH2Channel: NativeChannel {
     func detach() {}
 
     func sendSignal(_ name: String) -> Result<Void, SSHError> {
-        .failure(connection.error(
-            .unsupported, "libssh2 \(LibSSH2Library.version) cannot send signals to a remote command "
-                + "(libssh2 1.11 added it); close the channel instead, or use the libssh engine"))
+        .failure(
+            connection.error(
+                .unsupported,
+                "libssh2 \(LibSSH2Library.version) cannot send signals to a remote command "
+                    + "(libssh2 1.11 added it); close the channel instead, or use the libssh engine"))
     }
 
     /// A close-sequence call's result: only a dead transport is an error worth ending anything for.

@@ -4,7 +4,7 @@ import SSHEngineCore
 import SSHEventLoop
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// libssh2's calls for one connection: its session in non-blocking mode on the socket the shared
@@ -52,19 +52,23 @@ final class LibSSH2Connection: NativeConnection {
             throw error(.resourceExhausted, "libssh2 could not allocate a session")
         }
         var preferences: [(Int32, [String])] = [(LIBSSH2_METHOD_HOSTKEY, algorithms.hostKeys)]
-        if let ciphers = algorithms.ciphers { preferences += [(LIBSSH2_METHOD_CRYPT_CS, ciphers), (LIBSSH2_METHOD_CRYPT_SC, ciphers)] }
+        if let ciphers = algorithms.ciphers {
+            preferences += [(LIBSSH2_METHOD_CRYPT_CS, ciphers), (LIBSSH2_METHOD_CRYPT_SC, ciphers)]
+        }
         if let macs = algorithms.macs { preferences += [(LIBSSH2_METHOD_MAC_CS, macs), (LIBSSH2_METHOD_MAC_SC, macs)] }
         if let kex = algorithms.keyExchange { preferences.append((LIBSSH2_METHOD_KEX, kex)) }
-        for (method, list) in preferences where libssh2_session_method_pref(created, method, list.joined(separator: ",")) != 0 {
+        for (method, list) in preferences
+        where libssh2_session_method_pref(created, method, list.joined(separator: ",")) != 0 {
             libssh2_session_free(created)
             throw error(.unsupported, "libssh2 accepts none of " + list.joined(separator: ","))
         }
         libssh2_session_set_blocking(created, 0)
         libraryReceive = clibssh2_set_recv(created, recordingReceive)
         let all = Self.supportedAlgorithms
-        offered = SSHAlgorithmSupport(hostKeys: algorithms.hostKeys, ciphers: algorithms.ciphers ?? all.ciphers,
-                                      keyExchange: algorithms.keyExchange ?? all.keyExchange,
-                                      macs: algorithms.macs ?? all.macs)
+        offered = SSHAlgorithmSupport(
+            hostKeys: algorithms.hostKeys, ciphers: algorithms.ciphers ?? all.ciphers,
+            keyExchange: algorithms.keyExchange ?? all.keyExchange,
+            macs: algorithms.macs ?? all.macs)
         if options.compression { libssh2_session_flag(created, LIBSSH2_FLAG_COMPRESS, 1) }
         session = created
     }
@@ -78,22 +82,33 @@ final class LibSSH2Connection: NativeConnection {
             let target = "\(options.host):\(options.port)"
             let name = "libssh2 \(LibSSH2Library.version)"
             if let offer = ServerAlgorithmOffer(serverStream: serverHello),
-               let mismatch = offer.mismatch(with: offered, clientName: name) {
-                return .failed(nativeError(.handshakeFailed, "the SSH handshake with \(target) failed: \(mismatch)"
-                    + (offer.ciphers.contains(where: ServerAlgorithmOffer.isAEAD) ? Self.missingCiphersHint : "")))
+                let mismatch = offer.mismatch(with: offered, clientName: name)
+            {
+                return .failed(
+                    nativeError(
+                        .handshakeFailed,
+                        "the SSH handshake with \(target) failed: \(mismatch)"
+                            + (offer.ciphers.contains(where: ServerAlgorithmOffer.isAEAD)
+                                ? Self.missingCiphersHint : "")))
             }
-            return .failed(nativeError(.handshakeFailed, "the SSH handshake with \(target) failed, most likely for "
-                + "want of a common algorithm (\(name) has ciphers " + offered.ciphers.joined(separator: ",") + ")"
-                + Self.missingCiphersHint))
+            return .failed(
+                nativeError(
+                    .handshakeFailed,
+                    "the SSH handshake with \(target) failed, most likely for "
+                        + "want of a common algorithm (\(name) has ciphers " + offered.ciphers.joined(separator: ",")
+                        + ")"
+                        + Self.missingCiphersHint))
         }
         if rc != 0 {
-            return .failed(nativeError(.handshakeFailed, "the SSH handshake with \(options.host):\(options.port) failed"))
+            return .failed(
+                nativeError(.handshakeFailed, "the SSH handshake with \(options.host):\(options.port) failed"))
         }
         return .done
     }
 
     /// Why a modern server may have nothing in common with this libssh2, and what to do.
-    private static let missingCiphersHint = " (libssh2 1.10 has no chacha20-poly1305 or AES-GCM ciphers and no ETM "
+    private static let missingCiphersHint =
+        " (libssh2 1.10 has no chacha20-poly1305 or AES-GCM ciphers and no ETM "
         + "or UMAC MACs; for a server that offers only those, use the libssh engine)"
 
     /// Whether the server's identification (an `SSH-` line) arrived, as recorded during the handshake.
@@ -105,11 +120,16 @@ final class LibSSH2Connection: NativeConnection {
     /// Keeps the start of what the server sent, until a KEXINIT is complete or the limit is reached.
     fileprivate func record(_ buffer: UnsafeRawPointer, count: Int) {
         guard libraryReceive != nil, serverHello.count < Self.serverHelloLimit else { return }
-        serverHello.append(contentsOf: UnsafeRawBufferPointer(start: buffer, count: min(count, Self.serverHelloLimit - serverHello.count)))
+        serverHello.append(
+            contentsOf: UnsafeRawBufferPointer(
+                start: buffer, count: min(count, Self.serverHelloLimit - serverHello.count)))
         if !receivedServerBanner {
             // Text before the identification is allowed (and is all that sshd past MaxStartups sends).
-            receivedServerBanner = serverHello.starts(with: Array("SSH-".utf8))
-                || serverHello.indices.dropLast(4).contains { serverHello[$0] == 0x0A && serverHello[($0 + 1)...].starts(with: Array("SSH-".utf8)) }
+            receivedServerBanner =
+                serverHello.starts(with: Array("SSH-".utf8))
+                || serverHello.indices.dropLast(4).contains {
+                    serverHello[$0] == 0x0A && serverHello[($0 + 1)...].starts(with: Array("SSH-".utf8))
+                }
         }
     }
 
@@ -128,7 +148,9 @@ final class LibSSH2Connection: NativeConnection {
         var length = 0
         var type: Int32 = 0
         guard let raw = libssh2_session_hostkey(session, &length, &type), length > 0 else { return nil }
-        let blob = raw.withMemoryRebound(to: UInt8.self, capacity: length) { Array(UnsafeBufferPointer(start: $0, count: length)) }
+        let blob = raw.withMemoryRebound(to: UInt8.self, capacity: length) {
+            Array(UnsafeBufferPointer(start: $0, count: length))
+        }
         let algorithm = libssh2_session_methods(session, LIBSSH2_METHOD_HOSTKEY).map { String(cString: $0) } ?? ""
         return SSHHostKey(algorithm: algorithm, blob: blob)
     }

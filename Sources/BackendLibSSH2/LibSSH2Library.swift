@@ -28,9 +28,10 @@ enum LibSSH2Library {
             defer { libssh2_free(session, names) }
             return (0..<Int(count)).compactMap { names[$0].map { String(cString: $0) } }
         }
-        return SSHAlgorithmSupport(hostKeys: list(LIBSSH2_METHOD_HOSTKEY).filter { !$0.contains("-cert-") },
-                                   ciphers: list(LIBSSH2_METHOD_CRYPT_CS), keyExchange: list(LIBSSH2_METHOD_KEX),
-                                   macs: list(LIBSSH2_METHOD_MAC_CS))
+        return SSHAlgorithmSupport(
+            hostKeys: list(LIBSSH2_METHOD_HOSTKEY).filter { !$0.contains("-cert-") },
+            ciphers: list(LIBSSH2_METHOD_CRYPT_CS), keyExchange: list(LIBSSH2_METHOD_KEX),
+            macs: list(LIBSSH2_METHOD_MAC_CS))
     }()
 
     /// The runtime library version, e.g. `"1.10.0"`.
@@ -44,9 +45,9 @@ let eagain = Int(LIBSSH2_ERROR_EAGAIN)
 func isTransportError(_ code: Int32) -> Bool {
     switch code {
     case LIBSSH2_ERROR_SOCKET_SEND, LIBSSH2_ERROR_SOCKET_RECV, LIBSSH2_ERROR_SOCKET_DISCONNECT,
-         LIBSSH2_ERROR_SOCKET_TIMEOUT, LIBSSH2_ERROR_TIMEOUT, LIBSSH2_ERROR_BAD_SOCKET, LIBSSH2_ERROR_SOCKET_NONE,
-         LIBSSH2_ERROR_DECRYPT, LIBSSH2_ERROR_INVALID_MAC, LIBSSH2_ERROR_KEX_FAILURE, LIBSSH2_ERROR_PROTO,
-         LIBSSH2_ERROR_BANNER_RECV, LIBSSH2_ERROR_BANNER_SEND:
+        LIBSSH2_ERROR_SOCKET_TIMEOUT, LIBSSH2_ERROR_TIMEOUT, LIBSSH2_ERROR_BAD_SOCKET, LIBSSH2_ERROR_SOCKET_NONE,
+        LIBSSH2_ERROR_DECRYPT, LIBSSH2_ERROR_INVALID_MAC, LIBSSH2_ERROR_KEX_FAILURE, LIBSSH2_ERROR_PROTO,
+        LIBSSH2_ERROR_BANNER_RECV, LIBSSH2_ERROR_BANNER_SEND:
         return true
     default:
         return false

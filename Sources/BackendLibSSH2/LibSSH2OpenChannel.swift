@@ -40,35 +40,45 @@ final class LibSSH2ChannelOpener: NativeChannelOpener {
     }
 
     func setEnvironment(_ name: String, _ value: String, _ connection: LibSSH2Connection) -> NativeStep {
-        outcome({ libssh2_channel_setenv_ex($0, name, UInt32(name.utf8.count), value, UInt32(value.utf8.count)) },
-                connection, "the server refused environment variable \(name)")
+        outcome(
+            { libssh2_channel_setenv_ex($0, name, UInt32(name.utf8.count), value, UInt32(value.utf8.count)) },
+            connection, "the server refused environment variable \(name)")
     }
 
     func requestPTY(_ pty: SSHPTYRequest, _ connection: LibSSH2Connection) -> NativeStep {
-        outcome({ libssh2_channel_request_pty_ex($0, pty.term, UInt32(pty.term.utf8.count), nil, 0,
-                                                 Int32(clamping: pty.columns), Int32(clamping: pty.rows), 0, 0) },
-                connection, "the server refused a PTY")
+        outcome(
+            {
+                libssh2_channel_request_pty_ex(
+                    $0, pty.term, UInt32(pty.term.utf8.count), nil, 0,
+                    Int32(clamping: pty.columns), Int32(clamping: pty.rows), 0, 0)
+            },
+            connection, "the server refused a PTY")
     }
 
     func start(_ kind: SSHChannelRequest.Kind, _ connection: LibSSH2Connection) -> NativeStep {
-        outcome({ handle in
-            switch kind {
-            case .exec(let command): clibssh2_channel_exec(handle, "exec", 4, command, UInt32(command.utf8.count))
-            case .execBytes(let bytes):
-                bytes.withUnsafeBufferPointer { raw in
-                    raw.withMemoryRebound(to: CChar.self) {
-                        clibssh2_channel_exec(handle, "exec", 4, $0.baseAddress, UInt32(bytes.count))
+        outcome(
+            { handle in
+                switch kind {
+                case .exec(let command): clibssh2_channel_exec(handle, "exec", 4, command, UInt32(command.utf8.count))
+                case .execBytes(let bytes):
+                    bytes.withUnsafeBufferPointer { raw in
+                        raw.withMemoryRebound(to: CChar.self) {
+                            clibssh2_channel_exec(handle, "exec", 4, $0.baseAddress, UInt32(bytes.count))
+                        }
                     }
+                case .shell: clibssh2_channel_exec(handle, "shell", 5, nil, 0)
+                case .subsystem(let name): clibssh2_channel_exec(handle, "subsystem", 9, name, UInt32(name.utf8.count))
+                case .directTCPIP: LIBSSH2_ERROR_INVAL  // opened by openDirectTCPIP, never started
                 }
-            case .shell: clibssh2_channel_exec(handle, "shell", 5, nil, 0)
-            case .subsystem(let name): clibssh2_channel_exec(handle, "subsystem", 9, name, UInt32(name.utf8.count))
-            case .directTCPIP: LIBSSH2_ERROR_INVAL  // opened by openDirectTCPIP, never started
-            }
-        }, connection, "the server refused to start \(kind)")
+            }, connection, "the server refused to start \(kind)")
     }
 
-    private func outcome(_ call: (OpaquePointer) -> Int32, _ connection: LibSSH2Connection, _ message: String) -> NativeStep {
-        guard let handle = channel?.handle else { return .failed(connection.error(.sessionClosed, "the channel was closed")) }
+    private func outcome(_ call: (OpaquePointer) -> Int32, _ connection: LibSSH2Connection, _ message: String)
+        -> NativeStep
+    {
+        guard let handle = channel?.handle else {
+            return .failed(connection.error(.sessionClosed, "the channel was closed"))
+        }
         let rc = call(handle)
         if rc == LIBSSH2_ERROR_EAGAIN { return .wouldBlock }
         if rc != 0 { return .failed(connection.channelError(Int(rc), message)) }

@@ -70,7 +70,10 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
                 }
                 guard (try? reader.readUInt32()) != nil else { continue }  // request id
                 switch SFTP.PacketType(rawValue: type) {
-                case .status?: _ = try? reader.readUInt32(); _ = try? reader.readString(); _ = try? reader.readString()
+                case .status?:
+                    _ = try? reader.readUInt32()
+                    _ = try? reader.readString()
+                    _ = try? reader.readString()
                 case .handle?, .data?: _ = try? reader.readBytes()
                 case .name?: _ = try? reader.readNames()
                 case .attrs?: _ = try? reader.readAttributes()
@@ -87,12 +90,16 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         for line in data.dropFirst().split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             guard let kind = line.first else { continue }
             let step: SCPReceiveState.Step
-            do { step = try state.consume(kind: kind, line: String(decoding: line.dropFirst(), as: UTF8.self)) } catch { return }
+            do { step = try state.consume(kind: kind, line: String(decoding: line.dropFirst(), as: UTF8.self)) } catch {
+                return
+            }
             switch step {
             case .file(let path, _, _), .directory(let path, _):
-                let inside = path == top || (path.hasPrefix(top + "/")
-                    && !path.dropFirst(top.count + 1).split(separator: "/", omittingEmptySubsequences: false)
-                        .contains { $0.isEmpty || $0 == "." || $0 == ".." })
+                let inside =
+                    path == top
+                    || (path.hasPrefix(top + "/")
+                        && !path.dropFirst(top.count + 1).split(separator: "/", omittingEmptySubsequences: false)
+                            .contains { $0.isEmpty || $0 == "." || $0 == ".." })
                 precondition(inside, "an SCP record landed outside the requested place: \(path)")
             case .acknowledge, .endDirectory:
                 break
@@ -105,7 +112,12 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         let text = String(decoding: data.prefix(512), as: UTF8.self)
         guard let names = try? NodeSet.expand(text), names.count <= 100_000 else { return }
         // Plain names fold into a set that expands back to the same names.
-        guard names.allSatisfy({ $0.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2E || $0 == 0x2D } })
+        guard
+            names.allSatisfy({
+                $0.utf8.allSatisfy {
+                    ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2E || $0 == 0x2D
+                }
+            })
         else { return }
         let folded = NodeSet.fold(names)
         let again = (try? NodeSet.expand(folded)) ?? []
@@ -122,7 +134,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         let text = String(decoding: data.prefix(4096), as: UTF8.self)
         let lowered = text.lowercased()
         if lowered.contains("exec") || lowered.contains("include") { return }
-        let source = SSHConfigSource(userFile: nil, systemFile: nil, options: text.split(separator: "\n").map(String.init))
+        let source = SSHConfigSource(
+            userFile: nil, systemFile: nil, options: text.split(separator: "\n").map(String.init))
         let done = DispatchSemaphore(value: 0)
         Task.detached {
             _ = try? await SSHConfigResolver().resolve(host: "fuzz.example", source: source)
@@ -135,7 +148,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         switch PrivateKeyDecryption.decrypt(data, passphrase: "fuzzy", maximumRounds: 4) {
         case .decrypted(let plain, _):
             // What comes out is an unencrypted key of the same format.
-            guard case .notEncrypted = PrivateKeyDecryption.decrypt(plain.withUnsafeBytes { Array($0) }, passphrase: nil)
+            guard
+                case .notEncrypted = PrivateKeyDecryption.decrypt(plain.withUnsafeBytes { Array($0) }, passphrase: nil)
             else { fatalError("a decrypted key does not read back as unencrypted") }
         case .notEncrypted, .failed: break
         }
@@ -146,19 +160,23 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         let shell = Set("'`\"$\\;&<>|(){}".unicodeScalars)
         if SSHNameCheck.hostNameProblem(name) == nil {
             precondition(!name.isEmpty && !name.hasPrefix("-"), "accepted host name \(name.debugDescription)")
-            precondition(!name.unicodeScalars.contains { shell.contains($0) || $0.value < 0x21 || $0.value == 0x7F },
-                         "accepted host name \(name.debugDescription) holds a shell or control character")
+            precondition(
+                !name.unicodeScalars.contains { shell.contains($0) || $0.value < 0x21 || $0.value == 0x7F },
+                "accepted host name \(name.debugDescription) holds a shell or control character")
         }
         if SSHNameCheck.userNameProblem(name) == nil {
-            precondition(!name.hasPrefix("-") && !name.unicodeScalars.contains { shell.contains($0) && $0 != "$" && $0 != "\\" },
-                         "accepted user name \(name.debugDescription)")
+            precondition(
+                !name.hasPrefix("-") && !name.unicodeScalars.contains { shell.contains($0) && $0 != "$" && $0 != "\\" },
+                "accepted user name \(name.debugDescription)")
         }
         let shown = TerminalText.sanitized(name)
-        precondition(!shown.unicodeScalars.contains { TerminalText.needsEscape($0, keepingLineBreaks: true) },
-                     "sanitised text \(shown.debugDescription) still holds a control character")
+        precondition(
+            !shown.unicodeScalars.contains { TerminalText.needsEscape($0, keepingLineBreaks: true) },
+            "sanitised text \(shown.debugDescription) still holds a control character")
         let file = HostFileName.component(name)
-        precondition(!file.isEmpty && file != "." && file != ".." && !file.contains("/") && !file.contains("\0"),
-                     "host \(name.debugDescription) makes the file name \(file.debugDescription)")
+        precondition(
+            !file.isEmpty && file != "." && file != ".." && !file.contains("/") && !file.contains("\0"),
+            "host \(name.debugDescription) makes the file name \(file.debugDescription)")
     }
 
     private static func lines(_ data: [UInt8]) {
@@ -169,7 +187,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         var splitter = LineSplitter(maximumLineLength: cap)
         var total = 0
         func take(_ piece: ArraySlice<UInt8>) {
-            precondition(piece.count <= cap && !piece.contains(10), "a piece of \(piece.count) bytes over the cap \(cap)")
+            precondition(
+                piece.count <= cap && !piece.contains(10), "a piece of \(piece.count) bytes over the cap \(cap)")
             total += piece.count
         }
         var index = input.startIndex
@@ -180,14 +199,16 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         }
         while let piece = splitter.takeRest() { take(piece) }
         let breaks = input.filter { $0 == 10 }.count
-        precondition(total <= input.count - breaks && total >= input.count - 2 * breaks,
-                     "\(total) bytes out of \(input.count) with \(breaks) line breaks")
+        precondition(
+            total <= input.count - breaks && total >= input.count - 2 * breaks,
+            "\(total) bytes out of \(input.count) with \(breaks) line breaks")
     }
 
     private static func kexinit(_ data: [UInt8]) {
         guard let offer = ServerAlgorithmOffer(serverStream: data) else { return }
-        let client = SSHAlgorithmSupport(hostKeys: ["ssh-ed25519"], ciphers: ["aes128-ctr"],
-                                         keyExchange: ["curve25519-sha256"], macs: ["hmac-sha2-256"])
+        let client = SSHAlgorithmSupport(
+            hostKeys: ["ssh-ed25519"], ciphers: ["aes128-ctr"],
+            keyExchange: ["curve25519-sha256"], macs: ["hmac-sha2-256"])
         _ = offer.mismatch(with: client, clientName: "fuzz")
     }
 }

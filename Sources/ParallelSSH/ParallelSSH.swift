@@ -21,20 +21,25 @@ extension ParallelSSHClient {
     ///
     /// let client = try ParallelSSHClient(hosts: ["web1", "web2"], config: HostConfig(user: "deploy"))
     /// ```
-    public convenience init(hosts: [String], config: HostConfig = HostConfig(), hostConfig: [HostConfig]? = nil,
-                            poolSize: Int = 100, maxConcurrentHandshakes: Int = 64, hostLogger: Logger? = nil,
-                            logger: Logger? = nil) throws(SSHError) {
-        try self.init(hosts: hosts, backend: LibSSHBackend(), config: config, hostConfig: hostConfig,
-                      poolSize: poolSize, maxConcurrentHandshakes: maxConcurrentHandshakes, hostLogger: hostLogger,
-                      logger: logger)
+    public convenience init(
+        hosts: [String], config: HostConfig = HostConfig(), hostConfig: [HostConfig]? = nil,
+        poolSize: Int = 100, maxConcurrentHandshakes: Int = 64, hostLogger: Logger? = nil,
+        logger: Logger? = nil
+    ) throws(SSHError) {
+        try self.init(
+            hosts: hosts, backend: LibSSHBackend(), config: config, hostConfig: hostConfig,
+            poolSize: poolSize, maxConcurrentHandshakes: maxConcurrentHandshakes, hostLogger: hostLogger,
+            logger: logger)
     }
 }
 
 extension SSHClient {
     /// Creates a client for one host on the default engine, libssh; the parameters are those of
     /// `init(host:backend:config:...)`, which picks the engine.
-    public init(host: String, config: HostConfig = HostConfig(), hostLogger: Logger? = nil,
-                logger: Logger? = nil) throws(SSHError) {
+    public init(
+        host: String, config: HostConfig = HostConfig(), hostLogger: Logger? = nil,
+        logger: Logger? = nil
+    ) throws(SSHError) {
         try self.init(host: host, backend: LibSSHBackend(), config: config, hostLogger: hostLogger, logger: logger)
     }
 }

@@ -33,13 +33,21 @@ extension SSHAuthMethod: CustomStringConvertible, CustomDebugStringConvertible {
         case .privateKey(let data, let passphrase):
             return Redacted.describe("privateKey", ["key": data, "passphrase": Redacted.secret(passphrase)])
         case .certificate(let keyPath, let certificatePath, let passphrase):
-            return Redacted.describe("certificate", ["keyPath": keyPath, "certificatePath": certificatePath,
-                                                     "passphrase": Redacted.secret(passphrase)])
+            return Redacted.describe(
+                "certificate",
+                [
+                    "keyPath": keyPath, "certificatePath": certificatePath,
+                    "passphrase": Redacted.secret(passphrase),
+                ])
         case .agent(let socketPath):
             return Redacted.describe("agent", ["socketPath": socketPath])
         case .defaultIdentities(let directory, let passphrase):
-            return Redacted.describe("defaultIdentities", ["directory": directory,
-                                                           "passphrase": Redacted.secret(passphrase)])
+            return Redacted.describe(
+                "defaultIdentities",
+                [
+                    "directory": directory,
+                    "passphrase": Redacted.secret(passphrase),
+                ])
         case .identityFiles(let files, let passphrase):
             return Redacted.describe("identityFiles", ["files": files, "passphrase": Redacted.secret(passphrase)])
         case .password:
@@ -55,19 +63,25 @@ extension SSHAuthMethod: CustomStringConvertible, CustomDebugStringConvertible {
 extension SSHConnectionOptions: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     /// The options, with every secret of ``authMethods`` (and of the jump hosts) redacted.
     public var description: String {
-        Redacted.describe("SSHConnectionOptions", [
-            "host": host, "port": port, "user": user, "authMethods": authMethods, "connectTimeout": connectTimeout,
-            "operationTimeout": operationTimeout, "keepaliveInterval": keepaliveInterval,
-            "keepaliveCountMax": keepaliveCountMax, "compression": compression, "addressFamily": addressFamily,
-            "proxyCommand": proxyCommand, "jumpHosts": jumpHosts.isEmpty ? nil : jumpHosts,
-        ])
+        Redacted.describe(
+            "SSHConnectionOptions",
+            [
+                "host": host, "port": port, "user": user, "authMethods": authMethods, "connectTimeout": connectTimeout,
+                "operationTimeout": operationTimeout, "keepaliveInterval": keepaliveInterval,
+                "keepaliveCountMax": keepaliveCountMax, "compression": compression, "addressFamily": addressFamily,
+                "proxyCommand": proxyCommand, "jumpHosts": jumpHosts.isEmpty ? nil : jumpHosts,
+            ])
     }
 
     public var debugDescription: String { description }
 
     /// A mirror without the secrets (for `dump`).
     public var customMirror: Mirror {
-        Mirror(self, children: ["host": host, "port": port, "user": user, "authMethods": authMethods.map(\.description),
-                                "proxyCommand": proxyCommand as Any, "jumpHosts": jumpHosts.map(\.description)])
+        Mirror(
+            self,
+            children: [
+                "host": host, "port": port, "user": user, "authMethods": authMethods.map(\.description),
+                "proxyCommand": proxyCommand as Any, "jumpHosts": jumpHosts.map(\.description),
+            ])
     }
 }

@@ -15,8 +15,10 @@ public struct SSHAlgorithms: Sendable, Hashable {
     public var macs: [String]?
 
     /// Creates preferences; every `nil` list is left to the default.
-    public init(hostKeys: [String]? = nil, reorderHostKeys: Bool = true, ciphers: [String]? = nil,
-                keyExchange: [String]? = nil, macs: [String]? = nil) {
+    public init(
+        hostKeys: [String]? = nil, reorderHostKeys: Bool = true, ciphers: [String]? = nil,
+        keyExchange: [String]? = nil, macs: [String]? = nil
+    ) {
         self.hostKeys = hostKeys
         self.reorderHostKeys = reorderHostKeys
         self.ciphers = ciphers

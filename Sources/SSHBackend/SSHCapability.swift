@@ -25,7 +25,8 @@ public struct SSHCapability: Hashable, Sendable, Comparable, CustomStringConvert
     public static let keyboardInteractiveAuth = SSHCapability(
         "auth.keyboard-interactive", summary: "Keyboard-interactive authentication")
     /// Private key from a file, optionally encrypted with a passphrase.
-    public static let privateKeyFileAuth = SSHCapability("auth.key-file", summary: "Private key from a file (with passphrase)")
+    public static let privateKeyFileAuth = SSHCapability(
+        "auth.key-file", summary: "Private key from a file (with passphrase)")
     /// Private key from memory.
     public static let privateKeyMemoryAuth = SSHCapability("auth.key-memory", summary: "Private key from memory")
     /// Each private key parsed and decrypted once per process, however many sessions use it.
@@ -34,7 +35,8 @@ public struct SSHCapability: Hashable, Sendable, Comparable, CustomStringConvert
     /// SSH agent (`SSH_AUTH_SOCK`).
     public static let agentAuth = SSHCapability("auth.agent", summary: "SSH agent authentication")
     /// RSA user keys signed with rsa-sha2-256/512, as OpenSSH 8.8 and later require.
-    public static let rsaSHA2UserKeys = SSHCapability("auth.rsa-sha2", summary: "RSA user keys (rsa-sha2) against OpenSSH >= 8.8")
+    public static let rsaSHA2UserKeys = SSHCapability(
+        "auth.rsa-sha2", summary: "RSA user keys (rsa-sha2) against OpenSSH >= 8.8")
     /// OpenSSH user certificates.
     public static let userCertificates = SSHCapability("auth.certificate", summary: "OpenSSH user certificates")
     /// Running a command with separate stdout and stderr.
@@ -55,7 +57,8 @@ public struct SSHCapability: Hashable, Sendable, Comparable, CustomStringConvert
     /// Keepalive messages on a timer.
     public static let keepalive = SSHCapability("session.keepalive", summary: "Keepalive messages")
     /// The connection carried by a command's stdin and stdout (OpenSSH's `ProxyCommand`).
-    public static let proxyCommand = SSHCapability("session.proxy-command", summary: "ProxyCommand (a command carries the connection)")
+    public static let proxyCommand = SSHCapability(
+        "session.proxy-command", summary: "ProxyCommand (a command carries the connection)")
     /// Jump hosts in-process: the connection carried by a `direct-tcpip` channel of another session.
     public static let jumpHosts = SSHCapability("session.jump-hosts", summary: "Jump hosts in-process (ProxyJump)")
     /// zlib compression.
@@ -66,20 +69,25 @@ public struct SSHCapability: Hashable, Sendable, Comparable, CustomStringConvert
     public static let scp = SSHCapability("transfer.scp", summary: "SCP upload and download")
 
     /// The server's pre-authentication banner kept for the caller (``SSHSession/authenticationBanner``).
-    public static let authenticationBanner = SSHCapability("auth.banner", summary: "The server's pre-authentication banner, for the caller")
+    public static let authenticationBanner = SSHCapability(
+        "auth.banner", summary: "The server's pre-authentication banner, for the caller")
 
     /// The server's host key checked against known-hosts files with OpenSSH's rules, before any credential.
     public static let hostKeyVerification = SSHCapability(
         "hostkey.verify", summary: "Host keys checked against known_hosts before any credential is sent")
     /// RSA host keys negotiated with rsa-sha2-256/512, the only RSA host-key algorithms OpenSSH 8.8+ offers.
-    public static let rsaSHA2HostKeys = SSHCapability("hostkey.rsa-sha2", summary: "RSA host keys (rsa-sha2) from OpenSSH >= 8.8")
+    public static let rsaSHA2HostKeys = SSHCapability(
+        "hostkey.rsa-sha2", summary: "RSA host keys (rsa-sha2) from OpenSSH >= 8.8")
     /// Host certificates signed by a `@cert-authority` CA.
-    public static let hostCertificates = SSHCapability("hostkey.certificate", summary: "Host certificates (@cert-authority)")
+    public static let hostCertificates = SSHCapability(
+        "hostkey.certificate", summary: "Host certificates (@cert-authority)")
 
     /// Every capability this module defines, in a stable order (the feature matrix lists these).
     public static let all: [SSHCapability] = [
-        .passwordAuth, .keyboardInteractiveAuth, .privateKeyFileAuth, .privateKeyMemoryAuth, .keyDecryptedOnce, .agentAuth,
-        .rsaSHA2UserKeys, .userCertificates, .authenticationBanner, .hostKeyVerification, .rsaSHA2HostKeys, .hostCertificates, .exec, .pty,
+        .passwordAuth, .keyboardInteractiveAuth, .privateKeyFileAuth, .privateKeyMemoryAuth, .keyDecryptedOnce,
+        .agentAuth,
+        .rsaSHA2UserKeys, .userCertificates, .authenticationBanner, .hostKeyVerification, .rsaSHA2HostKeys,
+        .hostCertificates, .exec, .pty,
         .environment, .shell, .exitSignal, .sendSignal, .concurrentChannels, .keepalive, .proxyCommand, .jumpHosts,
         .compression, .sftp, .scp,
     ]

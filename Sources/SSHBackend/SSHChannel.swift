@@ -38,8 +38,10 @@ public struct SSHChannelRequest: Sendable {
     public var receiveWindow: Int?
 
     /// Creates a request.
-    public init(kind: Kind, pty: SSHPTYRequest? = nil, environment: [String: String] = [:],
-                unreadOutputLimit: Int? = nil, receiveWindow: Int? = nil) {
+    public init(
+        kind: Kind, pty: SSHPTYRequest? = nil, environment: [String: String] = [:],
+        unreadOutputLimit: Int? = nil, receiveWindow: Int? = nil
+    ) {
         self.kind = kind
         self.pty = pty
         self.environment = environment

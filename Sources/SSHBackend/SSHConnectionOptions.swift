@@ -80,12 +80,17 @@ public struct SSHConnectionOptions: Sendable {
         if host.isEmpty { throw bad("the host name is empty") }
         if !(1...65535).contains(port) { throw bad("port \(port) is outside 1...65535") }
         if user.isEmpty {
-            throw bad("the user name is empty (no user given, and uid \(getuid()) has no password-database entry or $USER)")
+            throw bad(
+                "the user name is empty (no user given, and uid \(getuid()) has no password-database entry or $USER)")
         }
         if authMethods.isEmpty { throw bad("no authentication method given") }
         if let connectTimeout, connectTimeout <= .zero { throw bad("connectTimeout must be positive (nil for none)") }
-        if let operationTimeout, operationTimeout <= .zero { throw bad("operationTimeout must be positive (nil for none)") }
-        if let keepaliveInterval, keepaliveInterval < .seconds(1) { throw bad("keepaliveInterval must be at least 1 s") }
+        if let operationTimeout, operationTimeout <= .zero {
+            throw bad("operationTimeout must be positive (nil for none)")
+        }
+        if let keepaliveInterval, keepaliveInterval < .seconds(1) {
+            throw bad("keepaliveInterval must be at least 1 s")
+        }
         // A chain that passes a hop twice, or comes back to this host, would never end.
         let hops = jumpHosts.map { "\($0.user)@\($0.host):\($0.port)" }
         if Set(hops + ["\(user)@\(host):\(port)"]).count != hops.count + 1 {
@@ -111,9 +116,9 @@ func environment(_ name: String) -> String? {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif

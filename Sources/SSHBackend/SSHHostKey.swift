@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A server's public host key as presented during key exchange: the algorithm negotiated and the key blob (the
@@ -66,11 +66,13 @@ public struct SSHHostKeyPolicy: Sendable {
     public var warningHandler: (@Sendable (_ host: String, _ port: Int, _ warning: String) -> Void)?
 
     /// Creates a policy; the defaults are OpenSSH's.
-    public init(mode: Mode = .strict,
-                userKnownHostsFiles: [String] = ["~/.ssh/known_hosts", "~/.ssh/known_hosts2"],
-                globalKnownHostsFiles: [String] = ["/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"],
-                hostKeyAlias: String? = nil, hashKnownHosts: Bool = false,
-                verifier: (any SSHHostKeyVerifier)? = nil) {
+    public init(
+        mode: Mode = .strict,
+        userKnownHostsFiles: [String] = ["~/.ssh/known_hosts", "~/.ssh/known_hosts2"],
+        globalKnownHostsFiles: [String] = ["/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"],
+        hostKeyAlias: String? = nil, hashKnownHosts: Bool = false,
+        verifier: (any SSHHostKeyVerifier)? = nil
+    ) {
         self.mode = mode
         self.userKnownHostsFiles = userKnownHostsFiles
         self.globalKnownHostsFiles = globalKnownHostsFiles

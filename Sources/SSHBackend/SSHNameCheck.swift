@@ -41,19 +41,22 @@ public enum SSHNameCheck {
     public static func checkHost(_ name: String, role: String = "host name", port: Int? = nil) throws(SSHError) {
         if let problem = hostNameProblem(name) {
             let shown = TerminalText.sanitized(name, keepingLineBreaks: false)
-            throw SSHError(.invalidArgument, host: shown, port: port,
-                           message: "the \(role) '\(shown)' \(problem) (refused as OpenSSH refuses it)")
+            throw SSHError(
+                .invalidArgument, host: shown, port: port,
+                message: "the \(role) '\(shown)' \(problem) (refused as OpenSSH refuses it)")
         }
     }
 
     /// Throws unless `name` is a valid remote user name.
     /// - Throws: `invalidArgument` naming the user, the host it was for and the offending character.
     public static func checkUser(_ name: String, host: String?, port: Int? = nil, role: String = "remote user name")
-        throws(SSHError) {
+        throws(SSHError)
+    {
         if let problem = userNameProblem(name) {
             let shown = TerminalText.sanitized(name, keepingLineBreaks: false)
-            throw SSHError(.invalidArgument, host: host, port: port,
-                           message: "the \(role) '\(shown)' \(problem) (refused as OpenSSH refuses it)")
+            throw SSHError(
+                .invalidArgument, host: host, port: port,
+                message: "the \(role) '\(shown)' \(problem) (refused as OpenSSH refuses it)")
         }
     }
 

@@ -25,7 +25,9 @@ struct ConfigFile: Sendable {
         for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
             number += 1
             var line = Substring(raw)
-            while let last = line.last, last == " " || last == "\t" || last == "\r" || last == "\u{0C}" { line.removeLast() }
+            while let last = line.last, last == " " || last == "\t" || last == "\r" || last == "\u{0C}" {
+                line.removeLast()
+            }
             line = line.drop { $0 == " " || $0 == "\t" }
             guard !line.isEmpty, !line.hasPrefix("#") else { continue }
             let keywordEnd = line.firstIndex { $0 == " " || $0 == "\t" || $0 == "=" } ?? line.endIndex

@@ -34,8 +34,10 @@ enum ConfigKeywords {
     ]
 
     /// Keywords whose every occurrence adds a value (the others keep the first value obtained).
-    static let accumulating: Set<String> = ["identityfile", "certificatefile", "localforward", "remoteforward",
-                                            "dynamicforward", "sendenv"]
+    static let accumulating: Set<String> = [
+        "identityfile", "certificatefile", "localforward", "remoteforward",
+        "dynamicforward", "sendenv",
+    ]
 
     /// Keywords whose value is the rest of the line, as written.
     static let rawCommand: Set<String> = ["proxycommand", "remotecommand", "localcommand", "knownhostscommand"]

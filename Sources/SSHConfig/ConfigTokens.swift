@@ -12,9 +12,12 @@ struct LocalIdentity: Sendable {
     static let current: LocalIdentity = {
         var name = [CChar](repeating: 0, count: 256)
         gethostname(&name, name.count)
-        let home = ProcessInfo.processInfo.environment["HOME"] ?? getpwuid(getuid()).map { String(cString: $0.pointee.pw_dir) } ?? "/"
-        return LocalIdentity(user: SSHConnectionOptions.currentUser, home: home, uid: getuid(),
-                             hostName: String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        let home =
+            ProcessInfo.processInfo.environment["HOME"] ?? getpwuid(getuid()).map { String(cString: $0.pointee.pw_dir) }
+            ?? "/"
+        return LocalIdentity(
+            user: SSHConnectionOptions.currentUser, home: home, uid: getuid(),
+            hostName: String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
     }()
 }
 
@@ -23,14 +26,19 @@ struct ConfigTokens {
     let values: [Character: String]
 
     /// The tokens of ssh_config(5) "TOKENS" for a connection.
-    init(hostName: String, originalHost: String, port: Int, remoteUser: String, hostKeyAlias: String?,
-         local: LocalIdentity = .current) {
+    init(
+        hostName: String, originalHost: String, port: Int, remoteUser: String, hostKeyAlias: String?,
+        local: LocalIdentity = .current
+    ) {
         let longHost = local.hostName
         let shortHost = String(longHost.split(separator: ".").first ?? Substring(longHost))
         let connection = SHA1.hash(Array((longHost + hostName + String(port) + remoteUser).utf8))
             .map { String(format: "%02x", $0) }.joined()
-        values = ["%": "%", "C": connection, "d": local.home, "h": hostName, "i": String(local.uid), "k": hostKeyAlias ?? originalHost,
-                  "L": shortHost, "l": longHost, "n": originalHost, "p": String(port), "r": remoteUser, "u": local.user]
+        values = [
+            "%": "%", "C": connection, "d": local.home, "h": hostName, "i": String(local.uid),
+            "k": hostKeyAlias ?? originalHost,
+            "L": shortHost, "l": longHost, "n": originalHost, "p": String(port), "r": remoteUser, "u": local.user,
+        ]
     }
 
     /// `text` with `%x` tokens replaced (only those in `allowed`, or all when `nil`).

@@ -87,7 +87,7 @@ struct Evaluation {
         case "port":
             guard let port = Int(first), (1...65535).contains(port) else { throw bad("Badly formatted port number.") }
         case "batchmode", "compression", "hashknownhosts", "identitiesonly", "kbdinteractiveauthentication",
-             "passwordauthentication", "checkhostip":
+            "passwordauthentication", "checkhostip":
             guard ["yes", "no", "true", "false"].contains(first.lowercased()) else { throw bad("Bad yes/no argument.") }
         case "pubkeyauthentication":
             guard ["yes", "no", "true", "false", "unbound", "host-bound"].contains(first.lowercased()) else {
@@ -98,13 +98,17 @@ struct Evaluation {
                 throw bad("Bad yes/no/ask argument.")
             }
         case "connecttimeout", "serveraliveinterval", "serveralivecountmax", "connectionattempts":
-            guard first.lowercased() == "none" && line.keyword == "connecttimeout" || Int(first).map({ $0 >= 0 }) == true else {
+            guard
+                first.lowercased() == "none" && line.keyword == "connecttimeout" || Int(first).map({ $0 >= 0 }) == true
+            else {
                 throw bad("Bad number.")
             }
         case "addressfamily":
             guard ["any", "inet", "inet6"].contains(first.lowercased()) else { throw bad("Bad address family.") }
         case "requesttty":
-            guard ["no", "yes", "force", "auto"].contains(first.lowercased()) else { throw bad("Bad RequestTTY argument.") }
+            guard ["no", "yes", "force", "auto"].contains(first.lowercased()) else {
+                throw bad("Bad RequestTTY argument.")
+            }
         default:
             break
         }
@@ -113,8 +117,9 @@ struct Evaluation {
     /// The tokens for the values obtained.
     var tokens: ConfigTokens {
         let port = values["port"]?.first.flatMap(Int.init) ?? 22
-        return ConfigTokens(hostName: resolvedHostName, originalHost: originalHost, port: port,
-                            remoteUser: userForMatch, hostKeyAlias: values["hostkeyalias"]?.first, local: local)
+        return ConfigTokens(
+            hostName: resolvedHostName, originalHost: originalHost, port: port,
+            remoteUser: userForMatch, hostKeyAlias: values["hostkeyalias"]?.first, local: local)
     }
 
     /// `HostName` with `%h` and `%%` expanded, lowercased.
@@ -141,14 +146,18 @@ struct Evaluation {
         }
         var agent: String?
         if let value = values["identityagent"]?.first {
-            agent = value == "none" || value == "SSH_AUTH_SOCK" || value.hasPrefix("$") ? value : try expand("identityagent", value)
+            agent =
+                value == "none" || value == "SSH_AUTH_SOCK" || value.hasPrefix("$")
+                ? value : try expand("identityagent", value)
         }
         var proxy: String?
         if let command = values["proxycommand"]?.first, command.lowercased() != "none" {
-            proxy = try tokens.percent(command, allowed: ["%", "h", "n", "p", "r", "k"], at: origins["proxycommand"] ?? "ProxyCommand")
+            proxy = try tokens.percent(
+                command, allowed: ["%", "h", "n", "p", "r", "k"], at: origins["proxycommand"] ?? "ProxyCommand")
         }
-        return SSHResolvedConfig(originalHost: originalHost, values: values, origins: origins, hostName: resolvedHostName,
-                                 identityFiles: identities, certificateFiles: certificates, identityAgent: agent,
-                                 userKnownHostsFiles: knownHosts, proxyCommand: proxy, localUser: local.user)
+        return SSHResolvedConfig(
+            originalHost: originalHost, values: values, origins: origins, hostName: resolvedHostName,
+            identityFiles: identities, certificateFiles: certificates, identityAgent: agent,
+            userKnownHostsFiles: knownHosts, proxyCommand: proxy, localUser: local.user)
     }
 }

@@ -44,12 +44,16 @@ public final class SSHConfigResolver: Sendable {
     ///   bad quotes, a bad value, an unsafe user file, or a token that cannot be expanded; and before any file is
     ///   read, for a host or user name with a character OpenSSH refuses (see `SSHNameCheck`), since either may be
     ///   expanded into a `ProxyCommand` or `Match exec` that a shell runs.
-    public func resolve(host: String, user: String? = nil, port: Int? = nil,
-                        source: SSHConfigSource = .default) async throws -> SSHResolvedConfig {
+    public func resolve(
+        host: String, user: String? = nil, port: Int? = nil,
+        source: SSHConfigSource = .default
+    ) async throws -> SSHResolvedConfig {
         try SSHNameCheck.checkHost(host, port: port)
         if let user { try SSHNameCheck.checkUser(user, host: host, port: port) }
         let key = Key(host: host, user: user, port: port, source: source)
-        if let cached = results.withLock({ $0[key] }), ContinuousClock.now - cached.made < .seconds(1) { return cached.config }
+        if let cached = results.withLock({ $0[key] }), ContinuousClock.now - cached.made < .seconds(1) {
+            return cached.config
+        }
         var evaluation = Evaluation(originalHost: host, local: .current)
         if let user { evaluation.record("user", [user], origin: "the caller") }
         if let port { evaluation.record("port", [String(port)], origin: "the caller") }
@@ -58,7 +62,8 @@ public final class SSHConfigResolver: Sendable {
             evaluation.finalPass = pass
             if !source.options.isEmpty {
                 let options = try ConfigFile(path: "command-line", text: source.options.joined(separator: "\n"))
-                try await apply(options, path: "command-line", userFile: true, depth: 0, active: true, into: &evaluation)
+                try await apply(
+                    options, path: "command-line", userFile: true, depth: 0, active: true, into: &evaluation)
             }
             if let userFile = source.userFile {
                 try await apply(ConfigTokens.tilde(userFile), userFile: true, depth: 0, active: true, into: &evaluation)
@@ -74,15 +79,19 @@ public final class SSHConfigResolver: Sendable {
 
     /// Applies one file (missing: nothing), with `active` as the activity it starts with (an Include in an
     /// inactive block never matches).
-    private func apply(_ path: String, userFile: Bool, depth: Int, active startActive: Bool,
-                       into evaluation: inout Evaluation) async throws {
+    private func apply(
+        _ path: String, userFile: Bool, depth: Int, active startActive: Bool,
+        into evaluation: inout Evaluation
+    ) async throws {
         guard let file = try await load(path, checkPermissions: userFile) else { return }
         try await apply(file, path: path, userFile: userFile, depth: depth, active: startActive, into: &evaluation)
     }
 
     /// Applies the lines of `file` (read from `path`).
-    private func apply(_ file: ConfigFile, path: String, userFile: Bool, depth: Int, active startActive: Bool,
-                       into evaluation: inout Evaluation) async throws {
+    private func apply(
+        _ file: ConfigFile, path: String, userFile: Bool, depth: Int, active startActive: Bool,
+        into evaluation: inout Evaluation
+    ) async throws {
         var active = true
         let neverMatch = !startActive
         for line in file.lines {
@@ -94,23 +103,33 @@ public final class SSHConfigResolver: Sendable {
                 let holds = try await matches(line.arguments, at: location, evaluation: &evaluation)
                 active = !neverMatch && holds
             case "include":
-                guard depth < 16 else { throw SSHError(.invalidArgument, message: "\(location): Include nested too deeply") }
+                guard depth < 16 else {
+                    throw SSHError(.invalidArgument, message: "\(location): Include nested too deeply")
+                }
                 for pattern in line.arguments {
                     if !userFile && pattern.hasPrefix("~") {
-                        throw SSHError(.invalidArgument, message: "\(location): tilde expansion not supported for system files")
+                        throw SSHError(
+                            .invalidArgument, message: "\(location): tilde expansion not supported for system files")
                     }
                     var expanded = userFile ? ConfigTokens.tilde(pattern) : pattern
-                    if !expanded.hasPrefix("/") { expanded = (userFile ? ConfigTokens.tilde("~/.ssh/") : "/etc/ssh/") + expanded }
+                    if !expanded.hasPrefix("/") {
+                        expanded = (userFile ? ConfigTokens.tilde("~/.ssh/") : "/etc/ssh/") + expanded
+                    }
                     for included in await glob(expanded) {
-                        try await apply(included, userFile: userFile, depth: depth + 1, active: active && !neverMatch,
-                                        into: &evaluation)
+                        try await apply(
+                            included, userFile: userFile, depth: depth + 1, active: active && !neverMatch,
+                            into: &evaluation)
                     }
                 }
             case "ignoreunknown":
-                if active && evaluation.ignoreUnknown == nil { evaluation.ignoreUnknown = line.arguments.joined(separator: ",") }
+                if active && evaluation.ignoreUnknown == nil {
+                    evaluation.ignoreUnknown = line.arguments.joined(separator: ",")
+                }
             default:
                 guard ConfigKeywords.known.contains(line.keyword) else {
-                    if let ignored = evaluation.ignoreUnknown, SSHPattern.matchList(line.keyword, ignored, lowercase: true) == 1 {
+                    if let ignored = evaluation.ignoreUnknown,
+                        SSHPattern.matchList(line.keyword, ignored, lowercase: true) == 1
+                    {
                         continue
                     }
                     throw SSHError(.invalidArgument, message: "\(location): Bad configuration option: \(line.keyword)")
@@ -122,7 +141,8 @@ public final class SSHConfigResolver: Sendable {
 
     /// OpenSSH's `match_cfg_line`: every criterion must hold; `!` negates one; `exec` runs only while the line
     /// still holds.
-    private func matches(_ arguments: [String], at location: String, evaluation: inout Evaluation) async throws -> Bool {
+    private func matches(_ arguments: [String], at location: String, evaluation: inout Evaluation) async throws -> Bool
+    {
         var result = true
         var index = 0
         while index < arguments.count {
@@ -170,8 +190,10 @@ public final class SSHConfigResolver: Sendable {
         let limit = matchExecTimeout
         let outcome = await BlockingPool.processes.run { ChildProcess.runShell(command, timeout: limit) }
         if outcome == .timedOut {
-            throw SSHError(.invalidArgument, message: "\(location): Match exec command '\(command)' ran longer than \(limit) "
-                           + "and was killed")
+            throw SSHError(
+                .invalidArgument,
+                message: "\(location): Match exec command '\(command)' ran longer than \(limit) "
+                    + "and was killed")
         }
         let holds = outcome == .exited(0)
         execResults.withLock { $0[command] = holds }

@@ -2,7 +2,7 @@ import SSHBackend
 import SSHEventLoop
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One public key an agent holds.
@@ -68,7 +68,8 @@ package enum AgentClient {
         let path = socketPath ?? getenv("SSH_AUTH_SOCK").map { String(cString: $0) }
         guard let path, !path.isEmpty else { return .unusable("skipped: SSH_AUTH_SOCK is not set") }
         guard let fd = connect(path) else { return .unusable("cannot connect to the agent at \(path)") }
-        guard let answer = AgentWire.exchange(fd, [11]), answer.first == 12 else {  // REQUEST_IDENTITIES, IDENTITIES_ANSWER
+        // REQUEST_IDENTITIES, IDENTITIES_ANSWER
+        guard let answer = AgentWire.exchange(fd, [11]), answer.first == 12 else {
             close(fd)
             return .unusable("the agent did not list its keys")
         }

@@ -2,7 +2,7 @@ import SSHBackend
 import SSHEventLoop
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A key or certificate file as read before the connection started, off the loops.
@@ -37,7 +37,8 @@ package struct FileBytes: Sendable {
 package enum AuthAttempt: CustomStringConvertible, Sendable {
     case keyFile(path: String, passphrase: String?, explicit: Bool, file: FileBytes)
     case keyData(SSHPrivateKeyData, passphrase: String?)
-    case certificate(keyPath: String, certificatePath: String, passphrase: String?, key: FileBytes, certificate: FileBytes)
+    case certificate(
+        keyPath: String, certificatePath: String, passphrase: String?, key: FileBytes, certificate: FileBytes)
     case agent(AgentClient.Preparation)
     case password(String)
     case keyboardInteractive(SSHKeyboardInteractiveResponder)
@@ -53,8 +54,9 @@ package enum AuthAttempt: CustomStringConvertible, Sendable {
             .keyFile(path: path, passphrase: passphrase, explicit: explicit, file: .read(path))
         }
         func certificate(_ keyPath: String, _ certificatePath: String, _ passphrase: String?) -> AuthAttempt {
-            .certificate(keyPath: keyPath, certificatePath: certificatePath, passphrase: passphrase,
-                         key: .read(keyPath), certificate: .read(certificatePath))
+            .certificate(
+                keyPath: keyPath, certificatePath: certificatePath, passphrase: passphrase,
+                key: .read(keyPath), certificate: .read(certificatePath))
         }
         return methods.flatMap { method -> [AuthAttempt] in
             switch method {
@@ -87,8 +89,10 @@ package enum AuthAttempt: CustomStringConvertible, Sendable {
     /// The plan for `methods`, made on the blocking pool's file threads, with every private key handed to
     /// `parse` (the engine's key cache: parsed and decrypted there, once per process, default identities
     /// included) before the connection starts.
-    package static func prepare(_ methods: [SSHAuthMethod],
-                                parse: @escaping @Sendable (_ contents: [UInt8], _ passphrase: String?) async -> Void)
+    package static func prepare(
+        _ methods: [SSHAuthMethod],
+        parse: @escaping @Sendable (_ contents: [UInt8], _ passphrase: String?) async -> Void
+    )
         async -> [AuthAttempt]
     {
         let attempts = await BlockingPool.files.run { plan(methods) }
@@ -172,7 +176,8 @@ package enum AuthAttempt: CustomStringConvertible, Sendable {
     package var descriptorsExhausted: Bool {
         switch self {
         case .keyFile(_, _, _, let file): return file.descriptorsExhausted
-        case .certificate(_, _, _, let key, let certificate): return key.descriptorsExhausted || certificate.descriptorsExhausted
+        case .certificate(_, _, _, let key, let certificate):
+            return key.descriptorsExhausted || certificate.descriptorsExhausted
         default: return false
         }
     }
@@ -246,12 +251,14 @@ package struct AuthProgress {
     /// `authenticationFailed`; both list every attempt.
     package var exhaustedError: SSHError {
         if onlyKeyProblems && !tried.isEmpty {
-            return SSHError(.invalidKey, host: options.host, port: options.port,
-                            message: "no usable private key: " + tried.map(\.description).joined(separator: "; "),
-                            attempts: tried)
+            return SSHError(
+                .invalidKey, host: options.host, port: options.port,
+                message: "no usable private key: " + tried.map(\.description).joined(separator: "; "),
+                attempts: tried)
         }
         let summary = "authentication as \(options.user) to \(options.host):\(options.port) failed"
-        return SSHError(.authenticationFailed, host: options.host, port: options.port,
-                        message: tried.isEmpty ? "\(summary): no method left to try" : summary, attempts: tried)
+        return SSHError(
+            .authenticationFailed, host: options.host, port: options.port,
+            message: tried.isEmpty ? "\(summary): no method left to try" : summary, attempts: tried)
     }
 }

@@ -111,7 +111,8 @@ package struct AuthRun {
             switch outcome {
             case .wouldBlock: return (.attempting(index), .waitForIO)
             case .accepted: return (.succeeded, .succeed)
-            case .partial: return (.choosing, .record("accepted, but the server requires a further method", keyProblem: false))
+            case .partial:
+                return (.choosing, .record("accepted, but the server requires a further method", keyProblem: false))
             case .denied(let text): return (.choosing, .record(text, keyProblem: false))
             case .keyProblem(let text): return (.choosing, .record(text, keyProblem: explicit))
             case .failed(let error): return (.failed(error), .fail(error))
@@ -136,8 +137,9 @@ package struct AuthRun {
                     continue
                 }
                 if attempt.descriptorsExhausted {
-                    let error = SSHError(.resourceExhausted, host: progress.host, port: progress.port,
-                                         message: "cannot open the key file: \(attempt.knownProblem ?? "too many open files")")
+                    let error = SSHError(
+                        .resourceExhausted, host: progress.host, port: progress.port,
+                        message: "cannot open the key file: \(attempt.knownProblem ?? "too many open files")")
                     state = .failed(error)
                     continue
                 }

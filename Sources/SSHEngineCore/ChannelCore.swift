@@ -72,14 +72,17 @@ package final class ChannelCore {
     // MARK: Requests
 
     /// Queues stdin bytes. Returns whether the engine should drive (false: resumed already).
-    package func enqueueWrite(_ bytes: [UInt8], _ continuation: CheckedContinuation<Void, any Error>, open: Bool) -> Bool {
+    package func enqueueWrite(_ bytes: [UInt8], _ continuation: CheckedContinuation<Void, any Error>, open: Bool)
+        -> Bool
+    {
         guard open, eofState == .none else {
             // A channel that ended with the connection's failure says so (a write racing the loss learns the
             // cause, connectionLost, not merely that the channel is gone).
             if case .failure(let failure)? = exit {
                 continuation.resume(throwing: failure)
             } else {
-                continuation.resume(throwing: error(.sessionClosed, "cannot write: stdin was closed (EOF sent) or the channel ended"))
+                continuation.resume(
+                    throwing: error(.sessionClosed, "cannot write: stdin was closed (EOF sent) or the channel ended"))
             }
             return false
         }
@@ -135,13 +138,17 @@ package final class ChannelCore {
     /// Writes queued stdin through `write` (given the unwritten bytes; at most `limit` of them are offered), then
     /// sends a requested EOF through `sendEOF` once nothing is queued. Returns whether anything progressed; throws
     /// only `connectionLost` (other failures fail the writes and EOF waiters).
-    package func pumpWrites(limit: Int, write: (UnsafeRawBufferPointer) -> NativeOutcome,
-                            sendEOF: () -> NativeOutcome) throws(SSHError) -> Bool {
+    package func pumpWrites(
+        limit: Int, write: (UnsafeRawBufferPointer) -> NativeOutcome,
+        sendEOF: () -> NativeOutcome
+    ) throws(SSHError) -> Bool {
         var progress = false
         while !writes.isEmpty {
             let offset = writes[0].offset
             let count = min(writes[0].bytes.count - offset, limit)
-            let outcome = writes[0].bytes.withUnsafeBytes { write(UnsafeRawBufferPointer(rebasing: $0[offset..<offset + count])) }
+            let outcome = writes[0].bytes.withUnsafeBytes {
+                write(UnsafeRawBufferPointer(rebasing: $0[offset..<offset + count]))
+            }
             switch outcome {
             case .done(let written) where written > 0:
                 progress = true
@@ -230,10 +237,15 @@ package final class ChannelCore {
         for stream in ChannelStream.allCases {
             let buffer = stream == .stdout ? stdout : stderr
             let other = stream == .stdout ? stderr : stdout
-            guard other.hasWaitingReader || !exitWaiters.isEmpty, buffer.verdictWhileEndAwaited == .failWaiters else { continue }
+            guard other.hasWaitingReader || !exitWaiters.isEmpty, buffer.verdictWhileEndAwaited == .failWaiters else {
+                continue
+            }
             let name = stream == .stdout ? "stdout" : "stderr"
-            let failure = error(.outputLimitExceeded, "\(name) holds \(buffer.bufferedBytes) bytes nobody reads (the unread "
-                + "output limit) and the command is still running; read \(name) as well, or raise the unread output limit")
+            let failure = error(
+                .outputLimitExceeded,
+                "\(name) holds \(buffer.bufferedBytes) bytes nobody reads (the unread "
+                    + "output limit) and the command is still running; read \(name) as well, or raise the unread output limit"
+            )
             other.failWaitingReader(failure)
             let waiters = exitWaiters
             exitWaiters.removeAll()

@@ -30,8 +30,9 @@ package final class ChannelDriver<Native: NativeConnection> {
         self.native = native
         self.connection = connection
         let bound = LoopBound(connection, loop: connection.loop)
-        core = ChannelCore(capacity: connection.streamCapacity, limit: unreadOutputLimit, host: connection.options.host,
-                           port: connection.options.port, onDemand: { bound.execute { $0.driveSoon() } })
+        core = ChannelCore(
+            capacity: connection.streamCapacity, limit: unreadOutputLimit, host: connection.options.host,
+            port: connection.options.port, onDemand: { bound.execute { $0.driveSoon() } })
     }
 
     /// The driver, to be carried off the loop thread.
@@ -212,7 +213,8 @@ package final class ChannelDriver<Native: NativeConnection> {
     func salvage() -> Bool {
         guard !isFinished, phase != .detached else { return isFinished }
         if phase == .running { _ = try? pumpReads(force: true) }
-        guard phase.sawRemoteEOF || native.receivedEOF, case .success(let status) = core.exit ?? native.exitStatus() else {
+        guard phase.sawRemoteEOF || native.receivedEOF, case .success(let status) = core.exit ?? native.exitStatus()
+        else {
             return false
         }
         core.settleExit(.success(status))

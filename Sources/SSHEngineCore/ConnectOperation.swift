@@ -29,8 +29,10 @@ package final class ConnectOperation<Native: NativeConnection>: EngineOperation 
 
     /// Connects to `addresses` (resolved from the options' host); resumes `continuation` once authenticated.
     /// - Parameter transport: a started ProxyCommand or tunnel, whose socket is used instead of dialing `addresses`.
-    package init(addresses: [SocketAddress], transport: (any PreconnectedTransport)? = nil, options: SSHConnectionOptions,
-                 attempts: [AuthAttempt], hostKeyCheck: HostKeyCheck, continuation: CheckedContinuation<String?, any Error>) {
+    package init(
+        addresses: [SocketAddress], transport: (any PreconnectedTransport)? = nil, options: SSHConnectionOptions,
+        attempts: [AuthAttempt], hostKeyCheck: HostKeyCheck, continuation: CheckedContinuation<String?, any Error>
+    ) {
         self.attempts = attempts
         self.dialer = TCPDialer(addresses: addresses, host: options.host, port: options.port)
         self.transport = transport
@@ -72,7 +74,8 @@ package final class ConnectOperation<Native: NativeConnection>: EngineOperation 
             case .connected, .failed:
                 return true
             case .authenticate:
-                let authenticator = self.authenticator ?? Native.Authenticator(options: connection.options, attempts: attempts)
+                let authenticator =
+                    self.authenticator ?? Native.Authenticator(options: connection.options, attempts: attempts)
                 self.authenticator = authenticator
                 outcome = authenticator.step(connection.native)
             }
@@ -98,13 +101,15 @@ package final class ConnectOperation<Native: NativeConnection>: EngineOperation 
                 }
                 // As OpenSSH's ConnectTimeout, which also bounds the wait for the server's banner: a server whose
                 // link died after TCP connected is given up at the connect deadline.
-                connection.restartDeadline(connection.options.connectTimeout ?? connection.options.operationTimeout,
-                                           activity: "the SSH handshake with \(target)")
+                connection.restartDeadline(
+                    connection.options.connectTimeout ?? connection.options.operationTimeout,
+                    activity: "the SSH handshake with \(target)")
             case .checkHostKey(let deadline):
                 connection.keyExchangeDone = true
                 // A prompt waits for a person: no deadline of ours then.
-                connection.restartDeadline(deadline ? connection.options.operationTimeout : nil,
-                                           activity: "checking the host key of \(target)")
+                connection.restartDeadline(
+                    deadline ? connection.options.operationTimeout : nil,
+                    activity: "checking the host key of \(target)")
             case .authenticate:
                 connection.restartDeadline(connection.options.operationTimeout, activity: "authenticating to \(target)")
             case .finish:
@@ -123,22 +128,27 @@ package final class ConnectOperation<Native: NativeConnection>: EngineOperation 
             switch decision {
             case .success(let acceptance):
                 if case .acceptedWithoutPasswords(let warning) = acceptance {
-                    connection.options.hostKeyPolicy.warn(host: connection.options.host, port: connection.options.port,
-                                                          warning)
+                    connection.options.hostKeyPolicy.warn(
+                        host: connection.options.host, port: connection.options.port,
+                        warning)
                     attempts = attempts.filter { !$0.sendsPassword }
                 }
                 return .done
             case .failure(let error as SSHError):
                 return .failed(error)
             case .failure(let error):
-                return .failed(SSHError(.hostKeyUnknown, host: connection.options.host, port: connection.options.port,
-                                        message: "the host key was refused: \(error)"))
+                return .failed(
+                    SSHError(
+                        .hostKeyUnknown, host: connection.options.host, port: connection.options.port,
+                        message: "the host key was refused: \(error)"))
             }
         }
         if deciding { return .wouldBlock }
         guard let key = connection.native.serverHostKey() else {
-            return .failed(SSHError(.protocolError, host: connection.options.host, port: connection.options.port,
-                                    message: "the engine did not give the server's host key after key exchange"))
+            return .failed(
+                SSHError(
+                    .protocolError, host: connection.options.host, port: connection.options.port,
+                    message: "the engine did not give the server's host key after key exchange"))
         }
         if let now = hostKeyCheck.decideNow(key, offered: offered) {
             decision = now.mapError { $0 }
@@ -170,23 +180,27 @@ package final class ConnectOperation<Native: NativeConnection>: EngineOperation 
             guard let list else { return nil }
             let kept = list.filter(supported.contains)
             guard !kept.isEmpty else {
-                throw SSHError(.unsupported, host: options.host, port: options.port,
-                               message: "none of the \(what) asked for (\(list.joined(separator: ","))) is supported by this "
-                               + "engine, which has \(supported.joined(separator: ","))")
+                throw SSHError(
+                    .unsupported, host: options.host, port: options.port,
+                    message: "none of the \(what) asked for (\(list.joined(separator: ","))) is supported by this "
+                        + "engine, which has \(supported.joined(separator: ","))")
             }
             return kept
         }
-        let hostKeys = hostKeyCheck.algorithms(supported: support.hostKeys, configured: wanted.hostKeys,
-                                               reorder: wanted.reorderHostKeys)
+        let hostKeys = hostKeyCheck.algorithms(
+            supported: support.hostKeys, configured: wanted.hostKeys,
+            reorder: wanted.reorderHostKeys)
         guard !hostKeys.isEmpty else {
-            throw SSHError(.unsupported, host: options.host, port: options.port,
-                           message: "none of the host-key algorithms asked for is supported by this engine, which has "
-                           + support.hostKeys.joined(separator: ","))
+            throw SSHError(
+                .unsupported, host: options.host, port: options.port,
+                message: "none of the host-key algorithms asked for is supported by this engine, which has "
+                    + support.hostKeys.joined(separator: ","))
         }
-        return SSHNegotiationLists(hostKeys: hostKeys,
-                                   ciphers: try limited(wanted.ciphers, support.ciphers, "ciphers"),
-                                   keyExchange: try limited(wanted.keyExchange, support.keyExchange, "key-exchange methods"),
-                                   macs: try limited(wanted.macs, support.macs, "MACs"))
+        return SSHNegotiationLists(
+            hostKeys: hostKeys,
+            ciphers: try limited(wanted.ciphers, support.ciphers, "ciphers"),
+            keyExchange: try limited(wanted.keyExchange, support.keyExchange, "key-exchange methods"),
+            macs: try limited(wanted.macs, support.macs, "MACs"))
     }
 }
 
@@ -217,7 +231,8 @@ package enum ConnectPhase: Equatable, Sendable {
     }
 
     /// The move from `phase` when its step came to `outcome` (`prompting`: host keys are asked of a person).
-    package static func transition(_ phase: ConnectPhase, _ outcome: Outcome, prompting: Bool) -> (ConnectPhase, Action) {
+    package static func transition(_ phase: ConnectPhase, _ outcome: Outcome, prompting: Bool) -> (ConnectPhase, Action)
+    {
         switch (phase, outcome) {
         case (.connected, _), (.failed, _): return (phase, .waitForIO)
         case (_, .wouldBlock): return (phase, .waitForIO)

@@ -27,7 +27,8 @@ package final class ConnectionDriver<Native: NativeConnection>: IOHandler {
     /// The engine's calls.
     package let native: Native
     private lazy var operations = OperationQueue<ConnectionDriver>(
-        loop: loop, host: options.host, port: options.port) { [unowned self] in self.fail($0) }
+        loop: loop, host: options.host, port: options.port
+    ) { [unowned self] in self.fail($0) }
     private var channels: [ChannelDriver<Native>] = []
     /// Set once the connection is unusable; everything after fails with it.
     package private(set) var failure: SSHError?
@@ -40,8 +41,10 @@ package final class ConnectionDriver<Native: NativeConnection>: IOHandler {
     private var finishedChannels = 0
 
     /// Creates the connection on `loop` (its thread only).
-    package init(loop: EventLoop, options: SSHConnectionOptions, streamCapacity: Int,
-                 published: PublishedSessionState = PublishedSessionState()) {
+    package init(
+        loop: EventLoop, options: SSHConnectionOptions, streamCapacity: Int,
+        published: PublishedSessionState = PublishedSessionState()
+    ) {
         loop.preconditionInEventLoop()
         self.loop = loop
         self.published = published
@@ -69,16 +72,21 @@ package final class ConnectionDriver<Native: NativeConnection>: IOHandler {
     }
 
     /// Opens a channel for `request` behind the other session-level operations.
-    package func openChannel(_ request: SSHChannelRequest,
-                             completion: @escaping (Result<ChannelDriver<Native>, any Error>) -> Void) {
-        enqueue(OpenChannelOperation(request: request, timeout: options.operationTimeout,
-                                     opener: native.channelOpener(), completion: completion))
+    package func openChannel(
+        _ request: SSHChannelRequest,
+        completion: @escaping (Result<ChannelDriver<Native>, any Error>) -> Void
+    ) {
+        enqueue(
+            OpenChannelOperation(
+                request: request, timeout: options.operationTimeout,
+                opener: native.channelOpener(), completion: completion))
     }
 
     /// Starts pumping a channel that `start` succeeded on; see ``SSHChannelRequest/unreadOutputLimit``.
     func adopt(_ channel: Native.Channel, unreadOutputLimit: Int? = nil) -> ChannelDriver<Native> {
-        let driver = ChannelDriver(native: channel, connection: self,
-                                   unreadOutputLimit: unreadOutputLimit ?? SSHChannelRequest.defaultUnreadOutputLimit)
+        let driver = ChannelDriver(
+            native: channel, connection: self,
+            unreadOutputLimit: unreadOutputLimit ?? SSHChannelRequest.defaultUnreadOutputLimit)
         channels.append(driver)
         return driver
     }
@@ -190,9 +198,11 @@ package final class ConnectionDriver<Native: NativeConnection>: IOHandler {
             } else {
                 // A whole interval of silence: OpenSSH's server_alive_check.
                 if let limit = self.options.keepaliveCountMax, self.unansweredKeepalives >= limit {
-                    self.fail(SSHError(.connectionLost, host: self.options.host, port: self.options.port,
-                                       message: "the server answered none of \(limit) keepalives sent \(seconds) s apart "
-                                       + "(ServerAliveInterval x ServerAliveCountMax): the peer is unreachable or stopped"))
+                    self.fail(
+                        SSHError(
+                            .connectionLost, host: self.options.host, port: self.options.port,
+                            message: "the server answered none of \(limit) keepalives sent \(seconds) s apart "
+                                + "(ServerAliveInterval x ServerAliveCountMax): the peer is unreachable or stopped"))
                     return
                 }
                 self.unansweredKeepalives += 1
@@ -211,7 +221,8 @@ package final class ConnectionDriver<Native: NativeConnection>: IOHandler {
 
     /// Fails everything pending with `error` and tears the connection down.
     package func fail(_ error: any Error) {
-        let sshError = (error as? SSHError)
+        let sshError =
+            (error as? SSHError)
             ?? SSHError(.sessionClosed, host: options.host, port: options.port, message: "the operation was cancelled")
         end(failure: sshError, operationError: error, graceful: false)
     }
@@ -237,9 +248,11 @@ package final class ConnectionDriver<Native: NativeConnection>: IOHandler {
             // ends early is its own failure, not a server's refusal).
             handshakeFailure.peek(socket.fd)  // has the peer gone meanwhile?
             if let classified = handshakeFailure.filled(from: native.serverPreamble)
-                .classify(failure, receivedBanner: native.receivedServerBanner,
-                          closed: failure.code == .connectionLost || handshakeFailure.peerHungUp,
-                          proxied: options.proxyCommand != nil) {
+                .classify(
+                    failure, receivedBanner: native.receivedServerBanner,
+                    closed: failure.code == .connectionLost || handshakeFailure.peerHungUp,
+                    proxied: options.proxyCommand != nil)
+            {
                 failure = classified
                 operationError = classified
             }
@@ -250,15 +263,19 @@ package final class ConnectionDriver<Native: NativeConnection>: IOHandler {
         // loss (a server that hangs up right after its last channel) ends as it did, not with the loss.
         let ended = graceful ? 0 : open.filter { $0.salvage() }.count
         if !graceful, failure.code == .connectionLost, socket.transport?.lossCause == nil, ended == open.count,
-           finishedChannels + ended > 0, operationError is SSHError {
-            failure.message += "; the server hung up once its last channel had ended (some servers, TinySSH for one, "
+            finishedChannels + ended > 0, operationError is SSHError
+        {
+            failure.message +=
+                "; the server hung up once its last channel had ended (some servers, TinySSH for one, "
                 + "serve a single channel per connection: use a new connection for each command)"
             operationError = failure
         }
         self.failure = failure
         let pending = operations.removeAll()
-        published.set(graceful ? .closed
-            : .lost(failure, idle: open.allSatisfy { $0.isFinished } && pending.allSatisfy { $0.isUnstarted }))
+        published.set(
+            graceful
+                ? .closed
+                : .lost(failure, idle: open.allSatisfy { $0.isFinished } && pending.allSatisfy { $0.isUnstarted }))
         for channel in open { channel.detach() }
         if let keepaliveTimer { loop.cancelTimer(keepaliveTimer) }
         keepaliveTimer = nil

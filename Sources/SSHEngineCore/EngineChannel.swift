@@ -12,8 +12,10 @@ package final class EngineChannel<Native: NativeConnection>: SSHChannel {
     private let session: any SSHSession
 
     /// Wraps a running channel of `session`, whose streams and exit are `outlets`.
-    init(_ driver: LoopBound<ChannelDriver<Native>>, outlets: ChannelCore.Outlets, refused: SSHRefusedRequests,
-         session: any SSHSession) {
+    init(
+        _ driver: LoopBound<ChannelDriver<Native>>, outlets: ChannelCore.Outlets, refused: SSHRefusedRequests,
+        session: any SSHSession
+    ) {
         self.driver = driver
         self.refusedRequests = refused
         self.session = session
@@ -39,8 +41,9 @@ package final class EngineChannel<Native: NativeConnection>: SSHChannel {
     package func sendSignal(_ name: String) async throws {
         let bare = name.hasPrefix("SIG") ? String(name.dropFirst(3)) : name
         guard !bare.isEmpty, bare.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) else {
-            throw SSHError(.invalidArgument, host: session.options.host, port: session.options.port,
-                           message: "\"\(name)\" is not a signal name (expected e.g. TERM, KILL, HUP)")
+            throw SSHError(
+                .invalidArgument, host: session.options.host, port: session.options.port,
+                message: "\"\(name)\" is not a signal name (expected e.g. TERM, KILL, HUP)")
         }
         try await driver.withContinuation { $0.sendSignal(bare, $1) }
     }

@@ -4,7 +4,7 @@ import SSHKnownHosts
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What an engine's public backend type holds besides its name: the output buffer size and the event loops, and
@@ -46,8 +46,9 @@ package struct EngineRuntime: Sendable {
         }
         var transport: (any PreconnectedTransport)?
         if let hop = options.jumpHosts.last {
-            transport = try await tunnel(Native.self, to: options, through: hop, before: Array(options.jumpHosts.dropLast()),
-                                         loop: loop)
+            transport = try await tunnel(
+                Native.self, to: options, through: hop, before: Array(options.jumpHosts.dropLast()),
+                loop: loop)
         } else if let command = options.proxyCommand {
             let (host, port) = (options.host, options.port)
             transport = try await BlockingPool.processes.run { () throws(SSHError) in
@@ -63,8 +64,9 @@ package struct EngineRuntime: Sendable {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<String?, any Error>) in
                 loop.execute {
                     LoopWatchdog.describe("starting the connection to \(options.host):\(options.port)")
-                    let connection = ConnectionDriver<Native>(loop: loop, options: options, streamCapacity: capacity,
-                                                              published: state)
+                    let connection = ConnectionDriver<Native>(
+                        loop: loop, options: options, streamCapacity: capacity,
+                        published: state)
                     let bound = LoopBound(connection, loop: loop)
                     let cancelled = slot.withLock { slot in
                         slot.bound = bound
@@ -75,9 +77,11 @@ package struct EngineRuntime: Sendable {
                         continuation.resume(throwing: CancellationError())
                         return
                     }
-                    connection.enqueue(ConnectOperation(addresses: resolved, transport: started, options: options,
-                                                        attempts: attempts, hostKeyCheck: hostKeyCheck,
-                                                        continuation: continuation))
+                    connection.enqueue(
+                        ConnectOperation(
+                            addresses: resolved, transport: started, options: options,
+                            attempts: attempts, hostKeyCheck: hostKeyCheck,
+                            continuation: continuation))
                 }
             }
         } onCancel: {
@@ -97,9 +101,11 @@ package struct EngineRuntime: Sendable {
     /// channel to `target` on it, and starts a ``TunnelPump`` between that channel and a socket pair; returns our
     /// end for the target's connection. Targets behind the same hop share its connection. A hop's failure is the
     /// target's error naming the hop; the hop's refusal to reach the target is the target's own error.
-    private func tunnel<Native: NativeConnection>(_ native: Native.Type, to target: SSHConnectionOptions,
-                                                  through hop: SSHConnectionOptions, before: [SSHConnectionOptions],
-                                                  loop: EventLoop) async throws -> TunnelEnd {
+    private func tunnel<Native: NativeConnection>(
+        _ native: Native.Type, to target: SSHConnectionOptions,
+        through hop: SSHConnectionOptions, before: [SSHConnectionOptions],
+        loop: EventLoop
+    ) async throws -> TunnelEnd {
         var hopOptions = hop
         hopOptions.jumpHosts = before
         let hopName = "\(hop.user)@\(hop.host):\(hop.port)"
@@ -141,7 +147,8 @@ package struct EngineRuntime: Sendable {
             _ = fcntl(pair[1], F_SETFL, fcntl(pair[1], F_GETFL) | O_NONBLOCK)  // the pump's end too
             let cause = TunnelCause()
             TunnelPump(fd: pair[1], channel: channel, loop: loop, cause: cause, ended: lease.release).start()
-            return TunnelEnd(fd: pair[0], lease: lease, cause: cause, hop: hopName, target: target.host, port: target.port)
+            return TunnelEnd(
+                fd: pair[0], lease: lease, cause: cause, hop: hopName, target: target.host, port: target.port)
         }
     }
 
@@ -153,7 +160,8 @@ package struct EngineRuntime: Sendable {
         let place = "jump host \(hop) could not open a tunnel to \(target.host):\(target.port)"
         if detail.contains("prohibited") || detail.contains("(1)") {
             error.code = .permissionDenied
-            error.message = "\(place): forwarding is administratively prohibited there (sshd's AllowTcpForwarding, PermitOpen)"
+            error.message =
+                "\(place): forwarding is administratively prohibited there (sshd's AllowTcpForwarding, PermitOpen)"
         } else if detail.contains("resource shortage") || detail.contains("(4)") {
             error.code = .resourceExhausted
             error.message = "\(place): the jump host is short of resources (file descriptors, MaxSessions)"
@@ -163,7 +171,8 @@ package struct EngineRuntime: Sendable {
         } else if detail.contains("connect failed") || detail.contains("(2)") {
             // libssh2 gives the reason only; libssh gives the jump's own words ("Connection refused").
             error.code = .connectionRefused
-            error.message = detail.contains("refused") || !detail.contains("connect failed")
+            error.message =
+                detail.contains("refused") || !detail.contains("connect failed")
                 ? "\(place): the target refused the connection"
                 : "\(place): connecting from there failed (refused, or unreachable: libssh2 does not pass on which)"
         } else {

@@ -11,8 +11,10 @@ package final class EngineSession<Native: NativeConnection>: SSHSession {
     private let published: PublishedSessionState
 
     /// Wraps an authenticated connection.
-    init(options: SSHConnectionOptions, connection: LoopBound<ConnectionDriver<Native>>, banner: String? = nil,
-         state: PublishedSessionState) {
+    init(
+        options: SSHConnectionOptions, connection: LoopBound<ConnectionDriver<Native>>, banner: String? = nil,
+        state: PublishedSessionState
+    ) {
         self.options = options
         self.connection = connection
         self.authenticationBanner = banner

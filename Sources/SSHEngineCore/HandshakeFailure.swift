@@ -1,7 +1,7 @@
 import SSHBackend
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What the server did when a connection failed before its key exchange ended, told from what arrived on the
@@ -71,37 +71,49 @@ package struct HandshakeFailure {
     func classify(_ failure: SSHError, receivedBanner: Bool, closed: Bool, proxied: Bool) -> SSHError? {
         let target = "\(failure.host ?? "the server"):\(failure.port.map(String.init) ?? "")"
         func error(_ code: SSHError.Code, _ message: String) -> SSHError {
-            SSHError(code, host: failure.host, port: failure.port, message: message, nativeCode: failure.nativeCode,
-                     nativeMessage: failure.nativeMessage)
+            SSHError(
+                code, host: failure.host, port: failure.port, message: message, nativeCode: failure.nativeCode,
+                nativeMessage: failure.nativeMessage)
         }
         let line = firstLine
         if let line, line.hasPrefix("SSH-") {
             if !line.hasPrefix("SSH-2.0-") && !line.hasPrefix("SSH-1.99-") {
                 let version = line.dropFirst(4).prefix { $0 != "-" }
-                return error(.handshakeFailed, "\(target) speaks SSH protocol \(version) ('\(line)'); only SSH 2 is supported")
+                return error(
+                    .handshakeFailed, "\(target) speaks SSH protocol \(version) ('\(line)'); only SSH 2 is supported")
             }
             if failure.code == .timeout {
-                return error(.timeout, "\(target) sent its identification '\(line)' but the key exchange did not "
-                    + "follow: \(failure.message)")
+                return error(
+                    .timeout,
+                    "\(target) sent its identification '\(line)' but the key exchange did not "
+                        + "follow: \(failure.message)")
             }
             // Closed right after its identification (nothing of a key exchange seen): not a failed negotiation,
             // which the engine explains itself (no common algorithm, the server's KEXINIT recorded).
             let negotiationFailed = failure.message.contains("no common") || failure.message.contains("no match")
             if closed && !negotiationFailed && (failure.code == .connectionLost || !sentAfterIdentification) {
-                return error(.handshakeFailed, "\(target) sent its identification '\(line)', then closed the connection "
-                    + "before the key exchange ended")
+                return error(
+                    .handshakeFailed,
+                    "\(target) sent its identification '\(line)', then closed the connection "
+                        + "before the key exchange ended")
             }
             return nil
         }
         if let line, !receivedBanner {
             if line.hasPrefix("Exceeded MaxStartups") || line.isEmpty && closed {
-                return error(.closedBeforeBanner, "\(target) turned the connection away before its SSH identification "
-                    + "('\(line)': sshd does so past MaxStartups unauthenticated connections)")
+                return error(
+                    .closedBeforeBanner,
+                    "\(target) turned the connection away before its SSH identification "
+                        + "('\(line)': sshd does so past MaxStartups unauthenticated connections)")
             }
-            let after = failure.code == .timeout ? ", and nothing more: \(failure.message)"
+            let after =
+                failure.code == .timeout
+                ? ", and nothing more: \(failure.message)"
                 : closed ? ", then closed the connection" : ""
-            return error(.handshakeFailed, "\(target) sent '\(line)' instead of an SSH identification (is it an SSH "
-                + "server?)\(after)")
+            return error(
+                .handshakeFailed,
+                "\(target) sent '\(line)' instead of an SSH identification (is it an SSH "
+                    + "server?)\(after)")
         }
         if !receivedBanner, failure.code == .timeout, !failure.message.contains("identification") {
             // Silence, or text the library took in the very call that sent our identification (libssh reads
@@ -112,8 +124,10 @@ package struct HandshakeFailure {
             return nil
         }
         // Nothing came from the server, not even its identification: it turned the connection away.
-        return error(.closedBeforeBanner, "\(target) closed the connection before sending anything, not even its SSH "
-            + "identification (sshd does so past MaxStartups unauthenticated connections, as does a connection "
-            + "limit in front of a server): \(failure.message)")
+        return error(
+            .closedBeforeBanner,
+            "\(target) closed the connection before sending anything, not even its SSH "
+                + "identification (sshd does so past MaxStartups unauthenticated connections, as does a connection "
+                + "limit in front of a server): \(failure.message)")
     }
 }

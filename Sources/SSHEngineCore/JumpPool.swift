@@ -56,7 +56,9 @@ package final class JumpPool: Sendable {
     /// A connection to the hop `key` names (made with `connect` when none has room or the queues are long), once
     /// a handshake slot on it is free.
     /// - Throws: the hop's connection error, or `CancellationError` when cancelled while queued.
-    package func lease(_ key: String, connect: @escaping @Sendable () async throws -> any SSHSession) async throws -> JumpLease {
+    package func lease(_ key: String, connect: @escaping @Sendable () async throws -> any SSHSession) async throws
+        -> JumpLease
+    {
         let ticket = state.withLock { $0.makeID() }
         let grant: Grant = await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Grant, Never>) in
@@ -70,9 +72,11 @@ package final class JumpPool: Sendable {
                     }
                     let roomy = connections.indices.filter { connections[$0].hasRoom }
                     let shortest = roomy.min { connections[$0].queue.count < connections[$1].queue.count }
-                    let queueIsLong = shortest.map { connections[$0].queue.count >= Self.handshakesPerConnection } ?? true
+                    let queueIsLong =
+                        shortest.map { connections[$0].queue.count >= Self.handshakesPerConnection } ?? true
                     guard let index = shortest, !queueIsLong || connections.count >= Self.connectionsPerHop else {
-                        let created = Connection(grant: Grant(id: state.makeID(), attempt: Task { try await connect() }))
+                        let created = Connection(
+                            grant: Grant(id: state.makeID(), attempt: Task { try await connect() }))
                         connections.append(created)
                         return created.grant
                     }
@@ -122,7 +126,8 @@ package final class JumpPool: Sendable {
             state.hops[key]?[index].handshaking -= 1
             guard state.hops[key]?[index].queue.isEmpty == false else { return nil }
             state.hops[key]?[index].handshaking += 1
-            guard let waiter = state.hops[key]?[index].queue.removeFirst(), let grant = state.hops[key]?[index].grant else {
+            guard let waiter = state.hops[key]?[index].queue.removeFirst(), let grant = state.hops[key]?[index].grant
+            else {
                 return nil
             }
             return (waiter, grant)
@@ -185,14 +190,24 @@ package final class JumpLease: Sendable {
 
     /// The target's handshake is over (authenticated or failed): the next queued target may start its own.
     package func endHandshake() {
-        guard ended.withLock({ ended in defer { ended.handshake = true }; return !ended.handshake }) else { return }
+        guard
+            ended.withLock({ ended in
+                defer { ended.handshake = true }
+                return !ended.handshake
+            })
+        else { return }
         pool.endHandshake(key, id: id)
     }
 
     /// The tunnel is over (its handshake too); closes the jump connection if it was the last tunnel.
     package func release() async {
         endHandshake()
-        guard ended.withLock({ ended in defer { ended.tunnel = true }; return !ended.tunnel }) else { return }
+        guard
+            ended.withLock({ ended in
+                defer { ended.tunnel = true }
+                return !ended.tunnel
+            })
+        else { return }
         if let attempt = pool.endTunnel(key, id: id), let session = try? await attempt.value { await session.close() }
     }
 

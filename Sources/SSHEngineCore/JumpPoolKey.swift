@@ -24,7 +24,8 @@ package enum JumpPoolKey {
 
     private static func describe(_ options: SSHConnectionOptions, secrets: inout [UInt8]) -> String {
         var text = "\(options.user)@\(options.host):\(options.port)"
-        text += " proxy=\(options.proxyCommand ?? "-") family=\(options.addressFamily) compression=\(options.compression)"
+        text +=
+            " proxy=\(options.proxyCommand ?? "-") family=\(options.addressFamily) compression=\(options.compression)"
         text += " algorithms=\(options.algorithms)"
         text += " hostkeys=" + describe(options.hostKeyPolicy)
         for method in options.authMethods {

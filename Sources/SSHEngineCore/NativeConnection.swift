@@ -182,8 +182,9 @@ extension NativeConnection {
     package func error(_ code: SSHError.Code, _ message: String, native: Int32? = nil, nativeMessage: String? = nil)
         -> SSHError
     {
-        SSHError(code, host: options.host, port: options.port, message: message, nativeCode: native,
-                 nativeMessage: nativeMessage)
+        SSHError(
+            code, host: options.host, port: options.port, message: message, nativeCode: native,
+            nativeMessage: nativeMessage)
     }
 
     /// The error for a failed channel-level call: `connectionLost` when the transport is gone (`lost`), otherwise

@@ -25,8 +25,10 @@ package final class OpenChannelOperation<Native: NativeConnection>: EngineOperat
     package let activity = "opening a channel"
 
     /// Opens a channel for `request` with `opener`'s native calls; `completion` gets the running channel.
-    package init(request: SSHChannelRequest, timeout: Duration?, opener: Native.Opener,
-                 completion: @escaping (Result<ChannelDriver<Native>, any Error>) -> Void) {
+    package init(
+        request: SSHChannelRequest, timeout: Duration?, opener: Native.Opener,
+        completion: @escaping (Result<ChannelDriver<Native>, any Error>) -> Void
+    ) {
         self.request = request
         self.environment = request.environment.sorted { $0.key < $1.key }
         self.opener = opener
@@ -117,9 +119,12 @@ package final class OpenChannelOperation<Native: NativeConnection>: EngineOperat
                             continue
                         }
                         if let abandoned = opener.channel { connection.discard(abandoned) }
-                        completion(.failure(SSHError(.channelOpenRefused, host: connection.options.host,
-                                                     port: connection.options.port,
-                                                     message: "the server closed every channel as it opened it")))
+                        completion(
+                            .failure(
+                                SSHError(
+                                    .channelOpenRefused, host: connection.options.host,
+                                    port: connection.options.port,
+                                    message: "the server closed every channel as it opened it")))
                         return true
                     }
                     phase = .environment(index: 0)
@@ -127,9 +132,12 @@ package final class OpenChannelOperation<Native: NativeConnection>: EngineOperat
                 case .pty: phase = .start
                 case .start:
                     guard let channel = opener.channel else {
-                        completion(.failure(SSHError(.protocolError, host: connection.options.host,
-                                                     port: connection.options.port,
-                                                     message: "the engine started a channel it never opened")))
+                        completion(
+                            .failure(
+                                SSHError(
+                                    .protocolError, host: connection.options.host,
+                                    port: connection.options.port,
+                                    message: "the engine started a channel it never opened")))
                         return true
                     }
                     let driver = connection.adopt(channel, unreadOutputLimit: request.unreadOutputLimit)
@@ -148,7 +156,8 @@ package final class OpenChannelOperation<Native: NativeConnection>: EngineOperat
     /// started: it is opened again, a few times at most (``maximumReopenings``).
     private func closedAsConfirmed(error: SSHError?) -> Bool {
         guard case .open = phase, request.kind.isSession, error == nil || error?.code == .channelFailure,
-              let channel = opener.channel else { return false }
+            let channel = opener.channel
+        else { return false }
         return channel.receivedEOF
     }
 

@@ -60,8 +60,10 @@ package final class OperationQueue<Connection: AnyObject> {
         deadline = loop.scheduleTimer(after: timeout, name: "operation deadline") { [weak self] in
             guard let self else { return }
             self.deadline = nil
-            self.onTimeout(SSHError(.timeout, host: self.host, port: self.port,
-                                    message: "\(activity) took longer than \(timeout)"))
+            self.onTimeout(
+                SSHError(
+                    .timeout, host: self.host, port: self.port,
+                    message: "\(activity) took longer than \(timeout)"))
         }
     }
 

@@ -1,10 +1,10 @@
 import SSHBackend
-import SSHKnownHosts
 import SSHEventLoop
+import SSHKnownHosts
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Private keys parsed and decrypted once per process, whatever the number of sessions: keyed by the key's bytes
@@ -47,7 +47,8 @@ package final class PrivateKeyCache<Parsed: Sendable>: Sendable {
 
     /// A cache of at most `capacity` keys (beyond it the oldest is dropped), parsing with `parse` (the key's bytes
     /// and passphrase in, the engine's result out).
-    package init(capacity: Int = 64, parse: @escaping @Sendable (_ contents: [UInt8], _ passphrase: String?) -> Parsed) {
+    package init(capacity: Int = 64, parse: @escaping @Sendable (_ contents: [UInt8], _ passphrase: String?) -> Parsed)
+    {
         self.capacity = capacity
         self.parse = parse
     }

@@ -3,7 +3,7 @@ import SSHEventLoop
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A `ProxyCommand` child: `/bin/sh -c 'exec <command>'` with one end of a socket pair as its stdin and stdout,
@@ -42,7 +42,9 @@ package final class ProxyCommandProcess: PreconnectedTransport {
         close(pair[1])
         guard rc == 0 else {
             close(pair[0])
-            throw SSHError(.resourceExhausted, host: host, port: port, message: "cannot start the ProxyCommand: \(String(cString: strerror(rc)))")
+            throw SSHError(
+                .resourceExhausted, host: host, port: port,
+                message: "cannot start the ProxyCommand: \(String(cString: strerror(rc)))")
         }
         return ProxyCommandProcess(pid: pid, fd: pair[0])
     }
@@ -125,8 +127,9 @@ package final class TunnelCause: Sendable {
 package func socketPair(for purpose: String, host: String, port: Int) throws(SSHError) -> [Int32] {
     var pair: [Int32] = [0, 0]
     guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
-        throw SSHError(.resourceExhausted, host: host, port: port,
-                       message: "no socket pair for \(purpose): \(String(cString: strerror(errno)))")
+        throw SSHError(
+            .resourceExhausted, host: host, port: port,
+            message: "no socket pair for \(purpose): \(String(cString: strerror(errno)))")
     }
     _ = fcntl(pair[0], F_SETFL, fcntl(pair[0], F_GETFL) | O_NONBLOCK)
     return pair

@@ -26,19 +26,22 @@ public struct ServerAlgorithmOffer: Sendable, Hashable {
             guard let newline = bytes[start...].firstIndex(of: 0x0A) else { return nil }
             let isIdentification = bytes.count - start >= 4 && bytes[start..<start + 4].elementsEqual("SSH-".utf8)
             start = newline + 1
-            if isIdentification { found = true; break }
+            if isIdentification {
+                found = true
+                break
+            }
         }
         guard found else { return nil }
         var reader = WireReader(bytes: bytes, position: start)
         guard let length = reader.uint32(), length >= 2, Int(length) <= Self.maximumPacket,
-              bytes.count - reader.position >= Int(length),
-              let padding = reader.byte(), Int(padding) < Int(length) - 1,
-              reader.byte() == 20, reader.skip(16)  // SSH_MSG_KEXINIT, cookie
+            bytes.count - reader.position >= Int(length),
+            let padding = reader.byte(), Int(padding) < Int(length) - 1,
+            reader.byte() == 20, reader.skip(16)  // SSH_MSG_KEXINIT, cookie
         else { return nil }
         let end = start + 4 + Int(length) - Int(padding)
         reader.limit = end
         guard let kex = reader.nameList(), let hostKeys = reader.nameList(), let ciphers = reader.nameList(),
-              reader.nameList() != nil, let macs = reader.nameList()
+            reader.nameList() != nil, let macs = reader.nameList()
         else { return nil }
         keyExchange = kex
         self.hostKeys = hostKeys
@@ -61,12 +64,14 @@ public struct ServerAlgorithmOffer: Sendable, Hashable {
         var clauses: [String] = []
         func check(_ kind: String, _ server: [String], _ ours: [String]) {
             if !server.contains(where: ours.contains) {
-                clauses.append("no common \(kind): the server offers \(server.joined(separator: ",")); "
-                    + "\(clientName) has \(ours.joined(separator: ","))")
+                clauses.append(
+                    "no common \(kind): the server offers \(server.joined(separator: ",")); "
+                        + "\(clientName) has \(ours.joined(separator: ","))")
             }
         }
-        check("key exchange", keyExchange.filter { !$0.hasPrefix("ext-info-") && !$0.hasPrefix("kex-strict-") },
-              client.keyExchange)
+        check(
+            "key exchange", keyExchange.filter { !$0.hasPrefix("ext-info-") && !$0.hasPrefix("kex-strict-") },
+            client.keyExchange)
         check("host-key algorithm", hostKeys, client.hostKeys)
         check("cipher", ciphers, client.ciphers)
         let common = ciphers.filter(client.ciphers.contains)

@@ -2,7 +2,7 @@ import SSHBackend
 import SSHEventLoop
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A connection's socket and its registration with the loop (loop thread only).
@@ -97,6 +97,7 @@ package struct TCPDialer {
                 started = false
             }
         }
-        return .failed(lastError ?? SSHError(.connectionRefused, host: host, port: port, message: "no address to connect to"))
+        return .failed(
+            lastError ?? SSHError(.connectionRefused, host: host, port: port, message: "no address to connect to"))
     }
 }

@@ -3,7 +3,7 @@ import SSHEventLoop
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Carries an inner connection over a `direct-tcpip` channel of a jump session: one end of a socket pair is the
@@ -21,8 +21,10 @@ package final class TunnelPump: Sendable {
     /// Starts pumping between `fd` (our end, non-blocking) and `channel`, a tunnel on a jump connection;
     /// `ended` runs once both directions are over (it gives the jump connection's lease back); a failure of the
     /// jump connection is recorded in `cause` before the socket closes.
-    package init(fd: Int32, channel: any SSHChannel, loop: EventLoop, cause: TunnelCause,
-                 ended: @escaping @Sendable () async -> Void) {
+    package init(
+        fd: Int32, channel: any SSHChannel, loop: EventLoop, cause: TunnelCause,
+        ended: @escaping @Sendable () async -> Void
+    ) {
         self.fd = fd
         self.cause = cause
         self.channel = channel
@@ -76,7 +78,9 @@ package final class TunnelPump: Sendable {
                 var offset = 0
                 while offset < chunk.count {
                     // send, not write: a target that closed its end must not raise SIGPIPE in the whole process.
-                    let written = chunk[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                    let written = chunk[offset...].withUnsafeBytes {
+                        send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+                    }
                     if written > 0 {
                         offset += written
                     } else if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR {
@@ -94,7 +98,9 @@ package final class TunnelPump: Sendable {
 
     /// Keeps a failure of the jump connection (not of the tunnel alone) as the cause of the tunnel's end.
     private static func record(_ error: any Error, in cause: TunnelCause) {
-        guard let error = error as? SSHError, error.code == .connectionLost || error.code == .sessionClosed else { return }
+        guard let error = error as? SSHError, error.code == .connectionLost || error.code == .sessionClosed else {
+            return
+        }
         cause.record(error)
     }
 }

@@ -2,7 +2,7 @@ import SSHBackend
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A resolved socket address.
@@ -20,8 +20,9 @@ package struct SocketAddress: Sendable, CustomStringConvertible {
         var copy = storage
         let rc = withUnsafePointer(to: &copy) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                getnameinfo($0, length, &host, socklen_t(host.count), &service, socklen_t(service.count),
-                            NI_NUMERICHOST | NI_NUMERICSERV)
+                getnameinfo(
+                    $0, length, &host, socklen_t(host.count), &service, socklen_t(service.count),
+                    NI_NUMERICHOST | NI_NUMERICSERV)
             }
         }
         guard rc == 0 else { return "<address>" }
@@ -46,14 +47,21 @@ package enum AddressResolver {
             // The deadline's timer, armed on the loop and cancelled there (a later task, FIFO) once the lookup
             // answered first.
             let timer = TimerSlot()
-            if let timeout { loop.execute {
-                timer.id.withLock { $0 = loop.scheduleTimer(after: timeout, name: "name lookup deadline") {
-                    timer.id.withLock { $0 = nil }
-                    once.resume(with: .failure(SSHError(
-                        .timeout, host: host, port: port,
-                        message: "resolving \(host) took longer than the connect timeout (\(timeout))")))
-                } }
-            } }
+            if let timeout {
+                loop.execute {
+                    timer.id.withLock {
+                        $0 = loop.scheduleTimer(after: timeout, name: "name lookup deadline") {
+                            timer.id.withLock { $0 = nil }
+                            once.resume(
+                                with: .failure(
+                                    SSHError(
+                                        .timeout, host: host, port: port,
+                                        message: "resolving \(host) took longer than the connect timeout (\(timeout))"))
+                            )
+                        }
+                    }
+                }
+            }
             BlockingPool.names.submit {
                 once.resume(with: Result { try lookup(host: host, port: port, family: family, numericOnly: false) })
                 guard timeout != nil else { return }
@@ -87,9 +95,10 @@ package enum AddressResolver {
         guard rc == 0, let first = result else {
             let reason = String(cString: gai_strerror(rc))
             let familyNote = family == .any ? "" : " (\(family == .ipv4 ? "IPv4" : "IPv6") only)"
-            throw SSHError(.unknownHost, host: host, port: port,
-                           message: "cannot resolve host name \(host)\(familyNote): \(reason)",
-                           nativeCode: rc, nativeMessage: reason)
+            throw SSHError(
+                .unknownHost, host: host, port: port,
+                message: "cannot resolve host name \(host)\(familyNote): \(reason)",
+                nativeCode: rc, nativeMessage: reason)
         }
         defer { freeaddrinfo(first) }
         var addresses: [SocketAddress] = []
@@ -97,8 +106,10 @@ package enum AddressResolver {
         while let info = cursor {
             var storage = sockaddr_storage()
             withUnsafeMutableBytes(of: &storage) { raw in
-                raw.copyMemory(from: UnsafeRawBufferPointer(start: info.pointee.ai_addr,
-                                                            count: Int(info.pointee.ai_addrlen)))
+                raw.copyMemory(
+                    from: UnsafeRawBufferPointer(
+                        start: info.pointee.ai_addr,
+                        count: Int(info.pointee.ai_addrlen)))
             }
             addresses.append(SocketAddress(storage: storage, length: info.pointee.ai_addrlen))
             cursor = info.pointee.ai_next

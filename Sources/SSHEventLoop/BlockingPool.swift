@@ -1,9 +1,8 @@
+import CEventLoopShims
 import Synchronization
 
-import CEventLoopShims
-
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A small, fixed set of threads for the calls that can only block, so they never block an event loop or Swift's
@@ -43,7 +42,9 @@ package final class BlockingPool: @unchecked Sendable {
     }
 
     /// Runs `body` on a pool thread and returns its result to the awaiting task.
-    package func run<T: Sendable, Failure: Error>(_ body: @escaping @Sendable () throws(Failure) -> T) async throws(Failure) -> T {
+    package func run<T: Sendable, Failure: Error>(_ body: @escaping @Sendable () throws(Failure) -> T)
+        async throws(Failure) -> T
+    {
         let result: Result<T, Failure> = await withCheckedContinuation { continuation in
             submit { continuation.resume(returning: Result { () throws(Failure) -> T in try body() }) }
         }

@@ -59,8 +59,9 @@ package final class ByteStreamBuffer: SSHByteSource {
     package var verdictWhileEndAwaited: UnreadOutputRule.Verdict { state.withLock { verdict($0, endAwaited: true) } }
 
     private func verdict(_ state: State, endAwaited: Bool) -> UnreadOutputRule.Verdict {
-        UnreadOutputRule.verdict(.init(buffered: state.buffered, everRead: state.everRead, ended: state.ended),
-                                 capacity: capacity, limit: limit, endAwaited: endAwaited)
+        UnreadOutputRule.verdict(
+            .init(buffered: state.buffered, everRead: state.everRead, ended: state.ended),
+            capacity: capacity, limit: limit, endAwaited: endAwaited)
     }
 
     /// Whether a reader waits for a chunk now.
@@ -171,10 +172,14 @@ package final class ByteStreamBuffer: SSHByteSource {
 
     /// The next chunk, `nil` at the end; throws the stream's error after the last chunk.
     package func next() async throws -> [UInt8]? {
-        if let ready = try deliver(state.withLock { state in
-            state.everRead = true
-            return poll(&state)
-        }) { return ready }
+        if let ready = try deliver(
+            state.withLock { state in
+                state.everRead = true
+                return poll(&state)
+            })
+        {
+            return ready
+        }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[UInt8]?, any Error>) in
                 var wake = false

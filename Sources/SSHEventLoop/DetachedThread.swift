@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Runs `body` once on a new detached thread: for work that must neither block a loop or Swift's cooperative pool
@@ -13,11 +13,13 @@ package func runOnDetachedThread(_ body: @escaping @Sendable () -> Void) -> Bool
     }
     let box = Unmanaged.passRetained(Job(body)).toOpaque()
     var thread = pthread_t()
-    let rc = pthread_create(&thread, nil, { raw in
-        guard let raw else { return nil }
-        Unmanaged<Job>.fromOpaque(raw).takeRetainedValue().body()
-        return nil
-    }, box)
+    let rc = pthread_create(
+        &thread, nil,
+        { raw in
+            guard let raw else { return nil }
+            Unmanaged<Job>.fromOpaque(raw).takeRetainedValue().body()
+            return nil
+        }, box)
     guard rc == 0 else {
         Unmanaged<Job>.fromOpaque(box).release()
         return false

@@ -1,10 +1,9 @@
+import CEventLoopShims
 import SSHBackend
 import Synchronization
 
-import CEventLoopShims
-
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Readiness reported to an ``IOHandler``.
@@ -105,11 +104,13 @@ package final class EventLoop: @unchecked Sendable {
 
         let box = Unmanaged.passRetained(ThreadStart(loop: self, name: name)).toOpaque()
         var thread = pthread_t()
-        let rc = pthread_create(&thread, nil, { raw in
-            let start = Unmanaged<ThreadStart>.fromOpaque(raw!).takeRetainedValue()
-            start.loop.run(name: start.name)
-            return nil
-        }, box)
+        let rc = pthread_create(
+            &thread, nil,
+            { raw in
+                let start = Unmanaged<ThreadStart>.fromOpaque(raw!).takeRetainedValue()
+                start.loop.run(name: start.name)
+                return nil
+            }, box)
         precondition(rc == 0, "pthread_create failed: \(rc)")
         pthread_detach(thread)
         ProcessExitGuard.add(self)
@@ -162,8 +163,9 @@ package final class EventLoop: @unchecked Sendable {
         event.data.u64 = id
         guard epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, &event) == 0 else {
             let code = errno
-            throw SSHError(.resourceExhausted, message: "cannot watch socket: \(String(cString: strerror(code)))",
-                           nativeCode: code)
+            throw SSHError(
+                .resourceExhausted, message: "cannot watch socket: \(String(cString: strerror(code)))",
+                nativeCode: code)
         }
         handlers[id] = handler
         return RegistrationID(rawValue: id)

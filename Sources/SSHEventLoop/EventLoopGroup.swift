@@ -1,9 +1,8 @@
+import CEventLoopShims
 import Synchronization
 
-import CEventLoopShims
-
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A fixed set of ``EventLoop`` threads, one per core by default. Sessions are spread over them round-robin.

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The time an ``EventLoop`` schedules its timers on: the machine's monotonic clock, or a ``ManualClock`` that

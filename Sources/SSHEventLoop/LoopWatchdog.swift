@@ -1,7 +1,7 @@
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Keeps the promise that a loop thread never blocks: in debug builds, once enabled, the loop times every I/O
@@ -75,7 +75,7 @@ package enum LoopWatchdog {
     /// Starts timing callbacks (debug builds; a no-op in release builds).
     package static func enable() {
         #if DEBUG
-        enabled.store(true, ordering: .relaxed)
+            enabled.store(true, ordering: .relaxed)
         #endif
     }
 
@@ -85,9 +85,9 @@ package enum LoopWatchdog {
     /// Whether callbacks are timed: enabled, in a debug build.
     package static var isActive: Bool {
         #if DEBUG
-        enabled.load(ordering: .relaxed)
+            enabled.load(ordering: .relaxed)
         #else
-        false
+            false
         #endif
     }
 
@@ -117,9 +117,10 @@ package enum LoopWatchdog {
             let asleep = blocked && wall > waited &+ cpu ? wall - waited - cpu : 0
             guard cpu > limit || asleep > limit else { return }
             let notes = LoopWatchdog.notes.withLock { $0[UInt(pthread_self())] } ?? Notes()
-            LoopWatchdog.record("\(name())\(notes.context.map { " (\($0))" } ?? "") held the loop "
-                + "\((cpu + asleep) / 1_000_000) ms (\(cpu / 1_000_000) ms computing, \(asleep / 1_000_000) ms asleep in a "
-                + "blocking call or a lock\(notes.knownCall.map { ": \($0)" } ?? ""))")
+            LoopWatchdog.record(
+                "\(name())\(notes.context.map { " (\($0))" } ?? "") held the loop "
+                    + "\((cpu + asleep) / 1_000_000) ms (\(cpu / 1_000_000) ms computing, \(asleep / 1_000_000) ms asleep in a "
+                    + "blocking call or a lock\(notes.knownCall.map { ": \($0)" } ?? ""))")
         }
     }
 
@@ -128,8 +129,9 @@ package enum LoopWatchdog {
     static func start() -> Watch? {
         guard isActive else { return nil }
         notes.withLock { $0[UInt(pthread_self())] = nil }
-        return Watch(wall: MonotonicClock.now, cpu: threadCPU(), voluntarySwitches: voluntarySwitches(),
-                     queued: schedstatQueued())
+        return Watch(
+            wall: MonotonicClock.now, cpu: threadCPU(), voluntarySwitches: voluntarySwitches(),
+            queued: schedstatQueued())
     }
 
     /// How often this thread gave up its CPU of its own accord (blocked in a call) so far.

@@ -1,9 +1,8 @@
+import CEventLoopShims
 import Synchronization
 
-import CEventLoopShims
-
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Keeps event-loop threads out of the C libraries once the process has begun to exit.

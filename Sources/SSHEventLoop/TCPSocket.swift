@@ -1,7 +1,7 @@
 import SSHBackend
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Non-blocking TCP connect, split so an event loop can wait for the outcome.
@@ -51,6 +51,7 @@ package enum TCPSocket {
         case EMFILE, ENFILE, ENOBUFS, ENOMEM: kind = .resourceExhausted
         default: kind = .connectionLost
         }
-        return SSHError(kind, message: "TCP connect to \(address) failed: \(text)", nativeCode: code, nativeMessage: text)
+        return SSHError(
+            kind, message: "TCP connect to \(address) failed: \(text)", nativeCode: code, nativeMessage: text)
     }
 }

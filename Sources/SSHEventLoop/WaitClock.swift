@@ -15,8 +15,9 @@ package struct WaitClock: Sendable {
     /// Swift's `ContinuousClock`.
     package static let continuous: WaitClock = {
         let origin = ContinuousClock.now
-        return WaitClock(elapsed: { ContinuousClock.now - origin },
-                         sleeper: { try await Task.sleep(until: origin + $0, clock: .continuous) })
+        return WaitClock(
+            elapsed: { ContinuousClock.now - origin },
+            sleeper: { try await Task.sleep(until: origin + $0, clock: .continuous) })
     }()
 
     /// A test's manual clock.

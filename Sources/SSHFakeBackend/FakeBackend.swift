@@ -53,8 +53,9 @@ public final class FakeBackend: SSHBackend {
         defer { state.withLock { $0.connectsInFlight -= 1 } }
         try await clock.sleep(until: connected)
         if let error = host.connectError, attempt <= host.failingAttempts {
-            throw SSHError(error, host: options.host, port: options.port, message: "scripted \(error) failure",
-                           nativeCode: host.connectNativeCode)
+            throw SSHError(
+                error, host: options.host, port: options.port, message: "scripted \(error) failure",
+                nativeCode: host.connectNativeCode)
         }
         state.withLock { stats in
             stats.openSessions += 1
@@ -87,8 +88,10 @@ public struct FakeHost: Sendable {
         public var duration: Duration?
 
         /// A command writing `stdout` and `stderr` (each string one chunk), exiting with `exit` after `duration`.
-        public init(stdout: [String] = [], stderr: [String] = [], exit: SSHExitStatus = SSHExitStatus(code: 0),
-                    duration: Duration? = .zero) {
+        public init(
+            stdout: [String] = [], stderr: [String] = [], exit: SSHExitStatus = SSHExitStatus(code: 0),
+            duration: Duration? = .zero
+        ) {
             self.stdout = stdout.map { Array($0.utf8) }
             self.stderr = stderr.map { Array($0.utf8) }
             self.exit = exit
@@ -111,9 +114,11 @@ public struct FakeHost: Sendable {
     public var files: FakeFiles?
 
     /// Creates a host script.
-    public init(connectError: SSHError.Code? = nil, failingAttempts: Int = .max, connectNativeCode: Int32? = nil,
-                connectDelay: Duration = .zero, files: FakeFiles? = nil,
-                run: @escaping @Sendable (String) -> Run = { _ in Run() }) {
+    public init(
+        connectError: SSHError.Code? = nil, failingAttempts: Int = .max, connectNativeCode: Int32? = nil,
+        connectDelay: Duration = .zero, files: FakeFiles? = nil,
+        run: @escaping @Sendable (String) -> Run = { _ in Run() }
+    ) {
         self.connectError = connectError
         self.failingAttempts = failingAttempts
         self.connectNativeCode = connectNativeCode
@@ -213,4 +218,3 @@ final class FakeSource: SSHByteSource {
         return nil
     }
 }
-

@@ -175,7 +175,8 @@ final class FakeSFTPChannel: SSHChannel {
             return status(.ok)
         case .read:
             guard case .file(let path)? = state.handles[try handleNumber(&request)],
-                  case .file(let bytes, _)? = files[path] else { return status(.failure, "bad handle") }
+                case .file(let bytes, _)? = files[path]
+            else { return status(.failure, "bad handle") }
             let offset = Int(clamping: try request.readUInt64())
             let length = Int(try request.readUInt32())
             guard offset < bytes.count else { return status(.eof) }
@@ -190,7 +191,9 @@ final class FakeSFTPChannel: SSHChannel {
             let data = try request.readBytes()
             files.update { entries in
                 guard case .file(var bytes, let mode) = entries[path] else { return }
-                if bytes.count < offset + data.count { bytes += [UInt8](repeating: 0, count: offset + data.count - bytes.count) }
+                if bytes.count < offset + data.count {
+                    bytes += [UInt8](repeating: 0, count: offset + data.count - bytes.count)
+                }
                 bytes.replaceSubrange(offset..<offset + data.count, with: data)
                 entries[path] = .file(bytes, mode: mode)
             }

@@ -2,7 +2,7 @@ import SSHBackend
 import SSHEventLoop
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A local file whose reads and writes run on the blocking pool, never on an event loop or Swift's cooperative
@@ -41,7 +41,9 @@ final class LocalFile: @unchecked Sendable {
     /// `path` is an existing directory (as with `scp`). Missing parent directories of `path` are created (as
     /// parallel-ssh's `os.makedirs`).
     static func destination(_ path: String, for sourcePath: String, host: String, port: Int) async throws -> String {
-        if try await attributes(of: path)?.isDirectory == true { return PathName.joined(path, PathName.baseName(sourcePath)) }
+        if try await attributes(of: path)?.isDirectory == true {
+            return PathName.joined(path, PathName.baseName(sourcePath))
+        }
         try await makeDirectories(PathName.parent(of: path), host: host, port: port)
         return path
     }
@@ -54,7 +56,9 @@ final class LocalFile: @unchecked Sendable {
             for component in path.split(separator: "/", omittingEmptySubsequences: false) {
                 prefix += prefix.isEmpty && !path.hasPrefix("/") ? String(component) : "/" + component
                 if component.isEmpty || prefix == "/" { continue }
-                if mkdir(prefix, 0o755) != 0 && errno != EEXIST { throw error(errno, path: prefix, host: host, port: port) }
+                if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+                    throw error(errno, path: prefix, host: host, port: port)
+                }
             }
             var info = stat()
             if !path.isEmpty && (stat(path, &info) != 0 || (info.st_mode & S_IFMT) != S_IFDIR) {
@@ -71,8 +75,9 @@ final class LocalFile: @unchecked Sendable {
             var info = stat()
             if fstat(fd, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
                 close(fd)
-                throw SSHError(.invalidArgument, host: host, port: port,
-                               message: "local \(path) is a directory: copy it recursively")
+                throw SSHError(
+                    .invalidArgument, host: host, port: port,
+                    message: "local \(path) is a directory: copy it recursively")
             }
             return LocalFile(path: path, fd: fd, host: host, port: port)
         }
@@ -111,7 +116,10 @@ final class LocalFile: @unchecked Sendable {
                 var total = 0
                 while total < count {
                     let got = Glibc.read(fd, buffer.baseAddress! + total, count - total)
-                    if got > 0 { total += got; continue }
+                    if got > 0 {
+                        total += got
+                        continue
+                    }
                     if got < 0 && errno == EINTR { continue }
                     if got < 0 { failure = errno }
                     break
@@ -131,7 +139,10 @@ final class LocalFile: @unchecked Sendable {
                 var offset = 0
                 while offset < buffer.count {
                     let wrote = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                    if wrote > 0 { offset += wrote; continue }
+                    if wrote > 0 {
+                        offset += wrote
+                        continue
+                    }
                     if wrote < 0 && errno == EINTR { continue }
                     return wrote < 0 ? errno : EIO
                 }
@@ -161,7 +172,9 @@ final class LocalFile: @unchecked Sendable {
     /// (setuid, setgid and sticky dropped; the umask applies).
     static func makeDirectory(_ path: String, mode: UInt32, host: String, port: Int) async throws {
         try await blocking { () throws(SSHError) in
-            if mkdir(path, mode_t(mode & 0o777 | 0o700)) != 0 && errno != EEXIST { throw error(errno, path: path, host: host, port: port) }
+            if mkdir(path, mode_t(mode & 0o777 | 0o700)) != 0 && errno != EEXIST {
+                throw error(errno, path: path, host: host, port: port)
+            }
         }
     }
 
@@ -184,14 +197,16 @@ final class LocalFile: @unchecked Sendable {
     /// An error for a failed local operation on `path`.
     static func error(_ code: Int32, path: String, host: String, port: Int) -> SSHError {
         let reason = String(cString: strerror(code))
-        let kind: SSHError.Code = switch code {
-        case ENOENT, ENOTDIR: .noSuchFile
-        case EACCES, EPERM: .permissionDenied
-        case ENOSPC, EDQUOT: .noSpace
-        default: .fileTransferFailed
-        }
-        return SSHError(kind, host: host, port: port, message: "local file \(path): \(reason)", nativeCode: code,
-                        nativeMessage: reason)
+        let kind: SSHError.Code =
+            switch code {
+            case ENOENT, ENOTDIR: .noSuchFile
+            case EACCES, EPERM: .permissionDenied
+            case ENOSPC, EDQUOT: .noSpace
+            default: .fileTransferFailed
+            }
+        return SSHError(
+            kind, host: host, port: port, message: "local file \(path): \(reason)", nativeCode: code,
+            nativeMessage: reason)
     }
 
     private static func blocking<T: Sendable>(_ body: @escaping @Sendable () throws(SSHError) -> T) async throws -> T {

@@ -1,7 +1,7 @@
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The temporary files of downloads in progress (`.<name>.pssh-<n>.part`, renamed to the final name when

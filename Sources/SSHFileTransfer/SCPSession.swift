@@ -1,7 +1,7 @@
 import SSHBackend
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// SCP (the `scp -t` / `scp -f` protocol of OpenSSH's remote side) over exec channels of any engine: files and
@@ -16,19 +16,25 @@ package struct SCPSession: SSHSCPClient {
 
     // MARK: Sending
 
-    package func send(from localPath: String, to remotePath: String, mode: UInt32?,
-                      progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
+    package func send(
+        from localPath: String, to remotePath: String, mode: UInt32?,
+        progress: (@Sendable (SSHTransferProgress) -> Void)?
+    ) async throws {
         try await sink(remotePath, recursive: false) { channel, reader in
-            try await sendFile(localPath, name: PathName.baseName(localPath), mode: mode, channel: channel,
-                               reader: &reader, progress: progress)
+            try await sendFile(
+                localPath, name: PathName.baseName(localPath), mode: mode, channel: channel,
+                reader: &reader, progress: progress)
         }
     }
 
-    package func sendDirectory(from localPath: String, to remotePath: String,
-                               progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
+    package func sendDirectory(
+        from localPath: String, to remotePath: String,
+        progress: (@Sendable (SSHTransferProgress) -> Void)?
+    ) async throws {
         try await sink(remotePath, recursive: true) { channel, reader in
-            try await sendTree(localPath, name: PathName.baseName(localPath), channel: channel, reader: &reader,
-                               progress: progress)
+            try await sendTree(
+                localPath, name: PathName.baseName(localPath), channel: channel, reader: &reader,
+                progress: progress)
         }
     }
 
@@ -36,7 +42,8 @@ package struct SCPSession: SSHSCPClient {
         let inside = PathName.joined(remotePath, PathName.baseName(localPath))
         let (target, quotedInside) = (Self.quote(remotePath), Self.quote(inside))
         let channel = try await session.exec(
-            "if test -d \(target); then test -e \(quotedInside) && echo inside; else test -e \(target) && echo target; fi")
+            "if test -d \(target); then test -e \(quotedInside) && echo inside; else test -e \(target) && echo target; fi"
+        )
         let answer = String(decoding: try await channel.stdout.collect(), as: UTF8.self)
         _ = try await channel.exitStatus()
         if answer.hasPrefix("inside") { return inside }
@@ -45,8 +52,10 @@ package struct SCPSession: SSHSCPClient {
 
     /// Runs `scp -t` at `remotePath` (creating its missing parent directories first, as parallel-ssh does) and
     /// hands the channel to `body`, then finishes the exchange.
-    private func sink(_ remotePath: String, recursive: Bool,
-                      _ body: (any SSHChannel, inout ChannelReader) async throws -> Void) async throws {
+    private func sink(
+        _ remotePath: String, recursive: Bool,
+        _ body: (any SSHChannel, inout ChannelReader) async throws -> Void
+    ) async throws {
         let parent = PathName.parent(of: remotePath)
         let makeParent = parent.isEmpty || parent == "/" ? "" : "mkdir -p -- \(Self.quote(parent)) && "
         let channel = try await session.exec("\(makeParent)scp \(recursive ? "-r " : "")-t \(Self.quote(remotePath))")
@@ -66,8 +75,10 @@ package struct SCPSession: SSHSCPClient {
         }
     }
 
-    private func sendFile(_ localPath: String, name: String, mode: UInt32?, channel: any SSHChannel,
-                          reader: inout ChannelReader, progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
+    private func sendFile(
+        _ localPath: String, name: String, mode: UInt32?, channel: any SSHChannel,
+        reader: inout ChannelReader, progress: (@Sendable (SSHTransferProgress) -> Void)?
+    ) async throws {
         try checkRecordName(name, localPath: localPath)
         let file = try await LocalFile.openForReading(localPath, host: host, port: port)
         let (size, localMode) = file.attributes()
@@ -93,25 +104,31 @@ package struct SCPSession: SSHSCPClient {
     /// as the next record, so it is refused before anything is sent.
     private func checkRecordName(_ name: String, localPath: String) throws(SSHError) {
         guard name.utf8.contains(UInt8(ascii: "\n")) else { return }
-        throw error(.invalidArgument, "local \(TerminalText.sanitized(localPath, keepingLineBreaks: false)): SCP cannot "
-            + "send a file name containing a newline (its records end at one); copy it over SFTP")
+        throw error(
+            .invalidArgument,
+            "local \(TerminalText.sanitized(localPath, keepingLineBreaks: false)): SCP cannot "
+                + "send a file name containing a newline (its records end at one); copy it over SFTP")
     }
 
-    private func sendTree(_ localPath: String, name: String, channel: any SSHChannel, reader: inout ChannelReader,
-                          progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
+    private func sendTree(
+        _ localPath: String, name: String, channel: any SSHChannel, reader: inout ChannelReader,
+        progress: (@Sendable (SSHTransferProgress) -> Void)?
+    ) async throws {
         guard let attributes = try await LocalFile.attributes(of: localPath) else {
             throw LocalFile.error(ENOENT, path: localPath, host: host, port: port)
         }
         guard attributes.isDirectory else {
-            return try await sendFile(localPath, name: name, mode: nil, channel: channel, reader: &reader,
-                                      progress: progress)
+            return try await sendFile(
+                localPath, name: name, mode: nil, channel: channel, reader: &reader,
+                progress: progress)
         }
         try checkRecordName(name, localPath: localPath)
         try await channel.write(Array("D\(Self.octal(attributes.mode)) 0 \(name)\n".utf8))
         try await expectAck(&reader, channel: channel, path: name)
         for entry in try await LocalFile.listDirectory(localPath, host: host, port: port) {
-            try await sendTree(PathName.joined(localPath, entry), name: entry, channel: channel, reader: &reader,
-                               progress: progress)
+            try await sendTree(
+                PathName.joined(localPath, entry), name: entry, channel: channel, reader: &reader,
+                progress: progress)
         }
         try await channel.write(Array("E\n".utf8))
         try await expectAck(&reader, channel: channel, path: name)
@@ -121,8 +138,10 @@ package struct SCPSession: SSHSCPClient {
     private func expectAck(_ reader: inout ChannelReader, channel: any SSHChannel, path: String) async throws {
         guard let code = try await reader.readByte() else {
             let stderr = String(decoding: try await channel.stderr.collect(), as: UTF8.self)
-            throw error(.fileTransferFailed, "scp on the remote side ended early for \(path)"
-                        + (stderr.isEmpty ? "" : ": \(stderr.trimmingTrailingNewlines)"))
+            throw error(
+                .fileTransferFailed,
+                "scp on the remote side ended early for \(path)"
+                    + (stderr.isEmpty ? "" : ": \(stderr.trimmingTrailingNewlines)"))
         }
         if code == 0 { return }
         let message = try await controlLine(&reader, path: path)
@@ -131,21 +150,27 @@ package struct SCPSession: SSHSCPClient {
 
     // MARK: Receiving
 
-    package func receive(from remotePath: String, to localPath: String,
-                         progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
+    package func receive(
+        from remotePath: String, to localPath: String,
+        progress: (@Sendable (SSHTransferProgress) -> Void)?
+    ) async throws {
         let localPath = try await LocalFile.destination(localPath, for: remotePath, host: host, port: port)
         try await receive(remotePath, into: localPath, recursive: false, progress: progress)
     }
 
-    package func receiveDirectory(from remotePath: String, to localPath: String,
-                                  progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
+    package func receiveDirectory(
+        from remotePath: String, to localPath: String,
+        progress: (@Sendable (SSHTransferProgress) -> Void)?
+    ) async throws {
         let top = try await LocalFile.destination(localPath, for: remotePath, host: host, port: port)
         try await receive(remotePath, into: top, recursive: true, progress: progress)
     }
 
     /// Runs `scp -f` and follows what it sends with ``SCPReceiveState`` until the file, or the tree, is complete.
-    private func receive(_ remotePath: String, into top: String, recursive: Bool,
-                         progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
+    private func receive(
+        _ remotePath: String, into top: String, recursive: Bool,
+        progress: (@Sendable (SSHTransferProgress) -> Void)?
+    ) async throws {
         try await source(remotePath, recursive: recursive) { channel, reader in
             var state = SCPReceiveState(top: top, recursive: recursive)
             while !state.isComplete {
@@ -161,7 +186,8 @@ package struct SCPSession: SSHSCPClient {
                 case .acknowledge:
                     try await channel.write([0])
                 case .file(let path, let mode, let size):
-                    try await receiveFile(path, mode: mode, size: size, channel: channel, reader: &reader, progress: progress)
+                    try await receiveFile(
+                        path, mode: mode, size: size, channel: channel, reader: &reader, progress: progress)
                 case .directory(let path, let mode):
                     try await LocalFile.makeDirectory(path, mode: mode, host: host, port: port)
                     try await channel.write([0])
@@ -187,7 +213,8 @@ package struct SCPSession: SSHSCPClient {
     private func failure(_ violation: SCPReceiveState.Violation, remotePath: String) -> SSHError {
         switch violation {
         case .malformedHeader(let line): error(.protocolError, "scp sent a malformed header for \(remotePath): \(line)")
-        case .unexpectedRecord(let kind): error(.protocolError, "scp sent an unexpected record (\(kind)) for \(remotePath)")
+        case .unexpectedRecord(let kind):
+            error(.protocolError, "scp sent an unexpected record (\(kind)) for \(remotePath)")
         case .unsafeName(let name): error(.protocolError, "scp sent an unsafe name \"\(name)\" inside \(remotePath)")
         case .unmatchedEnd: error(.protocolError, "scp ended a directory it never began, in \(remotePath)")
         case .directoryNotAsked: error(.invalidArgument, "remote \(remotePath) is a directory (copy it recursively)")
@@ -197,14 +224,17 @@ package struct SCPSession: SSHSCPClient {
     }
 
     /// Runs `scp -f` on `remotePath`, signals readiness, and hands the channel to `body`.
-    private func source(_ remotePath: String, recursive: Bool,
-                        _ body: (any SSHChannel, inout ChannelReader) async throws -> Void) async throws {
+    private func source(
+        _ remotePath: String, recursive: Bool,
+        _ body: (any SSHChannel, inout ChannelReader) async throws -> Void
+    ) async throws {
         // The file streams towards us: a window from the process's budget, as an SFTP download's, to fill long
         // round trips; held until the copy ends.
         let window = ReceiveWindowBudget.shared.reserve()
         defer { withExtendedLifetime(window) {} }
-        let channel = try await session.openChannel(SSHChannelRequest(
-            kind: .exec("scp \(recursive ? "-r " : "")-f \(Self.quote(remotePath))"), receiveWindow: window.bytes))
+        let channel = try await session.openChannel(
+            SSHChannelRequest(
+                kind: .exec("scp \(recursive ? "-r " : "")-f \(Self.quote(remotePath))"), receiveWindow: window.bytes))
         var reader = ChannelReader(channel.stdout)
         do {
             try await channel.write([0])
@@ -218,8 +248,10 @@ package struct SCPSession: SSHSCPClient {
         }
     }
 
-    private func receiveFile(_ localPath: String, mode: UInt32, size: UInt64, channel: any SSHChannel,
-                             reader: inout ChannelReader, progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
+    private func receiveFile(
+        _ localPath: String, mode: UInt32, size: UInt64, channel: any SSHChannel,
+        reader: inout ChannelReader, progress: (@Sendable (SSHTransferProgress) -> Void)?
+    ) async throws {
         let temporary = PathName.temporaryName(for: localPath)
         let file = try await LocalFile.create(temporary, mode: mode, host: host, port: port)
         do {
@@ -229,7 +261,8 @@ package struct SCPSession: SSHSCPClient {
             block.reserveCapacity(LocalFile.blockSize)
             progress?(SSHTransferProgress(bytesDone: 0, bytesTotal: size))
             while received < size {
-                let piece = try await reader.read(upTo: Int(min(UInt64(LocalFile.blockSize - block.count), size - received)))
+                let piece = try await reader.read(
+                    upTo: Int(min(UInt64(LocalFile.blockSize - block.count), size - received)))
                 if piece.isEmpty { throw error(.connectionLost, "scp ended in the middle of \(localPath)") }
                 block.append(contentsOf: piece)
                 received += UInt64(piece.count)
@@ -260,11 +293,13 @@ package struct SCPSession: SSHSCPClient {
     private static func classify(_ raw: String, host: String, port: Int, path: String) -> SSHError {
         let message = TerminalText.sanitized(raw, keepingLineBreaks: false)
         let code: SSHError.Code =
-            if message.contains("No such file") { .noSuchFile }
-            else if message.contains("Permission denied") { .permissionDenied }
-            else if message.contains("No space left") || message.contains("quota exceeded") { .noSpace }
-            else if message.contains("not a regular file") || message.contains("Is a directory") { .invalidArgument }
-            else { .fileTransferFailed }
+            if message.contains("No such file") { .noSuchFile } else if message.contains("Permission denied") {
+                .permissionDenied
+            } else if message.contains("No space left") || message.contains("quota exceeded") {
+                .noSpace
+            } else if message.contains("not a regular file") || message.contains("Is a directory") {
+                .invalidArgument
+            } else { .fileTransferFailed }
         return SSHError(code, host: host, port: port, message: "remote \(path): \(message)", nativeMessage: message)
     }
 
@@ -298,7 +333,8 @@ enum SCPRecord: Equatable {
     init?(header kind: UInt8, _ line: String) {
         let fields = line.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
         guard fields.count == 3, !fields[2].isEmpty, fields[0].count <= 4, let mode = UInt32(fields[0], radix: 8),
-              let size = UInt64(fields[1]) else { return nil }
+            let size = UInt64(fields[1])
+        else { return nil }
         switch kind {
         case UInt8(ascii: "C"): self = .file(mode: mode, size: size, name: fields[2])
         case UInt8(ascii: "D"): self = .directory(mode: mode, name: fields[2])

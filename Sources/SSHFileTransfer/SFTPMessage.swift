@@ -46,7 +46,9 @@ package struct SFTPWriter {
     }
 
     package mutating func write(_ value: UInt32) {
-        bytes.append(contentsOf: [UInt8(value >> 24), UInt8(value >> 16 & 0xff), UInt8(value >> 8 & 0xff), UInt8(value & 0xff)])
+        bytes.append(contentsOf: [
+            UInt8(value >> 24), UInt8(value >> 16 & 0xff), UInt8(value >> 8 & 0xff), UInt8(value & 0xff),
+        ])
     }
 
     package mutating func write(_ value: UInt64) {
@@ -126,7 +128,10 @@ package struct SFTPReader {
         let flags = try readUInt32()
         var attributes = SSHFileAttributes()
         if flags & SFTP.AttributeFlag.size != 0 { attributes.size = try readUInt64() }
-        if flags & SFTP.AttributeFlag.uidgid != 0 { _ = try readUInt32(); _ = try readUInt32() }
+        if flags & SFTP.AttributeFlag.uidgid != 0 {
+            _ = try readUInt32()
+            _ = try readUInt32()
+        }
         if flags & SFTP.AttributeFlag.permissions != 0 { attributes.mode = try readUInt32() }
         if flags & SFTP.AttributeFlag.acmodtime != 0 {
             _ = try readUInt32()

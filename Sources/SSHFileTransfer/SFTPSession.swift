@@ -36,7 +36,8 @@ package final class SFTPSession: SSHSFTPClient {
 
     /// One answer to one request, awaited once.
     final class Slot: Sendable {
-        private let state = Mutex<(reply: Result<Reply, SSHError>?, waiter: CheckedContinuation<Reply, any Error>?)>((nil, nil))
+        private let state = Mutex<(reply: Result<Reply, SSHError>?, waiter: CheckedContinuation<Reply, any Error>?)>(
+            (nil, nil))
 
         func fulfil(_ result: Result<Reply, SSHError>) {
             let waiter = state.withLock { state -> CheckedContinuation<Reply, any Error>? in
@@ -81,7 +82,8 @@ package final class SFTPSession: SSHSFTPClient {
     /// Opens the `sftp` subsystem on `session` and exchanges versions.
     package static func start(on session: any SSHSession) async throws -> SFTPSession {
         let window = ReceiveWindowBudget.shared.reserve()
-        let channel = try await session.openChannel(SSHChannelRequest(kind: .subsystem("sftp"), receiveWindow: window.bytes))
+        let channel = try await session.openChannel(
+            SSHChannelRequest(kind: .subsystem("sftp"), receiveWindow: window.bytes))
         let sftp = SFTPSession(channel: channel, host: session.options.host, port: session.options.port, window: window)
         do {
             try await sftp.handshake()
@@ -106,11 +108,14 @@ package final class SFTPSession: SSHSFTPClient {
             do { packet = try buffer.next() } catch { throw error.on(host: host, port: port) }
             if let packet {
                 guard packet.first == SFTP.PacketType.version.rawValue else {
-                    throw error(.protocolError, "the SFTP server answered the handshake with packet type \(packet.first ?? 0)")
+                    throw error(
+                        .protocolError, "the SFTP server answered the handshake with packet type \(packet.first ?? 0)")
                 }
                 var reader = SFTPReader(packet, offset: 1)
                 let version = try reader.readUInt32()
-                guard version >= 3 else { throw error(.unsupported, "the SFTP server speaks version \(version), not 3") }
+                guard version >= 3 else {
+                    throw error(.unsupported, "the SFTP server speaks version \(version), not 3")
+                }
                 break
             }
         }
@@ -164,8 +169,10 @@ package final class SFTPSession: SSHSFTPClient {
 
     /// Sends `count` requests of one type in a single channel write (one trip to the event loop instead of
     /// `count`); `build` fills request `index`. Returns their slots, in order.
-    func sendBatch(_ type: SFTP.PacketType, count: Int, reserve: Int = 64,
-                   _ build: (inout SFTPWriter, Int) -> Void) async throws -> [Slot] {
+    func sendBatch(
+        _ type: SFTP.PacketType, count: Int, reserve: Int = 64,
+        _ build: (inout SFTPWriter, Int) -> Void
+    ) async throws -> [Slot] {
         guard count > 0 else { return [] }
         let slots = (0..<count).map { _ in Slot() }
         let firstID = try state.withLock { (state) throws(SSHError) -> UInt32 in
@@ -202,7 +209,9 @@ package final class SFTPSession: SSHSFTPClient {
 
     /// Checks a STATUS answer, throwing unless it is OK.
     func expectOK(_ reply: Reply, _ what: String, path: String) throws {
-        guard reply.type == .status else { throw error(.protocolError, "\(what) \(path): unexpected answer \(reply.type)") }
+        guard reply.type == .status else {
+            throw error(.protocolError, "\(what) \(path): unexpected answer \(reply.type)")
+        }
         var reader = reply.reader
         let code = try reader.readUInt32()
         if code == SFTP.StatusCode.ok.rawValue { return }
@@ -211,16 +220,18 @@ package final class SFTPSession: SSHSFTPClient {
 
     /// The error for a non-OK status.
     func statusError(_ code: UInt32, message: String, what: String, path: String) -> SSHError {
-        let kind: SSHError.Code = switch SFTP.StatusCode(rawValue: code) {
-        case .noSuchFile: .noSuchFile
-        case .permissionDenied: .permissionDenied
-        case .noConnection, .connectionLost: .connectionLost
-        case .unsupported: .unsupported
-        default: .fileTransferFailed
-        }
+        let kind: SSHError.Code =
+            switch SFTP.StatusCode(rawValue: code) {
+            case .noSuchFile: .noSuchFile
+            case .permissionDenied: .permissionDenied
+            case .noConnection, .connectionLost: .connectionLost
+            case .unsupported: .unsupported
+            default: .fileTransferFailed
+            }
         let reason = message.isEmpty ? "status \(code)" : TerminalText.sanitized(message, keepingLineBreaks: false)
-        return SSHError(kind, host: host, port: port, message: "\(what) remote \(path) failed: \(reason)",
-                        nativeCode: Int32(bitPattern: code), nativeMessage: message)
+        return SSHError(
+            kind, host: host, port: port, message: "\(what) remote \(path) failed: \(reason)",
+            nativeCode: Int32(bitPattern: code), nativeMessage: message)
     }
 
     func error(_ code: SSHError.Code, _ message: String) -> SSHError {
@@ -230,8 +241,10 @@ package final class SFTPSession: SSHSFTPClient {
     // MARK: Operations
 
     /// Opens a remote file; returns its handle.
-    func open(_ path: String, flags: SFTP.OpenFlags, attributes: SSHFileAttributes = SSHFileAttributes(),
-              what: String) async throws -> [UInt8] {
+    func open(
+        _ path: String, flags: SFTP.OpenFlags, attributes: SSHFileAttributes = SSHFileAttributes(),
+        what: String
+    ) async throws -> [UInt8] {
         let reply = try await request(.open) {
             $0.write(path)
             $0.write(flags.rawValue)
@@ -300,8 +313,9 @@ package final class SFTPSession: SSHSFTPClient {
     /// - Throws: `fileTransferFailed` when the listing passes ``maximumDirectoryEntries`` entries or
     ///   ``maximumDirectoryNameBytes`` bytes of names (a server that lists without end cannot exhaust memory).
     package func listDirectory(_ remotePath: String) async throws -> [String] {
-        let handle = try handle(from: try await request(.opendir) { $0.write(remotePath) },
-                                what: "listing directory", path: remotePath)
+        let handle = try handle(
+            from: try await request(.opendir) { $0.write(remotePath) },
+            what: "listing directory", path: remotePath)
         var names: [String] = []
         var nameBytes = 0
         while true {
@@ -319,9 +333,11 @@ package final class SFTPSession: SSHSFTPClient {
             nameBytes += batch.reduce(0) { $0 + $1.utf8.count }
             if names.count > Self.maximumDirectoryEntries || nameBytes > Self.maximumDirectoryNameBytes {
                 try? await close(handle: handle, path: remotePath)
-                throw error(.fileTransferFailed, "remote directory \(remotePath) lists more than "
-                    + "\(Self.maximumDirectoryEntries) entries or \(Self.maximumDirectoryNameBytes >> 20) MiB of names: "
-                    + "the listing was stopped there")
+                throw error(
+                    .fileTransferFailed,
+                    "remote directory \(remotePath) lists more than "
+                        + "\(Self.maximumDirectoryEntries) entries or \(Self.maximumDirectoryNameBytes >> 20) MiB of names: "
+                        + "the listing was stopped there")
             }
         }
         try await close(handle: handle, path: remotePath)
@@ -367,7 +383,8 @@ package struct PacketBuffer: Sendable {
 
     package mutating func next() throws(SSHError) -> [UInt8]? {
         guard bytes.count - head >= 4 else { return nil }
-        let length = Int(bytes[head]) << 24 | Int(bytes[head + 1]) << 16 | Int(bytes[head + 2]) << 8 | Int(bytes[head + 3])
+        let length =
+            Int(bytes[head]) << 24 | Int(bytes[head + 1]) << 16 | Int(bytes[head + 2]) << 8 | Int(bytes[head + 3])
         guard length > 0 && length <= Self.maximum else {
             throw SSHError(.protocolError, message: "the SFTP server sent a packet of \(length) bytes")
         }

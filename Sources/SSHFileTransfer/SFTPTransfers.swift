@@ -1,41 +1,53 @@
 import SSHBackend
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension SFTPSession {
     /// Uploads a local file, pipelining up to ``requestsInFlight`` writes of ``chunkSize`` bytes. The remote file
     /// is created or replaced (missing parent directories too), and ends with the local file's permission bits. When `remotePath` is an existing
     /// directory, the file goes inside it under its own name (as with `scp` and `sftp put`).
-    package func upload(from localPath: String, to remotePath: String,
-                        progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
-        try await uploadFile(from: localPath, to: try await remoteDestination(remotePath, for: localPath),
-                             progress: progress)
+    package func upload(
+        from localPath: String, to remotePath: String,
+        progress: (@Sendable (SSHTransferProgress) -> Void)?
+    ) async throws {
+        try await uploadFile(
+            from: localPath, to: try await remoteDestination(remotePath, for: localPath),
+            progress: progress)
     }
 
     /// Downloads a remote file into `localPath`, or inside it under the file's own name when it is an existing
     /// directory (see ``downloadFile(from:to:known:progress:)``).
-    package func download(from remotePath: String, to localPath: String,
-                          progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
-        try await downloadFile(from: remotePath, to: try await LocalFile.destination(localPath, for: remotePath, host: host, port: port),
-                               progress: progress)
+    package func download(
+        from remotePath: String, to localPath: String,
+        progress: (@Sendable (SSHTransferProgress) -> Void)?
+    ) async throws {
+        try await downloadFile(
+            from: remotePath, to: try await LocalFile.destination(localPath, for: remotePath, host: host, port: port),
+            progress: progress)
     }
 
     /// Uploads a local tree as `remotePath` (created, with missing parents), or inside it under its own name when
     /// it is an existing directory.
-    package func uploadDirectory(from localPath: String, to remotePath: String,
-                                 progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
-        try await uploadTree(from: localPath, to: try await remoteDestination(remotePath, for: localPath),
-                             progress: progress)
+    package func uploadDirectory(
+        from localPath: String, to remotePath: String,
+        progress: (@Sendable (SSHTransferProgress) -> Void)?
+    ) async throws {
+        try await uploadTree(
+            from: localPath, to: try await remoteDestination(remotePath, for: localPath),
+            progress: progress)
     }
 
     /// Downloads a remote tree as `localPath` (created), or inside it under its own name when it is an existing
     /// directory.
-    package func downloadDirectory(from remotePath: String, to localPath: String,
-                                   progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
-        try await downloadTree(from: remotePath, to: try await LocalFile.destination(localPath, for: remotePath, host: host, port: port),
-                               progress: progress)
+    package func downloadDirectory(
+        from remotePath: String, to localPath: String,
+        progress: (@Sendable (SSHTransferProgress) -> Void)?
+    ) async throws {
+        try await downloadTree(
+            from: remotePath, to: try await LocalFile.destination(localPath, for: remotePath, host: host, port: port),
+            progress: progress)
     }
 
     /// `remotePath`, or `localPath`'s name inside it when it is an existing directory.
@@ -44,21 +56,25 @@ extension SFTPSession {
         return PathName.joined(remotePath, PathName.baseName(localPath))
     }
 
-    private func uploadFile(from localPath: String, to remotePath: String,
-                            progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
+    private func uploadFile(
+        from localPath: String, to remotePath: String,
+        progress: (@Sendable (SSHTransferProgress) -> Void)?
+    ) async throws {
         let file = try await LocalFile.openForReading(localPath, host: host, port: port)
         let (size, mode) = file.attributes()
         let handle: [UInt8]
         do {
-            handle = try await open(remotePath, flags: [.write, .create, .truncate],
-                                    attributes: SSHFileAttributes(mode: mode), what: "creating")
+            handle = try await open(
+                remotePath, flags: [.write, .create, .truncate],
+                attributes: SSHFileAttributes(mode: mode), what: "creating")
         } catch let error as SSHError where error.code == .noSuchFile {
             // A missing parent directory is created, with its own missing parents, as parallel-ssh does.
             let parent = PathName.parent(of: remotePath)
             guard !parent.isEmpty, parent != "/", try await attributes(of: parent) == nil else { throw error }
             try await makeDirectories(parent)
-            handle = try await open(remotePath, flags: [.write, .create, .truncate],
-                                    attributes: SSHFileAttributes(mode: mode), what: "creating")
+            handle = try await open(
+                remotePath, flags: [.write, .create, .truncate],
+                attributes: SSHFileAttributes(mode: mode), what: "creating")
         }
         var offset: UInt64 = 0
         var inFlight: [(slot: Slot, count: Int)] = []
@@ -77,7 +93,8 @@ extension SFTPSession {
                 // The block's WRITE requests go out in one channel write (one trip to the event loop).
                 let starts = Array(stride(from: 0, to: block.count, by: Self.chunkSize))
                 let base = offset
-                let slots = try await sendBatch(.write, count: starts.count, reserve: Self.chunkSize + 32) { writer, index in
+                let slots = try await sendBatch(.write, count: starts.count, reserve: Self.chunkSize + 32) {
+                    writer, index in
                     let start = starts[index]
                     writer.write(bytes: handle)
                     writer.write(base + UInt64(start))
@@ -101,8 +118,10 @@ extension SFTPSession {
     /// Downloads a remote file into `localPath`: written under a temporary name beside it and renamed when
     /// complete, so a failed download never leaves a truncated file under the final name.
     /// `known` is the remote file's attributes when the caller already asked for them (one round trip less).
-    private func downloadFile(from remotePath: String, to localPath: String, known: SSHFileAttributes? = nil,
-                              progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
+    private func downloadFile(
+        from remotePath: String, to localPath: String, known: SSHFileAttributes? = nil,
+        progress: (@Sendable (SSHTransferProgress) -> Void)?
+    ) async throws {
         var attributes = known
         if attributes == nil { attributes = try await self.attributes(of: remotePath) }
         guard let attributes else {
@@ -122,8 +141,9 @@ extension SFTPSession {
             throw error
         }
         do {
-            try await receive(handle: handle, remotePath: remotePath, size: attributes.size, into: file,
-                              progress: progress)
+            try await receive(
+                handle: handle, remotePath: remotePath, size: attributes.size, into: file,
+                progress: progress)
             try await close(handle: handle, path: remotePath)
             try await LocalFile.rename(temporary, to: localPath, host: host, port: port)
         } catch {
@@ -134,8 +154,10 @@ extension SFTPSession {
     }
 
     /// Reads the whole file through pipelined READs, in order, writing it out in blocks.
-    private func receive(handle: [UInt8], remotePath: String, size: UInt64?, into file: LocalFile,
-                         progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
+    private func receive(
+        handle: [UInt8], remotePath: String, size: UInt64?, into file: LocalFile,
+        progress: (@Sendable (SSHTransferProgress) -> Void)?
+    ) async throws {
         var queue: [(slot: Slot, offset: UInt64, count: Int)] = []
         var nextOffset: UInt64 = 0
         var done: UInt64 = 0
@@ -194,7 +216,8 @@ extension SFTPSession {
                 var reader = reply.reader
                 let code = try reader.readUInt32()
                 guard code == SFTP.StatusCode.eof.rawValue else {
-                    throw statusError(code, message: (try? reader.readString()) ?? "", what: "reading", path: remotePath)
+                    throw statusError(
+                        code, message: (try? reader.readString()) ?? "", what: "reading", path: remotePath)
                 }
                 reachedEnd = true
             default:
@@ -207,16 +230,21 @@ extension SFTPSession {
 }
 
 extension SFTPSession {
-    private func uploadTree(from localPath: String, to remotePath: String,
-                            progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
+    private func uploadTree(
+        from localPath: String, to remotePath: String,
+        progress: (@Sendable (SSHTransferProgress) -> Void)?
+    ) async throws {
         guard let local = try await LocalFile.attributes(of: localPath) else {
             throw LocalFile.error(ENOENT, path: localPath, host: host, port: port)
         }
-        guard local.isDirectory else { return try await uploadFile(from: localPath, to: remotePath, progress: progress) }
+        guard local.isDirectory else {
+            return try await uploadFile(from: localPath, to: remotePath, progress: progress)
+        }
         try await makeDirectories(remotePath, mode: local.mode)
         for entry in try await LocalFile.listDirectory(localPath, host: host, port: port) {
-            try await uploadTree(from: PathName.joined(localPath, entry), to: PathName.joined(remotePath, entry),
-                                 progress: progress)
+            try await uploadTree(
+                from: PathName.joined(localPath, entry), to: PathName.joined(remotePath, entry),
+                progress: progress)
         }
         try await setMode(local.mode, of: remotePath)
     }
@@ -240,8 +268,10 @@ extension SFTPSession {
     /// Downloads a file or a directory tree. The path given is followed if it is a link; inside the tree, as
     /// `sftp -r` does, symbolic links and anything but regular files and directories are skipped (never followed:
     /// `loop -> .` or a link to `/` cannot make the copy endless).
-    private func downloadTree(from remotePath: String, to localPath: String, known: SSHFileAttributes? = nil,
-                              progress: (@Sendable (SSHTransferProgress) -> Void)?) async throws {
+    private func downloadTree(
+        from remotePath: String, to localPath: String, known: SSHFileAttributes? = nil,
+        progress: (@Sendable (SSHTransferProgress) -> Void)?
+    ) async throws {
         var remote = known
         if remote == nil { remote = try await attributes(of: remotePath) }
         guard let remote else {
@@ -253,14 +283,18 @@ extension SFTPSession {
         try await LocalFile.makeDirectory(localPath, mode: remote.mode ?? 0o755, host: host, port: port)
         for entry in try await listDirectory(remotePath) {
             guard PathName.isPlainEntry(entry) else {
-                throw error(.protocolError, "the server listed an unsafe name "
-                    + "\"\(TerminalText.sanitized(entry, keepingLineBreaks: false))\" in \(remotePath)")
+                throw error(
+                    .protocolError,
+                    "the server listed an unsafe name "
+                        + "\"\(TerminalText.sanitized(entry, keepingLineBreaks: false))\" in \(remotePath)")
             }
             let path = PathName.joined(remotePath, entry)
             guard let attributes = try await attributes(of: path, followingLinks: false),
-                  attributes.isDirectory || (attributes.isRegularFile && !attributes.isSymbolicLink) else { continue }
-            try await downloadTree(from: path, to: PathName.joined(localPath, entry), known: attributes,
-                                   progress: progress)
+                attributes.isDirectory || (attributes.isRegularFile && !attributes.isSymbolicLink)
+            else { continue }
+            try await downloadTree(
+                from: path, to: PathName.joined(localPath, entry), known: attributes,
+                progress: progress)
         }
     }
 }

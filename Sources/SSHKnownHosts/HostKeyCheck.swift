@@ -26,17 +26,22 @@ public struct HostKeyCheck: Sendable {
     private let portlessEntries: [KnownHostsEntry]?
 
     /// Loads the policy's files (once per process; off the cooperative pool) and looks `host:port` up.
-    public static func prepare(_ policy: SSHHostKeyPolicy, host: String, port: Int,
-                               store: KnownHostsStore = .shared) async -> HostKeyCheck {
-        let paths = policy.verifier == nil
+    public static func prepare(
+        _ policy: SSHHostKeyPolicy, host: String, port: Int,
+        store: KnownHostsStore = .shared
+    ) async -> HostKeyCheck {
+        let paths =
+            policy.verifier == nil
             ? (policy.userKnownHostsFiles.map(expandTilde) + policy.globalKnownHostsFiles) : []
         let lowered = host.lowercased()
         let name = policy.hostKeyAlias ?? (port == 22 ? lowered : "[\(lowered)]:\(port)")
         if !paths.isEmpty { await store.load(paths) }
         let entries = paths.isEmpty ? [] : store.lookup(name, in: paths)
-        let portless = port != 22 && policy.hostKeyAlias == nil && !paths.isEmpty ? store.lookup(lowered, in: paths) : nil
-        return HostKeyCheck(policy: policy, store: store, host: host, port: port, lookupName: name, paths: paths,
-                            entries: entries, portlessEntries: portless)
+        let portless =
+            port != 22 && policy.hostKeyAlias == nil && !paths.isEmpty ? store.lookup(lowered, in: paths) : nil
+        return HostKeyCheck(
+            policy: policy, store: store, host: host, port: port, lookupName: name, paths: paths,
+            entries: entries, portlessEntries: portless)
     }
 
     /// OpenSSH's host-key algorithm list (9.2, without certificate algorithms, which neither engine negotiates).
@@ -78,13 +83,17 @@ public struct HostKeyCheck: Sendable {
         case .known:
             return .success(.accepted)
         case .revoked(let entry):
-            let message = "the \(info.displayType) host key of \(lookupName) (\(info.fingerprint)) is revoked "
+            let message =
+                "the \(info.displayType) host key of \(lookupName) (\(info.fingerprint)) is revoked "
                 + "(@revoked in \(entry.location))"
             if case .off = policy.mode { return .success(.acceptedWithoutPasswords(warning: offWarning(message))) }
             return .failure(error(.hostKeyRevoked, message))
         case .changed(let offending):
-            if let unsupported = unsupportedKnownType(presented: info, offered: offered) { return .failure(unsupported) }
-            let message = "REMOTE HOST IDENTIFICATION HAS CHANGED for \(lookupName): it presents "
+            if let unsupported = unsupportedKnownType(presented: info, offered: offered) {
+                return .failure(unsupported)
+            }
+            let message =
+                "REMOTE HOST IDENTIFICATION HAS CHANGED for \(lookupName): it presents "
                 + "the \(info.displayType) key \(info.fingerprint), but the \(offending.key.displayType) key "
                 + "\(offending.key.fingerprint) is known for it (offending key in \(offending.location)). Someone "
                 + "could be eavesdropping, or the host key was just changed; if so, remove the old entry "
@@ -111,7 +120,8 @@ public struct HostKeyCheck: Sendable {
         if let now = decideNow(key, offered: offered) { return try now.get() }
         guard let info = HostKeyInfo(key) else { throw error(.protocolError, "the server's host key cannot be read") }
         if case .ask(let prompter) = policy.mode {
-            let question = SSHHostKeyQuestion(host: host, port: port, keyType: info.displayType, fingerprint: info.fingerprint)
+            let question = SSHHostKeyQuestion(
+                host: host, port: port, keyType: info.displayType, fingerprint: info.fingerprint)
             guard await PromptBatcher.ask(question, prompter) else {
                 throw unknown(info, reason: "and the prompt did not accept it")
             }
@@ -145,8 +155,10 @@ public struct HostKeyCheck: Sendable {
             throw error(.invalidArgument, "no user known-hosts file to write the key of \(lookupName) to")
         }
         guard Self.isWritableName(policy.hostKeyAlias ?? host) else {
-            throw error(.invalidArgument, "'\(TerminalText.sanitized(lookupName, keepingLineBreaks: false))' is a "
-                + "pattern or holds characters a known-hosts name may not have: its key is not written")
+            throw error(
+                .invalidArgument,
+                "'\(TerminalText.sanitized(lookupName, keepingLineBreaks: false))' is a "
+                    + "pattern or holds characters a known-hosts name may not have: its key is not written")
         }
         try await write(info)
     }
@@ -166,9 +178,10 @@ public struct HostKeyCheck: Sendable {
     /// file: not empty, and no pattern (`*`, `?`, `!`), list (`,`), marker, bracket or quoting character,
     /// whitespace or control character, any of which would make the line match other hosts or break it.
     static func isWritableName(_ name: String) -> Bool {
-        !name.isEmpty && !name.unicodeScalars.contains { scalar in
-            scalar == " " || TerminalText.isControl(scalar) || "*?!,@#[]|'\"\\".unicodeScalars.contains(scalar)
-        }
+        !name.isEmpty
+            && !name.unicodeScalars.contains { scalar in
+                scalar == " " || TerminalText.isControl(scalar) || "*?!,@#[]|'\"\\".unicodeScalars.contains(scalar)
+            }
     }
 
     /// OpenSSH's verdict, with its port-less retry (a match for the bare name counts for `[host]:port`).
@@ -188,11 +201,14 @@ public struct HostKeyCheck: Sendable {
         let negotiable = Set(offered.map(HostKeyInfo.blobType(ofAlgorithm:)))
         guard !known.isEmpty, known.isDisjoint(with: negotiable) else { return nil }
         let names = known.map(HostKeyInfo.displayType(of:)).sorted().joined(separator: ", ")
-        let rsaNote = known.contains("ssh-rsa")
+        let rsaNote =
+            known.contains("ssh-rsa")
             ? " (RSA host keys need rsa-sha2-256/512, which libssh2 1.10 lacks; use the libssh engine)" : ""
-        return error(.hostKeyTypeUnsupported, "only a \(names) host key is known for \(lookupName), and this engine "
-            + "cannot negotiate that type\(rsaNote); the server presented \(presented.displayType) \(presented.fingerprint), "
-            + "which could not be checked")
+        return error(
+            .hostKeyTypeUnsupported,
+            "only a \(names) host key is known for \(lookupName), and this engine "
+                + "cannot negotiate that type\(rsaNote); the server presented \(presented.displayType) \(presented.fingerprint), "
+                + "which could not be checked")
     }
 
     /// OpenSSH's warning when checking is off and the key is changed or revoked.
@@ -204,10 +220,12 @@ public struct HostKeyCheck: Sendable {
     private func unknown(_ info: HostKeyInfo, reason: String) -> SSHError {
         let file = policy.userKnownHostsFiles.first ?? "~/.ssh/known_hosts"
         let scan = port == 22 ? "ssh-keyscan \(host)" : "ssh-keyscan -p \(port) \(host)"
-        return error(.hostKeyUnknown, "no \(info.displayType) host key is known for \(lookupName) \(reason) "
-            + "(its fingerprint is \(info.fingerprint)). To trust it, check the fingerprint and add its line to \(file) "
-            + "(e.g. \(scan) >> \(file)), or connect once with the acceptNew host-key mode "
-            + "(StrictHostKeyChecking accept-new)")
+        return error(
+            .hostKeyUnknown,
+            "no \(info.displayType) host key is known for \(lookupName) \(reason) "
+                + "(its fingerprint is \(info.fingerprint)). To trust it, check the fingerprint and add its line to \(file) "
+                + "(e.g. \(scan) >> \(file)), or connect once with the acceptNew host-key mode "
+                + "(StrictHostKeyChecking accept-new)")
     }
 
     private func error(_ code: SSHError.Code, _ message: String) -> SSHError {

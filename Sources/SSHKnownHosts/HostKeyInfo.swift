@@ -15,7 +15,8 @@ public struct HostKeyInfo: Sendable, Hashable {
         guard blob.count >= 4 else { return nil }
         let length = Int(blob[0]) << 24 | Int(blob[1]) << 16 | Int(blob[2]) << 8 | Int(blob[3])
         guard length > 0, length <= 64, blob.count >= 4 + length,
-              let type = String(bytes: blob[4..<4 + length], encoding: .ascii) else { return nil }
+            let type = String(bytes: blob[4..<4 + length], encoding: .ascii)
+        else { return nil }
         blobType = type
         self.blob = blob
     }

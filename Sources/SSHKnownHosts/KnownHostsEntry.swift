@@ -39,7 +39,9 @@ public struct KnownHostsEntry: Sendable, Hashable {
 /// the type agreeing with the blob. A line that does not parse is reported and skipped, never fatal.
 package enum KnownHostsParser {
     /// The entries of `text` (the contents of `file`), and the lines skipped with why.
-    package static func parse(_ text: [UInt8], file: String) -> (entries: [KnownHostsEntry], skipped: [(line: Int, reason: String)]) {
+    package static func parse(_ text: [UInt8], file: String) -> (
+        entries: [KnownHostsEntry], skipped: [(line: Int, reason: String)]
+    ) {
         var entries: [KnownHostsEntry] = []
         var skipped: [(Int, String)] = []
         var number = 0
@@ -82,7 +84,7 @@ package enum KnownHostsParser {
         if fields[0].hasPrefix("|1|") {
             let parts = fields[0].dropFirst(3).split(separator: "|", omittingEmptySubsequences: false)
             guard parts.count == 2, let salt = Data(base64Encoded: String(parts[0])),
-                  let hash = Data(base64Encoded: String(parts[1])), salt.count == 20, hash.count == 20
+                let hash = Data(base64Encoded: String(parts[1])), salt.count == 20, hash.count == 20
             else { return .invalid("malformed hashed host name") }
             names = .hashed(salt: Array(salt), hash: Array(hash))
         } else if fields[0].hasPrefix("|") {

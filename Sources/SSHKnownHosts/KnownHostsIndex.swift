@@ -71,7 +71,9 @@ public enum HostKeyVerdict: Sendable, Equatable {
         }
         let plain = entries.filter { $0.marker == .none }
         if let match = plain.first(where: { $0.key.blob == key.blob }) { return .known(match) }
-        if let sameType = plain.first(where: { $0.key.blobType == key.blobType }) { return .changed(offending: sameType) }
+        if let sameType = plain.first(where: { $0.key.blobType == key.blobType }) {
+            return .changed(offending: sameType)
+        }
         if let other = plain.first { return .changed(offending: other) }
         return .new
     }

@@ -87,8 +87,9 @@ public final class KnownHostsStore: Sendable {
     /// - Throws: the write's failure (the key stays accepted in memory for this process).
     func accept(_ key: HostKeyInfo, name: String, file: String, hashed: Bool) async throws {
         let lowered = name.lowercased()
-        let entry = KnownHostsEntry(marker: .none, names: .patterns([HostPattern.Pattern(Substring(lowered))]), key: key,
-                                    file: file, line: 0)
+        let entry = KnownHostsEntry(
+            marker: .none, names: .patterns([HostPattern.Pattern(Substring(lowered))]), key: key,
+            file: file, line: 0)
         let first = state.withLock { state -> Bool in
             if state.accepted[file]?[lowered]?.contains(where: { $0.key == key }) == true { return false }
             state.accepted[file, default: [:]][lowered, default: []].append(entry)
@@ -109,8 +110,9 @@ public final class KnownHostsStore: Sendable {
     private static func stamp(_ path: String) -> FileStamp? {
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }
-        return FileStamp(device: UInt64(info.st_dev), inode: UInt64(info.st_ino), size: Int64(info.st_size),
-                         modified: info.st_mtim.tv_sec, modifiedNanoseconds: info.st_mtim.tv_nsec)
+        return FileStamp(
+            device: UInt64(info.st_dev), inode: UInt64(info.st_ino), size: Int64(info.st_size),
+            modified: info.st_mtim.tv_sec, modifiedNanoseconds: info.st_mtim.tv_nsec)
     }
 
     private static func read(_ path: String) -> [KnownHostsEntry] {
@@ -165,7 +167,8 @@ final class KnownHostsWriter: Sendable {
     /// Writes batches until nothing is pending (on the blocking pool).
     private func drain() {
         while true {
-            let batch = pending.withLock { pending -> (lines: [String], waiters: [CheckedContinuation<Void, any Error>])? in
+            let batch = pending.withLock {
+                pending -> (lines: [String], waiters: [CheckedContinuation<Void, any Error>])? in
                 if pending.lines.isEmpty {
                     pending.writing = false
                     return nil
@@ -184,7 +187,9 @@ final class KnownHostsWriter: Sendable {
 
     private func write(_ text: String) throws(SSHError) {
         func failure(_ what: String) -> SSHError {
-            SSHError(.fileTransferFailed, message: "cannot \(what) the known-hosts file \(path): \(String(cString: strerror(errno)))")
+            SSHError(
+                .fileTransferFailed,
+                message: "cannot \(what) the known-hosts file \(path): \(String(cString: strerror(errno)))")
         }
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty && !FileManager.default.fileExists(atPath: directory) {

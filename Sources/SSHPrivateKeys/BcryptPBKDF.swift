@@ -7,7 +7,7 @@ enum BcryptPBKDF {
     /// `keyLength` bytes derived from `passphrase` and `salt` in `rounds` rounds; `nil` for arguments OpenSSH refuses.
     static func derive(passphrase: [UInt8], salt: [UInt8], rounds: Int, keyLength: Int) -> SecretBytes? {
         guard rounds >= 1, !passphrase.isEmpty, !salt.isEmpty, keyLength > 0,
-              keyLength <= hashSize * hashSize, salt.count <= 1 << 20
+            keyLength <= hashSize * hashSize, salt.count <= 1 << 20
         else { return nil }
         let stride = (keyLength + hashSize - 1) / hashSize
         var amount = (keyLength + stride - 1) / stride
@@ -17,7 +17,9 @@ enum BcryptPBKDF {
         var remaining = keyLength
         var count: UInt32 = 1
         while remaining > 0 {
-            let counter = [UInt8(count >> 24), UInt8((count >> 16) & 0xff), UInt8((count >> 8) & 0xff), UInt8(count & 0xff)]
+            let counter = [
+                UInt8(count >> 24), UInt8((count >> 16) & 0xff), UInt8((count >> 8) & 0xff), UInt8(count & 0xff),
+            ]
             var hashedSalt = LibCrypto.sha512(salt + counter)
             var block = hash(passphrase: hashedPassphrase, salt: hashedSalt)
             var output = block
@@ -59,7 +61,8 @@ enum BcryptPBKDF {
         var words = [UInt32](repeating: 0, count: hashSize / 4)
         for index in 0..<words.count {
             let base = index * 4
-            words[index] = UInt32(magic[base]) << 24 | UInt32(magic[base + 1]) << 16 | UInt32(magic[base + 2]) << 8
+            words[index] =
+                UInt32(magic[base]) << 24 | UInt32(magic[base + 1]) << 16 | UInt32(magic[base + 2]) << 8
                 | UInt32(magic[base + 3])
         }
         for _ in 0..<64 {

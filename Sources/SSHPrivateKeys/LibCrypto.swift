@@ -33,12 +33,18 @@ enum LibCrypto {
         /// OpenSSH framing libcrypto does not offer).
         static func named(_ name: String) -> Cipher? {
             switch name {
-            case "aes128-ctr": Cipher(name: name, keyLength: 16, ivLength: 16, blockSize: 16, tagLength: 0) { EVP_aes_128_ctr() }
-            case "aes192-ctr": Cipher(name: name, keyLength: 24, ivLength: 16, blockSize: 16, tagLength: 0) { EVP_aes_192_ctr() }
-            case "aes256-ctr": Cipher(name: name, keyLength: 32, ivLength: 16, blockSize: 16, tagLength: 0) { EVP_aes_256_ctr() }
-            case "aes128-cbc": Cipher(name: name, keyLength: 16, ivLength: 16, blockSize: 16, tagLength: 0) { EVP_aes_128_cbc() }
-            case "aes192-cbc": Cipher(name: name, keyLength: 24, ivLength: 16, blockSize: 16, tagLength: 0) { EVP_aes_192_cbc() }
-            case "aes256-cbc": Cipher(name: name, keyLength: 32, ivLength: 16, blockSize: 16, tagLength: 0) { EVP_aes_256_cbc() }
+            case "aes128-ctr":
+                Cipher(name: name, keyLength: 16, ivLength: 16, blockSize: 16, tagLength: 0) { EVP_aes_128_ctr() }
+            case "aes192-ctr":
+                Cipher(name: name, keyLength: 24, ivLength: 16, blockSize: 16, tagLength: 0) { EVP_aes_192_ctr() }
+            case "aes256-ctr":
+                Cipher(name: name, keyLength: 32, ivLength: 16, blockSize: 16, tagLength: 0) { EVP_aes_256_ctr() }
+            case "aes128-cbc":
+                Cipher(name: name, keyLength: 16, ivLength: 16, blockSize: 16, tagLength: 0) { EVP_aes_128_cbc() }
+            case "aes192-cbc":
+                Cipher(name: name, keyLength: 24, ivLength: 16, blockSize: 16, tagLength: 0) { EVP_aes_192_cbc() }
+            case "aes256-cbc":
+                Cipher(name: name, keyLength: 32, ivLength: 16, blockSize: 16, tagLength: 0) { EVP_aes_256_cbc() }
             case "aes128-gcm@openssh.com":
                 Cipher(name: name, keyLength: 16, ivLength: 12, blockSize: 16, tagLength: 16) { EVP_aes_128_gcm() }
             case "aes256-gcm@openssh.com":
@@ -49,7 +55,9 @@ enum LibCrypto {
 
         /// Decrypts `data` (a whole number of blocks) with `key` and `iv`, checking `tag` for GCM; `nil` when
         /// libcrypto refuses or the tag does not match (a wrong passphrase).
-        func decrypt(_ data: ArraySlice<UInt8>, key: SecretBytes, iv: SecretBytes, tag: ArraySlice<UInt8>) -> SecretBytes? {
+        func decrypt(_ data: ArraySlice<UInt8>, key: SecretBytes, iv: SecretBytes, tag: ArraySlice<UInt8>)
+            -> SecretBytes?
+        {
             guard let context = EVP_CIPHER_CTX_new() else { return nil }
             defer { EVP_CIPHER_CTX_free(context) }
             let output = SecretBytes(count: data.count + blockSize)
@@ -63,14 +71,17 @@ enum LibCrypto {
                         let ivBytes = iv.bindMemory(to: UInt8.self).baseAddress
                         guard EVP_DecryptInit_ex(context, make(), nil, nil, nil) == 1 else { return false }
                         if tagLength > 0,
-                           EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_SET_IVLEN, Int32(ivLength), nil) != 1 { return false }
+                            EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_SET_IVLEN, Int32(ivLength), nil) != 1
+                        {
+                            return false
+                        }
                         guard EVP_DecryptInit_ex(context, nil, nil, keyBytes, ivBytes) == 1,
-                              EVP_CIPHER_CTX_set_padding(context, 0) == 1
+                            EVP_CIPHER_CTX_set_padding(context, 0) == 1
                         else { return false }
                         if tagLength > 0 {
                             var tagCopy = Array(tag)
                             guard tagCopy.count == tagLength,
-                                  EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_SET_TAG, Int32(tagLength), &tagCopy) == 1
+                                EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_SET_TAG, Int32(tagLength), &tagCopy) == 1
                             else { return false }
                         }
                         let updated = data.withUnsafeBufferPointer {

@@ -19,10 +19,12 @@ struct OpenSSHKeyFile {
         guard let blob = PEMArmor.body(of: text, begin: armorBegin, end: armorEnd) else {
             return .failure(.malformed("not an OpenSSH private key (no \(armorBegin) block)"))
         }
-        guard blob.starts(with: magic) else { return .failure(.malformed("the key does not start with openssh-key-v1")) }
+        guard blob.starts(with: magic) else {
+            return .failure(.malformed("the key does not start with openssh-key-v1"))
+        }
         var reader = WireReader(blob[magic.count...])
         guard let cipher = reader.string(), let kdf = reader.string(), let options = reader.string(),
-              let count = reader.uint32(), count >= 1, count <= 16
+            let count = reader.uint32(), count >= 1, count <= 16
         else { return .failure(.malformed("the key's header is truncated")) }
         var publicKeys: [[UInt8]] = []
         for _ in 0..<count {
@@ -30,9 +32,10 @@ struct OpenSSHKeyFile {
             publicKeys.append(Array(key))
         }
         guard let encrypted = reader.string() else { return .failure(.malformed("the private part is truncated")) }
-        return .success(OpenSSHKeyFile(
-            cipherName: String(decoding: cipher, as: UTF8.self), kdfName: String(decoding: kdf, as: UTF8.self),
-            kdfOptions: Array(options), publicKeys: publicKeys, encrypted: encrypted, tag: reader.rest))
+        return .success(
+            OpenSSHKeyFile(
+                cipherName: String(decoding: cipher, as: UTF8.self), kdfName: String(decoding: kdf, as: UTF8.self),
+                kdfOptions: Array(options), publicKeys: publicKeys, encrypted: encrypted, tag: reader.rest))
     }
 
     /// The key's public half as a `.pub` file line without comment (`ssh-ed25519 AAAA…`), when the file holds one key.
@@ -64,13 +67,16 @@ struct OpenSSHKeyFile {
         guard let salt = options.string(), let rounds = options.uint32(), rounds >= 1, rounds <= maximumRounds else {
             return .failure(.malformed("the key's bcrypt options are malformed"))
         }
-        guard encrypted.count >= cipher.blockSize, encrypted.count % cipher.blockSize == 0, tag.count == cipher.tagLength
+        guard encrypted.count >= cipher.blockSize, encrypted.count % cipher.blockSize == 0,
+            tag.count == cipher.tagLength
         else { return .failure(.malformed("the private part's length does not fit \(cipherName)")) }
         guard !passphrase.isEmpty else { return .failure(.passphraseNeeded) }
         var passphraseBytes = Array(passphrase.utf8)
         defer { passphraseBytes.wipe() }
-        guard let derived = BcryptPBKDF.derive(passphrase: passphraseBytes, salt: Array(salt), rounds: Int(rounds),
-                                               keyLength: cipher.keyLength + cipher.ivLength)
+        guard
+            let derived = BcryptPBKDF.derive(
+                passphrase: passphraseBytes, salt: Array(salt), rounds: Int(rounds),
+                keyLength: cipher.keyLength + cipher.ivLength)
         else { return .failure(.malformed("the key's bcrypt options are out of range")) }
         let key = derived.slice(0..<cipher.keyLength)
         let iv = derived.slice(cipher.keyLength..<derived.count)
@@ -87,7 +93,8 @@ struct OpenSSHKeyFile {
 
     /// The same keys with cipher and kdf `none`, armored as `ssh-keygen` writes them (70 columns).
     private func unencrypted(privatePart: SecretBytes) -> SecretBytes {
-        var blob = WireWriter(capacity: Self.magic.count + 64 + publicKeys.reduce(0) { $0 + 4 + $1.count } + privatePart.count)
+        var blob = WireWriter(
+            capacity: Self.magic.count + 64 + publicKeys.reduce(0) { $0 + 4 + $1.count } + privatePart.count)
         blob.append(Self.magic)
         blob.string(Array("none".utf8))
         blob.string(Array("none".utf8))
@@ -158,7 +165,7 @@ enum PEMArmor {
     /// The decoded body between `begin` and `end`, or `nil`.
     static func body(of text: [UInt8], begin: String, end: String) -> [UInt8]? {
         guard let start = find(Array(begin.utf8), in: text[...]),
-              let stop = find(Array(end.utf8), in: text[(start + begin.utf8.count)...])
+            let stop = find(Array(end.utf8), in: text[(start + begin.utf8.count)...])
         else { return nil }
         let encoded = text[(start + begin.utf8.count)..<stop].filter { !isWhitespace($0) }
         guard !encoded.isEmpty, encoded.count % 4 == 0 else { return nil }
@@ -207,6 +214,7 @@ enum PEMArmor {
     }
 
     private static func isWhitespace(_ byte: UInt8) -> Bool {
-        byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") || byte == UInt8(ascii: "\t")
+        byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r")
+            || byte == UInt8(ascii: "\t")
     }
 }

@@ -51,7 +51,8 @@ package enum PrivateKeyDecryption {
                 }
             }
         }
-        let pemEncrypted = has("-----BEGIN ENCRYPTED PRIVATE KEY-----")
+        let pemEncrypted =
+            has("-----BEGIN ENCRYPTED PRIVATE KEY-----")
             || (has("PRIVATE KEY-----") && has("Proc-Type: 4,ENCRYPTED"))
         guard pemEncrypted else { return .notEncrypted(publicKey: nil) }
         guard let passphrase, !passphrase.isEmpty else { return .failed(.passphraseNeeded) }

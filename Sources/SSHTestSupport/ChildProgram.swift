@@ -2,7 +2,7 @@ import Foundation
 import SSHEventLoop
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A program the tests start with `posix_spawn` and wait for with `waitpid`, in place of Foundation's `Process`.
@@ -42,9 +42,10 @@ public struct ChildProgram: Sendable {
     /// Starts `arguments` (an absolute path first) with standard input read from the file `stdin`, output written
     /// to the files `stdout` and `stderr` (created or truncated; the same path gives both streams one file), each `/dev/null` when not given, and `environment`
     /// (this process's when nil).
-    public static func start(_ arguments: [String], environment: [String: String]? = nil, stdin: String? = nil,
-                             stdout: String? = nil, stderr: String? = nil) throws -> ChildProgram
-    {
+    public static func start(
+        _ arguments: [String], environment: [String: String]? = nil, stdin: String? = nil,
+        stdout: String? = nil, stderr: String? = nil
+    ) throws -> ChildProgram {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -71,8 +72,8 @@ public struct ChildProgram: Sendable {
         let cArguments = arguments.map { strdup($0) } + [nil]
         let cEnvironment = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
-            cArguments.forEach { free($0) }
-            cEnvironment.forEach { free($0) }
+            for argument in cArguments { free(argument) }
+            for variable in cEnvironment { free(variable) }
         }
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, arguments[0], &actions, &attributes, cArguments, cEnvironment)
@@ -82,9 +83,10 @@ public struct ChildProgram: Sendable {
 
     /// Runs `arguments` to its end (see ``start(_:environment:stdin:stdout:stderr:)``). Blocking: call off the
     /// cooperative pool.
-    public static func run(_ arguments: [String], environment: [String: String]? = nil, stdin: String? = nil,
-                           stdout: String? = nil, stderr: String? = nil) throws -> Termination
-    {
+    public static func run(
+        _ arguments: [String], environment: [String: String]? = nil, stdin: String? = nil,
+        stdout: String? = nil, stderr: String? = nil
+    ) throws -> Termination {
         try start(arguments, environment: environment, stdin: stdin, stdout: stdout, stderr: stderr).wait()
     }
 
@@ -99,7 +101,8 @@ public struct ChildProgram: Sendable {
     /// Whether the child has not exited yet (a zombie not yet reaped has).
     public var isRunning: Bool {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return false }
+            let close = stat.lastIndex(of: ")")
+        else { return false }
         return !stat[close...].dropFirst().trimmingCharacters(in: .whitespaces).hasPrefix("Z")
     }
 

@@ -14,17 +14,20 @@ public enum Exclusive {
     /// Runs `body` while no other exclusive test runs. When `body` has not finished `timeLimit` after its turn
     /// came, it is cancelled and this throws, naming the limit, without waiting for it any longer (a hang that
     /// ignores cancellation must not hold every other exclusive test back).
-    public static func run<T: Sendable>(timeLimit: Duration = .seconds(300),
-                                        _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    public static func run<T: Sendable>(
+        timeLimit: Duration = .seconds(300),
+        _ body: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
         await gate.enter()
         let race = Race<T>()
         let outcome: Result<T, any Error>
         do {
-            outcome = .success(try await withTaskCancellationHandler {
-                try await withCheckedThrowingContinuation { race.start($0, body, timeLimit: timeLimit) }
-            } onCancel: {
-                race.cancel()
-            })
+            outcome = .success(
+                try await withTaskCancellationHandler {
+                    try await withCheckedThrowingContinuation { race.start($0, body, timeLimit: timeLimit) }
+                } onCancel: {
+                    race.cancel()
+                })
         } catch {
             outcome = .failure(error)
         }
@@ -62,21 +65,27 @@ private final class Race<T: Sendable>: Sendable {
     }
     private let state = Mutex(State())
 
-    func start(_ continuation: CheckedContinuation<T, any Error>, _ body: @escaping @Sendable () async throws -> T,
-               timeLimit: Duration) {
+    func start(
+        _ continuation: CheckedContinuation<T, any Error>, _ body: @escaping @Sendable () async throws -> T,
+        timeLimit: Duration
+    ) {
         state.withLock { $0.continuation = continuation }
         let work = Task {
             do { self.end(.success(try await body())) } catch { self.end(.failure(error)) }
         }
         let limit = Task {
             guard (try? await Task.sleep(for: timeLimit)) != nil else { return }
-            self.end(.failure(TestSupportError("the test ran past its own time limit of \(timeLimit) after its turn came")))
+            self.end(
+                .failure(TestSupportError("the test ran past its own time limit of \(timeLimit) after its turn came")))
         }
         let cancelNow = state.withLock { state -> Bool in
             state.tasks = [work, limit]
             return state.cancelled || state.continuation == nil
         }
-        if cancelNow { work.cancel(); limit.cancel() }
+        if cancelNow {
+            work.cancel()
+            limit.cancel()
+        }
     }
 
     /// The caller's task was cancelled (the suite's own limit): so is the body.
@@ -85,7 +94,7 @@ private final class Race<T: Sendable>: Sendable {
             state.cancelled = true
             return state.tasks
         }
-        tasks.forEach { $0.cancel() }
+        for task in tasks { task.cancel() }
     }
 
     private func end(_ result: Result<T, any Error>) {
@@ -96,6 +105,6 @@ private final class Race<T: Sendable>: Sendable {
         }
         guard let (continuation, tasks) = taken else { return }
         continuation.resume(with: result)
-        tasks.forEach { $0.cancel() }
+        for task in tasks { task.cancel() }
     }
 }

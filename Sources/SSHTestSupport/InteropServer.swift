@@ -2,7 +2,7 @@ import Foundation
 import SSHBackend
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// An SSH server nobody here wrote, for the interoperability suite: OpenSSH's sshd (``TestSSHServer``), Dropbear,
@@ -31,8 +31,10 @@ public final class InteropServer: Sendable {
             switch self {
             case .openssh, .asyncssh: return nil
             case .dropbear, .tinyssh:
-                return getuid() == 0 ? nil : "\(rawValue) logs into a local account by its ~/.ssh/authorized_keys; "
-                    + "the tests create a throwaway account for it, which needs root"
+                return getuid() == 0
+                    ? nil
+                    : "\(rawValue) logs into a local account by its ~/.ssh/authorized_keys; "
+                        + "the tests create a throwaway account for it, which needs root"
             }
         }
     }
@@ -59,12 +61,14 @@ public final class InteropServer: Sendable {
 
     /// One server of each kind per test process, started on first use (off the cooperative pool).
     public static func shared(_ kind: Kind) async throws -> InteropServer {
-        try await offPool { try started.mutate { servers in
-            if let server = servers[kind] { return server }
-            let server = try InteropServer.start(kind)
-            servers[kind] = server
-            return server
-        } }
+        try await offPool {
+            try started.mutate { servers in
+                if let server = servers[kind] { return server }
+                let server = try InteropServer.start(kind)
+                servers[kind] = server
+                return server
+            }
+        }
     }
 
     private static let started = Locked<[Kind: InteropServer]>([:])
@@ -74,9 +78,12 @@ public final class InteropServer: Sendable {
 
     /// Connection options for this server: its account, the given auth, and strict host-key checking against the
     /// tests' known-hosts file.
-    public func options(auth: [SSHAuthMethod] = [.privateKeyFile(path: TestKeys.shared.ed25519)]) -> SSHConnectionOptions {
-        SSHConnectionOptions(host: host, port: port, user: user, authMethods: auth, connectTimeout: .seconds(10),
-                             operationTimeout: .seconds(60), hostKeyPolicy: TestKeys.shared.hostKeyPolicy)
+    public func options(auth: [SSHAuthMethod] = [.privateKeyFile(path: TestKeys.shared.ed25519)])
+        -> SSHConnectionOptions
+    {
+        SSHConnectionOptions(
+            host: host, port: port, user: user, authMethods: auth, connectTimeout: .seconds(10),
+            operationTimeout: .seconds(60), hostKeyPolicy: TestKeys.shared.hostKeyPolicy)
     }
 
     /// Stops the server.
@@ -91,7 +98,8 @@ public final class InteropServer: Sendable {
         if kind == .openssh {
             _ = TestUser.name
             let server = try TestSSHServer(host: host)
-            return InteropServer(kind: kind, host: host, port: server.port, user: TestUser.name, process: nil, openssh: server)
+            return InteropServer(
+                kind: kind, host: host, port: server.port, user: TestUser.name, process: nil, openssh: server)
         }
         let keys = TestKeys.shared
         let directory = keys.directory + "/\(kind.rawValue.lowercased())-\(host)"
@@ -108,21 +116,29 @@ public final class InteropServer: Sendable {
                 user = try InteropUser.prepare()
                 let key = directory + "/dropbear_ed25519_host_key"
                 if !FileManager.default.fileExists(atPath: key) {
-                    try ProcessRunner.run([try Self.tool("dropbearconvert", package: "dropbear-bin"), "openssh", "dropbear",
-                                           keys.hostKey, key])
+                    try ProcessRunner.run([
+                        try Self.tool("dropbearconvert", package: "dropbear-bin"), "openssh", "dropbear",
+                        keys.hostKey, key,
+                    ])
                 }
-                command = [try Self.tool("dropbear", package: "dropbear-bin"), "-F", "-E", "-s", "-p", "\(host):\(port)",
-                           "-r", key, "-P", directory + "/dropbear.pid"]
+                command = [
+                    try Self.tool("dropbear", package: "dropbear-bin"), "-F", "-E", "-s", "-p", "\(host):\(port)",
+                    "-r", key, "-P", directory + "/dropbear.pid",
+                ]
             case .tinyssh:
                 user = try InteropUser.prepare()
                 let keyDirectory = directory + "/keys"
                 try TinySSHKeys.write(openSSHKey: keys.hostKey, to: keyDirectory)
-                command = [try Self.tool("tcpserver", package: "ucspi-tcp"), "-HRDl0", "-c", "1000", host, "\(port)",
-                           try Self.tool("tinysshd", package: "tinysshd"), "-v", "-x", "sftp=/usr/lib/openssh/sftp-server",
-                           keyDirectory]
+                command = [
+                    try Self.tool("tcpserver", package: "ucspi-tcp"), "-HRDl0", "-c", "1000", host, "\(port)",
+                    try Self.tool("tinysshd", package: "tinysshd"), "-v", "-x", "sftp=/usr/lib/openssh/sftp-server",
+                    keyDirectory,
+                ]
             case .asyncssh:
-                command = [try Self.python(), Self.repositoryRoot + "/Tests/Servers/asyncssh_server.py", "--host", host,
-                           "--port", "\(port)", "--host-key", keys.hostKey, "--authorized-keys", keys.authorizedKeys]
+                command = [
+                    try Self.python(), Self.repositoryRoot + "/Tests/Servers/asyncssh_server.py", "--host", host,
+                    "--port", "\(port)", "--host-key", keys.hostKey, "--authorized-keys", keys.authorizedKeys,
+                ]
             }
             let process = try ProcessRunner.spawnGuarded(command, logFile: directory + "/server-\(port).log")
             if FreePort.waitUntilListening(host: host, port: port, timeout: 15) {
@@ -136,14 +152,16 @@ public final class InteropServer: Sendable {
 
     /// The path of an installed program, or an error naming the Debian package that has it.
     private static func tool(_ name: String, package: String) throws -> String {
-        for directory in ["/usr/sbin", "/usr/bin", "/sbin", "/bin"] where FileManager.default.isExecutableFile(atPath: "\(directory)/\(name)") {
+        for directory in ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+        where FileManager.default.isExecutableFile(atPath: "\(directory)/\(name)") {
             return "\(directory)/\(name)"
         }
         throw TestSupportError("\(name) is missing: install the \(package) package (scripts/install-deps does)")
     }
 
     /// The repository's root directory.
-    public static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    public static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent()
         .deletingLastPathComponent().path
 
     /// The Python with asyncssh that `scripts/install-deps` prepared (`PSSH_TEST_VENV`, default `.build-venv`).
@@ -173,7 +191,9 @@ public enum InteropUser {
         try prepared.mutate { done in
             if done { return name }
             if getpwnam(name) == nil {
-                try ProcessRunner.run(["/usr/sbin/useradd", "--no-create-home", "--home-dir", home, "--shell", "/bin/sh", name])
+                try ProcessRunner.run([
+                    "/usr/sbin/useradd", "--no-create-home", "--home-dir", home, "--shell", "/bin/sh", name,
+                ])
             }
             // A locked account ("!" in shadow) is refused by Dropbear even for keys; "*" allows no password either.
             try ProcessRunner.run(["/usr/sbin/usermod", "-p", "*", name])
@@ -211,7 +231,8 @@ enum TinySSHKeys {
             return Array(bytes[position..<position + length])
         }
         guard try string() == Array("none".utf8) else { throw TestSupportError("\(path) is encrypted") }
-        _ = try string(); _ = try string()  // KDF name and options
+        _ = try string()
+        _ = try string()  // KDF name and options
         position += 4  // number of keys
         _ = try string()  // public key blob
         bytes = try string()  // private section

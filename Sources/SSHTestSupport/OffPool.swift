@@ -12,12 +12,15 @@ public func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) asy
 extension TestSSHServer {
     /// Starts a server (as ``TestSSHServer/init(host:extraConfig:hostKeys:namespace:)``) without blocking the
     /// caller's thread.
-    public static func start(host: String = "127.0.0.1", port: Int? = nil, extraConfig: [String] = [],
-                             hostKeys: [String]? = nil, namespace: NetworkNamespace? = nil) async throws -> TestSSHServer {
+    public static func start(
+        host: String = "127.0.0.1", port: Int? = nil, extraConfig: [String] = [],
+        hostKeys: [String]? = nil, namespace: NetworkNamespace? = nil
+    ) async throws -> TestSSHServer {
         try await offPool {
             _ = TestUser.name  // as root, creates the test account now, off the cooperative pool
-            return try TestSSHServer(host: host, port: port, extraConfig: extraConfig, hostKeys: hostKeys,
-                                     namespace: namespace)
+            return try TestSSHServer(
+                host: host, port: port, extraConfig: extraConfig, hostKeys: hostKeys,
+                namespace: namespace)
         }
     }
 

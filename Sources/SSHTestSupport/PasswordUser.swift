@@ -2,7 +2,7 @@ import Foundation
 import SSHBackend
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A throwaway local account with a random password, for password and keyboard-interactive tests.
@@ -23,8 +23,10 @@ public struct PasswordUser: Sendable {
         let password = "pw-" + String(UInt64.random(in: 0...UInt64.max), radix: 36)
         do {
             if getpwnam(name) == nil {
-                try ProcessRunner.run(["/usr/sbin/useradd", "--no-create-home", "--home-dir", "/tmp",
-                                       "--shell", "/bin/sh", name])
+                try ProcessRunner.run([
+                    "/usr/sbin/useradd", "--no-create-home", "--home-dir", "/tmp",
+                    "--shell", "/bin/sh", name,
+                ])
             }
             try ProcessRunner.run(["/usr/sbin/chpasswd"], input: "\(name):\(password)\n")
             return PasswordUser(name: name, password: password)

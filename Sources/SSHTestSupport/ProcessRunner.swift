@@ -2,7 +2,7 @@ import Foundation
 import SSHEventLoop
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Runs short helper commands (ssh-keygen, ssh-add, useradd) and spawns long-lived servers that die with us.
@@ -35,8 +35,9 @@ public enum ProcessRunner {
             try? FileManager.default.removeItem(atPath: inputPath)
         }
         if let input { try input.write(toFile: inputPath, atomically: true, encoding: .utf8) }
-        let termination = try ChildProgram.run(arguments, environment: env, stdin: input == nil ? nil : inputPath,
-                                               stdout: outputPath, stderr: outputPath)
+        let termination = try ChildProgram.run(
+            arguments, environment: env, stdin: input == nil ? nil : inputPath,
+            stdout: outputPath, stderr: outputPath)
         let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
         return (termination.status, text)
     }
@@ -57,16 +58,16 @@ public enum ProcessRunner {
         // The watchdog first closes every descriptor it inherited beyond stdio (other tests' pipes must not be
         // held open by it), then starts the server, waits for EOF on stdin (our lifeline), and kills the server.
         let script = #"""
-        for fd in /proc/$$/fd/*; do
-            fd=${fd##*/}
-            if [ "$fd" -gt 2 ] 2>/dev/null; then eval "exec $fd>&-" 2>/dev/null; fi
-        done
-        "$@" </dev/null >>"$LOGFILE" 2>&1 &
-        child=$!
-        echo "$child" >"$LOGFILE.pid"
-        read -r _
-        kill "$child" 2>/dev/null
-        """#
+            for fd in /proc/$$/fd/*; do
+                fd=${fd##*/}
+                if [ "$fd" -gt 2 ] 2>/dev/null; then eval "exec $fd>&-" 2>/dev/null; fi
+            done
+            "$@" </dev/null >>"$LOGFILE" 2>&1 &
+            child=$!
+            echo "$child" >"$LOGFILE.pid"
+            read -r _
+            kill "$child" 2>/dev/null
+            """#
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -81,8 +82,8 @@ public enum ProcessRunner {
         let cArgs = argv.map { strdup($0) } + [nil]
         let cEnv = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
-            cArgs.forEach { free($0) }
-            cEnv.forEach { free($0) }
+            for argument in cArgs { free(argument) }
+            for variable in cEnv { free(variable) }
         }
         // The calling thread may block signals (the cooperative pool's threads do); a server inheriting that mask
         // would never see the watchdog's SIGTERM (munged and slurmd do not reset it, unlike sshd).

@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A tiny tmpfs mounted on a fresh directory, for filling a disk on purpose ("No space left on device").

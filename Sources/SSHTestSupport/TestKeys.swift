@@ -65,26 +65,36 @@ public final class TestKeys: Sendable {
         encrypted = try keygen("id_encrypted", ["-t", "ed25519"], passphrase: passphrase)
         unauthorized = try keygen("id_unauthorized", ["-t", "ed25519"])
         hostKey = try keygen("ssh_host_ed25519_key", ["-t", "ed25519"])
-        otherHostKeys = (try keygen("ssh_host_other_ed25519_key", ["-t", "ed25519"]),
-                         try keygen("ssh_host_ecdsa_key", ["-t", "ecdsa", "-b", "256"]),
-                         try keygen("ssh_host_rsa_key", ["-t", "rsa", "-b", "3072"]))
+        otherHostKeys = (
+            try keygen("ssh_host_other_ed25519_key", ["-t", "ed25519"]),
+            try keygen("ssh_host_ecdsa_key", ["-t", "ecdsa", "-b", "256"]),
+            try keygen("ssh_host_rsa_key", ["-t", "rsa", "-b", "3072"])
+        )
         userCA = try keygen("user_ca", ["-t", "ed25519"])
         certified = try keygen("id_certified", ["-t", "ed25519"])
-        let principal = (getpwuid(getuid()).map { String(cString: $0.pointee.pw_name) } ?? "root")
+        let principal =
+            (getpwuid(getuid()).map { String(cString: $0.pointee.pw_name) } ?? "root")
             + ",\(PasswordUser.accountName)"
-        try ProcessRunner.run(["/usr/bin/ssh-keygen", "-q", "-s", userCA, "-I", "pssh-test-certificate",
-                               "-n", principal, "-V", "-5m:+1d", certified + ".pub"])
+        try ProcessRunner.run([
+            "/usr/bin/ssh-keygen", "-q", "-s", userCA, "-I", "pssh-test-certificate",
+            "-n", principal, "-V", "-5m:+1d", certified + ".pub",
+        ])
         certificate = certified + "-cert.pub"
         authorizedKeys = "\(base)/authorized_keys"
-        let lines = try [ed25519, ecdsa, rsa, encrypted].map { try String(contentsOfFile: $0 + ".pub", encoding: .utf8) }
+        let lines = try [ed25519, ecdsa, rsa, encrypted].map {
+            try String(contentsOfFile: $0 + ".pub", encoding: .utf8)
+        }
         try lines.joined().write(toFile: authorizedKeys, atomically: true, encoding: .utf8)
-        for path in [ed25519, ecdsa, rsa, encrypted, unauthorized, hostKey, userCA, certified, otherHostKeys.ed25519,
-                     otherHostKeys.ecdsa, otherHostKeys.rsa] { chmod(path, 0o600) }
+        for path in [
+            ed25519, ecdsa, rsa, encrypted, unauthorized, hostKey, userCA, certified, otherHostKeys.ed25519,
+            otherHostKeys.ecdsa, otherHostKeys.rsa,
+        ] { chmod(path, 0o600) }
         chmod(authorizedKeys, 0o644)
         knownHosts = "\(base)/known_hosts"
         let hostPublic = try String(contentsOfFile: hostKey + ".pub", encoding: .utf8).split(separator: " ")
-        try "127.0.0.*,[127.0.0.*]:*,10.251.*,[10.251.*]:* \(hostPublic[0]) \(hostPublic[1])\n".write(toFile: knownHosts, atomically: true,
-                                                                             encoding: .utf8)
+        try "127.0.0.*,[127.0.0.*]:*,10.251.*,[10.251.*]:* \(hostPublic[0]) \(hostPublic[1])\n".write(
+            toFile: knownHosts, atomically: true,
+            encoding: .utf8)
         sshConfig = "\(base)/ssh_config"
         try "Host *\n    UserKnownHostsFile \(knownHosts)\n    GlobalKnownHostsFile /dev/null\n"
             .write(toFile: sshConfig, atomically: true, encoding: .utf8)

@@ -3,7 +3,7 @@ import SSHBackend
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A real OpenSSH `sshd` on a loopback address and a free port, with its own host key, authorized keys and
@@ -33,13 +33,17 @@ public final class TestSSHServer: Sendable {
     /// lines override the generated `sshd_config`; `hostKeys` replaces the shared
     /// host key (``TestKeys/hostKey``) with these private key files; `namespace` runs it inside that network
     /// namespace (`host` is then one of the namespace's addresses: its link's, or its own loopback's).
-    public init(host: String = "127.0.0.1", port fixedPort: Int? = nil, extraConfig: [String] = [],
-                hostKeys: [String]? = nil, namespace: NetworkNamespace? = nil) throws {
+    public init(
+        host: String = "127.0.0.1", port fixedPort: Int? = nil, extraConfig: [String] = [],
+        hostKeys: [String]? = nil, namespace: NetworkNamespace? = nil
+    ) throws {
         guard FileManager.default.isExecutableFile(atPath: Self.sshdPath) else {
             throw TestSupportError("\(Self.sshdPath) is missing: install the openssh-server package")
         }
         let keys = TestKeys.shared
-        if getuid() == 0 { try? FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true) }
+        if getuid() == 0 {
+            try? FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true)
+        }
         var lastError: (any Error)?
         for _ in 0..<5 {
             let port = try fixedPort ?? (namespace == nil ? FreePort.find(host: host) : Int.random(in: 20000...60000))
@@ -48,35 +52,38 @@ public final class TestSSHServer: Sendable {
             // sshd keeps the first value it reads for most keywords but the last for some (MaxStartups): the
             // caller's lines go first, and ours with the same keyword are left out.
             let overridden = Set(extraConfig.compactMap { $0.split(separator: " ").first?.lowercased() })
-            let config = extraConfig + ([
-                "Port \(port)",
-                "ListenAddress \(host)",
-            ] + (hostKeys ?? [keys.hostKey]).map { "HostKey \($0)" } + [
-                "PidFile \(directory)/sshd.pid",
-                "AuthorizedKeysFile \(keys.authorizedKeys)",
-                "TrustedUserCAKeys \(keys.userCA).pub",
-                "StrictModes no",
-                "UsePAM no",
-                "PermitRootLogin yes",
-                "PubkeyAuthentication yes",
-                "PasswordAuthentication yes",
-                "KbdInteractiveAuthentication yes",
-                "MaxStartups 1000:30:1000",
-                "MaxSessions 1000",
-                "MaxAuthTries 30",
-                "UseDNS no",
-                "PrintMotd no",
-                "PrintLastLog no",
-                "LogLevel VERBOSE",
-                "Subsystem sftp internal-sftp",
-            ] as [String]).filter { !overridden.contains($0.split(separator: " ").first?.lowercased() ?? "") }
+            let config =
+                extraConfig
+                + ([
+                    "Port \(port)",
+                    "ListenAddress \(host)",
+                ] + (hostKeys ?? [keys.hostKey]).map { "HostKey \($0)" } + [
+                    "PidFile \(directory)/sshd.pid",
+                    "AuthorizedKeysFile \(keys.authorizedKeys)",
+                    "TrustedUserCAKeys \(keys.userCA).pub",
+                    "StrictModes no",
+                    "UsePAM no",
+                    "PermitRootLogin yes",
+                    "PubkeyAuthentication yes",
+                    "PasswordAuthentication yes",
+                    "KbdInteractiveAuthentication yes",
+                    "MaxStartups 1000:30:1000",
+                    "MaxSessions 1000",
+                    "MaxAuthTries 30",
+                    "UseDNS no",
+                    "PrintMotd no",
+                    "PrintLastLog no",
+                    "LogLevel VERBOSE",
+                    "Subsystem sftp internal-sftp",
+                ] as [String]).filter { !overridden.contains($0.split(separator: " ").first?.lowercased() ?? "") }
             let configPath = directory + "/sshd_config"
             try (config.joined(separator: "\n") + "\n").write(toFile: configPath, atomically: true, encoding: .utf8)
             let command = [Self.sshdPath, "-D", "-e", "-f", configPath]
             // A server started again on the same address and port gets a fresh log: the readiness line below must
             // be this one's, not its predecessor's.
             try? FileManager.default.removeItem(atPath: directory + "/sshd.log")
-            let process = try ProcessRunner.spawnGuarded(namespace?.command(command) ?? command, logFile: directory + "/sshd.log")
+            let process = try ProcessRunner.spawnGuarded(
+                namespace?.command(command) ?? command, logFile: directory + "/sshd.log")
             // sshd logs this line after listen(): from then on the kernel queues connections. (A probe connection
             // instead would take one of its MaxStartups slots, which the tests count.)
             let listening = Self.waitForLog(process, "Server listening on \(host) port \(port).", timeout: 30)
@@ -134,8 +141,8 @@ public final class TestSSHServer: Sendable {
     /// startups"), `nil` when it cannot be read.
     public var unauthenticatedConnections: Int? {
         guard let listener = process.pid,
-              let title = try? String(contentsOfFile: "/proc/\(listener)/cmdline", encoding: .utf8),
-              let range = title.range(of: "[listener] ")
+            let title = try? String(contentsOfFile: "/proc/\(listener)/cmdline", encoding: .utf8),
+            let range = title.range(of: "[listener] ")
         else { return nil }
         return Int(title[range.upperBound...].prefix { $0.isNumber })
     }
@@ -146,7 +153,8 @@ public final class TestSSHServer: Sendable {
         var found: [pid_t] = []
         var frontier = [listener]
         while let parent = frontier.popLast() {
-            let children = (try? String(contentsOfFile: "/proc/\(parent)/task/\(parent)/children", encoding: .utf8)) ?? ""
+            let children =
+                (try? String(contentsOfFile: "/proc/\(parent)/task/\(parent)/children", encoding: .utf8)) ?? ""
             for child in children.split(separator: " ").compactMap({ pid_t($0) }) {
                 found.append(child)
                 frontier.append(child)
@@ -161,9 +169,10 @@ public final class TestSSHServer: Sendable {
         auth: [SSHAuthMethod] = [.privateKeyFile(path: TestKeys.shared.ed25519)],
         connectTimeout: Duration = .seconds(10), operationTimeout: Duration = .seconds(30)
     ) -> SSHConnectionOptions {
-        SSHConnectionOptions(host: host, port: port, user: user, authMethods: auth,
-                             connectTimeout: connectTimeout, operationTimeout: operationTimeout,
-                             hostKeyPolicy: TestKeys.shared.hostKeyPolicy)
+        SSHConnectionOptions(
+            host: host, port: port, user: user, authMethods: auth,
+            connectTimeout: connectTimeout, operationTimeout: operationTimeout,
+            hostKeyPolicy: TestKeys.shared.hostKeyPolicy)
     }
 }
 
@@ -192,7 +201,9 @@ public enum FreePort {
         address.sin_port = 0
         inet_pton(AF_INET, host, &address.sin_addr)
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard bound == 0 else { throw TestSupportError("bind \(host):0 failed: errno \(errno)") }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
@@ -233,7 +244,9 @@ public final class BlackholeListener: Sendable {
         address.sin_port = 0
         inet_pton(AF_INET, host, &address.sin_addr)
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard bound == 0, listen(fd, 64) == 0 else { throw TestSupportError("blackhole listen failed") }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
@@ -249,7 +262,7 @@ public final class BlackholeListener: Sendable {
 
     deinit {
         close(fd)
-        accepted.withLock { $0.forEach { close($0) } }
+        accepted.withLock { for fd in $0 { close(fd) } }
     }
 
     /// Accepts the next connection and waits for its first bytes (an SSH client's identification line), off the
@@ -286,7 +299,9 @@ public final class TestTCPConnection: Sendable {
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         inet_pton(AF_INET, host, &address.sin_addr)
         let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard rc == 0 else {
             let code = errno
@@ -322,8 +337,9 @@ public final class TestAgent: Sendable {
         let directory = TestKeys.shared.directory + "/agent-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         socketPath = directory + "/agent.sock"
-        process = try ProcessRunner.spawnGuarded(["/usr/bin/ssh-agent", "-D", "-a", socketPath],
-                                                 logFile: directory + "/agent.log")
+        process = try ProcessRunner.spawnGuarded(
+            ["/usr/bin/ssh-agent", "-D", "-a", socketPath],
+            logFile: directory + "/agent.log")
         let deadline = Date().addingTimeInterval(30)
         while !FileManager.default.fileExists(atPath: socketPath) {
             guard Date() < deadline else { throw TestSupportError("ssh-agent did not start: \(process.log)") }
@@ -335,8 +351,10 @@ public final class TestAgent: Sendable {
                 do {
                     try ProcessRunner.run(["/usr/bin/ssh-add", key], environment: ["SSH_AUTH_SOCK": socketPath])
                     break
-                } catch let error as TestSupportError where error.description.contains("Connection refused")
-                    && Date() < deadline {
+                } catch let error as TestSupportError
+                    where error.description.contains("Connection refused")
+                    && Date() < deadline
+                {
                     usleep(20_000)
                 }
             }

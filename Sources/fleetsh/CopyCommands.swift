@@ -25,8 +25,9 @@ extension Fleetsh {
             guard FileManager.default.fileExists(atPath: source) else { usage("\(source) does not exist") }
             let (source, destination, transfer) = (self.source, self.destination, self.transfer)
             try await transfer.run(hostSet.entries(), connection: connection) { client, _, progress in
-                try await client.upload(source, to: destination, using: transfer.scp ? .scp(overwrite: true) : .sftp,
-                                        recurse: transfer.recursive, progress: progress)
+                try await client.upload(
+                    source, to: destination, using: transfer.scp ? .scp(overwrite: true) : .sftp,
+                    recurse: transfer.recursive, progress: progress)
             }
         }
     }
@@ -34,7 +35,9 @@ extension Fleetsh {
     /// `fleetsh fetch`: a remote file or tree from every host, each into a directory named after its host.
     struct Fetch: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Copy a remote file (or a tree, with -r) from every host into DIR/<host>/, over SFTP (or SCP with --scp).")
+            abstract:
+                "Copy a remote file (or a tree, with -r) from every host into DIR/<host>/, over SFTP (or SCP with --scp)."
+        )
 
         @OptionGroup var hostSet: HostOptions
         @OptionGroup var connection: ConnectionFlags
@@ -52,8 +55,9 @@ extension Fleetsh {
             try await transfer.run(hostSet.entries(), connection: connection) { client, host, progress in
                 let folder = HostFileName.path(in: directory, host: host)
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-                try await client.download(source, to: "\(folder)/\(name)", using: transfer.scp ? .scp() : .sftp,
-                                          recurse: transfer.recursive, progress: progress)
+                try await client.download(
+                    source, to: "\(folder)/\(name)", using: transfer.scp ? .scp() : .sftp,
+                    recurse: transfer.recursive, progress: progress)
             }
         }
     }
@@ -72,8 +76,10 @@ struct TransferFlags: ParsableArguments {
 
     /// Runs `body` on every host: a line per failed host on stderr (and `host: done` on stdout), the status line on a
     /// terminal (with bytes copied and the rate, from `body`'s progress handler), the contract's exit code.
-    func run(_ entries: [HostEntry], connection: ConnectionFlags,
-             _ body: @escaping @Sendable (SSHClient, String, TransferProgressHandler?) async throws -> Void) async throws -> Never {
+    func run(
+        _ entries: [HostEntry], connection: ConnectionFlags,
+        _ body: @escaping @Sendable (SSHClient, String, TransferProgressHandler?) async throws -> Void
+    ) async throws -> Never {
         let stopSignals = StopSignals()
         defer { withExtendedLifetime(stopSignals) {} }
         let terminal = Terminal()
@@ -81,19 +87,24 @@ struct TransferFlags: ParsableArguments {
         let counter = ByteCounter()
         var bytes: TransferProgressHandler?
         if terminal.statusCapable {
-            bytes = { (host: String, _: Int, update: SSHTransferProgress) in progress.copied(counter.advance(host, to: update)) }
+            bytes = { (host: String, _: Int, update: SSHTransferProgress) in
+                progress.copied(counter.advance(host, to: update))
+            }
         }
         let handler = bytes
         let ticker = terminal.statusCapable ? progress.show(on: terminal) : nil
         let names = entries.map(\.name)
         var reports: [HostReport] = []
-        try await ParallelRun.forEachHost(entries.lazy.map(\.target), backend: connection.engineChoice().backend,
-                                          config: connection.hostConfig(), concurrency: connection.concurrency()) { client in
+        try await ParallelRun.forEachHost(
+            entries.lazy.map(\.target), backend: connection.engineChoice().backend,
+            config: connection.hostConfig(), concurrency: connection.concurrency()
+        ) { client in
             progress.started(names[client.index])
             try await body(client, names[client.index], handler)
         } completed: { run in
-            var report = HostReport(host: names[run.index], exitStatus: 0, signal: nil, stdout: "", stderr: "", error: nil,
-                                    started: "", duration: 0)
+            var report = HostReport(
+                host: names[run.index], exitStatus: 0, signal: nil, stdout: "", stderr: "", error: nil,
+                started: "", duration: 0)
             if case .failure(let error) = run.result {
                 report.exitStatus = nil
                 report.error = HostReport.Failure(error)

@@ -41,7 +41,9 @@ func writeFailedHosts(_ reports: [HostReport], of hosts: [String]? = nil, to pat
     guard let path else { return }
     let succeeded = Set(reports.filter { $0.outcome == .succeeded }.map(\.host))
     let failed = (hosts ?? reports.map(\.host)).filter { !succeeded.contains($0) }
-    do { try (failed.isEmpty ? "" : NodeSet.fold(failed) + "\n").write(toFile: path, atomically: true, encoding: .utf8) } catch {
+    do {
+        try (failed.isEmpty ? "" : NodeSet.fold(failed) + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+    } catch {
         FileHandle.standardError.write(Data("fleetsh: cannot write \(path): \(error.localizedDescription)\n".utf8))
     }
 }

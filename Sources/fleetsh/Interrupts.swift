@@ -19,7 +19,9 @@ final class Interrupts: @unchecked Sendable {  // the source is only set up here
             if seen == 1 {
                 let running = progress.running.sorted()
                 let names = running.isEmpty ? "none" : NodeSet.fold(running)
-                terminal.write("fleetsh: still running on \(running.count) host(s): \(names) (Ctrl-C again to stop them)\n", error: true)
+                terminal.write(
+                    "fleetsh: still running on \(running.count) host(s): \(names) (Ctrl-C again to stop them)\n",
+                    error: true)
             } else {
                 terminal.write("fleetsh: stopping\n", error: true)
                 work.cancel()

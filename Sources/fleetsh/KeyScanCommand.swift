@@ -28,8 +28,9 @@ extension Fleetsh {
         func run() async throws {
             let entries = hostSet.entries()
             let config = connection.hostConfig()
-            let findings = try await KeyScan.scan(entries, config: config, engine: connection.engineChoice(),
-                                                  concurrency: connection.concurrency())
+            let findings = try await KeyScan.scan(
+                entries, config: config, engine: connection.engineChoice(),
+                concurrency: connection.concurrency())
             let terminal = Terminal()
             var untrusted = false
             var unreachable = false
@@ -64,10 +65,12 @@ extension Fleetsh {
                         }
                     }
                     if written > 0 {
-                        terminal.write("fleetsh: wrote \(written) of \(fresh.count) host key(s) to \(files)\n", error: true)
+                        terminal.write(
+                            "fleetsh: wrote \(written) of \(fresh.count) host key(s) to \(files)\n", error: true)
                     }
                 } else {
-                    terminal.write("fleetsh: \(fresh.count) new host key(s) not written (--accept writes them)\n", error: true)
+                    terminal.write(
+                        "fleetsh: \(fresh.count) new host key(s) not written (--accept writes them)\n", error: true)
                     untrusted = true
                 }
             }

@@ -8,7 +8,8 @@ extension Fleetsh {
         static let configuration = CommandConfiguration(
             abstract: "Merge the --json outputs of several runs (shards) into one report, with the run's exit code.")
 
-        @Flag(name: [.customShort("b"), .customLong("group")], help: "Group hosts with identical output (the default).")
+        @Flag(
+            name: [.customShort("b"), .customLong("group")], help: "Group hosts with identical output (the default).")
         var group = false
 
         @Flag(help: "Write the merged JSON lines instead.")
@@ -46,8 +47,12 @@ extension Fleetsh {
                 }
             }
             let terminal = Terminal()
-            let mode: any OutputMode = json ? JSONLinesOutput(terminal: terminal)
-                : GroupedOutput(terminal: terminal, hosts: reports.map(\.host).sorted { $0.localizedStandardCompare($1) == .orderedAscending })
+            let mode: any OutputMode =
+                json
+                ? JSONLinesOutput(terminal: terminal)
+                : GroupedOutput(
+                    terminal: terminal,
+                    hosts: reports.map(\.host).sorted { $0.localizedStandardCompare($1) == .orderedAscending })
             for report in reports { mode.hostFinished(report) }
             mode.finish(reports)
             writeFailedHosts(reports, to: failedHosts)

@@ -7,23 +7,27 @@ import SSHConfig
 
 /// The hosts of a command: `-H`, `-f`, `-x` and the shard.
 struct HostOptions: ParsableArguments {
-    @Option(name: [.customShort("H"), .customShort("w"), .customLong("host")],
-            help: "Hosts as [user@]host[:port], node sets allowed (web[01-20],db1); repeatable. -w as in pdsh and clush.")
+    @Option(
+        name: [.customShort("H"), .customShort("w"), .customLong("host")],
+        help: "Hosts as [user@]host[:port], node sets allowed (web[01-20],db1); repeatable. -w as in pdsh and clush.")
     var hosts: [String] = []
 
-    @Option(name: [.customShort("f"), .customLong("hosts-file")],
-            help: "A file of hosts, one entry or node set per line, # comments; - for stdin. Repeatable.")
+    @Option(
+        name: [.customShort("f"), .customLong("hosts-file")],
+        help: "A file of hosts, one entry or node set per line, # comments; - for stdin. Repeatable.")
     var hostsFiles: [String] = []
 
     @Option(name: [.customShort("x"), .customLong("exclude")], help: "Hosts (node sets) to leave out; repeatable.")
     var exclude: [String] = []
 
-    @Option(help: "Only this shard of the hosts: k/n (1 <= k <= n), or env (Slurm's array task, or a Kubernetes Indexed Job's index with --shard-count).")
+    @Option(
+        help:
+            "Only this shard of the hosts: k/n (1 <= k <= n), or env (Slurm's array task, or a Kubernetes Indexed Job's index with --shard-count)."
+    )
     var shard: String?
 
     @Option(help: "The number of shards, for --shard env with a Kubernetes Indexed Job.")
     var shardCount: Int?
-
 
     /// The hosts after exclusions and the shard (a bad list is a usage error).
     func entries() -> [HostEntry] {
@@ -32,7 +36,8 @@ struct HostOptions: ParsableArguments {
         do {
             entries = try HostList.resolve(sets: hosts, files: hostsFiles, exclude: exclude)
             if let shard {
-                let chosen = shard == "env"
+                let chosen =
+                    shard == "env"
                     ? try Shard.fromEnvironment(ProcessInfo.processInfo.environment, count: shardCount)
                     : try Shard(shard)
                 entries = entries.filter { chosen.contains($0.name) }
@@ -42,7 +47,8 @@ struct HostOptions: ParsableArguments {
         }
         if entries.isEmpty {
             // As pdsh and pssh: a run on nobody is a mistake (an empty file, -x removing everything, a shard).
-            var sources = hosts.map { "-H '\($0)'" } + hostsFiles.map { $0 == "-" ? "standard input" : "the file \($0)" }
+            var sources =
+                hosts.map { "-H '\($0)'" } + hostsFiles.map { $0 == "-" ? "standard input" : "the file \($0)" }
             if !exclude.isEmpty { sources.append("after -x \(exclude.joined(separator: ","))") }
             if let shard { sources.append("in shard \(shard)") }
             usage("no hosts to run on: \(sources.joined(separator: ", ")) named none")
@@ -66,22 +72,31 @@ struct ConnectionFlags: ParsableArguments {
     @Option(name: [.customShort("J"), .customLong("jump")], help: "Jump hosts, as ssh -J: [user@]host[:port],...")
     var jump: String?
 
-    @Option(name: [.customShort("F"), .customLong("config")], help: "The ssh_config file to read instead of ~/.ssh/config and /etc/ssh/ssh_config (none for none).")
+    @Option(
+        name: [.customShort("F"), .customLong("config")],
+        help: "The ssh_config file to read instead of ~/.ssh/config and /etc/ssh/ssh_config (none for none).")
     var configFile: String?
 
-    @Option(name: [.customShort("o"), .customLong("option")], help: "An ssh_config line, as ssh -o takes it (Keyword=value); repeatable.")
+    @Option(
+        name: [.customShort("o"), .customLong("option")],
+        help: "An ssh_config line, as ssh -o takes it (Keyword=value); repeatable.")
     var options: [String] = []
 
     @Option(help: "The engine: libssh (the default: it connects wherever ssh does) or libssh2.")
     var engine: String = "libssh"
 
-    @Flag(help: "Write the keys of hosts not yet known to known_hosts (StrictHostKeyChecking accept-new); changed keys are still refused.")
+    @Flag(
+        help:
+            "Write the keys of hosts not yet known to known_hosts (StrictHostKeyChecking accept-new); changed keys are still refused."
+    )
     var acceptNewHostKeys = false
 
     @Flag(help: "Do not check host keys at all (a server impersonating a host is not detected).")
     var insecureNoHostKeyCheck = false
 
-    @Option(name: [.customShort("t"), .customLong("timeout")], help: "Seconds for each connection step (0: none; default 60).")
+    @Option(
+        name: [.customShort("t"), .customLong("timeout")],
+        help: "Seconds for each connection step (0: none; default 60).")
     var timeout: Double?
 
     @Option(help: "Connection attempts per host, the first included (default 3).")
@@ -90,10 +105,11 @@ struct ConnectionFlags: ParsableArguments {
     @Option(name: [.customShort("P"), .customLong("parallel")], help: "Hosts at once.")
     var parallel: Int = 100
 
-
     /// The engine chosen (a bad name is a usage error).
     func engineChoice() -> EngineChoice {
-        guard let choice = EngineChoice(rawValue: engine) else { usage("--engine must be libssh2 or libssh, not \(engine)") }
+        guard let choice = EngineChoice(rawValue: engine) else {
+            usage("--engine must be libssh2 or libssh, not \(engine)")
+        }
         return choice
     }
 
@@ -111,11 +127,14 @@ struct ConnectionFlags: ParsableArguments {
             // One line for a key every host would miss, not one per host.
             let path = NSString(string: identity).expandingTildeInPath
             guard FileManager.default.isReadableFile(atPath: path) else {
-                usage("-i \(identity): \(FileManager.default.fileExists(atPath: path) ? "not readable" : "no such file")")
+                usage(
+                    "-i \(identity): \(FileManager.default.fileExists(atPath: path) ? "not readable" : "no such file")")
             }
             config.privateKey = .file(identity)
         }
-        if let jump { config.jumpHosts = jump.lowercased() == "none" ? [] : jump.split(separator: ",").map(String.init) }
+        if let jump {
+            config.jumpHosts = jump.lowercased() == "none" ? [] : jump.split(separator: ",").map(String.init)
+        }
         if let timeout {
             guard timeout >= 0 else { usage("--timeout must not be negative") }
             config.timeout = .milliseconds(Int64(timeout * 1000))
@@ -124,12 +143,16 @@ struct ConnectionFlags: ParsableArguments {
             guard attempts >= 1 else { usage("--attempts must be at least 1") }
             config.connectionAttempts = attempts
         }
-        if acceptNewHostKeys && insecureNoHostKeyCheck { usage("choose --accept-new-host-keys or --insecure-no-host-key-check") }
+        if acceptNewHostKeys && insecureNoHostKeyCheck {
+            usage("choose --accept-new-host-keys or --insecure-no-host-key-check")
+        }
         var source: SSHConfigSource = .default
         if let configFile {
             // As `ssh -F missing`, which refuses to run: a configuration that cannot be read is not silently none.
             if configFile != "none" && !FileManager.default.isReadableFile(atPath: configFile) {
-                usage("-F \(configFile): \(FileManager.default.fileExists(atPath: configFile) ? "not readable" : "no such file")")
+                usage(
+                    "-F \(configFile): \(FileManager.default.fileExists(atPath: configFile) ? "not readable" : "no such file")"
+                )
             }
             source = configFile == "none" ? .disabled : .file(configFile)
         }

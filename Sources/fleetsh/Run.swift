@@ -29,19 +29,24 @@ extension Fleetsh {
         @Flag(help: "Ask for a terminal (stderr then comes merged into stdout).")
         var pty = false
 
-        @Flag(name: [.customShort("I"), .customLong("send-input")], help: "Read standard input and send it to every host's command.")
+        @Flag(
+            name: [.customShort("I"), .customLong("send-input")],
+            help: "Read standard input and send it to every host's command.")
         var sendInput = false
 
         // MARK: Output
 
-        @Flag(name: [.customShort("b"), .customLong("group")], help: "Group hosts with identical output (clush -b, dshbak -c).")
+        @Flag(
+            name: [.customShort("b"), .customLong("group")],
+            help: "Group hosts with identical output (clush -b, dshbak -c).")
         var group = false
 
         @Flag(help: "A block per host as it finishes (pssh -i).")
         var blocks = false
 
-        @Flag(name: [.customShort("N"), .customLong("no-prefix")],
-              help: "Lines without the host's name in front (pdsh and clush -N).")
+        @Flag(
+            name: [.customShort("N"), .customLong("no-prefix")],
+            help: "Lines without the host's name in front (pdsh and clush -N).")
         var noPrefix = false
 
         @Flag(help: "One JSON object per host, as it finishes.")
@@ -70,8 +75,9 @@ extension Fleetsh {
                     print(Fleetsh.helpMessage(for: Run.self))
                     exitWith(0)
                 }
-                usage("unknown option '\(first)' (fleetsh help run lists the options; a command that starts with '-' "
-                    + "goes after --)")
+                usage(
+                    "unknown option '\(first)' (fleetsh help run lists the options; a command that starts with '-' "
+                        + "goes after --)")
             }
             if sendInput && hostSet.hostsFiles.contains("-") {
                 usage("-f - and -I both read standard input: give the hosts in a file or with -H")
@@ -121,11 +127,15 @@ extension Fleetsh {
                 mode = StreamOutput(terminal: terminal, prefixed: !noPrefix)
             }
             for directory in [outdir, errdir].compactMap({ $0 }) {
-                do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
+                do {
+                    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                } catch {
                     usage("cannot create \(directory): \(error.localizedDescription)")
                 }
             }
-            if outdir != nil || errdir != nil { mode = FilesOutput(inner: mode, outputDirectory: outdir, errorDirectory: errdir) }
+            if outdir != nil || errdir != nil {
+                mode = FilesOutput(inner: mode, outputDirectory: outdir, errorDirectory: errdir)
+            }
             let progress = FleetCLI.Progress(total: entries.count)
             let ticker = terminal.statusCapable && !noProgress ? progress.show(on: terminal) : nil
             let output = mode
@@ -151,7 +161,8 @@ extension Fleetsh {
                     var settings = config
                     settings.user = entry.user ?? settings.user
                     settings.port = entry.port ?? settings.port
-                    let client = try SSHClient(host: entry.host, backend: EngineChoice.libssh2.backend, config: settings)
+                    let client = try SSHClient(
+                        host: entry.host, backend: EngineChoice.libssh2.backend, config: settings)
                     print("# \(entry.name)")
                     for line in try await client.resolvedConfig()?.sshG ?? [] { print(line) }
                 }

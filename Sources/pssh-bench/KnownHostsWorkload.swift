@@ -18,7 +18,8 @@ func knownHostsWorkload(file: String, count: Int) async {
         if !check.knownTypes.isEmpty { found += 1 }
     }
     let cpu = cpuSeconds() - start
-    print("""
+    print(
+        """
         {"tool": "swift", "workload": "knownhosts", "file": "\(file)", "n": \(count), "load_cpu": \(load), \
         "cpu": \(cpu), "per_lookup_us": \(cpu / Double(count) * 1e6), "found": \(found)}
         """)

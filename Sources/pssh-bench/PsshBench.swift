@@ -9,7 +9,7 @@ import SSHBackend
 import SSHConfig
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `pssh-bench`: one workload, one engine, one JSON line of figures.
@@ -22,7 +22,9 @@ struct PsshBench: AsyncParsableCommand {
     /// What to measure.
     enum Workload: String, ExpressibleByArgument, CaseIterable {
         case fanout, stream, hold, soak, sweep, knownhosts, sshconfig
-        case uploadSFTP = "upload-sftp", downloadSFTP = "download-sftp", uploadSCP = "upload-scp"
+        case uploadSFTP = "upload-sftp"
+        case downloadSFTP = "download-sftp"
+        case uploadSCP = "upload-scp"
         case downloadSCP = "download-scp"
     }
 
@@ -99,7 +101,8 @@ func measure(_ arguments: PsshBench) async throws {
                 options: SSHConnectionOptions(
                     host: arguments.host, port: arguments.port, user: arguments.user,
                     authMethods: [.privateKeyFile(path: arguments.key)],
-                    hostKeyPolicy: SSHHostKeyPolicy(userKnownHostsFiles: [arguments.knownHosts], globalKnownHostsFiles: [])),
+                    hostKeyPolicy: SSHHostKeyPolicy(
+                        userKnownHostsFiles: [arguments.knownHosts], globalKnownHostsFiles: [])),
                 commands: arguments.commands, cycles: arguments.cycles)
             // The leak check's positive control: 64 x 77 bytes nobody frees, which LeakSanitizer must report.
             if arguments.plantLeak == 1 {
@@ -120,12 +123,15 @@ func measure(_ arguments: PsshBench) async throws {
         do {
             try await sweepWorkload(
                 backend: arguments.engine.backend,
-                config: HostConfig(user: arguments.user, privateKey: .file(arguments.key), connectionAttempts: 1,
-                                   timeout: .seconds(120), allowAgent: false, identityAuth: false,
-                                   hostKeyPolicy: SSHHostKeyPolicy(userKnownHostsFiles: [arguments.knownHosts],
-                                                                   globalKnownHostsFiles: []),
-                                   sshConfig: .disabled),
-                addresses: arguments.addresses.map { $0.split(separator: ",").map(String.init) } ?? [arguments.host], port: arguments.port,
+                config: HostConfig(
+                    user: arguments.user, privateKey: .file(arguments.key), connectionAttempts: 1,
+                    timeout: .seconds(120), allowAgent: false, identityAuth: false,
+                    hostKeyPolicy: SSHHostKeyPolicy(
+                        userKnownHostsFiles: [arguments.knownHosts],
+                        globalKnownHostsFiles: []),
+                    sshConfig: .disabled),
+                addresses: arguments.addresses.map { $0.split(separator: ",").map(String.init) } ?? [arguments.host],
+                port: arguments.port,
                 count: arguments.hosts, concurrency: arguments.concurrency)
         } catch {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
@@ -141,11 +147,12 @@ func measure(_ arguments: PsshBench) async throws {
     let count = [.fanout, .hold].contains(arguments.workload) ? arguments.hosts : 1
     let client = try ParallelSSHClient(
         hosts: Array(repeating: arguments.host, count: count), backend: backend,
-        config: HostConfig(user: arguments.user, port: arguments.port,
-                           privateKey: .file(arguments.key, passphrase: arguments.passphrase),
-                           connectionAttempts: 1, timeout: .seconds(120), allowAgent: false, identityAuth: false,
-                           hostKeyPolicy: SSHHostKeyPolicy(userKnownHostsFiles: [arguments.knownHosts], globalKnownHostsFiles: []),
-                           jumpHosts: arguments.jump.map { [$0] }, sshConfig: .disabled),
+        config: HostConfig(
+            user: arguments.user, port: arguments.port,
+            privateKey: .file(arguments.key, passphrase: arguments.passphrase),
+            connectionAttempts: 1, timeout: .seconds(120), allowAgent: false, identityAuth: false,
+            hostKeyPolicy: SSHHostKeyPolicy(userKnownHostsFiles: [arguments.knownHosts], globalKnownHostsFiles: []),
+            jumpHosts: arguments.jump.map { [$0] }, sshConfig: .disabled),
         poolSize: 10_000, maxConcurrentHandshakes: 256)
 
     /// Prints the failure for the runner and exits non-zero.
@@ -166,40 +173,44 @@ func measure(_ arguments: PsshBench) async throws {
     var succeeded = 0
     var threads = 0
     do {
-    switch arguments.workload {
-    case .fanout:
-        let output = try await client.runCommand("uname", stopOnErrors: false)
-        try await client.join(output, consumeOutput: true)
-        succeeded = output.filter { $0.exitCode == 0 }.count
-        reportFailures(output.compactMap { host in
-            host.error.map { "\($0)" } ?? (host.exitCode == 0 ? nil : "exit \(host.exitStatus.map { "\($0)" } ?? "unknown"): \(host.exitError.map { "\($0)" } ?? "")")
-        })
-    case .stream:
-        let output = try await client.runCommand(
-            "head -c \(arguments.bytes) /dev/zero | tr '\\0' 'x' | fold -w 99")
-        var lines = 0
-        for try await _ in output[0].stdout { lines += 1 }
-        try await client.join(output)
-        succeeded = lines == (arguments.bytes + 98) / 99 ? 1 : 0
-    case .hold:
-        let errors = try await client.connectAuth(stopOnErrors: false)
-        succeeded = errors.filter { $0 == nil }.count
-        try await Task.sleep(for: .seconds(2))
-        threads = threadCount()
-    case .uploadSFTP:
-        succeeded = try await client.upload(arguments.local, to: arguments.remote).filter { $0.error == nil }.count
-    case .downloadSFTP:
-        succeeded = try await client.download { _, _ in (arguments.local, arguments.remote) }
-            .filter { $0.error == nil }.count
-    case .uploadSCP:
-        succeeded = try await client.upload(arguments.local, to: arguments.remote, using: .scp(overwrite: true))
-            .filter { $0.error == nil }.count
-    case .downloadSCP:
-        succeeded = try await client.download(using: .scp()) { _, _ in (arguments.local, arguments.remote) }
-            .filter { $0.error == nil }.count
-    case .soak, .sweep, .knownhosts, .sshconfig:
-        break  // run above
-    }
+        switch arguments.workload {
+        case .fanout:
+            let output = try await client.runCommand("uname", stopOnErrors: false)
+            try await client.join(output, consumeOutput: true)
+            succeeded = output.filter { $0.exitCode == 0 }.count
+            reportFailures(
+                output.compactMap { host in
+                    host.error.map { "\($0)" }
+                        ?? (host.exitCode == 0
+                            ? nil
+                            : "exit \(host.exitStatus.map { "\($0)" } ?? "unknown"): \(host.exitError.map { "\($0)" } ?? "")")
+                })
+        case .stream:
+            let output = try await client.runCommand(
+                "head -c \(arguments.bytes) /dev/zero | tr '\\0' 'x' | fold -w 99")
+            var lines = 0
+            for try await _ in output[0].stdout { lines += 1 }
+            try await client.join(output)
+            succeeded = lines == (arguments.bytes + 98) / 99 ? 1 : 0
+        case .hold:
+            let errors = try await client.connectAuth(stopOnErrors: false)
+            succeeded = errors.filter { $0 == nil }.count
+            try await Task.sleep(for: .seconds(2))
+            threads = threadCount()
+        case .uploadSFTP:
+            succeeded = try await client.upload(arguments.local, to: arguments.remote).filter { $0.error == nil }.count
+        case .downloadSFTP:
+            succeeded = try await client.download { _, _ in (arguments.local, arguments.remote) }
+                .filter { $0.error == nil }.count
+        case .uploadSCP:
+            succeeded = try await client.upload(arguments.local, to: arguments.remote, using: .scp(overwrite: true))
+                .filter { $0.error == nil }.count
+        case .downloadSCP:
+            succeeded = try await client.download(using: .scp()) { _, _ in (arguments.local, arguments.remote) }
+                .filter { $0.error == nil }.count
+        case .soak, .sweep, .knownhosts, .sshconfig:
+            break  // run above
+        }
     } catch {
         fail(error)
     }
@@ -208,7 +219,8 @@ func measure(_ arguments: PsshBench) async throws {
     if threads == 0 { threads = threadCount() }
     await client.disconnect()
     let seconds = Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18
-    print("""
+    print(
+        """
         {"tool": "swift-\(arguments.engine.rawValue)", "workload": "\(arguments.workload.rawValue)", "n": \(count), \
         "wall": \(seconds), "cpu": \(cpu), "maxrss_kb": \(peakRSSKilobytes()), "threads": \(threads), \
         "ok": \(succeeded), "failed": \(count - succeeded)}

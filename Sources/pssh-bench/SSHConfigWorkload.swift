@@ -8,10 +8,13 @@ func sshConfigWorkload(file: String, count: Int) async {
     let start = cpuSeconds()
     var evaluated = 0
     for index in 0..<count {
-        if (try? await resolver.resolve(host: "node\(index).example.com", source: .file(file))) != nil { evaluated += 1 }
+        if (try? await resolver.resolve(host: "node\(index).example.com", source: .file(file))) != nil {
+            evaluated += 1
+        }
     }
     let cpu = cpuSeconds() - start
-    print("""
+    print(
+        """
         {"tool": "swift", "workload": "sshconfig", "file": "\(file)", "n": \(count), "cpu": \(cpu), \
         "per_host_us": \(cpu / Double(count) * 1e6), "found": \(evaluated)}
         """)

@@ -2,7 +2,7 @@ import Foundation
 import SSHBackend
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The soak run (bench/soak drives it): `commands` commands one after another on one session, then `cycles`
@@ -19,7 +19,8 @@ func soakWorkload(backend: any SSHBackend, options: SSHConnectionOptions, comman
     var samples: [[String: Int]] = []
     func sample(_ phase: String, _ done: Int) {
         samples.append(["rss_kb": residentKilobytes(), "fds": openDescriptors(), "done": done])
-        FileHandle.standardError.write(Data("\(phase) \(done): rss \(residentKilobytes()) kB, fds \(openDescriptors())\n".utf8))
+        FileHandle.standardError.write(
+            Data("\(phase) \(done): rss \(residentKilobytes()) kB, fds \(openDescriptors())\n".utf8))
     }
     // Warm-up: the loop thread, the library's one-time set-up and the allocator's first arenas are not leaks.
     for _ in 0..<2 {
@@ -43,8 +44,10 @@ func soakWorkload(backend: any SSHBackend, options: SSHConnectionOptions, comman
         if index == cycles / 2 { sample("cycles", index) }
     }
     sample("cycles", cycles)
-    let json = try JSONSerialization.data(withJSONObject: ["engine": backend.name, "commands": commands,
-                                                           "cycles": cycles, "samples": samples])
+    let json = try JSONSerialization.data(withJSONObject: [
+        "engine": backend.name, "commands": commands,
+        "cycles": cycles, "samples": samples,
+    ])
     print(String(decoding: json, as: UTF8.self))
 }
 

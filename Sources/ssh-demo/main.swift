@@ -5,14 +5,15 @@ import ParallelSSH  // the frontend, both engines and the API types, in one impo
 import SSHTestSupport
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 let engines: [any SSHBackend] = [LibSSH2Backend(), LibSSHBackend()]
 let servers = try ["127.0.0.1", "127.0.0.2", "127.0.0.3"].map { try TestSSHServer(host: $0) }
-defer { servers.forEach { $0.stop() } }
+defer { for server in servers { server.stop() } }
 let entries = servers + [servers[1]]  // one host listed twice
-let command = "set -- $SSH_CONNECTION; echo \"$(uname -sr), reached at $3 port $4\"; echo 'a line on stderr' >&2; exit 3"
+let command =
+    "set -- $SSH_CONNECTION; echo \"$(uname -sr), reached at $3 port $4\"; echo 'a line on stderr' >&2; exit 3"
 
 for engine in engines {
     print("== engine \(engine.name) \(engine.libraryVersion): \(command)")
@@ -21,9 +22,10 @@ for engine in engines {
     // test support wrote for these servers: the user's agent and ~/.ssh are left alone.
     let client = try ParallelSSHClient(
         hosts: entries.map(\.host), backend: engine,
-        config: HostConfig(privateKey: .file(TestKeys.shared.ed25519), timeout: .seconds(10), allowAgent: false,
-                           identityAuth: false, hostKeyPolicy: TestKeys.shared.hostKeyPolicy,
-                           sshConfig: .file(TestKeys.shared.sshConfig)),
+        config: HostConfig(
+            privateKey: .file(TestKeys.shared.ed25519), timeout: .seconds(10), allowAgent: false,
+            identityAuth: false, hostKeyPolicy: TestKeys.shared.hostKeyPolicy,
+            sshConfig: .file(TestKeys.shared.sshConfig)),
         hostConfig: entries.enumerated().map { index, server in
             HostConfig(port: server.port, alias: index == 3 ? "\(server.host) (again)" : nil)
         })
@@ -44,10 +46,14 @@ for engine in engines {
     defer { _ = try? ProcessRunner.run(["/bin/rm", "-rf", dir]) }
     _ = try ProcessRunner.run(["/bin/sh", "-c", "seq 100000 > \(dir)/numbers"])
     let sent = try await client.upload { _, index in ("\(dir)/numbers", "\(dir)/uploaded-\(index)") }
-    let received = try await client.download(using: .scp()) { _, index in ("\(dir)/back-\(index)", "\(dir)/uploaded-\(index)") }
+    let received = try await client.download(using: .scp()) { _, index in
+        ("\(dir)/back-\(index)", "\(dir)/uploaded-\(index)")
+    }
     for (up, down) in zip(sent, received) {
         let same = (try? ProcessRunner.run(["/usr/bin/cmp", "\(dir)/numbers", down.localPath])) != nil
-        print("[\(up.alias ?? up.host)]\tsftp -> \(up.remotePath), scp <- \(down.localPath): \(same ? "identical" : "DIFFERENT")")
+        print(
+            "[\(up.alias ?? up.host)]\tsftp -> \(up.remotePath), scp <- \(down.localPath): \(same ? "identical" : "DIFFERENT")"
+        )
     }
     await client.disconnect()
 }

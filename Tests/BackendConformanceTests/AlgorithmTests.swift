@@ -7,14 +7,16 @@ import Testing
 /// supports; a list with nothing supported fails clearly, naming what the engine has.
 @Suite("Algorithms", .timeLimit(.minutes(10)))
 struct AlgorithmTests {
-    @Test("a cipher, MAC and key exchange asked for are the ones negotiated (sshd's debug log as witness)",
-          arguments: Engine.all)
+    @Test(
+        "a cipher, MAC and key exchange asked for are the ones negotiated (sshd's debug log as witness)",
+        arguments: Engine.all)
     func preferencesNegotiated(engine: Engine) async throws {
         let server = try await TestSSHServer.start(host: "127.0.0.3", extraConfig: ["LogLevel DEBUG1"])
         defer { server.stop() }
         var options = server.options()
-        options.algorithms = SSHAlgorithms(ciphers: ["aes256-ctr"], keyExchange: ["ecdh-sha2-nistp384"],
-                                           macs: ["hmac-sha2-512"])
+        options.algorithms = SSHAlgorithms(
+            ciphers: ["aes256-ctr"], keyExchange: ["ecdh-sha2-nistp384"],
+            macs: ["hmac-sha2-512"])
         let session = try await engine.backend.connect(options)
         #expect(try await run(session, "echo ok").stdout == "ok\n")
         await session.close()
@@ -40,9 +42,12 @@ struct AlgorithmTests {
         await expectSSHError(.unsupported) { try await engine.backend.connect(options) }
     }
 
-    @Test("a server offering only chacha20-poly1305: libssh connects; libssh2 fails saying what it lacks", arguments: Engine.all)
+    @Test(
+        "a server offering only chacha20-poly1305: libssh connects; libssh2 fails saying what it lacks",
+        arguments: Engine.all)
     func serverWithOnlyChaCha(engine: Engine) async throws {
-        let server = try await TestSSHServer.start(host: "127.0.0.3", extraConfig: ["Ciphers chacha20-poly1305@openssh.com"])
+        let server = try await TestSSHServer.start(
+            host: "127.0.0.3", extraConfig: ["Ciphers chacha20-poly1305@openssh.com"])
         defer { server.stop() }
         if engine.backend.name == "libssh" {  // libssh 0.10 has chacha20-poly1305; libssh2 1.10 does not
             let session = try await engine.backend.connect(server.options())
@@ -51,8 +56,10 @@ struct AlgorithmTests {
         } else {
             let error = await expectSSHError(.handshakeFailed) { try await engine.backend.connect(server.options()) }
             // Both sides named: what the server offered (read from its KEXINIT) and what libssh2 has.
-            #expect(error?.message.contains("no common cipher: the server offers chacha20-poly1305@openssh.com; "
-                                            + "libssh2 1.10") == true, "\(error.map { "\($0)" } ?? "")")
+            #expect(
+                error?.message.contains(
+                    "no common cipher: the server offers chacha20-poly1305@openssh.com; "
+                        + "libssh2 1.10") == true, "\(error.map { "\($0)" } ?? "")")
             #expect(error?.message.contains("aes128-ctr") == true)
             #expect(error?.message.contains("libssh engine") == true)
         }

@@ -1,6 +1,7 @@
 import Foundation
 import SSHBackend
 import SSHTestSupport
+import Synchronization
 import Testing
 
 @Suite("Authentication")
@@ -8,8 +9,10 @@ struct AuthTests {
     let keys = TestKeys.shared
 
     /// Connects with `auth`, runs `whoami`, and returns its output.
-    private func whoami(_ engine: Engine, _ auth: [SSHAuthMethod], server: TestSSHServer? = nil,
-                        user: String = TestUser.name) async throws -> String {
+    private func whoami(
+        _ engine: Engine, _ auth: [SSHAuthMethod], server: TestSSHServer? = nil,
+        user: String = TestUser.name
+    ) async throws -> String {
         let target: TestSSHServer
         if let server { target = server } else { target = try await TestSSHServer.sharedStarted }
         let session = try await engine.backend.connect(target.options(user: user, auth: auth))
@@ -135,7 +138,9 @@ struct AuthTests {
             #expect(error?.attempts.first?.outcome.contains("not supported") == true, "\(String(describing: error))")
         }
         // The key alone is not authorized: the certificate is what let it in.
-        await expectSSHError(.authenticationFailed) { try await engine.connect(auth: [.privateKeyFile(path: keys.certified)]) }
+        await expectSSHError(.authenticationFailed) {
+            try await engine.connect(auth: [.privateKeyFile(path: keys.certified)])
+        }
     }
 
     @Test("a certificate file that does not exist fails as invalidKey naming it", arguments: Engine.all)
@@ -147,15 +152,17 @@ struct AuthTests {
         #expect(error?.description.contains(path) == true)
     }
 
-    @Test("password", .enabled(if: PasswordUser.shared != nil, "\(PasswordUser.unavailableReason)"),
-          arguments: Engine.all)
+    @Test(
+        "password", .enabled(if: PasswordUser.shared != nil, "\(PasswordUser.unavailableReason)"),
+        arguments: Engine.all)
     func password(engine: Engine) async throws {
         let user = try #require(try await PasswordUser.prepared)
         #expect(try await whoami(engine, [.password(user.password)], user: user.name) == user.name)
     }
 
-    @Test("wrong password fails as authenticationFailed",
-          .enabled(if: PasswordUser.shared != nil, "\(PasswordUser.unavailableReason)"), arguments: Engine.all)
+    @Test(
+        "wrong password fails as authenticationFailed",
+        .enabled(if: PasswordUser.shared != nil, "\(PasswordUser.unavailableReason)"), arguments: Engine.all)
     func wrongPassword(engine: Engine) async throws {
         let user = try #require(try await PasswordUser.prepared)
         let error = await expectSSHError(.authenticationFailed) {
@@ -164,8 +171,9 @@ struct AuthTests {
         #expect(error?.attempts.first?.method == "password")
     }
 
-    @Test("keyboard-interactive (through PAM)",
-          .enabled(if: PasswordUser.shared != nil, "\(PasswordUser.unavailableReason)"), arguments: Engine.all)
+    @Test(
+        "keyboard-interactive (through PAM)",
+        .enabled(if: PasswordUser.shared != nil, "\(PasswordUser.unavailableReason)"), arguments: Engine.all)
     func keyboardInteractive(engine: Engine) async throws {
         let user = try #require(try await PasswordUser.prepared)
         let server = try await TestSSHServer.start(extraConfig: ["UsePAM yes"])
@@ -192,5 +200,3 @@ final class PromptLog: Sendable {
     func append(_ prompt: String) { prompts.withLock { $0.append(prompt) } }
     var all: [String] { prompts.withLock { $0 } }
 }
-
-import Synchronization

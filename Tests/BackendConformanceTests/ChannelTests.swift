@@ -108,7 +108,9 @@ struct ChannelTests {
         await session.close()
     }
 
-    @Test("closing a running command: its exit status fails at once, without waiting for the command", arguments: Engine.all)
+    @Test(
+        "closing a running command: its exit status fails at once, without waiting for the command",
+        arguments: Engine.all)
     func exitStatusAfterClose(engine: Engine) async throws {
         let session = try await engine.connect()
         let channel = try await session.exec("sleep 30")

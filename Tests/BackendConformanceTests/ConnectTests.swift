@@ -9,8 +9,9 @@ struct ConnectTests {
     @Test("a refused port fails as connectionRefused naming host and port", arguments: Engine.all)
     func refused(engine: Engine) async throws {
         let port = try FreePort.find(host: "127.0.0.1")
-        let options = SSHConnectionOptions(host: "127.0.0.1", port: port, authMethods: [.password("x")],
-                                           hostKeyPolicy: TestKeys.shared.hostKeyPolicy)
+        let options = SSHConnectionOptions(
+            host: "127.0.0.1", port: port, authMethods: [.password("x")],
+            hostKeyPolicy: TestKeys.shared.hostKeyPolicy)
         let error = await expectSSHError(.connectionRefused) { try await engine.backend.connect(options) }
         #expect(error?.host == "127.0.0.1")
         #expect(error?.port == port)
@@ -18,20 +19,24 @@ struct ConnectTests {
 
     @Test("an unresolvable name fails as unknownHost", arguments: Engine.all)
     func unknownHost(engine: Engine) async throws {
-        let options = SSHConnectionOptions(host: "no-such-host.invalid", authMethods: [.password("x")],
-                                           hostKeyPolicy: TestKeys.shared.hostKeyPolicy)
+        let options = SSHConnectionOptions(
+            host: "no-such-host.invalid", authMethods: [.password("x")],
+            hostKeyPolicy: TestKeys.shared.hostKeyPolicy)
         let error = await expectSSHError(.unknownHost) { try await engine.backend.connect(options) }
         #expect(error?.host == "no-such-host.invalid")
     }
 
-    @Test("a server that never sends a banner fails at its connect deadline, exactly (virtual time)", arguments: Engine.all)
+    @Test(
+        "a server that never sends a banner fails at its connect deadline, exactly (virtual time)",
+        arguments: Engine.all)
     func silentServer(engine: Engine) async throws {
         let blackhole = try BlackholeListener()
         let clock = ManualClock()
         let backend = engine.onClock(clock)
-        let options = SSHConnectionOptions(host: blackhole.host, port: blackhole.port, authMethods: [.password("x")],
-                                           connectTimeout: .milliseconds(800), operationTimeout: .seconds(30),
-                                           hostKeyPolicy: TestKeys.shared.hostKeyPolicy)
+        let options = SSHConnectionOptions(
+            host: blackhole.host, port: blackhole.port, authMethods: [.password("x")],
+            connectTimeout: .milliseconds(800), operationTimeout: .seconds(30),
+            hostKeyPolicy: TestKeys.shared.hostKeyPolicy)
         let connect = Task { try await backend.connect(options) }
         // The client sent its identification: it is waiting for the server's.
         #expect(try await blackhole.acceptClientHello().hasPrefix("SSH-2.0-"))
@@ -43,14 +48,17 @@ struct ConnectTests {
         #expect(error?.message.contains("0.8 seconds") == true, "\(error.map { "\($0)" } ?? "")")
     }
 
-    @Test("cancelling a connect that waits for a banner ends it, with no deadline to end it otherwise", arguments: Engine.all)
+    @Test(
+        "cancelling a connect that waits for a banner ends it, with no deadline to end it otherwise",
+        arguments: Engine.all)
     func cancelConnect(engine: Engine) async throws {
         let blackhole = try BlackholeListener()
         // Time stands still: only the cancellation can end this connect.
         let backend = engine.onClock(ManualClock())
-        let options = SSHConnectionOptions(host: blackhole.host, port: blackhole.port, authMethods: [.password("x")],
-                                           connectTimeout: .seconds(60), operationTimeout: .seconds(60),
-                                           hostKeyPolicy: TestKeys.shared.hostKeyPolicy)
+        let options = SSHConnectionOptions(
+            host: blackhole.host, port: blackhole.port, authMethods: [.password("x")],
+            connectTimeout: .seconds(60), operationTimeout: .seconds(60),
+            hostKeyPolicy: TestKeys.shared.hostKeyPolicy)
         let task = Task { try await backend.connect(options) }
         try await blackhole.acceptClientHello()
         task.cancel()
@@ -74,7 +82,7 @@ struct ConnectTests {
     func severalAddresses(engine: Engine) async throws {
         var servers: [TestSSHServer] = []
         for host in ["127.0.0.2", "127.0.0.3"] { servers.append(try await TestSSHServer.start(host: host)) }
-        defer { servers.forEach { $0.stop() } }
+        defer { for server in servers { server.stop() } }
         for server in servers {
             let session = try await engine.connect(to: server)
             let result = try await run(session, "echo $SSH_CONNECTION")
@@ -107,8 +115,9 @@ struct ConnectTests {
         await quiet.close()
     }
 
-    @Test("a peer that stops answering is given up at ServerAliveInterval x (CountMax + 1), exactly (virtual time)",
-          arguments: Engine.all)
+    @Test(
+        "a peer that stops answering is given up at ServerAliveInterval x (CountMax + 1), exactly (virtual time)",
+        arguments: Engine.all)
     func deadPeer(engine: Engine) async throws {
         let server = try await TestSSHServer.start(host: "127.0.0.2")
         defer { server.stop() }
@@ -132,8 +141,9 @@ struct ConnectTests {
         await session.close()
     }
 
-    @Test("a server past MaxStartups turns the connection away before its banner: closedBeforeBanner naming the host",
-          arguments: Engine.all)
+    @Test(
+        "a server past MaxStartups turns the connection away before its banner: closedBeforeBanner naming the host",
+        arguments: Engine.all)
     func turnedAwayBeforeBanner(engine: Engine) async throws {
         // Two connections that never send a byte hold both of sshd's unauthenticated slots ("MaxStartups 2:100:2":
         // past two, every new connection is dropped at once).
@@ -148,7 +158,7 @@ struct ConnectTests {
         #expect(error?.host == server.host && error?.port == server.port)
         #expect(error?.message.contains("MaxStartups") == true, "\(error.map { "\($0)" } ?? "")")
         #expect(server.log.contains("past MaxStartups"), "sshd says it dropped the connection")
-        holders.forEach { $0.close() }
+        for holder in holders { holder.close() }
         try await waitUntil("the slots freed") { server.unauthenticatedConnections == 0 }
         let session = try await engine.backend.connect(server.options())
         #expect(try await run(session, "echo in").stdout == "in\n")

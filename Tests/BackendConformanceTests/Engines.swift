@@ -37,8 +37,10 @@ struct Engine: Sendable, CustomTestStringConvertible {
 }
 
 /// Runs `command` and returns its stdout, stderr and exit status, reading both streams concurrently.
-func run(_ session: any SSHSession, _ command: String, pty: SSHPTYRequest? = nil,
-         environment: [String: String] = [:]) async throws -> (stdout: String, stderr: String, exit: SSHExitStatus) {
+func run(
+    _ session: any SSHSession, _ command: String, pty: SSHPTYRequest? = nil,
+    environment: [String: String] = [:]
+) async throws -> (stdout: String, stderr: String, exit: SSHExitStatus) {
     let channel = try await session.exec(command, pty: pty, environment: environment)
     async let out = channel.stdout.collect()
     async let err = channel.stderr.collect()

@@ -52,8 +52,9 @@ struct ExecTests {
     @Test("a PTY with the requested terminal type and size", arguments: Engine.all)
     func pty(engine: Engine) async throws {
         let session = try await engine.connect()
-        let result = try await run(session, "tty; echo $TERM; stty size; echo err >&2",
-                                   pty: SSHPTYRequest(term: "xterm-256color", columns: 132, rows: 43))
+        let result = try await run(
+            session, "tty; echo $TERM; stty size; echo err >&2",
+            pty: SSHPTYRequest(term: "xterm-256color", columns: 132, rows: 43))
         let lines = result.stdout.split(whereSeparator: \.isNewline).map(String.init)
         #expect(lines.first?.hasPrefix("/dev/pts/") == true)
         #expect(lines.contains("xterm-256color"))
@@ -72,26 +73,30 @@ struct ExecTests {
         await session.close()
     }
 
-    @Test("environment variables reach the command where AcceptEnv lets them; refused ones are noted, never fatal",
-          arguments: Engine.all)
+    @Test(
+        "environment variables reach the command where AcceptEnv lets them; refused ones are noted, never fatal",
+        arguments: Engine.all)
     func environment(engine: Engine) async throws {
         let server = try await TestSSHServer.start(extraConfig: ["AcceptEnv PSSH_*"])
         defer { server.stop() }
         let session = try await engine.connect(to: server)
-        let channel = try await session.exec("echo \"$PSSH_ONE|$PSSH_TWO|${LANG-unset}\"",
-                                             environment: ["PSSH_ONE": "first value", "PSSH_TWO": "ünïcödé", "LANG": "C.UTF-8"])
+        let channel = try await session.exec(
+            "echo \"$PSSH_ONE|$PSSH_TWO|${LANG-unset}\"",
+            environment: ["PSSH_ONE": "first value", "PSSH_TWO": "ünïcödé", "LANG": "C.UTF-8"])
         #expect(String(decoding: try await channel.stdout.collect(), as: UTF8.self) == "first value|ünïcödé|unset\n")
         #expect(try await channel.exitStatus().code == 0)
         #expect(channel.refusedRequests.environment == ["LANG"], "\(channel.refusedRequests)")
         await session.close()
     }
 
-    @Test("a server without AcceptEnv (upstream's default): every variable refused, the command runs, as ssh runs it",
-          arguments: Engine.all)
+    @Test(
+        "a server without AcceptEnv (upstream's default): every variable refused, the command runs, as ssh runs it",
+        arguments: Engine.all)
     func environmentRefused(engine: Engine) async throws {
         let session = try await engine.connect()
-        let channel = try await session.exec("echo \"ran ${LANG-unset} ${LC_TIME-unset}\"; tty",
-                                             pty: SSHPTYRequest(), environment: ["LANG": "C.UTF-8", "LC_TIME": "C.UTF-8"])
+        let channel = try await session.exec(
+            "echo \"ran ${LANG-unset} ${LC_TIME-unset}\"; tty",
+            pty: SSHPTYRequest(), environment: ["LANG": "C.UTF-8", "LC_TIME": "C.UTF-8"])
         let output = String(decoding: try await channel.stdout.collect(), as: UTF8.self)
         #expect(output.hasPrefix("ran unset unset\r\n/dev/pts/"), "\(output)")
         #expect(channel.refusedRequests.environment == ["LANG", "LC_TIME"] && !channel.refusedRequests.pty)

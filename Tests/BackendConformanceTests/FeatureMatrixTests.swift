@@ -34,14 +34,18 @@ struct FeatureMatrixTests {
         }
     }
 
-    @Test("the engine columns are the engines' declared capabilities",
-          arguments: [(1, LibSSH2Backend.declaredCapabilities, "libssh2"), (2, LibSSHBackend.declaredCapabilities, "libssh")])
+    @Test(
+        "the engine columns are the engines' declared capabilities",
+        arguments: [
+            (1, LibSSH2Backend.declaredCapabilities, "libssh2"), (2, LibSSHBackend.declaredCapabilities, "libssh"),
+        ])
     func engineColumns(column: Int, declared: Set<SSHCapability>, engine: String) throws {
         let rows = try Self.rows()
         for capability in SSHCapability.all {
             let cell = rows[capability.name]?[column]
-            #expect(cell == (declared.contains(capability) ? "yes" : "no"),
-                    "\(engine) column says \(cell ?? "nothing") for \(capability.name)")
+            #expect(
+                cell == (declared.contains(capability) ? "yes" : "no"),
+                "\(engine) column says \(cell ?? "nothing") for \(capability.name)")
         }
     }
 

@@ -14,8 +14,14 @@ struct HandshakeFailureTests {
         ("reset", .closedBeforeBanner, "closed the connection before sending anything"),
         ("garbage-close", .handshakeFailed, "sent 'HTTP/1.1 400 Bad Request' instead of an SSH identification"),
         ("garbage-silence", .handshakeFailed, "sent 'HTTP/1.1 400 Bad Request' instead of an SSH identification"),
-        ("banner-close", .handshakeFailed, "sent its identification 'SSH-2.0-NotQuite_1.0', then closed the connection"),
-        ("banner-silence", .timeout, "sent its identification 'SSH-2.0-NotQuite_1.0' but the key exchange did not follow"),
+        (
+            "banner-close", .handshakeFailed,
+            "sent its identification 'SSH-2.0-NotQuite_1.0', then closed the connection"
+        ),
+        (
+            "banner-silence", .timeout,
+            "sent its identification 'SSH-2.0-NotQuite_1.0' but the key exchange did not follow"
+        ),
         ("ssh1", .handshakeFailed, "speaks SSH protocol 1.5 ('SSH-1.5-OldServer_1.0'); only SSH 2 is supported"),
     ]
 
@@ -27,14 +33,17 @@ struct HandshakeFailureTests {
             let logs = try scratchDirectory("not-ssh")
             defer { try? FileManager.default.removeItem(atPath: logs) }
             let server = try ProcessRunner.spawnGuarded(
-                ["/usr/bin/python3", InteropServer.repositoryRoot + "/Tests/Servers/not_ssh.py", "--host", host,
-                 "--port", "\(port)", "--mode", situation.mode],
+                [
+                    "/usr/bin/python3", InteropServer.repositoryRoot + "/Tests/Servers/not_ssh.py", "--host", host,
+                    "--port", "\(port)", "--mode", situation.mode,
+                ],
                 logFile: logs + "/server.log")
             defer { server.stop() }
             try await waitUntil("the server listening") { server.log.contains("listening") }
-            var options = SSHConnectionOptions(host: host, port: port, authMethods: [.password("unused")],
-                                               connectTimeout: .seconds(2), operationTimeout: .seconds(2),
-                                               hostKeyPolicy: TestKeys.shared.hostKeyPolicy)
+            var options = SSHConnectionOptions(
+                host: host, port: port, authMethods: [.password("unused")],
+                connectTimeout: .seconds(2), operationTimeout: .seconds(2),
+                hostKeyPolicy: TestKeys.shared.hostKeyPolicy)
             options.keepaliveInterval = nil
             var code = situation.code
             var says = situation.says

@@ -1,6 +1,7 @@
 import Foundation
 import SSHBackend
 import SSHTestSupport
+import Synchronization
 import Testing
 
 /// Host-key verification against real sshd, with OpenSSH's `ssh` and `ssh-keygen` as the oracles.
@@ -13,14 +14,19 @@ struct HostKeyTests {
         return "\(parts[0]) \(parts[1])"
     }
 
-    private func policy(_ mode: SSHHostKeyPolicy.Mode, _ file: String, hashed: Bool = false,
-                        alias: String? = nil) -> SSHHostKeyPolicy {
-        SSHHostKeyPolicy(mode: mode, userKnownHostsFiles: [file], globalKnownHostsFiles: [], hostKeyAlias: alias,
-                         hashKnownHosts: hashed)
+    private func policy(
+        _ mode: SSHHostKeyPolicy.Mode, _ file: String, hashed: Bool = false,
+        alias: String? = nil
+    ) -> SSHHostKeyPolicy {
+        SSHHostKeyPolicy(
+            mode: mode, userKnownHostsFiles: [file], globalKnownHostsFiles: [], hostKeyAlias: alias,
+            hashKnownHosts: hashed)
     }
 
-    private func options(_ server: TestSSHServer, _ policy: SSHHostKeyPolicy,
-                         auth: [SSHAuthMethod] = [.privateKeyFile(path: TestKeys.shared.ed25519)]) -> SSHConnectionOptions {
+    private func options(
+        _ server: TestSSHServer, _ policy: SSHHostKeyPolicy,
+        auth: [SSHAuthMethod] = [.privateKeyFile(path: TestKeys.shared.ed25519)]
+    ) -> SSHConnectionOptions {
         var options = server.options(auth: auth)
         options.hostKeyPolicy = policy
         return options
@@ -28,10 +34,12 @@ struct HostKeyTests {
 
     /// Whether OpenSSH's `ssh` connects under `mode` with `file` as its only known-hosts file.
     private func sshConnects(_ server: TestSSHServer, mode: String, file: String) -> Bool {
-        let arguments = ["/usr/bin/ssh", "-F", "none", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=\(mode)",
-                         "-o", "UserKnownHostsFile=\(file)", "-o", "GlobalKnownHostsFile=/dev/null", "-o", "IdentitiesOnly=yes",
-                         "-o", "ConnectTimeout=10", "-i", TestKeys.shared.ed25519, "-p", String(server.port),
-                         "\(TestUser.name)@\(server.host)", "true"]
+        let arguments = [
+            "/usr/bin/ssh", "-F", "none", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=\(mode)",
+            "-o", "UserKnownHostsFile=\(file)", "-o", "GlobalKnownHostsFile=/dev/null", "-o", "IdentitiesOnly=yes",
+            "-o", "ConnectTimeout=10", "-i", TestKeys.shared.ed25519, "-p", String(server.port),
+            "\(TestUser.name)@\(server.host)", "true",
+        ]
         return (try? ProcessRunner.run(arguments)) != nil
     }
 
@@ -53,8 +61,9 @@ struct HostKeyTests {
         ]
     }
 
-    @Test("connect or refuse as OpenSSH's ssh does, for every mode (yes, accept-new, no, ask) and known-hosts situation",
-          arguments: Engine.all)
+    @Test(
+        "connect or refuse as OpenSSH's ssh does, for every mode (yes, accept-new, no, ask) and known-hosts situation",
+        arguments: Engine.all)
     func decisionsMatchOpenSSH(engine: Engine) async throws {
         let server = try await TestSSHServer.sharedStarted
         let dir = try scratchDirectory("hk")
@@ -63,8 +72,10 @@ struct HostKeyTests {
         for (index, scenario) in try Self.scenarios(port: server.port).enumerated() {
             // `ask` under BatchMode has nobody to ask: a prompter that refuses is the same.
             let refusing = SSHHostKeyPrompter { $0.map { _ in false } }
-            for (mode, sshMode) in [(SSHHostKeyPolicy.Mode.strict, "yes"), (.acceptNew, "accept-new"), (.off, "no"),
-                                    (.ask(refusing), "ask")] {
+            for (mode, sshMode) in [
+                (SSHHostKeyPolicy.Mode.strict, "yes"), (.acceptNew, "accept-new"), (.off, "no"),
+                (.ask(refusing), "ask"),
+            ] {
                 let theirs = "\(dir)/ssh-\(index)-\(sshMode)"
                 let ours = "\(dir)/ours-\(index)-\(sshMode)"
                 try scenario.text.write(toFile: theirs, atomically: true, encoding: .utf8)
@@ -79,10 +90,15 @@ struct HostKeyTests {
                 } catch {
                     failure = "\(error)"
                 }
-                #expect(connected == expected, "\(scenario.name), StrictHostKeyChecking=\(sshMode): ssh \(expected ? "connects" : "refuses"); we \(connected ? "connect" : "refuse: \(failure)")")
+                #expect(
+                    connected == expected,
+                    "\(scenario.name), StrictHostKeyChecking=\(sshMode): ssh \(expected ? "connects" : "refuses"); we \(connected ? "connect" : "refuse: \(failure)")"
+                )
                 // What each appended (accept-new and off add an unknown host's key): the same entries.
-                let theirLines = Set(try String(contentsOfFile: theirs, encoding: .utf8).split(separator: "\n").map(String.init))
-                let ourLines = Set(try String(contentsOfFile: ours, encoding: .utf8).split(separator: "\n").map(String.init))
+                let theirLines = Set(
+                    try String(contentsOfFile: theirs, encoding: .utf8).split(separator: "\n").map(String.init))
+                let ourLines = Set(
+                    try String(contentsOfFile: ours, encoding: .utf8).split(separator: "\n").map(String.init))
                 #expect(theirLines == ourLines, "\(scenario.name), \(sshMode): the known-hosts files differ")
                 compared += 1
             }
@@ -111,7 +127,8 @@ struct HostKeyTests {
         }
         #expect(changed?.message.contains("\(dir)/changed:2") == true, "\(changed.map { "\($0)" } ?? "")")
         #expect(changed?.message.contains(String(fingerprint)) == true)
-        try "[127.0.0.1]:\(server.port) \(Self.publicKey(TestKeys.shared.hostKey))\n@revoked * \(Self.publicKey(TestKeys.shared.hostKey))\n"
+        try
+            "[127.0.0.1]:\(server.port) \(Self.publicKey(TestKeys.shared.hostKey))\n@revoked * \(Self.publicKey(TestKeys.shared.hostKey))\n"
             .write(toFile: "\(dir)/revoked", atomically: true, encoding: .utf8)
         let revoked = await expectSSHError(.hostKeyRevoked) {
             try await engine.backend.connect(options(server, policy(.acceptNew, "\(dir)/revoked")))
@@ -119,8 +136,9 @@ struct HostKeyTests {
         #expect(revoked?.message.contains("\(dir)/revoked:2") == true)
     }
 
-    @Test("a changed key gets no password: refused before authentication, or with checking off, password dropped",
-          .enabled(if: PasswordUser.shared != nil, "\(PasswordUser.unavailableReason)"), arguments: Engine.all)
+    @Test(
+        "a changed key gets no password: refused before authentication, or with checking off, password dropped",
+        .enabled(if: PasswordUser.shared != nil, "\(PasswordUser.unavailableReason)"), arguments: Engine.all)
     func changedKeyGetsNoPassword(engine: Engine) async throws {
         let user = try #require(try await PasswordUser.prepared)
         let server = try await TestSSHServer.start(host: "127.0.0.2")
@@ -151,8 +169,9 @@ struct HostKeyTests {
         try await waitUntil("sshd logging the wrong password") { server.log.contains("Failed password") }
     }
 
-    @Test("accept-new for 200 connections at once: each name written once, hashed, found by ssh-keygen -F; then all known",
-          arguments: Engine.all)
+    @Test(
+        "accept-new for 200 connections at once: each name written once, hashed, found by ssh-keygen -F; then all known",
+        arguments: Engine.all)
     func acceptNewConcurrently(engine: Engine) async throws {
         try await Exclusive.run { try await acceptNewConcurrentlyAlone(engine: engine) }
     }
@@ -167,7 +186,8 @@ struct HostKeyTests {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for name in names {
                 group.addTask {
-                    let session = try await engine.backend.connect(options(server, policy(.acceptNew, file, hashed: true, alias: name)))
+                    let session = try await engine.backend.connect(
+                        options(server, policy(.acceptNew, file, hashed: true, alias: name)))
                     await session.close()
                 }
             }
@@ -187,8 +207,9 @@ struct HostKeyTests {
         }
     }
 
-    @Test("both engines negotiate the same key type against a server with ed25519, ECDSA and RSA keys",
-          arguments: Engine.all)
+    @Test(
+        "both engines negotiate the same key type against a server with ed25519, ECDSA and RSA keys",
+        arguments: Engine.all)
     func sameKeyType(engine: Engine) async throws {
         let keys = TestKeys.shared.otherHostKeys
         let server = try await TestSSHServer.start(host: "127.0.0.3", hostKeys: [keys.ecdsa, keys.rsa, keys.ed25519])
@@ -204,11 +225,13 @@ struct HostKeyTests {
         }
         #expect(try String(contentsOfFile: "\(dir)/ssh-new", encoding: .utf8).contains(" ssh-ed25519 "))
         // Only the ECDSA key known: both offer ECDSA first and pass.
-        try "[127.0.0.3]:\(server.port) \(Self.publicKey(keys.ecdsa))\n".write(toFile: "\(dir)/ecdsa", atomically: true, encoding: .utf8)
+        try "[127.0.0.3]:\(server.port) \(Self.publicKey(keys.ecdsa))\n".write(
+            toFile: "\(dir)/ecdsa", atomically: true, encoding: .utf8)
         let ecdsa = try await engine.backend.connect(options(server, policy(.strict, "\(dir)/ecdsa")))
         await ecdsa.close()
         // Only the RSA key known: libssh negotiates rsa-sha2 and passes; libssh2 1.10 cannot, and says so.
-        try "[127.0.0.3]:\(server.port) \(Self.publicKey(keys.rsa))\n".write(toFile: "\(dir)/rsa", atomically: true, encoding: .utf8)
+        try "[127.0.0.3]:\(server.port) \(Self.publicKey(keys.rsa))\n".write(
+            toFile: "\(dir)/rsa", atomically: true, encoding: .utf8)
         if engine.backend.name == "libssh" {
             let rsa = try await engine.backend.connect(options(server, policy(.strict, "\(dir)/rsa")))
             await rsa.close()
@@ -220,8 +243,9 @@ struct HostKeyTests {
         }
     }
 
-    @Test("ask: new hosts reach the prompter in one batch; its answers decide, and accepted keys are written",
-          arguments: Engine.all)
+    @Test(
+        "ask: new hosts reach the prompter in one batch; its answers decide, and accepted keys are written",
+        arguments: Engine.all)
     func askInBatches(engine: Engine) async throws {
         let server = try await TestSSHServer.sharedStarted
         let dir = try scratchDirectory("hk")
@@ -261,5 +285,3 @@ final class HostKeyPromptLog: Sendable {
     func record(_ batch: [SSHHostKeyQuestion]) { batches.withLock { $0.append(batch) } }
     var count: Int { batches.withLock { $0.count } }
 }
-
-import Synchronization

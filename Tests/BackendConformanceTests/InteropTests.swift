@@ -59,8 +59,9 @@ struct InteropTests {
         guard let session = try await Self.connect(kind, engine) else { return }
         defer { Task { await session.close() } }
         if let reason = try await Self.ptyUnusable(kind) { try Test.cancel(Comment(rawValue: reason)) }
-        let result = try await run(session, "tty; echo $TERM; stty size",
-                                   pty: SSHPTYRequest(term: "xterm-256color", columns: 132, rows: 43))
+        let result = try await run(
+            session, "tty; echo $TERM; stty size",
+            pty: SSHPTYRequest(term: "xterm-256color", columns: 132, rows: 43))
         let lines = result.stdout.split(whereSeparator: \.isNewline).map(String.init)
         #expect(lines.first?.hasPrefix("/dev/pts/") == true, "\(lines)")
         #expect(lines.contains("xterm-256color"))
@@ -103,15 +104,17 @@ struct InteropTests {
         for transfer in TransferProtocol.all {
             try await transfer.upload(try await connections.next(), "\(dir)/local", "\(dir)/remote-\(transfer.name)")
             #expect(try await filesEqual("\(dir)/local", "\(dir)/remote-\(transfer.name)"), "\(transfer.name) upload")
-            try await transfer.download(try await connections.next(), "\(dir)/remote-\(transfer.name)",
-                                        "\(dir)/back-\(transfer.name)")
+            try await transfer.download(
+                try await connections.next(), "\(dir)/remote-\(transfer.name)",
+                "\(dir)/back-\(transfer.name)")
             #expect(try await filesEqual("\(dir)/local", "\(dir)/back-\(transfer.name)"), "\(transfer.name) download")
         }
         await connections.close()
     }
 
-    @Test("every case in sequence on one connection, as users run them: stderr and exit 3, cat with EOF, 10 MB, a PTY, then SFTP and SCP",
-          arguments: cases)
+    @Test(
+        "every case in sequence on one connection, as users run them: stderr and exit 3, cat with EOF, 10 MB, a PTY, then SFTP and SCP",
+        arguments: cases)
     func sequenceOnOneConnection(kind: InteropServer.Kind, engine: Engine) async throws {
         guard let connections = try await Connections(kind, engine) else { return }
         let first = try await run(try await connections.next(), "echo out; echo err >&2; exit 3")
@@ -143,8 +146,9 @@ struct InteropTests {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
         let text = try String(contentsOf: root.appendingPathComponent("docs/feature-matrix.md"), encoding: .utf8)
-        let section = try #require(text.components(separatedBy: "## Servers").dropFirst().first?
-            .components(separatedBy: "\n## ").first)
+        let section = try #require(
+            text.components(separatedBy: "## Servers").dropFirst().first?
+                .components(separatedBy: "\n## ").first)
         let rows = section.split(separator: "\n").filter { $0.hasPrefix("| ") && !$0.hasPrefix("| Server") }
             .map { $0.split(separator: "|").first?.trimmingCharacters(in: .whitespaces) ?? "" }
         #expect(rows == InteropServer.Kind.allCases.map(\.rawValue))
@@ -190,8 +194,9 @@ struct InteropTests {
         }
         let error = await expectSSHError(.handshakeFailed) { try await engine.backend.connect(server.options()) }
         let message = error?.message ?? ""
-        #expect(message.contains("no common cipher: the server offers chacha20-poly1305@openssh.com; libssh2 1.10"),
-                "\(message)")
+        #expect(
+            message.contains("no common cipher: the server offers chacha20-poly1305@openssh.com; libssh2 1.10"),
+            "\(message)")
         #expect(message.contains("aes256-ctr"))
         #expect(message.contains("use the libssh engine"))
         return nil
@@ -204,9 +209,11 @@ struct InteropTests {
         guard kind == .tinyssh else { return nil }
         let server = try await InteropServer.shared(kind)
         let (status, output) = try await offPool {
-            try ProcessRunner.outcome(["/usr/bin/ssh", "-F", TestKeys.shared.sshConfig, "-i", TestKeys.shared.ed25519,
-                                       "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-tt", "-p", "\(server.port)",
-                                       "\(server.user)@\(server.host)", "tty"])
+            try ProcessRunner.outcome([
+                "/usr/bin/ssh", "-F", TestKeys.shared.sshConfig, "-i", TestKeys.shared.ed25519,
+                "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-tt", "-p", "\(server.port)",
+                "\(server.user)@\(server.host)", "tty",
+            ])
         }
         if status == 0 && output.contains("/dev/pts/") { return nil }
         return "\(kind)'s PTY fails here for OpenSSH's own ssh -tt too (exit \(status): \(output.prefix(200)))"

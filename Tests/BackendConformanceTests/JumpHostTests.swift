@@ -1,6 +1,6 @@
 import Foundation
-import SSHFileTransfer
 import SSHBackend
+import SSHFileTransfer
 import SSHTestSupport
 import Testing
 
@@ -8,11 +8,15 @@ import Testing
 /// the jump host's session, pumped through a socket pair, on both engines.
 @Suite("Jump hosts", .timeLimit(.minutes(10)))
 struct JumpHostTests {
-    @Test("through one jump host: commands and output, the jump's sshd opened the tunnel, both host keys checked",
-          arguments: Engine.all)
+    @Test(
+        "through one jump host: commands and output, the jump's sshd opened the tunnel, both host keys checked",
+        arguments: Engine.all)
     func oneHop(engine: Engine) async throws {
         let (jump, target, session) = try await Self.throughJump(engine, jumpConfig: ["LogLevel DEBUG1"])
-        defer { jump.stop(); target.stop() }
+        defer {
+            jump.stop()
+            target.stop()
+        }
         let result = try await run(session, "set -- $SSH_CONNECTION; echo $3 $4; head -c 3000000 /dev/zero | wc -c")
         #expect(result.stdout == "\(target.host) \(target.port)\n3000000\n")
         await session.close()
@@ -21,7 +25,8 @@ struct JumpHostTests {
 
     /// A jump sshd on 127.0.0.2, a target on 127.0.0.3, and a session to the target through the jump.
     static func throughJump(_ engine: Engine, jumpConfig: [String] = []) async throws
-        -> (jump: TestSSHServer, target: TestSSHServer, session: any SSHSession) {
+        -> (jump: TestSSHServer, target: TestSSHServer, session: any SSHSession)
+    {
         let jump = try await TestSSHServer.start(host: "127.0.0.2", extraConfig: jumpConfig)
         let target = try await TestSSHServer.start(host: "127.0.0.3")
         var options = target.options()
@@ -49,8 +54,9 @@ struct JumpHostTests {
         await session.close()
     }
 
-    @Test("a jump host that forbids forwarding, is refused, or whose key is unknown or changed fails naming the hop, before the target is tried; loops are refused",
-          arguments: Engine.all)
+    @Test(
+        "a jump host that forbids forwarding, is refused, or whose key is unknown or changed fails naming the hop, before the target is tried; loops are refused",
+        arguments: Engine.all)
     func failures(engine: Engine) async throws {
         let closed = try await TestSSHServer.start(host: "127.0.0.2", extraConfig: ["AllowTcpForwarding no"])
         defer { closed.stop() }
@@ -60,8 +66,11 @@ struct JumpHostTests {
         let hopName = "\(TestUser.name)@\(closed.host):\(closed.port)"
         options.jumpHosts = [closed.options()]
         let forbidden = await expectSSHError(.permissionDenied) { try await engine.backend.connect(options) }
-        #expect(forbidden?.host == target.host && forbidden?.jumpHost == hopName && forbidden?.isJumpHostFailure == false)
-        #expect(forbidden?.message.contains("tunnel to \(target.host):\(target.port)") == true, "\(forbidden.map { "\($0)" } ?? "")")
+        #expect(
+            forbidden?.host == target.host && forbidden?.jumpHost == hopName && forbidden?.isJumpHostFailure == false)
+        #expect(
+            forbidden?.message.contains("tunnel to \(target.host):\(target.port)") == true,
+            "\(forbidden.map { "\($0)" } ?? "")")
         #expect(forbidden?.message.contains("prohibited") == true)
 
         // Nothing listens at the hop's address: the hop's refusal, as the target's error naming the hop.
@@ -86,15 +95,18 @@ struct JumpHostTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let other = try String(contentsOfFile: TestKeys.shared.otherHostKeys.ed25519 + ".pub", encoding: .utf8)
             .split(separator: " ").prefix(2).joined(separator: " ")
-        try "[\(closed.host)]:\(closed.port) \(other)\n".write(toFile: dir + "/known_hosts", atomically: true, encoding: .utf8)
+        try "[\(closed.host)]:\(closed.port) \(other)\n".write(
+            toFile: dir + "/known_hosts", atomically: true, encoding: .utf8)
         var changedHop = closed.options()
-        changedHop.hostKeyPolicy = SSHHostKeyPolicy(userKnownHostsFiles: [dir + "/known_hosts"], globalKnownHostsFiles: [])
+        changedHop.hostKeyPolicy = SSHHostKeyPolicy(
+            userKnownHostsFiles: [dir + "/known_hosts"], globalKnownHostsFiles: [])
         options.jumpHosts = [changedHop]
         let contactsBefore = target.log.components(separatedBy: "Connection from").count
         let changed = await expectSSHError(.hostKeyChanged) { try await engine.backend.connect(options) }
         #expect(changed?.jumpHost == hopName && changed?.isJumpHostFailure == true && changed?.host == target.host)
-        #expect(target.log.components(separatedBy: "Connection from").count == contactsBefore,
-                "the target was never contacted:\n\(target.log)")
+        #expect(
+            target.log.components(separatedBy: "Connection from").count == contactsBefore,
+            "the target was never contacted:\n\(target.log)")
 
         // A chain that comes back to a host it passed is refused before any connection.
         options.jumpHosts = [closed.options(), target.options(), closed.options()]
@@ -102,7 +114,9 @@ struct JumpHostTests {
         #expect(loop?.message.contains("passes a host twice") == true)
     }
 
-    @Test("the jump host cannot reach the target: its refusal is the target's error, naming the hop", arguments: Engine.all)
+    @Test(
+        "the jump host cannot reach the target: its refusal is the target's error, naming the hop",
+        arguments: Engine.all)
     func targetRefusedAtJump(engine: Engine) async throws {
         let jump = try await TestSSHServer.start(host: "127.0.0.2")
         defer { jump.stop() }
@@ -112,16 +126,22 @@ struct JumpHostTests {
         options.jumpHosts = [jump.options()]
         let refused = await expectSSHError(.connectionRefused) { try await engine.backend.connect(options) }
         #expect(refused?.host == "127.0.0.3" && refused?.port == options.port)
-        #expect(refused?.jumpHost == "\(TestUser.name)@\(jump.host):\(jump.port)" && refused?.isJumpHostFailure == false)
-        #expect(refused?.message.contains("could not open a tunnel to 127.0.0.3:\(options.port)") == true,
-                "\(refused.map { "\($0)" } ?? "")")
+        #expect(
+            refused?.jumpHost == "\(TestUser.name)@\(jump.host):\(jump.port)" && refused?.isJumpHostFailure == false)
+        #expect(
+            refused?.message.contains("could not open a tunnel to 127.0.0.3:\(options.port)") == true,
+            "\(refused.map { "\($0)" } ?? "")")
     }
 
-    @Test("the jump connection killed mid-command: the target fails with connectionLost naming the hop, output before kept",
-          arguments: Engine.all)
+    @Test(
+        "the jump connection killed mid-command: the target fails with connectionLost naming the hop, output before kept",
+        arguments: Engine.all)
     func jumpKilledMidCommand(engine: Engine) async throws {
         let (jump, target, session) = try await Self.throughJump(engine)
-        defer { jump.stop(); target.stop() }
+        defer {
+            jump.stop()
+            target.stop()
+        }
         let channel = try await session.exec("echo before; sleep 30; echo after")
         var lines = channel.stdout.makeAsyncIterator()
         let first = try await lines.next()
@@ -140,8 +160,9 @@ struct JumpHostTests {
         await session.close()
     }
 
-    @Test("twenty targets at once through one jump host share one jump connection, closed after the last",
-          arguments: Engine.all)
+    @Test(
+        "twenty targets at once through one jump host share one jump connection, closed after the last",
+        arguments: Engine.all)
     func sharedJumpConnection(engine: Engine) async throws {
         let jump = try await TestSSHServer.start(host: "127.0.0.2")
         defer { jump.stop() }
@@ -160,7 +181,8 @@ struct JumpHostTests {
             return try await group.reduce(into: []) { $0.append($1) }
         }
         #expect(sessions.count == 20)
-        #expect(jump.log.components(separatedBy: "Accepted publickey").count - 1 == 1, "one jump connection:\n\(jump.log)")
+        #expect(
+            jump.log.components(separatedBy: "Accepted publickey").count - 1 == 1, "one jump connection:\n\(jump.log)")
         for session in sessions { await session.close() }
         // The jump connection closes after the last tunnel through it.
         try await waitUntil("the jump connection closed") { jump.log.contains("Disconnected from user") }
@@ -169,11 +191,13 @@ struct JumpHostTests {
 
 /// Jump hosts over real network boundaries: the hop sits in a network namespace of the test's own, and the
 /// targets listen on that namespace's loopback, so only a tunnel through the hop reaches them.
-@Suite("Jump hosts across a network boundary", .timeLimit(.minutes(Exclusive.suiteTimeLimitMinutes)),
-       .enabled(if: NetworkNamespace.unavailableReason == nil, "\(NetworkNamespace.unavailableReason ?? "")"))
+@Suite(
+    "Jump hosts across a network boundary", .timeLimit(.minutes(Exclusive.suiteTimeLimitMinutes)),
+    .enabled(if: NetworkNamespace.unavailableReason == nil, "\(NetworkNamespace.unavailableReason ?? "")"))
 struct JumpHostNamespaceTests {
-    @Test("a target reachable only through the jump host: direct fails, one hop works, the jump's loopback is the target's",
-          arguments: Engine.all)
+    @Test(
+        "a target reachable only through the jump host: direct fails, one hop works, the jump's loopback is the target's",
+        arguments: Engine.all)
     func onlyThroughTheJump(engine: Engine) async throws {
         let network = try await offPool { try NetworkNamespace() }
         defer { network.remove() }
@@ -182,7 +206,9 @@ struct JumpHostNamespaceTests {
         let target = try await TestSSHServer.start(host: "127.0.0.1", namespace: network)
         defer { target.stop() }
         // From here, 127.0.0.1 is our own loopback: the target is not there.
-        await #expect(throws: SSHError.self) { _ = try await engine.backend.connect(target.options(connectTimeout: .seconds(3))) }
+        await #expect(throws: SSHError.self) {
+            _ = try await engine.backend.connect(target.options(connectTimeout: .seconds(3)))
+        }
         var options = target.options()
         options.jumpHosts = [jump.options()]
         let session = try await engine.backend.connect(options)
@@ -207,7 +233,9 @@ struct JumpHostNamespaceTests {
             let session = try await engine.backend.connect(options)
             let dir = try scratchDirectory("jump-sftp")
             defer { try? FileManager.default.removeItem(atPath: dir) }
-            _ = try await offPool { try ProcessRunner.run(["/bin/sh", "-c", "head -c 100000000 /dev/urandom > '\(dir)/big'"]) }
+            _ = try await offPool {
+                try ProcessRunner.run(["/bin/sh", "-c", "head -c 100000000 /dev/urandom > '\(dir)/big'"])
+            }
             let sftp = try await session.openSFTP()
             try await sftp.upload(from: "\(dir)/big", to: "\(dir)/big-remote", progress: nil)
             try await sftp.download(from: "\(dir)/big-remote", to: "\(dir)/big-back", progress: nil)

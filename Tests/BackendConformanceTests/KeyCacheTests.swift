@@ -1,9 +1,10 @@
-@testable import BackendLibSSH
-@testable import BackendLibSSH2
 import SSHBackend
 import SSHEngineCore
 import SSHTestSupport
 import Testing
+
+@testable import BackendLibSSH
+@testable import BackendLibSSH2
 
 /// Both engines parse and decrypt a private key once per process (`auth.key-decrypted-once`): libssh keeps its
 /// parsed key, and for libssh2, which cannot, the process decrypts the key itself and hands libssh2 the plain text.
@@ -18,8 +19,9 @@ struct KeyCacheTests {
         return LibSSHKeyCache.shared.parseCount(contents: text.bytes, passphrase: passphrase)
     }
 
-    @Test("20 connections at once with one passphrase-protected key decrypt it once; a wrong passphrase is tried once",
-          arguments: Engine.all)
+    @Test(
+        "20 connections at once with one passphrase-protected key decrypt it once; a wrong passphrase is tried once",
+        arguments: Engine.all)
     func decryptedOnce(engine: Engine) async throws {
         let keys = TestKeys.shared
         let server = try await TestSSHServer.sharedStarted
@@ -30,7 +32,8 @@ struct KeyCacheTests {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<20 {
                 group.addTask {
-                    let session = try await backend.connect(server.options(auth: [.privateKey(text, passphrase: keys.passphrase)]))
+                    let session = try await backend.connect(
+                        server.options(auth: [.privateKey(text, passphrase: keys.passphrase)]))
                     #expect(try await run(session, "echo decrypted-once").stdout == "decrypted-once\n")
                     await session.close()
                 }

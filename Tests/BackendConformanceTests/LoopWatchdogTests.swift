@@ -16,8 +16,9 @@ struct LoopWatchdogTests {
         return Int(String(digits.reversed())) ?? 0
     }
 
-    @Test("agent, encrypted default identity, ProxyCommand and 200 hosts at once: no blocking call on a loop, no callback computing over 10 ms",
-          arguments: Engine.all)
+    @Test(
+        "agent, encrypted default identity, ProxyCommand and 200 hosts at once: no blocking call on a loop, no callback computing over 10 ms",
+        arguments: Engine.all)
     func heaviestScenarios(engine: Engine) async throws {
         // 200 connections at once load the machine: alone, as the other tests that measure memory or load it.
         try await Exclusive.run { try await heaviestScenariosAlone(engine: engine) }
@@ -50,7 +51,8 @@ struct LoopWatchdogTests {
         // An encrypted default identity nobody parsed before (its text is this test's own).
         let home = try scratchDirectory("watchdog-identities")
         defer { try? FileManager.default.removeItem(atPath: home) }
-        try (keys.contents(of: keys.encrypted) + "\nwatchdog \(backend.name)\n").write(toFile: home + "/id_ed25519", atomically: true, encoding: .utf8)
+        try (keys.contents(of: keys.encrypted) + "\nwatchdog \(backend.name)\n").write(
+            toFile: home + "/id_ed25519", atomically: true, encoding: .utf8)
         try FileManager.default.copyItem(atPath: keys.encrypted + ".pub", toPath: home + "/id_ed25519.pub")
         chmod(home + "/id_ed25519", 0o600)
         try await check([.defaultIdentities(directory: home, passphrase: keys.passphrase)])

@@ -7,15 +7,16 @@ import Synchronization
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Faults of a real network: the server sits in a network namespace of the test's own, and the link to it is
 /// pulled (packets vanish, nothing is reset, as with a cable pulled, a frozen host or a NAT that forgot the
 /// connection). Each fault must end in a typed error naming the host within its stated deadline, keeping what
 /// arrived before it.
-@Suite("Network faults", .timeLimit(.minutes(Exclusive.suiteTimeLimitMinutes)),
-       .enabled(if: NetworkNamespace.unavailableReason == nil, "\(NetworkNamespace.unavailableReason ?? "")"))
+@Suite(
+    "Network faults", .timeLimit(.minutes(Exclusive.suiteTimeLimitMinutes)),
+    .enabled(if: NetworkNamespace.unavailableReason == nil, "\(NetworkNamespace.unavailableReason ?? "")"))
 struct NetworkFaultTests {
     /// Keepalive every 2 s (libssh2's shortest), dead after two unanswered, as OpenSSH's ServerAliveInterval 2
     /// with ServerAliveCountMax 2.
@@ -34,8 +35,9 @@ struct NetworkFaultTests {
         #expect(await clock.advance(by: .seconds(2)) == ["keepalive"])
     }
 
-    @Test("the link goes down during a command: connectionLost naming the host at the keepalive deadline (virtual time), output before it kept",
-          arguments: Engine.all)
+    @Test(
+        "the link goes down during a command: connectionLost naming the host at the keepalive deadline (virtual time), output before it kept",
+        arguments: Engine.all)
     func duringCommand(engine: Engine) async throws {
         try await Self.withServerBehindLink { network, server in
             let clock = ManualClock()
@@ -52,7 +54,9 @@ struct NetworkFaultTests {
         }
     }
 
-    @Test("the link goes down under an idle session: the next command fails at the keepalive deadline (virtual time)", arguments: Engine.all)
+    @Test(
+        "the link goes down under an idle session: the next command fails at the keepalive deadline (virtual time)",
+        arguments: Engine.all)
     func idleSession(engine: Engine) async throws {
         try await Self.withServerBehindLink { network, server in
             let clock = ManualClock()
@@ -69,14 +73,17 @@ struct NetworkFaultTests {
         }
     }
 
-    @Test("the link goes down during a 100 MB download: connectionLost at the keepalive deadline (virtual time), no temporary file left",
-          arguments: Engine.all.flatMap { engine in TransferProtocol.all.map { (engine, $0) } })
+    @Test(
+        "the link goes down during a 100 MB download: connectionLost at the keepalive deadline (virtual time), no temporary file left",
+        arguments: Engine.all.flatMap { engine in TransferProtocol.all.map { (engine, $0) } })
     func duringTransfer(engine: Engine, transfer: TransferProtocol) async throws {
         try await Exclusive.run {
             try await Self.withServerBehindLink { network, server in
                 let dir = try scratchDirectory("fault-transfer")
                 defer { try? FileManager.default.removeItem(atPath: dir) }
-                _ = try await offPool { try ProcessRunner.run(["/bin/sh", "-c", "head -c 100000000 /dev/urandom > '\(dir)/big'"]) }
+                _ = try await offPool {
+                    try ProcessRunner.run(["/bin/sh", "-c", "head -c 100000000 /dev/urandom > '\(dir)/big'"])
+                }
                 let clock = ManualClock()
                 let session = try await engine.onClock(clock).connect(Self.keepaliveOptions(server))
                 // The link is pulled once 10 MB have arrived, from another thread, while the copy goes on.
@@ -114,8 +121,9 @@ struct NetworkFaultTests {
         }
     }
 
-    @Test("the link goes down after TCP connected, before the server's banner: timeout naming the host, at exactly the connect timeout (virtual time)",
-          arguments: Engine.all)
+    @Test(
+        "the link goes down after TCP connected, before the server's banner: timeout naming the host, at exactly the connect timeout (virtual time)",
+        arguments: Engine.all)
     func beforeBanner(engine: Engine) async throws {
         try await Self.withServerBehindLink { network, server in
             // The listener is frozen: the kernel completes the TCP handshake, nobody sends the banner yet.

@@ -9,19 +9,22 @@ struct ProxyCommandTests {
     /// `ssh -W host:port` through `jump`, OpenSSH's own client as the proxy; with a `marker`, a shell first
     /// touches it (OpenSSH runs the command as `exec <command>`, so the shell is the command).
     static func sshW(through jump: TestSSHServer, marker: String? = nil) -> String {
-        let ssh = "/usr/bin/ssh -F none -o BatchMode=yes -o StrictHostKeyChecking=yes "
+        let ssh =
+            "/usr/bin/ssh -F none -o BatchMode=yes -o StrictHostKeyChecking=yes "
             + "-o UserKnownHostsFile=\(TestKeys.shared.knownHosts) -o GlobalKnownHostsFile=/dev/null -i \(TestKeys.shared.ed25519) "
             + "-p \(jump.port) -W %h:%p \(TestUser.name)@\(jump.host)"
         guard let marker else { return ssh }
         // -E names the marker in ssh's own arguments, so this test's children can be told from other tests'.
         // The shell also lists the descriptors it was given, in `<marker>.fds` (written by find itself: a redirection
         // would make the shell hold a copy of one).
-        return "/bin/sh -c 'touch \(marker); find /proc/$$/fd -mindepth 1 -maxdepth 1 -fprintf \(marker).fds \"%f\\n\"; "
+        return
+            "/bin/sh -c 'touch \(marker); find /proc/$$/fd -mindepth 1 -maxdepth 1 -fprintf \(marker).fds \"%f\\n\"; "
             + "exec \(ssh) -E \(marker).log 2>>\(marker).stderr'"
     }
 
-    @Test("through ssh -W on a jump host: commands run, the target's key is checked, the child holds no descriptor of ours beyond stdio and is reaped",
-          arguments: Engine.all)
+    @Test(
+        "through ssh -W on a jump host: commands run, the target's key is checked, the child holds no descriptor of ours beyond stdio and is reaped",
+        arguments: Engine.all)
     func throughJump(engine: Engine) async throws {
         let jump = try await TestSSHServer.sharedStarted
         let target = try await TestSSHServer.start(host: "127.0.0.2")
@@ -36,7 +39,9 @@ struct ProxyCommandTests {
         defer { close(stray) }
         let session: any SSHSession
         do { session = try await engine.backend.connect(options) } catch {
-            Issue.record("\(error); the proxy said: \((try? String(contentsOfFile: "\(dir)/used.stderr", encoding: .utf8)) ?? "")")
+            Issue.record(
+                "\(error); the proxy said: \((try? String(contentsOfFile: "\(dir)/used.stderr", encoding: .utf8)) ?? "")"
+            )
             return
         }
         #expect(FileManager.default.fileExists(atPath: "\(dir)/used"), "the connection went through the command")
@@ -63,7 +68,8 @@ struct ProxyCommandTests {
                 _ = try await engine.backend.connect(options)
                 Issue.record("\(command): expected a failure")
             } catch let error as SSHError {
-                #expect([.handshakeFailed, .connectionLost, .protocolError].contains(error.code), "\(command): \(error)")
+                #expect(
+                    [.handshakeFailed, .connectionLost, .protocolError].contains(error.code), "\(command): \(error)")
                 #expect(error.host == target.host)
             }
         }
@@ -75,7 +81,8 @@ struct ProxyCommandTests {
         let children = (try? String(contentsOfFile: "/proc/\(me)/task/\(me)/children", encoding: .utf8)) ?? ""
         var all = children.split(separator: " ").compactMap { pid_t($0) }
         // Children of other threads of this process.
-        for task in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(me)/task")) ?? [] where task != "\(me)" {
+        for task in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(me)/task")) ?? []
+        where task != "\(me)" {
             let more = (try? String(contentsOfFile: "/proc/\(me)/task/\(task)/children", encoding: .utf8)) ?? ""
             all += more.split(separator: " ").compactMap { pid_t($0) }
         }

@@ -6,22 +6,28 @@ import Testing
 /// every host lands on the same path, and each host's fetch in its own folder).
 @Suite("fleetsh copy and fetch", .timeLimit(.minutes(Exclusive.suiteTimeLimitMinutes)))
 struct FleetshCopyTests {
-    @Test("copy to every host and fetch back into per-host folders, over SFTP and SCP, files and trees; cmp agrees",
-          arguments: ["libssh2", "libssh"], ["sftp", "scp"])
+    @Test(
+        "copy to every host and fetch back into per-host folders, over SFTP and SCP, files and trees; cmp agrees",
+        arguments: ["libssh2", "libssh"], ["sftp", "scp"])
     func roundTrip(engine: String, protocolName: String) async throws {
         try await Exclusive.run {
             let site = try await Site.start()
             defer { site.stop() }
             let flags = (protocolName == "scp" ? ["--scp"] : []) + ["--engine", engine]
             let local = site.directory + "/payload.bin"
-            _ = try await offPool { try ProcessRunner.run(["/bin/sh", "-c", "head -c 3000000 /dev/urandom > '\(local)'; chmod 644 '\(local)'"]) }
+            _ = try await offPool {
+                try ProcessRunner.run([
+                    "/bin/sh", "-c", "head -c 3000000 /dev/urandom > '\(local)'; chmod 644 '\(local)'",
+                ])
+            }
             let remote = site.directory + "/remote-\(protocolName).bin"
             let sent = try await Fleetsh.run(["copy", "-F", site.config, "-H", "web[1-3]"] + flags + [local, remote])
             #expect(sent.status == 0, "\(sent.stderr)")
             #expect(sent.lines.sorted() == ["web1: done", "web2: done", "web3: done"])
             #expect(try await same(local, remote))
             let folder = site.directory + "/fetched-\(protocolName)"
-            let fetched = try await Fleetsh.run(["fetch", "-F", site.config, "-H", "web[1-3]"] + flags + [remote, folder])
+            let fetched = try await Fleetsh.run(
+                ["fetch", "-F", site.config, "-H", "web[1-3]"] + flags + [remote, folder])
             #expect(fetched.status == 0, "\(fetched.stderr)")
             for host in ["web1", "web2", "web3"] {
                 #expect(try await same(local, "\(folder)/\(host)/remote-\(protocolName).bin"), "\(host)")
@@ -31,31 +37,40 @@ struct FleetshCopyTests {
             try FileManager.default.createDirectory(atPath: tree + "/sub/empty", withIntermediateDirectories: true)
             try "leaf\n".write(toFile: tree + "/sub/leaf.txt", atomically: true, encoding: .utf8)
             let treeCopy = site.directory + "/tree-copy-\(protocolName)"
-            let tree1 = try await Fleetsh.run(["copy", "-F", site.config, "-H", "web1", "-r"] + flags + [tree, treeCopy])
+            let tree1 = try await Fleetsh.run(
+                ["copy", "-F", site.config, "-H", "web1", "-r"] + flags + [tree, treeCopy])
             #expect(tree1.status == 0, "\(tree1.stderr)")
             #expect(try String(contentsOfFile: treeCopy + "/sub/leaf.txt", encoding: .utf8) == "leaf\n")
             #expect(FileManager.default.fileExists(atPath: treeCopy + "/sub/empty"))
         }
     }
 
-    @Test("a missing remote file fails those hosts with noSuchFile and exit code 1; a dead host is 2; the list of failures is written")
+    @Test(
+        "a missing remote file fails those hosts with noSuchFile and exit code 1; a dead host is 2; the list of failures is written"
+    )
     func failures() async throws {
         try await Exclusive.run {
             let site = try await Site.start()
             defer { site.stop() }
             let dead = try FreePort.find(host: "127.0.0.4")
             let failed = site.directory + "/failed"
-            let result = try await Fleetsh.run(["fetch", "-F", site.config, "-H", "web[1-2]", "--failed-hosts", failed,
-                                                "/nonexistent/file", site.directory + "/out"])
+            let result = try await Fleetsh.run([
+                "fetch", "-F", site.config, "-H", "web[1-2]", "--failed-hosts", failed,
+                "/nonexistent/file", site.directory + "/out",
+            ])
             #expect(result.status == 1, "\(result.stderr)")
             #expect(result.stderr.contains("web1") && result.stderr.contains("noSuchFile"), "\(result.stderr)")
             #expect(try String(contentsOfFile: failed, encoding: .utf8) == "web[1-2]\n")
             let local = site.directory + "/small"
             try "x".write(toFile: local, atomically: true, encoding: .utf8)
-            let withDead = try await Fleetsh.run(["copy", "-F", site.config, "-H", "web1,127.0.0.4:\(dead)", local, site.directory + "/small-copy"])
+            let withDead = try await Fleetsh.run([
+                "copy", "-F", site.config, "-H", "web1,127.0.0.4:\(dead)", local, site.directory + "/small-copy",
+            ])
             #expect(withDead.status == 2)
             #expect(withDead.lines == ["web1: done"])
-            let missing = try await Fleetsh.run(["copy", "-F", site.config, "-H", "web1", "/nonexistent/local", "/tmp/x"])
+            let missing = try await Fleetsh.run([
+                "copy", "-F", site.config, "-H", "web1", "/nonexistent/local", "/tmp/x",
+            ])
             #expect(missing.status == 64 && missing.stderr.contains("/nonexistent/local does not exist"))
         }
     }

@@ -13,8 +13,9 @@ struct FleetshHabitsTests {
         let hosts = dir + "/hosts"
         try "# nothing but comments\n\n".write(toFile: hosts, atomically: true, encoding: .utf8)
         let fromFile = try await Fleetsh.run(["-F", "none", "-f", hosts, "--", "true"])
-        #expect(fromFile.status == 64 && fromFile.stderr.contains("no hosts to run on: the file \(hosts) named none"),
-                "\(fromFile.status) \(fromFile.stderr)")
+        #expect(
+            fromFile.status == 64 && fromFile.stderr.contains("no hosts to run on: the file \(hosts) named none"),
+            "\(fromFile.status) \(fromFile.stderr)")
         let excluded = try await Fleetsh.run(["-F", "none", "-H", "web[1-2]", "-x", "web[1-2]", "--", "true"])
         #expect(excluded.status == 64 && excluded.stderr.contains("after -x web[1-2]"), "\(excluded.stderr)")
     }
@@ -31,28 +32,37 @@ struct FleetshHabitsTests {
     @Test("a bad -o line is one line naming it, not one per host, before anything connects (ssh -G refuses it too)")
     func badOptionOnce() async throws {
         let result = try await Fleetsh.run(["-F", "none", "-o", "NoSuchKeyword=yes", "-H", "web[1-5]", "--", "true"])
-        #expect(result.status == 64
-                    && result.stderr == "fleetsh: -o 'NoSuchKeyword=yes': Bad configuration option: nosuchkeyword\n",
-                "\(result.stderr)")
-        let ssh = try await offPool { try ProcessRunner.outcome(["/usr/bin/ssh", "-G", "-F", "none", "-o", "NoSuchKeyword=yes", "web1"]) }
+        #expect(
+            result.status == 64
+                && result.stderr == "fleetsh: -o 'NoSuchKeyword=yes': Bad configuration option: nosuchkeyword\n",
+            "\(result.stderr)")
+        let ssh = try await offPool {
+            try ProcessRunner.outcome(["/usr/bin/ssh", "-G", "-F", "none", "-o", "NoSuchKeyword=yes", "web1"])
+        }
         #expect(ssh.status == 255, "\(ssh.output)")
     }
 
     @Test("a missing -i key is one line, not one per host")
     func missingKeyOnce() async throws {
         let result = try await Fleetsh.run(["-F", "none", "-i", "/nonexistent/key", "-H", "web[1-5]", "--", "true"])
-        #expect(result.status == 64 && result.stderr == "fleetsh: -i /nonexistent/key: no such file\n", "\(result.stderr)")
+        #expect(
+            result.status == 64 && result.stderr == "fleetsh: -i /nonexistent/key: no such file\n", "\(result.stderr)")
     }
 
     @Test("-b: hosts failing alike share a line that names them, with no placeholder left in the text")
     func groupedFailures() async throws {
         let dead = try FreePort.find(host: "127.0.0.1")
-        let result = try await Fleetsh.run(["-F", "none", "--insecure-no-host-key-check", "--attempts", "1", "-b",
-                                            "-H", "127.0.0.1:\(dead),127.0.0.2:\(dead)", "--", "true"])
+        let result = try await Fleetsh.run([
+            "-F", "none", "--insecure-no-host-key-check", "--attempts", "1", "-b",
+            "-H", "127.0.0.1:\(dead),127.0.0.2:\(dead)", "--", "true",
+        ])
         #expect(result.status == 2, "\(result.stderr)")
         let lines = result.stderr.split(separator: "\n").map(String.init)
-        #expect(lines.count == 1 && lines[0].hasPrefix("fleetsh: 127.0.0.1:\(dead),127.0.0.2:\(dead): SSHError.connectionRefused [<host>]: "),
-                "\(lines)")
+        #expect(
+            lines.count == 1
+                && lines[0].hasPrefix(
+                    "fleetsh: 127.0.0.1:\(dead),127.0.0.2:\(dead): SSHError.connectionRefused [<host>]: "),
+            "\(lines)")
         #expect(!result.stderr.contains("%h") && !result.stderr.contains("\u{E000}"), "\(result.stderr)")
         #expect(result.stderr.contains("connectionRefused"), "\(result.stderr)")
     }
@@ -61,17 +71,22 @@ struct FleetshHabitsTests {
     func help() async throws {
         for arguments in [["run", "--help"], ["-H", "127.0.0.1", "--help"], ["-H", "127.0.0.1", "-h"]] {
             let result = try await Fleetsh.run(arguments)
-            #expect(result.status == 0 && result.stdout.contains("USAGE: fleetsh run"), "\(arguments): \(result.stderr)")
+            #expect(
+                result.status == 0 && result.stdout.contains("USAGE: fleetsh run"), "\(arguments): \(result.stderr)")
         }
     }
 
-    @Test("an option fleetsh does not know (pssh's -O and -A, pdsh's -e, a typo) is a usage error, never sent to the hosts")
+    @Test(
+        "an option fleetsh does not know (pssh's -O and -A, pdsh's -e, a typo) is a usage error, never sent to the hosts"
+    )
     func unknownOptions() async throws {
         let site = try await Site.start()
         defer { site.stop() }
         for option in ["--bogus-option", "-O", "-A", "-e"] {
             let result = try await Fleetsh.run(["-F", site.config, "-H", "web1", option, "x", "--", "echo hi"])
-            #expect(result.status == 64 && result.stderr.contains("unknown option '\(option)'"), "\(option): \(result.stderr)")
+            #expect(
+                result.status == 64 && result.stderr.contains("unknown option '\(option)'"),
+                "\(option): \(result.stderr)")
             #expect(result.stdout.isEmpty)
         }
         let logins = site.servers[0].log.components(separatedBy: "Accepted publickey").count - 1
@@ -93,8 +108,10 @@ struct FleetshHabitsTests {
         let errors = site.directory + "/stderr"
         _ = FileManager.default.createFile(atPath: errors, contents: nil)
         let process = try ChildProgram.start(
-            [Fleetsh.path, "-F", site.config, "-H", "h[1-20]", "-P", "2", "--no-progress", "--failed-hosts", failed,
-             "--", "echo started; exec sleep 60"], stderr: errors)
+            [
+                Fleetsh.path, "-F", site.config, "-H", "h[1-20]", "-P", "2", "--no-progress", "--failed-hosts", failed,
+                "--", "echo started; exec sleep 60",
+            ], stderr: errors)
         // The events: two hosts' commands running, then the first Ctrl-C's report of them.
         _ = try await server.waitForSessionProcesses(running: "sleep 60", count: 2)
         process.send(SIGINT)
@@ -112,7 +129,8 @@ struct FleetshHabitsTests {
         let site = try await Site.start()
         defer { site.stop() }
         let withW = try await Fleetsh.run(["-F", site.config, "-w", "web[1-2]", "--", "echo hi"])
-        #expect(withW.status == 0 && withW.lines.sorted() == ["web1: hi", "web2: hi"], "\(withW.stdout) \(withW.stderr)")
+        #expect(
+            withW.status == 0 && withW.lines.sorted() == ["web1: hi", "web2: hi"], "\(withW.stdout) \(withW.stderr)")
         let bare = try await Fleetsh.run(["-F", site.config, "-w", "web1", "-N", "--", "echo hi; echo there"])
         #expect(bare.status == 0 && bare.lines == ["hi", "there"], "\(bare.stdout) \(bare.stderr)")
         let mixed = try await Fleetsh.run(["-F", site.config, "-w", "web1", "-N", "--json", "--", "true"])

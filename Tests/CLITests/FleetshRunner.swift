@@ -12,24 +12,31 @@ struct Fleetsh {
     }
 
     static var path: String {
-        let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let me =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         return URL(fileURLWithPath: me).deletingLastPathComponent().appendingPathComponent("fleetsh").path
     }
 
-    static func run(_ arguments: [String], input: String? = nil, environment: [String: String] = [:]) async throws -> Result {
+    static func run(_ arguments: [String], input: String? = nil, environment: [String: String] = [:]) async throws
+        -> Result
+    {
         try await offPool {
             var env = ProcessInfo.processInfo.environment
             env["NO_COLOR"] = "1"
             for (key, value) in environment { env[key] = value }
             let base = NSTemporaryDirectory() + "fleetsh-\(UUID().uuidString)"
-            defer { for suffix in [".out", ".err", ".in"] { try? FileManager.default.removeItem(atPath: base + suffix) } }
+            defer {
+                for suffix in [".out", ".err", ".in"] { try? FileManager.default.removeItem(atPath: base + suffix) }
+            }
             if let input { try input.write(toFile: base + ".in", atomically: true, encoding: .utf8) }
-            let termination = try ChildProgram.run([path] + arguments, environment: env,
-                                                   stdin: input == nil ? nil : base + ".in",
-                                                   stdout: base + ".out", stderr: base + ".err")
-            return Result(status: termination.status,
-                          stdout: (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? "",
-                          stderr: (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? "")
+            let termination = try ChildProgram.run(
+                [path] + arguments, environment: env,
+                stdin: input == nil ? nil : base + ".in",
+                stdout: base + ".out", stderr: base + ".err")
+            return Result(
+                status: termination.status,
+                stdout: (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? "",
+                stderr: (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? "")
         }
     }
 }
@@ -43,7 +50,9 @@ struct Site {
 
     static func start() async throws -> Site {
         var servers: [TestSSHServer] = []
-        for host in ["127.0.0.1", "127.0.0.2", "127.0.0.3"] { servers.append(try await TestSSHServer.start(host: host)) }
+        for host in ["127.0.0.1", "127.0.0.2", "127.0.0.3"] {
+            servers.append(try await TestSSHServer.start(host: host))
+        }
         let directory = try scratchDirectory("fleetsh")
         var text = ""
         for (index, server) in servers.enumerated() {

@@ -3,7 +3,7 @@ import SSHTestSupport
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 // The threats of docs/reliability.md as `fleetsh` meets them; `ssh` with the same arguments is the oracle where it
@@ -19,17 +19,27 @@ struct FleetshNameInjectionThreatTests {
         let config = dir + "/ssh_config"
         try "Match exec \"true %h %r\"\n    Port 2222\n".write(toFile: config, atomically: true, encoding: .utf8)
         chmod(config, 0o600)
-        let names = ["a$(touch \(marker))", "a`touch \(marker)`", "a|touch \(marker)", "a;touch \(marker)",
-                     "u$(touch \(marker))@h", "u`touch \(marker)`@h"]
+        let names = [
+            "a$(touch \(marker))", "a`touch \(marker)`", "a|touch \(marker)", "a;touch \(marker)",
+            "u$(touch \(marker))@h", "u`touch \(marker)`@h",
+        ]
         for name in names {
-            let ours = try await Fleetsh.run(["-F", "none", "-o", "ProxyCommand=true %h %r %p", "-H", name, "--", "true"])
-            #expect(ours.status == 64 && ours.stderr.contains("invalid character"), "\(name): \(ours.status) \(ours.stderr)")
+            let ours = try await Fleetsh.run([
+                "-F", "none", "-o", "ProxyCommand=true %h %r %p", "-H", name, "--", "true",
+            ])
+            #expect(
+                ours.status == 64 && ours.stderr.contains("invalid character"), "\(name): \(ours.status) \(ours.stderr)"
+            )
             let listed = try await Fleetsh.run(["-F", config, "-H", name, "--list-hosts", "--show-config"])
             #expect(listed.status == 64, "\(name): --show-config \(listed.status) \(listed.stderr)")
             let ssh = try await offPool {
-                try ProcessRunner.outcome(["/usr/bin/ssh", "-F", "none", "-o", "ProxyCommand=true %h %r %p", name, "true"])
+                try ProcessRunner.outcome([
+                    "/usr/bin/ssh", "-F", "none", "-o", "ProxyCommand=true %h %r %p", name, "true",
+                ])
             }
-            #expect(ssh.status == 255 && ssh.output.contains("contains invalid characters"), "ssh on \(name): \(ssh.output)")
+            #expect(
+                ssh.status == 255 && ssh.output.contains("contains invalid characters"), "ssh on \(name): \(ssh.output)"
+            )
         }
         // A leading '-' (it would reach a proxy as an option), from a hosts file.
         let hosts = dir + "/hosts"
@@ -58,7 +68,9 @@ struct FleetshHostPathThreatTests {
         let fetched = try await Fleetsh.run(["fetch", "-F", site.config, "-H", "..", remote, into])
         #expect(fetched.status == 0, "\(fetched.stderr)")
         #expect(FileManager.default.fileExists(atPath: into + "/_../remote-file"))
-        #expect(!FileManager.default.fileExists(atPath: site.directory + "/into/remote-file"), "fetch wrote outside its directory")
+        #expect(
+            !FileManager.default.fileExists(atPath: site.directory + "/into/remote-file"),
+            "fetch wrote outside its directory")
 
         let outdir = site.directory + "/out"
         try FileManager.default.createDirectory(atPath: outdir, withIntermediateDirectories: true)
@@ -70,14 +82,16 @@ struct FleetshHostPathThreatTests {
 
 @Suite("Threat: a trust step that says it wrote what it did not (fleetsh keyscan)", .timeLimit(.minutes(5)))
 struct FleetshKeyScanWriteThreatTests {
-    @Test("--accept into a known-hosts file that cannot be written: the error names the file, no 'wrote', exit 3",
-          arguments: ["libssh2", "libssh"])
+    @Test(
+        "--accept into a known-hosts file that cannot be written: the error names the file, no 'wrote', exit 3",
+        arguments: ["libssh2", "libssh"])
     func unwritable(engine: String) async throws {
         let site = try await Site.start()
         defer { site.stop() }
         let config = try String(contentsOfFile: site.config, encoding: .utf8)
-            .replacingOccurrences(of: "UserKnownHostsFile \(TestKeys.shared.knownHosts)",
-                                  with: "UserKnownHostsFile /proc/pssh-no-such-dir/known_hosts")
+            .replacingOccurrences(
+                of: "UserKnownHostsFile \(TestKeys.shared.knownHosts)",
+                with: "UserKnownHostsFile /proc/pssh-no-such-dir/known_hosts")
         try config.write(toFile: site.config, atomically: true, encoding: .utf8)
         let result = try await Fleetsh.run(["keyscan", "--engine", engine, "-F", site.config, "-H", "web1", "--accept"])
         #expect(result.status == 3, "\(result.status): \(result.stderr)")
@@ -88,8 +102,9 @@ struct FleetshKeyScanWriteThreatTests {
 
 @Suite("Threat: checking off hides a changed host key (fleetsh)", .timeLimit(.minutes(5)))
 struct FleetshInsecureThreatTests {
-    @Test("--insecure-no-host-key-check and a changed key: the man-in-the-middle warning, as ssh prints it; nothing written",
-          arguments: ["libssh2", "libssh"])
+    @Test(
+        "--insecure-no-host-key-check and a changed key: the man-in-the-middle warning, as ssh prints it; nothing written",
+        arguments: ["libssh2", "libssh"])
     func warned(engine: String) async throws {
         let site = try await Site.start()
         defer { site.stop() }
@@ -99,16 +114,21 @@ struct FleetshInsecureThreatTests {
         let line = "[\(server.host)]:\(server.port) \(other[0]) \(other[1])\n"
         try line.write(toFile: known, atomically: true, encoding: .utf8)
         let config = try String(contentsOfFile: site.config, encoding: .utf8)
-            .replacingOccurrences(of: "UserKnownHostsFile \(TestKeys.shared.knownHosts)", with: "UserKnownHostsFile \(known)")
+            .replacingOccurrences(
+                of: "UserKnownHostsFile \(TestKeys.shared.knownHosts)", with: "UserKnownHostsFile \(known)")
         try config.write(toFile: site.config, atomically: true, encoding: .utf8)
-        let result = try await Fleetsh.run(["--engine", engine, "-F", site.config, "--insecure-no-host-key-check",
-                                            "-H", "web1", "--", "echo in"])
+        let result = try await Fleetsh.run([
+            "--engine", engine, "-F", site.config, "--insecure-no-host-key-check",
+            "-H", "web1", "--", "echo in",
+        ])
         #expect(result.status == 0 && result.lines == ["web1: in"], "\(result.stdout) \(result.stderr)")
         #expect(result.stderr.contains("REMOTE HOST IDENTIFICATION HAS CHANGED"), "\(result.stderr)")
         #expect(result.stderr.contains("disabled to avoid man-in-the-middle attacks"), "\(result.stderr)")
         let ssh = try await offPool {
-            try ProcessRunner.outcome(["/usr/bin/ssh", "-F", site.config, "-o", "StrictHostKeyChecking=no", "-o", "BatchMode=yes",
-                                       "web1", "echo in"])
+            try ProcessRunner.outcome([
+                "/usr/bin/ssh", "-F", site.config, "-o", "StrictHostKeyChecking=no", "-o", "BatchMode=yes",
+                "web1", "echo in",
+            ])
         }
         #expect(ssh.output.contains("REMOTE HOST IDENTIFICATION HAS CHANGED"), "ssh warns too: \(ssh.output)")
         #expect(try String(contentsOfFile: known, encoding: .utf8) == line, "the changed key is not written")
@@ -121,11 +141,14 @@ struct FleetshLineCapThreatTests {
     func longLine() async throws {
         let site = try await Site.start()
         defer { site.stop() }
-        let result = try await Fleetsh.run(["-F", site.config, "-H", "web1", "--", "head -c 3000000 /dev/zero | tr '\\0' a"])
+        let result = try await Fleetsh.run([
+            "-F", site.config, "-H", "web1", "--", "head -c 3000000 /dev/zero | tr '\\0' a",
+        ])
         #expect(result.status == 0, "\(result.stderr)")
         let pieces = result.lines.map { $0.hasPrefix("web1: ") ? $0.dropFirst(6).count : -1 }
-        #expect(pieces.count == 3 && pieces.allSatisfy { $0 > 0 && $0 <= 1 << 20 } && pieces.reduce(0, +) == 3_000_000,
-                "\(pieces)")
+        #expect(
+            pieces.count == 3 && pieces.allSatisfy { $0 > 0 && $0 <= 1 << 20 } && pieces.reduce(0, +) == 3_000_000,
+            "\(pieces)")
     }
 }
 
@@ -141,7 +164,9 @@ struct FleetshPartialFileThreatTests {
         chmod(big, 0o644)
         let into = site.directory + "/into"
         try FileManager.default.createDirectory(atPath: into, withIntermediateDirectories: true)
-        let process = try ChildProgram.start([Fleetsh.path, "fetch", "--engine", engine, "-F", site.config, "-H", "web1", big, into])
+        let process = try ChildProgram.start([
+            Fleetsh.path, "fetch", "--engine", engine, "-F", site.config, "-H", "web1", big, into,
+        ])
         // Wait for the event: the download's temporary file appears.
         let appeared = try await offPool { () -> Bool in
             for _ in 0..<1200 {

@@ -5,12 +5,15 @@ import Testing
 /// fleetsh where users live: without `--engine` it connects wherever `ssh` does.
 @Suite("fleetsh in stock environments", .timeLimit(.minutes(5)))
 struct FleetshStockTests {
-    @Test("without --engine, an RSA user key connects as with ssh (libssh2 1.10, named explicitly, cannot sign with SHA-2)")
+    @Test(
+        "without --engine, an RSA user key connects as with ssh (libssh2 1.10, named explicitly, cannot sign with SHA-2)"
+    )
     func defaultEngineRSA() async throws {
         let site = try await Site.start()
         defer { site.stop() }
         let config = try String(contentsOfFile: site.config, encoding: .utf8)
-            .replacingOccurrences(of: "IdentityFile \(TestKeys.shared.ed25519)", with: "IdentityFile \(TestKeys.shared.rsa)")
+            .replacingOccurrences(
+                of: "IdentityFile \(TestKeys.shared.ed25519)", with: "IdentityFile \(TestKeys.shared.rsa)")
         try config.write(toFile: site.config, atomically: true, encoding: .utf8)
         let ssh = try await offPool {
             try ProcessRunner.outcome(["/usr/bin/ssh", "-F", site.config, "-o", "BatchMode=yes", "web1", "echo ok"])
@@ -30,18 +33,20 @@ struct FleetshStockTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let config = dir + "/ssh_config"
         try """
-            Host tiny
-                HostName \(server.host)
-                Port \(server.port)
-                User \(server.user)
-                IdentityFile \(TestKeys.shared.ed25519)
-                IdentitiesOnly yes
-                UserKnownHostsFile \(TestKeys.shared.knownHosts)
-                GlobalKnownHostsFile /dev/null
+        Host tiny
+            HostName \(server.host)
+            Port \(server.port)
+            User \(server.user)
+            IdentityFile \(TestKeys.shared.ed25519)
+            IdentitiesOnly yes
+            UserKnownHostsFile \(TestKeys.shared.knownHosts)
+            GlobalKnownHostsFile /dev/null
 
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+        """.write(toFile: config, atomically: true, encoding: .utf8)
         chmod(config, 0o600)
-        let ssh = try await offPool { try ProcessRunner.outcome(["/usr/bin/ssh", "-F", config, "-o", "BatchMode=yes", "tiny", "echo ok"]) }
+        let ssh = try await offPool {
+            try ProcessRunner.outcome(["/usr/bin/ssh", "-F", config, "-o", "BatchMode=yes", "tiny", "echo ok"])
+        }
         #expect(ssh.status == 0, "ssh, the oracle, connects: \(ssh.output)")
         let ours = try await Fleetsh.run(["-F", config, "-H", "tiny", "--", "echo ok"])
         #expect(ours.status == 0 && ours.lines == ["tiny: ok"], "\(ours.stdout) \(ours.stderr)")

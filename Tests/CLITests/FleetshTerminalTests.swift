@@ -4,8 +4,11 @@ import Testing
 
 /// fleetsh in a real terminal (tmux): the status line appears while hosts run, never mixes with output lines and is
 /// cleared at the end; Ctrl-C reports the running hosts, a second Ctrl-C stops them.
-@Suite("fleetsh in a terminal", .serialized, .timeLimit(.minutes(Exclusive.suiteTimeLimitMinutes)),
-       .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/tmux"), "tmux is missing (scripts/install-deps installs it)"))
+@Suite(
+    "fleetsh in a terminal", .serialized, .timeLimit(.minutes(Exclusive.suiteTimeLimitMinutes)),
+    .enabled(
+        if: FileManager.default.isExecutableFile(atPath: "/usr/bin/tmux"),
+        "tmux is missing (scripts/install-deps installs it)"))
 struct FleetshTerminalTests {
     /// A tmux session running `command` in an 150x40 terminal (its shell survives Ctrl-C, to print the exit code),
     /// on a tmux server of its own; its pane captured on demand. tmux is run with posix_spawn and waitpid on a
@@ -14,8 +17,10 @@ struct FleetshTerminalTests {
         let name = "fleetsh-\(UUID().uuidString.prefix(8))"
 
         init(_ command: String) async throws {
-            try await tmux(["new-session", "-d", "-s", name, "-x", "150", "-y", "40",
-                            "TERM=xterm-256color /bin/sh -c 'trap : INT; \(command)'; sleep 300"])
+            try await tmux([
+                "new-session", "-d", "-s", name, "-x", "150", "-y", "40",
+                "TERM=xterm-256color /bin/sh -c 'trap : INT; \(command)'; sleep 300",
+            ])
         }
 
         /// Runs `tmux -L <name> arguments`; its output.
@@ -34,7 +39,9 @@ struct FleetshTerminalTests {
                 var pid: pid_t = 0
                 let cArgs = argv.map { strdup($0) } + [nil]
                 defer { for arg in cArgs { free(arg) } }
-                guard posix_spawn(&pid, argv[0], &actions, nil, cArgs, environ) == 0 else { throw TestSupportError("cannot run tmux") }
+                guard posix_spawn(&pid, argv[0], &actions, nil, cArgs, environ) == 0 else {
+                    throw TestSupportError("cannot run tmux")
+                }
                 var status: Int32 = 0
                 while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
                 return (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
@@ -75,9 +82,13 @@ struct FleetshTerminalTests {
             _ = FileManager.default.createFile(atPath: gate + "/go", contents: nil)
             let after = try await pane.wait(for: "exit=")
             let lines = after.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
-            #expect(lines.filter { $0.hasSuffix(": start") }.count == 3 && lines.filter { $0.hasSuffix(": end") }.count == 3, "\(after)")
+            #expect(
+                lines.filter { $0.hasSuffix(": start") }.count == 3
+                    && lines.filter { $0.hasSuffix(": end") }.count == 3, "\(after)")
             #expect(lines.allSatisfy { !$0.contains("done ") }, "the status line was cleared: \(after)")
-            #expect(lines.allSatisfy { $0.isEmpty || $0.hasPrefix("web") || $0 == "exit=0" }, "no line mixes output and status: \(after)")
+            #expect(
+                lines.allSatisfy { $0.isEmpty || $0.hasPrefix("web") || $0 == "exit=0" },
+                "no line mixes output and status: \(after)")
             await pane.close()
         }
     }
@@ -87,7 +98,8 @@ struct FleetshTerminalTests {
         try await Exclusive.run {
             let site = try await Site.start()
             defer { site.stop() }
-            let pane = try await Pane("\(Fleetsh.path) -F \(site.config) -H web[1-3] --no-progress -- \"echo start; sleep 30\"; echo exit=$?")
+            let pane = try await Pane(
+                "\(Fleetsh.path) -F \(site.config) -H web[1-3] --no-progress -- \"echo start; sleep 30\"; echo exit=$?")
             _ = try await pane.wait(for: "web3: start")
             _ = try await pane.wait(for: "web1: start")
             try await pane.keys("C-c")
@@ -109,7 +121,8 @@ struct FleetshTerminalTests {
         try await Exclusive.run {
             let site = try await Site.start()
             defer { site.stop() }
-            let result = try await Fleetsh.run(["-F", site.config, "-H", "web[1-3]", "--", "echo hi"], environment: ["NO_COLOR": "0"])
+            let result = try await Fleetsh.run(
+                ["-F", site.config, "-H", "web[1-3]", "--", "echo hi"], environment: ["NO_COLOR": "0"])
             #expect(!result.stdout.contains("\u{1B}") && !result.stderr.contains("\u{1B}"))
             #expect(result.lines.count == 3)
         }

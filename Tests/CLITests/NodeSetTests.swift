@@ -8,16 +8,22 @@ struct NodeSetTests {
     @Test("expands ranges, lists and products as clush and pdsh do, keeping zero padding")
     func expand() throws {
         #expect(try NodeSet.expand("node[1-3,7]") == ["node1", "node2", "node3", "node7"])
-        #expect(try NodeSet.expand("web[08-10].example.com") == ["web08.example.com", "web09.example.com", "web10.example.com"])
+        #expect(
+            try NodeSet.expand("web[08-10].example.com") == [
+                "web08.example.com", "web09.example.com", "web10.example.com",
+            ])
         #expect(try NodeSet.expand("r[1-2]n[1-2]") == ["r1n1", "r1n2", "r2n1", "r2n2"])
         #expect(try NodeSet.expand("a, b[1-2],a") == ["a", "b1", "b2"])
         #expect(try NodeSet.expand("host") == ["host"])
     }
 
-    @Test("bad sets are errors naming the text", arguments: [
-        ("web[1-", "unclosed '['"), ("web1-]", "unbalanced ']'"), ("n[3-1]", "reversed range"), ("n[a-b]", "bad range"),
-        ("n[[1]]", "nested"), ("n[0-99999999]", "more than"),
-    ])
+    @Test(
+        "bad sets are errors naming the text",
+        arguments: [
+            ("web[1-", "unclosed '['"), ("web1-]", "unbalanced ']'"), ("n[3-1]", "reversed range"),
+            ("n[a-b]", "bad range"),
+            ("n[[1]]", "nested"), ("n[0-99999999]", "more than"),
+        ])
     func badSets(text: String, words: String) {
         #expect(throws: NodeSet.SyntaxError.self) { try NodeSet.expand(text) }
         do { _ = try NodeSet.expand(text) } catch { #expect(error.description.contains(words), "\(error)") }
@@ -38,7 +44,9 @@ struct NodeSetTests {
             #expect(try Set(NodeSet.expand(NodeSet.fold(names))) == Set(names))
             #expect(try Set(NodeSet.expand(theirs)) == Set(names), "ours reads theirs: \(theirs)")
         }
-        #expect(try oracle(["/usr/bin/nodeset", "-f"] + NodeSet.expand("m[01-03],n[1-5,9,11-12]")) == "m[01-03],n[1-5,9,11-12]")
+        #expect(
+            try oracle(["/usr/bin/nodeset", "-f"] + NodeSet.expand("m[01-03],n[1-5,9,11-12]"))
+                == "m[01-03],n[1-5,9,11-12]")
     }
 
     @Test("entries: user, host, port, IPv6; bad ports named")
@@ -81,8 +89,11 @@ struct NodeSetTests {
         #expect(covered.sorted() == names.sorted())
         #expect(throws: HostList.Error.self) { try Shard("0/4") }
         #expect(throws: HostList.Error.self) { try Shard("5/4") }
-        let slurm = try Shard.fromEnvironment(["SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_MIN": "1",
-                                               "SLURM_ARRAY_TASK_COUNT": "4"], count: nil)
+        let slurm = try Shard.fromEnvironment(
+            [
+                "SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_MIN": "1",
+                "SLURM_ARRAY_TASK_COUNT": "4",
+            ], count: nil)
         #expect(slurm == Shard(index: 3, count: 4))
         #expect(try Shard.fromEnvironment(["JOB_COMPLETION_INDEX": "0"], count: 2) == Shard(index: 1, count: 2))
         #expect(throws: HostList.Error.self) { try Shard.fromEnvironment(["JOB_COMPLETION_INDEX": "0"], count: nil) }
@@ -91,8 +102,9 @@ struct NodeSetTests {
     @Test("the exit code is the most severe outcome")
     func contract() {
         func report(_ status: Int32?, _ kind: String? = nil) -> HostReport {
-            HostReport(host: "h", exitStatus: status, signal: nil, stdout: "", stderr: "",
-                       error: kind.map { HostReport.Failure(kind: $0, message: "m") }, started: "", duration: 0)
+            HostReport(
+                host: "h", exitStatus: status, signal: nil, stdout: "", stderr: "",
+                error: kind.map { HostReport.Failure(kind: $0, message: "m") }, started: "", duration: 0)
         }
         #expect(contractExitCode(for: []) == 0)
         #expect(contractExitCode(for: [report(0), report(0)]) == 0)

@@ -9,7 +9,7 @@ final class SlurmCluster: @unchecked Sendable {
     static let unavailableReason: String? = {
         if getuid() != 0 { return "a Slurm cluster needs root" }
         for tool in ["/usr/sbin/munged", "/usr/sbin/slurmctld", "/usr/sbin/slurmd", "/usr/bin/sbatch"]
-            where !FileManager.default.isExecutableFile(atPath: tool) {
+        where !FileManager.default.isExecutableFile(atPath: tool) {
             return "\(tool) is missing: install munge, slurmctld, slurmd and slurm-client (scripts/install-deps does)"
         }
         return nil
@@ -22,7 +22,9 @@ final class SlurmCluster: @unchecked Sendable {
     init() throws {
         directory = try scratchDirectory("slurm")
         chmod(directory, 0o755)
-        for sub in ["state", "spool"] { try FileManager.default.createDirectory(atPath: "\(directory)/\(sub)", withIntermediateDirectories: true) }
+        for sub in ["state", "spool"] {
+            try FileManager.default.createDirectory(atPath: "\(directory)/\(sub)", withIntermediateDirectories: true)
+        }
         var key = [UInt8](repeating: 0, count: 1024)
         for index in key.indices { key[index] = UInt8.random(in: 0...255) }
         _ = FileManager.default.createFile(atPath: "\(directory)/munge.key", contents: Data(key))
@@ -32,42 +34,51 @@ final class SlurmCluster: @unchecked Sendable {
         configPath = "\(directory)/slurm.conf"
         let dir = directory
         try """
-            ClusterName=fleetshtest
-            SlurmctldHost=\(host)(127.0.0.1)
-            SlurmctldPort=\(controllerPort)
-            SlurmdPort=\(nodePort)
-            SlurmUser=root
-            SlurmdUser=root
-            StateSaveLocation=\(dir)/state
-            SlurmdSpoolDir=\(dir)/spool
-            SlurmctldPidFile=\(dir)/slurmctld.pid
-            SlurmdPidFile=\(dir)/slurmd.pid
-            ProctrackType=proctrack/linuxproc
-            TaskPlugin=task/none
-            AuthType=auth/munge
-            AuthInfo=socket=\(dir)/munge.socket
-            CredType=cred/munge
-            SchedulerType=sched/builtin
-            SelectType=select/cons_tres
-            SelectTypeParameters=CR_CPU
-            ReturnToService=2
-            MpiDefault=none
-            JobAcctGatherType=jobacct_gather/none
-            AccountingStorageType=accounting_storage/none
-            NodeName=\(host) NodeAddr=127.0.0.1 CPUs=\(ProcessInfo.processInfo.activeProcessorCount) State=UNKNOWN
-            PartitionName=fleetsh Nodes=\(host) Default=YES MaxTime=INFINITE State=UP
+        ClusterName=fleetshtest
+        SlurmctldHost=\(host)(127.0.0.1)
+        SlurmctldPort=\(controllerPort)
+        SlurmdPort=\(nodePort)
+        SlurmUser=root
+        SlurmdUser=root
+        StateSaveLocation=\(dir)/state
+        SlurmdSpoolDir=\(dir)/spool
+        SlurmctldPidFile=\(dir)/slurmctld.pid
+        SlurmdPidFile=\(dir)/slurmd.pid
+        ProctrackType=proctrack/linuxproc
+        TaskPlugin=task/none
+        AuthType=auth/munge
+        AuthInfo=socket=\(dir)/munge.socket
+        CredType=cred/munge
+        SchedulerType=sched/builtin
+        SelectType=select/cons_tres
+        SelectTypeParameters=CR_CPU
+        ReturnToService=2
+        MpiDefault=none
+        JobAcctGatherType=jobacct_gather/none
+        AccountingStorageType=accounting_storage/none
+        NodeName=\(host) NodeAddr=127.0.0.1 CPUs=\(ProcessInfo.processInfo.activeProcessorCount) State=UNKNOWN
+        PartitionName=fleetsh Nodes=\(host) Default=YES MaxTime=INFINITE State=UP
 
-            """.write(toFile: configPath, atomically: true, encoding: .utf8)
+        """.write(toFile: configPath, atomically: true, encoding: .utf8)
         do {
-            daemons.append(try ProcessRunner.spawnGuarded(
-                ["/usr/sbin/munged", "--foreground", "--force", "--key-file=\(dir)/munge.key", "--socket=\(dir)/munge.socket",
-                 "--pid-file=\(dir)/munged.pid", "--seed-file=\(dir)/munged.seed", "--log-file=\(dir)/munged.log"],
-                logFile: "\(dir)/munged.out"))
+            daemons.append(
+                try ProcessRunner.spawnGuarded(
+                    [
+                        "/usr/sbin/munged", "--foreground", "--force", "--key-file=\(dir)/munge.key",
+                        "--socket=\(dir)/munge.socket",
+                        "--pid-file=\(dir)/munged.pid", "--seed-file=\(dir)/munged.seed",
+                        "--log-file=\(dir)/munged.log",
+                    ],
+                    logFile: "\(dir)/munged.out"))
             try wait(for: "\(dir)/munge.socket", what: "munged")
-            daemons.append(try ProcessRunner.spawnGuarded(["/usr/sbin/slurmctld", "-D", "-f", configPath],
-                                                          logFile: "\(dir)/slurmctld.log", environment: environment))
-            daemons.append(try ProcessRunner.spawnGuarded(["/usr/sbin/slurmd", "-D", "-f", configPath, "-N", host],
-                                                          logFile: "\(dir)/slurmd.log", environment: environment))
+            daemons.append(
+                try ProcessRunner.spawnGuarded(
+                    ["/usr/sbin/slurmctld", "-D", "-f", configPath],
+                    logFile: "\(dir)/slurmctld.log", environment: environment))
+            daemons.append(
+                try ProcessRunner.spawnGuarded(
+                    ["/usr/sbin/slurmd", "-D", "-f", configPath, "-N", host],
+                    logFile: "\(dir)/slurmd.log", environment: environment))
             try waitUntilIdle()
         } catch {
             stop()
@@ -91,7 +102,10 @@ final class SlurmCluster: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {
             if let state = try? ProcessRunner.run(["/usr/bin/sinfo", "-h", "-o", "%t"], environment: environment),
-               state.contains("idle") { return }
+                state.contains("idle")
+            {
+                return
+            }
             usleep(200_000)
         }
         throw TestSupportError("the Slurm node never became idle: \(log)")
@@ -103,8 +117,11 @@ final class SlurmCluster: @unchecked Sendable {
         let path = "\(directory)/job-\(UUID().uuidString).sh"
         try script.write(toFile: path, atomically: true, encoding: .utf8)
         chmod(path, 0o755)
-        return try ProcessRunner.outcome(["/usr/bin/sbatch", "--wait", "--array=0-\(tasks - 1)", "--chdir=\(directory)",
-                                      "-o", "\(directory)/task-%A-%a.log", path], environment: environment)
+        return try ProcessRunner.outcome(
+            [
+                "/usr/bin/sbatch", "--wait", "--array=0-\(tasks - 1)", "--chdir=\(directory)",
+                "-o", "\(directory)/task-%A-%a.log", path,
+            ], environment: environment)
     }
 
     /// The daemons' logs.

@@ -11,7 +11,9 @@ struct AuthPlanTests {
         let dir = NSTemporaryDirectory() + "pssh-plan-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        for name in ["id_ed25519", "id_rsa"] { _ = FileManager.default.createFile(atPath: "\(dir)/\(name)", contents: nil) }
+        for name in ["id_ed25519", "id_rsa"] {
+            _ = FileManager.default.createFile(atPath: "\(dir)/\(name)", contents: nil)
+        }
         let plan = AuthAttempt.plan([
             .privateKeyFile(path: "/keys/deploy"), .agent(), .defaultIdentities(directory: dir), .password("secret"),
         ])
@@ -31,8 +33,9 @@ struct AuthPlanTests {
 
     @Test("methods the server does not offer are skipped and recorded; the error lists every attempt")
     func progress() {
-        let options = SSHConnectionOptions(host: "h", port: 2200, user: "deploy",
-                                           authMethods: [.agent(), .password("pw")])
+        let options = SSHConnectionOptions(
+            host: "h", port: 2200, user: "deploy",
+            authMethods: [.agent(), .password("pw")])
         var progress = AuthProgress(options: options, attempts: AuthAttempt.plan(options.authMethods))
         progress.serverMethods = ["password"]
         let next = progress.next()
@@ -90,15 +93,26 @@ struct AuthRunTests {
         (.askingMethods, .methods(.failed(lost)), "failed(connectionLost)", "fail(connectionLost)"),
         (.attempting(2), .attempt(.wouldBlock, isExplicitKey: true), "attempting(2)", "waitForIO"),
         (.attempting(2), .attempt(.accepted, isExplicitKey: false), "succeeded", "succeed"),
-        (.attempting(2), .attempt(.partial(["password"]), isExplicitKey: false), "choosing",
-         "record(accepted, but the server requires a further method, keyProblem: false)"),
-        (.attempting(2), .attempt(.denied("denied by the server"), isExplicitKey: true), "choosing",
-         "record(denied by the server, keyProblem: false)"),
-        (.attempting(2), .attempt(.keyProblem("wrong passphrase"), isExplicitKey: true), "choosing",
-         "record(wrong passphrase, keyProblem: true)"),
-        (.attempting(2), .attempt(.keyProblem("wrong passphrase"), isExplicitKey: false), "choosing",
-         "record(wrong passphrase, keyProblem: false)"),
-        (.attempting(2), .attempt(.failed(lost), isExplicitKey: false), "failed(connectionLost)", "fail(connectionLost)"),
+        (
+            .attempting(2), .attempt(.partial(["password"]), isExplicitKey: false), "choosing",
+            "record(accepted, but the server requires a further method, keyProblem: false)"
+        ),
+        (
+            .attempting(2), .attempt(.denied("denied by the server"), isExplicitKey: true), "choosing",
+            "record(denied by the server, keyProblem: false)"
+        ),
+        (
+            .attempting(2), .attempt(.keyProblem("wrong passphrase"), isExplicitKey: true), "choosing",
+            "record(wrong passphrase, keyProblem: true)"
+        ),
+        (
+            .attempting(2), .attempt(.keyProblem("wrong passphrase"), isExplicitKey: false), "choosing",
+            "record(wrong passphrase, keyProblem: false)"
+        ),
+        (
+            .attempting(2), .attempt(.failed(lost), isExplicitKey: false), "failed(connectionLost)",
+            "fail(connectionLost)"
+        ),
         // Events that cannot happen in a state end the run as a protocol error, never a crash.
         (.askingMethods, .attempt(.accepted, isExplicitKey: false), "failed(protocolError)", "fail(protocolError)"),
         (.attempting(0), .methods(.offered), "failed(protocolError)", "fail(protocolError)"),

@@ -101,15 +101,15 @@ struct UnreadOutputRuleTests {
     static let table: [Row] = [
         (0, false, false, false, .read),
         (99, false, false, false, .read),
-        (100, false, false, false, .pause),              // full, nobody waits for the end: the window throttles
-        (100, false, false, true, .read),                // full but unread and the end awaited: may grow
+        (100, false, false, false, .pause),  // full, nobody waits for the end: the window throttles
+        (100, false, false, true, .read),  // full but unread and the end awaited: may grow
         (999, false, false, true, .read),
-        (1000, false, false, true, .failWaiters),        // at the limit unread, the end awaited: waiters fail
-        (1000, false, false, false, .pause),             // nobody waits: just paused
-        (100, true, false, true, .pause),                // a stream with a reader goes at the reader's pace
+        (1000, false, false, true, .failWaiters),  // at the limit unread, the end awaited: waiters fail
+        (1000, false, false, false, .pause),  // nobody waits: just paused
+        (100, true, false, true, .pause),  // a stream with a reader goes at the reader's pace
         (1000, true, false, true, .pause),
         (50, true, false, false, .read),
-        (0, false, true, true, .pause),                  // ended: nothing more is read
+        (0, false, true, true, .pause),  // ended: nothing more is read
         (1000, false, true, true, .pause),
     ]
 
@@ -117,6 +117,7 @@ struct UnreadOutputRuleTests {
     func verdict(row: Int) {
         let entry = Self.table[row]
         let stream = UnreadOutputRule.Stream(buffered: entry.buffered, everRead: entry.everRead, ended: entry.ended)
-        #expect(UnreadOutputRule.verdict(stream, capacity: 100, limit: 1000, endAwaited: entry.endAwaited) == entry.verdict)
+        #expect(
+            UnreadOutputRule.verdict(stream, capacity: 100, limit: 1000, endAwaited: entry.endAwaited) == entry.verdict)
     }
 }

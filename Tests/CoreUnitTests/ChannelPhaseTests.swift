@@ -7,11 +7,15 @@ import Testing
 struct ChannelPhaseTests {
     typealias Row = (ChannelPhase, ChannelPhase.Event, ChannelPhase, [ChannelPhase.Action])
 
-    static let phases: [ChannelPhase] = [.running, .closing(afterRemoteEOF: true), .closing(afterRemoteEOF: false),
-                                         .waitingClosed, .freeing(afterRemoteEOF: true), .freeing(afterRemoteEOF: false),
-                                         .detached, .finished]
-    static let events: [ChannelPhase.Event] = [.remoteEOF, .closedByCaller, .failed, .closeCalled, .closeSent,
-                                               .serverClosed, .freed]
+    static let phases: [ChannelPhase] = [
+        .running, .closing(afterRemoteEOF: true), .closing(afterRemoteEOF: false),
+        .waitingClosed, .freeing(afterRemoteEOF: true), .freeing(afterRemoteEOF: false),
+        .detached, .finished,
+    ]
+    static let events: [ChannelPhase.Event] = [
+        .remoteEOF, .closedByCaller, .failed, .closeCalled, .closeSent,
+        .serverClosed, .freed,
+    ]
 
     /// The pairs that move; every other pair leaves the phase as it is and does nothing.
     static let moves: [Row] = [
@@ -42,7 +46,10 @@ struct ChannelPhaseTests {
 
     @Test("whether the remote's EOF came first is known in every phase of the close")
     func sawRemoteEOF() {
-        #expect(Self.phases.filter(\.sawRemoteEOF) == [.closing(afterRemoteEOF: true), .waitingClosed,
-                                                          .freeing(afterRemoteEOF: true)])
+        #expect(
+            Self.phases.filter(\.sawRemoteEOF) == [
+                .closing(afterRemoteEOF: true), .waitingClosed,
+                .freeing(afterRemoteEOF: true),
+            ])
     }
 }

@@ -1,7 +1,8 @@
-@testable import SSHEngineCore
 import SSHBackend
 import SSHEventLoop
 import Testing
+
+@testable import SSHEngineCore
 
 /// The connection and channel drivers against a scripted native engine: the order of the close sequence, what
 /// every waiter learns, deadlines and backpressure, with no server and no C library.
@@ -9,8 +10,9 @@ import Testing
 struct DriverTests {
     typealias Driver = ConnectionDriver<ScriptedConnection>
 
-    static let options = SSHConnectionOptions(host: "scripted.example", port: 2222, authMethods: [.password("x")],
-                                              operationTimeout: .milliseconds(200))
+    static let options = SSHConnectionOptions(
+        host: "scripted.example", port: 2222, authMethods: [.password("x")],
+        operationTimeout: .milliseconds(200))
 
     /// A connection driver on the test loop with one running channel (created on the loop).
     static func openChannel(capacity: Int = 1 << 20, options: SSHConnectionOptions = options)
@@ -28,7 +30,9 @@ struct DriverTests {
         return (driverBox, channel, native)
     }
 
-    @Test("remote EOF: output is delivered, our CLOSE goes out; after the server's CLOSE the exit status is settled before the streams end, then the channel is freed")
+    @Test(
+        "remote EOF: output is delivered, our CLOSE goes out; after the server's CLOSE the exit status is settled before the streams end, then the channel is freed"
+    )
     func closeAfterRemoteEOF() async throws {
         let (driver, channel, native) = try await Self.openChannel()
         try await onLoop {
@@ -144,13 +148,17 @@ struct DriverTests {
             #expect(driver.value.native.teardowns == [false], "torn down once, without a goodbye")
             #expect(native.value.calls == ["detach"])
             #expect(channel.value.isFinished)
-            if case .failure(let error)? = channel.value.core.exit { #expect(error.code == .connectionLost) } else {
+            if case .failure(let error)? = channel.value.core.exit {
+                #expect(error.code == .connectionLost)
+            } else {
                 Issue.record("the exit status should have failed")
             }
         }
     }
 
-    @Test("a session channel the server closes as it confirms it (Dropbear before 2024.86) is discarded before any request and opened again; past three, the open is refused", arguments: [1, 3, 4])
+    @Test(
+        "a session channel the server closes as it confirms it (Dropbear before 2024.86) is discarded before any request and opened again; past three, the open is refused",
+        arguments: [1, 3, 4])
     func closedAsConfirmed(times: Int) async throws {
         let driver = try await onLoop { Box(Driver(loop: testLoop, options: Self.options, streamCapacity: 1024)) }
         try await onLoop { driver.value.native.closedAsConfirmed = times }

@@ -15,7 +15,9 @@ struct EventLoopTests {
                 loop.scheduleTimer(after: .milliseconds(60), name: "third") { fired.withLock { $0.append(3) } }
                 loop.scheduleTimer(after: .milliseconds(20), name: "first") { fired.withLock { $0.append(1) } }
                 loop.scheduleTimer(after: .milliseconds(40), name: "second") { fired.withLock { $0.append(2) } }
-                let cancelled = loop.scheduleTimer(after: .milliseconds(30), name: "cancelled") { fired.withLock { $0.append(99) } }
+                let cancelled = loop.scheduleTimer(after: .milliseconds(30), name: "cancelled") {
+                    fired.withLock { $0.append(99) }
+                }
                 loop.cancelTimer(cancelled)
                 done.resume()
             }
@@ -59,7 +61,9 @@ struct EventLoopTests {
         #expect(ticker.ticks.withLock { $0 } == [.seconds(1), .seconds(2), .seconds(3)])
     }
 
-    @Test("a task sleeping on the manual clock wakes when time reaches its deadline, not before; cancelling it ends the sleep")
+    @Test(
+        "a task sleeping on the manual clock wakes when time reaches its deadline, not before; cancelling it ends the sleep"
+    )
     func manualSleep() async throws {
         let clock = ManualClock()
         let woke = Mutex<Duration?>(nil)
@@ -137,7 +141,8 @@ struct EventLoopTests {
             for id in live { testLoop.cancelTimer(id) }
             return [afterChurn, testLoop.timerHeapCount]
         }
-        #expect(counts[0] <= 2 * 100 + 257, "20,000 cancelled timers left \(counts[0]) heap entries beside 100 live ones")
+        #expect(
+            counts[0] <= 2 * 100 + 257, "20,000 cancelled timers left \(counts[0]) heap entries beside 100 live ones")
         #expect(counts[1] <= 257, "\(counts[1]) entries left with no live timer")
     }
 }

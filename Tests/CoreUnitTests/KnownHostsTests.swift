@@ -1,8 +1,9 @@
 import Foundation
 import SSHBackend
-@testable import SSHKnownHosts
 import SSHTestSupport
 import Testing
+
+@testable import SSHKnownHosts
 
 /// The known-hosts engine against OpenSSH's own tools as oracles: `ssh-keygen -F` for which lines match a name,
 /// `ssh-keygen -l` for fingerprints, `sha256sum` and Python's `hmac` for the digests.
@@ -23,7 +24,6 @@ struct KnownHostsTests {
         Data(base64Encoded: String(base64)).flatMap { HostKeyInfo(blob: Array($0)) }
     }
 
-
     @Test("SHA-256 and HMAC-SHA1 equal sha256sum and Python's hmac on inputs of every block boundary")
     func digests() async throws {
         // Many short oracle processes: run them off Swift's cooperative threads, which other tests' timers need.
@@ -39,11 +39,15 @@ struct KnownHostsTests {
             let expected = try ProcessRunner.run(["/usr/bin/sha256sum", "\(dir)/in"]).prefix(64)
             #expect(SHA256.hash(bytes).map { String(format: "%02x", $0) }.joined() == expected, "length \(length)")
             let salt = (0..<20).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ length) }
-            let script = "import hmac,hashlib,sys; print(hmac.new(bytes.fromhex(sys.argv[1]), open(sys.argv[2],'rb').read(), hashlib.sha1).hexdigest())"
-            let mac = try ProcessRunner.run(["/usr/bin/python3", "-c", script, salt.map { String(format: "%02x", $0) }.joined(),
-                                             "\(dir)/in"]).trimmingCharacters(in: .whitespacesAndNewlines)
-            #expect(HMACSHA1(key: salt).authenticate(bytes).map { String(format: "%02x", $0) }.joined() == mac,
-                    "length \(length)")
+            let script =
+                "import hmac,hashlib,sys; print(hmac.new(bytes.fromhex(sys.argv[1]), open(sys.argv[2],'rb').read(), hashlib.sha1).hexdigest())"
+            let mac = try ProcessRunner.run([
+                "/usr/bin/python3", "-c", script, salt.map { String(format: "%02x", $0) }.joined(),
+                "\(dir)/in",
+            ]).trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(
+                HMACSHA1(key: salt).authenticate(bytes).map { String(format: "%02x", $0) }.joined() == mac,
+                "length \(length)")
         }
     }
 
@@ -56,9 +60,11 @@ struct KnownHostsTests {
     private func fingerprintsAlone() throws {
         let dir = try scratchDirectory("kh")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        for (name, type) in [("ed", ["-t", "ed25519"]), ("ec256", ["-t", "ecdsa", "-b", "256"]),
-                             ("ec384", ["-t", "ecdsa", "-b", "384"]), ("ec521", ["-t", "ecdsa", "-b", "521"]),
-                             ("rsa", ["-t", "rsa", "-b", "2048"]), ("dsa", ["-t", "dsa"])] {
+        for (name, type) in [
+            ("ed", ["-t", "ed25519"]), ("ec256", ["-t", "ecdsa", "-b", "256"]),
+            ("ec384", ["-t", "ecdsa", "-b", "384"]), ("ec521", ["-t", "ecdsa", "-b", "521"]),
+            ("rsa", ["-t", "rsa", "-b", "2048"]), ("dsa", ["-t", "dsa"]),
+        ] {
             try ProcessRunner.run([Self.keygen, "-q", "-N", ""] + type + ["-f", "\(dir)/\(name)"])
             let line = try String(contentsOfFile: "\(dir)/\(name).pub", encoding: .utf8).split(separator: " ")
             let key = try #require(Self.key(line[1]))
@@ -73,10 +79,14 @@ struct KnownHostsTests {
     /// A corpus of known-hosts lines: comments and six broken lines, then literal names, comma lists, wildcards,
     /// negations, ports, markers, blanks and CRLF.
     private func corpus(keys: [String]) -> (broken: [String], good: [String]) {
-        let broken = ["# a comment", "", "   ", "@bogus web1 \(keys[0])", "web1", "web1 ssh-ed25519",
-                      "web1 ssh-ed25519 !!!notbase64", "web1 ssh-foo AAAA", "web2 ssh-rsa \(keys[0].split(separator: " ")[1])"]
+        let broken = [
+            "# a comment", "", "   ", "@bogus web1 \(keys[0])", "web1", "web1 ssh-ed25519",
+            "web1 ssh-ed25519 !!!notbase64", "web1 ssh-foo AAAA", "web2 ssh-rsa \(keys[0].split(separator: " ")[1])",
+        ]
         var good: [String] = []
-        let names = ["web1", "WEB2.example.com", "db-1", "10.0.0.5", "[10.0.0.5]:2222", "[web1]:2200", "node7", "node17"]
+        let names = [
+            "web1", "WEB2.example.com", "db-1", "10.0.0.5", "[10.0.0.5]:2222", "[web1]:2200", "node7", "node17",
+        ]
         for (index, name) in names.enumerated() { good.append("\(name) \(keys[index % keys.count])") }
         good += [
             "web1,web3,10.0.0.9 \(keys[1])",
@@ -93,9 +103,11 @@ struct KnownHostsTests {
         return (broken, good)
     }
 
-    private static let lookups = ["web1", "web2", "WEB2.example.com", "web3", "web4", "web5", "db.example.com",
-                                  "a.example.com", "db-1", "10.0.0.5", "[10.0.0.5]:2222", "[10.0.0.7]:2222", "[web1]:2200",
-                                  "node7", "node17", "node", "10.0.0.9", "unknown", "[web1]:22", "web", "webby"]
+    private static let lookups = [
+        "web1", "web2", "WEB2.example.com", "web3", "web4", "web5", "db.example.com",
+        "a.example.com", "db-1", "10.0.0.5", "[10.0.0.5]:2222", "[10.0.0.7]:2222", "[web1]:2200",
+        "node7", "node17", "node", "10.0.0.9", "unknown", "[web1]:22", "web", "webby",
+    ]
 
     /// The line numbers `ssh-keygen -F name -l -f file` reports (with `-l` it parses each key, so lines whose key
     /// does not parse are left out, as ssh leaves them out; marker lines are never reported).
@@ -120,7 +132,8 @@ struct KnownHostsTests {
         let keys = try Self.makeKeys(in: dir).map(\.line)
         let lines = corpus(keys: keys)
         let plain = "\(dir)/plain"
-        try ((lines.broken + lines.good).joined(separator: "\n") + "\n").write(toFile: plain, atomically: true, encoding: .utf8)
+        try ((lines.broken + lines.good).joined(separator: "\n") + "\n").write(
+            toFile: plain, atomically: true, encoding: .utf8)
         // ssh-keygen -H refuses a file with broken lines: it hashes the well-formed ones.
         let hashed = "\(dir)/hashed"
         try (lines.good.joined(separator: "\n") + "\n").write(toFile: hashed, atomically: true, encoding: .utf8)
@@ -133,7 +146,10 @@ struct KnownHostsTests {
             for name in Self.lookups {
                 let ours = Set(index.lookup(name).filter { $0.marker == .none }.map(\.line))
                 let theirs = try oracleLines(name.lowercased(), file)
-                #expect(ours == theirs, "\(name) in \(file == plain ? "plain" : "hashed"): ours \(ours.sorted()), ssh-keygen \(theirs.sorted())")
+                #expect(
+                    ours == theirs,
+                    "\(name) in \(file == plain ? "plain" : "hashed"): ours \(ours.sorted()), ssh-keygen \(theirs.sorted())"
+                )
                 compared += 1
             }
             // Broken lines are skipped with their line numbers, never fatal.
@@ -156,12 +172,16 @@ struct KnownHostsTests {
         let made = try Self.makeKeys(in: dir)
         let keys = try made.map { try #require(Self.key($0.line.split(separator: " ")[1])) }
         let lines = made.map(\.line)
-        let text = ["same \(lines[0])", "other-type \(lines[1])", "revoked \(lines[0])", "@revoked revoked \(lines[0])",
-                    "bare \(lines[0])"].joined(separator: "\n")
+        let text = [
+            "same \(lines[0])", "other-type \(lines[1])", "revoked \(lines[0])", "@revoked revoked \(lines[0])",
+            "bare \(lines[0])",
+        ].joined(separator: "\n")
         let index = KnownHostsIndex(KnownHostsParser.parse(Array(text.utf8), file: "f").entries)
         #expect(HostKeyVerdict.judge(keys[0], index.lookup("same")) == .known(index.lookup("same")[0]))
         #expect(HostKeyVerdict.judge(keys[2], index.lookup("same")) == .changed(offending: index.lookup("same")[0]))
-        #expect(HostKeyVerdict.judge(keys[0], index.lookup("other-type")) == .changed(offending: index.lookup("other-type")[0]))
+        #expect(
+            HostKeyVerdict.judge(keys[0], index.lookup("other-type"))
+                == .changed(offending: index.lookup("other-type")[0]))
         #expect(HostKeyVerdict.judge(keys[0], index.lookup("nobody")) == .new)
         if case .revoked(let entry) = HostKeyVerdict.judge(keys[0], index.lookup("revoked")) {
             #expect(entry.line == 4)
@@ -180,29 +200,42 @@ struct KnownHostsTests {
         }
         let ec = try String(contentsOfFile: "\(dir)/ec.pub", encoding: .utf8).split(separator: " ")
         let rsa = try String(contentsOfFile: "\(dir)/rsa.pub", encoding: .utf8).split(separator: " ")
-        try "[h1]:2222 \(ec[0]) \(ec[1])\n[h2]:2222 \(rsa[0]) \(rsa[1])\n".write(toFile: "\(dir)/kh", atomically: true, encoding: .utf8)
+        try "[h1]:2222 \(ec[0]) \(ec[1])\n[h2]:2222 \(rsa[0]) \(rsa[1])\n".write(
+            toFile: "\(dir)/kh", atomically: true, encoding: .utf8)
         let policy = SSHHostKeyPolicy(userKnownHostsFiles: ["\(dir)/kh"], globalKnownHostsFiles: [])
         let store = KnownHostsStore()
-        let libssh = ["ssh-ed25519", "ecdsa-sha2-nistp521", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp256", "rsa-sha2-512",
-                      "rsa-sha2-256", "ssh-rsa"]
+        let libssh = [
+            "ssh-ed25519", "ecdsa-sha2-nistp521", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp256", "rsa-sha2-512",
+            "rsa-sha2-256", "ssh-rsa",
+        ]
         let nothing = await HostKeyCheck.prepare(policy, host: "h0", port: 2222, store: store)
-        #expect(nothing.algorithms(supported: libssh) == ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
-                                                          "ecdsa-sha2-nistp521", "rsa-sha2-512", "rsa-sha2-256"])
+        #expect(
+            nothing.algorithms(supported: libssh) == [
+                "ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
+                "ecdsa-sha2-nistp521", "rsa-sha2-512", "rsa-sha2-256",
+            ])
         let ecdsa = await HostKeyCheck.prepare(policy, host: "h1", port: 2222, store: store)
         #expect(ecdsa.algorithms(supported: libssh).first == "ecdsa-sha2-nistp256")
         let rsaKnown = await HostKeyCheck.prepare(policy, host: "h2", port: 2222, store: store)
         #expect(Array(rsaKnown.algorithms(supported: libssh).prefix(2)) == ["rsa-sha2-512", "rsa-sha2-256"])
         // libssh2 1.10 has no rsa-sha2: RSA cannot lead, and the list never offers SHA-1 ssh-rsa.
-        let libssh2 = ["ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-ed25519", "ssh-rsa", "ssh-dss"]
-        #expect(rsaKnown.algorithms(supported: libssh2) == ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
-                                                            "ecdsa-sha2-nistp521"])
+        let libssh2 = [
+            "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-ed25519", "ssh-rsa", "ssh-dss",
+        ]
+        #expect(
+            rsaKnown.algorithms(supported: libssh2) == [
+                "ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
+                "ecdsa-sha2-nistp521",
+            ])
     }
 
     @Test("accepted keys and another process appending under flock at the same time: no torn or lost line")
     func concurrentWriters() async throws {
         let dir = try scratchDirectory("kh-writers")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        _ = try await offPool { try ProcessRunner.run([Self.keygen, "-q", "-N", "", "-t", "ed25519", "-f", "\(dir)/k"]) }
+        _ = try await offPool {
+            try ProcessRunner.run([Self.keygen, "-q", "-N", "", "-t", "ed25519", "-f", "\(dir)/k"])
+        }
         let parts = try String(contentsOfFile: "\(dir)/k.pub", encoding: .utf8).split(separator: " ")
         let key = try #require(Self.key(parts[1]))
         let file = "\(dir)/known_hosts"

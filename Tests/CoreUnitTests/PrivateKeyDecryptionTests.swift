@@ -1,7 +1,8 @@
 import Foundation
-@testable import SSHPrivateKeys
 import SSHTestSupport
 import Testing
+
+@testable import SSHPrivateKeys
 
 /// Private keys decrypted in the process (for the libssh2 engine, which would otherwise derive the key per
 /// session), against `ssh-keygen` as the oracle: the keys it writes encrypted come out as the same key.
@@ -10,8 +11,10 @@ struct PrivateKeyDecryptionTests {
     private static let keygen = "/usr/bin/ssh-keygen"
 
     /// A new key of `type`, encrypted with `passphrase` by `ssh-keygen` (with `extra` arguments), in `directory`.
-    private func makeKey(_ directory: String, _ name: String, _ type: [String], passphrase: String,
-                         _ extra: [String] = []) throws -> String {
+    private func makeKey(
+        _ directory: String, _ name: String, _ type: [String], passphrase: String,
+        _ extra: [String] = []
+    ) throws -> String {
         let path = "\(directory)/\(name)"
         try ProcessRunner.run([Self.keygen, "-q", "-f", path, "-N", passphrase, "-C", "test \(name)"] + type + extra)
         return path
@@ -22,11 +25,13 @@ struct PrivateKeyDecryptionTests {
         let path = "\(directory)/decrypted-\(UUID().uuidString)"
         _ = FileManager.default.createFile(atPath: path, contents: Data(text), attributes: [.posixPermissions: 0o600])
         defer { try? FileManager.default.removeItem(atPath: path) }
-        return try ProcessRunner.run([Self.keygen, "-y", "-P", "", "-f", path]).split(whereSeparator: \.isWhitespace).prefix(2).joined(separator: " ")
+        return try ProcessRunner.run([Self.keygen, "-y", "-P", "", "-f", path]).split(whereSeparator: \.isWhitespace)
+            .prefix(2).joined(separator: " ")
     }
 
     private func publicKey(fromFile path: String) throws -> String {
-        try String(contentsOfFile: path + ".pub", encoding: .utf8).split(whereSeparator: \.isWhitespace).prefix(2).joined(separator: " ")
+        try String(contentsOfFile: path + ".pub", encoding: .utf8).split(whereSeparator: \.isWhitespace).prefix(2)
+            .joined(separator: " ")
     }
 
     private func bytes(_ path: String) throws -> [UInt8] { Array(try Data(contentsOf: URL(fileURLWithPath: path))) }
@@ -36,13 +41,14 @@ struct PrivateKeyDecryptionTests {
         return secret.withUnsafeBytes { Array($0) }
     }
 
-    @Test("OpenSSH-format keys of every type and cipher ssh-keygen writes decrypt to the key ssh-keygen -p writes",
-          arguments: [
-              (["-t", "ed25519"], [String]()),
-              (["-t", "ecdsa", "-b", "384"], ["-Z", "aes128-cbc"]),
-              (["-t", "rsa", "-b", "2048"], ["-Z", "aes256-gcm@openssh.com"]),
-              (["-t", "ed25519"], ["-Z", "aes192-ctr", "-a", "4"]),
-          ])
+    @Test(
+        "OpenSSH-format keys of every type and cipher ssh-keygen writes decrypt to the key ssh-keygen -p writes",
+        arguments: [
+            (["-t", "ed25519"], [String]()),
+            (["-t", "ecdsa", "-b", "384"], ["-Z", "aes128-cbc"]),
+            (["-t", "rsa", "-b", "2048"], ["-Z", "aes256-gcm@openssh.com"]),
+            (["-t", "ed25519"], ["-Z", "aes192-ctr", "-a", "4"]),
+        ])
     func openSSHFormat(type: [String], extra: [String]) throws {
         let directory = try scratchDirectory("keys")
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -66,21 +72,27 @@ struct PrivateKeyDecryptionTests {
         var fields = Array(file.encrypted.dropFirst(8))
         // Padding is 1, 2, 3, … up to the block size.
         while let last = fields.last, last > 0, last < 16, fields.count >= Int(last),
-              fields.suffix(Int(last)).elementsEqual(1...last) {
+            fields.suffix(Int(last)).elementsEqual(1...last)
+        {
             fields.removeLast(Int(last))
         }
         return fields
     }
 
-    @Test("a wrong or missing passphrase is told apart from an unencrypted key; chacha20-poly1305 is left to the engine")
+    @Test(
+        "a wrong or missing passphrase is told apart from an unencrypted key; chacha20-poly1305 is left to the engine")
     func failures() throws {
         let directory = try scratchDirectory("keys")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let ctr = try bytes(makeKey(directory, "ctr", ["-t", "ed25519", "-a", "2"], passphrase: "right"))
-        let gcm = try bytes(makeKey(directory, "gcm", ["-t", "ed25519", "-a", "2", "-Z", "aes256-gcm@openssh.com"],
-                                    passphrase: "right"))
-        let chacha = try bytes(makeKey(directory, "chacha", ["-t", "ed25519", "-a", "2", "-Z", "chacha20-poly1305@openssh.com"],
-                                       passphrase: "right"))
+        let gcm = try bytes(
+            makeKey(
+                directory, "gcm", ["-t", "ed25519", "-a", "2", "-Z", "aes256-gcm@openssh.com"],
+                passphrase: "right"))
+        let chacha = try bytes(
+            makeKey(
+                directory, "chacha", ["-t", "ed25519", "-a", "2", "-Z", "chacha20-poly1305@openssh.com"],
+                passphrase: "right"))
         let open = try bytes(makeKey(directory, "open", ["-t", "ed25519"], passphrase: ""))
         for text in [ctr, gcm] {
             guard case .failed(.wrongPassphrase) = PrivateKeyDecryption.decrypt(text, passphrase: "wrong") else {
@@ -102,16 +114,21 @@ struct PrivateKeyDecryptionTests {
             return
         }
         #expect(reason.contains("chacha20-poly1305@openssh.com"))
-        guard case .failed(.malformed) = PrivateKeyDecryption.decrypt(
-            Array("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEA\n-----END OPENSSH PRIVATE KEY-----\n".utf8),
-            passphrase: "x")
+        guard
+            case .failed(.malformed) = PrivateKeyDecryption.decrypt(
+                Array(
+                    "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEA\n-----END OPENSSH PRIVATE KEY-----\n"
+                        .utf8),
+                passphrase: "x")
         else {
             Issue.record("a truncated key is not reported as malformed")
             return
         }
     }
 
-    @Test("PEM keys encrypted by ssh-keygen (PKCS#1/SEC1 and PKCS#8) decrypt to the same key", arguments: ["PEM", "PKCS8"])
+    @Test(
+        "PEM keys encrypted by ssh-keygen (PKCS#1/SEC1 and PKCS#8) decrypt to the same key",
+        arguments: ["PEM", "PKCS8"])
     func pemFormats(format: String) throws {
         let directory = try scratchDirectory("keys")
         defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -1,5 +1,6 @@
-@testable import SSHFileTransfer
 import Testing
+
+@testable import SSHFileTransfer
 
 /// The budget downloads draw their receive windows from: a few get deep windows, many get the floor, and every
 /// window is given back.

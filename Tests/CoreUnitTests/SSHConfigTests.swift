@@ -1,8 +1,9 @@
 import Foundation
 import SSHBackend
-@testable import SSHConfig
 import SSHTestSupport
 import Testing
+
+@testable import SSHConfig
 
 /// The ssh_config evaluator against OpenSSH's own: for a corpus of files and hosts, every keyword this package
 /// acts on evaluates to what `ssh -G -F file host` prints.
@@ -12,7 +13,8 @@ struct SSHConfigTests {
     private static var keywords: Set<String> { Set(ConfigKeywords.actedOn) }
 
     /// `ssh -G` output for `host`, limited to `keywords`, keywords lowercased.
-    private func oracle(_ file: String, _ host: String, user: String? = nil, port: Int? = nil) async throws -> [String] {
+    private func oracle(_ file: String, _ host: String, user: String? = nil, port: Int? = nil) async throws -> [String]
+    {
         var arguments = ["/usr/bin/ssh", "-G", "-F", file]
         if let user { arguments += ["-l", user] }
         if let port { arguments += ["-p", String(port)] }
@@ -32,83 +34,90 @@ struct SSHConfigTests {
         for (host, user, port) in hosts {
             let ours = try await resolver.resolve(host: host, user: user, port: port, source: .file(file)).sshG
             let theirs = try await oracle(file, host, user: user, port: port)
-            #expect(ours.sorted() == theirs.sorted(), "\(host) \(user ?? "") \(port.map(String.init) ?? ""): ours \(Set(ours).subtracting(theirs).sorted()), ssh -G \(Set(theirs).subtracting(ours).sorted())")
+            #expect(
+                ours.sorted() == theirs.sorted(),
+                "\(host) \(user ?? "") \(port.map(String.init) ?? ""): ours \(Set(ours).subtracting(theirs).sorted()), ssh -G \(Set(theirs).subtracting(ours).sorted())"
+            )
             compared += 1
         }
         return compared
     }
 
-    @Test("a hand-written corpus: Host with negation, Match host/originalhost/user/localuser/final, Include, tokens, quoting, =, first wins, SendEnv removal, SetEnv")
+    @Test(
+        "a hand-written corpus: Host with negation, Match host/originalhost/user/localuser/final, Include, tokens, quoting, =, first wins, SendEnv removal, SetEnv"
+    )
     func handWritten() async throws {
         let dir = try scratchDirectory("config")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try FileManager.default.createDirectory(atPath: "\(dir)/conf.d", withIntermediateDirectories: true)
-        try "Host included-*\n  Port 2299\n  User from-include\n".write(toFile: "\(dir)/conf.d/a.conf", atomically: true, encoding: .utf8)
+        try "Host included-*\n  Port 2299\n  User from-include\n".write(
+            toFile: "\(dir)/conf.d/a.conf", atomically: true, encoding: .utf8)
         let text = """
-        # a comment
-        Host web-* !web-9
-            User deploy
-            Port 2201
-            IdentityFile ~/.ssh/id_%h
-            IdentityFile ~/.ssh/shared
-        Host db1
-            HostName %h.internal.example.com
-            User = postgres
-            Port=5433
-        Host *.example.com
-            UserKnownHostsFile ~/.ssh/kh_%h /tmp/kh2-%p-%r
-            StrictHostKeyChecking accept-new
-        Match host "*.internal.example.com"
-            HashKnownHosts yes
-            ConnectTimeout 7
-        Match originalhost db1 user postgres
-            ServerAliveInterval 15
-        Match !localuser nobody-at-all
-            Compression yes
-        Match exec "test %h = cmd" host cmd
-            ConnectionAttempts 4
-        Match host nothing-matches exec "touch \(dir)/must-not-run"
-            ConnectionAttempts 5
-        Host quoted
-            HostName "quoted.example.com"
-            SendEnv LANG LC_*
-            SendEnv -LC_*
-            SetEnv FOO=1 BAR="two words" FOO=3
-            HostKeyAlias quoted-alias
-        Host jump-*
-            ProxyJump bastion1,bastion2
-            ProxyCommand nc %h %p
-        Host cmd
-            ProxyCommand ssh -W %h:%p gateway
-            IdentityAgent none
-            CertificateFile ~/certs/%h-cert.pub
-        Host web-1 db1
-            User ignored-second
-            Ciphers +aes128-cbc
-            MACs -*etm*
-        Host db1 quoted
-            KexAlgorithms ^curve25519-sha256
-            HostKeyAlgorithms -*cert*,ssh-ed25519
-        Include \(dir)/conf.d/*.conf
-        Match final host web-*
-            IdentitiesOnly yes
-        Host *
-            PasswordAuthentication no
-            AddressFamily inet
-            RequestTTY no
-            ConnectionAttempts 2
-            ServerAliveCountMax 5
-            BatchMode yes
-            KbdInteractiveAuthentication no
-            PubkeyAuthentication yes
-            PreferredAuthentications publickey,password
-            GlobalKnownHostsFile /etc/ssh/other_known_hosts
-        """
+            # a comment
+            Host web-* !web-9
+                User deploy
+                Port 2201
+                IdentityFile ~/.ssh/id_%h
+                IdentityFile ~/.ssh/shared
+            Host db1
+                HostName %h.internal.example.com
+                User = postgres
+                Port=5433
+            Host *.example.com
+                UserKnownHostsFile ~/.ssh/kh_%h /tmp/kh2-%p-%r
+                StrictHostKeyChecking accept-new
+            Match host "*.internal.example.com"
+                HashKnownHosts yes
+                ConnectTimeout 7
+            Match originalhost db1 user postgres
+                ServerAliveInterval 15
+            Match !localuser nobody-at-all
+                Compression yes
+            Match exec "test %h = cmd" host cmd
+                ConnectionAttempts 4
+            Match host nothing-matches exec "touch \(dir)/must-not-run"
+                ConnectionAttempts 5
+            Host quoted
+                HostName "quoted.example.com"
+                SendEnv LANG LC_*
+                SendEnv -LC_*
+                SetEnv FOO=1 BAR="two words" FOO=3
+                HostKeyAlias quoted-alias
+            Host jump-*
+                ProxyJump bastion1,bastion2
+                ProxyCommand nc %h %p
+            Host cmd
+                ProxyCommand ssh -W %h:%p gateway
+                IdentityAgent none
+                CertificateFile ~/certs/%h-cert.pub
+            Host web-1 db1
+                User ignored-second
+                Ciphers +aes128-cbc
+                MACs -*etm*
+            Host db1 quoted
+                KexAlgorithms ^curve25519-sha256
+                HostKeyAlgorithms -*cert*,ssh-ed25519
+            Include \(dir)/conf.d/*.conf
+            Match final host web-*
+                IdentitiesOnly yes
+            Host *
+                PasswordAuthentication no
+                AddressFamily inet
+                RequestTTY no
+                ConnectionAttempts 2
+                ServerAliveCountMax 5
+                BatchMode yes
+                KbdInteractiveAuthentication no
+                PubkeyAuthentication yes
+                PreferredAuthentications publickey,password
+                GlobalKnownHostsFile /etc/ssh/other_known_hosts
+            """
         let file = "\(dir)/config"
         try text.write(toFile: file, atomically: true, encoding: .utf8)
         chmod(file, 0o600)
         let hosts: [(String, String?, Int?)] = [
-            ("web-1", nil, nil), ("web-9", nil, nil), ("WEB-1", nil, nil), ("db1", nil, nil), ("a.example.com", nil, nil),
+            ("web-1", nil, nil), ("web-9", nil, nil), ("WEB-1", nil, nil), ("db1", nil, nil),
+            ("a.example.com", nil, nil),
             ("x.internal.example.com", nil, nil), ("quoted", nil, nil), ("jump-1", nil, nil), ("cmd", nil, nil),
             ("included-3", nil, nil), ("other", nil, nil), ("db1", "alice", 2222), ("web-2", "bob", nil),
         ]
@@ -122,14 +131,16 @@ struct SSHConfigTests {
     func generated() async throws {
         let dir = try scratchDirectory("config-gen")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        var generator = SeededGenerator(seed: 20261128)
+        var generator = SeededGenerator(seed: 20_261_128)
         let patterns = ["*", "h?", "h1*", "!h12", "*.lan", "h2.lan", "x*", "h1 h2", "!h1 *"]
-        let settings = ["User u%d", "Port 22%d", "Compression yes", "Compression no", "HostName n%d.%h",
-                        "ConnectTimeout %d", "StrictHostKeyChecking no", "IdentityFile ~/.ssh/k%d", "SendEnv V%d",
-                        "HashKnownHosts yes", "RequestTTY force", "ServerAliveInterval %d", "AddressFamily inet6",
-                        "UserKnownHostsFile /k/%d/%h", "IdentitiesOnly yes", "BatchMode yes", "Ciphers ^aes256-ctr",
-                        "MACs -umac*", "KexAlgorithms +diffie-hellman-group14-sha1", "HostKeyAlgorithms ssh-ed25519,rsa-sha2-512",
-                        "Ciphers aes128-ctr,aes256-gcm@openssh.com"]
+        let settings = [
+            "User u%d", "Port 22%d", "Compression yes", "Compression no", "HostName n%d.%h",
+            "ConnectTimeout %d", "StrictHostKeyChecking no", "IdentityFile ~/.ssh/k%d", "SendEnv V%d",
+            "HashKnownHosts yes", "RequestTTY force", "ServerAliveInterval %d", "AddressFamily inet6",
+            "UserKnownHostsFile /k/%d/%h", "IdentitiesOnly yes", "BatchMode yes", "Ciphers ^aes256-ctr",
+            "MACs -umac*", "KexAlgorithms +diffie-hellman-group14-sha1", "HostKeyAlgorithms ssh-ed25519,rsa-sha2-512",
+            "Ciphers aes128-ctr,aes256-gcm@openssh.com",
+        ]
         var total = 0
         for round in 0..<6 {
             var lines: [String] = []
@@ -137,7 +148,10 @@ struct SSHConfigTests {
                 lines.append("Host " + patterns[Int.random(in: 0..<patterns.count, using: &generator)])
                 for _ in 0..<3 {
                     let setting = settings[Int.random(in: 0..<settings.count, using: &generator)]
-                    lines.append("    " + setting.replacingOccurrences(of: "%d", with: String(Int.random(in: 1..<9, using: &generator))))
+                    lines.append(
+                        "    "
+                            + setting.replacingOccurrences(
+                                of: "%d", with: String(Int.random(in: 1..<9, using: &generator))))
                 }
             }
             let file = "\(dir)/config-\(round)"
@@ -148,7 +162,9 @@ struct SSHConfigTests {
         #expect(total == 36)
     }
 
-    @Test("a Match exec command that hangs is killed at the resolver's timeout and fails the host, naming file, line and command")
+    @Test(
+        "a Match exec command that hangs is killed at the resolver's timeout and fails the host, naming file, line and command"
+    )
     func matchExecTimeout() async throws {
         let dir = try scratchDirectory("config-exec")
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -160,8 +176,9 @@ struct SSHConfigTests {
         let error = await #expect(throws: SSHError.self) { try await resolver.resolve(host: "h", source: .file(file)) }
         #expect(error?.code == .invalidArgument)
         #expect(error?.message.contains("\(file) line 1") == true, "\(error.map { "\($0)" } ?? "")")
-        #expect(error?.message.contains("'sleep 300' ran longer than 0.2 seconds and was killed") == true,
-                "\(error.map { "\($0)" } ?? "")")
+        #expect(
+            error?.message.contains("'sleep 300' ran longer than 0.2 seconds and was killed") == true,
+            "\(error.map { "\($0)" } ?? "")")
     }
 
     @Test("errors name file and line: unknown keyword, bad value, bad quotes; IgnoreUnknown; unsafe permissions")
@@ -169,16 +186,22 @@ struct SSHConfigTests {
         let dir = try scratchDirectory("config-err")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let resolver = SSHConfigResolver()
-        for (text, fragment) in [("Host *\n  Bogusword yes\n", "line 2: Bad configuration option: bogusword"),
-                                 ("Port abc\n", "line 1: Badly formatted port number"),
-                                 ("User \"unterminated\n", "line 1: invalid quotes"),
-                                 ("Host x\n\nCompression maybe\n", "line 3: Bad yes/no argument")] {
+        for (text, fragment) in [
+            ("Host *\n  Bogusword yes\n", "line 2: Bad configuration option: bogusword"),
+            ("Port abc\n", "line 1: Badly formatted port number"),
+            ("User \"unterminated\n", "line 1: invalid quotes"),
+            ("Host x\n\nCompression maybe\n", "line 3: Bad yes/no argument"),
+        ] {
             let file = "\(dir)/bad-\(fragment.count)"
             try text.write(toFile: file, atomically: true, encoding: .utf8)
             chmod(file, 0o600)
-            let error = await #expect(throws: SSHError.self) { try await resolver.resolve(host: "h", source: .file(file)) }
+            let error = await #expect(throws: SSHError.self) {
+                try await resolver.resolve(host: "h", source: .file(file))
+            }
             #expect(error?.message.contains("\(file) \(fragment)") == true, "\(error.map { "\($0)" } ?? "")")
-            let refused = try await offPool { try ProcessRunner.outcome(["/usr/bin/ssh", "-G", "-F", file, "h"]).status != 0 }
+            let refused = try await offPool {
+                try ProcessRunner.outcome(["/usr/bin/ssh", "-G", "-F", file, "h"]).status != 0
+            }
             #expect(refused, "ssh -G refuses it too")
         }
         let ignoring = "\(dir)/ignoring"
@@ -188,7 +211,9 @@ struct SSHConfigTests {
         let writable = "\(dir)/writable"
         try "User x\n".write(toFile: writable, atomically: true, encoding: .utf8)
         chmod(writable, 0o666)
-        let unsafe = await #expect(throws: SSHError.self) { try await resolver.resolve(host: "h", source: .file(writable)) }
+        let unsafe = await #expect(throws: SSHError.self) {
+            try await resolver.resolve(host: "h", source: .file(writable))
+        }
         #expect(unsafe?.message.contains("Bad owner or permissions") == true)
     }
 
@@ -199,7 +224,8 @@ struct SSHConfigTests {
 
     private func keywordTableAlone() throws {
         for keyword in ConfigKeywords.known.sorted() where !["host", "match", "include"].contains(keyword) {
-            let error = try ProcessRunner.outcome(["/usr/bin/ssh", "-G", "-F", "none", "-o", "\(keyword)=x", "h"]).output
+            let error = try ProcessRunner.outcome(["/usr/bin/ssh", "-G", "-F", "none", "-o", "\(keyword)=x", "h"])
+                .output
             #expect(!error.contains("Bad configuration option"), "\(keyword)")
         }
     }
@@ -210,7 +236,7 @@ struct SeededGenerator: RandomNumberGenerator {
     private var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {
-        state = state &* 6364136223846793005 &+ 1442695040888963407
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
         return state ^ (state >> 33)
     }
 }

@@ -20,7 +20,8 @@ final class ScriptedConnection: NativeConnection {
     static func prepareKey(_: [UInt8], passphrase _: String?) async {}
 
     func nativeError(_ code: SSHError.Code, _ message: String) -> SSHError { error(code, message) }
-    static let supportedAlgorithms = SSHAlgorithmSupport(hostKeys: ["ssh-ed25519"], ciphers: [], keyExchange: [], macs: [])
+    static let supportedAlgorithms = SSHAlgorithmSupport(
+        hostKeys: ["ssh-ed25519"], ciphers: [], keyExchange: [], macs: [])
     func makeSession(algorithms _: SSHNegotiationLists) throws(SSHError) {}
     func serverHostKey() -> SSHHostKey? { nil }
     func handshake() -> NativeStep { .done }

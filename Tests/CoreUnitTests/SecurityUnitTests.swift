@@ -1,14 +1,15 @@
 import Foundation
 import SSHBackend
-@testable import SSHEngineCore
-@testable import SSHFileTransfer
-@testable import SSHKnownHosts
 import SSHTestSupport
 import Synchronization
 import Testing
 
+@testable import SSHEngineCore
+@testable import SSHFileTransfer
+@testable import SSHKnownHosts
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 // The parts of docs/reliability.md's threats that need no server: OpenSSH's name rules, known_hosts writes, local
@@ -55,8 +56,9 @@ struct KnownHostsWriteTests {
         return SSHHostKey(algorithm: String(parts[0]), blob: Array(blob))
     }
 
-    @Test("accept-new never writes a name with a pattern, list or control character, on port 22 or any other; ssh-keygen -F agrees",
-          arguments: [22, 2222])
+    @Test(
+        "accept-new never writes a name with a pattern, list or control character, on port 22 or any other; ssh-keygen -F agrees",
+        arguments: [22, 2222])
     func patternsNeverWritten(port: Int) async throws {
         let dir = try scratchDirectory("kh-write")
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -65,7 +67,8 @@ struct KnownHostsWriteTests {
         let key = try Self.hostKey()
         for name in ["*", "web?", "!web", "a,b", "a b", "a\tb", "*.example.com", "[x]", "a@b"] {
             let check = await HostKeyCheck.prepare(policy, host: name, port: port, store: KnownHostsStore())
-            #expect(try await check.decide(key, offered: [key.algorithm]) == .accepted, "\(name): the connection goes on")
+            #expect(
+                try await check.decide(key, offered: [key.algorithm]) == .accepted, "\(name): the connection goes on")
             let text = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
             #expect(text.isEmpty, "\(name) was written")
             let refused = await #expect(throws: SSHError.self) { try await check.record(key) }
@@ -77,7 +80,9 @@ struct KnownHostsWriteTests {
         #expect(written.split(separator: "\n").count == 1, "\(written)")
         for (name, found) in [("web1", true), ("other", false), ("*", false)] {
             let lookup = port == 22 ? name : "[\(name)]:\(port)"
-            let result = try await offPool { try ProcessRunner.outcome(["/usr/bin/ssh-keygen", "-F", lookup, "-f", file]) }
+            let result = try await offPool {
+                try ProcessRunner.outcome(["/usr/bin/ssh-keygen", "-F", lookup, "-f", file])
+            }
             #expect((result.status == 0) == found, "ssh-keygen -F \(lookup): \(result.output)")
         }
     }
@@ -132,15 +137,18 @@ struct TerminalTextTests {
         #expect(TerminalText.sanitized("\u{9B}31m") == "\\302\\23331m", "a C1 CSI, by its UTF-8 bytes")
         #expect(TerminalText.sanitized("\u{7F}") == "\\177")
         #expect(TerminalText.sanitized("plain ünïcode 🙂") == "plain ünïcode 🙂")
-        let error = SSHError(.fileTransferFailed, host: "h", message: "remote \u{1B}[2Jx failed", nativeMessage: "\u{1B}[31m")
+        let error = SSHError(
+            .fileTransferFailed, host: "h", message: "remote \u{1B}[2Jx failed", nativeMessage: "\u{1B}[31m")
         #expect(!"\(error)".contains("\u{1B}"), "\(error)")
     }
 }
 
 @Suite("Threat: a strict client rides an insecure client's jump connection (the pool key)")
 struct JumpPoolKeyTests {
-    private static func hop(_ policy: SSHHostKeyPolicy = SSHHostKeyPolicy(),
-                            auth: [SSHAuthMethod] = [.privateKeyFile(path: "/k")]) -> SSHConnectionOptions {
+    private static func hop(
+        _ policy: SSHHostKeyPolicy = SSHHostKeyPolicy(),
+        auth: [SSHAuthMethod] = [.privateKeyFile(path: "/k")]
+    ) -> SSHConnectionOptions {
         SSHConnectionOptions(host: "bastion", port: 22, user: "u", authMethods: auth, hostKeyPolicy: policy)
     }
 
@@ -162,13 +170,19 @@ struct JumpPoolKeyTests {
         for options in different {
             #expect(seen.insert(JumpPoolKey.make(engine: "E", hop: options, before: [])).inserted, "\(options)")
         }
-        #expect(JumpPoolKey.make(engine: "E", hop: Self.hop(auth: [.password("a")]), before: [])
-                    != JumpPoolKey.make(engine: "E", hop: Self.hop(auth: [.password("b")]), before: []))
-        #expect(JumpPoolKey.make(engine: "E", hop: Self.hop(auth: [.keyboardInteractive(password: "a")]), before: [])
-                    == JumpPoolKey.make(engine: "E", hop: Self.hop(auth: [.keyboardInteractive(password: "a")]), before: []))
+        #expect(
+            JumpPoolKey.make(engine: "E", hop: Self.hop(auth: [.password("a")]), before: [])
+                != JumpPoolKey.make(engine: "E", hop: Self.hop(auth: [.password("b")]), before: []))
+        #expect(
+            JumpPoolKey.make(engine: "E", hop: Self.hop(auth: [.keyboardInteractive(password: "a")]), before: [])
+                == JumpPoolKey.make(engine: "E", hop: Self.hop(auth: [.keyboardInteractive(password: "a")]), before: [])
+        )
         #expect(JumpPoolKey.make(engine: "F", hop: Self.hop(), before: []) != base)
         #expect(JumpPoolKey.make(engine: "E", hop: Self.hop(), before: [Self.hop()]) != base)
-        #expect(!base.contains("hunter2") && !JumpPoolKey.make(engine: "E", hop: Self.hop(auth: [.password("hunter2")]), before: [])
-            .contains("hunter2"), "secrets enter the key only as a digest")
+        #expect(
+            !base.contains("hunter2")
+                && !JumpPoolKey.make(engine: "E", hop: Self.hop(auth: [.password("hunter2")]), before: [])
+                    .contains("hunter2"),
+            "secrets enter the key only as a digest")
     }
 }

@@ -1,8 +1,9 @@
 import Foundation
 import SSHBackend
-@testable import SSHEngineCore
 import SSHTestSupport
 import Testing
+
+@testable import SSHEngineCore
 
 @Suite("The server's algorithm offer")
 struct ServerAlgorithmOfferTests {
@@ -23,13 +24,17 @@ struct ServerAlgorithmOfferTests {
         #expect(offer.ciphers == configured("ciphers"))
         #expect(offer.macs == configured("macs"))
         // The server adds its own markers (strict key exchange, extension negotiation) to the configured methods.
-        #expect(offer.keyExchange.filter { !$0.hasPrefix("kex-strict-") && !$0.hasPrefix("ext-info-") } == configured("kexalgorithms"))
+        #expect(
+            offer.keyExchange.filter { !$0.hasPrefix("kex-strict-") && !$0.hasPrefix("ext-info-") }
+                == configured("kexalgorithms"))
         #expect(offer.hostKeys == ["ssh-ed25519"])
     }
 
     @Test("every prefix of a stream is incomplete, lines before the identification are skipped, other packets refused")
     func partialInput() throws {
-        let stream = Array("a greeting\r\nSSH-2.0-Test\r\n".utf8) + Self.kexinit(ciphers: "aes128-ctr,chacha20-poly1305@openssh.com")
+        let stream =
+            Array("a greeting\r\nSSH-2.0-Test\r\n".utf8)
+            + Self.kexinit(ciphers: "aes128-ctr,chacha20-poly1305@openssh.com")
         let whole = try #require(ServerAlgorithmOffer(serverStream: stream))
         #expect(whole.ciphers == ["aes128-ctr", "chacha20-poly1305@openssh.com"])
         #expect(whole.keyExchange == ["curve25519-sha256"])
@@ -42,21 +47,28 @@ struct ServerAlgorithmOfferTests {
 
     @Test("a mismatch names both sides, kind by kind; an AEAD cipher in common needs no MAC in common")
     func mismatch() {
-        let client = SSHAlgorithmSupport(hostKeys: ["ssh-ed25519"], ciphers: ["aes128-ctr"],
-                                         keyExchange: ["curve25519-sha256"], macs: ["hmac-sha2-256"])
-        let tiny = ServerAlgorithmOffer(keyExchange: ["curve25519-sha256", "kex-strict-s-v00@openssh.com"],
-                                        hostKeys: ["ssh-ed25519"], ciphers: ["chacha20-poly1305@openssh.com"],
-                                        macs: ["hmac-sha2-256"])
-        #expect(tiny.mismatch(with: client, clientName: "libssh2 1.10.0")
+        let client = SSHAlgorithmSupport(
+            hostKeys: ["ssh-ed25519"], ciphers: ["aes128-ctr"],
+            keyExchange: ["curve25519-sha256"], macs: ["hmac-sha2-256"])
+        let tiny = ServerAlgorithmOffer(
+            keyExchange: ["curve25519-sha256", "kex-strict-s-v00@openssh.com"],
+            hostKeys: ["ssh-ed25519"], ciphers: ["chacha20-poly1305@openssh.com"],
+            macs: ["hmac-sha2-256"])
+        #expect(
+            tiny.mismatch(with: client, clientName: "libssh2 1.10.0")
                 == "no common cipher: the server offers chacha20-poly1305@openssh.com; libssh2 1.10.0 has aes128-ctr")
         var modern = client
         modern.ciphers = ["chacha20-poly1305@openssh.com"]
         modern.macs = ["hmac-sha1"]
         #expect(tiny.mismatch(with: modern, clientName: "x") == nil)
-        let etmOnly = ServerAlgorithmOffer(keyExchange: ["sntrup761x25519-sha512@openssh.com"], hostKeys: ["rsa-sha2-512"],
-                                           ciphers: ["aes128-ctr"], macs: ["hmac-sha2-256-etm@openssh.com"])
+        let etmOnly = ServerAlgorithmOffer(
+            keyExchange: ["sntrup761x25519-sha512@openssh.com"], hostKeys: ["rsa-sha2-512"],
+            ciphers: ["aes128-ctr"], macs: ["hmac-sha2-256-etm@openssh.com"])
         let text = etmOnly.mismatch(with: client, clientName: "c") ?? ""
-        #expect(text.contains("no common key exchange: the server offers sntrup761x25519-sha512@openssh.com; c has curve25519-sha256"))
+        #expect(
+            text.contains(
+                "no common key exchange: the server offers sntrup761x25519-sha512@openssh.com; c has curve25519-sha256")
+        )
         #expect(text.contains("no common host-key algorithm"))
         #expect(text.contains("no common MAC: the server offers hmac-sha2-256-etm@openssh.com; c has hmac-sha2-256"))
         #expect(!text.contains("cipher"))
@@ -69,8 +81,10 @@ struct ServerAlgorithmOfferTests {
             return withUnsafeBytes(of: UInt32(bytes.count).bigEndian, Array.init) + bytes
         }
         var payload: [UInt8] = [20] + [UInt8](repeating: 7, count: 16)
-        for list in ["curve25519-sha256", "ssh-ed25519", ciphers, ciphers, "hmac-sha2-256", "hmac-sha2-256",
-                     "none", "none", "", ""] { payload += string(list) }
+        for list in [
+            "curve25519-sha256", "ssh-ed25519", ciphers, ciphers, "hmac-sha2-256", "hmac-sha2-256",
+            "none", "none", "", "",
+        ] { payload += string(list) }
         payload += [0, 0, 0, 0, 0]
         let padding = 8 - (payload.count + 5) % 8 + 4
         let length = UInt32(1 + payload.count + padding)

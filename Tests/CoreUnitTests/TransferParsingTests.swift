@@ -1,6 +1,7 @@
-@testable import SSHFileTransfer
 import SSHBackend
 import Testing
+
+@testable import SSHFileTransfer
 
 @Suite("SFTP packets")
 struct SFTPPacketTests {
@@ -43,18 +44,22 @@ struct SFTPPacketTests {
         #expect(packets.map { Array($0.suffix(2)) } == [[1, 97], [98, 98]])
     }
 
-    @Test("an empty or oversized length is a protocol error, not an allocation", arguments: [
-        [UInt8]([0, 0, 0, 0, 1]), [0xff, 0xff, 0xff, 0xff, 1], [0, 0x10, 0, 1, 1],
-    ])
+    @Test(
+        "an empty or oversized length is a protocol error, not an allocation",
+        arguments: [
+            [UInt8]([0, 0, 0, 0, 1]), [0xff, 0xff, 0xff, 0xff, 1], [0, 0x10, 0, 1, 1],
+        ])
     func badLengths(bytes: [UInt8]) {
         var buffer = PacketBuffer()
         buffer.append(bytes)
         #expect { try buffer.next() } throws: { ($0 as? SSHError)?.code == .protocolError }
     }
 
-    @Test("truncated fields are protocol errors", arguments: [
-        [UInt8]([0, 0]), [0, 0, 0, 9, 65], [0x80, 0, 0, 0],
-    ])
+    @Test(
+        "truncated fields are protocol errors",
+        arguments: [
+            [UInt8]([0, 0]), [0, 0, 0, 9, 65], [0x80, 0, 0, 0],
+        ])
     func truncated(bytes: [UInt8]) {
         var reader = SFTPReader(bytes)
         #expect { try reader.readString() } throws: { ($0 as? SSHError)?.code == .protocolError }
@@ -71,15 +76,20 @@ struct SFTPPacketTests {
 struct SCPHeaderTests {
     @Test("well-formed file and directory headers")
     func valid() {
-        #expect(SCPRecord(header: UInt8(ascii: "C"), "0644 12 notes.txt") == .file(mode: 0o644, size: 12, name: "notes.txt"))
-        #expect(SCPRecord(header: UInt8(ascii: "C"), "0600 0 a name with spaces")
-            == .file(mode: 0o600, size: 0, name: "a name with spaces"))
+        #expect(
+            SCPRecord(header: UInt8(ascii: "C"), "0644 12 notes.txt") == .file(mode: 0o644, size: 12, name: "notes.txt")
+        )
+        #expect(
+            SCPRecord(header: UInt8(ascii: "C"), "0600 0 a name with spaces")
+                == .file(mode: 0o600, size: 0, name: "a name with spaces"))
         #expect(SCPRecord(header: UInt8(ascii: "D"), "0755 0 logs") == .directory(mode: 0o755, name: "logs"))
     }
 
-    @Test("malformed headers are refused", arguments: [
-        "0644 12", "0644  name", "abc 1 x", "0644 -1 x", "0644 1x x", "99999 1 x", "0644 1 ", "",
-    ])
+    @Test(
+        "malformed headers are refused",
+        arguments: [
+            "0644 12", "0644  name", "abc 1 x", "0644 -1 x", "0644 1x x", "99999 1 x", "0644 1 ", "",
+        ])
     func malformed(line: String) {
         #expect(SCPRecord(header: UInt8(ascii: "C"), line) == nil)
     }
@@ -101,19 +111,22 @@ struct SCPHeaderTests {
         }
         #expect(try state.consume(kind: UInt8(ascii: "E"), line: "") == .endDirectory)
         #expect(state.isComplete)
-        #expect(throws: SCPReceiveState.Violation.afterEnd) { try state.consume(kind: UInt8(ascii: "C"), line: "0644 1 x") }
+        #expect(throws: SCPReceiveState.Violation.afterEnd) {
+            try state.consume(kind: UInt8(ascii: "C"), line: "0644 1 x")
+        }
     }
 
-    @Test("hostile or broken record sequences are violations, never a crash (E first crashed the receiver once)",
-          arguments: [
-              (["E"], SCPReceiveState.Violation.unmatchedEnd),
-              (["D0755 0 top", "E", "E"], .afterEnd),
-              (["D0755 0 top", "C0644 1 ../escape"], .unsafeName("../escape")),
-              (["D0755 0 top", "D0755 0 a/b"], .unsafeName("a/b")),
-              (["C0644 x name"], .malformedHeader("0644 x name")),
-              (["X"], .unexpectedRecord(UInt8(ascii: "X"))),
-              (["\u{2}scp: /x: No such file or directory"], .remoteError("scp: /x: No such file or directory")),
-          ])
+    @Test(
+        "hostile or broken record sequences are violations, never a crash (E first crashed the receiver once)",
+        arguments: [
+            (["E"], SCPReceiveState.Violation.unmatchedEnd),
+            (["D0755 0 top", "E", "E"], .afterEnd),
+            (["D0755 0 top", "C0644 1 ../escape"], .unsafeName("../escape")),
+            (["D0755 0 top", "D0755 0 a/b"], .unsafeName("a/b")),
+            (["C0644 x name"], .malformedHeader("0644 x name")),
+            (["X"], .unexpectedRecord(UInt8(ascii: "X"))),
+            (["\u{2}scp: /x: No such file or directory"], .remoteError("scp: /x: No such file or directory")),
+        ])
     func violations(lines: [String], violation: SCPReceiveState.Violation) {
         var state = SCPReceiveState(top: "/dst", recursive: true)
         #expect(throws: violation) {
@@ -124,9 +137,13 @@ struct SCPHeaderTests {
     @Test("a single file: a directory is refused, the file completes the transfer")
     func singleFile() throws {
         var state = SCPReceiveState(top: "/dst/f", recursive: false)
-        #expect(throws: SCPReceiveState.Violation.directoryNotAsked) { try state.consume(kind: UInt8(ascii: "D"), line: "0755 0 d") }
+        #expect(throws: SCPReceiveState.Violation.directoryNotAsked) {
+            try state.consume(kind: UInt8(ascii: "D"), line: "0755 0 d")
+        }
         var file = SCPReceiveState(top: "/dst/f", recursive: false)
-        #expect(try file.consume(kind: UInt8(ascii: "C"), line: "0644 5 other-name") == .file(path: "/dst/f", mode: 0o644, size: 5))
+        #expect(
+            try file.consume(kind: UInt8(ascii: "C"), line: "0644 5 other-name")
+                == .file(path: "/dst/f", mode: 0o644, size: 5))
         #expect(file.isComplete)
     }
 

@@ -8,12 +8,13 @@ import BackendLibSSH2
 import SSHBackend
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 let arguments = CommandLine.arguments
 guard arguments.count == 8, let port = Int(arguments[2]), let sessions = Int(arguments[5]),
-      let delay = Int(arguments[6]) else {
+    let delay = Int(arguments[6])
+else {
     print("usage: exit-probe HOST PORT USER KEYFILE SESSIONS DELAY_MS KNOWN_HOSTS")
     exit(2)
 }

@@ -22,12 +22,15 @@ struct FrontendConfigTests {
         HostConfig(allowAgent: false, sshConfig: machineConfig(path))
     }
 
-    @Test("an alias with HostName, Port, User, IdentityFile and known hosts from the file connects", arguments: FrontendEngine.all)
+    @Test(
+        "an alias with HostName, Port, User, IdentityFile and known hosts from the file connects",
+        arguments: FrontendEngine.all)
     func aliasConnects(engine: FrontendEngine) async throws {
         let servers = try await Fleet.servers
         let dir = try scratchDirectory("config-alias")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let path = try configFile("""
+        let path = try configFile(
+            """
             Host web-*
                 User \(TestUser.name)
                 IdentityFile \(TestKeys.shared.unauthorized)
@@ -43,11 +46,15 @@ struct FrontendConfigTests {
                 SetEnv PSSH_FROM_CONFIG=yes
             """, in: dir)
         let client = try ParallelSSHClient(hosts: ["web-1", "web-2"], backend: engine.backend, config: onlyFile(path))
-        let output = try await client.runCommand("set -- $SSH_CONNECTION; echo \"$3 $4 $(id -un) ${PSSH_FROM_CONFIG:-unset}\"")
+        let output = try await client.runCommand(
+            "set -- $SSH_CONNECTION; echo \"$3 $4 $(id -un) ${PSSH_FROM_CONFIG:-unset}\"")
         var lines: [String] = []
         for host in output { for try await line in host.stdout { lines.append(line) } }
-        #expect(lines == ["\(servers[1].host) \(servers[1].port) \(TestUser.name) unset",
-                          "\(servers[2].host) \(servers[2].port) \(TestUser.name) yes"])
+        #expect(
+            lines == [
+                "\(servers[1].host) \(servers[1].port) \(TestUser.name) unset",
+                "\(servers[2].host) \(servers[2].port) \(TestUser.name) yes",
+            ])
         #expect(output.map(\.host) == ["web-1", "web-2"], "outputs keep the names as given")
         let resolved = try #require(try await client.resolvedConfig(at: 1))
         #expect(resolved.sshG.contains("hostname \(servers[2].host)"))
@@ -59,7 +66,8 @@ struct FrontendConfigTests {
         let server = try await Fleet.servers[0]
         let dir = try scratchDirectory("config-wins")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let path = try configFile("""
+        let path = try configFile(
+            """
             Host *
                 Port 1
                 User nobody-here
@@ -74,14 +82,16 @@ struct FrontendConfigTests {
         await client.disconnect()
     }
 
-    @Test("ConnectTimeout from the file applies to a silent listener, at exactly its deadline (virtual time)",
-          arguments: FrontendEngine.all)
+    @Test(
+        "ConnectTimeout from the file applies to a silent listener, at exactly its deadline (virtual time)",
+        arguments: FrontendEngine.all)
     func connectTimeout(engine: FrontendEngine) async throws {
         let silent = try BlackholeListener(host: "127.0.0.1")
         let dir = try scratchDirectory("config-timeout")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let path = try configFile("Host silent\n    HostName \(silent.host)\n    Port \(silent.port)\n    ConnectTimeout 1\n"
-                                  + "    ConnectionAttempts 1\n", in: dir)
+        let path = try configFile(
+            "Host silent\n    HostName \(silent.host)\n    Port \(silent.port)\n    ConnectTimeout 1\n"
+                + "    ConnectionAttempts 1\n", in: dir)
         let clock = ManualClock()
         let client = try ParallelSSHClient(hosts: ["silent"], backend: engine.onClock(clock), config: onlyFile(path))
         let run = Task { try await client.runCommand("true", stopOnErrors: false) }
@@ -92,8 +102,9 @@ struct FrontendConfigTests {
         #expect((output[0].error as? SSHError)?.code == .timeout)
     }
 
-    @Test("a bad config line fails the host with file and line",
-          arguments: FrontendEngine.all)
+    @Test(
+        "a bad config line fails the host with file and line",
+        arguments: FrontendEngine.all)
     func badLines(engine: FrontendEngine) async throws {
         let dir = try scratchDirectory("config-bad")
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -113,18 +124,19 @@ struct FrontendConfigTests {
         func client(identitiesOnly: Bool) throws -> ParallelSSHClient {
             let path = "\(dir)/config-\(identitiesOnly)"
             try """
-                Host box
-                    HostName \(server.host)
-                    Port \(server.port)
-                    User \(TestUser.name)
-                    IdentityFile \(TestKeys.shared.unauthorized)
-                    IdentityAgent \(agent.socketPath)
-                    IdentitiesOnly \(identitiesOnly ? "yes" : "no")
-                    UserKnownHostsFile \(TestKeys.shared.knownHosts)
-                """.write(toFile: path, atomically: true, encoding: .utf8)
+            Host box
+                HostName \(server.host)
+                Port \(server.port)
+                User \(TestUser.name)
+                IdentityFile \(TestKeys.shared.unauthorized)
+                IdentityAgent \(agent.socketPath)
+                IdentitiesOnly \(identitiesOnly ? "yes" : "no")
+                UserKnownHostsFile \(TestKeys.shared.knownHosts)
+            """.write(toFile: path, atomically: true, encoding: .utf8)
             chmod(path, 0o600)
-            return try ParallelSSHClient(hosts: ["box"], backend: engine.backend,
-                                         config: HostConfig(connectionAttempts: 1, sshConfig: .file(path)))
+            return try ParallelSSHClient(
+                hosts: ["box"], backend: engine.backend,
+                config: HostConfig(connectionAttempts: 1, sshConfig: .file(path)))
         }
         // The file's own key is not authorized; the agent's key is.
         let viaAgent = try await client(identitiesOnly: false).runCommand("echo in")
@@ -135,7 +147,9 @@ struct FrontendConfigTests {
         #expect(error?.attempts.contains { $0.method.contains("agent") } == false)
     }
 
-    @Test("RequestTTY from the file gives commands a terminal unless the caller says otherwise", arguments: FrontendEngine.all)
+    @Test(
+        "RequestTTY from the file gives commands a terminal unless the caller says otherwise",
+        arguments: FrontendEngine.all)
     func requestTTY(engine: FrontendEngine) async throws {
         let server = try await Fleet.servers[0]
         let dir = try scratchDirectory("config-tty")
@@ -151,14 +165,16 @@ struct FrontendConfigTests {
         await client.disconnect()
     }
 
-    @Test("ProxyCommand from the file, with %h and %p: the host is reached through ssh -W on a jump host",
-          arguments: FrontendEngine.all)
+    @Test(
+        "ProxyCommand from the file, with %h and %p: the host is reached through ssh -W on a jump host",
+        arguments: FrontendEngine.all)
     func proxyCommand(engine: FrontendEngine) async throws {
         let servers = try await Fleet.servers
         let (jump, target) = (servers[0], servers[2])
         let dir = try scratchDirectory("config-proxy")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let path = try configFile("""
+        let path = try configFile(
+            """
             Host hidden
                 HostName \(target.host)
                 Port \(target.port)
@@ -176,15 +192,17 @@ struct FrontendConfigTests {
         await client.disconnect()
     }
 
-    @Test("ProxyJump from the file, the hop configured under its own name: reached in-process through the jump host",
-          arguments: FrontendEngine.all)
+    @Test(
+        "ProxyJump from the file, the hop configured under its own name: reached in-process through the jump host",
+        arguments: FrontendEngine.all)
     func proxyJump(engine: FrontendEngine) async throws {
         let jump = try await TestSSHServer.start(host: "127.0.0.2", extraConfig: ["LogLevel DEBUG1"])
         defer { jump.stop() }
         let target = try await Fleet.servers[2]
         let dir = try scratchDirectory("config-jump")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let path = try configFile("""
+        let path = try configFile(
+            """
             Host behind
                 HostName \(target.host)
                 Port \(target.port)

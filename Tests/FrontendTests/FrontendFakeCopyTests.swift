@@ -31,8 +31,9 @@ struct FrontendFakeCopyTests {
         let payload = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
         _ = FileManager.default.createFile(atPath: "\(dir)/payload", contents: Data(payload))
         chmod("\(dir)/payload", 0o640)
-        let client = try ParallelSSHClient(hosts: ["a", "b", "c"], backend: backend,
-                                           config: HostConfig(connectionAttempts: 1, sshConfig: .disabled))
+        let client = try ParallelSSHClient(
+            hosts: ["a", "b", "c"], backend: backend,
+            config: HostConfig(connectionAttempts: 1, sshConfig: .disabled))
         let sent = try await client.upload { _, index in ("\(dir)/payload", "/srv/copy-\(index)") }
         #expect(sent.allSatisfy { $0.error == nil })
         for (index, host) in ["a", "b", "c"].enumerated() {
@@ -46,8 +47,9 @@ struct FrontendFakeCopyTests {
         for (host, files) in disks { files["/srv/log"] = .file(Array("log of \(host)\n".utf8), mode: 0o600) }
         let dir = try scratchDirectory("fake-copy")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let client = try ParallelSSHClient(hosts: ["a", "b", "c"], backend: backend,
-                                           config: HostConfig(connectionAttempts: 1, sshConfig: .disabled))
+        let client = try ParallelSSHClient(
+            hosts: ["a", "b", "c"], backend: backend,
+            config: HostConfig(connectionAttempts: 1, sshConfig: .disabled))
         let received = try await client.download("/srv/log", to: "\(dir)/log")
         #expect(received.map(\.localPath) == ["\(dir)/log_a", "\(dir)/log_b", "\(dir)/log_c"])
         for host in ["a", "b", "c"] {
@@ -64,8 +66,9 @@ struct FrontendFakeCopyTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try FileManager.default.createDirectory(atPath: "\(dir)/tree/sub", withIntermediateDirectories: true)
         _ = FileManager.default.createFile(atPath: "\(dir)/tree/sub/leaf", contents: Data("leaf".utf8))
-        let client = try ParallelSSHClient(hosts: ["a", "b", "c"], backend: backend,
-                                           config: HostConfig(connectionAttempts: 1, sshConfig: .disabled))
+        let client = try ParallelSSHClient(
+            hosts: ["a", "b", "c"], backend: backend,
+            config: HostConfig(connectionAttempts: 1, sshConfig: .disabled))
         _ = try await client.upload("\(dir)/tree", to: "/srv/tree", recurse: true)
         for (host, files) in disks {
             #expect(files["/srv/tree/sub"] != nil, "host \(host)")

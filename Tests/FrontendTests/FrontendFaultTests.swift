@@ -6,11 +6,13 @@ import Testing
 
 /// A fleet where some hosts sit behind a pulled link: the others are not held up, and each unreachable one fails
 /// with a typed error naming it, at its own deadline.
-@Suite("Network faults through the parallel client", .timeLimit(.minutes(Exclusive.suiteTimeLimitMinutes)),
-       .enabled(if: NetworkNamespace.unavailableReason == nil, "\(NetworkNamespace.unavailableReason ?? "")"))
+@Suite(
+    "Network faults through the parallel client", .timeLimit(.minutes(Exclusive.suiteTimeLimitMinutes)),
+    .enabled(if: NetworkNamespace.unavailableReason == nil, "\(NetworkNamespace.unavailableReason ?? "")"))
 struct FrontendFaultTests {
-    @Test("1,000 entries, every tenth behind a downed link: 900 answer, 100 fail as unreachable naming their host",
-          arguments: FrontendEngine.all)
+    @Test(
+        "1,000 entries, every tenth behind a downed link: 900 answer, 100 fail as unreachable naming their host",
+        arguments: FrontendEngine.all)
     func tenPercentUnreachable(engine: FrontendEngine) async throws {
         try await Exclusive.run {
             let network = try await offPool { try NetworkNamespace() }
@@ -20,11 +22,12 @@ struct FrontendFaultTests {
             try await offPool { try network.setLink(up: false) }
             let servers = try await Fleet.servers
             let entries = (0..<1000).map { index in index % 10 == 9 ? cut : servers[index % servers.count] }
-            let client = try ParallelSSHClient(hosts: entries.map(\.host), backend: engine.backend,
-                                               config: Fleet.config(),
-                                               // The dead entries' short timeout; the live ones keep a load-proof 30 s.
-                                               hostConfig: entries.map { HostConfig(port: $0.port, timeout: $0 === cut ? .seconds(3) : nil) },
-                                               poolSize: 100)
+            let client = try ParallelSSHClient(
+                hosts: entries.map(\.host), backend: engine.backend,
+                config: Fleet.config(),
+                // The dead entries' short timeout; the live ones keep a load-proof 30 s.
+                hostConfig: entries.map { HostConfig(port: $0.port, timeout: $0 === cut ? .seconds(3) : nil) },
+                poolSize: 100)
             let started = ContinuousClock.now
             let output = try await client.runCommand("echo ok", stopOnErrors: false)
             try await client.join(output, timeout: .seconds(120))
@@ -61,14 +64,16 @@ struct FrontendStormTests {
     @Test("500 entries against an sshd with MaxStartups 10:30:60: every host succeeds", arguments: FrontendEngine.all)
     func maxStartups(engine: FrontendEngine) async throws {
         try await Exclusive.run {
-            let (server, failed) = try await Self.storm(engine, maxStartups: "10:30:60", host: "127.0.0.2", entries: 500)
+            let (server, failed) = try await Self.storm(
+                engine, maxStartups: "10:30:60", host: "127.0.0.2", entries: 500)
             defer { server.stop() }
             #expect(failed.isEmpty, "\(failed.count) failed, e.g. \(failed.prefix(3))")
         }
     }
 
-    @Test("a server that drops past 3 unauthenticated connections: the window shrinks, drops are retried, all 150 succeed",
-          arguments: FrontendEngine.all)
+    @Test(
+        "a server that drops past 3 unauthenticated connections: the window shrinks, drops are retried, all 150 succeed",
+        arguments: FrontendEngine.all)
     func narrowServer(engine: FrontendEngine) async throws {
         try await Exclusive.run {
             let (server, failed) = try await Self.storm(engine, maxStartups: "3:50:6", host: "127.0.0.3", entries: 150)
@@ -85,9 +90,10 @@ struct FrontendStormTests {
         async throws -> (TestSSHServer, [String])
     {
         let server = try await TestSSHServer.start(host: host, extraConfig: ["MaxStartups \(maxStartups)"])
-        let client = try ParallelSSHClient(hosts: Array(repeating: server.host, count: entries), backend: engine.backend,
-                                           config: Fleet.config(port: server.port, timeout: .seconds(60)),
-                                           poolSize: entries)
+        let client = try ParallelSSHClient(
+            hosts: Array(repeating: server.host, count: entries), backend: engine.backend,
+            config: Fleet.config(port: server.port, timeout: .seconds(60)),
+            poolSize: entries)
         let output = try await client.runCommand("echo ok", stopOnErrors: false)
         try await client.join(output, timeout: .seconds(300))
         var failed: [String] = []

@@ -8,8 +8,9 @@ import Testing
 /// Jump hosts through the parallel client: parallel-ssh's `proxy_*` arguments, `-J`-style chains per host, many
 /// targets over few jump connections, and a dead hop failing exactly the hosts behind it. The targets sit on a
 /// network namespace's loopback, out of direct reach.
-@Suite("Jump hosts through the parallel client", .timeLimit(.minutes(Exclusive.suiteTimeLimitMinutes)),
-       .enabled(if: NetworkNamespace.unavailableReason == nil, "\(NetworkNamespace.unavailableReason ?? "")"))
+@Suite(
+    "Jump hosts through the parallel client", .timeLimit(.minutes(Exclusive.suiteTimeLimitMinutes)),
+    .enabled(if: NetworkNamespace.unavailableReason == nil, "\(NetworkNamespace.unavailableReason ?? "")"))
 struct FrontendJumpTests {
     /// A namespace with a jump sshd on its link and `targets` sshds on its loopback (127.0.0.1, .2, ...).
     struct Site {
@@ -22,7 +23,9 @@ struct FrontendJumpTests {
             do {
                 let jump = try await TestSSHServer.start(host: network.insideAddress, namespace: network)
                 var targets: [TestSSHServer] = []
-                for index in 1...count { targets.append(try await TestSSHServer.start(host: "127.0.0.\(index)", namespace: network)) }
+                for index in 1...count {
+                    targets.append(try await TestSSHServer.start(host: "127.0.0.\(index)", namespace: network))
+                }
                 return Site(network: network, jump: jump, targets: targets)
             } catch {
                 network.remove()
@@ -42,12 +45,12 @@ struct FrontendJumpTests {
             let dir = try scratchDirectory("jump-config")
             let path = dir + "/ssh_config"
             try """
-                Host *
-                    IdentityFile \(TestKeys.shared.ed25519)
-                    UserKnownHostsFile \(TestKeys.shared.knownHosts)
-                    GlobalKnownHostsFile /dev/null
+            Host *
+                IdentityFile \(TestKeys.shared.ed25519)
+                UserKnownHostsFile \(TestKeys.shared.knownHosts)
+                GlobalKnownHostsFile /dev/null
 
-                """.write(toFile: path, atomically: true, encoding: .utf8)
+            """.write(toFile: path, atomically: true, encoding: .utf8)
             var copy = config
             copy.sshConfig = .file(path)
             return copy
@@ -57,8 +60,9 @@ struct FrontendJumpTests {
         var jumpLogins: Int { jump.log.components(separatedBy: "Accepted publickey").count - 1 }
     }
 
-    @Test("parallel-ssh's proxyHost, proxyPort, proxyUser and proxyPrivateKey reach hosts behind a bastion",
-          arguments: FrontendEngine.all)
+    @Test(
+        "parallel-ssh's proxyHost, proxyPort, proxyUser and proxyPrivateKey reach hosts behind a bastion",
+        arguments: FrontendEngine.all)
     func proxyArguments(engine: FrontendEngine) async throws {
         let site = try await Site.start(targets: 2)
         defer { site.stop() }
@@ -66,8 +70,9 @@ struct FrontendJumpTests {
         config.privateKey = .file(TestKeys.shared.ecdsa)  // the targets' key; the bastion gets its own below
         (config.proxyHost, config.proxyPort) = (site.jump.host, site.jump.port)
         (config.proxyUser, config.proxyPrivateKey) = (TestUser.name, .file(TestKeys.shared.ed25519))
-        let client = try ParallelSSHClient(hosts: site.targets.map(\.host), backend: engine.backend, config: config,
-                                           hostConfig: site.targets.map { HostConfig(port: $0.port) })
+        let client = try ParallelSSHClient(
+            hosts: site.targets.map(\.host), backend: engine.backend, config: config,
+            hostConfig: site.targets.map { HostConfig(port: $0.port) })
         let output = try await client.runCommand("set -- $SSH_CONNECTION; echo $3 $4")
         for (host, target) in zip(output, site.targets) {
             #expect(try await host.stdout.first { _ in true } == "\(target.host) \(target.port)")
@@ -78,8 +83,9 @@ struct FrontendJumpTests {
         #expect(site.jump.log.contains("ED25519"), "the bastion got proxyPrivateKey")
     }
 
-    @Test("200 hosts behind one jump host given as jumpHosts: all answer, over a few jump connections",
-          arguments: FrontendEngine.all)
+    @Test(
+        "200 hosts behind one jump host given as jumpHosts: all answer, over a few jump connections",
+        arguments: FrontendEngine.all)
     func twoHundredTargets(engine: FrontendEngine) async throws {
         try await Exclusive.run {
             let site = try await Site.start(targets: 4)
@@ -87,13 +93,16 @@ struct FrontendJumpTests {
             var config = try site.withHopKey(Fleet.config(timeout: .seconds(60)))
             config.jumpHosts = ["\(TestUser.name)@\(site.jump.host):\(site.jump.port)"]
             let entries = (0..<200).map { site.targets[$0 % 4] }
-            let client = try ParallelSSHClient(hosts: entries.map(\.host), backend: engine.backend, config: config,
-                                               hostConfig: entries.map { HostConfig(port: $0.port) }, poolSize: 200)
+            let client = try ParallelSSHClient(
+                hosts: entries.map(\.host), backend: engine.backend, config: config,
+                hostConfig: entries.map { HostConfig(port: $0.port) }, poolSize: 200)
             let output = try await client.runCommand("set -- $SSH_CONNECTION; echo $3 $4", stopOnErrors: false)
             var answered = 0
             for (host, target) in zip(output, entries) {
                 #expect(host.error == nil, "\(host.error.map { "\($0)" } ?? "")")
-                if try await host.stdout.first(where: { _ in true }) == "\(target.host) \(target.port)" { answered += 1 }
+                if try await host.stdout.first(where: { _ in true }) == "\(target.host) \(target.port)" {
+                    answered += 1
+                }
             }
             #expect(answered == 200)
             await client.disconnect()
@@ -101,8 +110,9 @@ struct FrontendJumpTests {
         }
     }
 
-    @Test("a dead jump host fails exactly the hosts behind it, each error naming host and hop; the others answer",
-          arguments: FrontendEngine.all)
+    @Test(
+        "a dead jump host fails exactly the hosts behind it, each error naming host and hop; the others answer",
+        arguments: FrontendEngine.all)
     func deadHopFailsItsHostsOnly(engine: FrontendEngine) async throws {
         let site = try await Site.start(targets: 1)
         defer { site.stop() }
@@ -110,9 +120,10 @@ struct FrontendJumpTests {
         let deadPort = try FreePort.find(host: "127.0.0.2")
         let good = HostConfig(port: target.port, jumpHosts: ["\(TestUser.name)@\(site.jump.host):\(site.jump.port)"])
         let dead = HostConfig(port: target.port, jumpHosts: ["\(TestUser.name)@127.0.0.2:\(deadPort)"])
-        let client = try ParallelSSHClient(hosts: Array(repeating: target.host, count: 6), backend: engine.backend,
-                                           config: try site.withHopKey(Fleet.config()),
-                                           hostConfig: [good, dead, good, dead, good, dead])
+        let client = try ParallelSSHClient(
+            hosts: Array(repeating: target.host, count: 6), backend: engine.backend,
+            config: try site.withHopKey(Fleet.config()),
+            hostConfig: [good, dead, good, dead, good, dead])
         let output = try await client.runCommand("echo ok", stopOnErrors: false)
         for (index, host) in output.enumerated() {
             if index % 2 == 0 {

@@ -12,13 +12,16 @@ import Testing
 /// The frontend's logic against the scripted in-memory engine (which also proves the frontend is engine-generic).
 @Suite("Frontend logic (fake engine)")
 struct FrontendLogicTests {
-    private func client(_ hosts: [String], _ backend: FakeBackend, poolSize: Int = 100, retries: Int = 0,
-                        hostConfig: [HostConfig]? = nil, hostLogger: Logger? = nil,
-                        maxConcurrentHandshakes: Int = 64) throws -> ParallelSSHClient {
-        try ParallelSSHClient(hosts: hosts, backend: backend,
-                              config: HostConfig(connectionAttempts: retries + 1, retryDelay: .milliseconds(10), sshConfig: .disabled),
-                              hostConfig: hostConfig, poolSize: poolSize, maxConcurrentHandshakes: maxConcurrentHandshakes,
-                              hostLogger: hostLogger)
+    private func client(
+        _ hosts: [String], _ backend: FakeBackend, poolSize: Int = 100, retries: Int = 0,
+        hostConfig: [HostConfig]? = nil, hostLogger: Logger? = nil,
+        maxConcurrentHandshakes: Int = 64
+    ) throws -> ParallelSSHClient {
+        try ParallelSSHClient(
+            hosts: hosts, backend: backend,
+            config: HostConfig(connectionAttempts: retries + 1, retryDelay: .milliseconds(10), sshConfig: .disabled),
+            hostConfig: hostConfig, poolSize: poolSize, maxConcurrentHandshakes: maxConcurrentHandshakes,
+            hostLogger: hostLogger)
     }
 
     @Test("outputs follow the host list, duplicates included, each with its own connection")
@@ -54,8 +57,11 @@ struct FrontendLogicTests {
         let clock = ManualClock()
         try await WaitClock.$current.withValue(.manual(clock)) {
             let backend = FakeBackend { host in
-                FakeHost { _ in .init(stdout: ["lots\n"], exit: SSHExitStatus(code: host == "a" ? 0 : 7),
-                                      duration: .seconds(2)) }
+                FakeHost { _ in
+                    .init(
+                        stdout: ["lots\n"], exit: SSHExitStatus(code: host == "a" ? 0 : 7),
+                        duration: .seconds(2))
+                }
             }
             let client = try client(["a", "b"], backend)
             let output = try await client.runCommand("x")
@@ -109,7 +115,9 @@ struct FrontendLogicTests {
         _ = try await client.runCommand("echo %s 100%% %s", hostArgs: [["x", "1"], ["y", "2"], ["ignored", "3"]])
         #expect(backend.stats.commands.map(\.command).sorted() == ["echo x 100% 1", "echo y 100% 2"])
         let fresh = FakeBackend { _ in FakeHost() }
-        await #expect(throws: SSHError.self) { try await self.client(["a", "b"], fresh).runCommand("echo %s", hostArgs: [["x"]]) }
+        await #expect(throws: SSHError.self) {
+            try await self.client(["a", "b"], fresh).runCommand("echo %s", hostArgs: [["x"]])
+        }
         #expect(fresh.stats.connectAttempts.isEmpty)
         _ = try await self.client(["a", "b"], fresh).runCommand { host, index in "echo \(host) \(index)" }
         #expect(fresh.stats.commands.map(\.command).sorted() == ["echo a 0", "echo b 1"])
@@ -123,17 +131,22 @@ struct FrontendLogicTests {
         _ = try await client.runCommand("id", user: "postgres")
         _ = try await client.runCommand("echo $0", shell: "bash -c")
         _ = try await client.runCommand("plain")
-        #expect(backend.stats.commands.map(\.command) == [
-            "sudo -S $SHELL -c 'echo '\\''hi'\\'''", "sudo -u 'postgres' -S $SHELL -c 'id'", "bash -c 'echo $0'", "plain",
-        ])
+        #expect(
+            backend.stats.commands.map(\.command) == [
+                "sudo -S $SHELL -c 'echo '\\''hi'\\'''", "sudo -u 'postgres' -S $SHELL -c 'id'", "bash -c 'echo $0'",
+                "plain",
+            ])
     }
 
-    @Test("a read timeout fires at exactly its deadline and is resumable: reading again continues, a partial line is not lost (virtual time)")
+    @Test(
+        "a read timeout fires at exactly its deadline and is resumable: reading again continues, a partial line is not lost (virtual time)"
+    )
     func resumableReadTimeout() async throws {
         let clock = ManualClock()
         try await WaitClock.$current.withValue(.manual(clock)) {
             let backend = FakeBackend { _ in FakeHost { _ in .init(stdout: ["first\npar"], duration: .seconds(5)) } }
-            let host = try #require(try await client(["a"], backend).runCommand("x", readTimeout: .milliseconds(150)).first)
+            let host = try #require(
+                try await client(["a"], backend).runCommand("x", readTimeout: .milliseconds(150)).first)
             let lines = Mutex<[String]>([])
             let (read, reading) = AsyncStream.makeStream(of: String.self)
             let firstPass = Task {
@@ -153,12 +166,15 @@ struct FrontendLogicTests {
             #expect(lines.withLock { $0 } == ["first"])
             await clock.advance(by: .seconds(5))
             try await host.waitFinished()
-            for try await line in host.stdout { lines.withLock { $0.append(line) } }  // the rest: the partial line, the end
+            // The rest: the partial line, the end.
+            for try await line in host.stdout { lines.withLock { $0.append(line) } }
             #expect(lines.withLock { $0 } == ["first", "par"])
         }
     }
 
-    @Test("join timeout fires at exactly its deadline, lists finished and unfinished hosts and kills nothing (virtual time)")
+    @Test(
+        "join timeout fires at exactly its deadline, lists finished and unfinished hosts and kills nothing (virtual time)"
+    )
     func joinTimeout() async throws {
         let clock = ManualClock()
         try await WaitClock.$current.withValue(.manual(clock)) {
@@ -188,8 +204,9 @@ struct FrontendLogicTests {
         let clock = ManualClock()
         try await WaitClock.$current.withValue(.manual(clock)) {
             let backend = FakeBackend { _ in FakeHost(connectError: .timeout, failingAttempts: 2) }
-            let client = try ParallelSSHClient(hosts: ["a"], backend: backend,
-                                               config: HostConfig(connectionAttempts: 3, retryDelay: .seconds(5), sshConfig: .disabled))
+            let client = try ParallelSSHClient(
+                hosts: ["a"], backend: backend,
+                config: HostConfig(connectionAttempts: 3, retryDelay: .seconds(5), sshConfig: .disabled))
             let run = Task { try await client.runCommand("x") }
             for attempt in 1...2 {
                 await clock.waitForSleepers(1)
@@ -207,9 +224,14 @@ struct FrontendLogicTests {
     @Test("HostConfig overrides the client, false and 0 included")
     func hostConfigOverrides() async throws {
         let backend = FakeBackend { _ in FakeHost(connectError: .timeout, failingAttempts: 1) }
-        let client = try client(["a", "b"], backend, retries: 2,
-                                hostConfig: [HostConfig(), HostConfig(user: "other", port: 2222, alias: "second",
-                                                                      connectionAttempts: 1, allowAgent: false)])
+        let client = try client(
+            ["a", "b"], backend, retries: 2,
+            hostConfig: [
+                HostConfig(),
+                HostConfig(
+                    user: "other", port: 2222, alias: "second",
+                    connectionAttempts: 1, allowAgent: false),
+            ])
         let output = try await client.runCommand("x", stopOnErrors: false)
         #expect(output[0].error == nil)
         #expect(backend.stats.connectAttempts["a"] == 2)
@@ -233,15 +255,19 @@ struct FrontendLogicTests {
         #expect(denied.stats.connectAttempts["a"] == 1)
     }
 
-    @Test("which failures are retried, as parallel-ssh 2.16: not refused, not a name that does not exist",
-          arguments: [(SSHError.Code.timeout, nil, 3), (.hostUnreachable, nil, 3), (.handshakeFailed, nil, 3),
-                      (.connectionLost, nil, 3), (.unknownHost, EAI_AGAIN, 3), (.unknownHost, EAI_NONAME, 1),
-                      (.connectionRefused, nil, 1), (.authenticationFailed, nil, 1), (.invalidKey, nil, 1)]
-                      as [(SSHError.Code, Int32?, Int)])
+    @Test(
+        "which failures are retried, as parallel-ssh 2.16: not refused, not a name that does not exist",
+        arguments: [
+            (SSHError.Code.timeout, nil, 3), (.hostUnreachable, nil, 3), (.handshakeFailed, nil, 3),
+            (.connectionLost, nil, 3), (.unknownHost, EAI_AGAIN, 3), (.unknownHost, EAI_NONAME, 1),
+            (.connectionRefused, nil, 1), (.authenticationFailed, nil, 1), (.invalidKey, nil, 1),
+        ]
+            as [(SSHError.Code, Int32?, Int)])
     func retriedFailures(code: SSHError.Code, nativeCode: Int32?, attempts: Int) async throws {
         let backend = FakeBackend { _ in FakeHost(connectError: code, connectNativeCode: nativeCode) }
         // connectionAttempts counts the first attempt, as parallel-ssh's num_retries (default 3).
-        let client = try ParallelSSHClient(hosts: ["a"], backend: backend, config: HostConfig(retryDelay: .milliseconds(1), sshConfig: .disabled))
+        let client = try ParallelSSHClient(
+            hosts: ["a"], backend: backend, config: HostConfig(retryDelay: .milliseconds(1), sshConfig: .disabled))
         let output = try await client.runCommand("x", stopOnErrors: false)
         #expect((output[0].error as? SSHError)?.code == code)
         #expect(backend.stats.connectAttempts["a"] == attempts)
@@ -251,9 +277,10 @@ struct FrontendLogicTests {
     func diagnosticsLogger() async throws {
         let records = LogRecords()
         let backend = FakeBackend { _ in FakeHost(connectError: .timeout) }
-        let client = try ParallelSSHClient(hosts: ["a"], backend: backend,
-                                           config: HostConfig(connectionAttempts: 2, retryDelay: .milliseconds(1), sshConfig: .disabled),
-                                           logger: Logger(label: "client") { _ in CapturingLogHandler(records: records) })
+        let client = try ParallelSSHClient(
+            hosts: ["a"], backend: backend,
+            config: HostConfig(connectionAttempts: 2, retryDelay: .milliseconds(1), sshConfig: .disabled),
+            logger: Logger(label: "client") { _ in CapturingLogHandler(records: records) })
         _ = try await client.runCommand("x", stopOnErrors: false)
         #expect(records.all == ["connection attempt failed, retrying", "connection failed"])
         #expect(backend.stats.connectAttempts["a"] == 2)
@@ -264,10 +291,13 @@ struct FrontendLogicTests {
         let records = LogRecords()
         let logger = Logger(label: "client") { _ in CapturingLogHandler(records: records) }
         let backend = FakeBackend { _ in FakeHost() }
-        _ = try ParallelSSHClient(hosts: ["a", "b"], backend: backend, config: HostConfig(hostKeyPolicy: .insecureAcceptAnything, sshConfig: .disabled),
-                                  logger: logger)
+        _ = try ParallelSSHClient(
+            hosts: ["a", "b"], backend: backend,
+            config: HostConfig(hostKeyPolicy: .insecureAcceptAnything, sshConfig: .disabled),
+            logger: logger)
         #expect(records.all == ["host-key checking is off: a server impersonating a host is not detected"])
-        _ = try ParallelSSHClient(hosts: ["a"], backend: backend, config: HostConfig(sshConfig: .disabled), logger: logger)
+        _ = try ParallelSSHClient(
+            hosts: ["a"], backend: backend, config: HostConfig(sshConfig: .disabled), logger: logger)
         #expect(records.all.count == 1)
         if case .strict = SSHHostKeyPolicy().mode {} else { Issue.record("the default mode must verify") }
     }
@@ -281,7 +311,8 @@ struct FrontendLogicTests {
                 let backend = FakeBackend { _ in FakeHost(connectDelay: .milliseconds(30)) }
                 let bound = min(poolSize, handshakes)
                 let run = Task {
-                    try await client(hosts, backend, poolSize: poolSize, maxConcurrentHandshakes: handshakes).runCommand("x")
+                    try await client(hosts, backend, poolSize: poolSize, maxConcurrentHandshakes: handshakes)
+                        .runCommand("x")
                 }
                 // The first round: exactly the bound's worth of connects in flight, all waiting.
                 try await waitUntil("a full round of connects") { backend.stats.connectsInFlight == bound }
@@ -306,16 +337,23 @@ struct FrontendLogicTests {
         let records = LogRecords()
         let logger = Logger(label: "host") { _ in CapturingLogHandler(records: records) }
         let backend = FakeBackend { _ in FakeHost { _ in .init(stdout: ["out line\n"], stderr: ["err line\n"]) } }
-        let client = try client(["a", "b"], backend,
-                                hostConfig: [HostConfig(), HostConfig(alias: "bee")], hostLogger: logger)
+        let client = try client(
+            ["a", "b"], backend,
+            hostConfig: [HostConfig(), HostConfig(alias: "bee")], hostLogger: logger)
         try await client.join(try await client.runCommand("x"), consumeOutput: true)
-        #expect(records.all.sorted() == ["[a]\t[err]\terr line", "[a]\tout line", "[bee]\t[err]\terr line", "[bee]\tout line"])
+        #expect(
+            records.all.sorted() == [
+                "[a]\t[err]\terr line", "[a]\tout line", "[bee]\t[err]\terr line", "[bee]\tout line",
+            ])
     }
 
     @Test("a mismatched hostConfig list is rejected")
     func hostConfigCount() {
-        #expect(throws: SSHError.self) { try ParallelSSHClient(hosts: ["a", "b"], backend: FakeBackend { _ in FakeHost() }, config: HostConfig(sshConfig: .disabled),
-                                                                  hostConfig: [HostConfig()]) }
+        #expect(throws: SSHError.self) {
+            try ParallelSSHClient(
+                hosts: ["a", "b"], backend: FakeBackend { _ in FakeHost() }, config: HostConfig(sshConfig: .disabled),
+                hostConfig: [HostConfig()])
+        }
     }
 }
 
@@ -347,7 +385,8 @@ struct FrontendCancellationTests {
     @Test("cancelling the task that joins closes the channels of commands still running", .timeLimit(.minutes(10)))
     func cancellingJoinClosesChannels() async throws {
         let backend = FakeBackend { host in FakeHost { _ in .init(duration: host == "slow" ? nil : .zero) } }
-        let client = try ParallelSSHClient(hosts: ["fast", "slow"], backend: backend, config: HostConfig(sshConfig: .disabled))
+        let client = try ParallelSSHClient(
+            hosts: ["fast", "slow"], backend: backend, config: HostConfig(sshConfig: .disabled))
         let output = try await client.runCommand("x")
         try await output[0].waitFinished()
         let joining = Task { try await client.join(output) }

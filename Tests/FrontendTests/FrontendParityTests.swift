@@ -1,5 +1,4 @@
 import Foundation
-@testable import ParallelFrontend
 import SSHBackend
 import SSHConfig
 import SSHEventLoop
@@ -8,12 +7,15 @@ import SSHTestSupport
 import Synchronization
 import Testing
 
+@testable import ParallelFrontend
+
 /// Counterparts of parallel-ssh tests that the other frontend suites do not already cover.
 @Suite("Frontend parity details (fake engine)", .timeLimit(.minutes(10)))
 struct FrontendParityTests {
     @Test("before any command: join returns, finished is true, lastOutput is nil")
     func beforeAnyCommand() async throws {
-        let client = try ParallelSSHClient(hosts: ["a"], backend: FakeBackend { _ in FakeHost() }, config: HostConfig(sshConfig: .disabled))
+        let client = try ParallelSSHClient(
+            hosts: ["a"], backend: FakeBackend { _ in FakeHost() }, config: HostConfig(sshConfig: .disabled))
         #expect(client.lastOutput == nil)
         #expect(client.finished())
         try await client.join(timeout: .seconds(1))
@@ -24,10 +26,13 @@ struct FrontendParityTests {
         let clock = ManualClock()
         try await WaitClock.$current.withValue(.manual(clock)) {
             let backend = FakeBackend { host in
-                host == "bad" ? FakeHost(connectError: .connectionRefused) : FakeHost { _ in .init(duration: .seconds(2)) }
+                host == "bad"
+                    ? FakeHost(connectError: .connectionRefused) : FakeHost { _ in .init(duration: .seconds(2)) }
             }
-            let client = try ParallelSSHClient(hosts: ["a", "bad"], backend: backend, config: HostConfig(connectionAttempts: 1, sshConfig: .disabled))
-            let output = try await client.runCommand("echo %s", sudo: true, hostArgs: [["x y"], ["z"]], stopOnErrors: false)
+            let client = try ParallelSSHClient(
+                hosts: ["a", "bad"], backend: backend, config: HostConfig(connectionAttempts: 1, sshConfig: .disabled))
+            let output = try await client.runCommand(
+                "echo %s", sudo: true, hostArgs: [["x y"], ["z"]], stopOnErrors: false)
             #expect(output[0].command == "sudo -S $SHELL -c 'echo x y'")
             #expect(output[0].description.contains("running"))
             #expect(output[1].description.contains("connectionRefused"))
@@ -41,7 +46,9 @@ struct FrontendParityTests {
     func templateShortOfArguments() async throws {
         let backend = FakeBackend { _ in FakeHost() }
         let client = try ParallelSSHClient(hosts: ["a"], backend: backend, config: HostConfig(sshConfig: .disabled))
-        let error = await #expect(throws: SSHError.self) { try await client.runCommand("echo %s %s", hostArgs: [["one"]]) }
+        let error = await #expect(throws: SSHError.self) {
+            try await client.runCommand("echo %s %s", hostArgs: [["one"]])
+        }
         #expect(error?.code == .invalidArgument)
         #expect(backend.stats.connectAttempts.isEmpty)
     }
@@ -55,18 +62,24 @@ struct FrontendParityTests {
         (HostConfig(port: 70000), .invalidArgument, "70000"),
         (HostConfig(unreadOutputLimit: 0), .invalidArgument, "unreadOutputLimit"),
         (HostConfig(privateKey: .file("/nonexistent/id_ed25519")), .invalidKey, "/nonexistent/id_ed25519"),
-        (HostConfig(privateKey: .certificate("/dev/null", certificate: "/nonexistent/cert.pub")), .invalidKey,
-         "/nonexistent/cert.pub"),
+        (
+            HostConfig(privateKey: .certificate("/dev/null", certificate: "/nonexistent/cert.pub")), .invalidKey,
+            "/nonexistent/cert.pub"
+        ),
     ]
 
-    @Test("invalid settings fail at init, the same way for both clients, as client config or per host",
-          arguments: badSettings.indices)
+    @Test(
+        "invalid settings fail at init, the same way for both clients, as client config or per host",
+        arguments: badSettings.indices)
     func invalidSettings(index: Int) {
         let (config, code, word) = Self.badSettings[index]
         let backend = FakeBackend { _ in FakeHost() }
         let errors = [
             #expect(throws: SSHError.self) { try ParallelSSHClient(hosts: ["a"], backend: backend, config: config) },
-            #expect(throws: SSHError.self) { try ParallelSSHClient(hosts: ["a"], backend: backend, config: HostConfig(sshConfig: .disabled), hostConfig: [config]) },
+            #expect(throws: SSHError.self) {
+                try ParallelSSHClient(
+                    hosts: ["a"], backend: backend, config: HostConfig(sshConfig: .disabled), hostConfig: [config])
+            },
             #expect(throws: SSHError.self) { try SSHClient(host: "a", backend: backend, config: config) },
         ]
         for error in errors {
@@ -80,9 +93,11 @@ struct FrontendParityTests {
     @Test("valid edge settings: keyboard-interactive with a password, .zero timeout and keepalive meaning none")
     func validSettings() async throws {
         let backend = FakeBackend { _ in FakeHost() }
-        let client = try ParallelSSHClient(hosts: ["a"], backend: backend,
-                                           config: HostConfig(password: "pw", timeout: .zero, keepalive: .zero,
-                                                              keyboardInteractive: true, sshConfig: .disabled))
+        let client = try ParallelSSHClient(
+            hosts: ["a"], backend: backend,
+            config: HostConfig(
+                password: "pw", timeout: .zero, keepalive: .zero,
+                keyboardInteractive: true, sshConfig: .disabled))
         try await client.connectAuth()
         let options = try #require(backend.stats.options["a"])
         #expect(options.connectTimeout == nil && options.operationTimeout == nil && options.keepaliveInterval == nil)
@@ -97,8 +112,9 @@ struct FrontendParityTests {
     @Test("keyboardInteractive with a password asks for keyboard-interactive, never plain password")
     func keyboardInteractiveMethod() async throws {
         let backend = FakeBackend { _ in FakeHost() }
-        let client = try ParallelSSHClient(hosts: ["a"], backend: backend,
-                                           config: HostConfig(password: "pw", keyboardInteractive: true, sshConfig: .disabled))
+        let client = try ParallelSSHClient(
+            hosts: ["a"], backend: backend,
+            config: HostConfig(password: "pw", keyboardInteractive: true, sshConfig: .disabled))
         try await client.connectAuth()
         let methods = try #require(backend.stats.options["a"]).authMethods
         #expect(methods.contains { if case .keyboardInteractive = $0 { true } else { false } })
@@ -108,7 +124,8 @@ struct FrontendParityTests {
     @Test("connectAuth connects every host once; later commands reuse the connections")
     func connectAuthReuse() async throws {
         let backend = FakeBackend { _ in FakeHost() }
-        let client = try ParallelSSHClient(hosts: ["a", "b"], backend: backend, config: HostConfig(sshConfig: .disabled))
+        let client = try ParallelSSHClient(
+            hosts: ["a", "b"], backend: backend, config: HostConfig(sshConfig: .disabled))
         #expect(try await client.connectAuth().allSatisfy { $0 == nil })
         _ = try await client.runCommand("one")
         _ = try await client.runCommand("two")
@@ -197,8 +214,9 @@ struct FrontendParityTests {
     @Test("retries exhausted: every attempt made, the last error thrown")
     func retriesExhausted() async throws {
         let backend = FakeBackend { _ in FakeHost(connectError: .hostUnreachable) }
-        let client = try ParallelSSHClient(hosts: ["a"], backend: backend,
-                                           config: HostConfig(connectionAttempts: 3, retryDelay: .milliseconds(5), sshConfig: .disabled))
+        let client = try ParallelSSHClient(
+            hosts: ["a"], backend: backend,
+            config: HostConfig(connectionAttempts: 3, retryDelay: .milliseconds(5), sshConfig: .disabled))
         let error = await #expect(throws: SSHError.self) { try await client.runCommand("x") }
         #expect(error?.code == .hostUnreachable)
         #expect(backend.stats.connectAttempts["a"] == 3)
@@ -207,19 +225,26 @@ struct FrontendParityTests {
     @Test("duplicate hosts that fail each get their own output with the error")
     func duplicateFailures() async throws {
         let backend = FakeBackend { _ in FakeHost(connectError: .timeout) }
-        let output = try await ParallelSSHClient(hosts: ["a", "a"], backend: backend, config: HostConfig(connectionAttempts: 1, sshConfig: .disabled))
-            .runCommand("x", stopOnErrors: false)
+        let output = try await ParallelSSHClient(
+            hosts: ["a", "a"], backend: backend, config: HostConfig(connectionAttempts: 1, sshConfig: .disabled)
+        )
+        .runCommand("x", stopOnErrors: false)
         #expect(output.count == 2)
         #expect(output.allSatisfy { ($0.error as? SSHError)?.code == .timeout })
     }
 
-    @Test("read timeouts are per stream: stdout times out at its deadline while stderr still yields its line (virtual time)")
+    @Test(
+        "read timeouts are per stream: stdout times out at its deadline while stderr still yields its line (virtual time)"
+    )
     func readTimeoutPerStream() async throws {
         let clock = ManualClock()
         try await WaitClock.$current.withValue(.manual(clock)) {
-            let backend = FakeBackend { _ in FakeHost { _ in .init(stderr: ["only on stderr\n"], duration: .seconds(10)) } }
-            let host = try #require(try await ParallelSSHClient(hosts: ["a"], backend: backend, config: HostConfig(sshConfig: .disabled))
-                .runCommand("x", readTimeout: .milliseconds(200)).first)
+            let backend = FakeBackend { _ in
+                FakeHost { _ in .init(stderr: ["only on stderr\n"], duration: .seconds(10)) }
+            }
+            let host = try #require(
+                try await ParallelSSHClient(hosts: ["a"], backend: backend, config: HostConfig(sshConfig: .disabled))
+                    .runCommand("x", readTimeout: .milliseconds(200)).first)
             let stdout = Task { for try await _ in host.stdout {} }
             // The command's 10 s and the stdout reader's 200 ms.
             await clock.waitForSleepers(2)
@@ -235,12 +260,16 @@ struct FrontendParityTests {
 
     @Test("shells: a connection error is thrown; a read timeout is resumable; joinShells times out, then succeeds")
     func shellEdges() async throws {
-        let failing = try ParallelSSHClient(hosts: ["a"], backend: FakeBackend { _ in FakeHost(connectError: .timeout) }, config: HostConfig(connectionAttempts: 1, sshConfig: .disabled))
+        let failing = try ParallelSSHClient(
+            hosts: ["a"], backend: FakeBackend { _ in FakeHost(connectError: .timeout) },
+            config: HostConfig(connectionAttempts: 1, sshConfig: .disabled))
         await #expect(throws: SSHError.self) { try await failing.openShell() }
 
         let clock = ManualClock()
         try await WaitClock.$current.withValue(.manual(clock)) {
-            let backend = FakeBackend { _ in FakeHost { _ in .init(stdout: ["one\n", "two\n"], duration: .seconds(15)) } }
+            let backend = FakeBackend { _ in
+                FakeHost { _ in .init(stdout: ["one\n", "two\n"], duration: .seconds(15)) }
+            }
             let client = try ParallelSSHClient(hosts: ["a"], backend: backend, config: HostConfig(sshConfig: .disabled))
             let shells = try await client.openShell(readTimeout: .milliseconds(100))
             let lines = Mutex<[String]>([])
@@ -311,13 +340,15 @@ struct FrontendServerParityTests {
         #expect(output.exitCode == 1)
     }
 
-    @Test("IPv6-only against an IPv4 address fails as unknownHost naming host and family", arguments: FrontendEngine.all)
+    @Test(
+        "IPv6-only against an IPv4 address fails as unknownHost naming host and family", arguments: FrontendEngine.all)
     func ipv6Only(engine: FrontendEngine) async throws {
         let servers = try await Fleet.servers
         var config = Fleet.config()
         config.ipv6Only = true
-        let client = try ParallelSSHClient(hosts: ["127.0.0.1"], backend: engine.backend, config: config,
-                                           hostConfig: [HostConfig(port: servers[0].port)])
+        let client = try ParallelSSHClient(
+            hosts: ["127.0.0.1"], backend: engine.backend, config: config,
+            hostConfig: [HostConfig(port: servers[0].port)])
         let output = try await client.runCommand("true", stopOnErrors: false)
         let error = output[0].error as? SSHError
         #expect(error?.code == .unknownHost)
@@ -330,8 +361,9 @@ struct FrontendServerParityTests {
         let servers = try await Fleet.servers
         var config = Fleet.config()
         config.privateKey = nil
-        let client = try ParallelSSHClient(hosts: ["127.0.0.1"], backend: engine.backend, config: config,
-                                           hostConfig: [HostConfig(port: servers[0].port)])
+        let client = try ParallelSSHClient(
+            hosts: ["127.0.0.1"], backend: engine.backend, config: config,
+            hostConfig: [HostConfig(port: servers[0].port)])
         let error = await #expect(throws: SSHError.self) { try await client.runCommand("true") }
         #expect(error?.code == .invalidArgument)
         #expect(error?.description.contains("authentication") == true, "\(String(describing: error))")

@@ -12,8 +12,8 @@ import Testing
 @Suite("parallel-ssh's README in Swift, against real sshd", .timeLimit(.minutes(Exclusive.suiteTimeLimitMinutes)))
 struct FrontendReadmeTests {
     /// What `uname` prints here: the servers are this machine, so it is the oracle for the remote output.
-    private static let uname = (try? ProcessRunner.run(["/bin/uname"]).trimmingCharacters(in: .whitespacesAndNewlines)) ?? "?"
-
+    private static let uname =
+        (try? ProcessRunner.run(["/bin/uname"]).trimmingCharacters(in: .whitespacesAndNewlines)) ?? "?"
 
     // output = client.run_command('uname')
     // for host_output in output:
@@ -70,7 +70,9 @@ struct FrontendReadmeTests {
     }
 
     // enable_host_logger(); client.run_command('uname'); client.join(consume_output=True)
-    @Test("the host logger prints [host]\\tline for every line when join consumes the output", arguments: FrontendEngine.all)
+    @Test(
+        "the host logger prints [host]\\tline for every line when join consumes the output",
+        arguments: FrontendEngine.all)
     func hostLogger(engine: FrontendEngine) async throws {
         let servers = try await Fleet.servers
         let printed = LogRecords()
@@ -81,19 +83,26 @@ struct FrontendReadmeTests {
             _ = try await client.runCommand("uname; echo warn >&2")
             try await client.join(consumeOutput: true)
         }
-        let expected = [servers[0], servers[1]].flatMap { ["[\($0.host)]\t\(Self.uname)", "[\($0.host)]\t[err]\twarn"] }
+        let expected = [servers[0], servers[1]].flatMap {
+            ["[\($0.host)]\t\(Self.uname)", "[\($0.host)]\t[err]\twarn"]
+        }
         #expect(printed.all.count == 20)
         #expect(Set(printed.all) == Set(expected))
         await client.disconnect()
     }
 
     // client.copy_file('../test', 'test_dir/test'); client.copy_remote_file('remote', 'local_dir/file')
-    @Test("copies create missing directories: SFTP both ways, SCP both ways, files and trees", arguments: FrontendEngine.all)
+    @Test(
+        "copies create missing directories: SFTP both ways, SCP both ways, files and trees",
+        arguments: FrontendEngine.all)
     func copiesCreateDirectories(engine: FrontendEngine) async throws {
         let servers = try await Fleet.servers
         let dir = try scratchDirectory("readme")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        _ = try ProcessRunner.run(["/bin/sh", "-c", "head -c 200000 /dev/urandom > \(dir)/test; mkdir \(dir)/tree; echo leaf > \(dir)/tree/leaf"])
+        _ = try ProcessRunner.run([
+            "/bin/sh", "-c",
+            "head -c 200000 /dev/urandom > \(dir)/test; mkdir \(dir)/tree; echo leaf > \(dir)/tree/leaf",
+        ])
         let client = try Fleet.client(engine, servers: [servers[0], servers[1]])
         for round in 0..<3 {
             let base = "\(dir)/r\(round)"
@@ -102,9 +111,13 @@ struct FrontendReadmeTests {
             // Download into a local directory that does not exist: logs/test_<host>.
             let received = try await client.download("\(base)/test_dir-0/deeper/test", to: "\(base)/logs/test")
             try await client.upload(using: .scp()) { _, index in ("\(dir)/test", "\(base)/scp-\(index)/sub/test") }
-            let scpReceived = try await client.download("\(base)/scp-1/sub/test", to: "\(base)/scp-logs/test", using: .scp())
-            try await client.upload(using: .scp(), recurse: true) { _, index in ("\(dir)/tree", "\(base)/scp-tree-\(index)/inner/tree") }
-            let treeBack = try await client.download("\(base)/scp-tree-0/inner/tree", to: "\(base)/trees/tree", using: .scp(), recurse: true)
+            let scpReceived = try await client.download(
+                "\(base)/scp-1/sub/test", to: "\(base)/scp-logs/test", using: .scp())
+            try await client.upload(using: .scp(), recurse: true) { _, index in
+                ("\(dir)/tree", "\(base)/scp-tree-\(index)/inner/tree")
+            }
+            let treeBack = try await client.download(
+                "\(base)/scp-tree-0/inner/tree", to: "\(base)/trees/tree", using: .scp(), recurse: true)
             for copy in ["test_dir-0/deeper/test", "test_dir-1/deeper/test", "scp-0/sub/test", "scp-1/sub/test"] {
                 #expect(try cmp("\(dir)/test", "\(base)/\(copy)"), "\(copy), round \(round)")
             }
@@ -114,8 +127,9 @@ struct FrontendReadmeTests {
         await client.disconnect()
     }
 
-    @Test("join with 50 MB nobody reads: fails naming the host at the default limit, completes under a larger one",
-          .serialized, arguments: FrontendEngine.all)
+    @Test(
+        "join with 50 MB nobody reads: fails naming the host at the default limit, completes under a larger one",
+        .serialized, arguments: FrontendEngine.all)
     func joinWithUnreadOutput(engine: FrontendEngine) async throws {
         try await Exclusive.run { try await joinWithUnreadOutputAlone(engine: engine) }
     }
@@ -130,7 +144,9 @@ struct FrontendReadmeTests {
         #expect(error?.code == .outputLimitExceeded && error?.host == server.host)
         #expect(error?.message.contains("stdout") == true)
         // The limit is 16 MiB per stream, plus the engine's buffer and window.
-        #expect(ResidentMemory.current - baseline < 32 << 20, "memory grew by \((ResidentMemory.current - baseline) >> 20) MiB")
+        #expect(
+            ResidentMemory.current - baseline < 32 << 20,
+            "memory grew by \((ResidentMemory.current - baseline) >> 20) MiB")
         #expect(!output[0].isFinished)
         // Nothing was lost: reading lets the command finish, and every byte arrives.
         var total = 0
@@ -140,8 +156,9 @@ struct FrontendReadmeTests {
         #expect(output[0].exitCode == 0)
         await limited.disconnect()
 
-        let roomy = try ParallelSSHClient(hosts: [server.host], backend: engine.backend,
-                                          config: Fleet.config(port: server.port, unreadOutputLimit: 64 << 20))
+        let roomy = try ParallelSSHClient(
+            hosts: [server.host], backend: engine.backend,
+            config: Fleet.config(port: server.port, unreadOutputLimit: 64 << 20))
         let kept = try await roomy.runCommand(command)
         try await roomy.join(timeout: .seconds(60))
         #expect(kept[0].exitCode == 0)
@@ -154,8 +171,9 @@ struct FrontendReadmeTests {
         await roomy.disconnect()
     }
 
-    @Test("reading only stdout while the command writes 5 MB to stderr ends, with the exit code; stderr kept",
-          arguments: FrontendEngine.all)
+    @Test(
+        "reading only stdout while the command writes 5 MB to stderr ends, with the exit code; stderr kept",
+        arguments: FrontendEngine.all)
     func stdoutOnlyReader(engine: FrontendEngine) async throws {
         let server = try await Fleet.servers[0]
         let client = try Fleet.client(engine, servers: [server])
@@ -170,8 +188,9 @@ struct FrontendReadmeTests {
         await client.disconnect()
     }
 
-    @Test("attempts and their timing: a refused port and an unknown name fail at once, a silent host is retried (virtual time)",
-          arguments: FrontendEngine.all)
+    @Test(
+        "attempts and their timing: a refused port and an unknown name fail at once, a silent host is retried (virtual time)",
+        arguments: FrontendEngine.all)
     func retryTimings(engine: FrontendEngine) async throws {
         let refused = try FreePort.find(host: "127.0.0.2")
         let silent = try BlackholeListener(host: "127.0.0.1")
@@ -179,9 +198,10 @@ struct FrontendReadmeTests {
         let clock = ManualClock()
         let client = try ParallelSSHClient(
             hosts: ["127.0.0.2", "no-such-host.invalid", silent.host], backend: engine.onClock(clock),
-            config: HostConfig(user: TestUser.name, privateKey: .file(TestKeys.shared.ed25519), retryDelay: .seconds(1),
-                               timeout: .seconds(1), allowAgent: false, identityAuth: false,
-                               hostKeyPolicy: TestKeys.shared.hostKeyPolicy, sshConfig: .disabled),
+            config: HostConfig(
+                user: TestUser.name, privateKey: .file(TestKeys.shared.ed25519), retryDelay: .seconds(1),
+                timeout: .seconds(1), allowAgent: false, identityAuth: false,
+                hostKeyPolicy: TestKeys.shared.hostKeyPolicy, sshConfig: .disabled),
             hostConfig: [HostConfig(port: refused), HostConfig(), HostConfig(port: silent.port)],
             logger: Logger(label: "client") { _ in CapturingLogHandler(records: records) })
         try await WaitClock.$current.withValue(.manual(clock)) {
@@ -218,8 +238,9 @@ struct FrontendReadmeTests {
     }
 
     // ParallelSSHClient(hosts, pkey=key, cert_file=cert) on parallel-ssh's libssh client
-    @Test("a certificate given through PrivateKey logs in where the engine can, else says it cannot",
-          arguments: FrontendEngine.all)
+    @Test(
+        "a certificate given through PrivateKey logs in where the engine can, else says it cannot",
+        arguments: FrontendEngine.all)
     func certificate(engine: FrontendEngine) async throws {
         let server = try await Fleet.servers[0]
         var config = Fleet.config(port: server.port)

@@ -1,6 +1,7 @@
 import BackendLibSSH
 import BackendLibSSH2
 import Foundation
+import Logging
 import ParallelFrontend
 import SSHBackend
 import SSHConfig
@@ -51,31 +52,38 @@ enum Fleet {
 
     /// A client for `servers` plus `extra` (host, port) entries, authenticating with the test key only; the
     /// `extra` entries get `extraTimeout` if given (a dead host's short timeout, while live ones keep a load-proof one).
-    static func client(_ engine: FrontendEngine, servers: [TestSSHServer], extra: [(String, Int)] = [],
-                       timeout: Duration = .seconds(30), extraTimeout: Duration? = nil,
-                       privateKey: String = TestKeys.shared.ed25519,
-                       hostLogger: Logger? = nil) throws -> ParallelSSHClient {
+    static func client(
+        _ engine: FrontendEngine, servers: [TestSSHServer], extra: [(String, Int)] = [],
+        timeout: Duration = .seconds(30), extraTimeout: Duration? = nil,
+        privateKey: String = TestKeys.shared.ed25519,
+        hostLogger: Logger? = nil
+    ) throws -> ParallelSSHClient {
         let entries = servers.map { ($0.host, $0.port) } + extra
-        let perHost = servers.map { HostConfig(port: $0.port) } + extra.map { HostConfig(port: $0.1, timeout: extraTimeout) }
-        return try ParallelSSHClient(hosts: entries.map(\.0), backend: engine.backend,
-                                     config: config(timeout: timeout, privateKey: privateKey),
-                                     hostConfig: perHost, hostLogger: hostLogger)
+        let perHost =
+            servers.map { HostConfig(port: $0.port) } + extra.map { HostConfig(port: $0.1, timeout: extraTimeout) }
+        return try ParallelSSHClient(
+            hosts: entries.map(\.0), backend: engine.backend,
+            config: config(timeout: timeout, privateKey: privateKey),
+            hostConfig: perHost, hostLogger: hostLogger)
     }
 
     /// The settings of the test account: its key only (no agent, no default identities), one attempt.
-    static func config(port: Int? = nil, timeout: Duration = .seconds(30), privateKey: String = TestKeys.shared.ed25519,
-                       unreadOutputLimit: Int? = nil) -> HostConfig {
-        HostConfig(user: TestUser.name, port: port, privateKey: .file(privateKey), connectionAttempts: 1, timeout: timeout,
-                   allowAgent: false, identityAuth: false, unreadOutputLimit: unreadOutputLimit,
-                   hostKeyPolicy: TestKeys.shared.hostKeyPolicy, sshConfig: machineConfig(TestKeys.shared.sshConfig))
+    static func config(
+        port: Int? = nil, timeout: Duration = .seconds(30), privateKey: String = TestKeys.shared.ed25519,
+        unreadOutputLimit: Int? = nil
+    ) -> HostConfig {
+        HostConfig(
+            user: TestUser.name, port: port, privateKey: .file(privateKey), connectionAttempts: 1, timeout: timeout,
+            allowAgent: false, identityAuth: false, unreadOutputLimit: unreadOutputLimit,
+            hostKeyPolicy: TestKeys.shared.hostKeyPolicy, sshConfig: machineConfig(TestKeys.shared.sshConfig))
     }
 }
 
-import Logging
-
 @Suite("Frontend against real sshd", .timeLimit(.minutes(Exclusive.suiteTimeLimitMinutes)))
 struct FrontendServerTests {
-    @Test("exit codes are there as soon as stdout was read to its end, without join, every time", arguments: FrontendEngine.all)
+    @Test(
+        "exit codes are there as soon as stdout was read to its end, without join, every time",
+        arguments: FrontendEngine.all)
     func exitCodeAfterStdout(engine: FrontendEngine) async throws {
         let servers = try await Fleet.servers
         let client = try Fleet.client(engine, servers: [servers[0], servers[1]])
@@ -92,7 +100,9 @@ struct FrontendServerTests {
         await client.disconnect()
     }
 
-    @Test("a command on every host, one listed twice: output in host order, exit codes after join", arguments: FrontendEngine.all)
+    @Test(
+        "a command on every host, one listed twice: output in host order, exit codes after join",
+        arguments: FrontendEngine.all)
     func everyHost(engine: FrontendEngine) async throws {
         let servers = try await Fleet.servers
         let listed = servers + [servers[1]]
@@ -112,7 +122,9 @@ struct FrontendServerTests {
         await client.disconnect()
     }
 
-    @Test("dead hosts (refused, unknown, silent) fail alone, with typed errors naming them", arguments: FrontendEngine.all)
+    @Test(
+        "dead hosts (refused, unknown, silent) fail alone, with typed errors naming them", arguments: FrontendEngine.all
+    )
     func failureIsolation(engine: FrontendEngine) async throws {
         try await Exclusive.run { try await failureIsolationAlone(engine: engine) }
     }
@@ -121,9 +133,10 @@ struct FrontendServerTests {
         let servers = try await Fleet.servers
         let silent = try BlackholeListener(host: "127.0.0.1")
         let refused = try FreePort.find(host: "127.0.0.2")
-        let client = try Fleet.client(engine, servers: servers,
-                                      extra: [("127.0.0.2", refused), ("no-such-host.invalid", 22), (silent.host, silent.port)],
-                                      extraTimeout: .seconds(2))
+        let client = try Fleet.client(
+            engine, servers: servers,
+            extra: [("127.0.0.2", refused), ("no-such-host.invalid", 22), (silent.host, silent.port)],
+            extraTimeout: .seconds(2))
         let started = ContinuousClock.now
         let output = try await client.runCommand("echo fine", stopOnErrors: false)
         let elapsed = ContinuousClock.now - started
@@ -143,7 +156,8 @@ struct FrontendServerTests {
     @Test("a wrong key fails as authenticationFailed for that host only", arguments: FrontendEngine.all)
     func wrongKey(engine: FrontendEngine) async throws {
         let servers = try await Fleet.servers
-        let client = try Fleet.client(engine, servers: Array(servers.prefix(1)), privateKey: TestKeys.shared.unauthorized)
+        let client = try Fleet.client(
+            engine, servers: Array(servers.prefix(1)), privateKey: TestKeys.shared.unauthorized)
         let errors = try await client.connectAuth(stopOnErrors: false)
         #expect((errors[0] as? SSHError)?.code == .authenticationFailed)
         await #expect(throws: SSHError.self) { try await client.runCommand("true") }
@@ -212,10 +226,15 @@ struct FrontendServerTests {
         let servers = try await Fleet.servers
         let records = LogRecords()
         let entries = servers.prefix(2)
-        let client = try Fleet.client(engine, servers: Array(entries),
-                                      hostLogger: Logger(label: "hosts") { _ in CapturingLogHandler(records: records) })
-        try await client.join(try await client.runCommand("echo out; echo err >&2"), timeout: .seconds(20), consumeOutput: true)
-        #expect(records.all.sorted() == ["[127.0.0.1]\t[err]\terr", "[127.0.0.1]\tout", "[127.0.0.2]\t[err]\terr", "[127.0.0.2]\tout"])
+        let client = try Fleet.client(
+            engine, servers: Array(entries),
+            hostLogger: Logger(label: "hosts") { _ in CapturingLogHandler(records: records) })
+        try await client.join(
+            try await client.runCommand("echo out; echo err >&2"), timeout: .seconds(20), consumeOutput: true)
+        #expect(
+            records.all.sorted() == [
+                "[127.0.0.1]\t[err]\terr", "[127.0.0.1]\tout", "[127.0.0.2]\t[err]\terr", "[127.0.0.2]\tout",
+            ])
     }
 
     @Test("cancelling a join closes the running commands", arguments: FrontendEngine.all)

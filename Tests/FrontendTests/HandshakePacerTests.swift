@@ -1,6 +1,7 @@
-@testable import ParallelFrontend
 import SSHTestSupport
 import Testing
+
+@testable import ParallelFrontend
 
 /// The per-destination window on its own: halving when a destination turns a handshake away, growing back with
 /// completed ones, and releasing waiters only as far as the window allows.

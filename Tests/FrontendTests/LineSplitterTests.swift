@@ -29,7 +29,9 @@ struct LineSplitterTests {
         let text = Array(String(repeating: "é", count: 10).utf8) + [10] + Array("tail".utf8)  // 20 bytes, then a line
         for chunk in [1, 3, 7, 100] {
             let lines = split(text, chunk: chunk, limit: 7)
-            #expect(lines.dropLast().allSatisfy { $0.count <= 7 && String(validating: $0, as: UTF8.self) != nil }, "\(lines)")
+            #expect(
+                lines.dropLast().allSatisfy { $0.count <= 7 && String(validating: $0, as: UTF8.self) != nil },
+                "\(lines)")
             #expect(Array(lines.dropLast().joined()) == Array(String(repeating: "é", count: 10).utf8), "chunk \(chunk)")
             #expect(lines.last == Array("tail".utf8))
         }

@@ -7,12 +7,14 @@ struct ReadmeExamplesTests {
     private static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
-    @Test("every Swift example of README.md and the getting-started article is compiled, verbatim, by readme-examples",
-          arguments: ["README.md", "Sources/ParallelFrontend/ParallelFrontend.docc/GettingStarted.md"])
+    @Test(
+        "every Swift example of README.md and the getting-started article is compiled, verbatim, by readme-examples",
+        arguments: ["README.md", "Sources/ParallelFrontend/ParallelFrontend.docc/GettingStarted.md"])
     func examplesAreCompiled(document: String) throws {
         let text = try String(contentsOf: Self.root.appendingPathComponent(document), encoding: .utf8)
-        let compiled = try String(contentsOf: Self.root.appendingPathComponent("Tests/ReadmeExamples/main.swift"),
-                                  encoding: .utf8)
+        let compiled = try String(
+            contentsOf: Self.root.appendingPathComponent("Tests/ReadmeExamples/main.swift"),
+            encoding: .utf8)
         let blocks = text.components(separatedBy: "```swift\n").dropFirst().compactMap {
             $0.components(separatedBy: "```").first
         }
@@ -25,11 +27,15 @@ struct ReadmeExamplesTests {
                 .map { $0.isEmpty ? "" : "    " + $0 }
                 .joined(separator: "\n")
                 .trimmingCharacters(in: .newlines)
-            #expect(compiled.contains(body), "\(document): this example is not compiled (run scripts/update-readme-examples):\n\(body)")
+            #expect(
+                compiled.contains(body),
+                "\(document): this example is not compiled (run scripts/update-readme-examples):\n\(body)")
         }
-        let imports = Set(blocks.flatMap { $0.split(separator: "\n").filter { $0.hasPrefix("import ") } }
-            .map { $0.split(separator: " ")[1] })
-        for module in imports where !["SSHBackend", "BackendLibSSH2", "BackendLibSSH", "ParallelFrontend"].contains(module) {
+        let imports = Set(
+            blocks.flatMap { $0.split(separator: "\n").filter { $0.hasPrefix("import ") } }
+                .map { $0.split(separator: " ")[1] })
+        for module in imports
+        where !["SSHBackend", "BackendLibSSH2", "BackendLibSSH", "ParallelFrontend"].contains(module) {
             #expect(compiled.contains("import \(module)"), "\(document) imports \(module)")
         }
     }

@@ -6,7 +6,7 @@ import SSHTestSupport
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Servers that hang up between commands: TinySSH (one channel per connection), an sshd restarted, a NAT that
@@ -19,9 +19,12 @@ struct ReconnectTests {
         if let reason = InteropServer.Kind.tinyssh.unavailableReason { try Test.cancel(Comment(rawValue: reason)) }
         let server = try await InteropServer.shared(.tinyssh)
         let engine = FrontendEngine.all.first { $0.backend.name == "libssh" }!  // libssh2 1.10 cannot talk to TinySSH
-        let client = try SSHClient(host: server.host, backend: engine.backend, config: HostConfig(
-            user: server.user, port: server.port, privateKey: .file(TestKeys.shared.ed25519), connectionAttempts: 1,
-            allowAgent: false, identityAuth: false, hostKeyPolicy: TestKeys.shared.hostKeyPolicy, sshConfig: .disabled))
+        let client = try SSHClient(
+            host: server.host, backend: engine.backend,
+            config: HostConfig(
+                user: server.user, port: server.port, privateKey: .file(TestKeys.shared.ed25519), connectionAttempts: 1,
+                allowAgent: false, identityAuth: false, hostKeyPolicy: TestKeys.shared.hostKeyPolicy,
+                sshConfig: .disabled))
         for round in 1...5 {
             let output = try await client.runCommand("echo round \(round)")
             #expect(try await output.stdout.first { _ in true } == "round \(round)")
@@ -31,8 +34,9 @@ struct ReconnectTests {
         await client.disconnect()
     }
 
-    @Test("an sshd restarted between two commands (its sessions ended): the second command connects again",
-          arguments: FrontendEngine.all)
+    @Test(
+        "an sshd restarted between two commands (its sessions ended): the second command connects again",
+        arguments: FrontendEngine.all)
     func restartBetweenCommands(engine: FrontendEngine) async throws {
         let first = try await TestSSHServer.start(host: "127.0.0.10")
         let client = try SSHClient(host: first.host, backend: engine.backend, config: Fleet.config(port: first.port))
@@ -49,8 +53,9 @@ struct ReconnectTests {
         await client.disconnect()
     }
 
-    @Test("a connection killed while a command runs fails that command; the next one connects again",
-          arguments: FrontendEngine.all)
+    @Test(
+        "a connection killed while a command runs fails that command; the next one connects again",
+        arguments: FrontendEngine.all)
     func killedMidCommand(engine: FrontendEngine) async throws {
         let server = try await TestSSHServer.start(host: "127.0.0.10")
         defer { server.stop() }
@@ -59,7 +64,9 @@ struct ReconnectTests {
         #expect(try await running.stdout.first { _ in true } == "started")
         for pid in server.sessionProcesses { kill(pid, SIGKILL) }
         try await running.waitFinished()
-        #expect((running.exitError as? SSHError)?.code == .connectionLost, "\(running.exitError.map { "\($0)" } ?? "no error")")
+        #expect(
+            (running.exitError as? SSHError)?.code == .connectionLost,
+            "\(running.exitError.map { "\($0)" } ?? "no error")")
         let next = try await client.runCommand("echo next")
         #expect(try await next.stdout.first { _ in true } == "next")
         await client.disconnect()

@@ -7,7 +7,7 @@ import Synchronization
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 // The threats of docs/reliability.md ("Threats"), one suite each, against real sshd servers where a server plays a
@@ -31,8 +31,9 @@ private func mode(of path: String) -> mode_t {
 
 @Suite("Threat: a host or user name runs a command")
 struct NameInjectionThreatTests {
-    @Test("host, user, jump and proxy names a shell would act on are refused when the client is made, naming the character",
-          arguments: FrontendEngine.all)
+    @Test(
+        "host, user, jump and proxy names a shell would act on are refused when the client is made, naming the character",
+        arguments: FrontendEngine.all)
     func refusedAtInit(engine: FrontendEngine) throws {
         let cases: [(host: String, config: HostConfig, words: String)] = [
             ("a$(touch x)", HostConfig(), "'$'"),
@@ -63,7 +64,8 @@ struct NameInjectionThreatTests {
         }
         // An alias is a label for output, never expanded into a command (local paths made from it stay in their
         // directory: see the host-path threat), so any text is allowed.
-        _ = try ParallelSSHClient(hosts: ["ok"], backend: engine.backend, config: HostConfig(alias: "web 1 (again) & more"))
+        _ = try ParallelSSHClient(
+            hosts: ["ok"], backend: engine.backend, config: HostConfig(alias: "web 1 (again) & more"))
     }
 
     @Test("ssh_config's Match exec and ProxyCommand never run with an injected host or user name")
@@ -76,8 +78,10 @@ struct NameInjectionThreatTests {
             .write(toFile: config, atomically: true, encoding: .utf8)
         chmod(config, 0o600)
         let resolver = SSHConfigResolver()
-        for (host, user) in [("a$(touch \(marker))", nil), ("a`touch \(marker)`", nil), ("ok", "u$(touch \(marker))"),
-                             ("a;touch \(marker)", nil), ("-oProxyCommand=touch \(marker)", nil)] as [(String, String?)] {
+        for (host, user) in [
+            ("a$(touch \(marker))", nil), ("a`touch \(marker)`", nil), ("ok", "u$(touch \(marker))"),
+            ("a;touch \(marker)", nil), ("-oProxyCommand=touch \(marker)", nil),
+        ] as [(String, String?)] {
             let error = await #expect(throws: SSHError.self) {
                 _ = try await resolver.resolve(host: host, user: user, source: .file(config))
             }
@@ -93,14 +97,17 @@ struct NameInjectionThreatTests {
 
 @Suite("Threat: downloads plant setuid, setgid or world-writable files", .timeLimit(.minutes(5)))
 struct DownloadModeThreatTests {
-    @Test("a remote 4755 file arrives 0755, 4777 (scp's C4777 record) and 0666 arrive under the umask, by SFTP and SCP",
-          arguments: FrontendEngine.all)
+    @Test(
+        "a remote 4755 file arrives 0755, 4777 (scp's C4777 record) and 0666 arrive under the umask, by SFTP and SCP",
+        arguments: FrontendEngine.all)
     func modesDropped(engine: FrontendEngine) async throws {
         let remote = try scratch("modes-remote")
         let local = try scratch("modes-local")
         defer { for dir in [remote, local] { try? FileManager.default.removeItem(atPath: dir) } }
         let mask = currentUmask()
-        let files: [(name: String, mode: mode_t)] = [("suid", 0o4755), ("wide", 0o4777), ("shared", 0o666), ("sgid", 0o2755)]
+        let files: [(name: String, mode: mode_t)] = [
+            ("suid", 0o4755), ("wide", 0o4777), ("shared", 0o666), ("sgid", 0o2755),
+        ]
         for file in files {
             try "content of \(file.name)\n".write(toFile: "\(remote)/\(file.name)", atomically: false, encoding: .utf8)
             chmod("\(remote)/\(file.name)", file.mode)
@@ -111,8 +118,12 @@ struct DownloadModeThreatTests {
             try await client.download("\(remote)/\(file.name)", to: "\(local)/sftp-\(file.name)")
             try await client.download("\(remote)/\(file.name)", to: "\(local)/scp-\(file.name)", using: .scp())
             let expected = file.mode & 0o777 & ~mask
-            #expect(mode(of: "\(local)/sftp-\(file.name)") == expected, "SFTP \(file.name): \(String(mode(of: "\(local)/sftp-\(file.name)"), radix: 8))")
-            #expect(mode(of: "\(local)/scp-\(file.name)") == expected, "SCP \(file.name): \(String(mode(of: "\(local)/scp-\(file.name)"), radix: 8))")
+            #expect(
+                mode(of: "\(local)/sftp-\(file.name)") == expected,
+                "SFTP \(file.name): \(String(mode(of: "\(local)/sftp-\(file.name)"), radix: 8))")
+            #expect(
+                mode(of: "\(local)/scp-\(file.name)") == expected,
+                "SCP \(file.name): \(String(mode(of: "\(local)/scp-\(file.name)"), radix: 8))")
         }
         // A tree: its directories lose setgid/sticky too.
         try FileManager.default.createDirectory(atPath: "\(remote)/tree", withIntermediateDirectories: false)
@@ -127,8 +138,9 @@ struct DownloadModeThreatTests {
 
 @Suite("Threat: a strict client rides an insecure client's jump connection", .timeLimit(.minutes(5)))
 struct JumpPoolThreatTests {
-    @Test("while an insecure client holds a hop connection, a strict client whose known_hosts lacks the hop fails on the hop",
-          arguments: FrontendEngine.all)
+    @Test(
+        "while an insecure client holds a hop connection, a strict client whose known_hosts lacks the hop fails on the hop",
+        arguments: FrontendEngine.all)
     func strictClientDoesNotShare(engine: FrontendEngine) async throws {
         let servers = try await Fleet.servers
         let (hop, target) = (servers[0], servers[1])
@@ -137,19 +149,23 @@ struct JumpPoolThreatTests {
         // The strict client knows the target's key only; the insecure one knows nothing.
         let hostPublic = TestKeys.shared.contents(of: TestKeys.shared.hostKey + ".pub").split(separator: " ")
         let strictFile = dir + "/strict_known_hosts"
-        try "[\(target.host)]:\(target.port) \(hostPublic[0]) \(hostPublic[1])\n".write(toFile: strictFile, atomically: true, encoding: .utf8)
+        try "[\(target.host)]:\(target.port) \(hostPublic[0]) \(hostPublic[1])\n".write(
+            toFile: strictFile, atomically: true, encoding: .utf8)
         let emptyFile = dir + "/empty_known_hosts"
         try "".write(toFile: emptyFile, atomically: true, encoding: .utf8)
         let hopConfig = dir + "/ssh_config"
-        try "Host \(hop.host)\n    IdentityFile \(TestKeys.shared.ed25519)\n".write(toFile: hopConfig, atomically: true, encoding: .utf8)
+        try "Host \(hop.host)\n    IdentityFile \(TestKeys.shared.ed25519)\n".write(
+            toFile: hopConfig, atomically: true, encoding: .utf8)
         chmod(hopConfig, 0o600)
         var insecure = Fleet.config(port: target.port)
-        insecure.hostKeyPolicy = SSHHostKeyPolicy(mode: .off, userKnownHostsFiles: [emptyFile], globalKnownHostsFiles: [])
+        insecure.hostKeyPolicy = SSHHostKeyPolicy(
+            mode: .off, userKnownHostsFiles: [emptyFile], globalKnownHostsFiles: [])
         insecure.hostKeyPolicy?.recordsNewKeys = false
         insecure.sshConfig = .file(hopConfig)
         insecure.jumpHosts = ["\(TestUser.name)@\(hop.host):\(hop.port)"]
         var strict = insecure
-        strict.hostKeyPolicy = SSHHostKeyPolicy(mode: .strict, userKnownHostsFiles: [strictFile], globalKnownHostsFiles: [])
+        strict.hostKeyPolicy = SSHHostKeyPolicy(
+            mode: .strict, userKnownHostsFiles: [strictFile], globalKnownHostsFiles: [])
 
         let holder = try SSHClient(host: target.host, backend: engine.backend, config: insecure)
         let held = try await holder.runCommand("echo held")
@@ -157,14 +173,17 @@ struct JumpPoolThreatTests {
 
         let rider = try SSHClient(host: target.host, backend: engine.backend, config: strict)
         let error = await #expect(throws: SSHError.self) { _ = try await rider.runCommand("echo rode") }
-        #expect(error?.code == .hostKeyUnknown && error?.isJumpHostFailure == true, "\(error.map { "\($0)" } ?? "it rode along")")
+        #expect(
+            error?.code == .hostKeyUnknown && error?.isJumpHostFailure == true,
+            "\(error.map { "\($0)" } ?? "it rode along")")
         await rider.disconnect()
         await holder.disconnect()
     }
 }
 
-@Suite("Threat: a jump host receives the target's credentials", .timeLimit(.minutes(5)),
-       .enabled(if: PasswordUser.shared != nil, "\(PasswordUser.unavailableReason)"))
+@Suite(
+    "Threat: a jump host receives the target's credentials", .timeLimit(.minutes(5)),
+    .enabled(if: PasswordUser.shared != nil, "\(PasswordUser.unavailableReason)"))
 struct JumpCredentialThreatTests {
     @Test("a hop named by jumpHosts is never offered the target's password or key", arguments: FrontendEngine.all)
     func hopGetsOnlyItsOwn(engine: FrontendEngine) async throws {
@@ -172,10 +191,11 @@ struct JumpCredentialThreatTests {
         let hop = try await TestSSHServer.start(host: "127.0.0.2")
         defer { hop.stop() }
         let target = try await Fleet.servers[2]
-        var config = HostConfig(user: TestUser.name, port: target.port, password: password,
-                                privateKey: .file(TestKeys.shared.ed25519), connectionAttempts: 1, timeout: .seconds(20),
-                                allowAgent: false, identityAuth: false, hostKeyPolicy: TestKeys.shared.hostKeyPolicy,
-                                sshConfig: machineConfig(TestKeys.shared.sshConfig))
+        var config = HostConfig(
+            user: TestUser.name, port: target.port, password: password,
+            privateKey: .file(TestKeys.shared.ed25519), connectionAttempts: 1, timeout: .seconds(20),
+            allowAgent: false, identityAuth: false, hostKeyPolicy: TestKeys.shared.hostKeyPolicy,
+            sshConfig: machineConfig(TestKeys.shared.sshConfig))
         config.jumpHosts = ["\(TestUser.name)@\(hop.host):\(hop.port)"]
         let client = try SSHClient(host: target.host, backend: engine.backend, config: config)
         let error = await #expect(throws: SSHError.self) { _ = try await client.runCommand("true") }
@@ -186,8 +206,9 @@ struct JumpCredentialThreatTests {
     }
 }
 
-@Suite("Threat: checking off hands a changed host the password", .timeLimit(.minutes(5)),
-       .enabled(if: PasswordUser.shared != nil, "\(PasswordUser.unavailableReason)"))
+@Suite(
+    "Threat: checking off hands a changed host the password", .timeLimit(.minutes(5)),
+    .enabled(if: PasswordUser.shared != nil, "\(PasswordUser.unavailableReason)"))
 struct InsecureModeThreatTests {
     @Test("the insecure policy still reads the known-hosts files (and writes none)")
     func insecureReadsFiles() {
@@ -197,8 +218,9 @@ struct InsecureModeThreatTests {
         #expect(!policy.recordsNewKeys)
     }
 
-    @Test("checking off and a changed key: no password is sent, the caller is warned; a key still logs in",
-          arguments: FrontendEngine.all)
+    @Test(
+        "checking off and a changed key: no password is sent, the caller is warned; a key still logs in",
+        arguments: FrontendEngine.all)
     func changedKeyDropsPassword(engine: FrontendEngine) async throws {
         let password = try #require(PasswordUser.shared).password
         let server = try await TestSSHServer.start(host: "127.0.0.2")
@@ -208,16 +230,19 @@ struct InsecureModeThreatTests {
         // A known key for the server that is not its key: the "changed" host.
         let other = TestKeys.shared.contents(of: TestKeys.shared.otherHostKeys.ed25519 + ".pub").split(separator: " ")
         let known = dir + "/known_hosts"
-        try "[\(server.host)]:\(server.port) \(other[0]) \(other[1])\n".write(toFile: known, atomically: true, encoding: .utf8)
+        try "[\(server.host)]:\(server.port) \(other[0]) \(other[1])\n".write(
+            toFile: known, atomically: true, encoding: .utf8)
         let warnings = Mutex<[String]>([])
         var policy = SSHHostKeyPolicy(mode: .off, userKnownHostsFiles: [known], globalKnownHostsFiles: [])
         policy.warningHandler = { _, _, warning in warnings.withLock { $0.append(warning) } }
-        let config = HostConfig(user: TestUser.name, port: server.port, password: password, connectionAttempts: 1,
-                                allowAgent: false, identityAuth: false, hostKeyPolicy: policy, sshConfig: .disabled)
+        let config = HostConfig(
+            user: TestUser.name, port: server.port, password: password, connectionAttempts: 1,
+            allowAgent: false, identityAuth: false, hostKeyPolicy: policy, sshConfig: .disabled)
         let client = try SSHClient(host: server.host, backend: engine.backend, config: config)
         let error = await #expect(throws: SSHError.self) { try await client.connect() }
-        #expect(error?.code == .authenticationFailed || error?.code == .invalidArgument,
-                "\(error.map { "\($0)" } ?? "the password was sent")")
+        #expect(
+            error?.code == .authenticationFailed || error?.code == .invalidArgument,
+            "\(error.map { "\($0)" } ?? "the password was sent")")
         #expect(!server.log.contains("password for \(TestUser.name)"), "sshd saw a password attempt:\n\(server.log)")
         let seen = warnings.withLock { $0 }
         #expect(seen.count == 1 && seen[0].contains("REMOTE HOST IDENTIFICATION HAS CHANGED"), "\(seen)")
@@ -229,13 +254,17 @@ struct InsecureModeThreatTests {
         let output = try await keyClient.runCommand("echo in")
         #expect(try await output.stdout.first { _ in true } == "in")
         await keyClient.disconnect()
-        #expect(try String(contentsOfFile: known, encoding: .utf8).split(separator: "\n").count == 1, "a changed key is never written")
+        #expect(
+            try String(contentsOfFile: known, encoding: .utf8).split(separator: "\n").count == 1,
+            "a changed key is never written")
     }
 }
 
 @Suite("Threat: a server or command exhausts the client's memory", .timeLimit(.minutes(5)))
 struct MemoryCapThreatTests {
-    @Test("3 MB without a newline arrives as pieces of at most 1 MiB that join to the whole", arguments: FrontendEngine.all)
+    @Test(
+        "3 MB without a newline arrives as pieces of at most 1 MiB that join to the whole",
+        arguments: FrontendEngine.all)
     func longLineInPieces(engine: FrontendEngine) async throws {
         let server = try await Fleet.servers[0]
         let client = try SSHClient(host: server.host, backend: engine.backend, config: Fleet.config(port: server.port))
@@ -252,8 +281,9 @@ struct MemoryCapThreatTests {
         await client.disconnect()
     }
 
-    @Test("an SFTP server whose directory listing never ends: the download stops with a typed error",
-          arguments: FrontendEngine.all)
+    @Test(
+        "an SFTP server whose directory listing never ends: the download stops with a typed error",
+        arguments: FrontendEngine.all)
     func endlessListing(engine: FrontendEngine) async throws {
         let server = try await HostileSFTP.start("endless")
         defer { server.stop() }
@@ -263,16 +293,18 @@ struct MemoryCapThreatTests {
         let error = await #expect(throws: SSHError.self) {
             try await client.download("/endless", to: local + "/copy", recurse: true)
         }
-        #expect(error?.code == .fileTransferFailed && error?.message.contains("the listing was stopped") == true,
-                "\(error.map { "\($0)" } ?? "")")
+        #expect(
+            error?.code == .fileTransferFailed && error?.message.contains("the listing was stopped") == true,
+            "\(error.map { "\($0)" } ?? "")")
         await client.disconnect()
     }
 }
 
 @Suite("Threat: a recursive download follows a remote symlink out of the tree", .timeLimit(.minutes(5)))
 struct SymlinkThreatTests {
-    @Test("links inside the tree (a loop to '.', a link to '/') are skipped, as sftp -r does; files and directories come",
-          arguments: FrontendEngine.all)
+    @Test(
+        "links inside the tree (a loop to '.', a link to '/') are skipped, as sftp -r does; files and directories come",
+        arguments: FrontendEngine.all)
     func linksSkipped(engine: FrontendEngine) async throws {
         let remote = try scratch("links-remote")
         let local = try scratch("links-local")
@@ -291,11 +323,13 @@ struct SymlinkThreatTests {
     }
 }
 
-@Suite("Threat: sudo's password reaches the output or a command that did not ask", .timeLimit(.minutes(5)),
-       .enabled(if: SudoSetup.unavailableReason == nil, "\(SudoSetup.unavailableReason ?? "")"))
+@Suite(
+    "Threat: sudo's password reaches the output or a command that did not ask", .timeLimit(.minutes(5)),
+    .enabled(if: SudoSetup.unavailableReason == nil, "\(SudoSetup.unavailableReason ?? "")"))
 struct SudoPasswordThreatTests {
-    @Test("sudo asks: answered on its prompt; under a PTY the password and the prompt never reach stdout",
-          arguments: FrontendEngine.all)
+    @Test(
+        "sudo asks: answered on its prompt; under a PTY the password and the prompt never reach stdout",
+        arguments: FrontendEngine.all)
     func answeredOnPrompt(engine: FrontendEngine) async throws {
         let password = try SudoSetup.prepare()
         let server = try await Fleet.servers[0]
@@ -310,13 +344,16 @@ struct SudoPasswordThreatTests {
             #expect(stdout == ["0"], "pty \(pty): \(stdout)")
             #expect(output.exitCode == 0)
             let everything = (stdout + stderr).joined(separator: "\n")
-            #expect(!everything.contains(password) && !everything.contains("parallel-ssh asks"), "pty \(pty): \(everything)")
+            #expect(
+                !everything.contains(password) && !everything.contains("parallel-ssh asks"), "pty \(pty): \(everything)"
+            )
         }
         await client.disconnect()
     }
 
-    @Test("a wrong sudo password: sudo's refusal and status 1, no second wait for a password, with and without a PTY",
-          arguments: FrontendEngine.all)
+    @Test(
+        "a wrong sudo password: sudo's refusal and status 1, no second wait for a password, with and without a PTY",
+        arguments: FrontendEngine.all)
     func wrongPassword(engine: FrontendEngine) async throws {
         let password = try SudoSetup.prepare()
         let server = try await Fleet.servers[0]
@@ -330,7 +367,9 @@ struct SudoPasswordThreatTests {
             let everything = lines.joined(separator: "\n")
             #expect(output.exitCode == 1, "pty \(pty): \(everything)")
             #expect(everything.contains("Sorry, try again"), "pty \(pty): \(everything)")
-            #expect(!everything.contains("parallel-ssh asks") && !everything.contains(password), "pty \(pty): \(everything)")
+            #expect(
+                !everything.contains("parallel-ssh asks") && !everything.contains(password), "pty \(pty): \(everything)"
+            )
             #expect(!lines.contains("0"), "pty \(pty): \(everything)")
         }
         await client.disconnect()
@@ -370,15 +409,18 @@ struct HostPathThreatTests {
         try "data\n".write(toFile: remote + "/file", atomically: false, encoding: .utf8)
         try FileManager.default.createDirectory(atPath: local + "/sub", withIntermediateDirectories: false)
         let server = try await Fleet.servers[0]
-        let client = try ParallelSSHClient(hosts: [server.host], backend: engine.backend, config: Fleet.config(),
-                                           hostConfig: [HostConfig(port: server.port, alias: "x/../../pwned")])
+        let client = try ParallelSSHClient(
+            hosts: [server.host], backend: engine.backend, config: Fleet.config(),
+            hostConfig: [HostConfig(port: server.port, alias: "x/../../pwned")])
         try await client.download(remote + "/file", to: local + "/sub/out")
         try await client.download(remote + "/file", to: local + "/sub/scp", using: .scp())
         await client.disconnect()
         #expect(!FileManager.default.fileExists(atPath: local + "/pwned"), "wrote outside sub/")
         #expect(FileManager.default.fileExists(atPath: local + "/sub/out_x_.._.._pwned"))
         #expect(FileManager.default.fileExists(atPath: local + "/sub/scp_x_.._.._pwned"))
-        #expect(HostFileName.component("..") == "_.." && HostFileName.component(".") == "_." && HostFileName.component("") == "_")
+        #expect(
+            HostFileName.component("..") == "_.." && HostFileName.component(".") == "_."
+                && HostFileName.component("") == "_")
         #expect(HostFileName.path(in: "/d", host: "../../etc") == "/d/.._.._etc")
     }
 }
@@ -410,8 +452,9 @@ struct ServerTextThreatTests {
             try await client.download("/nonexistent-\u{1B}]0;pwned\u{07}", to: local + "/x", using: .scp())
         }
         await client.disconnect()
-        #expect(error.map { "\($0)" }?.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 } == false,
-                "\(error.map { "\($0)".debugDescription } ?? "")")
+        #expect(
+            error.map { "\($0)" }?.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 } == false,
+            "\(error.map { "\($0)".debugDescription } ?? "")")
     }
 }
 
@@ -419,19 +462,25 @@ struct ServerTextThreatTests {
 struct SecretRedactionThreatTests {
     @Test("HostConfig, PrivateKey, SSHAuthMethod and SSHConnectionOptions print no password, passphrase or key text")
     func redacted() {
-        let config = HostConfig(user: "deploy", password: "hunter2", privateKey: .memory("-----KEYTEXT-----", passphrase: "pp-secret"),
-                                proxyHost: "bastion", proxyPassword: "proxy-secret",
-                                proxyPrivateKey: .file("/k", passphrase: "pp2-secret"))
-        let options = SSHConnectionOptions(host: "h", authMethods: [
-            .password("hunter2"), .privateKey(SSHPrivateKeyData("-----KEYTEXT-----"), passphrase: "pp-secret"),
-            .privateKeyFile(path: "/k", passphrase: "pp2-secret"), .keyboardInteractive(password: "hunter2"),
-            .defaultIdentities(passphrase: "pp-secret"), .certificate(keyPath: "/k", certificatePath: "/c", passphrase: "pp2-secret"),
-        ])
+        let config = HostConfig(
+            user: "deploy", password: "hunter2", privateKey: .memory("-----KEYTEXT-----", passphrase: "pp-secret"),
+            proxyHost: "bastion", proxyPassword: "proxy-secret",
+            proxyPrivateKey: .file("/k", passphrase: "pp2-secret"))
+        let options = SSHConnectionOptions(
+            host: "h",
+            authMethods: [
+                .password("hunter2"), .privateKey(SSHPrivateKeyData("-----KEYTEXT-----"), passphrase: "pp-secret"),
+                .privateKeyFile(path: "/k", passphrase: "pp2-secret"), .keyboardInteractive(password: "hunter2"),
+                .defaultIdentities(passphrase: "pp-secret"),
+                .certificate(keyPath: "/k", certificatePath: "/c", passphrase: "pp2-secret"),
+            ])
         var dumped = ""
         dump(config, to: &dumped)
         dump(options, to: &dumped)
-        let texts = [String(describing: config), String(reflecting: config), "\(options)", String(reflecting: options),
-                     "\(options.authMethods)", "\(PrivateKey.memory("-----KEYTEXT-----", passphrase: "pp-secret"))", dumped]
+        let texts = [
+            String(describing: config), String(reflecting: config), "\(options)", String(reflecting: options),
+            "\(options.authMethods)", "\(PrivateKey.memory("-----KEYTEXT-----", passphrase: "pp-secret"))", dumped,
+        ]
         for text in texts {
             for secret in ["hunter2", "pp-secret", "pp2-secret", "proxy-secret", "KEYTEXT"] {
                 #expect(!text.contains(secret), "\(secret) in \(text)")
@@ -444,8 +493,9 @@ struct SecretRedactionThreatTests {
 
 @Suite("Threat: SCP records broken by a file name", .timeLimit(.minutes(5)))
 struct SCPNameThreatTests {
-    @Test("a local file name with a newline is refused before anything is sent; the remote side is untouched",
-          arguments: FrontendEngine.all)
+    @Test(
+        "a local file name with a newline is refused before anything is sent; the remote side is untouched",
+        arguments: FrontendEngine.all)
     func newlineRefused(engine: FrontendEngine) async throws {
         let local = try scratch("scp-newline")
         let remote = try scratch("scp-newline-remote")
@@ -456,7 +506,9 @@ struct SCPNameThreatTests {
         let error = await #expect(throws: SSHError.self) {
             try await client.upload(local + "/a\nC0644 1 evil", to: remote + "/", using: .scp())
         }
-        #expect(error?.code == .invalidArgument && error?.message.contains("newline") == true, "\(error.map { "\($0)" } ?? "")")
+        #expect(
+            error?.code == .invalidArgument && error?.message.contains("newline") == true,
+            "\(error.map { "\($0)" } ?? "")")
         #expect(try FileManager.default.contentsOfDirectory(atPath: remote).isEmpty)
         await client.disconnect()
     }
@@ -467,9 +519,11 @@ enum HostileSFTP {
     static func start(_ mode: String) async throws -> TestSSHServer {
         let dir = try scratchDirectory("hostile-sftp")
         let script = dir + "/hostile_sftp.py"
-        try FileManager.default.copyItem(atPath: InteropServer.repositoryRoot + "/Tests/Servers/hostile_sftp.py", toPath: script)
+        try FileManager.default.copyItem(
+            atPath: InteropServer.repositoryRoot + "/Tests/Servers/hostile_sftp.py", toPath: script)
         chmod(script, 0o755)
-        return try await TestSSHServer.start(host: "127.0.0.3", extraConfig: ["Subsystem sftp /usr/bin/python3 \(script) \(mode)"])
+        return try await TestSSHServer.start(
+            host: "127.0.0.3", extraConfig: ["Subsystem sftp /usr/bin/python3 \(script) \(mode)"])
     }
 }
 
@@ -478,7 +532,9 @@ enum HostileSFTP {
 enum SudoSetup {
     static var unavailableReason: String? {
         if getuid() != 0 { return "the sudo tests need root to configure sudo for the test account" }
-        if !FileManager.default.isExecutableFile(atPath: "/usr/bin/sudo") { return "sudo is not installed (scripts/install-deps installs it)" }
+        if !FileManager.default.isExecutableFile(atPath: "/usr/bin/sudo") {
+            return "sudo is not installed (scripts/install-deps installs it)"
+        }
         return nil
     }
 

@@ -6,7 +6,7 @@ import SSHTestSupport
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A client where users live: a Debian-style `/etc/ssh/ssh_config` (its `Include`, `SendEnv LANG LC_*`,
@@ -38,8 +38,10 @@ struct StockEnvironmentTests {
                     GSSAPIAuthentication yes
 
                 """
-            try "# a drop-in that sets nothing\n".write(toFile: dir + "/ssh_config.d/10-local.conf", atomically: true, encoding: .utf8)
-            try "Host stock-extra\n    ServerAliveCountMax 5\n".write(toFile: dir + "/config.d/extra", atomically: true, encoding: .utf8)
+            try "# a drop-in that sets nothing\n".write(
+                toFile: dir + "/ssh_config.d/10-local.conf", atomically: true, encoding: .utf8)
+            try "Host stock-extra\n    ServerAliveCountMax 5\n".write(
+                toFile: dir + "/config.d/extra", atomically: true, encoding: .utf8)
             // Refused keys in the agent: more than sshd's MaxAuthTries (6).
             var refused: [String] = []
             for index in 0..<7 {
@@ -69,8 +71,9 @@ struct StockEnvironmentTests {
                 Include \(dir)/config.d/*
 
                 """
-            let files = Files(directory: dir, system: dir + "/ssh_config", user: dir + "/config", combined: dir + "/combined",
-                              agent: agent)
+            let files = Files(
+                directory: dir, system: dir + "/ssh_config", user: dir + "/config", combined: dir + "/combined",
+                agent: agent)
             try system.write(toFile: files.system, atomically: true, encoding: .utf8)
             try userText.write(toFile: files.user, atomically: true, encoding: .utf8)
             try (userText + system).write(toFile: files.combined, atomically: true, encoding: .utf8)
@@ -86,7 +89,9 @@ struct StockEnvironmentTests {
 
     /// The server of `kind` as shipped: OpenSSH with its defaults (MaxAuthTries 6, no AcceptEnv), the others as
     /// the interoperability suite runs them.
-    private static func server(_ kind: InteropServer.Kind) async throws -> (host: String, port: Int, user: String, stop: @Sendable () -> Void) {
+    private static func server(_ kind: InteropServer.Kind) async throws -> (
+        host: String, port: Int, user: String, stop: @Sendable () -> Void
+    ) {
         if let reason = kind.unavailableReason { try Test.cancel(Comment(rawValue: reason)) }
         if kind == .openssh {
             let server = try await TestSSHServer.start(host: "127.0.0.9", extraConfig: ["MaxAuthTries 6"])
@@ -100,8 +105,9 @@ struct StockEnvironmentTests {
         FrontendEngine.all.map { (kind, $0) }
     }
 
-    @Test("the README's first example where users live: connects wherever ssh does, the given key offered before the agent's",
-          arguments: cases)
+    @Test(
+        "the README's first example where users live: connects wherever ssh does, the given key offered before the agent's",
+        arguments: cases)
     func connectsWhereSSHDoes(kind: InteropServer.Kind, engine: FrontendEngine) async throws {
         let server = try await Self.server(kind)
         defer { server.stop() }
@@ -111,13 +117,17 @@ struct StockEnvironmentTests {
         // ssh offers the agent's keys before -i's (sshconnect2.c pubkey_prepare) and would be cut off by MaxAuthTries
         // here, so the oracle judges the environment without the agent; the client goes further and connects with it.
         let ssh = try await offPool {
-            try ProcessRunner.outcome(["/usr/bin/ssh", "-F", files.combined, "-i", TestKeys.shared.ed25519, "-o", "BatchMode=yes",
-                                       "-o", "IdentityAgent=none", "stock", "echo ok"], environment: environment)
+            try ProcessRunner.outcome(
+                [
+                    "/usr/bin/ssh", "-F", files.combined, "-i", TestKeys.shared.ed25519, "-o", "BatchMode=yes",
+                    "-o", "IdentityAgent=none", "stock", "echo ok",
+                ], environment: environment)
         }
         #expect(ssh.status == 0 && ssh.output.contains("ok"), "ssh, the oracle, connects: \(ssh.output)")
 
-        let config = HostConfig(privateKey: .file(TestKeys.shared.ed25519), connectionAttempts: 1, timeout: .seconds(30),
-                                sshConfig: SSHConfigSource(userFile: files.user, systemFile: files.system))
+        let config = HostConfig(
+            privateKey: .file(TestKeys.shared.ed25519), connectionAttempts: 1, timeout: .seconds(30),
+            sshConfig: SSHConfigSource(userFile: files.user, systemFile: files.system))
         let client = try ParallelSSHClient(hosts: ["stock"], backend: engine.backend, config: config)
         if kind == .tinyssh && engine.backend.name == "libssh2" {
             // libssh2 1.10 shares no cipher with TinySSH: the one case ssh connects and this engine cannot, said so.
@@ -134,30 +144,36 @@ struct StockEnvironmentTests {
         await client.disconnect()
     }
 
-    @Test("the default client (libssh) connects with an RSA user key (ed25519 to TinySSH, which has no RSA) wherever ssh does",
-          arguments: InteropServer.Kind.allCases)
+    @Test(
+        "the default client (libssh) connects with an RSA user key (ed25519 to TinySSH, which has no RSA) wherever ssh does",
+        arguments: InteropServer.Kind.allCases)
     func defaultEngineConnects(kind: InteropServer.Kind) async throws {
         let server = try await Self.server(kind)
         defer { server.stop() }
         let key = kind == .tinyssh ? TestKeys.shared.ed25519 : TestKeys.shared.rsa
         let ssh = try await offPool {
-            try ProcessRunner.outcome(["/usr/bin/ssh", "-F", TestKeys.shared.sshConfig, "-i", key, "-o", "BatchMode=yes",
-                                       "-o", "IdentitiesOnly=yes", "-p", "\(server.port)", "\(server.user)@\(server.host)", "echo ok"])
+            try ProcessRunner.outcome([
+                "/usr/bin/ssh", "-F", TestKeys.shared.sshConfig, "-i", key, "-o", "BatchMode=yes",
+                "-o", "IdentitiesOnly=yes", "-p", "\(server.port)", "\(server.user)@\(server.host)", "echo ok",
+            ])
         }
         #expect(ssh.status == 0, "ssh, the oracle, connects with the RSA key: \(ssh.output)")
         // What `import ParallelSSH` and `fleetsh` use without naming an engine.
         let engine = FrontendEngine.all.first { $0.backend.name == "libssh" }!
-        let client = try SSHClient(host: server.host, backend: engine.backend, config: HostConfig(
-            user: server.user, port: server.port, privateKey: .file(key), connectionAttempts: 1,
-            allowAgent: false, identityAuth: false, hostKeyPolicy: TestKeys.shared.hostKeyPolicy,
-            sshConfig: machineConfig(TestKeys.shared.sshConfig)))
+        let client = try SSHClient(
+            host: server.host, backend: engine.backend,
+            config: HostConfig(
+                user: server.user, port: server.port, privateKey: .file(key), connectionAttempts: 1,
+                allowAgent: false, identityAuth: false, hostKeyPolicy: TestKeys.shared.hostKeyPolicy,
+                sshConfig: machineConfig(TestKeys.shared.sshConfig)))
         let output = try await client.runCommand("echo ok")
         #expect(try await output.stdout.first { _ in true } == "ok")
         await client.disconnect()
     }
 
-    @Test("a server with a pre-authentication Banner: the output is exactly the command's; the banner is the caller's",
-          arguments: FrontendEngine.all)
+    @Test(
+        "a server with a pre-authentication Banner: the output is exactly the command's; the banner is the caller's",
+        arguments: FrontendEngine.all)
     func banner(engine: FrontendEngine) async throws {
         let dir = try scratchDirectory("banner")
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -167,9 +183,11 @@ struct StockEnvironmentTests {
         let server = try await TestSSHServer.start(host: "127.0.0.9", extraConfig: ["Banner \(dir)/banner"])
         defer { server.stop() }
         let ssh = try await offPool {
-            try ProcessRunner.outcome(["/usr/bin/ssh", "-F", TestKeys.shared.sshConfig, "-i", TestKeys.shared.ed25519,
-                                       "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-p", "\(server.port)",
-                                       "\(TestUser.name)@\(server.host)", "echo ok"])
+            try ProcessRunner.outcome([
+                "/usr/bin/ssh", "-F", TestKeys.shared.sshConfig, "-i", TestKeys.shared.ed25519,
+                "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-p", "\(server.port)",
+                "\(TestUser.name)@\(server.host)", "echo ok",
+            ])
         }
         #expect(ssh.status == 0 && ssh.output.contains("Authorized use only."), "ssh prints the banner: \(ssh.output)")
         let client = try SSHClient(host: server.host, backend: engine.backend, config: Fleet.config(port: server.port))
@@ -193,12 +211,14 @@ struct StockEnvironmentTests {
         let dir = try scratchDirectory("stock-keywords")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let cases = [
-            "UseKeychain yes", "IgnoreUnknown UseKeychain\nUseKeychain yes", "IgnoreUnknown Use*,Other\nUseKeychain yes",
+            "UseKeychain yes", "IgnoreUnknown UseKeychain\nUseKeychain yes",
+            "IgnoreUnknown Use*,Other\nUseKeychain yes",
             "AddKeysToAgent yes", "AddKeysToAgent confirm 1h", "ControlMaster auto", "ControlMaster autoask",
             "ControlPath ~/.ssh/cm-%r@%h:%p", "ControlPersist 10m", "ControlPersist yes", "ForwardAgent yes",
             "ForwardAgent /tmp/agent.sock", "ServerAliveInterval 30", "LogLevel ERROR", "LogLevel VERBOSE",
             "GSSAPIAuthentication yes", "GSSAPIDelegateCredentials no", "HashKnownHosts yes", "SendEnv LANG LC_*",
-            "VisualHostKey yes", "UpdateHostKeys yes", "CanonicalizeHostname no", "Bogus yes", "IgnoreUnknown Bog*\nBogus 1",
+            "VisualHostKey yes", "UpdateHostKeys yes", "CanonicalizeHostname no", "Bogus yes",
+            "IgnoreUnknown Bog*\nBogus 1",
             "Host *\n  UseKeychain yes", "IgnoreUnknown UseKeychain\nHost *\n  UseKeychain yes",
         ]
         for (index, text) in cases.enumerated() {
@@ -207,8 +227,12 @@ struct StockEnvironmentTests {
             chmod(path, 0o600)
             let ssh = try await offPool { try ProcessRunner.outcome(["/usr/bin/ssh", "-G", "-F", path, "somehost"]) }
             var ours = true
-            do { _ = try await SSHConfigResolver().resolve(host: "somehost", source: .file(path)) } catch { ours = false }
-            #expect(ours == (ssh.status == 0), "\(text.debugDescription): ssh -G exit \(ssh.status), ours \(ours ? "accepts" : "refuses")")
+            do { _ = try await SSHConfigResolver().resolve(host: "somehost", source: .file(path)) } catch {
+                ours = false
+            }
+            #expect(
+                ours == (ssh.status == 0),
+                "\(text.debugDescription): ssh -G exit \(ssh.status), ours \(ours ? "accepts" : "refuses")")
         }
     }
 }

@@ -21,10 +21,12 @@ public struct HostEntry: Sendable, Hashable {
             throw HostList.Error("'\(text)' is not [user@]host[:port] (with a port in 1...65535)")
         }
         if let problem = SSHNameCheck.hostNameProblem(parsed.host) {
-            throw HostList.Error("'\(TerminalText.sanitized(text, keepingLineBreaks: false))': the host name \(problem)")
+            throw HostList.Error(
+                "'\(TerminalText.sanitized(text, keepingLineBreaks: false))': the host name \(problem)")
         }
         if let user = parsed.user, let problem = SSHNameCheck.userNameProblem(user) {
-            throw HostList.Error("'\(TerminalText.sanitized(text, keepingLineBreaks: false))': the user name \(problem)")
+            throw HostList.Error(
+                "'\(TerminalText.sanitized(text, keepingLineBreaks: false))': the user name \(problem)")
         }
         name = text
         host = parsed.host
@@ -48,9 +50,14 @@ public enum HostList {
 
     /// The entries of `sets` (node-set expressions) and `files` (read in full; `-` is `standardInput`), without
     /// those `exclude` (node sets) names, in order, each once.
-    public static func resolve(sets: [String], files: [String], exclude: [String],
-                               standardInput: () -> String = { String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) })
-        throws(Error) -> [HostEntry] {
+    public static func resolve(
+        sets: [String], files: [String], exclude: [String],
+        standardInput: () -> String = {
+            String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+        }
+    )
+        throws(Error) -> [HostEntry]
+    {
         var names: [String] = []
         for set in sets { names += try expand(set, origin: "-H") }
         for file in files {

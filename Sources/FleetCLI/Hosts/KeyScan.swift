@@ -36,7 +36,9 @@ public enum KeyScan {
         /// `host type SHA256:... status` (the status in capitals when it forbids trusting), or `nil` without a key.
         public var line: String? {
             guard case .success(let found) = result else { return nil }
-            let mark = found.status == .known || found.status == .new ? found.status.rawValue : found.status.rawValue.uppercased()
+            let mark =
+                found.status == .known || found.status == .new
+                ? found.status.rawValue : found.status.rawValue.uppercased()
             return "\(name) \(found.info.displayType) \(found.info.fingerprint) \(mark)"
         }
     }
@@ -65,11 +67,15 @@ public enum KeyScan {
 
     /// Scans `hosts` (at most `concurrency` at once) with the settings of `config` and `engine`; the findings in
     /// the hosts' order.
-    public static func scan(_ hosts: [HostEntry], config: HostConfig, engine: EngineChoice,
-                            concurrency: Int) async throws -> [Finding] {
+    public static func scan(
+        _ hosts: [HostEntry], config: HostConfig, engine: EngineChoice,
+        concurrency: Int
+    ) async throws -> [Finding] {
         var findings: [(index: Int, finding: Finding)] = []
-        try await ParallelRun.forEachHost(hosts.lazy.map(\.target), backend: engine.backend, config: config,
-                                          concurrency: concurrency) { client in
+        try await ParallelRun.forEachHost(
+            hosts.lazy.map(\.target), backend: engine.backend, config: config,
+            concurrency: concurrency
+        ) { client in
             await scanOne(client, name: hosts[client.index].name, config: config, engine: engine)
         } completed: { run in
             switch run.result {
@@ -77,13 +83,16 @@ public enum KeyScan {
                 findings.append((run.index, finding))
             case .failure(let error):
                 let failure = (error as? SSHError) ?? SSHError(.protocolError, message: "\(error)")
-                findings.append((run.index, Finding(name: hosts[run.index].name, result: .failure(failure), check: nil, file: nil)))
+                findings.append(
+                    (run.index, Finding(name: hosts[run.index].name, result: .failure(failure), check: nil, file: nil)))
             }
         }
         return findings.sorted { $0.index < $1.index }.map(\.finding)
     }
 
-    private static func scanOne(_ client: SSHClient, name: String, config: HostConfig, engine: EngineChoice) async -> Finding {
+    private static func scanOne(_ client: SSHClient, name: String, config: HostConfig, engine: EngineChoice) async
+        -> Finding
+    {
         do {
             let resolved = try await client.resolvedConfig()
             var policy = config.hostKeyPolicy ?? SSHHostKeyPolicy()
@@ -105,15 +114,20 @@ public enum KeyScan {
             } catch {
                 // The recorder ends every connection that got as far as the key; any other failure is the host's.
                 if recorder.key.withLock({ $0 }) == nil {
-                    let failure = (error as? SSHError) ?? SSHError(.protocolError, host: host, port: port, message: "\(error)")
+                    let failure =
+                        (error as? SSHError) ?? SSHError(.protocolError, host: host, port: port, message: "\(error)")
                     return Finding(name: name, result: .failure(failure), check: nil, file: nil)
                 }
             }
             await scanner.disconnect()
             guard let key = recorder.key.withLock({ $0 }), let info = HostKeyInfo(key) else {
-                return Finding(name: name, result: .failure(SSHError(.protocolError, host: host, port: port,
-                                                                      message: "the server's host key cannot be read")),
-                               check: nil, file: nil)
+                return Finding(
+                    name: name,
+                    result: .failure(
+                        SSHError(
+                            .protocolError, host: host, port: port,
+                            message: "the server's host key cannot be read")),
+                    check: nil, file: nil)
             }
             policy.mode = .acceptNew
             let check = await HostKeyCheck.prepare(policy, host: host, port: port)
@@ -124,11 +138,13 @@ public enum KeyScan {
             case .failure?: status = .changed
             case nil: status = .new
             }
-            return Finding(name: name, result: .success((key, info, status)), check: check,
-                           file: policy.userKnownHostsFiles.first.map { NSString(string: $0).expandingTildeInPath })
+            return Finding(
+                name: name, result: .success((key, info, status)), check: check,
+                file: policy.userKnownHostsFiles.first.map { NSString(string: $0).expandingTildeInPath })
         } catch {
-            return Finding(name: name, result: .failure((error as? SSHError) ?? SSHError(.protocolError, message: "\(error)")),
-                           check: nil, file: nil)
+            return Finding(
+                name: name, result: .failure((error as? SSHError) ?? SSHError(.protocolError, message: "\(error)")),
+                check: nil, file: nil)
         }
     }
 

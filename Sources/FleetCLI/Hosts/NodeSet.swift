@@ -20,7 +20,9 @@ public enum NodeSet {
             for name in try expandOne(part, whole: text) where seen.insert(name).inserted {
                 names.append(name)
             }
-            guard names.count <= limit else { throw SyntaxError(description: "'\(text)' gives more than \(limit) names") }
+            guard names.count <= limit else {
+                throw SyntaxError(description: "'\(text)' gives more than \(limit) names")
+            }
         }
         return names
     }
@@ -76,7 +78,8 @@ public enum NodeSet {
         for item in body.split(separator: ",", omittingEmptySubsequences: false) {
             let bounds = item.split(separator: "-", omittingEmptySubsequences: false)
             guard (1...2).contains(bounds.count), bounds.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isASCIIDigit) }),
-                  let low = Int(bounds[0]), let high = Int(bounds[bounds.count - 1]) else {
+                let low = Int(bounds[0]), let high = Int(bounds[bounds.count - 1])
+            else {
                 throw SyntaxError(description: "bad range '[\(body)]' in '\(whole)' (expected e.g. [1-5,7,09-12])")
             }
             guard low <= high else { throw SyntaxError(description: "reversed range '\(item)' in '\(whole)'") }
@@ -154,7 +157,9 @@ public enum NodeSet {
     private static func lastNumber(in name: String) -> (String, String, String)? {
         guard let end = name.lastIndex(where: \.isASCIIDigit) else { return nil }
         var start = end
-        while start > name.startIndex, name[name.index(before: start)].isASCIIDigit { start = name.index(before: start) }
+        while start > name.startIndex, name[name.index(before: start)].isASCIIDigit {
+            start = name.index(before: start)
+        }
         let afterEnd = name.index(after: end)
         guard name.distance(from: start, to: afterEnd) <= 18 else { return nil }
         return (String(name[..<start]), String(name[start..<afterEnd]), String(name[afterEnd...]))

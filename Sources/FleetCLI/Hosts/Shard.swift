@@ -10,7 +10,9 @@ public struct Shard: Sendable, Equatable, CustomStringConvertible {
     /// Reads `k/n` with 1 <= k <= n.
     public init(_ text: String) throws(HostList.Error) {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2, let index = Int(parts[0]), let count = Int(parts[1]), count >= 1, (1...count).contains(index) else {
+        guard parts.count == 2, let index = Int(parts[0]), let count = Int(parts[1]), count >= 1,
+            (1...count).contains(index)
+        else {
             throw HostList.Error("--shard '\(text)': expected k/n with 1 <= k <= n, e.g. 2/4")
         }
         self.init(index: index, count: count)
@@ -29,15 +31,18 @@ public struct Shard: Sendable, Equatable, CustomStringConvertible {
         if let id = environment["SLURM_ARRAY_TASK_ID"].flatMap(Int.init) {
             let minimum = environment["SLURM_ARRAY_TASK_MIN"].flatMap(Int.init) ?? 0
             guard let total = count ?? environment["SLURM_ARRAY_TASK_COUNT"].flatMap(Int.init), total >= 1,
-                  (0..<total).contains(id - minimum) else {
-                throw HostList.Error("SLURM_ARRAY_TASK_ID \(id) is outside the array (SLURM_ARRAY_TASK_MIN \(minimum), "
-                                     + "SLURM_ARRAY_TASK_COUNT \(environment["SLURM_ARRAY_TASK_COUNT"] ?? "unset"))")
+                (0..<total).contains(id - minimum)
+            else {
+                throw HostList.Error(
+                    "SLURM_ARRAY_TASK_ID \(id) is outside the array (SLURM_ARRAY_TASK_MIN \(minimum), "
+                        + "SLURM_ARRAY_TASK_COUNT \(environment["SLURM_ARRAY_TASK_COUNT"] ?? "unset"))")
             }
             return Shard(index: id - minimum + 1, count: total)
         }
         if let index = environment["JOB_COMPLETION_INDEX"].flatMap(Int.init) {
             guard let count, count >= 1, (0..<count).contains(index) else {
-                throw HostList.Error("JOB_COMPLETION_INDEX \(index) needs --shard-count (the job's completions) above it")
+                throw HostList.Error(
+                    "JOB_COMPLETION_INDEX \(index) needs --shard-count (the job's completions) above it")
             }
             return Shard(index: index + 1, count: count)
         }

@@ -226,13 +226,16 @@ public struct FilesOutput: OutputMode {
         self.errorDirectory = errorDirectory
     }
     public var streamsLines: Bool { inner.streamsLines }
-    public func line(host: String, stream: OutputStream, text: String) { inner.line(host: host, stream: stream, text: text) }
+    public func line(host: String, stream: OutputStream, text: String) {
+        inner.line(host: host, stream: stream, text: text)
+    }
     public func hostFinished(_ report: HostReport) {
         for (directory, text) in [(outputDirectory, report.stdout), (errorDirectory, report.stderr)] {
             guard let directory else { continue }
             let path = HostFileName.path(in: directory, host: report.host)
             if !FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) {
-                FileHandle.standardError.write(Data("fleetsh: cannot write \(path): \(String(cString: strerror(errno)))\n".utf8))
+                FileHandle.standardError.write(
+                    Data("fleetsh: cannot write \(path): \(String(cString: strerror(errno)))\n".utf8))
             }
         }
         inner.hostFinished(report)

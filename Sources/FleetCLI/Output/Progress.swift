@@ -54,7 +54,8 @@ public final class Progress: Sendable {
         }
         let elapsed = max(0.001, (ContinuousClock.now - began).seconds)
         let rate = Double(done) / elapsed
-        var text = "done \(done)/\(total)  ok \(ok)  failed \(failed)  running \(running)  \(String(format: "%.1f", rate))/s"
+        var text =
+            "done \(done)/\(total)  ok \(ok)  failed \(failed)  running \(running)  \(String(format: "%.1f", rate))/s"
         if countsBytes {
             text += String(format: "  %.1f MB  %.1f MB/s", Double(bytes) / 1e6, Double(bytes) / 1e6 / elapsed)
         }

@@ -49,13 +49,17 @@ public struct RunSettings: Sendable {
 /// arrives when the mode wants lines, and handing each host's ``HostReport`` to it as the host completes.
 public enum FleetRun {
     /// Runs `settings` on `hosts`; returns the reports in completion order. `progress` follows each host.
-    public static func run(_ settings: RunSettings, on hosts: [HostEntry], output: any OutputMode,
-                           progress: Progress? = nil) async throws -> [HostReport] {
+    public static func run(
+        _ settings: RunSettings, on hosts: [HostEntry], output: any OutputMode,
+        progress: Progress? = nil
+    ) async throws -> [HostReport] {
         var reports: [HostReport] = []
         reports.reserveCapacity(hosts.count)
         let names = hosts.map(\.name)
-        try await ParallelRun.forEachHost(hosts.lazy.map(\.target), backend: settings.engine.backend,
-                                          config: settings.config, concurrency: settings.concurrency) { client in
+        try await ParallelRun.forEachHost(
+            hosts.lazy.map(\.target), backend: settings.engine.backend,
+            config: settings.config, concurrency: settings.concurrency
+        ) { client in
             progress?.started(names[client.index])
             return try await runOne(settings, client: client, name: names[client.index], output: output)
         } completed: { run in
@@ -64,9 +68,10 @@ public enum FleetRun {
             case .success(let made):
                 report = made.with(started: run.started, duration: run.duration)
             case .failure(let error):
-                report = HostReport(host: run.target.config.alias ?? run.target.host, exitStatus: nil, signal: nil,
-                                    stdout: "", stderr: "", error: HostReport.Failure(error),
-                                    started: HostReport.timestamp(run.started), duration: run.duration.seconds)
+                report = HostReport(
+                    host: run.target.config.alias ?? run.target.host, exitStatus: nil, signal: nil,
+                    stdout: "", stderr: "", error: HostReport.Failure(error),
+                    started: HostReport.timestamp(run.started), duration: run.duration.seconds)
             }
             reports.append(report)
             progress?.finished(report)
@@ -76,8 +81,10 @@ public enum FleetRun {
     }
 
     /// One host: start the command, feed stdin, read both streams (streaming lines if asked), wait for the exit.
-    private static func runOne(_ settings: RunSettings, client: SSHClient, name: String,
-                               output: any OutputMode) async throws -> HostReport {
+    private static func runOne(
+        _ settings: RunSettings, client: SSHClient, name: String,
+        output: any OutputMode
+    ) async throws -> HostReport {
         let work = { @Sendable () async throws -> HostReport in
             let host = try await client.runCommand(settings.command, sudo: settings.sudo, pty: settings.pty)
             if let input = settings.input, !input.isEmpty { try await host.stdin.write(bytes: input) }
@@ -87,8 +94,9 @@ public enum FleetRun {
             let (stdout, stderr) = try await (out, err)
             try await host.waitFinished()
             let status = host.exitStatus
-            return HostReport(host: name, exitStatus: status?.signal == nil ? status?.code : nil, signal: status?.signal,
-                              stdout: stdout, stderr: stderr, error: nil, started: "", duration: 0)
+            return HostReport(
+                host: name, exitStatus: status?.signal == nil ? status?.code : nil, signal: status?.signal,
+                stdout: stdout, stderr: stderr, error: nil, started: "", duration: 0)
         }
         guard let deadline = settings.commandTimeout else { return try await work() }
         return try await withThrowingTaskGroup(of: HostReport?.self) { group in
@@ -100,15 +108,19 @@ public enum FleetRun {
             defer { group.cancelAll() }
             guard let first = try await group.next(), let report = first else {
                 await client.disconnect()
-                throw SSHError(.timeout, host: client.host, message: "the command did not finish within \(deadline.seconds) s (--command-timeout)")
+                throw SSHError(
+                    .timeout, host: client.host,
+                    message: "the command did not finish within \(deadline.seconds) s (--command-timeout)")
             }
             return report
         }
     }
 
     /// Reads a stream to its end: whole lines go to `output` when it streams lines; up to `keepLimit` bytes are kept.
-    private static func collect(_ stream: SSHByteStream, name: String, stream kind: OutputStream, settings: RunSettings,
-                                output: any OutputMode) async throws -> String {
+    private static func collect(
+        _ stream: SSHByteStream, name: String, stream kind: OutputStream, settings: RunSettings,
+        output: any OutputMode
+    ) async throws -> String {
         var kept: [UInt8] = []
         var dropped = 0
         var lines = LineSplitter()

@@ -46,8 +46,10 @@ public struct HostReport: Codable, Sendable, Equatable {
     public var duration: Double
 
     /// A report.
-    public init(host: String, exitStatus: Int32?, signal: String?, stdout: String, stderr: String, error: Failure?,
-                started: String, duration: Double) {
+    public init(
+        host: String, exitStatus: Int32?, signal: String?, stdout: String, stderr: String, error: Failure?,
+        started: String, duration: Double
+    ) {
         self.host = host
         self.exitStatus = exitStatus
         self.signal = signal
@@ -85,13 +87,15 @@ public struct HostReport: Codable, Sendable, Equatable {
         /// The outcome an error code stands for.
         init(kind: String) {
             switch kind {
-            case SSHError.Code.hostKeyUnknown.name, SSHError.Code.hostKeyChanged.name, SSHError.Code.hostKeyRevoked.name,
-                 SSHError.Code.hostKeyTypeUnsupported.name:
+            case SSHError.Code.hostKeyUnknown.name, SSHError.Code.hostKeyChanged.name,
+                SSHError.Code.hostKeyRevoked.name,
+                SSHError.Code.hostKeyTypeUnsupported.name:
                 self = .hostKeyFailed
             case SSHError.Code.invalidArgument.name, SSHError.Code.invalidKey.name:
                 self = .usage
-            case SSHError.Code.fileTransferFailed.name, SSHError.Code.noSuchFile.name, SSHError.Code.permissionDenied.name,
-                 SSHError.Code.noSpace.name:
+            case SSHError.Code.fileTransferFailed.name, SSHError.Code.noSuchFile.name,
+                SSHError.Code.permissionDenied.name,
+                SSHError.Code.noSpace.name:
                 // The host was reached; the operation failed there, as a command exiting non-zero.
                 self = .commandFailed
             default:
@@ -122,7 +126,6 @@ extension HostReport {
     public static func fromJSONLine(_ line: String) throws -> HostReport {
         try JSONDecoder().decode(HostReport.self, from: Data(line.utf8))
     }
-
 
     /// `date` as ISO 8601 in UTC with milliseconds.
     static func timestamp(_ date: Date) -> String {

@@ -62,7 +62,8 @@ extension HostConfig {
         if let hostKeys = resolved.algorithms("hostkeyalgorithms") {
             options.algorithms.hostKeys = hostKeys
             // OpenSSH puts known key types first only for its own list or one edited with + or -.
-            options.algorithms.reorderHostKeys = ["+", "-"].contains(resolved.value("hostkeyalgorithms")?.first.map(String.init) ?? "")
+            options.algorithms.reorderHostKeys = ["+", "-"].contains(
+                resolved.value("hostkeyalgorithms")?.first.map(String.init) ?? "")
         }
         options.authMethods = authMethods(settings: settings, resolved: resolved)
         var environment: [String: String] = [:]
@@ -92,13 +93,19 @@ extension HostConfig {
         if settings.allowAgent ?? true, agentSocket != "none", resolved.flag("identitiesonly") != true {
             var socket = agentSocket
             if socket == "SSH_AUTH_SOCK" { socket = nil }
-            if let name = socket, name.hasPrefix("$") { socket = ProcessInfo.processInfo.environment[String(name.dropFirst())] }
+            if let name = socket, name.hasPrefix("$") {
+                socket = ProcessInfo.processInfo.environment[String(name.dropFirst())]
+            }
             agent.append(.agent(socketPath: socket))
         }
-        if settings.identityAuth ?? true, settings.privateKey == nil, !configuredFiles { keys.append(.defaultIdentities()) }
+        if settings.identityAuth ?? true, settings.privateKey == nil, !configuredFiles {
+            keys.append(.defaultIdentities())
+        }
         if let password = settings.password {
             if settings.keyboardInteractive == true {
-                if resolved.flag("kbdinteractiveauthentication") != false { passwords.append(.keyboardInteractive(password: password)) }
+                if resolved.flag("kbdinteractiveauthentication") != false {
+                    passwords.append(.keyboardInteractive(password: password))
+                }
             } else if resolved.flag("passwordauthentication") != false {
                 passwords.append(.password(password))
             }
@@ -110,7 +117,8 @@ extension HostConfig {
             switch method {
             case "publickey": ordered += publicKey
             case "password": ordered += passwords.filter { if case .password = $0 { true } else { false } }
-            case "keyboard-interactive": ordered += passwords.filter { if case .keyboardInteractive = $0 { true } else { false } }
+            case "keyboard-interactive":
+                ordered += passwords.filter { if case .keyboardInteractive = $0 { true } else { false } }
             default: break
             }
         }

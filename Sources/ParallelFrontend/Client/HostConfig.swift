@@ -117,13 +117,15 @@ public struct HostConfig: Sendable {
     public var sshConfig: SSHConfigSource?
 
     /// Creates a configuration; every argument defaults to "the next level's value".
-    public init(user: String? = nil, port: Int? = nil, password: String? = nil, privateKey: PrivateKey? = nil,
-                alias: String? = nil, connectionAttempts: Int? = nil, retryDelay: Duration? = nil,
-                timeout: Duration? = nil, allowAgent: Bool? = nil, identityAuth: Bool? = nil,
-                keepalive: Duration? = nil, keepaliveCountMax: Int? = nil, compression: Bool? = nil, ipv6Only: Bool? = nil,
-                keyboardInteractive: Bool? = nil, unreadOutputLimit: Int? = nil, hostKeyPolicy: SSHHostKeyPolicy? = nil,
-                jumpHosts: [String]? = nil, proxyHost: String? = nil, proxyPort: Int? = nil, proxyUser: String? = nil,
-                proxyPassword: String? = nil, proxyPrivateKey: PrivateKey? = nil, sshConfig: SSHConfigSource? = nil) {
+    public init(
+        user: String? = nil, port: Int? = nil, password: String? = nil, privateKey: PrivateKey? = nil,
+        alias: String? = nil, connectionAttempts: Int? = nil, retryDelay: Duration? = nil,
+        timeout: Duration? = nil, allowAgent: Bool? = nil, identityAuth: Bool? = nil,
+        keepalive: Duration? = nil, keepaliveCountMax: Int? = nil, compression: Bool? = nil, ipv6Only: Bool? = nil,
+        keyboardInteractive: Bool? = nil, unreadOutputLimit: Int? = nil, hostKeyPolicy: SSHHostKeyPolicy? = nil,
+        jumpHosts: [String]? = nil, proxyHost: String? = nil, proxyPort: Int? = nil, proxyUser: String? = nil,
+        proxyPassword: String? = nil, proxyPrivateKey: PrivateKey? = nil, sshConfig: SSHConfigSource? = nil
+    ) {
         self.user = user
         self.port = port
         self.password = password
@@ -153,25 +155,28 @@ public struct HostConfig: Sendable {
     /// The value of every field when neither the caller nor `ssh_config` sets it.
     public static let defaults = HostConfig(
         port: 22, connectionAttempts: 3, retryDelay: .seconds(5), timeout: .seconds(60), allowAgent: true,
-        identityAuth: true, keepalive: .seconds(60), keepaliveCountMax: 3, compression: false, ipv6Only: false, keyboardInteractive: false,
+        identityAuth: true, keepalive: .seconds(60), keepaliveCountMax: 3, compression: false, ipv6Only: false,
+        keyboardInteractive: false,
         unreadOutputLimit: SSHChannelRequest.defaultUnreadOutputLimit)
 
     /// This configuration with every `nil` field taken from `fallback`.
     func merged(over fallback: HostConfig) -> HostConfig {
-        HostConfig(user: user ?? fallback.user, port: port ?? fallback.port, password: password ?? fallback.password,
-                   privateKey: privateKey ?? fallback.privateKey, alias: alias ?? fallback.alias,
-                   connectionAttempts: connectionAttempts ?? fallback.connectionAttempts,
-                   retryDelay: retryDelay ?? fallback.retryDelay, timeout: timeout ?? fallback.timeout,
-                   allowAgent: allowAgent ?? fallback.allowAgent, identityAuth: identityAuth ?? fallback.identityAuth,
-                   keepalive: keepalive ?? fallback.keepalive,
-                   keepaliveCountMax: keepaliveCountMax ?? fallback.keepaliveCountMax, compression: compression ?? fallback.compression,
-                   ipv6Only: ipv6Only ?? fallback.ipv6Only,
-                   keyboardInteractive: keyboardInteractive ?? fallback.keyboardInteractive,
-                   unreadOutputLimit: unreadOutputLimit ?? fallback.unreadOutputLimit,
-                   hostKeyPolicy: hostKeyPolicy ?? fallback.hostKeyPolicy, jumpHosts: jumpHosts ?? fallback.jumpHosts,
-                   proxyHost: proxyHost ?? fallback.proxyHost, proxyPort: proxyPort ?? fallback.proxyPort,
-                   proxyUser: proxyUser ?? fallback.proxyUser, proxyPassword: proxyPassword ?? fallback.proxyPassword,
-                   proxyPrivateKey: proxyPrivateKey ?? fallback.proxyPrivateKey, sshConfig: sshConfig ?? fallback.sshConfig)
+        HostConfig(
+            user: user ?? fallback.user, port: port ?? fallback.port, password: password ?? fallback.password,
+            privateKey: privateKey ?? fallback.privateKey, alias: alias ?? fallback.alias,
+            connectionAttempts: connectionAttempts ?? fallback.connectionAttempts,
+            retryDelay: retryDelay ?? fallback.retryDelay, timeout: timeout ?? fallback.timeout,
+            allowAgent: allowAgent ?? fallback.allowAgent, identityAuth: identityAuth ?? fallback.identityAuth,
+            keepalive: keepalive ?? fallback.keepalive,
+            keepaliveCountMax: keepaliveCountMax ?? fallback.keepaliveCountMax,
+            compression: compression ?? fallback.compression,
+            ipv6Only: ipv6Only ?? fallback.ipv6Only,
+            keyboardInteractive: keyboardInteractive ?? fallback.keyboardInteractive,
+            unreadOutputLimit: unreadOutputLimit ?? fallback.unreadOutputLimit,
+            hostKeyPolicy: hostKeyPolicy ?? fallback.hostKeyPolicy, jumpHosts: jumpHosts ?? fallback.jumpHosts,
+            proxyHost: proxyHost ?? fallback.proxyHost, proxyPort: proxyPort ?? fallback.proxyPort,
+            proxyUser: proxyUser ?? fallback.proxyUser, proxyPassword: proxyPassword ?? fallback.proxyPassword,
+            proxyPrivateKey: proxyPrivateKey ?? fallback.proxyPrivateKey, sshConfig: sshConfig ?? fallback.sshConfig)
     }
 
     /// These settings without what authenticates or names one host (password, key, keyboard-interactive, alias,
@@ -184,7 +189,9 @@ public struct HostConfig: Sendable {
         copy.keyboardInteractive = nil
         copy.alias = nil
         copy.jumpHosts = nil
-        (copy.proxyHost, copy.proxyPort, copy.proxyUser, copy.proxyPassword, copy.proxyPrivateKey) = (nil, nil, nil, nil, nil)
+        (copy.proxyHost, copy.proxyPort, copy.proxyUser, copy.proxyPassword, copy.proxyPrivateKey) = (
+            nil, nil, nil, nil, nil
+        )
         return copy
     }
 
@@ -193,7 +200,9 @@ public struct HostConfig: Sendable {
     /// - Parameter readableFiles: key files already found readable (a key shared by many hosts is checked once).
     /// - Throws: `invalidArgument` for a value out of range, `invalidKey` naming a key or certificate file that is
     ///   missing or unreadable.
-    func resolved(over client: HostConfig, host: String, readableFiles: inout Set<String>) throws(SSHError) -> HostConfig {
+    func resolved(over client: HostConfig, host: String, readableFiles: inout Set<String>) throws(SSHError)
+        -> HostConfig
+    {
         let config = merged(over: client)
         let port = config.port ?? 22
         func bad(_ message: String) -> SSHError { SSHError(.invalidArgument, host: host, port: port, message: message) }
@@ -211,7 +220,9 @@ public struct HostConfig: Sendable {
         if config.keyboardInteractive == true && config.password == nil {
             throw bad("keyboardInteractive needs a password to answer the prompts with")
         }
-        if let timeout = config.timeout, timeout < .zero { throw bad("timeout must not be negative (.zero: none), got \(timeout)") }
+        if let timeout = config.timeout, timeout < .zero {
+            throw bad("timeout must not be negative (.zero: none), got \(timeout)")
+        }
         if let attempts = config.connectionAttempts, attempts < 1 {
             throw bad("connectionAttempts counts the first attempt too and must be at least 1, got \(attempts)")
         }
@@ -219,8 +230,12 @@ public struct HostConfig: Sendable {
         if let keepalive = config.keepalive, keepalive < .zero || (keepalive > .zero && keepalive < .seconds(1)) {
             throw bad("keepalive must be at least 1 s (.zero: off), got \(keepalive)")
         }
-        if let count = config.keepaliveCountMax, count < 0 { throw bad("keepaliveCountMax must not be negative, got \(count)") }
-        if let limit = config.unreadOutputLimit, limit < 1 { throw bad("unreadOutputLimit must be positive, got \(limit)") }
+        if let count = config.keepaliveCountMax, count < 0 {
+            throw bad("keepaliveCountMax must not be negative, got \(count)")
+        }
+        if let limit = config.unreadOutputLimit, limit < 1 {
+            throw bad("unreadOutputLimit must be positive, got \(limit)")
+        }
         if config.proxyHost != nil && config.jumpHosts != nil {
             throw bad("give proxyHost (parallel-ssh's one jump host) or jumpHosts (a chain), not both")
         }
@@ -274,8 +289,9 @@ public struct HostConfig: Sendable {
             return false
         }
         guard let first = insecure.first else { return }
-        logger?.warning("host-key checking is off: a server impersonating a host is not detected",
-                        metadata: ["hosts": "\(insecure.count)", "first": "\(first.0)"])
+        logger?.warning(
+            "host-key checking is off: a server impersonating a host is not detected",
+            metadata: ["hosts": "\(insecure.count)", "first": "\(first.0)"])
     }
 }
 

@@ -31,49 +31,65 @@ extension ParallelSSHClient {
     ///   - progress: called with each host's bytes done and total.
     /// - Returns: every host's transfer, failed ones carrying their error.
     @discardableResult
-    public func upload(_ localPath: String, to remotePath: String, using transfer: FileTransferProtocol = .sftp,
-                       recurse: Bool = false, stopOnErrors: Bool = true,
-                       progress: TransferProgressHandler? = nil) async throws -> [HostTransfer] {
-        try await copy(.upload(transfer), hosts.map { _ in (localPath, remotePath) }, recurse: recurse,
-                       stopOnErrors: stopOnErrors, progress: progress)
+    public func upload(
+        _ localPath: String, to remotePath: String, using transfer: FileTransferProtocol = .sftp,
+        recurse: Bool = false, stopOnErrors: Bool = true,
+        progress: TransferProgressHandler? = nil
+    ) async throws -> [HostTransfer] {
+        try await copy(
+            .upload(transfer), hosts.map { _ in (localPath, remotePath) }, recurse: recurse,
+            stopOnErrors: stopOnErrors, progress: progress)
     }
 
     /// Uploads, for each host, the paths `paths(host, index)` gives (`host` as in the host list, `index` its
     /// position): a file of its own per host, or a destination of its own.
     @discardableResult
-    public func upload(using transfer: FileTransferProtocol = .sftp, recurse: Bool = false, stopOnErrors: Bool = true,
-                       progress: TransferProgressHandler? = nil,
-                       paths: (_ host: String, _ index: Int) -> (local: String, remote: String)) async throws -> [HostTransfer] {
-        try await copy(.upload(transfer), hostPaths(paths), recurse: recurse, stopOnErrors: stopOnErrors, progress: progress)
+    public func upload(
+        using transfer: FileTransferProtocol = .sftp, recurse: Bool = false, stopOnErrors: Bool = true,
+        progress: TransferProgressHandler? = nil,
+        paths: (_ host: String, _ index: Int) -> (local: String, remote: String)
+    ) async throws -> [HostTransfer] {
+        try await copy(
+            .upload(transfer), hostPaths(paths), recurse: recurse, stopOnErrors: stopOnErrors, progress: progress)
     }
 
     /// Downloads `remotePath` from every host into one local file (or tree) per host: `localPath` plus
     /// `suffixSeparator` plus the host's alias (or name; plus its index when the host is listed twice without
     /// aliases), so hosts never overwrite each other (parallel-ssh's `copy_remote_file`).
     @discardableResult
-    public func download(_ remotePath: String, to localPath: String, using transfer: FileTransferProtocol = .sftp,
-                         recurse: Bool = false, suffixSeparator: String = "_", stopOnErrors: Bool = true,
-                         progress: TransferProgressHandler? = nil) async throws -> [HostTransfer] {
-        try await copy(.download(transfer), suffixedPaths(localPath, remotePath, separator: suffixSeparator),
-                       recurse: recurse, stopOnErrors: stopOnErrors, progress: progress)
+    public func download(
+        _ remotePath: String, to localPath: String, using transfer: FileTransferProtocol = .sftp,
+        recurse: Bool = false, suffixSeparator: String = "_", stopOnErrors: Bool = true,
+        progress: TransferProgressHandler? = nil
+    ) async throws -> [HostTransfer] {
+        try await copy(
+            .download(transfer), suffixedPaths(localPath, remotePath, separator: suffixSeparator),
+            recurse: recurse, stopOnErrors: stopOnErrors, progress: progress)
     }
 
     /// Downloads, for each host, the paths `paths(host, index)` gives (giving every host its own local path is
     /// then up to the closure).
     @discardableResult
-    public func download(using transfer: FileTransferProtocol = .sftp, recurse: Bool = false, stopOnErrors: Bool = true,
-                         progress: TransferProgressHandler? = nil,
-                         paths: (_ host: String, _ index: Int) -> (local: String, remote: String)) async throws -> [HostTransfer] {
-        try await copy(.download(transfer), hostPaths(paths), recurse: recurse, stopOnErrors: stopOnErrors, progress: progress)
+    public func download(
+        using transfer: FileTransferProtocol = .sftp, recurse: Bool = false, stopOnErrors: Bool = true,
+        progress: TransferProgressHandler? = nil,
+        paths: (_ host: String, _ index: Int) -> (local: String, remote: String)
+    ) async throws -> [HostTransfer] {
+        try await copy(
+            .download(transfer), hostPaths(paths), recurse: recurse, stopOnErrors: stopOnErrors, progress: progress)
     }
 
     /// The (local, remote) paths of every host, from a closure form's closure.
-    private func hostPaths(_ paths: (String, Int) -> (local: String, remote: String)) -> [(local: String, remote: String)] {
+    private func hostPaths(_ paths: (String, Int) -> (local: String, remote: String)) -> [(
+        local: String, remote: String
+    )] {
         hosts.enumerated().map { index, host in paths(host, index) }
     }
 
     /// The (local, remote) paths of a download to one local path: suffixed per host.
-    private func suffixedPaths(_ local: String, _ remote: String, separator: String) -> [(local: String, remote: String)] {
+    private func suffixedPaths(_ local: String, _ remote: String, separator: String) -> [(
+        local: String, remote: String
+    )] {
         let names = clients.map { HostFileName.component($0.config.alias ?? $0.host) }
         let uses = Dictionary(names.map { ($0, 1) }, uniquingKeysWith: +)
         return names.enumerated().map { index, name in
@@ -81,8 +97,10 @@ extension ParallelSSHClient {
         }
     }
 
-    private func copy(_ direction: CopyDirection, _ paths: [(local: String, remote: String)], recurse: Bool,
-                      stopOnErrors: Bool, progress: TransferProgressHandler?) async throws -> [HostTransfer] {
+    private func copy(
+        _ direction: CopyDirection, _ paths: [(local: String, remote: String)], recurse: Bool,
+        stopOnErrors: Bool, progress: TransferProgressHandler?
+    ) async throws -> [HostTransfer] {
         let results = await forEachHost { client in
             let (local, remote) = paths[client.index]
             switch direction {
@@ -95,10 +113,13 @@ extension ParallelSSHClient {
         let transfers = results.enumerated().map { index, result in
             var failure: (any Error)?
             if case .failure(let error) = result { failure = error }
-            return HostTransfer(host: clients[index].host, alias: clients[index].config.alias, index: index,
-                                localPath: paths[index].local, remotePath: paths[index].remote, error: failure)
+            return HostTransfer(
+                host: clients[index].host, alias: clients[index].config.alias, index: index,
+                localPath: paths[index].local, remotePath: paths[index].remote, error: failure)
         }
-        if stopOnErrors, let failed = transfers.first(where: { $0.error != nil }), let error = failed.error { throw error }
+        if stopOnErrors, let failed = transfers.first(where: { $0.error != nil }), let error = failed.error {
+            throw error
+        }
         return transfers
     }
 }

@@ -43,11 +43,14 @@ public final class ParallelSSHClient: Sendable {
     /// - Throws: `SSHError` with code `invalidArgument` for a mismatched host configuration list or a value out of
     ///   range, or `invalidKey` naming a key file that is missing or unreadable (checked once per file), as
     ///   parallel-ssh's `PKeyFileError`.
-    public init(hosts: [String], backend: any SSHBackend, config: HostConfig = HostConfig(),
-                hostConfig: [HostConfig]? = nil, poolSize: Int = 100, maxConcurrentHandshakes: Int = 64,
-                hostLogger: Logger? = nil, logger: Logger? = nil) throws(SSHError) {
+    public init(
+        hosts: [String], backend: any SSHBackend, config: HostConfig = HostConfig(),
+        hostConfig: [HostConfig]? = nil, poolSize: Int = 100, maxConcurrentHandshakes: Int = 64,
+        hostLogger: Logger? = nil, logger: Logger? = nil
+    ) throws(SSHError) {
         if let hostConfig, hostConfig.count != hosts.count {
-            throw SSHError(.invalidArgument, message: "hostConfig has \(hostConfig.count) entries for \(hosts.count) hosts")
+            throw SSHError(
+                .invalidArgument, message: "hostConfig has \(hostConfig.count) entries for \(hosts.count) hosts")
         }
         guard poolSize > 0, maxConcurrentHandshakes > 0 else {
             throw SSHError(.invalidArgument, message: "poolSize and maxConcurrentHandshakes must be positive")
@@ -56,16 +59,19 @@ public final class ParallelSSHClient: Sendable {
         var resolved: [HostConfig] = []
         resolved.reserveCapacity(hosts.count)
         for (index, host) in hosts.enumerated() {
-            resolved.append(try (hostConfig?[index] ?? HostConfig()).resolved(over: config, host: host,
-                                                                             readableFiles: &readable))
+            resolved.append(
+                try (hostConfig?[index] ?? HostConfig()).resolved(
+                    over: config, host: host,
+                    readableFiles: &readable))
         }
         HostConfig.warnIfInsecure(resolved, hosts: hosts, logger: logger)
         let handshakes = HandshakeControl(limit: maxConcurrentHandshakes)
         self.hosts = hosts
         self.poolSize = poolSize
         self.clients = hosts.enumerated().map { index, host in
-            SSHClient(host: host, index: index, backend: backend, resolved: resolved[index],
-                      hostLogger: hostLogger, logger: logger, handshakes: handshakes)
+            SSHClient(
+                host: host, index: index, backend: backend, resolved: resolved[index],
+                hostLogger: hostLogger, logger: logger, handshakes: handshakes)
         }
     }
 
@@ -98,8 +104,9 @@ public final class ParallelSSHClient: Sendable {
         var commands: [String] = []
         if let hostArgs {
             guard hostArgs.count >= hosts.count else {
-                throw SSHError(.invalidArgument, host: "", port: 0,
-                               message: "hostArgs has \(hostArgs.count) entries for \(hosts.count) hosts")
+                throw SSHError(
+                    .invalidArgument, host: "", port: 0,
+                    message: "hostArgs has \(hostArgs.count) entries for \(hosts.count) hosts")
             }
             for (index, host) in hosts.enumerated() {
                 commands.append(try CommandTemplate.fill(command, with: hostArgs[index], host: host))
@@ -108,9 +115,10 @@ public final class ParallelSSHClient: Sendable {
             commands = Array(repeating: command, count: hosts.count)
         }
         return try await run(commands, stopOnErrors: stopOnErrors) { client, command in
-            try await client.runCommand(command, sudo: sudo, user: user, shell: shell, pty: pty,
-                                        environment: environment, readTimeout: readTimeout, encoding: encoding,
-                                        sudoPassword: sudoPassword)
+            try await client.runCommand(
+                command, sudo: sudo, user: user, shell: shell, pty: pty,
+                environment: environment, readTimeout: readTimeout, encoding: encoding,
+                sudoPassword: sudoPassword)
         }
     }
 
@@ -122,13 +130,16 @@ public final class ParallelSSHClient: Sendable {
     ) async throws -> [HostOutput] {
         let commands = hosts.enumerated().map { command($1, $0) }
         return try await run(commands, stopOnErrors: stopOnErrors) { client, command in
-            try await client.runCommand(command, sudo: sudo, user: user, shell: shell, pty: pty,
-                                        environment: environment, readTimeout: readTimeout, encoding: encoding)
+            try await client.runCommand(
+                command, sudo: sudo, user: user, shell: shell, pty: pty,
+                environment: environment, readTimeout: readTimeout, encoding: encoding)
         }
     }
 
     /// Runs `body` for every host, at most ``poolSize`` at a time; results in host order.
-    func forEachHost<R: Sendable>(_ body: @escaping @Sendable (SSHClient) async throws -> R) async -> [Result<R, any Error>] {
+    func forEachHost<R: Sendable>(_ body: @escaping @Sendable (SSHClient) async throws -> R) async -> [Result<
+        R, any Error
+    >] {
         let clients = self.clients
         var results = [Result<R, any Error>?](repeating: nil, count: clients.count)
         await withTaskGroup(of: (Int, Result<R, any Error>).self) { group in
@@ -153,16 +164,19 @@ public final class ParallelSSHClient: Sendable {
 
     /// Starts one command per host, at most ``poolSize`` at a time. Cancelling the calling task closes the channels
     /// already opened.
-    private func run(_ commands: [String], stopOnErrors: Bool,
-                     start: @escaping @Sendable (SSHClient, String) async throws -> HostOutput) async throws -> [HostOutput] {
+    private func run(
+        _ commands: [String], stopOnErrors: Bool,
+        start: @escaping @Sendable (SSHClient, String) async throws -> HostOutput
+    ) async throws -> [HostOutput] {
         let results = await forEachHost { client in try await start(client, commands[client.index]) }
         let outputs = results.enumerated().map { index, result in
             switch result {
             case .success(let output): return output
             case .failure(let error):
                 let client = clients[index]
-                return HostOutput(host: client.host, alias: client.config.alias, index: index,
-                                  port: client.config.port ?? 22, error: error)
+                return HostOutput(
+                    host: client.host, alias: client.config.alias, index: index,
+                    port: client.config.port ?? 22, error: error)
             }
         }
         if Task.isCancelled {
@@ -199,7 +213,8 @@ public final class ParallelSSHClient: Sendable {
     /// - Throws: ``JoinTimeoutError``; the first host's `SSHError` (by host order) with code `outputLimitExceeded`
     ///   once every other host finished; `CancellationError` when the calling task is cancelled, after closing
     ///   the channels of the commands still running (the commands get EOF, and a hang-up with a PTY).
-    public func join(_ output: [HostOutput]? = nil, timeout: Duration? = nil, consumeOutput: Bool = false) async throws {
+    public func join(_ output: [HostOutput]? = nil, timeout: Duration? = nil, consumeOutput: Bool = false) async throws
+    {
         guard let outputs = output ?? lastOutput else { return }
         defer {
             if Task.isCancelled {
@@ -218,7 +233,9 @@ public final class ParallelSSHClient: Sendable {
                             async let err: Void = Self.drain(host.stderr)
                             _ = await (out, err)
                         }
-                        do { try await host.waitFinished() } catch is CancellationError {} catch { return (position, error) }
+                        do { try await host.waitFinished() } catch is CancellationError {} catch {
+                            return (position, error)
+                        }
                         return (position, nil)
                     }
                 }
@@ -245,8 +262,9 @@ public final class ParallelSSHClient: Sendable {
         }
         try Task.checkCancellation()
         if let timeout, failures == nil && !outputs.allSatisfy(\.isFinished) {
-            throw JoinTimeoutError(timeout: timeout, finished: outputs.filter(\.isFinished),
-                                   unfinished: outputs.filter { !$0.isFinished })
+            throw JoinTimeoutError(
+                timeout: timeout, finished: outputs.filter(\.isFinished),
+                unfinished: outputs.filter { !$0.isFinished })
         }
         if let first = failures?.min(by: { $0.key < $1.key }) { throw first.value }
     }
@@ -292,7 +310,9 @@ public final class ParallelSSHClient: Sendable {
 
     /// Opens one interactive shell per host, in host order.
     /// - Throws: the first host's error (shells already opened are closed).
-    public func openShell(encoding: String.Encoding = .utf8, readTimeout: Duration? = nil) async throws -> [InteractiveShell] {
+    public func openShell(encoding: String.Encoding = .utf8, readTimeout: Duration? = nil) async throws
+        -> [InteractiveShell]
+    {
         let shells = Mutex<[Int: InteractiveShell]>([:])
         let outputs = try await run(hosts, stopOnErrors: false) { client, _ in
             let shell = try await client.openShell(encoding: encoding, readTimeout: readTimeout)

@@ -25,23 +25,28 @@ extension SSHClient {
     /// Uploads `localPath` to `remotePath` with `transfer` (SFTP unless said otherwise). Directories need
     /// `recurse` (trees are created with missing parents; over SCP, an existing remote directory receives the
     /// source inside it under its own name); permission bits are kept.
-    public func upload(_ localPath: String, to remotePath: String, using transfer: FileTransferProtocol = .sftp,
-                       recurse: Bool = false, progress: TransferProgressHandler? = nil) async throws {
+    public func upload(
+        _ localPath: String, to remotePath: String, using transfer: FileTransferProtocol = .sftp,
+        recurse: Bool = false, progress: TransferProgressHandler? = nil
+    ) async throws {
         let report = reporter(progress)
         switch transfer {
         case .sftp:
-            try await withSession { try await $0.withSFTP { sftp in
-                if recurse {
-                    try await sftp.uploadDirectory(from: localPath, to: remotePath, progress: report)
-                } else {
-                    try await sftp.upload(from: localPath, to: remotePath, progress: report)
+            try await withSession {
+                try await $0.withSFTP { sftp in
+                    if recurse {
+                        try await sftp.uploadDirectory(from: localPath, to: remotePath, progress: report)
+                    } else {
+                        try await sftp.upload(from: localPath, to: remotePath, progress: report)
+                    }
                 }
-            } }
+            }
         case .scp(let overwrite):
             let scp = try await withSession { try await $0.scp() }
             if !overwrite, let existing = try await scp.existingTarget(remotePath, sending: localPath) {
-                throw SSHError(.fileTransferFailed, host: host, port: config.port ?? 22,
-                               message: "remote \(existing) already exists (use .scp(overwrite: true) to replace it)")
+                throw SSHError(
+                    .fileTransferFailed, host: host, port: config.port ?? 22,
+                    message: "remote \(existing) already exists (use .scp(overwrite: true) to replace it)")
             }
             if recurse {
                 try await scp.sendDirectory(from: localPath, to: remotePath, progress: report)
@@ -53,18 +58,22 @@ extension SSHClient {
 
     /// Downloads `remotePath` to `localPath` with `transfer` (SFTP unless said otherwise), written under a
     /// temporary name and renamed when complete. Directories need `recurse`.
-    public func download(_ remotePath: String, to localPath: String, using transfer: FileTransferProtocol = .sftp,
-                         recurse: Bool = false, progress: TransferProgressHandler? = nil) async throws {
+    public func download(
+        _ remotePath: String, to localPath: String, using transfer: FileTransferProtocol = .sftp,
+        recurse: Bool = false, progress: TransferProgressHandler? = nil
+    ) async throws {
         let report = reporter(progress)
         switch transfer {
         case .sftp:
-            try await withSession { try await $0.withSFTP { sftp in
-                if recurse {
-                    try await sftp.downloadDirectory(from: remotePath, to: localPath, progress: report)
-                } else {
-                    try await sftp.download(from: remotePath, to: localPath, progress: report)
+            try await withSession {
+                try await $0.withSFTP { sftp in
+                    if recurse {
+                        try await sftp.downloadDirectory(from: remotePath, to: localPath, progress: report)
+                    } else {
+                        try await sftp.download(from: remotePath, to: localPath, progress: report)
+                    }
                 }
-            } }
+            }
         case .scp:
             let scp = try await withSession { try await $0.scp() }
             if recurse {

@@ -43,18 +43,23 @@ public actor SSHClient {
     ///   - logger: the client's own diagnostics (connection attempts, retries, failures).
     /// - Throws: `SSHError` with code `invalidArgument` for a value out of range, or `invalidKey` naming a key file
     ///   that is missing or unreadable.
-    public init(host: String, backend: any SSHBackend, config: HostConfig = HostConfig(), hostLogger: Logger? = nil,
-                logger: Logger? = nil) throws(SSHError) {
+    public init(
+        host: String, backend: any SSHBackend, config: HostConfig = HostConfig(), hostLogger: Logger? = nil,
+        logger: Logger? = nil
+    ) throws(SSHError) {
         var readable = Set<String>()
         let resolved = try config.resolved(over: HostConfig(), host: host, readableFiles: &readable)
         HostConfig.warnIfInsecure([resolved], hosts: [host], logger: logger)
-        self.init(host: host, index: 0, backend: backend, resolved: resolved, hostLogger: hostLogger, logger: logger,
-                  handshakes: nil)
+        self.init(
+            host: host, index: 0, backend: backend, resolved: resolved, hostLogger: hostLogger, logger: logger,
+            handshakes: nil)
     }
 
     /// Creates a client from settings already resolved and checked (by the parallel client).
-    init(host: String, index: Int, backend: any SSHBackend, resolved config: HostConfig, hostLogger: Logger?,
-         logger: Logger?, handshakes: HandshakeControl?) {
+    init(
+        host: String, index: Int, backend: any SSHBackend, resolved config: HostConfig, hostLogger: Logger?,
+        logger: Logger?, handshakes: HandshakeControl?
+    ) {
         self.host = host
         self.index = index
         self.config = config
@@ -84,8 +89,9 @@ public actor SSHClient {
             case .lost(let error, let idle):
                 // A connection that died (an sshd restart, a NAT timeout, a server that hangs up after each
                 // channel) is made again for the next operation; what ran when it died already failed with it.
-                diagnostics?.info("the connection was lost\(idle ? " while idle" : ""); connecting again",
-                                  metadata: ["host": "\(host)", "error": "\(error)"])
+                diagnostics?.info(
+                    "the connection was lost\(idle ? " while idle" : ""); connecting again",
+                    metadata: ["host": "\(host)", "error": "\(error)"])
                 self.session = nil
             case .closed:
                 self.session = nil
@@ -107,7 +113,8 @@ public actor SSHClient {
                 session = connected
                 if let banner = connected.authenticationBanner {
                     // As ssh prints it before authenticating (sanitised: it is the server's text).
-                    diagnostics?.info("\(TerminalText.sanitized(banner))", metadata: ["host": "\(host)", "banner": "true"])
+                    diagnostics?.info(
+                        "\(TerminalText.sanitized(banner))", metadata: ["host": "\(host)", "banner": "true"])
                 }
             }
             return connected
@@ -139,8 +146,9 @@ public actor SSHClient {
             guard case .lost(_, idle: true) = session.state else { throw error }
             return try await body(connectedSession())
         } catch let error as SSHError where error.code == .channelOpenRefused {
-            diagnostics?.info("the server refused another channel on this connection; using a new connection",
-                              metadata: ["host": "\(host)", "error": "\(error)"])
+            diagnostics?.info(
+                "the server refused another channel on this connection; using a new connection",
+                metadata: ["host": "\(host)", "error": "\(error)"])
             self.session = nil
             return try await body(connectedSession())
         }
@@ -153,7 +161,8 @@ public actor SSHClient {
         let source = config.sshConfig ?? .default
         guard source != .disabled else { return nil }
         do {
-            return try await SSHConfigResolver.shared.resolve(host: host, user: config.user, port: config.port, source: source)
+            return try await SSHConfigResolver.shared.resolve(
+                host: host, user: config.user, port: config.port, source: source)
         } catch let error as SSHError {
             throw error.on(host: host, port: config.port ?? 22)
         }
@@ -167,10 +176,14 @@ public actor SSHClient {
         let resolved = try await resolvedConfig()
         var made = config.plan(host: host, sshConfig: resolved)
         let source = config.sshConfig ?? .default
-        func hop(_ host: String, user: String?, port: Int?, settings: HostConfig,
-                 defaultPort: Int? = nil) async throws -> SSHConnectionOptions {
+        func hop(
+            _ host: String, user: String?, port: Int?, settings: HostConfig,
+            defaultPort: Int? = nil
+        ) async throws -> SSHConnectionOptions {
             do {
-                let hopConfig = source == .disabled ? nil
+                let hopConfig =
+                    source == .disabled
+                    ? nil
                     : try await SSHConfigResolver.shared.resolve(host: host, user: user, port: port, source: source)
                 var hopSettings = settings
                 (hopSettings.user, hopSettings.port, hopSettings.alias) = (user, port, nil)
@@ -186,8 +199,11 @@ public actor SSHClient {
             settings.password = config.proxyPassword ?? config.password
             settings.privateKey = config.proxyPrivateKey ?? config.privateKey
             made.options.proxyCommand = nil
-            made.options.jumpHosts = [try await hop(proxyHost, user: config.proxyUser ?? config.user, port: config.proxyPort,
-                                                    settings: settings, defaultPort: made.options.port)]
+            made.options.jumpHosts = [
+                try await hop(
+                    proxyHost, user: config.proxyUser ?? config.user, port: config.proxyPort,
+                    settings: settings, defaultPort: made.options.port)
+            ]
         }
         var specs: [UserHostPort] = []
         do {
@@ -205,8 +221,10 @@ public actor SSHClient {
         for spec in specs {
             // As `ssh -J`: a hop gets only its own credentials (its ssh_config entry, the agent, default identities),
             // never the target's password or key.
-            made.options.jumpHosts.append(try await hop(spec.host, user: spec.user, port: spec.port,
-                                                        settings: config.withoutCredentials))
+            made.options.jumpHosts.append(
+                try await hop(
+                    spec.host, user: spec.user, port: spec.port,
+                    settings: config.withoutCredentials))
         }
         plan = made
         return made
@@ -230,13 +248,15 @@ public actor SSHClient {
                 return try await connectOnce(options, destination: destination)
             } catch let error as SSHError where error.code == .closedBeforeBanner && clock.now < giveUp {
                 turnedAway += 1
-                diagnostics?.debug("turned away before the banner, trying again",
-                                   metadata: ["host": "\(host)", "times": "\(turnedAway)"])
+                diagnostics?.debug(
+                    "turned away before the banner, trying again",
+                    metadata: ["host": "\(host)", "times": "\(turnedAway)"])
                 // Jittered and growing with each refusal, so the retries of many hosts do not arrive together.
                 try await clock.sleep(for: .milliseconds(Int.random(in: 20...100) * min(turnedAway, 20)))
             } catch let error as SSHError where Self.isRetryable(error) && attempt < attempts {
-                diagnostics?.info("connection attempt failed, retrying",
-                                  metadata: ["host": "\(host)", "attempt": "\(attempt)", "error": "\(error)"])
+                diagnostics?.info(
+                    "connection attempt failed, retrying",
+                    metadata: ["host": "\(host)", "attempt": "\(attempt)", "error": "\(error)"])
                 attempt += 1
                 try await clock.sleep(for: settings.retryDelay ?? .seconds(5))
             } catch {
@@ -263,8 +283,9 @@ public actor SSHClient {
             diagnostics?.debug("connected", metadata: ["host": "\(host)"])
             return connected
         } catch {
-            handshakes.pacer.release(destination, turnedAway: (error as? SSHError)?.code == .closedBeforeBanner,
-                                     completed: false)
+            handshakes.pacer.release(
+                destination, turnedAway: (error as? SSHError)?.code == .closedBeforeBanner,
+                completed: false)
             throw error
         }
     }
@@ -297,28 +318,36 @@ public actor SSHClient {
     ///     when sudo does not ask; the prompt is kept out of the output, and under a PTY sudo has turned echo off
     ///     by then, so the password never reaches the output or the host logger.
     /// - Throws: `invalidArgument` for a `sudoPassword` without `sudo` or `user`.
-    public func runCommand(_ command: String, sudo: Bool = false, user: String? = nil, shell: String? = nil,
-                           pty: Bool? = nil, environment: [String: String] = [:], readTimeout: Duration? = nil,
-                           encoding: String.Encoding = .utf8, sudoPassword: String? = nil) async throws -> HostOutput {
+    public func runCommand(
+        _ command: String, sudo: Bool = false, user: String? = nil, shell: String? = nil,
+        pty: Bool? = nil, environment: [String: String] = [:], readTimeout: Duration? = nil,
+        encoding: String.Encoding = .utf8, sudoPassword: String? = nil
+    ) async throws -> HostOutput {
         if sudoPassword != nil && !sudo && user == nil {
-            throw SSHError(.invalidArgument, host: host, port: config.port ?? 22,
-                           message: "sudoPassword answers sudo's prompt: give sudo: true or user: as well")
+            throw SSHError(
+                .invalidArgument, host: host, port: config.port ?? 22,
+                message: "sudoPassword answers sudo's prompt: give sudo: true or user: as well")
         }
-        let line = CommandLine(sudo: sudo, user: user, shell: shell,
-                               sudoPrompt: sudoPassword == nil ? nil : SudoPrompt.marker).wrap(command)
+        let line = CommandLine(
+            sudo: sudo, user: user, shell: shell,
+            sudoPrompt: sudoPassword == nil ? nil : SudoPrompt.marker
+        ).wrap(command)
         let kind: SSHChannelRequest.Kind
         if encoding == .utf8 {
             kind = .exec(line)
         } else {
             var bytes: [UInt8]
-            do { bytes = try encoded(line, encoding, host: host) } catch { throw error.on(host: host, port: config.port ?? 22) }
+            do { bytes = try encoded(line, encoding, host: host) } catch {
+                throw error.on(host: host, port: config.port ?? 22)
+            }
             kind = .execBytes(bytes)
         }
         _ = try await connectedSession()
         let sent = (plan?.environment ?? [:]).merging(environment) { _, given in given }
         let terminal = pty ?? plan?.requestTTY ?? false
-        let request = SSHChannelRequest(kind: kind, pty: terminal ? SSHPTYRequest() : nil, environment: sent,
-                                        unreadOutputLimit: config.unreadOutputLimit)
+        let request = SSHChannelRequest(
+            kind: kind, pty: terminal ? SSHPTYRequest() : nil, environment: sent,
+            unreadOutputLimit: config.unreadOutputLimit)
         let channel = try await withSession { try await $0.openChannel(request) }
         noteRefusals(channel.refusedRequests)
         var watched: (stream: SSHByteStream, isStderr: Bool)?
@@ -328,38 +357,47 @@ public actor SSHClient {
                 await channel.close()
                 throw error.on(host: host, port: config.port ?? 22)
             }
-            let prompt = SudoPrompt(stream: terminal ? channel.stdout : channel.stderr, terminal: terminal, answer: {
-                try? await channel.write(answer)
-            }, giveUp: {
-                if terminal { try? await channel.write([4]) } else { try? await channel.sendEOF() }  // Ctrl-D: EOF
-            })
+            let prompt = SudoPrompt(
+                stream: terminal ? channel.stdout : channel.stderr, terminal: terminal,
+                answer: {
+                    try? await channel.write(answer)
+                },
+                giveUp: {
+                    if terminal { try? await channel.write([4]) } else { try? await channel.sendEOF() }  // Ctrl-D: EOF
+                })
             watched = (SSHByteStream(prompt), !terminal)
         }
-        return HostOutput(host: host, alias: config.alias, index: index, command: line, channel: channel,
-                          port: config.port ?? 22, encoding: encoding, readTimeout: readTimeout, logger: logger,
-                          watched: watched)
+        return HostOutput(
+            host: host, alias: config.alias, index: index, command: line, channel: channel,
+            port: config.port ?? 22, encoding: encoding, readTimeout: readTimeout, logger: logger,
+            watched: watched)
     }
 
     /// Logs what the server refused without failing the channel, as `ssh -v` and `ssh` report it: refused
     /// environment variables at debug level, by name only; a refused PTY as a warning.
     private func noteRefusals(_ refused: SSHRefusedRequests) {
         if !refused.environment.isEmpty {
-            diagnostics?.debug("the server refused environment variables (its AcceptEnv does not list them)",
-                               metadata: ["host": "\(host)", "names": "\(refused.environment.joined(separator: ","))"])
+            diagnostics?.debug(
+                "the server refused environment variables (its AcceptEnv does not list them)",
+                metadata: ["host": "\(host)", "names": "\(refused.environment.joined(separator: ","))"])
         }
         if refused.pty {
-            diagnostics?.warning("PTY allocation request failed: the command runs without a terminal",
-                                 metadata: ["host": "\(host)"])
+            diagnostics?.warning(
+                "PTY allocation request failed: the command runs without a terminal",
+                metadata: ["host": "\(host)"])
         }
     }
 
     /// Opens an interactive shell (a PTY is not requested: output stays split into stdout and stderr).
-    public func openShell(encoding: String.Encoding = .utf8, readTimeout: Duration? = nil) async throws -> InteractiveShell {
+    public func openShell(encoding: String.Encoding = .utf8, readTimeout: Duration? = nil) async throws
+        -> InteractiveShell
+    {
         let request = SSHChannelRequest(kind: .shell, unreadOutputLimit: config.unreadOutputLimit)
         let channel = try await withSession { try await $0.openChannel(request) }
-        return InteractiveShell(output: HostOutput(
-            host: host, alias: config.alias, index: index, command: nil, channel: channel, port: config.port ?? 22,
-            encoding: encoding, readTimeout: readTimeout, logger: logger), encoding: encoding)
+        return InteractiveShell(
+            output: HostOutput(
+                host: host, alias: config.alias, index: index, command: nil, channel: channel, port: config.port ?? 22,
+                encoding: encoding, readTimeout: readTimeout, logger: logger), encoding: encoding)
     }
 
     /// Closes the connection (running commands end with it).

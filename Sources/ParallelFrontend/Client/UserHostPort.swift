@@ -41,6 +41,8 @@ public struct UserHostPort: Sendable, Hashable {
     /// - Throws: `invalidArgument` naming the hop and the offending character; `role` says what it is.
     func checkNames(role: String) throws(SSHError) {
         try SSHNameCheck.checkHost(host, role: role, port: port)
-        if let user { try SSHNameCheck.checkUser(user, host: host, port: port, role: "user name of the \(role) \(host)") }
+        if let user {
+            try SSHNameCheck.checkUser(user, host: host, port: port, role: "user name of the \(role) \(host)")
+        }
     }
 }

@@ -33,8 +33,10 @@ struct CommandLine {
 /// Fills a parallel-ssh style template: each `%s` takes the next argument, `%%` is a literal `%`.
 enum CommandTemplate {
     /// - Parameter allowUnused: accept arguments the template does not use (copy paths share one argument list).
-    static func fill(_ template: String, with arguments: [String], host: String,
-                     allowUnused: Bool = false) throws(SSHError) -> String {
+    static func fill(
+        _ template: String, with arguments: [String], host: String,
+        allowUnused: Bool = false
+    ) throws(SSHError) -> String {
         var result = ""
         var remaining = arguments[...]
         var iterator = template.makeIterator()
@@ -47,18 +49,21 @@ enum CommandTemplate {
             case "%": result.append("%")
             case "s":
                 guard let argument = remaining.popFirst() else {
-                    throw SSHError(.invalidArgument, host: host, port: 0,
-                                   message: "the command template has more %s than the \(arguments.count) argument(s) given")
+                    throw SSHError(
+                        .invalidArgument, host: host, port: 0,
+                        message: "the command template has more %s than the \(arguments.count) argument(s) given")
                 }
                 result.append(argument)
             case let other:
-                throw SSHError(.invalidArgument, host: host, port: 0,
-                               message: "unsupported placeholder %\(other.map(String.init) ?? "") in the command template")
+                throw SSHError(
+                    .invalidArgument, host: host, port: 0,
+                    message: "unsupported placeholder %\(other.map(String.init) ?? "") in the command template")
             }
         }
         guard remaining.isEmpty || allowUnused else {
-            throw SSHError(.invalidArgument, host: host, port: 0,
-                           message: "\(remaining.count) argument(s) left over for the command template")
+            throw SSHError(
+                .invalidArgument, host: host, port: 0,
+                message: "\(remaining.count) argument(s) left over for the command template")
         }
         return result
     }

@@ -36,14 +36,18 @@ final class SudoPrompt: SSHByteSource {
     /// Starts watching `stream` for the prompt; `answer` writes the password to the command's stdin, `giveUp` ends
     /// its input (a second prompt: the password was wrong). With `terminal` (the stream is a PTY's), the line break
     /// sudo prints once the password is read is dropped too: it ends the prompt's line, which is not shown.
-    init(stream: SSHByteStream, terminal: Bool, answer: @escaping @Sendable () async -> Void,
-         giveUp: @escaping @Sendable () async -> Void) {
+    init(
+        stream: SSHByteStream, terminal: Bool, answer: @escaping @Sendable () async -> Void,
+        giveUp: @escaping @Sendable () async -> Void
+    ) {
         self.stream = stream
         Task { [self] in await watch(terminal: terminal, answer: answer, giveUp: giveUp) }
     }
 
-    private func watch(terminal: Bool, answer: @escaping @Sendable () async -> Void,
-                       giveUp: @escaping @Sendable () async -> Void) async {
+    private func watch(
+        terminal: Bool, answer: @escaping @Sendable () async -> Void,
+        giveUp: @escaping @Sendable () async -> Void
+    ) async {
         let marker = Array(Self.marker.utf8)
         var prompts = 0
         var stripLineBreak = false
@@ -64,7 +68,11 @@ final class SudoPrompt: SSHByteSource {
                 if prompts > 0 { sinceAnswer += chunk.count }
                 if stripLineBreak {
                     stripLineBreak = false
-                    if chunk.starts(with: [13, 10]) { chunk.removeFirst(2) } else if chunk.first == 10 { chunk.removeFirst() }
+                    if chunk.starts(with: [13, 10]) {
+                        chunk.removeFirst(2)
+                    } else if chunk.first == 10 {
+                        chunk.removeFirst()
+                    }
                     state.held += chunk
                     return (false, false)
                 }
@@ -100,7 +108,12 @@ final class SudoPrompt: SSHByteSource {
     func next() async throws -> [UInt8]? {
         let keep = Self.marker.utf8.count - 1
         while true {
-            enum Step { case bytes([UInt8]), direct, end(Result<Void, any Error>), wait }
+            enum Step {
+                case bytes([UInt8])
+                case direct
+                case end(Result<Void, any Error>)
+                case wait
+            }
             let step = state.withLock { state -> Step in
                 if state.watcherDone {
                     if !state.held.isEmpty {

@@ -64,8 +64,10 @@ final class LineReader: Sendable {
     let readTimeout: Duration?
     private let state = Mutex(State())
 
-    init(stream: SSHByteStream, host: String, port: Int, label: String, isStderr: Bool, encoding: String.Encoding,
-         readTimeout: Duration?, logger: Logger?) {
+    init(
+        stream: SSHByteStream, host: String, port: Int, label: String, isStderr: Bool, encoding: String.Encoding,
+        readTimeout: Duration?, logger: Logger?
+    ) {
         self.stream = stream
         self.host = host
         self.port = port
@@ -85,7 +87,8 @@ final class LineReader: Sendable {
     func nextLine(deadline: Duration?, isolation: isolated (any Actor)? = #isolation) async throws -> String? {
         try state.withLock { (state) throws(SSHError) in
             guard !state.busy else {
-                throw SSHError(.invalidArgument, host: host, port: port, message: "this output stream already has a reader")
+                throw SSHError(
+                    .invalidArgument, host: host, port: port, message: "this output stream already has a reader")
             }
             state.busy = true
         }
@@ -123,7 +126,10 @@ final class LineReader: Sendable {
         guard let deadline else { return try await stream.nextChunk() }
         let clock = WaitClock.current
         let stream = self.stream
-        enum Event: Sendable { case chunk([UInt8]?), timedOut, cancelled }
+        enum Event: Sendable {
+            case chunk([UInt8]?)
+            case timedOut, cancelled
+        }
         return try await withThrowingTaskGroup(of: Event.self) { group in
             group.addTask {
                 do { return .chunk(try await stream.nextChunk()) } catch is CancellationError { return .cancelled }
@@ -144,8 +150,9 @@ final class LineReader: Sendable {
             switch result {
             case .chunk(let chunk): return chunk
             case .timedOut:
-                throw SSHError(.timeout, host: host, port: port,
-                               message: "no further output within the read timeout; reading again continues where this stopped")
+                throw SSHError(
+                    .timeout, host: host, port: port,
+                    message: "no further output within the read timeout; reading again continues where this stopped")
             case .cancelled:
                 throw CancellationError()
             }

@@ -30,9 +30,11 @@ public final class HostOutput: Sendable, CustomStringConvertible {
     let channel: (any SSHChannel)?
 
     /// - Parameter watched: a stream read through a watcher (sudo's prompt) instead of the channel's own.
-    init(host: String, alias: String?, index: Int, command: String?, channel: any SSHChannel, port: Int,
-         encoding: String.Encoding, readTimeout: Duration?, logger: Logger?,
-         watched: (stream: SSHByteStream, isStderr: Bool)? = nil) {
+    init(
+        host: String, alias: String?, index: Int, command: String?, channel: any SSHChannel, port: Int,
+        encoding: String.Encoding, readTimeout: Duration?, logger: Logger?,
+        watched: (stream: SSHByteStream, isStderr: Bool)? = nil
+    ) {
         self.host = host
         self.alias = alias
         self.index = index
@@ -42,10 +44,14 @@ public final class HostOutput: Sendable, CustomStringConvertible {
         rawStdout = watched.flatMap { $0.isStderr ? nil : $0.stream } ?? channel.stdout
         rawStderr = watched.flatMap { $0.isStderr ? $0.stream : nil } ?? channel.stderr
         let label = alias ?? host
-        stdout = HostLines(reader: LineReader(stream: rawStdout, host: host, port: port, label: label,
-                                              isStderr: false, encoding: encoding, readTimeout: readTimeout, logger: logger))
-        stderr = HostLines(reader: LineReader(stream: rawStderr, host: host, port: port, label: label,
-                                              isStderr: true, encoding: encoding, readTimeout: readTimeout, logger: logger))
+        stdout = HostLines(
+            reader: LineReader(
+                stream: rawStdout, host: host, port: port, label: label,
+                isStderr: false, encoding: encoding, readTimeout: readTimeout, logger: logger))
+        stderr = HostLines(
+            reader: LineReader(
+                stream: rawStderr, host: host, port: port, label: label,
+                isStderr: true, encoding: encoding, readTimeout: readTimeout, logger: logger))
         stdin = HostStdin(channel: .success(channel), encoding: encoding)
     }
 
@@ -60,10 +66,14 @@ public final class HostOutput: Sendable, CustomStringConvertible {
         rawStdout = failed
         rawStderr = failed
         let label = alias ?? host
-        stdout = HostLines(reader: LineReader(stream: failed, host: host, port: port, label: label, isStderr: false,
-                                              encoding: .utf8, readTimeout: nil, logger: nil))
-        stderr = HostLines(reader: LineReader(stream: failed, host: host, port: port, label: label, isStderr: true,
-                                              encoding: .utf8, readTimeout: nil, logger: nil))
+        stdout = HostLines(
+            reader: LineReader(
+                stream: failed, host: host, port: port, label: label, isStderr: false,
+                encoding: .utf8, readTimeout: nil, logger: nil))
+        stderr = HostLines(
+            reader: LineReader(
+                stream: failed, host: host, port: port, label: label, isStderr: true,
+                encoding: .utf8, readTimeout: nil, logger: nil))
         stdin = HostStdin(channel: .failure(error), encoding: .utf8)
     }
 
@@ -139,8 +149,9 @@ public struct HostStdin: Sendable {
 func encoded(_ text: String, _ encoding: String.Encoding, host: String?) throws(SSHError) -> [UInt8] {
     if encoding == .utf8 { return Array(text.utf8) }
     guard let data = text.data(using: encoding) else {
-        throw SSHError(.invalidArgument, host: host, port: nil,
-                       message: "the text cannot be encoded as \(String.localizedName(of: encoding))")
+        throw SSHError(
+            .invalidArgument, host: host, port: nil,
+            message: "the text cannot be encoded as \(String.localizedName(of: encoding))")
     }
     return Array(data)
 }

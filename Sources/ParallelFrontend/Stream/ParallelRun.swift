@@ -83,11 +83,13 @@ public enum ParallelRun {
                 let client: SSHClient
                 do {
                     let resolved = try target.config.resolved(over: config, host: target.host, readableFiles: &readable)
-                    client = SSHClient(host: target.host, index: index, backend: backend, resolved: resolved,
-                                       hostLogger: nil, logger: logger, handshakes: handshakes)
+                    client = SSHClient(
+                        host: target.host, index: index, backend: backend, resolved: resolved,
+                        hostLogger: nil, logger: logger, handshakes: handshakes)
                 } catch {
-                    let failed = HostRun<Value>(index: index, target: target, result: .failure(error), started: started,
-                                                duration: ContinuousClock.now - clock)
+                    let failed = HostRun<Value>(
+                        index: index, target: target, result: .failure(error), started: started,
+                        duration: ContinuousClock.now - clock)
                     group.addTask { failed }
                     return true
                 }
@@ -95,8 +97,9 @@ public enum ParallelRun {
                     let result: Result<Value, any Error>
                     do { result = .success(try await perform(client)) } catch { result = .failure(error) }
                     await client.disconnect()
-                    return HostRun(index: index, target: target, result: result, started: started,
-                                   duration: ContinuousClock.now - clock)
+                    return HostRun(
+                        index: index, target: target, result: result, started: started,
+                        duration: ContinuousClock.now - clock)
                 }
                 return true
             }
