@@ -168,6 +168,22 @@ extension SSHError {
         /// The key type known for the host cannot be negotiated by this engine (e.g. RSA with SHA-2 on libssh2
         /// 1.10), so its key cannot be checked; the message names the type and what to do.
         public static let hostKeyTypeUnsupported = Code("hostKeyTypeUnsupported")
+        /// The operation was cancelled (its task was cancelled) before it finished.
+        public static let cancelled = Code("cancelled")
+        /// An error of another kind than this package's (the message holds its description), met where a host's
+        /// result must be an ``SSHError``.
+        public static let other = Code("other")
+    }
+
+    /// `error` as an ``SSHError`` of `host:port`: itself when it is one (given the host if it names none),
+    /// ``Code/cancelled`` for a `CancellationError`, ``Code/other`` with its description otherwise.
+    public init(_ error: any Error, host: String, port: Int) {
+        switch error {
+        case let error as SSHError: self = error.on(host: host, port: port)
+        case is CancellationError:
+            self.init(.cancelled, host: host, port: port, message: "the operation was cancelled")
+        default: self.init(.other, host: host, port: port, message: "\(error)")
+        }
     }
 }
 

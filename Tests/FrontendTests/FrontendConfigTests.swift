@@ -99,7 +99,7 @@ struct FrontendConfigTests {
         #expect(await clock.advance(by: .milliseconds(999)) == [])
         #expect(await clock.advance(by: .milliseconds(1)) == ["operation deadline"])
         let output = try await run.value
-        #expect((output[0].error as? SSHError)?.code == .timeout)
+        #expect(output[0].error?.code == .timeout)
     }
 
     @Test(
@@ -142,7 +142,7 @@ struct FrontendConfigTests {
         let viaAgent = try await client(identitiesOnly: false).runCommand("echo in")
         #expect(try await viaAgent[0].stdout.first { _ in true } == "in")
         let output = try await client(identitiesOnly: true).runCommand("true", stopOnErrors: false)
-        let error = output[0].error as? SSHError
+        let error = output[0].error
         #expect(error?.code == .authenticationFailed, "\(output[0])")
         #expect(error?.attempts.contains { $0.method.contains("agent") } == false)
     }

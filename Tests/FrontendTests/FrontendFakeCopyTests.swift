@@ -80,8 +80,8 @@ struct FrontendFakeCopyTests {
         }
         let fetched = try await client.download("/srv/only-on-b", to: "\(dir)/fetched", stopOnErrors: false)
         #expect(fetched.map { $0.error == nil } == [false, true, false])
-        #expect((fetched[0].error as? SSHError)?.code == .noSuchFile)
-        #expect((fetched[0].error as? SSHError)?.host == "a")
+        #expect(fetched[0].error?.code == .noSuchFile)
+        #expect(fetched[0].error?.host == "a")
         #expect(FileManager.default.contents(atPath: "\(dir)/fetched_b") == Data([1, 2, 3]))
     }
 }

@@ -38,7 +38,7 @@ struct FrontendFaultTests {
                 if index % 10 == 9 {
                     // Packets into the pulled link vanish: the connect deadline ends the wait, or the kernel's
                     // neighbour discovery gives up first (EHOSTUNREACH), whichever comes first.
-                    let error = host.error as? SSHError
+                    let error = host.error
                     let typed = error?.code == .timeout || error?.code == .hostUnreachable
                     #expect(typed && error?.host == network.insideAddress, "\(String(describing: host.error))")
                     if typed { timedOut += 1 }

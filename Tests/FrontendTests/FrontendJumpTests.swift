@@ -129,7 +129,7 @@ struct FrontendJumpTests {
             if index % 2 == 0 {
                 #expect(try await host.stdout.first { _ in true } == "ok")
             } else {
-                let error = try #require(host.error as? SSHError)
+                let error = try #require(host.error)
                 #expect(error.code == .connectionRefused && error.host == target.host && error.isJumpHostFailure)
                 #expect(error.jumpHost == "\(TestUser.name)@127.0.0.2:\(deadPort)", "\(error)")
             }

@@ -97,7 +97,7 @@ struct FrontendLogicTests {
         let client = try client(["good", "bad"], backend)
         let output = try await client.runCommand("x", stopOnErrors: false)
         #expect(output[0].error == nil)
-        #expect((output[1].error as? SSHError)?.code == .authenticationFailed)
+        #expect(output[1].error?.code == .authenticationFailed)
         #expect(output[1].exitCode == nil)
         // A failed host's streams and stdin throw its error instead of being absent.
         let readError = await #expect(throws: SSHError.self) { for try await _ in output[1].stdout {} }
@@ -235,7 +235,7 @@ struct FrontendLogicTests {
         let output = try await client.runCommand("x", stopOnErrors: false)
         #expect(output[0].error == nil)
         #expect(backend.stats.connectAttempts["a"] == 2)
-        #expect((output[1].error as? SSHError)?.code == .timeout)
+        #expect(output[1].error?.code == .timeout)
         #expect(backend.stats.connectAttempts["b"] == 1)
         #expect(output[1].alias == "second")
         let options = try #require(backend.stats.options["b"])
@@ -269,7 +269,7 @@ struct FrontendLogicTests {
         let client = try ParallelSSHClient(
             hosts: ["a"], backend: backend, config: HostConfig(retryDelay: .milliseconds(1), sshConfig: .disabled))
         let output = try await client.runCommand("x", stopOnErrors: false)
-        #expect((output[0].error as? SSHError)?.code == code)
+        #expect(output[0].error?.code == code)
         #expect(backend.stats.connectAttempts["a"] == attempts)
     }
 

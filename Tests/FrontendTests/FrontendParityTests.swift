@@ -230,7 +230,7 @@ struct FrontendParityTests {
         )
         .runCommand("x", stopOnErrors: false)
         #expect(output.count == 2)
-        #expect(output.allSatisfy { ($0.error as? SSHError)?.code == .timeout })
+        #expect(output.allSatisfy { $0.error?.code == .timeout })
     }
 
     @Test(
@@ -350,7 +350,7 @@ struct FrontendServerParityTests {
             hosts: ["127.0.0.1"], backend: engine.backend, config: config,
             hostConfig: [HostConfig(port: servers[0].port)])
         let output = try await client.runCommand("true", stopOnErrors: false)
-        let error = output[0].error as? SSHError
+        let error = output[0].error
         #expect(error?.code == .unknownHost)
         #expect(error?.host == "127.0.0.1")
         #expect(error?.description.contains("IPv6") == true)

@@ -219,7 +219,7 @@ struct FrontendReadmeTests {
                 await clock.advance(by: .milliseconds(1))
             }
             let output = try await run.value
-            #expect(output.map { ($0.error as? SSHError)?.code } == [.connectionRefused, .unknownHost, .timeout])
+            #expect(output.map { $0.error?.code } == [.connectionRefused, .unknownHost, .timeout])
             #expect(records.all.filter { $0 == "connection attempt failed, retrying" }.count == 2)
             #expect(records.all.filter { $0 == "connection failed" }.count == 3)
             #expect(clock.now.offset == .seconds(5), "3 x 1 s + 2 x 1 s apart")
@@ -250,7 +250,7 @@ struct FrontendReadmeTests {
         if engine.backend.supports(.userCertificates) {
             #expect(try await output[0].stdout.first { _ in true } == "certified")
         } else {
-            let error = output[0].error as? SSHError
+            let error = output[0].error
             #expect(error?.code == .authenticationFailed || error?.code == .unsupported, "\(output[0])")
             #expect("\(output[0])".contains("certificate"))
         }

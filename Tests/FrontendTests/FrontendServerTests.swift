@@ -145,7 +145,7 @@ struct FrontendServerTests {
             #expect(host.error == nil)
             #expect(host.exitCode == 0)
         }
-        let errors = output.suffix(3).map { $0.error as? SSHError }
+        let errors = output.suffix(3).map { $0.error }
         #expect(errors.map { $0?.code } == [.connectionRefused, .unknownHost, .timeout])
         #expect(errors.map { $0?.host } == ["127.0.0.2", "no-such-host.invalid", "127.0.0.1"])
         // The silent host costs its own 2 s timeout, while the others run: not the live hosts' 30 s, not its
@@ -159,7 +159,7 @@ struct FrontendServerTests {
         let client = try Fleet.client(
             engine, servers: Array(servers.prefix(1)), privateKey: TestKeys.shared.unauthorized)
         let errors = try await client.connectAuth(stopOnErrors: false)
-        #expect((errors[0] as? SSHError)?.code == .authenticationFailed)
+        #expect(errors[0]?.code == .authenticationFailed)
         await #expect(throws: SSHError.self) { try await client.runCommand("true") }
     }
 

@@ -65,7 +65,7 @@ struct ReconnectTests {
         for pid in server.sessionProcesses { kill(pid, SIGKILL) }
         try await running.waitFinished()
         #expect(
-            (running.exitError as? SSHError)?.code == .connectionLost,
+            running.exitError?.code == .connectionLost,
             "\(running.exitError.map { "\($0)" } ?? "no error")")
         let next = try await client.runCommand("echo next")
         #expect(try await next.stdout.first { _ in true } == "next")

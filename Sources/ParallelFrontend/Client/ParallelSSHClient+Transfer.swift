@@ -13,7 +13,7 @@ public struct HostTransfer: Sendable, CustomStringConvertible {
     /// The remote path of this host's copy.
     public let remotePath: String
     /// Why this host's copy failed, or nil.
-    public let error: (any Error)?
+    public let error: SSHError?
 
     public var description: String {
         "\(alias ?? host): \(localPath) <-> \(remotePath)" + (error.map { ": \($0)" } ?? ": done")
@@ -111,8 +111,10 @@ extension ParallelSSHClient {
             }
         }
         let transfers = results.enumerated().map { index, result in
-            var failure: (any Error)?
-            if case .failure(let error) = result { failure = error }
+            var failure: SSHError?
+            if case .failure(let error) = result {
+                failure = SSHError(error, host: clients[index].host, port: clients[index].config.port ?? 22)
+            }
             return HostTransfer(
                 host: clients[index].host, alias: clients[index].config.alias, index: index,
                 localPath: paths[index].local, remotePath: paths[index].remote, error: failure)

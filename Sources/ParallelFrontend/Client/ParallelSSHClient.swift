@@ -292,9 +292,11 @@ public final class ParallelSSHClient: Sendable {
     /// - Returns: each host's error, `nil` where it connected (with `stopOnErrors: false`).
     /// - Throws: the first host's error, by host order, with `stopOnErrors: true`.
     @discardableResult
-    public func connectAuth(stopOnErrors: Bool = true) async throws -> [(any Error)?] {
-        let errors: [(any Error)?] = await forEachHost { try await $0.connect() }.map { result in
-            if case .failure(let error) = result { return error }
+    public func connectAuth(stopOnErrors: Bool = true) async throws -> [SSHError?] {
+        let errors: [SSHError?] = await forEachHost { try await $0.connect() }.enumerated().map { index, result in
+            if case .failure(let error) = result {
+                return SSHError(error, host: clients[index].host, port: clients[index].config.port ?? 22)
+            }
             return nil
         }
         if stopOnErrors, let error = errors.compactMap({ $0 }).first { throw error }

@@ -14,7 +14,7 @@ public final class HostOutput: Sendable, CustomStringConvertible {
     /// The command actually sent (after host arguments and sudo/shell wrapping); `nil` for shells and failed hosts.
     public let command: String?
     /// Why this host has no command running (with `stopOnErrors: false`), else `nil`.
-    public let error: (any Error)?
+    public let error: SSHError?
     /// stdout as lines. For a failed host, iterating throws ``error``.
     public let stdout: HostLines
     /// stderr as lines (empty with a PTY: the terminal merges it into stdout). For a failed host, iterating
@@ -28,6 +28,8 @@ public final class HostOutput: Sendable, CustomStringConvertible {
     /// stderr as raw byte chunks (see ``rawStdout``).
     public let rawStderr: SSHByteStream
     let channel: (any SSHChannel)?
+    /// The port connected to (for errors).
+    private let port: Int
 
     /// - Parameter watched: a stream read through a watcher (sudo's prompt) instead of the channel's own.
     init(
@@ -38,6 +40,7 @@ public final class HostOutput: Sendable, CustomStringConvertible {
         self.host = host
         self.alias = alias
         self.index = index
+        self.port = port
         self.command = command
         self.error = nil
         self.channel = channel
@@ -56,9 +59,11 @@ public final class HostOutput: Sendable, CustomStringConvertible {
     }
 
     init(host: String, alias: String?, index: Int, port: Int, error: any Error) {
+        let error = SSHError(error, host: host, port: port)
         self.host = host
         self.alias = alias
         self.index = index
+        self.port = port
         self.command = nil
         self.error = error
         self.channel = nil
@@ -84,8 +89,8 @@ public final class HostOutput: Sendable, CustomStringConvertible {
     /// The whole exit status, once finished.
     public var exitStatus: SSHExitStatus? { try? channel?.exitResult?.get() }
     /// Why no exit status came (the channel or connection ended first), once finished.
-    public var exitError: (any Error)? {
-        if case .failure(let error) = channel?.exitResult { return error }
+    public var exitError: SSHError? {
+        if case .failure(let error) = channel?.exitResult { return SSHError(error, host: host, port: port) }
         return nil
     }
     /// Whether the command finished (never blocks). A failed host counts as finished.
