@@ -142,24 +142,19 @@ public final class ParallelSSHClient: Sendable {
     >] {
         let clients = self.clients
         var results = [Result<R, any Error>?](repeating: nil, count: clients.count)
-        await withTaskGroup(of: (Int, Result<R, any Error>).self) { group in
-            var next = 0
-            func startNext() {
-                guard next < clients.count else { return }
-                let index = next
-                next += 1
-                let client = clients[index]
-                group.addTask {
-                    do { return (index, .success(try await body(client))) } catch { return (index, .failure(error)) }
-                }
+        var next = 0
+        // `completed` never throws; a host never started because the task was cancelled ends as cancelled.
+        try? await BoundedRun.run(width: poolSize) { () -> (@Sendable () async -> (Int, Result<R, any Error>))? in
+            guard next < clients.count else { return nil }
+            let (index, client) = (next, clients[next])
+            next += 1
+            return {
+                do { return (index, .success(try await body(client))) } catch { return (index, .failure(error)) }
             }
-            for _ in 0..<min(poolSize, clients.count) { startNext() }
-            while let (index, result) = await group.next() {
-                results[index] = result
-                startNext()
-            }
+        } completed: { index, result in
+            results[index] = result
         }
-        return results.map { $0! }
+        return results.map { $0 ?? .failure(CancellationError()) }
     }
 
     /// Starts one command per host, at most ``poolSize`` at a time. Cancelling the calling task closes the channels

@@ -74,42 +74,32 @@ public enum ParallelRun {
         let handshakes = HandshakeControl(limit: maxConcurrentHandshakes)
         var readable = Set<String>()
         var iterator = targets.enumerated().makeIterator()
-        try await withThrowingTaskGroup(of: HostRun<Value>.self) { group in
-            var inFlight = 0
-            func startNext() -> Bool {
-                guard let (index, target) = iterator.next() else { return false }
-                let started = Date()
-                let clock = ContinuousClock.now
-                let client: SSHClient
-                do {
-                    let resolved = try target.config.resolved(over: config, host: target.host, readableFiles: &readable)
-                    client = SSHClient(
-                        host: target.host, index: index, backend: backend, resolved: resolved,
-                        hostLogger: nil, logger: logger, handshakes: handshakes)
-                } catch {
-                    let failed = HostRun<Value>(
-                        index: index, target: target, result: .failure(error), started: started,
-                        duration: ContinuousClock.now - clock)
-                    group.addTask { failed }
-                    return true
-                }
-                group.addTask {
-                    let result: Result<Value, any Error>
-                    do { result = .success(try await perform(client)) } catch { result = .failure(error) }
-                    await client.disconnect()
-                    return HostRun(
-                        index: index, target: target, result: result, started: started,
-                        duration: ContinuousClock.now - clock)
-                }
-                return true
+        try await BoundedRun.run(width: concurrency) { () -> (@Sendable () async -> HostRun<Value>)? in
+            guard let (index, target) = iterator.next() else { return nil }
+            let started = Date()
+            let clock = ContinuousClock.now
+            let client: SSHClient
+            do {
+                let resolved = try target.config.resolved(over: config, host: target.host, readableFiles: &readable)
+                client = SSHClient(
+                    host: target.host, index: index, backend: backend, resolved: resolved,
+                    hostLogger: nil, logger: logger, handshakes: handshakes)
+            } catch {
+                let failed = HostRun<Value>(
+                    index: index, target: target, result: .failure(error), started: started,
+                    duration: ContinuousClock.now - clock)
+                return { failed }
             }
-            while inFlight < concurrency, startNext() { inFlight += 1 }
-            while let run = try await group.next() {
-                inFlight -= 1
-                try await completed(run)
-                // Once cancelled, hosts in flight end (as cancelled) and no more start.
-                if !Task.isCancelled, startNext() { inFlight += 1 }
+            return {
+                let result: Result<Value, any Error>
+                do { result = .success(try await perform(client)) } catch { result = .failure(error) }
+                await client.disconnect()
+                return HostRun(
+                    index: index, target: target, result: result, started: started,
+                    duration: ContinuousClock.now - clock)
             }
+        } completed: { run in
+            try await completed(run)
         }
     }
 }
