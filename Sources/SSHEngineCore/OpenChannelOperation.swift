@@ -119,12 +119,7 @@ package final class OpenChannelOperation<Native: NativeConnection>: EngineOperat
                             continue
                         }
                         if let abandoned = opener.channel { connection.discard(abandoned) }
-                        completion(
-                            .failure(
-                                SSHError(
-                                    .channelOpenRefused, host: connection.options.host,
-                                    port: connection.options.port,
-                                    message: "the server closed every channel as it opened it")))
+                        fail(.channelOpenRefused, "the server closed every channel as it opened it", connection)
                         return true
                     }
                     phase = .environment(index: 0)
@@ -132,12 +127,7 @@ package final class OpenChannelOperation<Native: NativeConnection>: EngineOperat
                 case .pty: phase = .start
                 case .start:
                     guard let channel = opener.channel else {
-                        completion(
-                            .failure(
-                                SSHError(
-                                    .protocolError, host: connection.options.host,
-                                    port: connection.options.port,
-                                    message: "the engine started a channel it never opened")))
+                        fail(.protocolError, "the engine started a channel it never opened", connection)
                         return true
                     }
                     let driver = connection.adopt(channel, unreadOutputLimit: request.unreadOutputLimit)
@@ -159,6 +149,12 @@ package final class OpenChannelOperation<Native: NativeConnection>: EngineOperat
             let channel = opener.channel
         else { return false }
         return channel.receivedEOF
+    }
+
+    /// Completes with an error of `code` naming the connection's host.
+    private func fail(_ code: SSHError.Code, _ message: String, _ connection: ConnectionDriver<Native>) {
+        completion(
+            .failure(SSHError(code, host: connection.options.host, port: connection.options.port, message: message)))
     }
 
     /// Discards the channel the server closed and opens another.

@@ -85,19 +85,10 @@ public enum ProcessRunner {
             for argument in cArgs { free(argument) }
             for variable in cEnv { free(variable) }
         }
-        // The calling thread may block signals (the cooperative pool's threads do); a server inheriting that mask
-        // would never see the watchdog's SIGTERM (munged and slurmd do not reset it, unlike sshd).
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for signal in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGCHLD] { sigaddset(&defaults, signal) }
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        ChildProgram.startWithDefaultSignals(&attributes)
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, "/bin/bash", &actions, &attributes, cArgs, cEnv)
         close(fds[0])
