@@ -193,7 +193,7 @@ func measure(_ arguments: PsshBench) async throws {
             try await client.join(output)
             succeeded = lines == (arguments.bytes + 98) / 99 ? 1 : 0
         case .hold:
-            let errors = try await client.connectAuth(stopOnErrors: false)
+            let errors = try await client.connect(stopOnErrors: false)
             succeeded = errors.filter { $0 == nil }.count
             try await Task.sleep(for: .seconds(2))
             threads = threadCount()

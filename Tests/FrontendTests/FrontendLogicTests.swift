@@ -66,10 +66,10 @@ struct FrontendLogicTests {
             let client = try client(["a", "b"], backend)
             let output = try await client.runCommand("x")
             #expect(output.allSatisfy { $0.exitCode == nil })
-            #expect(!client.finished(output))
+            #expect(!client.isFinished(output))
             await clock.advance(by: .seconds(2))
             try await client.join(output)
-            #expect(client.finished(output))
+            #expect(client.isFinished(output))
             #expect(output.map(\.exitCode) == [0, 7])
         }
     }

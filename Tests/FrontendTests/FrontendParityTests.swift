@@ -17,7 +17,7 @@ struct FrontendParityTests {
         let client = try ParallelSSHClient(
             hosts: ["a"], backend: FakeBackend { _ in FakeHost() }, config: HostConfig(sshConfig: .disabled))
         #expect(client.lastOutput == nil)
-        #expect(client.finished())
+        #expect(client.isFinished())
         try await client.join(timeout: .seconds(1))
     }
 
@@ -98,12 +98,12 @@ struct FrontendParityTests {
             config: HostConfig(
                 password: "pw", timeout: .zero, keepalive: .zero,
                 keyboardInteractive: true, sshConfig: .disabled))
-        try await client.connectAuth()
+        try await client.connect()
         let options = try #require(backend.stats.options["a"])
         #expect(options.connectTimeout == nil && options.operationTimeout == nil && options.keepaliveInterval == nil)
         // The defaults, as parallel-ssh's: 60 s keepalive; ours: a 60 s timeout rather than none.
         let defaults = try ParallelSSHClient(hosts: ["b"], backend: backend, config: HostConfig(sshConfig: .disabled))
-        try await defaults.connectAuth()
+        try await defaults.connect()
         let given = try #require(backend.stats.options["b"])
         #expect(given.keepaliveInterval == .seconds(60) && given.connectTimeout == .seconds(60))
         #expect(given.user == SSHConnectionOptions.currentUser && !given.user.isEmpty)
@@ -115,18 +115,18 @@ struct FrontendParityTests {
         let client = try ParallelSSHClient(
             hosts: ["a"], backend: backend,
             config: HostConfig(password: "pw", keyboardInteractive: true, sshConfig: .disabled))
-        try await client.connectAuth()
+        try await client.connect()
         let methods = try #require(backend.stats.options["a"]).authMethods
         #expect(methods.contains { if case .keyboardInteractive = $0 { true } else { false } })
         #expect(!methods.contains { if case .password = $0 { true } else { false } })
     }
 
-    @Test("connectAuth connects every host once; later commands reuse the connections")
-    func connectAuthReuse() async throws {
+    @Test("connect connects every host once; later commands reuse the connections")
+    func connectReuse() async throws {
         let backend = FakeBackend { _ in FakeHost() }
         let client = try ParallelSSHClient(
             hosts: ["a", "b"], backend: backend, config: HostConfig(sshConfig: .disabled))
-        #expect(try await client.connectAuth().allSatisfy { $0 == nil })
+        #expect(try await client.connect().allSatisfy { $0 == nil })
         _ = try await client.runCommand("one")
         _ = try await client.runCommand("two")
         #expect(backend.stats.connectAttempts == ["a": 1, "b": 1])
@@ -258,7 +258,7 @@ struct FrontendParityTests {
         }
     }
 
-    @Test("shells: a connection error is thrown; a read timeout is resumable; joinShells times out, then succeeds")
+    @Test("shells: a connection error is thrown; a read timeout is resumable; join times out, then succeeds")
     func shellEdges() async throws {
         let failing = try ParallelSSHClient(
             hosts: ["a"], backend: FakeBackend { _ in FakeHost(connectError: .timeout) },
@@ -283,12 +283,12 @@ struct FrontendParityTests {
             #expect(error?.code == .timeout)
             #expect(lines.withLock { $0 } == ["one", "two"])
             for _ in 0..<2 {
-                let join = Task { try await client.joinShells(shells, timeout: .milliseconds(50)) }
+                let join = Task { try await client.join(shells, timeout: .milliseconds(50)) }
                 await clock.waitForSleepers(2)
                 await clock.advance(by: .milliseconds(50))
                 await #expect(throws: JoinTimeoutError.self) { try await join.value }
             }
-            let join = Task { try await client.joinShells(shells, timeout: .seconds(30)) }
+            let join = Task { try await client.join(shells, timeout: .seconds(30)) }
             await clock.waitForSleepers(2)
             await clock.advance(by: .seconds(15))
             try await join.value
@@ -323,7 +323,7 @@ struct FrontendServerParityTests {
         let client = try Fleet.client(engine, servers: Array(try await Fleet.servers.prefix(1)))
         let shells = try await client.openShell(encoding: .isoLatin1)
         try await client.runShellCommands(shells, ["printf 'caf\\351\\n'", "exit 2"])
-        try await client.joinShells(shells, timeout: .seconds(20))
+        try await client.join(shells, timeout: .seconds(20))
         #expect(try await shells[0].stdout.first { _ in true } == "café")
         #expect(shells[0].exitCode == 2)
     }

@@ -59,7 +59,7 @@ struct FrontendReadmeTests {
             let output = try await client.runCommand("uname; exit \(round % 3)")
             try await client.join()
             #expect(output.map(\.exitCode) == Array(repeating: Int32(round % 3), count: servers.count))
-            #expect(client.finished())
+            #expect(client.isFinished())
             for hostOutput in output {
                 var lines: [String] = []
                 for try await line in hostOutput.stdout { lines.append(line) }
@@ -77,7 +77,8 @@ struct FrontendReadmeTests {
         let servers = try await Fleet.servers
         let printed = LogRecords()
         // `.hostOutput()` is this handler writing to standard output; here it writes to `printed` instead.
-        let logger = Logger(label: "pssh.host_logger") { _ in HostOutputLogHandler { printed.append($0) } }
+        let logger = Logger(label: "swift-parallel-ssh.host-output") { _ in HostOutputLogHandler { printed.append($0) }
+        }
         let client = try Fleet.client(engine, servers: [servers[0], servers[1]], hostLogger: logger)
         for _ in 0..<5 {
             _ = try await client.runCommand("uname; echo warn >&2")

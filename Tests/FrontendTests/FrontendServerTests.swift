@@ -158,7 +158,7 @@ struct FrontendServerTests {
         let servers = try await Fleet.servers
         let client = try Fleet.client(
             engine, servers: Array(servers.prefix(1)), privateKey: TestKeys.shared.unauthorized)
-        let errors = try await client.connectAuth(stopOnErrors: false)
+        let errors = try await client.connect(stopOnErrors: false)
         #expect(errors[0]?.code == .authenticationFailed)
         await #expect(throws: SSHError.self) { try await client.runCommand("true") }
     }
@@ -209,7 +209,7 @@ struct FrontendServerTests {
         let client = try Fleet.client(engine, servers: servers)
         let shells = try await client.openShell()
         try await client.runShellCommands(shells, ["echo first", "echo second >&2", "sh -c 'exit 4'", "echo $?"])
-        try await client.joinShells(shells, timeout: .seconds(20))
+        try await client.join(shells, timeout: .seconds(20))
         for shell in shells {
             var lines: [String] = []
             for try await line in shell.stdout { lines.append(line) }

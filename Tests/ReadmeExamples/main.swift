@@ -33,7 +33,7 @@ func readmeHostKeys() async throws {
     policy.mode = .acceptNew                              // OpenSSH's accept-new: new keys are written, changed ones refused
     policy.userKnownHostsFiles = ["~/.ssh/fleet_known_hosts"]
     let client = try ParallelSSHClient(hosts: ["web1", "web2"], config: HostConfig(hostKeyPolicy: policy))
-    try await client.connectAuth()                        // throws hostKeyChanged for a host whose key changed
+    try await client.connect()                        // throws hostKeyChanged for a host whose key changed
 }
 
 /// README.md

@@ -28,7 +28,7 @@ public final class ParallelSSHClient: Sendable {
     let clients: [SSHClient]
     private let lastOutputs = Mutex<[HostOutput]?>(nil)
 
-    /// Creates a client; nothing connects until the first command (or ``connectAuth(stopOnErrors:)``).
+    /// Creates a client; nothing connects until the first command (or ``connect(stopOnErrors:)``).
     /// - Parameters:
     ///   - hosts: host names or addresses, in order; duplicates allowed.
     ///   - backend: the engine, e.g. `LibSSH2Backend()` or `LibSSHBackend()` (`import ParallelSSH` offers this
@@ -270,7 +270,7 @@ public final class ParallelSSHClient: Sendable {
 
     /// Whether every command in `output` (default: the last run) finished. Never blocks; failed hosts count as
     /// finished, and so does "nothing was run".
-    public func finished(_ output: [HostOutput]? = nil) -> Bool {
+    public func isFinished(_ output: [HostOutput]? = nil) -> Bool {
         (output ?? lastOutput ?? []).allSatisfy(\.isFinished)
     }
 
@@ -287,7 +287,7 @@ public final class ParallelSSHClient: Sendable {
     /// - Returns: each host's error, `nil` where it connected (with `stopOnErrors: false`).
     /// - Throws: the first host's error, by host order, with `stopOnErrors: true`.
     @discardableResult
-    public func connectAuth(stopOnErrors: Bool = true) async throws -> [SSHError?] {
+    public func connect(stopOnErrors: Bool = true) async throws -> [SSHError?] {
         let errors: [SSHError?] = await forEachHost { try await $0.connect() }.enumerated().map { index, result in
             if case .failure(let error) = result {
                 return SSHError(error, host: clients[index].host, port: clients[index].config.port ?? 22)
@@ -336,7 +336,7 @@ public final class ParallelSSHClient: Sendable {
 
     /// Closes every shell (EOF) and waits until each exits; their exit codes are then set.
     /// - Throws: ``JoinTimeoutError`` when `timeout` passes first.
-    public func joinShells(_ shells: [InteractiveShell], timeout: Duration? = nil) async throws {
+    public func join(_ shells: [InteractiveShell], timeout: Duration? = nil) async throws {
         for shell in shells { try? await shell.output.stdin.close() }
         try await join(shells.map(\.output), timeout: timeout)
     }

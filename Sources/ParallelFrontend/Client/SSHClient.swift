@@ -328,7 +328,7 @@ public actor SSHClient {
                 .invalidArgument, host: host, port: config.port ?? 22,
                 message: "sudoPassword answers sudo's prompt: give sudo: true or user: as well")
         }
-        let line = CommandLine(
+        let line = RemoteCommandLine(
             sudo: sudo, user: user, shell: shell,
             sudoPrompt: sudoPassword == nil ? nil : SudoPrompt.marker
         ).wrap(command)

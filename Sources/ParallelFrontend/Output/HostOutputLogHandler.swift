@@ -35,7 +35,7 @@ public struct HostOutputLogHandler: LogHandler {
 
 extension Logger {
     /// A host logger printing every output line read to standard output (see ``HostOutputLogHandler``).
-    public static func hostOutput(label: String = "pssh.host_logger") -> Logger {
+    public static func hostOutput(label: String = "swift-parallel-ssh.host-output") -> Logger {
         Logger(label: label) { _ in HostOutputLogHandler() }
     }
 }

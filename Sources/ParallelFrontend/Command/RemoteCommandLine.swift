@@ -4,7 +4,7 @@ import SSHBackend
 /// How a command is wrapped before it is sent, as parallel-ssh does: `sudo -S` (or `sudo -u <user> -S`), then
 /// `<shell> '<command>'`. Unlike parallel-ssh, single quotes inside the command are escaped, so any command
 /// survives the wrapping.
-struct CommandLine {
+struct RemoteCommandLine {
     var sudo = false
     var user: String?
     var shell: String?
