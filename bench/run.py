@@ -277,6 +277,10 @@ def main():
                         help="latency section: SFTP and SCP at 20 and 100 ms, written to docs/benchmarks-latency.md")
     parser.add_argument("--rewrite-docs", action="store_true",
                         help="rewrite docs/benchmarks.md and its chart from bench/last-run.json, running nothing")
+    parser.add_argument("--baseline", help="another pssh-bench binary (an earlier commit's), run beside ours in the "
+                                           "same rounds as base-libssh2 and base-libssh: a before/after comparison")
+    parser.add_argument("--ours-only", action="store_true",
+                        help="only our engines (and the baseline): no peers, no OpenSSH; leaves docs/ alone")
     parser.add_argument("--openssh", help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.rewrite_docs:
@@ -298,8 +302,8 @@ def main():
     setup = Setup(options.python, fleet=bool(fleet_ns))
     results = []
 
-    def ours(engine, workload, n=1, port=None, **paths):
-        command = [options.bench, "--workload", workload, "--engine", engine, "--port", str(port or setup.port),
+    def ours(engine, workload, n=1, port=None, binary=None, **paths):
+        command = [binary or options.bench, "--workload", workload, "--engine", engine, "--port", str(port or setup.port),
                    "--user", setup.user, "--key", setup.key, "--hosts", str(n), "--bytes", str(stream_bytes),
                    "--known-hosts", setup.known_hosts]
         for name, value in paths.items():
@@ -315,13 +319,24 @@ def main():
         return command
 
     def tools(workload, n, port=None, **paths):
-        return [
+        rows = [
             ("swift-libssh2", ours("libssh2", workload, n, port, **paths)),
             ("swift-libssh", ours("libssh", workload, n, port, **paths)),
+        ]
+        if options.baseline:
+            rows += [(f"base-{engine}", ours(engine, workload, n, port, binary=options.baseline, **paths))
+                     for engine in ("libssh2", "libssh")]
+        if options.ours_only:
+            return rows
+        return rows + [
             ("pssh-libssh2", peer("pssh_peer.py", workload, n, port, "native", **paths)),
             ("pssh-libssh", peer("pssh_peer.py", workload, n, port, "ssh", **paths)),
             ("asyncssh", peer("asyncssh_peer.py", workload, n, port, **paths)),
         ]
+
+    def openssh_rows(rows):
+        """`rows` without OpenSSH's when only ours run."""
+        return [row for row in rows if not (options.ours_only and row[0] == "openssh")]
 
     def record(label, workload, n, figures, server):
         figures.setdefault("tool", label)
@@ -342,12 +357,13 @@ def main():
             for n in fanout_ns:
                 for label, command in tools("fanout", n):
                     record(label, "fanout", n, run_measured(command, setup.sshd.pid), "sshd")
-                record("openssh", "fanout", n, run_measured(openssh_command(options.python, setup, "fanout", n, setup.port),
-                                                            setup.sshd.pid), "sshd")
+                if not options.ours_only:
+                    record("openssh", "fanout", n, run_measured(openssh_command(options.python, setup, "fanout", n,
+                                                                                setup.port), setup.sshd.pid), "sshd")
         if "stream" in only:
             commands = tools("stream", 1) + [("openssh", openssh_command(options.python, setup, "stream", 1, setup.port,
                                                                          stream_bytes=stream_bytes))]
-            for label, figures in run_interleaved(commands, setup.sshd.pid, options.repeat,
+            for label, figures in run_interleaved(openssh_rows(commands), setup.sshd.pid, options.repeat,
                                                    session_uid=setup.session_uid).items():
                 record(label, "stream", 1, figures, "sshd")
         def copies(name, size, workloads, port, suffix=""):
@@ -370,7 +386,7 @@ def main():
                 commands.append(("openssh", openssh_command(options.python, setup, workload, 1, port,
                                                             local=local.replace("{}", "openssh"),
                                                             remote=remote.replace("{}", "openssh"))))
-                for label, figures in run_interleaved(commands, setup.sshd.pid, options.repeat, empty_drop,
+                for label, figures in run_interleaved(openssh_rows(commands), setup.sshd.pid, options.repeat, empty_drop,
                                                       session_uid=setup.session_uid).items():
                     record(label, workload + suffix, 1, figures, "sshd")
 
@@ -410,10 +426,11 @@ def main():
             write_latency_doc(results)
         return
     # A partial run keeps its figures apart, so `--rewrite-docs` still has the last full run's.
-    name = "last-run.json" if only == sections and not quick else "last-partial-run.json"
+    full = only == sections and not quick and not options.ours_only and not options.baseline
+    name = "last-run.json" if full else "last-partial-run.json"
     with open(os.path.join(ROOT, "bench", name), "w") as f:
         json.dump(results, f, indent=1)
-    if not quick and only == sections:
+    if full:
         write_docs(results)
 
 
