@@ -19,6 +19,9 @@ final class LibSSHChannel: NativeChannel {
     private(set) var handle: OpaquePointer?
     private unowned let connection: LibSSHConnection
     private var remoteClosed = false
+    /// Whether the server confirmed the channel (its open succeeded). An unconfirmed channel has no number of the
+    /// server's: closing it would send CLOSE to the server's channel 0, another command or tunnel.
+    var confirmed = false
     /// Whether data arrived for stdout, stderr since their last read (set by the data callback).
     private var arrived = (stdout: false, stderr: false)
     private var exitCode: Int32?
@@ -133,7 +136,14 @@ final class LibSSHChannel: NativeChannel {
     /// Queues EOF and CLOSE (SSH_AGAIN only means the flush continues with the transport pump). A failure matters
     /// only when the transport is gone.
     func close() -> NativeStep {
-        guard let handle, ssh_channel_close(handle) == SSH_ERROR, connection.transportLost else { return .done }
+        guard let handle else { return .done }
+        if !confirmed && !receivedEOF {
+            // The server refused the open (a channel it confirmed and closed at once has its EOF): nothing of the
+            // server's to close, nothing to wait for; freeing it sends nothing.
+            remoteClosed = true
+            return .done
+        }
+        guard ssh_channel_close(handle) == SSH_ERROR, connection.transportLost else { return .done }
         return .failed(connection.channelError("closing the channel failed"))
     }
 

@@ -15,14 +15,22 @@ final class LibSSHChannelOpener: NativeChannelOpener {
     func open(_ connection: LibSSHConnection, window: Int?) -> NativeStep {
         if let failure = makeChannel(connection) { return failure }
         channel?.receiveWindow = window.map { UInt32(clamping: $0) }
-        return outcome({ ssh_channel_open_session($0) }, connection, "the server refused to open a channel")
+        return confirming(
+            outcome({ ssh_channel_open_session($0) }, connection, "the server refused to open a channel"))
     }
 
     func openDirectTCPIP(host: String, port: Int, _ connection: LibSSHConnection) -> NativeStep {
         if let failure = makeChannel(connection) { return failure }
-        return outcome(
-            { ssh_channel_open_forward($0, host, Int32(port), "127.0.0.1", 22) }, connection,
-            "the server refused a tunnel to \(host):\(port)")
+        return confirming(
+            outcome(
+                { ssh_channel_open_forward($0, host, Int32(port), "127.0.0.1", 22) }, connection,
+                "the server refused a tunnel to \(host):\(port)"))
+    }
+
+    /// `step`, noting on the channel that the server confirmed it when it opened.
+    private func confirming(_ step: NativeStep) -> NativeStep {
+        if case .done = step { channel?.confirmed = true }
+        return step
     }
 
     /// Creates the native channel on the first call (its callbacks exist before it opens); the failure, if any.

@@ -13,6 +13,27 @@ struct ChannelTests {
         await session.close()
     }
 
+    @Test(
+        "a channel the server refuses (MaxSessions 1) fails alone: the command already running goes on to its end",
+        arguments: Engine.all)
+    func refusedOpenLeavesOthers(engine: Engine) async throws {
+        let server = try await TestSSHServer.start(host: "127.0.0.2", extraConfig: ["MaxSessions 1"])
+        defer { server.stop() }
+        let session = try await engine.connect(to: server)
+        // Lock-step: the first command waits for a line, so it runs while the second open is refused.
+        let first = try await session.exec("echo started; read line; echo got $line")
+        var lines = first.stdout.makeAsyncIterator()
+        #expect(try await lines.next().map { String(decoding: $0, as: UTF8.self) } == "started\n")
+        await expectSSHError(.channelOpenRefused) { try await session.exec("echo second") }
+        // A refused channel has no number of the server's: nothing must close the server's channel 0 (this one).
+        try await first.write(Array("ok\n".utf8))
+        var rest = ""
+        while let chunk = try await lines.next() { rest += String(decoding: chunk, as: UTF8.self) }
+        #expect(rest == "got ok\n")
+        #expect(try await first.exitStatus() == SSHExitStatus(code: 0))
+        await session.close()
+    }
+
     @Test("channels opened at the same time are distinct and run concurrently", arguments: Engine.all)
     func concurrentChannels(engine: Engine) async throws {
         // Regression: with libssh2, a second open issued while the first is pending completes the first and
