@@ -34,11 +34,15 @@ package final class ProxyCommandProcess: PreconnectedTransport {
         posix_spawn_file_actions_adddup2(&actions, pair[1], 0)
         posix_spawn_file_actions_adddup2(&actions, pair[1], 1)
         ChildProcess.closeInheritedDescriptors(&actions)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        ChildProcess.startWithDefaultSignals(&attributes)
         let arguments = ["/bin/sh", "-c", "exec " + command]
         var cArguments: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { for argument in cArguments { free(argument) } }
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, "/bin/sh", &actions, nil, &cArguments, environ)
+        let rc = posix_spawn(&pid, "/bin/sh", &actions, &attributes, &cArguments, environ)
         close(pair[1])
         guard rc == 0 else {
             close(pair[0])

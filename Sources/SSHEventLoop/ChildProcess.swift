@@ -28,6 +28,20 @@ package enum ChildProcess {
         _ = ceventloop_spawn_close_from(&actions, 3)
     }
 
+    /// Makes a child start with no signal blocked and the usual ones at their default action: the spawning thread
+    /// may block signals (the cooperative pool's threads do), and a child inheriting that mask would never see a
+    /// SIGTERM (a ProxyCommand told to stop, or munged and slurmd in the tests: they do not reset it, unlike sshd).
+    package static func startWithDefaultSignals(_ attributes: inout posix_spawnattr_t) {
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signal in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGCHLD] { sigaddset(&defaults, signal) }
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+    }
+
     /// Runs `/bin/sh -c command` with stdin, stdout and stderr on `/dev/null`; kills it (SIGKILL) past `timeout`.
     package static func runShell(_ command: String, timeout: Duration) -> Outcome {
         LoopWatchdog.blockingCall("running a command")
@@ -38,11 +52,15 @@ package enum ChildProcess {
             posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0)
         }
         closeInheritedDescriptors(&actions)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        startWithDefaultSignals(&attributes)
         let arguments = ["/bin/sh", "-c", command]
         var cArguments: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { for argument in cArguments { free(argument) } }
         var pid: pid_t = 0
-        guard posix_spawn(&pid, "/bin/sh", &actions, nil, &cArguments, environ) == 0 else { return .notStarted }
+        guard posix_spawn(&pid, "/bin/sh", &actions, &attributes, &cArguments, environ) == 0 else { return .notStarted }
         let pidfd = Self.pidfd(of: pid)
         var timedOut = false
         if pidfd >= 0 {

@@ -60,7 +60,7 @@ public struct ChildProgram: Sendable {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
-        ChildProgram.startWithDefaultSignals(&attributes)
+        ChildProcess.startWithDefaultSignals(&attributes)
         let env = environment ?? ProcessInfo.processInfo.environment
         let cArguments = arguments.map { strdup($0) } + [nil]
         let cEnvironment = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
@@ -83,10 +83,14 @@ public struct ChildProgram: Sendable {
         try start(arguments, environment: environment, stdin: stdin, stdout: stdout, stderr: stderr).wait()
     }
 
-    /// Waits for the child to end and reaps it. Blocking: call off the cooperative pool; once per child.
+    /// Waits for the child to end and reaps it (`.exit(-1)` when it cannot be waited for). Blocking: call off the
+    /// cooperative pool; once per child.
     public func wait() -> Termination {
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        while waitpid(pid, &status, 0) < 0 {
+            // Never reported as a success: a child that cannot be waited for is a broken test.
+            guard errno == EINTR else { return .exit(-1) }
+        }
         let signal = status & 0x7f
         return signal == 0 ? .exit((status >> 8) & 0xff) : .signal(signal)
     }
@@ -97,20 +101,6 @@ public struct ChildProgram: Sendable {
             let close = stat.lastIndex(of: ")")
         else { return false }
         return !stat[close...].dropFirst().trimmingCharacters(in: .whitespaces).hasPrefix("Z")
-    }
-
-    /// Makes a child start with no signal blocked and the usual ones at their default action: the spawning thread
-    /// may block signals (the cooperative pool's threads do), and a child inheriting that mask would never see a
-    /// SIGTERM (munged and slurmd do not reset it, unlike sshd).
-    static func startWithDefaultSignals(_ attributes: inout posix_spawnattr_t) {
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for signal in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGCHLD] { sigaddset(&defaults, signal) }
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
     }
 
     /// Sends `signal` to the child.

@@ -69,7 +69,14 @@ private final class Race<T: Sendable>: Sendable {
         _ continuation: CheckedContinuation<T, any Error>, _ body: @escaping @Sendable () async throws -> T,
         timeLimit: Duration
     ) {
-        state.withLock { $0.continuation = continuation }
+        let alreadyCancelled = state.withLock { state -> Bool in
+            state.continuation = continuation
+            return state.cancelled
+        }
+        if alreadyCancelled {
+            end(.failure(CancellationError()))
+            return
+        }
         let work = Task {
             do { self.end(.success(try await body())) } catch { self.end(.failure(error)) }
         }
@@ -95,6 +102,8 @@ private final class Race<T: Sendable>: Sendable {
             return state.tasks
         }
         for task in tasks { task.cancel() }
+        // Not waiting for a body that ignores cancellation: the gate must go to the next test.
+        end(.failure(CancellationError()))
     }
 
     private func end(_ result: Result<T, any Error>) {

@@ -88,7 +88,7 @@ public enum ProcessRunner {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
-        ChildProgram.startWithDefaultSignals(&attributes)
+        ChildProcess.startWithDefaultSignals(&attributes)
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, "/bin/bash", &actions, &attributes, cArgs, cEnv)
         close(fds[0])
