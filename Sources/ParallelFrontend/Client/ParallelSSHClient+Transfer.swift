@@ -119,6 +119,7 @@ extension ParallelSSHClient {
                 host: clients[index].host, alias: clients[index].config.alias, index: index,
                 localPath: paths[index].local, remotePath: paths[index].remote, error: failure)
         }
+        try Task.checkCancellation()  // a cancelled caller learns it as such, not as hosts failed with .cancelled
         if stopOnErrors, let failed = transfers.first(where: { $0.error != nil }), let error = failed.error {
             throw error
         }

@@ -294,6 +294,7 @@ public final class ParallelSSHClient: Sendable {
             }
             return nil
         }
+        try Task.checkCancellation()  // a cancelled caller learns it as such, not as hosts failed with .cancelled
         if stopOnErrors, let error = errors.compactMap({ $0 }).first { throw error }
         return errors
     }

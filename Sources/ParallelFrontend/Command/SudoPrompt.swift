@@ -73,8 +73,7 @@ final class SudoPrompt: SSHByteSource {
                     } else if chunk.first == 10 {
                         chunk.removeFirst()
                     }
-                    state.held += chunk
-                    return (false, false)
+                    // The same chunk may hold sudo's "Sorry, try again." and its next prompt: searched below.
                 }
                 state.held += chunk
                 if let range = state.held.firstRange(of: marker) {

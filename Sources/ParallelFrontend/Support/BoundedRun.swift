@@ -20,7 +20,7 @@ enum BoundedRun {
                 group.addTask { await work() }
                 return true
             }
-            while inFlight < max(1, width), startNext() { inFlight += 1 }
+            while inFlight < max(1, width), !Task.isCancelled, startNext() { inFlight += 1 }
             while let result = try await group.next() {
                 inFlight -= 1
                 try await completed(result)
