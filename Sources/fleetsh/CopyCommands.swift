@@ -22,7 +22,12 @@ extension Fleetsh {
         var destination: String
 
         func run() async throws {
-            guard FileManager.default.fileExists(atPath: source) else { usage("\(source) does not exist") }
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory) else {
+                usage("\(source) does not exist")
+            }
+            // As cp and scp: a directory needs -r, and that is known before anything connects.
+            if isDirectory.boolValue && !transfer.recursive { usage("\(source) is a directory (copy it with -r)") }
             let (source, destination, transfer) = (self.source, self.destination, self.transfer)
             try await transfer.run(hostSet.entries(), connection: connection) { client, _, progress in
                 try await client.upload(

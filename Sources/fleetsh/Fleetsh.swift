@@ -18,9 +18,13 @@ struct Fleetsh: AsyncParsableCommand {
             were lost; 3 some hosts failed their host-key check; 64 bad arguments, host list or configuration. \
             When several apply, the highest wins.
             """,
+        version: fleetshVersion,
         subcommands: [Run.self, Copy.self, Fetch.self, Merge.self, KeyScanCommand.self],
         defaultSubcommand: Run.self)
 }
+
+/// The package's version (CHANGELOG.md's latest release), printed by `fleetsh --version`.
+let fleetshVersion = "0.1.0"
 
 /// Exits with `code` (the contract's), after flushing.
 func exitWith(_ code: Int32) -> Never {

@@ -42,6 +42,30 @@ struct FleetshHabitsTests {
         #expect(ssh.status == 255, "\(ssh.output)")
     }
 
+    @Test("copy of a directory without -r is one usage line, before anything connects (as cp and scp)")
+    func directoryWithoutRecursive() async throws {
+        let directory = try scratchDirectory("fleetsh-copy-dir")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // web1..web5 resolve nowhere: a connection attempt would show as unknown hosts and exit code 2.
+        let result = try await Fleetsh.run(["copy", "-F", "none", "-H", "web[1-5]", directory, "/tmp/x"])
+        #expect(
+            result.status == 64 && result.stderr == "fleetsh: \(directory) is a directory (copy it with -r)\n",
+            "\(result.status): \(result.stderr)")
+        let cp = try await offPool { try ProcessRunner.outcome(["/bin/cp", directory, directory + "-copy"]) }
+        #expect(cp.status != 0 && cp.output.contains("-r not specified"), "\(cp.output)")
+    }
+
+    @Test("--version prints the version of CHANGELOG.md's latest release")
+    func version() async throws {
+        let result = try await Fleetsh.run(["--version"])
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let changelog = try String(contentsOf: root.appendingPathComponent("CHANGELOG.md"), encoding: .utf8)
+        let released = changelog.split(separator: "\n").first { $0.hasPrefix("## ") && !$0.contains("Unreleased") }
+        let expected = released.map { $0.dropFirst(3).split(separator: " ").first.map(String.init) ?? "" } ?? "none"
+        #expect(result.status == 0 && result.stdout == expected + "\n", "\(result.stdout) \(result.stderr)")
+    }
+
     @Test("a missing -i key is one line, not one per host")
     func missingKeyOnce() async throws {
         let result = try await Fleetsh.run(["-F", "none", "-i", "/nonexistent/key", "-H", "web[1-5]", "--", "true"])
