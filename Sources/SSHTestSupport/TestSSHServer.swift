@@ -192,10 +192,21 @@ public enum FreePort {
 
     private static let handedOut = Mutex(Set<String>())
 
+    /// Notes `host:port` as handed out (a listener the tests bound themselves), so ``find(host:)`` never gives it.
+    static func noteHandedOut(host: String, port: Int) {
+        handedOut.withLock { _ = $0.insert("\(host):\(port)") }
+    }
+
     private static func anyFree(host: String) throws -> Int {
+        let (fd, port) = try bound(host: host)
+        close(fd)
+        return port
+    }
+
+    /// A TCP socket bound to `host` at a port the kernel chose (close-on-exec), and that port.
+    static func bound(host: String) throws -> (fd: Int32, port: Int) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw TestSupportError("socket failed") }
-        defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = 0
@@ -205,12 +216,15 @@ public enum FreePort {
                 bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
-        guard bound == 0 else { throw TestSupportError("bind \(host):0 failed: errno \(errno)") }
+        guard bound == 0 else {
+            close(fd)
+            throw TestSupportError("bind \(host):0 failed: errno \(errno)")
+        }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
         }
-        return Int(UInt16(bigEndian: address.sin_port))
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
     }
 
     /// Polls until something accepts TCP connections at `host:port`, for at most `timeout` seconds.
@@ -238,24 +252,15 @@ public final class BlackholeListener: Sendable {
 
     /// Starts listening on `host` at a free port.
     public init(host: String = "127.0.0.1") throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        inet_pton(AF_INET, host, &address.sin_addr)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
+        let (fd, port) = try FreePort.bound(host: host)
+        guard listen(fd, 64) == 0 else {
+            close(fd)
+            throw TestSupportError("blackhole listen failed: errno \(errno)")
         }
-        guard bound == 0, listen(fd, 64) == 0 else { throw TestSupportError("blackhole listen failed") }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
+        FreePort.noteHandedOut(host: host, port: port)
         self.fd = fd
         self.host = host
-        self.port = Int(UInt16(bigEndian: address.sin_port))
+        self.port = port
     }
 
     private let accepted = Mutex<[Int32]>([])
