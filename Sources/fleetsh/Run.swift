@@ -52,10 +52,16 @@ extension Fleetsh {
         @Flag(help: "One JSON object per host, as it finishes.")
         var json = false
 
-        @Option(help: "Write each host's stdout to DIR/<host>.")
+        @Option(
+            help: ArgumentHelp(
+                "Write each host's stdout to DIR/<host> instead of printing it (as pssh -o).",
+                discussion: "With --group, --blocks or --json the output is printed as well."))
         var outdir: String?
 
-        @Option(help: "Write each host's stderr to DIR/<host>.")
+        @Option(
+            help: ArgumentHelp(
+                "Write each host's stderr to DIR/<host> instead of printing it (as pssh -e).",
+                discussion: "With --group, --blocks or --json it is printed as well."))
         var errdir: String?
 
         @Option(help: "Write the hosts that did not succeed to this file, as a node set the next run takes with -f.")
@@ -134,7 +140,10 @@ extension Fleetsh {
                 }
             }
             if outdir != nil || errdir != nil {
-                mode = FilesOutput(inner: mode, outputDirectory: outdir, errorDirectory: errdir)
+                // As pssh -o and -e: a stream written to files is not also printed line by line.
+                mode = FilesOutput(
+                    inner: mode, outputDirectory: outdir, errorDirectory: errdir,
+                    printsFiledLines: group || blocks || json)
             }
             let progress = FleetCLI.Progress(total: entries.count)
             let ticker = terminal.statusCapable && !noProgress ? progress.show(on: terminal) : nil

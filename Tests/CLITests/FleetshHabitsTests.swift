@@ -148,6 +148,25 @@ struct FleetshHabitsTests {
         #expect(try String(contentsOfFile: failed, encoding: .utf8) == "h[1-20]\n")
     }
 
+    @Test(
+        "--outdir alone writes stdout to files instead of printing it (pssh -o); stderr still prints; --json prints too"
+    )
+    func outdirAlone() async throws {
+        let site = try await Site.start()
+        defer { site.stop() }
+        let out = site.directory + "/out"
+        let command = "echo to-out; echo to-err >&2"
+        let alone = try await Fleetsh.run(["-F", site.config, "-H", "web[1-2]", "--outdir", out, "--", command])
+        #expect(alone.status == 0, "\(alone.stderr)")
+        #expect(!alone.stdout.contains("to-out"), "\(alone.stdout)")
+        #expect(alone.stderr.split(separator: "\n").sorted() == ["web1: to-err", "web2: to-err"], "\(alone.stderr)")
+        for host in ["web1", "web2"] {
+            #expect(try String(contentsOfFile: "\(out)/\(host)", encoding: .utf8) == "to-out\n")
+        }
+        let json = try await Fleetsh.run(["-F", site.config, "-H", "web1", "--outdir", out, "--json", "--", command])
+        #expect(json.status == 0 && json.stdout.contains("to-out"), "\(json.stdout)")
+    }
+
     @Test("pdsh and clush letters: -w names hosts as -H does, -N prints lines without the host in front")
     func peerLetters() async throws {
         let site = try await Site.start()

@@ -219,14 +219,20 @@ public struct FilesOutput: OutputMode {
     let inner: any OutputMode
     let outputDirectory: String?
     let errorDirectory: String?
-    /// Writes `outdir/host` and `errdir/host` (either may be `nil`) and passes everything on to `inner`.
-    public init(inner: any OutputMode, outputDirectory: String?, errorDirectory: String?) {
+    let printsFiledLines: Bool
+    /// Writes `outdir/host` and `errdir/host` (either may be `nil`) and passes the rest on to `inner`: each host's
+    /// report, and the lines of a stream that has no directory (all lines with `printsFiledLines`).
+    public init(inner: any OutputMode, outputDirectory: String?, errorDirectory: String?, printsFiledLines: Bool = true)
+    {
         self.inner = inner
         self.outputDirectory = outputDirectory
         self.errorDirectory = errorDirectory
+        self.printsFiledLines = printsFiledLines
     }
     public var streamsLines: Bool { inner.streamsLines }
     public func line(host: String, stream: OutputStream, text: String) {
+        let filed = (stream == .stdout ? outputDirectory : errorDirectory) != nil
+        if filed && !printsFiledLines { return }
         inner.line(host: host, stream: stream, text: text)
     }
     public func hostFinished(_ report: HostReport) {
