@@ -150,9 +150,15 @@ extension Fleetsh {
             let output = mode
             let work = Task { try await FleetRun.run(settings, on: entries, output: output, progress: progress) }
             let interrupts = Interrupts(terminal: terminal, progress: progress, work: work)
-            let reports = try await work.value
+            var reports = try await work.value
             ticker?.cancel()
             await ticker?.value
+            // A stopped run: every host it never started has a report too, saying so: a JSON line of kind
+            // notStarted each, one folded line with --group; the line-by-line modes stay quiet about them.
+            for report in HostReport.unstarted(entries.map(\.name), given: reports) {
+                if json { mode.hostFinished(report) }
+                reports.append(report)
+            }
             mode.finish(reports)
             writeFailedHosts(reports, of: entries.map(\.name), to: failedHosts)
             exitWith(interrupts.stopped ? 130 : contractExitCode(for: reports))

@@ -120,6 +120,40 @@ struct FleetshHabitsTests {
         #expect(dashed.lines == ["web1: ran"], "\(dashed.stdout) \(dashed.stderr)")
     }
 
+    @Test("Ctrl-C twice with --json: a line for every host, cancelled for those that ran, notStarted for the others")
+    func jsonAfterStop() async throws {
+        let site = try await Site.start()
+        defer { site.stop() }
+        let server = site.servers[0]
+        let text = try String(contentsOfFile: site.config, encoding: .utf8)
+        try ("Host h*\n    HostName \(server.host)\n    Port \(server.port)\n" + text)
+            .write(toFile: site.config, atomically: true, encoding: .utf8)
+        let output = site.directory + "/stdout"
+        let errors = site.directory + "/stderr"
+        let process = try ChildProgram.start(
+            [
+                Fleetsh.path, "-F", site.config, "-H", "h[1-20]", "-P", "2", "--no-progress", "--json",
+                "--", "echo started; exec sleep 60",
+            ], stdout: output, stderr: errors)
+        _ = try await server.waitForSessionProcesses(running: "sleep 60", count: 2)
+        process.send(SIGINT)
+        try await waitUntil("the first Ctrl-C's report") {
+            ((try? String(contentsOfFile: errors, encoding: .utf8)) ?? "").contains("still running")
+        }
+        process.send(SIGINT)
+        let termination = try await offPool { process.wait() }
+        #expect(termination == .exit(130))
+        let lines = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n")
+        let kinds = try lines.map { line -> String in
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            return (object?["error"] as? [String: Any])?["kind"] as? String ?? "none"
+        }
+        #expect(lines.count == 20, "\(lines)")
+        #expect(
+            kinds.filter { $0 == "cancelled" }.count == 2 && kinds.filter { $0 == "notStarted" }.count == 18, "\(kinds)"
+        )
+    }
+
     @Test("Ctrl-C twice: --failed-hosts lists every host that did not succeed, the ones never started too")
     func failedHostsAfterStop() async throws {
         let site = try await Site.start()

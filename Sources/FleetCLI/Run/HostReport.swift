@@ -60,6 +60,27 @@ public struct HostReport: Codable, Sendable, Equatable {
         self.duration = duration
     }
 
+    /// The report of a host the run never started (it was stopped first): error kind `notStarted`, so a reader of
+    /// the JSON lines can tell it from a host stopped while it ran (`cancelled`).
+    public static func notStarted(_ host: String) -> HostReport {
+        HostReport(
+            host: host, exitStatus: nil, signal: nil, stdout: "", stderr: "",
+            error: Failure(kind: "notStarted", message: "\(host): not started: the run was stopped first"),
+            started: "", duration: 0)
+    }
+
+    /// The reports of `hosts` (the whole run, in order) that `reports` lacks: the hosts never started.
+    public static func unstarted(_ hosts: [String], given reports: [HostReport]) -> [HostReport] {
+        var left = Dictionary(reports.map { ($0.host, 1) }, uniquingKeysWith: +)
+        return hosts.compactMap { host in
+            if let count = left[host], count > 0 {
+                left[host] = count - 1
+                return nil
+            }
+            return notStarted(host)
+        }
+    }
+
     enum CodingKeys: String, CodingKey {
         case host, signal, stdout, stderr, error, started, duration
         case exitStatus = "exit_status"
