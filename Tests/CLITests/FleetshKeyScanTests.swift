@@ -25,6 +25,11 @@ struct FleetshKeyScanTests {
             .split(separator: " ")[1]
             let refused = try await Fleetsh.run(["-F", site.config, "--engine", engine, "-H", "web1", "--", "true"])
             #expect(refused.status == 3, "unknown keys are refused before trusting: \(refused.stderr)")
+            // The way to trust it is the tool's own step, not the library's acceptNew mode.
+            #expect(
+                refused.stderr.contains("run: fleetsh keyscan -H web1 --accept")
+                    && !refused.stderr.contains("acceptNew"),
+                "\(refused.stderr)")
 
             let shown = try await Fleetsh.run(["keyscan", "--engine", engine, "-F", site.config, "-H", "web[1-3]"])
             #expect(shown.status == 3, "new keys left untrusted: \(shown.stderr)")

@@ -70,7 +70,7 @@ public enum FleetRun {
             case .failure(let error):
                 report = HostReport(
                     host: run.target.config.alias ?? run.target.host, exitStatus: nil, signal: nil,
-                    stdout: "", stderr: "", error: HostReport.Failure(error),
+                    stdout: "", stderr: "", error: HostReport.Failure(error, entry: names[run.index]),
                     started: HostReport.timestamp(run.started), duration: run.duration.seconds)
             }
             reports.append(report)

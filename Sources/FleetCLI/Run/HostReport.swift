@@ -16,9 +16,16 @@ public struct HostReport: Codable, Sendable, Equatable {
             self.message = message
         }
 
-        /// The failure `error` stands for: its `SSHError` code and description, or the error as text.
-        public init(_ error: any Error) {
-            if let error = error as? SSHError {
+        /// The failure `error` stands for: its `SSHError` code and description, or the error as text. For an unknown
+        /// host key of the host set's entry `entry`, the way to trust it is the tool's own: `fleetsh keyscan`.
+        public init(_ error: any Error, entry: String? = nil) {
+            if var error = error as? SSHError {
+                if error.code == .hostKeyUnknown, let entry, let hint = error.message.range(of: " To trust it,") {
+                    error.message =
+                        String(error.message[..<hint.lowerBound])
+                        + " To trust it, check the fingerprint and run: fleetsh keyscan -H \(entry) --accept"
+                        + " (with this run's -F and -o options)"
+                }
                 self.init(kind: error.code.name, message: "\(error)")
             } else if error is CancellationError {
                 self.init(kind: "cancelled", message: "the run was interrupted")
