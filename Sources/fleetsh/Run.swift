@@ -44,6 +44,9 @@ extension Fleetsh {
         @Flag(help: "A block per host as it finishes (pssh -i).")
         var blocks = false
 
+        @Flag(name: .customShort("L"), help: "Every host's lines at the end, in the host list's order (clush -L).")
+        var ordered = false
+
         @Flag(
             name: [.customShort("N"), .customLong("no-prefix")],
             help: "Lines without the host's name in front (pdsh and clush -N).")
@@ -119,16 +122,20 @@ extension Fleetsh {
             settings.sudo = sudo
             settings.pty = pty ? true : nil
             if noPrefix && (group || blocks || json) { usage("-N changes the line-by-line output only") }
+            if [group, blocks, json, ordered].filter({ $0 }).count > 1 {
+                usage("choose one of --group, --blocks, --json, -L")
+            }
             if sendInput { settings.input = Array(FileHandle.standardInput.readDataToEndOfFile()) }
             let terminal = Terminal()
             var mode: any OutputMode
-            if [group, blocks, json].filter({ $0 }).count > 1 { usage("choose one of --group, --blocks, --json") }
             if group {
                 mode = GroupedOutput(terminal: terminal, hosts: entries.map(\.name))
             } else if blocks {
                 mode = BlockOutput(terminal: terminal)
             } else if json {
                 mode = JSONLinesOutput(terminal: terminal)
+            } else if ordered {
+                mode = OrderedOutput(terminal: terminal, hosts: entries.map(\.name), prefixed: !noPrefix)
             } else {
                 mode = StreamOutput(terminal: terminal, prefixed: !noPrefix)
             }
@@ -143,7 +150,7 @@ extension Fleetsh {
                 // As pssh -o and -e: a stream written to files is not also printed line by line.
                 mode = FilesOutput(
                     inner: mode, outputDirectory: outdir, errorDirectory: errdir,
-                    printsFiledLines: group || blocks || json)
+                    printsFiledLines: group || blocks || json || ordered)
             }
             let progress = FleetCLI.Progress(total: entries.count)
             let ticker = terminal.statusCapable && !noProgress ? progress.show(on: terminal) : nil

@@ -201,6 +201,30 @@ struct FleetshHabitsTests {
         #expect(json.status == 0 && json.stdout.contains("to-out"), "\(json.stdout)")
     }
 
+    @Test(
+        "-L prints every host's lines at the end in the host list's order, as clush -L, whatever order they finished in"
+    )
+    func orderedByHost() async throws {
+        let site = try await Site.start()
+        defer { site.stop() }
+        // web1 (127.0.0.1) finishes last: it waits for the others' marks (the servers share this file system).
+        let marks = site.directory + "/marks"
+        try FileManager.default.createDirectory(atPath: marks, withIntermediateDirectories: true)
+        chmod(marks, 0o777)
+        let command =
+            "set -- $SSH_CONNECTION; if [ $3 = 127.0.0.1 ]; then while [ $(ls \(marks) | wc -l) -lt 2 ]; do sleep 0.1; done; "
+            + "fi; echo one; echo two; touch \(marks)/$3"
+        let ordered = try await Fleetsh.run([
+            "-F", site.config, "-H", "web[1-3]", "-L", "--command-timeout", "120", "--", command,
+        ])
+        #expect(ordered.status == 0, "\(ordered.stderr)")
+        #expect(
+            ordered.lines == ["web1: one", "web1: two", "web2: one", "web2: two", "web3: one", "web3: two"],
+            "\(ordered.stdout)")
+        let both = try await Fleetsh.run(["-F", site.config, "-H", "web1", "-L", "--json", "--", "true"])
+        #expect(both.status == 64 && both.stderr.contains("choose one of"), "\(both.stderr)")
+    }
+
     @Test("pdsh and clush letters: -w names hosts as -H does, -N prints lines without the host in front")
     func peerLetters() async throws {
         let site = try await Site.start()

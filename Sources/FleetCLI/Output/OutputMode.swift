@@ -138,6 +138,40 @@ public final class BlockOutput: OutputMode {
     public func finish(_ reports: [HostReport]) {}
 }
 
+/// clush `-L`'s style, at the end: every host's lines prefixed with its name (or not, as `-N`), host after host in
+/// the host list's order, whatever order they finished in; stderr lines on standard error; failures as they come.
+public struct OrderedOutput: OutputMode {
+    let terminal: Terminal
+    let prefixed: Bool
+    /// The host list's order.
+    let order: [String: Int]
+    /// Writes through `terminal`; `hosts` gives the order.
+    public init(terminal: Terminal, hosts: [String], prefixed: Bool = true) {
+        self.terminal = terminal
+        self.prefixed = prefixed
+        order = Dictionary(hosts.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+    public var streamsLines: Bool { false }
+    public func line(host: String, stream: OutputStream, text: String) {}
+    public func hostFinished(_ report: HostReport) {
+        if let line = failureLine(report) { terminal.write("fleetsh: \(line)\n", error: true) }
+    }
+    public func finish(_ reports: [HostReport]) {
+        let sorted = reports.sorted { (order[$0.host] ?? Int.max, $0.host) < (order[$1.host] ?? Int.max, $1.host) }
+        for report in sorted {
+            for (text, isError) in [(report.stdout, false), (report.stderr, true)] where !text.isEmpty {
+                let lines =
+                    text.hasSuffix("\n")
+                    ? text.dropLast().split(separator: "\n", omittingEmptySubsequences: false)
+                    : text.split(separator: "\n", omittingEmptySubsequences: false)
+                for line in lines {
+                    terminal.write(prefixed ? "\(terminal.paint(report.host)): \(line)\n" : "\(line)\n", error: isError)
+                }
+            }
+        }
+    }
+}
+
 /// clush `-b` and dshbak `-c`'s style, at the end: hosts with identical output under one header, their names
 /// folded back into node sets; failures grouped the same way on standard error.
 public struct GroupedOutput: OutputMode {
