@@ -96,7 +96,13 @@ struct ConnectionFlags: ParsableArguments {
 
     @Option(
         name: [.customShort("t"), .customLong("timeout")],
-        help: "Seconds for each connection step (0: none; default 60).")
+        help: ArgumentHelp(
+            "Seconds for each connection step of each attempt (0: none; default 60).",
+            discussion: """
+                Each step (TCP connect, key exchange, authentication) of each attempt has this long, as ssh's \
+                ConnectTimeout: a silent host with -t 2 and the default 3 attempts fails after about 16 s. For a \
+                deadline on the whole host (pssh's -t), use --command-timeout.
+                """))
     var timeout: Double?
 
     @Option(help: "Connection attempts per host, the first included (default 3).")

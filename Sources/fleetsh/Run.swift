@@ -20,7 +20,8 @@ extension Fleetsh {
 
         @OptionGroup var connection: ConnectionFlags
 
-        @Option(help: "Seconds each host's command may take, connection included (default: no limit).")
+        @Option(
+            help: "Seconds each host may take in all, connection and command included (pssh's -t; default: no limit).")
         var commandTimeout: Double?
 
         @Flag(help: "Run the command through sudo.")
