@@ -49,6 +49,10 @@ extension Fleetsh {
         var ordered = false
 
         @Flag(
+            help: "At the end, the output most hosts share, and the others as unified diffs against it (clush --diff).")
+        var diff = false
+
+        @Flag(
             name: [.customShort("N"), .customLong("no-prefix")],
             help: "Lines without the host's name in front (pdsh and clush -N).")
         var noPrefix = false
@@ -122,15 +126,15 @@ extension Fleetsh {
             }
             settings.sudo = sudo
             settings.pty = pty ? true : nil
-            if noPrefix && (group || blocks || json) { usage("-N changes the line-by-line output only") }
-            if [group, blocks, json, ordered].filter({ $0 }).count > 1 {
-                usage("choose one of --group, --blocks, --json, -L")
+            if noPrefix && (group || blocks || json || diff) { usage("-N changes the line-by-line output only") }
+            if [group, blocks, json, ordered, diff].filter({ $0 }).count > 1 {
+                usage("choose one of --group, --blocks, --json, -L, --diff")
             }
             if sendInput { settings.input = Array(FileHandle.standardInput.readDataToEndOfFile()) }
             let terminal = Terminal()
             var mode: any OutputMode
-            if group {
-                mode = GroupedOutput(terminal: terminal, hosts: entries.map(\.name))
+            if group || diff {
+                mode = GroupedOutput(terminal: terminal, hosts: entries.map(\.name), diff: diff)
             } else if blocks {
                 mode = BlockOutput(terminal: terminal)
             } else if json {
@@ -151,7 +155,7 @@ extension Fleetsh {
                 // As pssh -o and -e: a stream written to files is not also printed line by line.
                 mode = FilesOutput(
                     inner: mode, outputDirectory: outdir, errorDirectory: errdir,
-                    printsFiledLines: group || blocks || json || ordered)
+                    printsFiledLines: group || blocks || json || ordered || diff)
             }
             let progress = FleetCLI.Progress(total: entries.count)
             let ticker = terminal.statusCapable && !noProgress ? progress.show(on: terminal) : nil

@@ -225,6 +225,20 @@ struct FleetshHabitsTests {
         #expect(both.status == 64 && both.stderr.contains("choose one of"), "\(both.stderr)")
     }
 
+    @Test("--diff shows the output most hosts share against the others as unified diffs, as clush --diff")
+    func diffAgainstMostCommon() async throws {
+        let site = try await Site.start()
+        defer { site.stop() }
+        let command = "set -- $SSH_CONNECTION; echo a; [ $3 = 127.0.0.2 ] && echo B || echo b; echo c"
+        let result = try await Fleetsh.run(["-F", site.config, "-H", "web[1-3]", "--diff", "--", command])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(
+            result.lines == ["--- web[1,3] (2)", "+++ web2 (1)", "@@ -1,3 +1,3 @@", " a", "-b", "+B", " c"],
+            "\(result.stdout)")
+        let same = try await Fleetsh.run(["-F", site.config, "-H", "web[1-3]", "--diff", "--", "echo same"])
+        #expect(same.status == 0 && same.stdout.isEmpty, "\(same.stdout)")
+    }
+
     @Test("pdsh and clush letters: -w names hosts as -H does, -N prints lines without the host in front")
     func peerLetters() async throws {
         let site = try await Site.start()

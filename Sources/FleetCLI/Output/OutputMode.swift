@@ -173,14 +173,17 @@ public struct OrderedOutput: OutputMode {
 }
 
 /// clush `-b` and dshbak `-c`'s style, at the end: hosts with identical output under one header, their names
-/// folded back into node sets; failures grouped the same way on standard error.
+/// folded back into node sets; failures grouped the same way on standard error. With `diff` (clush `--diff`), the
+/// output most hosts share is the reference and each other group is shown as a unified diff against it.
 public struct GroupedOutput: OutputMode {
     let terminal: Terminal
     /// The host list's order, so groups and names come out in it.
     let order: [String: Int]
+    let diff: Bool
     /// Writes through `terminal`; `hosts` gives the order.
-    public init(terminal: Terminal, hosts: [String]) {
+    public init(terminal: Terminal, hosts: [String], diff: Bool = false) {
         self.terminal = terminal
+        self.diff = diff
         order = Dictionary(hosts.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
     }
     public var streamsLines: Bool { false }
@@ -199,14 +202,7 @@ public struct GroupedOutput: OutputMode {
                 groups.append((output, [report.host]))
             }
         }
-        var text = ""
-        for group in groups {
-            let header = "\(NodeSet.fold(group.hosts)) (\(group.hosts.count))"
-            let rule = String(repeating: "-", count: 15)
-            text += "\(rule)\n\(terminal.paint(header))\n\(rule)\n\(group.output)"
-            if !group.output.isEmpty && !group.output.hasSuffix("\n") { text += "\n" }
-        }
-        terminal.write(text)
+        terminal.write(diff ? differences(groups) : blocks(groups))
         var failures: [(line: String, hosts: [String])] = []
         var failureIndex: [String: Int] = [:]
         for report in sorted {
@@ -234,6 +230,43 @@ public struct GroupedOutput: OutputMode {
             let line = failure.line.replacingOccurrences(of: Self.hostPlaceholder, with: name)
             terminal.write("fleetsh: \(hosts): \(line)\n", error: true)
         }
+    }
+}
+
+extension GroupedOutput {
+    /// Each group under a header naming its hosts.
+    fileprivate func blocks(_ groups: [(output: String, hosts: [String])]) -> String {
+        var text = ""
+        for group in groups {
+            let rule = String(repeating: "-", count: 15)
+            text += "\(rule)\n\(terminal.paint(Self.name(group.hosts)))\n\(rule)\n\(group.output)"
+            if !group.output.isEmpty && !group.output.hasSuffix("\n") { text += "\n" }
+        }
+        return text
+    }
+
+    /// Each group but the reference (the most hosts; the first of those in the host list's order) as a unified diff
+    /// against it; nothing when every host printed the same.
+    fileprivate func differences(_ groups: [(output: String, hosts: [String])]) -> String {
+        guard
+            let reference = groups.enumerated().max(by: {
+                ($0.element.hosts.count, -$0.offset) < ($1.element.hosts.count, -$1.offset)
+            })
+        else { return "" }
+        let base = Self.lines(reference.element.output)
+        var text = ""
+        for (offset, group) in groups.enumerated() where offset != reference.offset {
+            text += "--- \(Self.name(reference.element.hosts))\n+++ \(Self.name(group.hosts))\n"
+            for line in UnifiedDiff.hunks(from: base, to: Self.lines(group.output)) { text += line + "\n" }
+        }
+        return text
+    }
+
+    private static func name(_ hosts: [String]) -> String { "\(NodeSet.fold(hosts)) (\(hosts.count))" }
+
+    private static func lines(_ output: String) -> [Substring] {
+        let text = output.hasSuffix("\n") ? output.dropLast() : Substring(output)
+        return text.isEmpty ? [] : text.split(separator: "\n", omittingEmptySubsequences: false)
     }
 }
 
