@@ -17,6 +17,13 @@ struct Fleetsh: AsyncParsableCommand {
             non-zero or were killed by a signal, or a copy failed on the host; 2 some hosts could not be reached, refused, failed authentication, timed out or \
             were lost; 3 some hosts failed their host-key check; 64 bad arguments, host list or configuration. \
             When several apply, the highest wins.
+
+            Coming from pssh, pdsh or clush: hosts are -H or -w (node sets allowed) and -f FILE (a hosts file: \
+            pdsh's and clush's -f, the fan-out, is -P here, as pssh's -p); -p is the port, -i the identity file \
+            and -o an ssh_config line, as in ssh; -t limits each connection step (pssh's -t, the whole host, is \
+            --command-timeout); --blocks is pssh -i; -b is clush -b and dshbak -c; -N, -L and --diff are clush's; \
+            --outdir and --errdir are pssh -o and -e; -I sends standard input, as pssh -I. An option fleetsh does \
+            not know is refused, never sent to the hosts. README.md has the whole table.
             """,
         version: fleetshVersion,
         subcommands: [Run.self, Copy.self, Fetch.self, Merge.self, KeyScanCommand.self],

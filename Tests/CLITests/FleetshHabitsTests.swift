@@ -93,6 +93,10 @@ struct FleetshHabitsTests {
 
     @Test("run --help and -H host --help print the run's help and exit 0, connecting nowhere")
     func help() async throws {
+        let root = try await Fleetsh.run(["--help"])
+        #expect(
+            root.status == 0 && root.stdout.contains("Coming from pssh, pdsh or clush")
+                && root.stdout.contains("is -P here"), "\(root.stdout)")
         for arguments in [["run", "--help"], ["-H", "127.0.0.1", "--help"], ["-H", "127.0.0.1", "-h"]] {
             let result = try await Fleetsh.run(arguments)
             #expect(
