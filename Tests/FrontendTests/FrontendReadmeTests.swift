@@ -137,17 +137,28 @@ struct FrontendReadmeTests {
 
     private func joinWithUnreadOutputAlone(engine: FrontendEngine) async throws {
         let server = try await Fleet.servers[0]
-        let command = "head -c 50000000 /dev/zero; echo done >&2"
-        let baseline = ResidentMemory.current
+        // The writer tells its pid first (it is this machine's), so the test can see it stopped.
+        let command = "sh -c 'echo $$ >&2; exec head -c 50000000 /dev/zero'; echo done >&2"
         let limited = try Fleet.client(engine, servers: [server])
         let output = try await limited.runCommand(command)
         let error = await #expect(throws: SSHError.self) { try await limited.join(timeout: .seconds(60)) }
         #expect(error?.code == .outputLimitExceeded && error?.host == server.host)
         #expect(error?.message.contains("stdout") == true)
-        // The limit is 16 MiB per stream, plus the engine's buffer and window.
-        #expect(
-            ResidentMemory.current - baseline < 32 << 20,
-            "memory grew by \((ResidentMemory.current - baseline) >> 20) MiB")
+        // The output is held, not read on: the writer blocks on a full pipe with much of its 50 MB unwritten (the
+        // limit is 16 MiB per stream, plus the engine's buffer and window and the kernel's). Measured on the
+        // writer, not on this process's memory, which the tests running beside this one move by tens of MB.
+        let line = try #require(try await output[0].rawStderr.nextChunk())
+        let pid = try #require(
+            Int32(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)))
+        try await waitUntil("the remote writer blocked on a full pipe") {
+            let wchan = (try? String(contentsOfFile: "/proc/\(pid)/wchan", encoding: .utf8)) ?? ""
+            return ["pipe_write", "unix_stream", "sock_alloc_send", "wait_memory"].contains { wchan.contains($0) }
+        }
+        let io = (try? String(contentsOfFile: "/proc/\(pid)/io", encoding: .utf8)) ?? ""
+        let written =
+            io.split(separator: "\n").first { $0.hasPrefix("wchar:") }
+            .flatMap { Int($0.dropFirst(6).trimmingCharacters(in: .whitespaces)) } ?? Int.max
+        #expect(written < 40_000_000, "the writer wrote \(written) bytes before it blocked")
         #expect(!output[0].isFinished)
         // Nothing was lost: reading lets the command finish, and every byte arrives.
         var total = 0
@@ -160,7 +171,7 @@ struct FrontendReadmeTests {
         let roomy = try ParallelSSHClient(
             hosts: [server.host], backend: engine.backend,
             config: Fleet.config(port: server.port, unreadOutputLimit: 64 << 20))
-        let kept = try await roomy.runCommand(command)
+        let kept = try await roomy.runCommand("head -c 50000000 /dev/zero; echo done >&2")
         try await roomy.join(timeout: .seconds(60))
         #expect(kept[0].exitCode == 0)
         var lines: [String] = []
