@@ -36,7 +36,10 @@ extension BulkDataTests {
             #expect(checksum.length == size)
             #expect(expected == "\(checksum.finalize()) \(size)\n")
             #expect(try await channel.exitStatus().code == 0)
-            #expect(peak - baseline < 48 << 20, "resident memory grew by \((peak - baseline) >> 20) MiB")
+            // Far under the 100 MB that holding the output would take. The figure is the whole process's, and the
+            // tests running beside this one have moved it by up to 57 MB: the bound leaves room for them (the
+            // engine's own bound is measured exactly on the remote writer in the backpressure test below).
+            #expect(peak - baseline < 80 << 20, "resident memory grew by \((peak - baseline) >> 20) MiB")
             await session.close()
         }
 
