@@ -53,19 +53,11 @@ extension BulkDataTests {
             let channel = try await session.exec("echo $$ >&2; exec 2>/dev/null; exec head -c 300000000 /dev/zero")
             // The writer's pid (the server runs on this machine), then wait until it is blocked writing: the flow stopped.
             let line = try #require(try await channel.stderr.nextChunk())
-            let pid = try #require(
-                Int32(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)))
-            try await waitUntil("the remote writer blocked on a full pipe") {
-                let wchan = (try? String(contentsOfFile: "/proc/\(pid)/wchan", encoding: .utf8)) ?? ""
-                return ["pipe_write", "unix_stream", "sock_alloc_send", "wait_memory"].contains { wchan.contains($0) }
-            }
+            let pid = try #require(RemoteWriter.pid(from: line))
             // What is held is at most what the writer managed to write before it blocked: the stream's capacity, the
             // engine's window and the kernel's buffers. Measured on the writer, not on this process's memory, which the
             // tests running beside this one move by tens of MB.
-            let io = (try? String(contentsOfFile: "/proc/\(pid)/io", encoding: .utf8)) ?? ""
-            let written =
-                io.split(separator: "\n").first { $0.hasPrefix("wchar:") }
-                .flatMap { Int($0.dropFirst(6).trimmingCharacters(in: .whitespaces)) } ?? Int.max
+            let written = try await RemoteWriter.bytesWrittenWhenBlocked(pid: pid)
             #expect(written < 32 << 20, "the writer wrote \(written) bytes of 300 MB before it blocked")
             // Reading resumes the flow, and everything arrives.
             var total = 0

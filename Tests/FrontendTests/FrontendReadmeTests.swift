@@ -148,16 +148,8 @@ struct FrontendReadmeTests {
         // limit is 16 MiB per stream, plus the engine's buffer and window and the kernel's). Measured on the
         // writer, not on this process's memory, which the tests running beside this one move by tens of MB.
         let line = try #require(try await output[0].rawStderr.nextChunk())
-        let pid = try #require(
-            Int32(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)))
-        try await waitUntil("the remote writer blocked on a full pipe") {
-            let wchan = (try? String(contentsOfFile: "/proc/\(pid)/wchan", encoding: .utf8)) ?? ""
-            return ["pipe_write", "unix_stream", "sock_alloc_send", "wait_memory"].contains { wchan.contains($0) }
-        }
-        let io = (try? String(contentsOfFile: "/proc/\(pid)/io", encoding: .utf8)) ?? ""
-        let written =
-            io.split(separator: "\n").first { $0.hasPrefix("wchar:") }
-            .flatMap { Int($0.dropFirst(6).trimmingCharacters(in: .whitespaces)) } ?? Int.max
+        let pid = try #require(RemoteWriter.pid(from: line))
+        let written = try await RemoteWriter.bytesWrittenWhenBlocked(pid: pid)
         #expect(written < 40_000_000, "the writer wrote \(written) bytes before it blocked")
         #expect(!output[0].isFinished)
         // Nothing was lost: reading lets the command finish, and every byte arrives.
