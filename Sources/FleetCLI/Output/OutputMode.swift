@@ -144,12 +144,12 @@ public struct OrderedOutput: OutputMode {
     let terminal: Terminal
     let prefixed: Bool
     /// The host list's order.
-    let order: [String: Int]
+    let order: HostOrder
     /// Writes through `terminal`; `hosts` gives the order.
     public init(terminal: Terminal, hosts: [String], prefixed: Bool = true) {
         self.terminal = terminal
         self.prefixed = prefixed
-        order = Dictionary(hosts.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+        order = HostOrder(hosts)
     }
     public var streamsLines: Bool { false }
     public func line(host: String, stream: OutputStream, text: String) {}
@@ -157,7 +157,7 @@ public struct OrderedOutput: OutputMode {
         if let line = failureLine(report) { terminal.write("fleetsh: \(line)\n", error: true) }
     }
     public func finish(_ reports: [HostReport]) {
-        let sorted = reports.sorted { (order[$0.host] ?? Int.max, $0.host) < (order[$1.host] ?? Int.max, $1.host) }
+        let sorted = order.sorted(reports)
         for report in sorted {
             for (text, isError) in [(report.stdout, false), (report.stderr, true)] where !text.isEmpty {
                 let lines =
@@ -178,19 +178,19 @@ public struct OrderedOutput: OutputMode {
 public struct GroupedOutput: OutputMode {
     let terminal: Terminal
     /// The host list's order, so groups and names come out in it.
-    let order: [String: Int]
+    let order: HostOrder
     let diff: Bool
     /// Writes through `terminal`; `hosts` gives the order.
     public init(terminal: Terminal, hosts: [String], diff: Bool = false) {
         self.terminal = terminal
         self.diff = diff
-        order = Dictionary(hosts.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+        order = HostOrder(hosts)
     }
     public var streamsLines: Bool { false }
     public func line(host: String, stream: OutputStream, text: String) {}
     public func hostFinished(_ report: HostReport) {}
     public func finish(_ reports: [HostReport]) {
-        let sorted = reports.sorted { (order[$0.host] ?? Int.max, $0.host) < (order[$1.host] ?? Int.max, $1.host) }
+        let sorted = order.sorted(reports)
         var groups: [(output: String, hosts: [String])] = []
         var index: [String: Int] = [:]
         for report in sorted where report.error == nil {
@@ -320,4 +320,17 @@ extension GroupedOutput {
     /// Stands for a host's name in a failure line while lines are grouped (a private-use character, never in a
     /// message).
     static let hostPlaceholder = "\u{E000}"
+}
+
+/// The host list's order, for modes that print at the end: reports sorted by it (hosts not in it last, by name).
+struct HostOrder: Sendable {
+    private let positions: [String: Int]
+
+    init(_ hosts: [String]) {
+        positions = Dictionary(hosts.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    func sorted(_ reports: [HostReport]) -> [HostReport] {
+        reports.sorted { (positions[$0.host] ?? Int.max, $0.host) < (positions[$1.host] ?? Int.max, $1.host) }
+    }
 }
