@@ -35,8 +35,15 @@ public struct PasswordUser: Sendable {
         }
     }()
 
-    /// The name of the throwaway account.
-    public static let accountName = "pssh-test"
+    /// The name of the throwaway account: `pssh-test`, or `$PSSH_TEST_ACCOUNT`. Each test process gives the account
+    /// a new password, so two suites running at once on one machine (a developer's beside a CI run) need two names.
+    public static let accountName: String = {
+        let chosen = ProcessInfo.processInfo.environment["PSSH_TEST_ACCOUNT"] ?? ""
+        let valid =
+            !chosen.isEmpty && chosen.count <= 32
+            && chosen.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
+        return valid ? chosen : "pssh-test"
+    }()
 
     /// Why password tests cannot run here, when they cannot.
     public static var unavailableReason: String { "password tests need root to create a local test account" }

@@ -112,7 +112,7 @@ struct TransferFlags: ParsableArguments {
                 started: "", duration: 0)
             if case .failure(let error) = run.result {
                 report.exitStatus = nil
-                report.error = HostReport.Failure(error, entry: names[run.index])
+                report.error = HostReport.Failure(error, entry: names[run.index], verbose: connection.verbose)
                 terminal.write("fleetsh: \(report.host): \(report.error?.message ?? "")\n", error: true)
             } else {
                 terminal.write("\(report.host): done\n")

@@ -21,9 +21,11 @@ struct Fleetsh: AsyncParsableCommand {
             Coming from pssh, pdsh or clush: hosts are -H or -w (node sets allowed) and -f FILE (a hosts file: \
             pdsh's and clush's -f, the fan-out, is -P here, as pssh's -p); -p is the port, -i the identity file \
             and -o an ssh_config line, as in ssh; -t limits each connection step (pssh's -t, the whole host, is \
-            --command-timeout); --blocks is pssh -i; -b is clush -b and dshbak -c; -N, -L and --diff are clush's; \
-            --outdir and --errdir are pssh -o and -e; -I sends standard input, as pssh -I. An option fleetsh does \
-            not know is refused, never sent to the hosts. README.md has the whole table.
+            --command-timeout); --blocks is pssh -i; -b is clush -b and dshbak -c (fleetsh merge - reads pdsh's \
+            lines as dshbak does); -N, -L, --diff and -g (and @group) are clush's; --outdir and --errdir are pssh \
+            -o and -e; -I sends standard input, as pssh -I; --ask-password is pssh -A. On --command-timeout or a \
+            second Ctrl-C the remote command is ended, not left running as those tools leave it. An option \
+            fleetsh does not know is refused, never sent to the hosts. README.md has the whole table.
             """,
         version: fleetshVersion,
         subcommands: [Run.self, Copy.self, Fetch.self, Merge.self, KeyScanCommand.self],

@@ -17,6 +17,22 @@ struct HostOptions: ParsableArguments {
         help: "A file of hosts, one entry or node set per line, # comments; - for stdin. Repeatable.")
     var hostsFiles: [String] = []
 
+    @Option(
+        name: [.customShort("g"), .customLong("host-group")],
+        help: ArgumentHelp(
+            "The hosts of a group (clush -g); repeatable. Node sets take groups as @name too (-H @web,db1, -x @db).",
+            discussion: """
+                Groups are `name: node sets` lines, as clush's groups and groups.d/local.cfg files write them \
+                (# comments; a group may name others as @name; a group on several lines has all their hosts), read \
+                from --groups-file, else from the first file clush would read: groups, then groups.d/local.cfg, in \
+                $CLUSTERSHELL_CFGDIR, $XDG_CONFIG_HOME/clustershell (~/.config/clustershell), \
+                ~/.local/etc/clustershell and /etc/clustershell.
+                """))
+    var groups: [String] = []
+
+    @Option(help: "The groups file for -g and @name (default: clush's own files; see -g).")
+    var groupsFile: String?
+
     @Option(name: [.customShort("x"), .customLong("exclude")], help: "Hosts (node sets) to leave out; repeatable.")
     var exclude: [String] = []
 
@@ -31,10 +47,14 @@ struct HostOptions: ParsableArguments {
 
     /// The hosts after exclusions and the shard (a bad list is a usage error).
     func entries() -> [HostEntry] {
-        guard !hosts.isEmpty || !hostsFiles.isEmpty else { usage("no hosts: give -H host or -f file") }
+        guard !hosts.isEmpty || !hostsFiles.isEmpty || !groups.isEmpty else {
+            usage("no hosts: give -H host, -f file or -g group")
+        }
         var entries: [HostEntry]
         do {
-            entries = try HostList.resolve(sets: hosts, files: hostsFiles, exclude: exclude)
+            entries = try HostList.resolve(
+                sets: hosts, groupNames: groups, files: hostsFiles, exclude: exclude,
+                groups: { () throws(HostList.Error) -> HostGroups in try loadGroups() })
             if let shard {
                 let chosen =
                     shard == "env"
@@ -48,12 +68,24 @@ struct HostOptions: ParsableArguments {
         if entries.isEmpty {
             // As pdsh and pssh: a run on nobody is a mistake (an empty file, -x removing everything, a shard).
             var sources =
-                hosts.map { "-H '\($0)'" } + hostsFiles.map { $0 == "-" ? "standard input" : "the file \($0)" }
+                hosts.map { "-H '\($0)'" } + groups.map { "-g \($0)" }
+                + hostsFiles.map { $0 == "-" ? "standard input" : "the file \($0)" }
             if !exclude.isEmpty { sources.append("after -x \(exclude.joined(separator: ","))") }
             if let shard { sources.append("in shard \(shard)") }
             usage("no hosts to run on: \(sources.joined(separator: ", ")) named none")
         }
         return entries
+    }
+
+    /// The groups of `--groups-file`, else of the first of clush's files that exists.
+    private func loadGroups() throws(HostList.Error) -> HostGroups {
+        if let groupsFile { return try HostGroups(file: groupsFile) }
+        let path = HostGroups.searchPath(environment: ProcessInfo.processInfo.environment)
+        guard let found = path.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
+            throw HostList.Error(
+                "a group was named and there is no groups file: give --groups-file, or write \(path[0])")
+        }
+        return try HostGroups(file: found)
     }
 }
 
@@ -91,6 +123,12 @@ struct ConnectionFlags: ParsableArguments {
     )
     var acceptNewHostKeys = false
 
+    @Flag(
+        help: ArgumentHelp(
+            "Ask for a password once, on the terminal, and try it on every host after the keys (pssh -A).",
+            discussion: "-A stays free for ssh's agent forwarding: fleetsh's connection flags are ssh's."))
+    var askPassword = false
+
     @Flag(help: "Do not check host keys at all (a server impersonating a host is not detected).")
     var insecureNoHostKeyCheck = false
 
@@ -111,6 +149,11 @@ struct ConnectionFlags: ParsableArguments {
     @Option(name: [.customShort("P"), .customLong("parallel")], help: "Hosts at once.")
     var parallel: Int = 100
 
+    @Flag(
+        name: [.customShort("v"), .customLong("verbose")],
+        help: "Failures with the error's code name and the SSH library's own code and message, not only in words.")
+    var verbose = false
+
     /// The engine chosen (a bad name is a usage error).
     func engineChoice() -> EngineChoice {
         guard let choice = EngineChoice(rawValue: engine) else {
@@ -129,6 +172,12 @@ struct ConnectionFlags: ParsableArguments {
     func hostConfig() -> HostConfig {
         var config = HostConfig(user: user, port: port)
         if let port, !(1...65535).contains(port) { usage("--port must be in 1...65535") }
+        if askPassword {
+            guard let password = PasswordPrompt.ask("Password (for every host): ") else {
+                usage("--ask-password needs a terminal to ask on")
+            }
+            config.password = password
+        }
         if let identity {
             // One line for a key every host would miss, not one per host.
             let path = NSString(string: identity).expandingTildeInPath

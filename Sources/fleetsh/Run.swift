@@ -21,7 +21,12 @@ extension Fleetsh {
         @OptionGroup var connection: ConnectionFlags
 
         @Option(
-            help: "Seconds each host may take in all, connection and command included (pssh's -t; default: no limit).")
+            help: ArgumentHelp(
+                "Seconds each host may take in all, connection and command included (pssh's -t; default: no limit).",
+                discussion: """
+                    Past it the remote command is ended, as on a second Ctrl-C: sent TERM on the libssh engine (the \
+                    default), hung up with --pty; without a PTY on libssh2 it may survive until it next writes.
+                    """))
         var commandTimeout: Double?
 
         @Flag(help: "Run the command through sudo.")
@@ -120,6 +125,7 @@ extension Fleetsh {
                 }
             }
             settings.concurrency = connection.concurrency()
+            settings.verbose = connection.verbose
             if let commandTimeout {
                 guard commandTimeout > 0 else { usage("--command-timeout must be positive") }
                 settings.commandTimeout = .milliseconds(Int64(commandTimeout * 1000))

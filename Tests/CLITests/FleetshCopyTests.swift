@@ -59,7 +59,9 @@ struct FleetshCopyTests {
                 "/nonexistent/file", site.directory + "/out",
             ])
             #expect(result.status == 1, "\(result.stderr)")
-            #expect(result.stderr.contains("web1") && result.stderr.contains("noSuchFile"), "\(result.stderr)")
+            #expect(
+                result.stderr.contains("fleetsh: web1: ") && result.stderr.lowercased().contains("no such file"),
+                "\(result.stderr)")
             #expect(try String(contentsOfFile: failed, encoding: .utf8) == "web[1-2]\n")
             let local = site.directory + "/small"
             try "x".write(toFile: local, atomically: true, encoding: .utf8)

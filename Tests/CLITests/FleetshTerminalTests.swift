@@ -116,6 +116,42 @@ struct FleetshTerminalTests {
         }
     }
 
+    @Test(
+        "--ask-password asks once on the terminal, without echo, and every host logs in with it (pssh -A)",
+        .enabled(if: PasswordUser.shared != nil, "\(PasswordUser.unavailableReason)"))
+    func askPassword() async throws {
+        let account = try #require(try await PasswordUser.prepared)
+        try await Exclusive.run {
+            let site = try await Site.start()
+            defer { site.stop() }
+            // No key is offered, so only the password can log in.
+            let pane = try await Pane(
+                "\(Fleetsh.path) -F \(site.config) -l \(account.name) -o PubkeyAuthentication=no --ask-password "
+                    + "-H web[1-3] --no-progress -- \"echo as-\\$(id -un)\"; echo exit=$?")
+            _ = try await pane.wait(for: "Password (for every host):")
+            try await pane.tmux(["send-keys", "-t", pane.name, "-l", account.password])
+            try await pane.keys("Enter")
+            let after: String
+            do { after = try await pane.wait(for: "exit=") } catch {
+                Issue.record("\(error): the pane shows \(await pane.text())")
+                throw error
+            }
+            #expect(after.contains("exit=0"), "\(after)")
+            for host in ["web1", "web2", "web3"] { #expect(after.contains("\(host): as-\(account.name)"), "\(after)") }
+            #expect(!after.contains(account.password), "the password was not echoed")
+            await pane.close()
+        }
+        // Without a terminal to ask on (a new session: no controlling terminal), it is a usage error.
+        let alone = try await offPool {
+            try ProcessRunner.outcome([
+                "/usr/bin/setsid", "-w", Fleetsh.path, "-F", "none", "--ask-password", "-H", "web1", "--", "true",
+            ])
+        }
+        #expect(
+            alone.status == 64 && alone.output == "fleetsh: --ask-password needs a terminal to ask on\n",
+            "\(alone.output)")
+    }
+
     @Test("without a terminal there are no escape codes")
     func noTerminal() async throws {
         try await Exclusive.run {

@@ -552,7 +552,7 @@ enum SudoSetup {
             \(PasswordUser.accountName) ALL=(nobody) NOPASSWD: ALL
 
             """
-        let path = "/etc/sudoers.d/pssh-test"
+        let path = "/etc/sudoers.d/\(PasswordUser.accountName)"
         try rules.write(toFile: path, atomically: true, encoding: .utf8)
         chmod(path, 0o440)
     }

@@ -45,21 +45,48 @@ public enum HostList {
     public struct Error: Swift.Error, CustomStringConvertible, Equatable {
         /// What is wrong.
         public let description: String
-        init(_ description: String) { self.description = description }
+        /// An error saying `description`.
+        public init(_ description: String) { self.description = description }
     }
 
     /// The entries of `sets` (node-set expressions) and `files` (read in full; `-` is `standardInput`), without
-    /// those `exclude` (node sets) names, in order, each once.
+    /// those `exclude` (node sets) names, in order, each once. A part `@name` of a node set is the group `name` of
+    /// the groups `groups` loads (called once, when the first group is met), as is each of `groupNames` (`-g`).
     public static func resolve(
-        sets: [String], files: [String], exclude: [String],
+        sets: [String], groupNames: [String] = [], files: [String], exclude: [String],
+        groups: () throws(Error) -> HostGroups = { () throws(Error) -> HostGroups in
+            throw Error("'@' names a group, and no groups file was found")
+        },
         standardInput: () -> String = {
             String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
         }
     )
         throws(Error) -> [HostEntry]
     {
+        var loaded: HostGroups?
+        func expand(_ text: String, origin: String) throws(Error) -> [String] {
+            var failure: Error?
+            do throws(NodeSet.SyntaxError) {
+                return try NodeSet.expand(text) { (group: String) throws(NodeSet.SyntaxError) -> [String] in
+                    let current: HostGroups
+                    if let loaded {
+                        current = loaded
+                    } else {
+                        do throws(Error) { current = try groups() } catch {
+                            failure = error
+                            throw NodeSet.SyntaxError(description: error.description)
+                        }
+                        loaded = current
+                    }
+                    return try current.hosts(of: group)
+                }
+            } catch {
+                throw failure ?? Error("\(origin): \(error.description)")
+            }
+        }
         var names: [String] = []
         for set in sets { names += try expand(set, origin: "-H") }
+        for group in groupNames { names += try expand("@\(group)", origin: "-g") }
         for file in files {
             let text: String
             if file == "-" {
@@ -89,7 +116,4 @@ public enum HostList {
         return entries
     }
 
-    private static func expand(_ text: String, origin: String) throws(Error) -> [String] {
-        do { return try NodeSet.expand(text) } catch { throw Error("\(origin): \(error.description)") }
-    }
 }

@@ -14,10 +14,21 @@ public enum NodeSet {
     /// The names `text` stands for, in order, duplicates kept out (first one wins).
     /// - Throws: ``SyntaxError`` for an unbalanced bracket, an empty or reversed range, or a set too large.
     public static func expand(_ text: String) throws(SyntaxError) -> [String] {
+        try expand(text) { (group: String) throws(SyntaxError) -> [String] in
+            throw SyntaxError(description: "'@\(group)' in '\(text)': groups need a groups file (-g)")
+        }
+    }
+
+    /// The names `text` stands for, where a part `@name` stands for the hosts `group` gives for `name` (clush's
+    /// group syntax: `@web,db1`).
+    public static func expand(
+        _ text: String, group: (String) throws(SyntaxError) -> [String]
+    ) throws(SyntaxError) -> [String] {
         var names: [String] = []
         var seen = Set<String>()
         for part in try splitTopLevel(text) where !part.isEmpty {
-            for name in try expandOne(part, whole: text) where seen.insert(name).inserted {
+            let members = part.hasPrefix("@") ? try group(String(part.dropFirst())) : try expandOne(part, whole: text)
+            for name in members where seen.insert(name).inserted {
                 names.append(name)
             }
             guard names.count <= limit else {

@@ -40,6 +40,8 @@ public struct RunSettings: Sendable {
     public var input: [UInt8]?
     /// Bytes of each stream kept per host for the report (the rest is counted, not kept).
     public var keepLimit = 1 << 20
+    /// Failures with the error's code name and native detail (`-v`), not only in words.
+    public var verbose = false
 
     /// Settings for `command`.
     public init(command: String) { self.command = command }
@@ -70,7 +72,8 @@ public enum FleetRun {
             case .failure(let error):
                 report = HostReport(
                     host: run.target.config.alias ?? run.target.host, exitStatus: nil, signal: nil,
-                    stdout: "", stderr: "", error: HostReport.Failure(error, entry: names[run.index]),
+                    stdout: "", stderr: "",
+                    error: HostReport.Failure(error, entry: names[run.index], verbose: settings.verbose),
                     started: HostReport.timestamp(run.started), duration: run.duration.seconds)
             }
             reports.append(report)
@@ -87,16 +90,22 @@ public enum FleetRun {
     ) async throws -> HostReport {
         let work = { @Sendable () async throws -> HostReport in
             let host = try await client.runCommand(settings.command, sudo: settings.sudo, pty: settings.pty)
-            if let input = settings.input, !input.isEmpty { try await host.stdin.write(bytes: input) }
-            try? await host.stdin.close()
-            async let out = collect(host.rawStdout, name: name, stream: .stdout, settings: settings, output: output)
-            async let err = collect(host.rawStderr, name: name, stream: .stderr, settings: settings, output: output)
-            let (stdout, stderr) = try await (out, err)
-            try await host.waitFinished()
-            let status = host.exitStatus
-            return HostReport(
-                host: name, exitStatus: status?.signal == nil ? status?.code : nil, signal: status?.signal,
-                stdout: stdout, stderr: stderr, error: nil, started: "", duration: 0)
+            do {
+                if let input = settings.input, !input.isEmpty { try await host.stdin.write(bytes: input) }
+                try? await host.stdin.close()
+                async let out = collect(host.rawStdout, name: name, stream: .stdout, settings: settings, output: output)
+                async let err = collect(host.rawStderr, name: name, stream: .stderr, settings: settings, output: output)
+                let (stdout, stderr) = try await (out, err)
+                try await host.waitFinished()
+                let status = host.exitStatus
+                return HostReport(
+                    host: name, exitStatus: status?.signal == nil ? status?.code : nil, signal: status?.signal,
+                    stdout: stdout, stderr: stderr, error: nil, started: "", duration: 0)
+            } catch {
+                // Stopped (a second Ctrl-C, --command-timeout): the remote command is ended, not left running.
+                if Task.isCancelled { await host.terminate() }
+                throw error
+            }
         }
         guard let deadline = settings.commandTimeout else { return try await work() }
         return try await withThrowingTaskGroup(of: HostReport?.self) { group in
@@ -107,6 +116,9 @@ public enum FleetRun {
             }
             defer { group.cancelAll() }
             guard let first = try await group.next(), let report = first else {
+                // The command's task ends the remote command before the connection goes.
+                group.cancelAll()
+                try? await group.waitForAll()
                 await client.disconnect()
                 throw SSHError(
                     .timeout, host: client.host,

@@ -7,18 +7,22 @@ public struct HostReport: Codable, Sendable, Equatable {
     public struct Failure: Codable, Sendable, Equatable {
         /// The error's code (`connectionRefused`, `authenticationFailed`, `hostKeyChanged`, `timeout`, ...).
         public var kind: String
-        /// The error, in words, naming the host.
+        /// What happened, in the words the terminal shows (``SSHError/inWords``; with `-v`, as ``detail``).
         public var message: String
+        /// The whole error: its code's name, host and port, message, and the native library's code and message.
+        public var detail: String?
 
         /// A failure of `kind`.
-        public init(kind: String, message: String) {
+        public init(kind: String, message: String, detail: String? = nil) {
             self.kind = kind
             self.message = message
+            self.detail = detail
         }
 
-        /// The failure `error` stands for: its `SSHError` code and description, or the error as text. For an unknown
-        /// host key of the host set's entry `entry`, the way to trust it is the tool's own: `fleetsh keyscan`.
-        public init(_ error: any Error, entry: String? = nil) {
+        /// The failure `error` stands for: its `SSHError` code, in words (`verbose`: whole) and whole, or the error as
+        /// text. For an unknown host key of the host set's entry `entry`, the way to trust it is the tool's own:
+        /// `fleetsh keyscan`.
+        public init(_ error: any Error, entry: String? = nil, verbose: Bool = false) {
             if var error = error as? SSHError {
                 if error.code == .hostKeyUnknown, let entry, let hint = error.message.range(of: " To trust it,") {
                     error.message =
@@ -26,7 +30,8 @@ public struct HostReport: Codable, Sendable, Equatable {
                         + " To trust it, check the fingerprint and run: fleetsh keyscan -H \(entry) --accept"
                         + " (with this run's -F and -o options)"
                 }
-                self.init(kind: error.code.name, message: "\(error)")
+                self.init(
+                    kind: error.code.name, message: verbose ? "\(error)" : error.inWords, detail: "\(error)")
             } else if error is CancellationError {
                 self.init(kind: "cancelled", message: "the run was interrupted")
             } else {

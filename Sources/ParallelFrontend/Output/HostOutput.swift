@@ -120,6 +120,20 @@ public final class HostOutput: Sendable, CustomStringConvertible {
         await channel?.close()
     }
 
+    /// Ends the remote command rather than leaving it running: sends it `signal` (without `SIG`) where the engine
+    /// can send one (libssh; OpenSSH's sshd signals the command's process group), then closes the channel, which
+    /// hangs up a command that has a PTY. A command without a PTY on an engine that cannot send signals (libssh2
+    /// 1.10) may survive the close until it next writes. Does nothing once the command finished; never throws,
+    /// and runs to its end even when the calling task is cancelled.
+    public func terminate(signal: String = "TERM") async {
+        guard let channel, channel.exitResult == nil else { return }
+        // A task of its own, so a cancelled caller (a stopped run) still gets the signal and the close sent.
+        await Task {
+            try? await channel.sendSignal(signal)
+            await channel.close()
+        }.value
+    }
+
     public var description: String {
         let name = alias.map { "\(host) (\($0))" } ?? host
         if let error { return "\(name): \(error)" }
