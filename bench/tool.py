@@ -3,8 +3,12 @@
 Debian's parallel-ssh (pssh), each running `uname` on N host entries of the simulated fleet (`bench/fleet.py`)
 with 100 hosts at once and host keys checked, as each would be typed.
 
-    bench/tool            # N = 100 and 1,000; writes docs/benchmarks-tool.md
-    bench/tool --quick    # N = 50, prints only
+    bench/tool            # N = 100 and 1,000; then 100 entries of OpenSSH's sshd; writes docs/benchmarks-tool.md
+    bench/tool --quick    # N = 50, then 20 entries of sshd; prints only
+
+Against the sshd, two columns: every tool at its defaults (its own fan-out, ssh's own key exchange:
+sntrup761x25519 on OpenSSH 9.2, which neither engine negotiates), and every tool with the same key exchange
+(curve25519-sha256) and fan-out (100).
 
 Each tool runs as a child of a small measuring process, so client CPU covers all its processes (for pdsh, clush and
 parallel-ssh, one `ssh` per host); peak RSS is the largest single process's.
@@ -48,37 +52,80 @@ def main():
     options = parser.parse_args()
     ns = [50] if options.quick else [100, 1000]
     setup = Setup(options.python, fleet=True)
-    config = f"{setup.dir}/ssh_config"
-    with open(config, "w") as f:
-        f.write(f"Host h*\n    HostName 127.0.0.1\n    Port {setup.fleet_port}\n    User {setup.user}\n"
-                f"    IdentityFile {setup.key}\n    IdentitiesOnly yes\n    UserKnownHostsFile {setup.known_hosts}\n"
-                f"    GlobalKnownHostsFile /dev/null\n    StrictHostKeyChecking yes\n    BatchMode yes\n    LogLevel ERROR\n")
-    os.chmod(config, 0o600)
-    results = []
+    results, sshd_results, kex = [], [], {}
     try:
+        config = write_config(setup, f"{setup.dir}/ssh_config", setup.fleet_port, "h")
         for n in ns:
-            hosts = f"{setup.dir}/hosts-{n}"
-            with open(hosts, "w") as f:
-                f.write("".join(f"h{i}\n" for i in range(1, n + 1)))
-            tools = [
-                ("fleetsh-libssh2", [options.fleetsh, "-F", config, "-f", hosts, "-P", "100", "--engine", "libssh2", "--", "uname"], {}),
-                ("fleetsh-libssh", [options.fleetsh, "-F", config, "-f", hosts, "-P", "100", "--engine", "libssh", "--", "uname"], {}),
-                ("pdsh", ["pdsh", "-R", "ssh", "-f", "100", "-w", f"h[1-{n}]", "uname"],
-                 {"PDSH_SSH_ARGS": f"-F {config} %h", "PDSH_SSH_ARGS_APPEND": ""}),
-                ("clush", ["clush", "-f", "100", "-o", f"-F {config}", "-w", f"h[1-{n}]", "uname"], {}),
-                ("parallel-ssh", ["parallel-ssh", "-p", "100", "-t", "0", "-x", f"-F {config}", "-h", hosts, "-i", "uname"], {}),
-            ]
-            for label, command, env in tools:
-                before = process_cpu(setup.fleet.pid)
-                figures = measured(command, env)
-                time.sleep(1)
-                figures.update({"tool": label, "n": n, "fleet_cpu": process_cpu(setup.fleet.pid) - before})
+            hosts = write_hosts(setup, f"{setup.dir}/hosts-{n}", "h", n)
+            for label, command, env in commands(options, n, "h", hosts, config, fanout=100):
+                figures = measure_tool(setup, setup.fleet.pid, label, command, env, n)
                 results.append(figures)
                 print(row(figures), flush=True)
+        # OpenSSH's sshd, which offers ssh's default key exchange (sntrup761x25519 in OpenSSH 9.2), that neither
+        # engine can negotiate: each tool at its defaults, then all with curve25519-sha256 and the same fan-out.
+        n = 20 if options.quick else 100
+        hosts = write_hosts(setup, f"{setup.dir}/sshd-hosts-{n}", "s", n)
+        for column, extra, fanout in (("defaults", "", None), ("same", "    KexAlgorithms curve25519-sha256\n", 100)):
+            config = write_config(setup, f"{setup.dir}/ssh_config_{column}", setup.port, "s", extra)
+            kex[column] = negotiated_kex(config)
+            for label, command, env in commands(options, n, "s", hosts, config, fanout):
+                figures = measure_tool(setup, setup.sshd.pid, label, command, env, n)
+                figures["column"] = column
+                sshd_results.append(figures)
+                print(f"{column:<9}" + row(figures), flush=True)
     finally:
         setup.close()
     if not options.quick:
-        write_docs(results)
+        write_docs(results, sshd_results, kex)
+
+
+def write_config(setup, path, port, prefix, extra=""):
+    """An ssh_config naming every `<prefix>N` entry 127.0.0.1:`port`, host keys checked, with `extra` lines."""
+    with open(path, "w") as f:
+        f.write(f"Host {prefix}*\n    HostName 127.0.0.1\n    Port {port}\n    User {setup.user}\n"
+                f"    IdentityFile {setup.key}\n    IdentitiesOnly yes\n    UserKnownHostsFile {setup.known_hosts}\n"
+                f"    GlobalKnownHostsFile /dev/null\n    StrictHostKeyChecking yes\n    BatchMode yes\n    LogLevel ERROR\n"
+                + extra)
+    os.chmod(path, 0o600)
+    return path
+
+
+def write_hosts(setup, path, prefix, n):
+    with open(path, "w") as f:
+        f.write("".join(f"{prefix}{i}\n" for i in range(1, n + 1)))
+    return path
+
+
+def commands(options, n, prefix, hosts, config, fanout):
+    """Each tool's command line for `uname` on `<prefix>1..n`; `fanout` None leaves each tool's own default."""
+    def flag(name):
+        return [name, str(fanout)] if fanout else []
+    return [
+        ("fleetsh-libssh2", [options.fleetsh, "-F", config, "-f", hosts, *flag("-P"), "--engine", "libssh2", "--", "uname"], {}),
+        ("fleetsh-libssh", [options.fleetsh, "-F", config, "-f", hosts, *flag("-P"), "--engine", "libssh", "--", "uname"], {}),
+        ("pdsh", ["pdsh", "-R", "ssh", *flag("-f"), "-w", f"{prefix}[1-{n}]", "uname"],
+         {"PDSH_SSH_ARGS": f"-F {config} %h", "PDSH_SSH_ARGS_APPEND": ""}),
+        ("clush", ["clush", *flag("-f"), "-o", f"-F {config}", "-w", f"{prefix}[1-{n}]", "uname"], {}),
+        ("parallel-ssh", ["parallel-ssh", *flag("-p"), "-t", "0", "-x", f"-F {config}", "-h", hosts, "-i", "uname"], {}),
+    ]
+
+
+def measure_tool(setup, server_pid, label, command, env, n):
+    before = process_cpu(server_pid)
+    figures = measured(command, env)
+    time.sleep(1)
+    figures.update({"tool": label, "n": n, "fleet_cpu": process_cpu(server_pid) - before})
+    return figures
+
+
+def negotiated_kex(config):
+    """The key exchange `ssh -F config` negotiates with the first entry, from its debug lines."""
+    p = subprocess.run(["ssh", "-F", config, "-v", "-o", "LogLevel=DEBUG1", "s1", "true"], capture_output=True, text=True,
+                       timeout=60)
+    for line in p.stderr.splitlines():
+        if "kex: algorithm:" in line:
+            return line.split("kex: algorithm:", 1)[1].strip()
+    return "unknown"
 
 
 def row(r):
@@ -88,7 +135,7 @@ def row(r):
             f"{r['maxrss_kb'] / 1024:>9.1f}{r['lines']:>7}{r['status']:>5}{r['fleet_cpu']:>9.2f}")
 
 
-def write_docs(results):
+def write_docs(results, sshd_results, kex):
     lines = ["# The tool beside pdsh, clush and parallel-ssh", "",
              "Written by `bench/tool` (one run, this machine: 2 cores, shared). Each tool runs `uname` on N host entries",
              "of the simulated fleet (`bench/fleet.py`, ~2 ms of server CPU per connection), 100 at once, host keys",
@@ -111,6 +158,24 @@ def write_docs(results):
                 lines.append(f"- {ours['tool']}, {n} hosts: wall / fastest peer's ({fastest['tool']}) = "
                              f"{ours['wall'] / fastest['wall']:.2f}; client CPU / least peer's ({cheapest['tool']}) = "
                              f"{ours['cpu'] / cheapest['cpu']:.3f}")
+    lines += ["", "## Against OpenSSH's sshd: defaults, and the same key exchange and fan-out", "",
+              f"The same `uname` on {sshd_results[0]['n'] if sshd_results else 0} entries of one OpenSSH sshd on 127.0.0.1 "
+              "(which costs the server far more per connection than the fleet). **defaults**: each tool as typed, with its "
+              f"own fan-out (pdsh 32, clush 64, parallel-ssh 32, fleetsh 100) and ssh's own key exchange ({kex.get('defaults')}); "
+              f"**same**: every tool at fan-out 100 with `KexAlgorithms curve25519-sha256` ({kex.get('same')}). Neither of our "
+              "engines can negotiate sntrup761x25519, so they use curve25519-sha256 in both columns: the defaults column "
+              "flatters them by the post-quantum exchange's cost; the same column compares like with like.", ""]
+    tools = [r["tool"] for r in sshd_results if r.get("column") == "defaults"]
+
+    def cell(tool, column, key):
+        found = [r for r in sshd_results if r["tool"] == tool and r.get("column") == column]
+        if not found or "error" in found[0]:
+            return "failed"
+        r = found[0]
+        return {"wall": f"{r['wall']:.2f}", "cpu": f"{r['cpu']:.2f}", "per": f"{1000 * r['cpu'] / r['n']:.1f}"}[key]
+    lines += markdown_table(
+        ["tool", "defaults: wall s", "client CPU s", "CPU per host ms", "same: wall s", "client CPU s", "CPU per host ms"],
+        [[tool] + [cell(tool, c, k) for c in ("defaults", "same") for k in ("wall", "cpu", "per")] for tool in tools])
     with open(os.path.join(ROOT, "docs", "benchmarks-tool.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
 
