@@ -160,7 +160,7 @@ struct FrontendConfigTests {
         let client = try ParallelSSHClient(hosts: [server.host], backend: engine.backend, config: config)
         let fromFile = try await client.runCommand("tty")
         #expect(try await fromFile[0].stdout.first { _ in true }?.hasPrefix("/dev/pts/") == true)
-        let explicit = try await client.runCommand("tty", pty: false)
+        let explicit = try await client.runCommand("tty", options: .init(pty: false))
         #expect(try await explicit[0].stdout.first { _ in true } == "not a tty")
         await client.disconnect()
     }

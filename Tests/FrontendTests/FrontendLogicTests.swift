@@ -108,17 +108,9 @@ struct FrontendLogicTests {
         #expect(output[0].exitCode == 0)
     }
 
-    @Test("per-host arguments fill %s; too few lists fail before anything connects")
+    @Test("per-host commands come from a closure of host and index (parallel-ssh's host_args)")
     func hostArguments() async throws {
-        let backend = FakeBackend { _ in FakeHost() }
-        let client = try client(["a", "b"], backend)
-        _ = try await client.runCommand("echo %s 100%% %s", hostArgs: [["x", "1"], ["y", "2"], ["ignored", "3"]])
-        #expect(backend.stats.commands.map(\.command).sorted() == ["echo x 100% 1", "echo y 100% 2"])
         let fresh = FakeBackend { _ in FakeHost() }
-        await #expect(throws: SSHError.self) {
-            try await self.client(["a", "b"], fresh).runCommand("echo %s", hostArgs: [["x"]])
-        }
-        #expect(fresh.stats.connectAttempts.isEmpty)
         _ = try await self.client(["a", "b"], fresh).runCommand { host, index in "echo \(host) \(index)" }
         #expect(fresh.stats.commands.map(\.command).sorted() == ["echo a 0", "echo b 1"])
     }
@@ -127,9 +119,9 @@ struct FrontendLogicTests {
     func commandWrapping() async throws {
         let backend = FakeBackend { _ in FakeHost() }
         let client = try client(["a"], backend)
-        _ = try await client.runCommand("echo 'hi'", sudo: true)
-        _ = try await client.runCommand("id", user: "postgres")
-        _ = try await client.runCommand("echo $0", shell: "bash -c")
+        _ = try await client.runCommand("echo 'hi'", options: .init(sudo: true))
+        _ = try await client.runCommand("id", options: .init(user: "postgres"))
+        _ = try await client.runCommand("echo $0", options: .init(shell: "bash -c"))
         _ = try await client.runCommand("plain")
         #expect(
             backend.stats.commands.map(\.command) == [
@@ -146,7 +138,7 @@ struct FrontendLogicTests {
         try await WaitClock.$current.withValue(.manual(clock)) {
             let backend = FakeBackend { _ in FakeHost { _ in .init(stdout: ["first\npar"], duration: .seconds(5)) } }
             let host = try #require(
-                try await client(["a"], backend).runCommand("x", readTimeout: .milliseconds(150)).first)
+                try await client(["a"], backend).runCommand("x", options: .init(readTimeout: .milliseconds(150))).first)
             let lines = Mutex<[String]>([])
             let (read, reading) = AsyncStream.makeStream(of: String.self)
             let firstPass = Task {

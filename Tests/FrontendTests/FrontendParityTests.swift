@@ -31,8 +31,9 @@ struct FrontendParityTests {
             }
             let client = try ParallelSSHClient(
                 hosts: ["a", "bad"], backend: backend, config: HostConfig(connectionAttempts: 1, sshConfig: .disabled))
-            let output = try await client.runCommand(
-                "echo %s", sudo: true, hostArgs: [["x y"], ["z"]], stopOnErrors: false)
+            let output = try await client.runCommand(options: .init(sudo: true), stopOnErrors: false) { _, index in
+                ["echo x y", "echo z"][index]
+            }
             #expect(output[0].command == "sudo -S $SHELL -c 'echo x y'")
             #expect(output[0].description.contains("running"))
             #expect(output[1].description.contains("connectionRefused"))
@@ -40,17 +41,6 @@ struct FrontendParityTests {
             try await client.join(output)
             #expect(output[0].description.contains("exit 0"), "\(output[0])")
         }
-    }
-
-    @Test("a template with more %s than arguments fails before anything connects")
-    func templateShortOfArguments() async throws {
-        let backend = FakeBackend { _ in FakeHost() }
-        let client = try ParallelSSHClient(hosts: ["a"], backend: backend, config: HostConfig(sshConfig: .disabled))
-        let error = await #expect(throws: SSHError.self) {
-            try await client.runCommand("echo %s %s", hostArgs: [["one"]])
-        }
-        #expect(error?.code == .invalidArgument)
-        #expect(backend.stats.connectAttempts.isEmpty)
     }
 
     /// Settings a caller can get wrong, with the code and a word of the message each must produce.
@@ -244,7 +234,7 @@ struct FrontendParityTests {
             }
             let host = try #require(
                 try await ParallelSSHClient(hosts: ["a"], backend: backend, config: HostConfig(sshConfig: .disabled))
-                    .runCommand("x", readTimeout: .milliseconds(200)).first)
+                    .runCommand("x", options: .init(readTimeout: .milliseconds(200))).first)
             let stdout = Task { for try await _ in host.stdout {} }
             // The command's 10 s and the stdout reader's 200 ms.
             await clock.waitForSleepers(2)
@@ -309,7 +299,7 @@ struct FrontendServerParityTests {
     @Test("1000 lines within the read timeout: all arrive, no timeout", arguments: FrontendEngine.all)
     func manyLinesNoTimeout(engine: FrontendEngine) async throws {
         let client = try Fleet.client(engine, servers: Array(try await Fleet.servers.prefix(1)))
-        let output = try await client.runCommand("seq 1 1000", readTimeout: .seconds(10))
+        let output = try await client.runCommand("seq 1 1000", options: .init(readTimeout: .seconds(10)))
         var count = 0
         for try await line in output[0].stdout {
             count += 1

@@ -234,7 +234,7 @@ struct FrontendReadmeTests {
     func commandEncoding(engine: FrontendEngine) async throws {
         let server = try await Fleet.servers[0]
         let client = try Fleet.client(engine, servers: [server])
-        let latin1 = try await client.runCommand("printf 'é' | od -An -tx1", encoding: .isoLatin1)
+        let latin1 = try await client.runCommand("printf 'é' | od -An -tx1", options: .init(encoding: .isoLatin1))
         let utf8 = try await client.runCommand("printf 'é' | od -An -tx1")
         #expect(try await latin1[0].stdout.first { _ in true }?.trimmingCharacters(in: .whitespaces) == "e9")
         #expect(try await utf8[0].stdout.first { _ in true }?.trimmingCharacters(in: .whitespaces) == "c3 a9")

@@ -178,9 +178,10 @@ struct FrontendServerTests {
             for try await line in host.stdout { lines.append(line) }
             #expect(lines == ["hello \(host.index)"])
         }
-        let env = try await client.runCommand("echo \"$PSSH_GREETING\"", environment: ["PSSH_GREETING": "hi there"])
+        let env = try await client.runCommand(
+            "echo \"$PSSH_GREETING\"", options: .init(environment: ["PSSH_GREETING": "hi there"]))
         for host in env { #expect(try await host.stdout.first { _ in true } == "hi there") }
-        let tty = try await client.runCommand("tty", pty: true)
+        let tty = try await client.runCommand("tty", options: .init(pty: true))
         for host in tty { #expect(try await host.stdout.first { _ in true }?.hasPrefix("/dev/pts/") == true) }
         try await client.join(timeout: .seconds(20))
     }
@@ -189,7 +190,7 @@ struct FrontendServerTests {
     func encodingAndRawBytes(engine: FrontendEngine) async throws {
         let servers = try await Fleet.servers
         let client = try Fleet.client(engine, servers: Array(servers.prefix(1)))
-        let latin = try await client.runCommand("printf 'caf\\351\\n'", encoding: .isoLatin1)
+        let latin = try await client.runCommand("printf 'caf\\351\\n'", options: .init(encoding: .isoLatin1))
         #expect(try await latin[0].stdout.first { _ in true } == "café")
         let binary = try await client.runCommand("printf '\\000\\377\\001'")
         #expect(try await binary[0].rawStdout.collect() == [0, 255, 1])
@@ -199,7 +200,7 @@ struct FrontendServerTests {
     func shellWrapping(engine: FrontendEngine) async throws {
         let servers = try await Fleet.servers
         let client = try Fleet.client(engine, servers: Array(servers.prefix(1)))
-        let output = try await client.runCommand("echo 'it'\"'\"'s quoted'", shell: "sh -c")
+        let output = try await client.runCommand("echo 'it'\"'\"'s quoted'", options: .init(shell: "sh -c"))
         #expect(try await output[0].stdout.first { _ in true } == "it's quoted")
     }
 

@@ -335,7 +335,8 @@ struct SudoPasswordThreatTests {
         let server = try await Fleet.servers[0]
         let client = try SSHClient(host: server.host, backend: engine.backend, config: Fleet.config(port: server.port))
         for pty in [false, true] {
-            let output = try await client.runCommand("id -u", sudo: true, pty: pty, sudoPassword: password)
+            let output = try await client.runCommand(
+                "id -u", options: .init(sudo: true, pty: pty, sudoPassword: password))
             var stdout: [String] = []
             for try await line in output.stdout { stdout.append(line) }
             var stderr: [String] = []
@@ -359,7 +360,8 @@ struct SudoPasswordThreatTests {
         let server = try await Fleet.servers[0]
         let client = try SSHClient(host: server.host, backend: engine.backend, config: Fleet.config(port: server.port))
         for pty in [false, true] {
-            let output = try await client.runCommand("id -u", sudo: true, pty: pty, sudoPassword: password + "-wrong")
+            let output = try await client.runCommand(
+                "id -u", options: .init(sudo: true, pty: pty, sudoPassword: password + "-wrong"))
             var lines: [String] = []
             for try await line in output.stdout { lines.append(line) }
             for try await line in output.stderr { lines.append(line) }
@@ -380,7 +382,7 @@ struct SudoPasswordThreatTests {
         let password = try SudoSetup.prepare()
         let server = try await Fleet.servers[0]
         let client = try SSHClient(host: server.host, backend: engine.backend, config: Fleet.config(port: server.port))
-        let output = try await client.runCommand("cat", user: "nobody", sudoPassword: password)
+        let output = try await client.runCommand("cat", options: .init(user: "nobody", sudoPassword: password))
         try await output.stdin.close()
         let text = try await output.rawStdout.collect()
         try await output.waitFinished()
@@ -393,7 +395,9 @@ struct SudoPasswordThreatTests {
     func needsSudo(engine: FrontendEngine) async throws {
         let server = try await Fleet.servers[0]
         let client = try SSHClient(host: server.host, backend: engine.backend, config: Fleet.config(port: server.port))
-        let error = await #expect(throws: SSHError.self) { _ = try await client.runCommand("true", sudoPassword: "x") }
+        let error = await #expect(throws: SSHError.self) {
+            _ = try await client.runCommand("true", options: .init(sudoPassword: "x"))
+        }
         #expect(error?.code == .invalidArgument)
         await client.disconnect()
     }

@@ -17,7 +17,14 @@ func readmeRunningCommandsOnManyHosts() async throws {
 }
 
 /// README.md
-func readmeRunningCommandsOnManyHosts2() async throws {
+func readmeRunningCommandsOnManyHosts2(client: ParallelSSHClient) async throws {
+    for try await host in client.run("uptime", options: CommandOptions(environment: ["LC_ALL": "C"])) {
+        for try await line in host.stdout { print("\(host.host) [\(host.exitCode ?? -1)]: \(line)") }
+    }
+}
+
+/// README.md
+func readmeRunningCommandsOnManyHosts3() async throws {
     let client = try ParallelSSHClient(
         hosts: ["web1", "web2", "db1"],
         config: HostConfig(user: "deploy", connectionAttempts: 2, timeout: .seconds(10)),

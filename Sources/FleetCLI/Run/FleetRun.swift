@@ -89,7 +89,8 @@ public enum FleetRun {
         output: any OutputMode
     ) async throws -> HostReport {
         let work = { @Sendable () async throws -> HostReport in
-            let host = try await client.runCommand(settings.command, sudo: settings.sudo, pty: settings.pty)
+            let host = try await client.runCommand(
+                settings.command, options: CommandOptions(sudo: settings.sudo, pty: settings.pty))
             do {
                 if let input = settings.input, !input.isEmpty { try await host.stdin.write(bytes: input) }
                 try? await host.stdin.close()

@@ -78,61 +78,28 @@ public final class ParallelSSHClient: Sendable {
     // MARK: Commands
 
     /// Runs `command` on every host; returns once every host's command is running (or failed to start). Each
-    /// host runs it as ``SSHClient/runCommand(_:sudo:user:shell:pty:environment:readTimeout:encoding:sudoPassword:)``.
+    /// host runs it as ``SSHClient/runCommand(_:options:)``.
     ///
     /// - Parameters:
-    ///   - hostArgs: per-host arguments for `%s` placeholders in `command`, one list per host (extra lists are
-    ///     ignored; fewer is an error raised before anything starts).
+    ///   - command: the command line, run by each host's login shell.
+    ///   - options: sudo, user, shell, terminal, environment, read timeout, encoding (``CommandOptions``).
     ///   - stopOnErrors: `true` throws the first host's error (by host order) once all were tried; the outputs,
     ///     failed hosts included, stay available from ``lastOutput``. `false` returns an output for every
     ///     host, failed ones carrying ``HostOutput/error``.
-    ///   - command: the command line; `%s` placeholders take `hostArgs`.
-    ///   - sudo: run through `sudo -S`.
-    ///   - user: run as this user (`sudo -u <user> -S`).
-    ///   - shell: the shell that runs the command, e.g. `"bash -c"`.
-    ///   - pty: allocate a pseudo-terminal (stderr then arrives merged into stdout); `nil`: as ssh_config's
-    ///     `RequestTTY` says (`yes`/`force`), else none.
-    ///   - environment: variables sent before the command (the server keeps those its `AcceptEnv` allows).
-    ///   - readTimeout: a deadline for each pass over a host's stdout or stderr; reading again resumes.
-    ///   - encoding: how output lines are decoded and stdin text encoded.
-    ///   - sudoPassword: written to stdin once the command runs, for sudo's prompt.
     public func runCommand(
-        _ command: String, sudo: Bool = false, user: String? = nil, shell: String? = nil, pty: Bool? = nil,
-        environment: [String: String] = [:], hostArgs: [[String]]? = nil, stopOnErrors: Bool = true,
-        readTimeout: Duration? = nil, encoding: String.Encoding = .utf8, sudoPassword: String? = nil
+        _ command: String, options: CommandOptions = CommandOptions(), stopOnErrors: Bool = true
     ) async throws -> [HostOutput] {
-        var commands: [String] = []
-        if let hostArgs {
-            guard hostArgs.count >= hosts.count else {
-                throw SSHError(
-                    .invalidArgument, host: "", port: 0,
-                    message: "hostArgs has \(hostArgs.count) entries for \(hosts.count) hosts")
-            }
-            for (index, host) in hosts.enumerated() {
-                commands.append(try CommandTemplate.fill(command, with: hostArgs[index], host: host))
-            }
-        } else {
-            commands = Array(repeating: command, count: hosts.count)
-        }
-        return try await run(commands, stopOnErrors: stopOnErrors) { client, command in
-            try await client.runCommand(
-                command, sudo: sudo, user: user, shell: shell, pty: pty,
-                environment: environment, readTimeout: readTimeout, encoding: encoding,
-                sudoPassword: sudoPassword)
-        }
+        try await runCommand(options: options, stopOnErrors: stopOnErrors) { _, _ in command }
     }
 
-    /// Runs the command `command(host, index)` returns for each host (the closure form of `hostArgs`).
+    /// Runs the command `command(host, index)` returns for each host (parallel-ssh's `host_args`, as a closure).
     public func runCommand(
-        sudo: Bool = false, user: String? = nil, shell: String? = nil, pty: Bool? = nil,
-        environment: [String: String] = [:], stopOnErrors: Bool = true, readTimeout: Duration? = nil,
-        encoding: String.Encoding = .utf8, _ command: (_ host: String, _ index: Int) -> String
+        options: CommandOptions = CommandOptions(), stopOnErrors: Bool = true,
+        _ command: (_ host: String, _ index: Int) -> String
     ) async throws -> [HostOutput] {
         let commands = hosts.enumerated().map { command($1, $0) }
-        return try await run(commands, stopOnErrors: stopOnErrors) { client, command in
-            try await client.runCommand(
-                command, sudo: sudo, user: user, shell: shell, pty: pty,
-                environment: environment, readTimeout: readTimeout, encoding: encoding)
+        return try await startEach(commands, stopOnErrors: stopOnErrors) { client, command in
+            try await client.runCommand(command, options: options)
         }
     }
 
@@ -157,9 +124,55 @@ public final class ParallelSSHClient: Sendable {
         return results.map { $0 ?? .failure(CancellationError()) }
     }
 
+    /// Runs `command` on every host and hands over each host's output as its command finishes, in completion
+    /// order:
+    ///
+    /// ```swift
+    /// for try await host in client.run("uptime") {
+    ///     for try await line in host.stdout { print("\(host.host): \(line)") }
+    /// }
+    /// ```
+    ///
+    /// A host comes once its exit status is known, its output held (up to `unreadOutputLimit` per stream) and
+    /// readable; a host that could not start comes at once with its ``HostOutput/error`` (the sequence itself only
+    /// throws when the calling task is cancelled); a host whose unread output reaches the limit comes then, still
+    /// running: read its streams. Leaving the loop early ends the commands still running
+    /// (``HostOutput/terminate(signal:)``).
+    public func run(_ command: String, options: CommandOptions = CommandOptions()) -> AsyncThrowingStream<
+        HostOutput, any Error
+    > {
+        let (stream, continuation) = AsyncThrowingStream<HostOutput, any Error>.makeStream()
+        let task = Task {
+            let outputs: [HostOutput]
+            do { outputs = try await runCommand(command, options: options, stopOnErrors: false) } catch {
+                continuation.finish(throwing: error)
+                return
+            }
+            await withTaskGroup(of: HostOutput.self) { group in
+                for output in outputs {
+                    group.addTask {
+                        try? await output.waitFinished()
+                        return output
+                    }
+                }
+                for await output in group { continuation.yield(output) }
+            }
+            if Task.isCancelled {
+                for output in outputs { await output.terminate() }
+                continuation.finish(throwing: CancellationError())
+            } else {
+                continuation.finish()
+            }
+        }
+        continuation.onTermination = { ending in
+            if case .cancelled = ending { task.cancel() }
+        }
+        return stream
+    }
+
     /// Starts one command per host, at most ``poolSize`` at a time. Cancelling the calling task closes the channels
     /// already opened.
-    private func run(
+    private func startEach(
         _ commands: [String], stopOnErrors: Bool,
         start: @escaping @Sendable (SSHClient, String) async throws -> HostOutput
     ) async throws -> [HostOutput] {
@@ -185,7 +198,7 @@ public final class ParallelSSHClient: Sendable {
         return outputs
     }
 
-    /// The outputs of the last ``runCommand(_:sudo:user:shell:pty:environment:hostArgs:stopOnErrors:readTimeout:encoding:sudoPassword:)``,
+    /// The outputs of the last ``runCommand(_:options:stopOnErrors:)``,
     /// failed hosts included; `nil` before the first (parallel-ssh's `get_last_output()`).
     public var lastOutput: [HostOutput]? {
         lastOutputs.withLock { $0 }
@@ -312,7 +325,7 @@ public final class ParallelSSHClient: Sendable {
         -> [InteractiveShell]
     {
         let shells = Mutex<[Int: InteractiveShell]>([:])
-        let outputs = try await run(hosts, stopOnErrors: false) { client, _ in
+        let outputs = try await startEach(hosts, stopOnErrors: false) { client, _ in
             let shell = try await client.openShell(encoding: encoding, readTimeout: readTimeout)
             shells.withLock { $0[client.index] = shell }
             return shell.output

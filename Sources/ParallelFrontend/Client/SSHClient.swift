@@ -304,25 +304,13 @@ public actor SSHClient {
     /// Starts `command` and returns its output once it is running.
     /// - Parameters:
     ///   - command: the command line, run by the login shell.
-    ///   - sudo: run through `sudo -S` (write the password to ``HostOutput/stdin`` if sudo asks, or pass
-    ///     `sudoPassword`).
-    ///   - user: run as this user (`sudo -u <user> -S`).
-    ///   - shell: the shell that runs the command, e.g. `"bash -c"` (default `$SHELL -c` when wrapping).
-    ///   - pty: allocate a pseudo-terminal (stderr then arrives merged into stdout); `nil`: as ssh_config's
-    ///     `RequestTTY` says (`yes`/`force`), else none.
-    ///   - environment: variables sent before the command (the server keeps those its `AcceptEnv` allows).
-    ///   - readTimeout: a deadline for each pass over ``HostOutput/stdout`` or `stderr`; reading again resumes.
-    ///   - encoding: how the command is encoded, output lines decoded and stdin text encoded.
-    ///   - sudoPassword: the answer to sudo's password prompt (with `sudo` or `user`): sudo is given a prompt of
-    ///     the client's (`sudo -p`), and the password is written to stdin only when that prompt arrives, never
-    ///     when sudo does not ask; the prompt is kept out of the output, and under a PTY sudo has turned echo off
-    ///     by then, so the password never reaches the output or the host logger.
+    ///   - options: sudo, user, shell, terminal, environment, read timeout, encoding (``CommandOptions``).
     /// - Throws: `invalidArgument` for a `sudoPassword` without `sudo` or `user`.
-    public func runCommand(
-        _ command: String, sudo: Bool = false, user: String? = nil, shell: String? = nil,
-        pty: Bool? = nil, environment: [String: String] = [:], readTimeout: Duration? = nil,
-        encoding: String.Encoding = .utf8, sudoPassword: String? = nil
-    ) async throws -> HostOutput {
+    public func runCommand(_ command: String, options: CommandOptions = CommandOptions()) async throws -> HostOutput {
+        let (sudo, user, shell, pty) = (options.sudo, options.user, options.shell, options.pty)
+        let (environment, readTimeout, encoding, sudoPassword) = (
+            options.environment, options.readTimeout, options.encoding, options.sudoPassword
+        )
         if sudoPassword != nil && !sudo && user == nil {
             throw SSHError(
                 .invalidArgument, host: host, port: config.port ?? 22,
