@@ -177,12 +177,14 @@ public final class InteropServer: Sendable {
 
 /// The throwaway local account that Dropbear and TinySSH log into: `pssh-interop`, home `/var/lib/pssh-interop`
 /// (TinySSH refuses a home under a directory others can write, such as `/tmp`), shell `/bin/sh`, no password, its
-/// `authorized_keys` the tests' own. Root only.
+/// `authorized_keys` the tests' own. Root only. With `$PSSH_TEST_ACCOUNT` set (a second suite beside a running
+/// one), `<that name>-interop` instead, so neither suite replaces the other's keys.
 public enum InteropUser {
     /// The account name.
-    public static let name = "pssh-interop"
+    public static let name =
+        PasswordUser.accountName == "pssh-test" ? "pssh-interop" : "\(PasswordUser.accountName)-interop"
     /// Its home directory.
-    public static let home = "/var/lib/pssh-interop"
+    public static let home = "/var/lib/\(name)"
 
     private static let prepared = Locked<Bool>(false)
 

@@ -35,12 +35,13 @@ public struct PasswordUser: Sendable {
         }
     }()
 
-    /// The name of the throwaway account: `pssh-test`, or `$PSSH_TEST_ACCOUNT`. Each test process gives the account
-    /// a new password, so two suites running at once on one machine (a developer's beside a CI run) need two names.
+    /// The name of the throwaway account: `pssh-test`, or `$PSSH_TEST_ACCOUNT` (letters, digits and `-`, at most
+    /// 20). Each test process gives the account a new password (and ``InteropUser`` its keys), so two suites
+    /// running at once on one machine (a developer's beside a CI run) need two names.
     public static let accountName: String = {
         let chosen = ProcessInfo.processInfo.environment["PSSH_TEST_ACCOUNT"] ?? ""
         let valid =
-            !chosen.isEmpty && chosen.count <= 32
+            !chosen.isEmpty && chosen.count <= 20
             && chosen.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
         return valid ? chosen : "pssh-test"
     }()
