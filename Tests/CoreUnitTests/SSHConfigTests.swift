@@ -43,6 +43,70 @@ struct SSHConfigTests {
         return compared
     }
 
+    @Test("the typed accessors read each keyword as ssh -G prints it, set and at OpenSSH's defaults")
+    func typedAccessors() async throws {
+        let dir = try scratchDirectory("config-typed")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let cases = [
+            """
+            StrictHostKeyChecking accept-new
+            AddressFamily inet6
+            RequestTTY force
+            IdentitiesOnly yes
+            PreferredAuthentications password,publickey
+            PubkeyAuthentication no
+            PasswordAuthentication no
+            KbdInteractiveAuthentication no
+            ConnectionAttempts 4
+            ServerAliveCountMax 7
+            Compression yes
+            HashKnownHosts yes
+            HostKeyAlias alias1
+            ProxyJump j1,j2
+            ConnectTimeout 9
+            """,
+            "StrictHostKeyChecking no\nAddressFamily inet\nRequestTTY yes\nCompression no",
+            "StrictHostKeyChecking yes\nRequestTTY no",
+            "",
+        ]
+        for (index, body) in cases.enumerated() {
+            let file = "\(dir)/config-\(index)"
+            let text = "Host *\n" + body.split(separator: "\n").map { "    \($0)\n" }.joined()
+            try text.write(toFile: file, atomically: true, encoding: .utf8)
+            let ours = try await SSHConfigResolver().resolve(host: "h", source: .file(file))
+            let lines = try await offPool { try ProcessRunner.run(["/usr/bin/ssh", "-G", "-F", file, "h"]) }
+            var theirs: [String: String] = [:]
+            for line in lines.split(separator: "\n") {
+                let parts = line.split(separator: " ", maxSplits: 1).map(String.init)
+                if parts.count == 2 { theirs[parts[0]] = parts[1] }
+            }
+            let strict: [SSHResolvedConfig.StrictHostKeyChecking?: String] = [
+                .acceptNew: "accept-new", .no: "false", .yes: "true", .ask: "ask", nil: "ask",
+            ]
+            #expect(strict[ours.strictHostKeyChecking] == theirs["stricthostkeychecking"], "case \(index)")
+            let family: [SSHResolvedConfig.AddressFamily?: String] = [
+                .inet6: "inet6", .inet: "inet", .any: "any", nil: "any",
+            ]
+            #expect(family[ours.addressFamily] == theirs["addressfamily"], "case \(index)")
+            #expect(ours.requestsTTY == ["yes", "true", "force"].contains(theirs["requesttty"] ?? ""), "case \(index)")
+            let yes = { (keyword: String) in ["yes", "true"].contains(theirs[keyword] ?? "") }
+            #expect(ours.identitiesOnly == yes("identitiesonly"), "case \(index)")
+            #expect(ours.pubkeyAuthentication == yes("pubkeyauthentication"), "case \(index)")
+            #expect(ours.passwordAuthentication == yes("passwordauthentication"), "case \(index)")
+            #expect(ours.kbdInteractiveAuthentication == yes("kbdinteractiveauthentication"), "case \(index)")
+            #expect(ours.hashKnownHosts == yes("hashknownhosts"), "case \(index)")
+            #expect((ours.compression ?? false) == yes("compression"), "case \(index)")
+            #expect((ours.connectionAttempts ?? 1) == Int(theirs["connectionattempts"] ?? ""), "case \(index)")
+            #expect((ours.serverAliveCountMax ?? 3) == Int(theirs["serveralivecountmax"] ?? ""), "case \(index)")
+            #expect(ours.connectTimeout == Int(theirs["connecttimeout"] ?? ""), "case \(index)")
+            #expect(ours.hostKeyAlias == theirs["hostkeyalias"], "case \(index)")
+            #expect(ours.proxyJump == theirs["proxyjump"], "case \(index)")
+            if let preferred = ours.preferredAuthentications {
+                #expect(preferred.joined(separator: ",") == theirs["preferredauthentications"], "case \(index)")
+            }
+        }
+    }
+
     @Test(
         "a hand-written corpus: Host with negation, Match host/originalhost/user/localuser/final, Include, tokens, quoting, =, first wins, SendEnv removal, SetEnv"
     )

@@ -99,8 +99,8 @@ public enum KeyScan {
             if let resolved, config.hostKeyPolicy == nil {
                 policy.userKnownHostsFiles = resolved.userKnownHostsFiles
                 policy.globalKnownHostsFiles = resolved.globalKnownHostsFiles
-                policy.hostKeyAlias = resolved.value("hostkeyalias")
-                policy.hashKnownHosts = resolved.flag("hashknownhosts") ?? false
+                policy.hostKeyAlias = resolved.hostKeyAlias
+                policy.hashKnownHosts = resolved.hashKnownHosts
             }
             let host = resolved?.hostName ?? client.host
             let port = resolved?.port ?? client.config.port ?? 22

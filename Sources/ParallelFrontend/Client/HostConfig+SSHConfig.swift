@@ -19,29 +19,25 @@ extension HostConfig {
     /// What `resolved` says, as the fields of a configuration (`nil` where it says nothing).
     init(_ resolved: SSHResolvedConfig) {
         self.init()
-        user = resolved.value("user")
-        port = resolved.value("port").flatMap(Int.init)
-        connectionAttempts = resolved.value("connectionattempts").flatMap(Int.init)
-        timeout = resolved.seconds("connecttimeout").map { .seconds($0) }
+        user = resolved.configuredUser
+        port = resolved.configuredPort
+        connectionAttempts = resolved.connectionAttempts
+        timeout = resolved.connectTimeout.map { .seconds($0) }
         let alive = resolved.serverAliveInterval
-        if resolved.value("serveraliveinterval") != nil || alive > 0 { keepalive = .seconds(alive) }
-        keepaliveCountMax = resolved.value("serveralivecountmax").flatMap(Int.init)
-        compression = resolved.flag("compression")
-        switch resolved.value("addressfamily")?.lowercased() {
-        case "inet6": ipv6Only = true
-        case "inet", "any": ipv6Only = false
-        default: break
-        }
+        if resolved.setsServerAliveInterval || alive > 0 { keepalive = .seconds(alive) }
+        keepaliveCountMax = resolved.serverAliveCountMax
+        compression = resolved.compression
+        ipv6Only = resolved.addressFamily.map { $0 == .inet6 }
         var policy = SSHHostKeyPolicy()
-        switch resolved.value("stricthostkeychecking")?.lowercased() {
-        case "accept-new": policy.mode = .acceptNew
-        case "no", "off", "false": policy.mode = .off
-        default: policy.mode = .strict  // yes, and ask with nobody to ask
+        switch resolved.strictHostKeyChecking {
+        case .acceptNew: policy.mode = .acceptNew
+        case .no: policy.mode = .off
+        case .yes, .ask, nil: policy.mode = .strict  // ask, with nobody to ask, is yes
         }
         policy.userKnownHostsFiles = resolved.userKnownHostsFiles
         policy.globalKnownHostsFiles = resolved.globalKnownHostsFiles
-        policy.hostKeyAlias = resolved.value("hostkeyalias")
-        policy.hashKnownHosts = resolved.flag("hashknownhosts") ?? false
+        policy.hostKeyAlias = resolved.hostKeyAlias
+        policy.hashKnownHosts = resolved.hashKnownHosts
         hostKeyPolicy = policy
     }
 
@@ -62,20 +58,19 @@ extension HostConfig {
         if let hostKeys = resolved.algorithms("hostkeyalgorithms") {
             options.algorithms.hostKeys = hostKeys
             // OpenSSH puts known key types first only for its own list or one edited with + or -.
-            options.algorithms.reorderHostKeys = ["+", "-"].contains(
-                resolved.value("hostkeyalgorithms")?.first.map(String.init) ?? "")
+            options.algorithms.reorderHostKeys = resolved.editsHostKeyAlgorithms
         }
         options.authMethods = authMethods(settings: settings, resolved: resolved)
         var environment: [String: String] = [:]
         let local = ProcessInfo.processInfo.environment
-        for pattern in resolved.values["sendenv"] ?? [] {
+        for pattern in resolved.sendEnv {
             for (name, value) in local where SSHPattern.match(name, pattern) { environment[name] = value }
         }
-        for assignment in resolved.values["setenv"] ?? [] {
+        for assignment in resolved.setEnv {
             let parts = assignment.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             if parts.count == 2 { environment[String(parts[0])] = String(parts[1]) }
         }
-        let tty = ["yes", "force"].contains(resolved.value("requesttty")?.lowercased() ?? "")
+        let tty = resolved.requestsTTY
         return ConnectionPlan(settings: settings, options: options, environment: environment, requestTTY: tty)
     }
 
@@ -86,11 +81,11 @@ extension HostConfig {
         var keys: [SSHAuthMethod] = []
         var agent: [SSHAuthMethod] = []
         var passwords: [SSHAuthMethod] = []
-        let configuredFiles = resolved.values["identityfile"] != nil
+        let configuredFiles = resolved.setsIdentityFiles
         if let privateKey = settings.privateKey { keys.append(privateKey.authMethod) }
         if privateKey == nil && configuredFiles { keys.append(.identityFiles(resolved.identityFiles)) }
         let agentSocket = resolved.identityAgent
-        if settings.allowAgent ?? true, agentSocket != "none", resolved.flag("identitiesonly") != true {
+        if settings.allowAgentOrDefault, agentSocket != "none", !resolved.identitiesOnly {
             var socket = agentSocket
             if socket == "SSH_AUTH_SOCK" { socket = nil }
             if let name = socket, name.hasPrefix("$") {
@@ -98,22 +93,22 @@ extension HostConfig {
             }
             agent.append(.agent(socketPath: socket))
         }
-        if settings.identityAuth ?? true, settings.privateKey == nil, !configuredFiles {
+        if settings.identityAuthOrDefault, settings.privateKey == nil, !configuredFiles {
             keys.append(.defaultIdentities())
         }
         if let password = settings.password {
-            if settings.keyboardInteractive == true {
-                if resolved.flag("kbdinteractiveauthentication") != false {
+            if settings.keyboardInteractiveOrDefault {
+                if resolved.kbdInteractiveAuthentication {
                     passwords.append(.keyboardInteractive(password: password))
                 }
-            } else if resolved.flag("passwordauthentication") != false {
+            } else if resolved.passwordAuthentication {
                 passwords.append(.password(password))
             }
         }
-        let publicKey = resolved.flag("pubkeyauthentication") != false ? keys.prefix(1) + agent + keys.dropFirst() : []
-        guard let preferred = resolved.value("preferredauthentications") else { return Array(publicKey) + passwords }
+        let publicKey = resolved.pubkeyAuthentication ? keys.prefix(1) + agent + keys.dropFirst() : []
+        guard let preferred = resolved.preferredAuthentications else { return Array(publicKey) + passwords }
         var ordered: [SSHAuthMethod] = []
-        for method in preferred.split(separator: ",") {
+        for method in preferred {
             switch method {
             case "publickey": ordered += publicKey
             case "password": ordered += passwords.filter { if case .password = $0 { true } else { false } }

@@ -152,13 +152,6 @@ public struct HostConfig: Sendable {
         self.sshConfig = sshConfig
     }
 
-    /// The value of every field when neither the caller nor `ssh_config` sets it.
-    public static let defaults = HostConfig(
-        port: 22, connectionAttempts: 3, retryDelay: .seconds(5), timeout: .seconds(60), allowAgent: true,
-        identityAuth: true, keepalive: .seconds(60), keepaliveCountMax: 3, compression: false, ipv6Only: false,
-        keyboardInteractive: false,
-        unreadOutputLimit: SSHChannelRequest.defaultUnreadOutputLimit)
-
     /// This configuration with every `nil` field taken from `fallback`.
     func merged(over fallback: HostConfig) -> HostConfig {
         HostConfig(
@@ -204,7 +197,7 @@ public struct HostConfig: Sendable {
         -> HostConfig
     {
         let config = merged(over: client)
-        let port = config.port ?? 22
+        let port = config.portOrDefault
         func bad(_ message: String) -> SSHError { SSHError(.invalidArgument, host: host, port: port, message: message) }
         if host.isEmpty { throw bad("the host name is empty") }
         // Before anything is expanded into a ProxyCommand or `Match exec`, as OpenSSH checks its command line.
@@ -217,7 +210,7 @@ public struct HostConfig: Sendable {
             try SSHNameCheck.checkUser(proxyUser, host: host, port: port, role: "proxy user name")
         }
         if !(1...65535).contains(port) { throw bad("port \(port) is outside 1...65535") }
-        if config.keyboardInteractive == true && config.password == nil {
+        if config.keyboardInteractiveOrDefault && config.password == nil {
             throw bad("keyboardInteractive needs a password to answer the prompts with")
         }
         if let timeout = config.timeout, timeout < .zero {
@@ -261,10 +254,11 @@ public struct HostConfig: Sendable {
     var authMethods: [SSHAuthMethod] {
         var methods: [SSHAuthMethod] = []
         if let privateKey { methods.append(privateKey.authMethod) }
-        if allowAgent ?? true { methods.append(.agent()) }
-        if identityAuth ?? true { methods.append(.defaultIdentities()) }
+        if allowAgentOrDefault { methods.append(.agent()) }
+        if identityAuthOrDefault { methods.append(.defaultIdentities()) }
         if let password {
-            methods.append(keyboardInteractive == true ? .keyboardInteractive(password: password) : .password(password))
+            methods.append(
+                keyboardInteractiveOrDefault ? .keyboardInteractive(password: password) : .password(password))
         }
         return methods
     }
@@ -274,11 +268,11 @@ public struct HostConfig: Sendable {
         let timeout = timeout.flatMap { $0 > .zero ? $0 : nil }
         let keepalive = keepalive.flatMap { $0 > .zero ? $0 : nil }
         var options = SSHConnectionOptions(
-            host: host, port: port ?? 22, user: user ?? SSHConnectionOptions.currentUser, authMethods: authMethods,
+            host: host, port: portOrDefault, user: user ?? SSHConnectionOptions.currentUser, authMethods: authMethods,
             connectTimeout: timeout, operationTimeout: timeout, keepaliveInterval: keepalive,
-            compression: compression ?? false, addressFamily: ipv6Only == true ? .ipv6 : .any,
+            compression: compressionOrDefault, addressFamily: ipv6OnlyOrDefault ? .ipv6 : .any,
             hostKeyPolicy: hostKeyPolicy ?? SSHHostKeyPolicy())
-        options.keepaliveCountMax = keepaliveCountMax ?? 3
+        options.keepaliveCountMax = keepaliveCountMaxOrDefault
         return options
     }
 

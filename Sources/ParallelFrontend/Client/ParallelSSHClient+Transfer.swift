@@ -113,7 +113,7 @@ extension ParallelSSHClient {
         let transfers = results.enumerated().map { index, result in
             var failure: SSHError?
             if case .failure(let error) = result {
-                failure = SSHError(error, host: clients[index].host, port: clients[index].config.port ?? 22)
+                failure = SSHError(error, host: clients[index].host, port: clients[index].config.portOrDefault)
             }
             return HostTransfer(
                 host: clients[index].host, alias: clients[index].config.alias, index: index,

@@ -184,7 +184,7 @@ public final class ParallelSSHClient: Sendable {
                 let client = clients[index]
                 return HostOutput(
                     host: client.host, alias: client.config.alias, index: index,
-                    port: client.config.port ?? 22, error: error)
+                    port: client.config.portOrDefault, error: error)
             }
         }
         if Task.isCancelled {
@@ -303,7 +303,7 @@ public final class ParallelSSHClient: Sendable {
     public func connect(stopOnErrors: Bool = true) async throws -> [SSHError?] {
         let errors: [SSHError?] = await forEachHost { try await $0.connect() }.enumerated().map { index, result in
             if case .failure(let error) = result {
-                return SSHError(error, host: clients[index].host, port: clients[index].config.port ?? 22)
+                return SSHError(error, host: clients[index].host, port: clients[index].config.portOrDefault)
             }
             return nil
         }

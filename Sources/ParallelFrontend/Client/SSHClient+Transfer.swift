@@ -45,7 +45,7 @@ extension SSHClient {
             let scp = try await withSession { try await $0.scp() }
             if !overwrite, let existing = try await scp.existingTarget(remotePath, sending: localPath) {
                 throw SSHError(
-                    .fileTransferFailed, host: host, port: config.port ?? 22,
+                    .fileTransferFailed, host: host, port: config.portOrDefault,
                     message: "remote \(existing) already exists (use .scp(overwrite: true) to replace it)")
             }
             if recurse {

@@ -164,7 +164,7 @@ public actor SSHClient {
             return try await SSHConfigResolver.shared.resolve(
                 host: host, user: config.user, port: config.port, source: source)
         } catch let error as SSHError {
-            throw error.on(host: host, port: config.port ?? 22)
+            throw error.on(host: host, port: config.portOrDefault)
         }
     }
 
@@ -187,10 +187,10 @@ public actor SSHClient {
                     : try await SSHConfigResolver.shared.resolve(host: host, user: user, port: port, source: source)
                 var hopSettings = settings
                 (hopSettings.user, hopSettings.port, hopSettings.alias) = (user, port, nil)
-                if port == nil, hopConfig?.value("port") == nil { hopSettings.port = defaultPort }
+                if port == nil, hopConfig?.configuredPort == nil { hopSettings.port = defaultPort }
                 return hopSettings.plan(host: host, sshConfig: hopConfig).options
             } catch let error as SSHError {
-                throw error.on(host: host, port: port ?? 22)
+                throw error.on(host: host, port: port ?? HostConfigDefault.port)
             }
         }
         if let proxyHost = config.proxyHost {
@@ -212,11 +212,11 @@ public actor SSHClient {
             } else if let given = config.jumpHosts {
                 specs = try HostConfig.jumpSpecs(given.joined(separator: ","))
                 made.options.proxyCommand = nil  // as `ssh -J` overrides both
-            } else if let value = resolved?.value("proxyjump") {
+            } else if let value = resolved?.proxyJump {
                 specs = try HostConfig.jumpSpecs(value)
             }
         } catch {
-            throw error.on(host: host, port: config.port ?? 22)
+            throw error.on(host: host, port: config.portOrDefault)
         }
         for spec in specs {
             // As `ssh -J`: a hop gets only its own credentials (its ssh_config entry, the agent, default identities),
@@ -234,11 +234,11 @@ public actor SSHClient {
         let plan = try await connectionPlan()
         let options = plan.options
         let settings = plan.settings
-        let attempts = max(1, settings.connectionAttempts ?? 3)
+        let attempts = max(1, settings.connectionAttemptsOrDefault)
         let destination = "\(options.host):\(options.port)"
         // A destination that turns connections away before its banner is tried again, paced, until this deadline
         // (the host's timeout, or 60 s without one); those tries are not connection attempts.
-        let timeout = settings.timeout.flatMap { $0 > .zero ? $0 : nil } ?? .seconds(60)
+        let timeout = settings.timeout.flatMap { $0 > .zero ? $0 : nil } ?? HostConfigDefault.turnedAwayDeadline
         let clock = WaitClock.current
         let giveUp = clock.now + timeout
         var attempt = 1
@@ -258,7 +258,7 @@ public actor SSHClient {
                     "connection attempt failed, retrying",
                     metadata: ["host": "\(host)", "attempt": "\(attempt)", "error": "\(error)"])
                 attempt += 1
-                try await clock.sleep(for: settings.retryDelay ?? .seconds(5))
+                try await clock.sleep(for: settings.retryDelayOrDefault)
             } catch {
                 diagnostics?.warning("connection failed", metadata: ["host": "\(host)", "error": "\(error)"])
                 throw error
@@ -313,7 +313,7 @@ public actor SSHClient {
         )
         if sudoPassword != nil && !sudo && user == nil {
             throw SSHError(
-                .invalidArgument, host: host, port: config.port ?? 22,
+                .invalidArgument, host: host, port: config.portOrDefault,
                 message: "sudoPassword answers sudo's prompt: give sudo: true or user: as well")
         }
         let line = RemoteCommandLine(
@@ -326,7 +326,7 @@ public actor SSHClient {
         } else {
             var bytes: [UInt8]
             do { bytes = try encoded(line, encoding, host: host) } catch {
-                throw error.on(host: host, port: config.port ?? 22)
+                throw error.on(host: host, port: config.portOrDefault)
             }
             kind = .execBytes(bytes)
         }
@@ -343,7 +343,7 @@ public actor SSHClient {
             let answer: [UInt8]
             do { answer = try encoded(sudoPassword + "\n", encoding, host: host) } catch {
                 await channel.close()
-                throw error.on(host: host, port: config.port ?? 22)
+                throw error.on(host: host, port: config.portOrDefault)
             }
             let prompt = SudoPrompt(
                 stream: terminal ? channel.stdout : channel.stderr, terminal: terminal,
@@ -357,7 +357,7 @@ public actor SSHClient {
         }
         return HostOutput(
             host: host, alias: config.alias, index: index, command: line, channel: channel,
-            port: config.port ?? 22, encoding: encoding, readTimeout: readTimeout, logger: logger,
+            port: config.portOrDefault, encoding: encoding, readTimeout: readTimeout, logger: logger,
             watched: watched)
     }
 
@@ -384,7 +384,8 @@ public actor SSHClient {
         let channel = try await withSession { try await $0.openChannel(request) }
         return InteractiveShell(
             output: HostOutput(
-                host: host, alias: config.alias, index: index, command: nil, channel: channel, port: config.port ?? 22,
+                host: host, alias: config.alias, index: index, command: nil, channel: channel,
+                port: config.portOrDefault,
                 encoding: encoding, readTimeout: readTimeout, logger: logger), encoding: encoding)
     }
 
