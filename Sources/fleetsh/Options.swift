@@ -188,7 +188,7 @@ struct ConnectionFlags: ParsableArguments {
             config.privateKey = .file(identity)
         }
         if let jump {
-            config.jumpHosts = jump.lowercased() == "none" ? [] : jump.split(separator: ",").map(String.init)
+            config.jump = .hosts(jump.lowercased() == "none" ? [] : jump.split(separator: ",").map(String.init))
         }
         if let timeout {
             guard timeout >= 0 else { usage("--timeout must not be negative") }

@@ -152,7 +152,7 @@ func measure(_ arguments: PsshBench) async throws {
             privateKey: .file(arguments.key, passphrase: arguments.passphrase),
             connectionAttempts: 1, timeout: .seconds(120), allowAgent: false, identityAuth: false,
             hostKeyPolicy: SSHHostKeyPolicy(userKnownHostsFiles: [arguments.knownHosts], globalKnownHostsFiles: []),
-            jumpHosts: arguments.jump.map { [$0] }, sshConfig: .disabled),
+            jump: arguments.jump.map { .hosts([$0]) }, sshConfig: .disabled),
         poolSize: 10_000, maxConcurrentHandshakes: 256)
 
     /// Prints the failure for the runner and exits non-zero.

@@ -61,15 +61,16 @@ struct FrontendJumpTests {
     }
 
     @Test(
-        "parallel-ssh's proxyHost, proxyPort, proxyUser and proxyPrivateKey reach hosts behind a bastion",
+        "parallel-ssh's proxy (host, port, user, key of its own) reaches hosts behind a bastion",
         arguments: FrontendEngine.all)
     func proxyArguments(engine: FrontendEngine) async throws {
         let site = try await Site.start(targets: 2)
         defer { site.stop() }
         var config = Fleet.config()
         config.privateKey = .file(TestKeys.shared.ecdsa)  // the targets' key; the bastion gets its own below
-        (config.proxyHost, config.proxyPort) = (site.jump.host, site.jump.port)
-        (config.proxyUser, config.proxyPrivateKey) = (TestUser.name, .file(TestKeys.shared.ed25519))
+        config.jump = .proxy(
+            host: site.jump.host, port: site.jump.port, user: TestUser.name,
+            privateKey: .file(TestKeys.shared.ed25519))
         let client = try ParallelSSHClient(
             hosts: site.targets.map(\.host), backend: engine.backend, config: config,
             hostConfig: site.targets.map { HostConfig(port: $0.port) })
@@ -91,7 +92,7 @@ struct FrontendJumpTests {
             let site = try await Site.start(targets: 4)
             defer { site.stop() }
             var config = try site.withHopKey(Fleet.config(timeout: .seconds(60)))
-            config.jumpHosts = ["\(TestUser.name)@\(site.jump.host):\(site.jump.port)"]
+            config.jump = .hosts(["\(TestUser.name)@\(site.jump.host):\(site.jump.port)"])
             let entries = (0..<200).map { site.targets[$0 % 4] }
             let client = try ParallelSSHClient(
                 hosts: entries.map(\.host), backend: engine.backend, config: config,
@@ -118,8 +119,8 @@ struct FrontendJumpTests {
         defer { site.stop() }
         let target = site.targets[0]
         let deadPort = try FreePort.find(host: "127.0.0.2")
-        let good = HostConfig(port: target.port, jumpHosts: ["\(TestUser.name)@\(site.jump.host):\(site.jump.port)"])
-        let dead = HostConfig(port: target.port, jumpHosts: ["\(TestUser.name)@127.0.0.2:\(deadPort)"])
+        let good = HostConfig(port: target.port, jump: .hosts(["\(TestUser.name)@\(site.jump.host):\(site.jump.port)"]))
+        let dead = HostConfig(port: target.port, jump: .hosts(["\(TestUser.name)@127.0.0.2:\(deadPort)"]))
         let client = try ParallelSSHClient(
             hosts: Array(repeating: target.host, count: 6), backend: engine.backend,
             config: try site.withHopKey(Fleet.config()),
@@ -140,11 +141,13 @@ struct FrontendJumpTests {
     @Test("bad jump settings are refused when the client is made", arguments: FrontendEngine.all)
     func badSettings(engine: FrontendEngine) async throws {
         for (config, words) in [
-            (HostConfig(jumpHosts: ["a"], proxyHost: "b"), "not both"),
-            (HostConfig(jumpHosts: ["user@host:99999"]), "is not [user@]host[:port]"),
-            (HostConfig(jumpHosts: ["@host"]), "is not [user@]host[:port]"),
-            (HostConfig(proxyHost: "b", proxyPort: 0), "proxyPort 0"),
-            (HostConfig(proxyHost: "b", proxyPrivateKey: .file("/nonexistent/key")), "/nonexistent/key does not exist"),
+            (HostConfig(jump: .hosts(["user@host:99999"])), "is not [user@]host[:port]"),
+            (HostConfig(jump: .hosts(["@host"])), "is not [user@]host[:port]"),
+            (HostConfig(jump: .proxy(host: "b", port: 0)), "port 0"),
+            (
+                HostConfig(jump: .proxy(host: "b", privateKey: .file("/nonexistent/key"))),
+                "/nonexistent/key does not exist"
+            ),
         ] {
             let error = #expect(throws: SSHError.self) {
                 _ = try ParallelSSHClient(hosts: ["h"], backend: engine.backend, config: config)

@@ -264,7 +264,7 @@ struct FrontendParityTests {
             let shells = try await client.openShell(readTimeout: .milliseconds(100))
             let lines = Mutex<[String]>([])
             let reader = Task {
-                for try await line in shells[0].stdout { lines.withLock { $0.append(line) } }
+                for try await line in shells[0].output.stdout { lines.withLock { $0.append(line) } }
             }
             try await waitUntil("both lines read") { lines.withLock { $0.count } == 2 }
             await clock.waitForSleepers(2)  // the shell's 15 s, the reader's 100 ms
@@ -282,7 +282,7 @@ struct FrontendParityTests {
             await clock.waitForSleepers(2)
             await clock.advance(by: .seconds(15))
             try await join.value
-            #expect(shells[0].exitCode == 0)
+            #expect(shells[0].output.exitCode == 0)
         }
     }
 }
@@ -314,8 +314,8 @@ struct FrontendServerParityTests {
         let shells = try await client.openShell(encoding: .isoLatin1)
         try await client.runShellCommands(shells, ["printf 'caf\\351\\n'", "exit 2"])
         try await client.join(shells, timeout: .seconds(20))
-        #expect(try await shells[0].stdout.first { _ in true } == "café")
-        #expect(shells[0].exitCode == 2)
+        #expect(try await shells[0].output.stdout.first { _ in true } == "café")
+        #expect(shells[0].output.exitCode == 2)
     }
 
     @Test("output stays readable after the client is gone", arguments: FrontendEngine.all)

@@ -213,12 +213,12 @@ struct FrontendServerTests {
         try await client.join(shells, timeout: .seconds(20))
         for shell in shells {
             var lines: [String] = []
-            for try await line in shell.stdout { lines.append(line) }
+            for try await line in shell.output.stdout { lines.append(line) }
             #expect(lines == ["first", "4"])
             var errors: [String] = []
-            for try await line in shell.stderr { errors.append(line) }
+            for try await line in shell.output.stderr { errors.append(line) }
             #expect(errors == ["second"])
-            #expect(shell.exitCode == 0)
+            #expect(shell.output.exitCode == 0)
         }
     }
 

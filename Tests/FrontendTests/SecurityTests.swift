@@ -45,10 +45,10 @@ struct NameInjectionThreatTests {
             ("a\u{1B}[2J", HostConfig(), "\\033"),
             ("ok", HostConfig(user: "u$(id)"), "'('"),
             ("ok", HostConfig(user: "-l"), "starts with '-'"),
-            ("ok", HostConfig(jumpHosts: ["j$(id)"]), "'$'"),
-            ("ok", HostConfig(jumpHosts: ["u`id`@j"]), "'`'"),
-            ("ok", HostConfig(proxyHost: "-oProxyCommand=id"), "starts with '-'"),
-            ("ok", HostConfig(proxyHost: "p", proxyUser: "x;id"), "';'"),
+            ("ok", HostConfig(jump: .hosts(["j$(id)"])), "'$'"),
+            ("ok", HostConfig(jump: .hosts(["u`id`@j"])), "'`'"),
+            ("ok", HostConfig(jump: .proxy(host: "-oProxyCommand=id")), "starts with '-'"),
+            ("ok", HostConfig(jump: .proxy(host: "p", user: "x;id")), "';'"),
         ]
         for (host, config, words) in cases {
             let error = #expect(throws: SSHError.self, "\(host) \(config)") {
@@ -162,7 +162,7 @@ struct JumpPoolThreatTests {
             mode: .off, userKnownHostsFiles: [emptyFile], globalKnownHostsFiles: [])
         insecure.hostKeyPolicy?.recordsNewKeys = false
         insecure.sshConfig = .file(hopConfig)
-        insecure.jumpHosts = ["\(TestUser.name)@\(hop.host):\(hop.port)"]
+        insecure.jump = .hosts(["\(TestUser.name)@\(hop.host):\(hop.port)"])
         var strict = insecure
         strict.hostKeyPolicy = SSHHostKeyPolicy(
             mode: .strict, userKnownHostsFiles: [strictFile], globalKnownHostsFiles: [])
@@ -196,7 +196,7 @@ struct JumpCredentialThreatTests {
             privateKey: .file(TestKeys.shared.ed25519), connectionAttempts: 1, timeout: .seconds(20),
             allowAgent: false, identityAuth: false, hostKeyPolicy: TestKeys.shared.hostKeyPolicy,
             sshConfig: machineConfig(TestKeys.shared.sshConfig))
-        config.jumpHosts = ["\(TestUser.name)@\(hop.host):\(hop.port)"]
+        config.jump = .hosts(["\(TestUser.name)@\(hop.host):\(hop.port)"])
         let client = try SSHClient(host: target.host, backend: engine.backend, config: config)
         let error = await #expect(throws: SSHError.self) { _ = try await client.runCommand("true") }
         #expect(error?.isJumpHostFailure == true, "\(error.map { "\($0)" } ?? "the hop let it through")")
@@ -468,8 +468,8 @@ struct SecretRedactionThreatTests {
     func redacted() {
         let config = HostConfig(
             user: "deploy", password: "hunter2", privateKey: .memory("-----KEYTEXT-----", passphrase: "pp-secret"),
-            proxyHost: "bastion", proxyPassword: "proxy-secret",
-            proxyPrivateKey: .file("/k", passphrase: "pp2-secret"))
+            jump: .proxy(
+                host: "bastion", password: "proxy-secret", privateKey: .file("/k", passphrase: "pp2-secret")))
         let options = SSHConnectionOptions(
             host: "h",
             authMethods: [

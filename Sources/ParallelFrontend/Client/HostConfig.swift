@@ -93,24 +93,10 @@ public struct HostConfig: Sendable {
     /// How the host's key is checked (default: OpenSSH's known-hosts files; a host whose key is not known there is
     /// refused with an error saying how to trust it). See `SSHHostKeyPolicy`.
     public var hostKeyPolicy: SSHHostKeyPolicy?
-    /// Jump hosts to reach this host through, in order, as `ssh -J` takes them: `[user@]host[:port]` each (the
-    /// first is reached directly, each next one through the hops before it, the host through the last). Each hop
-    /// is verified under its own name and takes its user, port and other settings from its own `ssh_config`
-    /// entry, and this configuration's credentials (not its user and port). Overrides `ssh_config`'s `ProxyJump`
-    /// and `ProxyCommand`; `[]` for none. Hosts behind the same hop share one connection to it.
-    public var jumpHosts: [String]?
-    /// parallel-ssh's `proxy_host`: one jump host with credentials of its own (the `proxy*` fields); give this or
-    /// ``jumpHosts``, not both.
-    public var proxyHost: String?
-    /// parallel-ssh's `proxy_port`: the jump host's port (default: its `ssh_config` `Port`, else this host's port,
-    /// as parallel-ssh does).
-    public var proxyPort: Int?
-    /// parallel-ssh's `proxy_user`: the jump host's login user (default: ``user``).
-    public var proxyUser: String?
-    /// parallel-ssh's `proxy_password`: the jump host's password (default: ``password``).
-    public var proxyPassword: String?
-    /// parallel-ssh's `proxy_pkey`: the jump host's private key (default: ``privateKey``).
-    public var proxyPrivateKey: PrivateKey?
+    /// Jump hosts to reach this host through: a chain as `ssh -J` takes it (``JumpRoute/hosts(_:)``), or
+    /// parallel-ssh's one proxy with settings of its own (``JumpRoute/proxy(host:port:user:password:privateKey:)``).
+    /// Default: as `ssh_config`'s `ProxyJump` or `ProxyCommand` says, else directly.
+    public var jump: JumpRoute?
     /// Which `ssh_config` files give the settings this configuration leaves `nil` (default: `~/.ssh/config`,
     /// then `/etc/ssh/ssh_config`, as `ssh` reads them; `.disabled` for none). Explicit values here win over the
     /// files, as `ssh`'s command line does. Only the client's configuration sets it.
@@ -123,8 +109,7 @@ public struct HostConfig: Sendable {
         timeout: Duration? = nil, allowAgent: Bool? = nil, identityAuth: Bool? = nil,
         keepalive: Duration? = nil, keepaliveCountMax: Int? = nil, compression: Bool? = nil, ipv6Only: Bool? = nil,
         keyboardInteractive: Bool? = nil, unreadOutputLimit: Int? = nil, hostKeyPolicy: SSHHostKeyPolicy? = nil,
-        jumpHosts: [String]? = nil, proxyHost: String? = nil, proxyPort: Int? = nil, proxyUser: String? = nil,
-        proxyPassword: String? = nil, proxyPrivateKey: PrivateKey? = nil, sshConfig: SSHConfigSource? = nil
+        jump: JumpRoute? = nil, sshConfig: SSHConfigSource? = nil
     ) {
         self.user = user
         self.port = port
@@ -143,12 +128,7 @@ public struct HostConfig: Sendable {
         self.keyboardInteractive = keyboardInteractive
         self.unreadOutputLimit = unreadOutputLimit
         self.hostKeyPolicy = hostKeyPolicy
-        self.jumpHosts = jumpHosts
-        self.proxyHost = proxyHost
-        self.proxyPort = proxyPort
-        self.proxyUser = proxyUser
-        self.proxyPassword = proxyPassword
-        self.proxyPrivateKey = proxyPrivateKey
+        self.jump = jump
         self.sshConfig = sshConfig
     }
 
@@ -166,10 +146,8 @@ public struct HostConfig: Sendable {
             ipv6Only: ipv6Only ?? fallback.ipv6Only,
             keyboardInteractive: keyboardInteractive ?? fallback.keyboardInteractive,
             unreadOutputLimit: unreadOutputLimit ?? fallback.unreadOutputLimit,
-            hostKeyPolicy: hostKeyPolicy ?? fallback.hostKeyPolicy, jumpHosts: jumpHosts ?? fallback.jumpHosts,
-            proxyHost: proxyHost ?? fallback.proxyHost, proxyPort: proxyPort ?? fallback.proxyPort,
-            proxyUser: proxyUser ?? fallback.proxyUser, proxyPassword: proxyPassword ?? fallback.proxyPassword,
-            proxyPrivateKey: proxyPrivateKey ?? fallback.proxyPrivateKey, sshConfig: sshConfig ?? fallback.sshConfig)
+            hostKeyPolicy: hostKeyPolicy ?? fallback.hostKeyPolicy, jump: jump ?? fallback.jump,
+            sshConfig: sshConfig ?? fallback.sshConfig)
     }
 
     /// These settings without what authenticates or names one host (password, key, keyboard-interactive, alias,
@@ -181,10 +159,7 @@ public struct HostConfig: Sendable {
         copy.privateKey = nil
         copy.keyboardInteractive = nil
         copy.alias = nil
-        copy.jumpHosts = nil
-        (copy.proxyHost, copy.proxyPort, copy.proxyUser, copy.proxyPassword, copy.proxyPrivateKey) = (
-            nil, nil, nil, nil, nil
-        )
+        copy.jump = nil
         return copy
     }
 
@@ -203,11 +178,24 @@ public struct HostConfig: Sendable {
         // Before anything is expanded into a ProxyCommand or `Match exec`, as OpenSSH checks its command line.
         try SSHNameCheck.checkHost(host, port: port)
         if let user = config.user { try SSHNameCheck.checkUser(user, host: host, port: port) }
-        if let proxyHost = config.proxyHost, let problem = SSHNameCheck.hostNameProblem(proxyHost) {
-            throw bad("the proxy host '\(proxyHost)' \(problem)")
-        }
-        if let proxyUser = config.proxyUser {
-            try SSHNameCheck.checkUser(proxyUser, host: host, port: port, role: "proxy user name")
+        var proxyKey: PrivateKey?
+        switch config.jump {
+        case .proxy(let proxyHost, let proxyPort, let proxyUser, _, let privateKey):
+            if let problem = SSHNameCheck.hostNameProblem(proxyHost) {
+                throw bad("the proxy host '\(proxyHost)' \(problem)")
+            }
+            if let proxyUser {
+                try SSHNameCheck.checkUser(proxyUser, host: host, port: port, role: "proxy user name")
+            }
+            if let proxyPort, !(1...65535).contains(proxyPort) {
+                throw bad("the proxy's port \(proxyPort) is outside 1...65535")
+            }
+            proxyKey = privateKey
+        case .hosts(let hops):
+            for hop in hops {
+                do { _ = try Self.jumpSpecs(hop) } catch { throw error.on(host: host, port: port) }
+            }
+        case nil: break
         }
         if !(1...65535).contains(port) { throw bad("port \(port) is outside 1...65535") }
         if config.keyboardInteractiveOrDefault && config.password == nil {
@@ -229,16 +217,7 @@ public struct HostConfig: Sendable {
         if let limit = config.unreadOutputLimit, limit < 1 {
             throw bad("unreadOutputLimit must be positive, got \(limit)")
         }
-        if config.proxyHost != nil && config.jumpHosts != nil {
-            throw bad("give proxyHost (parallel-ssh's one jump host) or jumpHosts (a chain), not both")
-        }
-        if let proxyPort = config.proxyPort, !(1...65535).contains(proxyPort) {
-            throw bad("proxyPort \(proxyPort) is outside 1...65535")
-        }
-        for hop in config.jumpHosts ?? [] {
-            do { _ = try Self.jumpSpecs(hop) } catch { throw error.on(host: host, port: port) }
-        }
-        let keyFiles = (config.privateKey?.paths ?? []) + (config.proxyPrivateKey?.paths ?? [])
+        let keyFiles = (config.privateKey?.paths ?? []) + (proxyKey?.paths ?? [])
         for path in keyFiles where !readableFiles.contains(path) {
             guard FileManager.default.isReadableFile(atPath: path) else {
                 let reason = FileManager.default.fileExists(atPath: path) ? "is not readable" : "does not exist"
@@ -308,8 +287,7 @@ extension HostConfig: CustomStringConvertible, CustomDebugStringConvertible, Cus
             ("keepalive", keepalive), ("keepaliveCountMax", keepaliveCountMax), ("compression", compression),
             ("ipv6Only", ipv6Only), ("keyboardInteractive", keyboardInteractive),
             ("unreadOutputLimit", unreadOutputLimit), ("hostKeyPolicy", hostKeyPolicy.map { _ in "<policy>" }),
-            ("jumpHosts", jumpHosts), ("proxyHost", proxyHost), ("proxyPort", proxyPort), ("proxyUser", proxyUser),
-            ("proxyPassword", secret(proxyPassword)), ("proxyPrivateKey", proxyPrivateKey), ("sshConfig", sshConfig),
+            ("jump", jump), ("sshConfig", sshConfig),
         ]
         let shown = fields.compactMap { name, value -> String? in
             guard let value = value.flatMap({ $0 }) else { return nil }

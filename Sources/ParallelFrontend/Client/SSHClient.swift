@@ -169,8 +169,7 @@ public actor SSHClient {
     }
 
     /// How this host is reached: the caller's settings over `ssh_config` over the defaults, with its jump hosts
-    /// (``HostConfig/proxyHost``, else ``HostConfig/jumpHosts``, else `ProxyJump`) each planned from their own
-    /// configuration.
+    /// (``HostConfig/jump``, else `ProxyJump`) each planned from their own configuration.
     func connectionPlan() async throws -> ConnectionPlan {
         if let plan { return plan }
         let resolved = try await resolvedConfig()
@@ -193,29 +192,28 @@ public actor SSHClient {
                 throw error.on(host: host, port: port ?? HostConfigDefault.port)
             }
         }
-        if let proxyHost = config.proxyHost {
-            // parallel-ssh's proxy: its own credentials, each falling back to the host's.
-            var settings = config
-            settings.password = config.proxyPassword ?? config.password
-            settings.privateKey = config.proxyPrivateKey ?? config.privateKey
-            made.options.proxyCommand = nil
-            made.options.jumpHosts = [
-                try await hop(
-                    proxyHost, user: config.proxyUser ?? config.user, port: config.proxyPort,
-                    settings: settings, defaultPort: made.options.port)
-            ]
-        }
         var specs: [UserHostPort] = []
         do {
-            if config.proxyHost != nil {
-                specs = []
-            } else if let given = config.jumpHosts {
+            switch config.jump {
+            case .proxy(let proxyHost, let proxyPort, let proxyUser, let proxyPassword, let proxyKey):
+                // parallel-ssh's proxy: its own credentials, each falling back to the host's.
+                var settings = config
+                settings.password = proxyPassword ?? config.password
+                settings.privateKey = proxyKey ?? config.privateKey
+                settings.jump = nil
+                made.options.proxyCommand = nil
+                made.options.jumpHosts = [
+                    try await hop(
+                        proxyHost, user: proxyUser ?? config.user, port: proxyPort,
+                        settings: settings, defaultPort: made.options.port)
+                ]
+            case .hosts(let given):
                 specs = try HostConfig.jumpSpecs(given.joined(separator: ","))
                 made.options.proxyCommand = nil  // as `ssh -J` overrides both
-            } else if let value = resolved?.proxyJump {
-                specs = try HostConfig.jumpSpecs(value)
+            case nil:
+                if let value = resolved?.proxyJump { specs = try HostConfig.jumpSpecs(value) }
             }
-        } catch {
+        } catch let error as SSHError {
             throw error.on(host: host, port: config.portOrDefault)
         }
         for spec in specs {
@@ -396,20 +394,13 @@ public actor SSHClient {
     }
 }
 
-/// A shell on one host: send commands, read their output, get the shell's exit code after closing.
+/// A shell on one host: send commands, read their output, get the shell's exit code after closing. As in
+/// parallel-ssh, what it printed and how it ended are its ``output``'s (`shell.output.stdout`,
+/// `shell.output.exitCode`).
 public struct InteractiveShell: Sendable {
-    /// The shell's output, stdin and (after ``close()``) exit code.
+    /// The shell's host, output, stdin and (after ``close()``) exit code.
     public let output: HostOutput
     let encoding: String.Encoding
-
-    /// The host.
-    public var host: String { output.host }
-    /// stdout lines.
-    public var stdout: HostLines { output.stdout }
-    /// stderr lines.
-    public var stderr: HostLines { output.stderr }
-    /// The exit code of the shell (its last command), once closed.
-    public var exitCode: Int32? { output.exitCode }
 
     /// Sends `command` followed by a newline.
     public func run(_ command: String) async throws {

@@ -2,16 +2,16 @@ import SSHBackend
 
 /// `[user@]host[:port]`, as `ssh -J` and host lists write a host (IPv6 in brackets when a port follows:
 /// `[::1]:2222`; a bare IPv6 address has no port).
-public struct UserHostPort: Sendable, Hashable {
+package struct UserHostPort: Sendable, Hashable {
     /// The login user, if given.
-    public var user: String?
+    package var user: String?
     /// The host name, address or `ssh_config` alias.
-    public var host: String
+    package var host: String
     /// The port, if given.
-    public var port: Int?
+    package var port: Int?
 
     /// Reads `text`; `nil` when it names no host, has an empty user, or a port that is not a number in 1...65535.
-    public init?(_ text: some StringProtocol) {
+    package init?(_ text: some StringProtocol) {
         var rest = Substring(text)
         if let at = rest.lastIndex(of: "@") {
             user = String(rest[..<at])

@@ -4,10 +4,10 @@ import SSHBackend
 /// The one way a local path is built from a host name (fetched copies, `--outdir` files, per-host suffixes): the
 /// host becomes a single path component that cannot leave its directory, whatever the name (an alias `..`, a
 /// host `evil/../../x`).
-public enum HostFileName {
+package enum HostFileName {
     /// `host` as one file name: `/` and NUL become `_`; `.`, `..` and the empty name get a leading `_`; control
     /// characters are escaped (`\ooo`), so the name prints safely too.
-    public static func component(_ host: String) -> String {
+    package static func component(_ host: String) -> String {
         var name = String(host.unicodeScalars.map { $0 == "/" || $0 == "\0" ? "_" : Character($0) })
         name = TerminalText.sanitized(name, keepingLineBreaks: false).replacingOccurrences(of: "/", with: "_")
         if name.isEmpty || name == "." || name == ".." { name = "_" + name }
@@ -15,7 +15,7 @@ public enum HostFileName {
     }
 
     /// `directory/<component(host)>`: always directly inside `directory`.
-    public static func path(in directory: String, host: String) -> String {
+    package static func path(in directory: String, host: String) -> String {
         (directory.hasSuffix("/") ? directory : directory + "/") + component(host)
     }
 }
