@@ -132,26 +132,8 @@ public struct HostConfig: Sendable {
         self.sshConfig = sshConfig
     }
 
-    /// This configuration with every `nil` field taken from `fallback`.
-    func merged(over fallback: HostConfig) -> HostConfig {
-        HostConfig(
-            user: user ?? fallback.user, port: port ?? fallback.port, password: password ?? fallback.password,
-            privateKey: privateKey ?? fallback.privateKey, alias: alias ?? fallback.alias,
-            connectionAttempts: connectionAttempts ?? fallback.connectionAttempts,
-            retryDelay: retryDelay ?? fallback.retryDelay, timeout: timeout ?? fallback.timeout,
-            allowAgent: allowAgent ?? fallback.allowAgent, identityAuth: identityAuth ?? fallback.identityAuth,
-            keepalive: keepalive ?? fallback.keepalive,
-            keepaliveCountMax: keepaliveCountMax ?? fallback.keepaliveCountMax,
-            compression: compression ?? fallback.compression,
-            ipv6Only: ipv6Only ?? fallback.ipv6Only,
-            keyboardInteractive: keyboardInteractive ?? fallback.keyboardInteractive,
-            unreadOutputLimit: unreadOutputLimit ?? fallback.unreadOutputLimit,
-            hostKeyPolicy: hostKeyPolicy ?? fallback.hostKeyPolicy, jump: jump ?? fallback.jump,
-            sshConfig: sshConfig ?? fallback.sshConfig)
-    }
-
     /// These settings without what authenticates or names one host (password, key, keyboard-interactive, alias,
-    /// jump and proxy settings): what a jump hop named by ``jumpHosts`` or `ProxyJump` starts from, as `ssh -J`
+    /// jump route): what a jump hop named by ``JumpRoute/hosts(_:)`` or `ProxyJump` starts from, as `ssh -J`
     /// gives a hop only its own configuration. Host-key checking, timeouts and the `ssh_config` files stay.
     var withoutCredentials: HostConfig {
         var copy = self
@@ -279,20 +261,7 @@ extension PrivateKey: CustomStringConvertible, CustomDebugStringConvertible, Cus
 extension HostConfig: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     /// The fields that are set, with passwords, passphrases and key text redacted.
     public var description: String {
-        let secret = { (value: String?) -> String? in value.map { _ in "<redacted>" } }
-        let fields: [(String, Any?)] = [
-            ("user", user), ("port", port), ("password", secret(password)), ("privateKey", privateKey),
-            ("alias", alias), ("connectionAttempts", connectionAttempts), ("retryDelay", retryDelay),
-            ("timeout", timeout), ("allowAgent", allowAgent), ("identityAuth", identityAuth),
-            ("keepalive", keepalive), ("keepaliveCountMax", keepaliveCountMax), ("compression", compression),
-            ("ipv6Only", ipv6Only), ("keyboardInteractive", keyboardInteractive),
-            ("unreadOutputLimit", unreadOutputLimit), ("hostKeyPolicy", hostKeyPolicy.map { _ in "<policy>" }),
-            ("jump", jump), ("sshConfig", sshConfig),
-        ]
-        let shown = fields.compactMap { name, value -> String? in
-            guard let value = value.flatMap({ $0 }) else { return nil }
-            return "\(name): \(value)"
-        }
+        let shown = Self.fields.compactMap { field in field.shown(self).map { "\(field.name): \($0)" } }
         return "HostConfig(\(shown.joined(separator: ", ")))"
     }
 
