@@ -103,12 +103,7 @@ extension ParallelSSHClient {
     ) async throws -> [HostTransfer] {
         let results = await forEachHost { client in
             let (local, remote) = paths[client.index]
-            switch direction {
-            case .upload(let transfer):
-                try await client.upload(local, to: remote, using: transfer, recurse: recurse, progress: progress)
-            case .download(let transfer):
-                try await client.download(remote, to: local, using: transfer, recurse: recurse, progress: progress)
-            }
+            try await client.copy(direction, local: local, remote: remote, recurse: recurse, progress: progress)
         }
         let transfers = results.enumerated().map { index, result in
             var failure: SSHError?
@@ -125,10 +120,4 @@ extension ParallelSSHClient {
         }
         return transfers
     }
-}
-
-/// Which way a parallel copy goes, and how.
-private enum CopyDirection: Sendable {
-    case upload(FileTransferProtocol)
-    case download(FileTransferProtocol)
 }

@@ -29,31 +29,7 @@ extension SSHClient {
         _ localPath: String, to remotePath: String, using transfer: FileTransferProtocol = .sftp,
         recurse: Bool = false, progress: TransferProgressHandler? = nil
     ) async throws {
-        let report = reporter(progress)
-        switch transfer {
-        case .sftp:
-            try await withSession {
-                try await $0.withSFTP { sftp in
-                    if recurse {
-                        try await sftp.uploadDirectory(from: localPath, to: remotePath, progress: report)
-                    } else {
-                        try await sftp.upload(from: localPath, to: remotePath, progress: report)
-                    }
-                }
-            }
-        case .scp(let overwrite):
-            let scp = try await withSession { try await $0.scp() }
-            if !overwrite, let existing = try await scp.existingTarget(remotePath, sending: localPath) {
-                throw SSHError(
-                    .fileTransferFailed, host: host, port: config.portOrDefault,
-                    message: "remote \(existing) already exists (use .scp(overwrite: true) to replace it)")
-            }
-            if recurse {
-                try await scp.sendDirectory(from: localPath, to: remotePath, progress: report)
-            } else {
-                try await scp.send(from: localPath, to: remotePath, mode: nil, progress: report)
-            }
-        }
+        try await copy(.upload(transfer), local: localPath, remote: remotePath, recurse: recurse, progress: progress)
     }
 
     /// Downloads `remotePath` to `localPath` with `transfer` (SFTP unless said otherwise), written under a
@@ -62,24 +38,46 @@ extension SSHClient {
         _ remotePath: String, to localPath: String, using transfer: FileTransferProtocol = .sftp,
         recurse: Bool = false, progress: TransferProgressHandler? = nil
     ) async throws {
+        try await copy(.download(transfer), local: localPath, remote: remotePath, recurse: recurse, progress: progress)
+    }
+
+    /// One copy between `local` and `remote`, the way `direction` says: the one place both calls and the parallel
+    /// client's copies come to.
+    func copy(
+        _ direction: CopyDirection, local: String, remote: String, recurse: Bool, progress: TransferProgressHandler?
+    ) async throws {
         let report = reporter(progress)
-        switch transfer {
-        case .sftp:
-            try await withSession {
-                try await $0.withSFTP { sftp in
-                    if recurse {
-                        try await sftp.downloadDirectory(from: remotePath, to: localPath, progress: report)
-                    } else {
-                        try await sftp.download(from: remotePath, to: localPath, progress: report)
+        switch direction {
+        case .upload(.sftp), .download(.sftp):
+            let upload = if case .upload = direction { true } else { false }
+            try await withSession { session in
+                try await session.withSFTP { sftp in
+                    switch (upload, recurse) {
+                    case (true, true): try await sftp.uploadDirectory(from: local, to: remote, progress: report)
+                    case (true, false): try await sftp.upload(from: local, to: remote, progress: report)
+                    case (false, true): try await sftp.downloadDirectory(from: remote, to: local, progress: report)
+                    case (false, false): try await sftp.download(from: remote, to: local, progress: report)
                     }
                 }
             }
-        case .scp:
+        case .upload(.scp(let overwrite)):
+            let scp = try await withSession { try await $0.scp() }
+            if !overwrite, let existing = try await scp.existingTarget(remote, sending: local) {
+                throw SSHError(
+                    .fileTransferFailed, host: host, port: config.portOrDefault,
+                    message: "remote \(existing) already exists (use .scp(overwrite: true) to replace it)")
+            }
+            if recurse {
+                try await scp.sendDirectory(from: local, to: remote, progress: report)
+            } else {
+                try await scp.send(from: local, to: remote, mode: nil, progress: report)
+            }
+        case .download(.scp):
             let scp = try await withSession { try await $0.scp() }
             if recurse {
-                try await scp.receiveDirectory(from: remotePath, to: localPath, progress: report)
+                try await scp.receiveDirectory(from: remote, to: local, progress: report)
             } else {
-                try await scp.receive(from: remotePath, to: localPath, progress: report)
+                try await scp.receive(from: remote, to: local, progress: report)
             }
         }
     }
@@ -89,4 +87,12 @@ extension SSHClient {
         let (host, index) = (self.host, self.index)
         return { progress(host, index, $0) }
     }
+}
+
+/// Which way a copy goes, and how.
+enum CopyDirection: Sendable {
+    /// Local to remote.
+    case upload(FileTransferProtocol)
+    /// Remote to local.
+    case download(FileTransferProtocol)
 }

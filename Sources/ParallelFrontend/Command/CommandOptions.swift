@@ -35,13 +35,8 @@ public struct CommandOptions: Sendable {
         environment: [String: String] = [:], readTimeout: Duration? = nil, encoding: String.Encoding = .utf8,
         sudoPassword: String? = nil
     ) {
-        self.sudo = sudo
-        self.user = user
-        self.shell = shell
-        self.pty = pty
-        self.environment = environment
-        self.readTimeout = readTimeout
-        self.encoding = encoding
+        (self.sudo, self.user, self.shell, self.pty) = (sudo, user, shell, pty)
+        (self.environment, self.readTimeout, self.encoding) = (environment, readTimeout, encoding)
         self.sudoPassword = sudoPassword
     }
 }
