@@ -42,6 +42,9 @@ def measure(spec):
                       "status": p.returncode, "lines": len(lines)}))
 
 
+LOAD = os.getloadavg()
+
+
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == "--measure":
         return measure(json.loads(sys.argv[2]))
@@ -141,7 +144,9 @@ def write_docs(results, sshd_results, kex):
              "of the simulated fleet (`bench/fleet.py`, ~2 ms of server CPU per connection), 100 at once, host keys",
              "checked against the same known_hosts, from the same ssh_config. Client CPU covers every process of the tool",
              "(pdsh, clush and parallel-ssh run one `ssh` per host); RSS is the largest single process's; `lines` counts",
-             "output lines (one per host expected, pssh's `-i` adds a header per host); `fleet CPU` is the server's.", ""]
+             "output lines (one per host expected, pssh's `-i` adds a header per host); `fleet CPU` is the server's.",
+             "", f"Load average when the run began: {LOAD[0]:.1f} (anything else running on the 2 cores inflates walls far more "
+             "than CPU per host).", ""]
     lines += markdown_table(
         ["tool", "n", "wall s", "client CPU s", "CPU per host ms", "peak RSS MB", "lines", "exit", "fleet CPU s"],
         [[r["tool"], r["n"], "failed: " + " ".join(r["error"])] if "error" in r else

@@ -27,7 +27,8 @@ struct HostOptions: ParsableArguments {
                 from --groups-file, else from the first file clush would read: groups, then groups.d/local.cfg, in \
                 $CLUSTERSHELL_CFGDIR, $XDG_CONFIG_HOME/clustershell (~/.config/clustershell), \
                 ~/.local/etc/clustershell and /etc/clustershell.
-                """))
+                """,
+            valueName: "group"))
     var groups: [String] = []
 
     @Option(help: "The groups file for -g and @name (default: clush's own files; see -g).")
