@@ -62,6 +62,29 @@ struct FleetshPeerHabitsTests {
         #expect(loop.status == 64 && loop.stderr.contains("contains itself (a > b > a)"), "\(loop.stderr)")
     }
 
+    @Test("a bad groups file or group name is one usage line naming the file, its line or the group")
+    func badGroups() async throws {
+        let directory = try scratchDirectory("bad-groups")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let cases: [(text: String, arguments: [String], says: String)] = [
+            ("web web1\n", ["-g", "web"], "line 1: not 'name: node sets'"),
+            ("a b: x\n", ["-g", "a"], "line 1: 'a b' is not a group name"),
+            ("web: web[1-\n", ["-g", "web"], "group 'web' in "),
+            ("a: @b\nb: x[\n", ["-g", "a"], "group 'b' in "),
+            ("web: w1\n", ["-g", ""], "a group name is empty"),
+            ("web: w1\n", ["-H", "@"], "a group name is empty"),
+        ]
+        for (index, (text, arguments, says)) in cases.enumerated() {
+            let file = "\(directory)/groups-\(index)"
+            try text.write(toFile: file, atomically: true, encoding: .utf8)
+            let result = try await Fleetsh.run(["--groups-file", file] + arguments + ["--list-hosts"])
+            #expect(result.status == 64 && result.stderr.contains(says), "\(text): \(result.stderr)")
+            #expect(result.stderr.split(separator: "\n").count == 1, "one line: \(result.stderr)")
+        }
+        let missing = try await Fleetsh.run(["--groups-file", "\(directory)/none", "-g", "web", "--list-hosts"])
+        #expect(missing.status == 64 && missing.stderr.contains("\(directory)/none: no such file"), "\(missing.stderr)")
+    }
+
     @Test("-g runs the command on the group's hosts")
     func groupRun() async throws {
         let site = try await Site.start()

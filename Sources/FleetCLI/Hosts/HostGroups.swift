@@ -64,6 +64,7 @@ public struct HostGroups: Sendable {
     }
 
     private func hosts(of name: String, inside: [String]) throws(NodeSet.SyntaxError) -> [String] {
+        guard !name.isEmpty else { throw NodeSet.SyntaxError(description: "a group name is empty") }
         guard let sets = members[name] else {
             throw NodeSet.SyntaxError(description: "no group '\(name)' in \(file)")
         }
@@ -72,8 +73,18 @@ public struct HostGroups: Sendable {
                 description:
                     "group '\(name)' in \(file) contains itself (\((inside + [name]).joined(separator: " > ")))")
         }
-        return try NodeSet.expand(sets) { (inner: String) throws(NodeSet.SyntaxError) -> [String] in
-            try hosts(of: inner, inside: inside + [name])
+        var innerFailed = false
+        do throws(NodeSet.SyntaxError) {
+            return try NodeSet.expand(sets) { (inner: String) throws(NodeSet.SyntaxError) -> [String] in
+                do throws(NodeSet.SyntaxError) { return try hosts(of: inner, inside: inside + [name]) } catch {
+                    innerFailed = true
+                    throw error
+                }
+            }
+        } catch {
+            // A group's own bad node set names the group and the file; an inner group's error says it already.
+            if innerFailed { throw error }
+            throw NodeSet.SyntaxError(description: "group '\(name)' in \(file): \(error.description)")
         }
     }
 }
