@@ -37,7 +37,7 @@ let package = Package(
         // What the engines share above the loop: the auth plan, the operation queue, channel bookkeeping and the
         // public session and channel types, so each engine holds only its native calls.
         .target(
-            name: "SSHEngineCore", dependencies: ["SSHBackend", "SSHEventLoop", "SSHKnownHosts"],
+            name: "SSHEngineCore", dependencies: ["SSHBackend", "SSHEventLoop", "SSHKnownHosts", "SSHPrivateKeys"],
             swiftSettings: swiftSettings),
 
         // SFTP and SCP over any session's channels (`session.openSFTP()`, `session.scp()`): one non-blocking

@@ -50,6 +50,8 @@ extension SSHAuthMethod: CustomStringConvertible, CustomDebugStringConvertible {
                 ])
         case .identityFiles(let files, let passphrase):
             return Redacted.describe("identityFiles", ["files": files, "passphrase": Redacted.secret(passphrase)])
+        case .certificateFiles(let files):
+            return Redacted.describe("certificateFiles", ["files": files])
         case .password:
             return "password(\(Redacted.marker))"
         case .keyboardInteractive:

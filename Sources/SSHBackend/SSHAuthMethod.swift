@@ -14,8 +14,14 @@ public enum SSHAuthMethod: Sendable {
     /// missing files are skipped.
     case defaultIdentities(directory: String = "~/.ssh", passphrase: String? = nil)
     /// Key files tried in order, as ssh_config's `IdentityFile` lines: missing files are skipped, and a file with
-    /// a `<file>-cert.pub` beside it is tried with that certificate first. `~` is expanded.
+    /// a `<file>-cert.pub` beside it is tried with that certificate first (unless the list has
+    /// ``certificateFiles(_:)``, as ssh then loads no such file). `~` is expanded.
     case identityFiles([String], passphrase: String? = nil)
+    /// OpenSSH user certificates, as ssh_config's `CertificateFile` lines: each is tried before any other key,
+    /// with the private key among this list's ``privateKeyFile(path:passphrase:)``, ``identityFiles(_:passphrase:)``
+    /// and ``defaultIdentities(directory:passphrase:)`` whose public key it carries (with their passphrase); a
+    /// certificate no such key matches is not offered. Needs ``SSHCapability/userCertificates``; `~` is expanded.
+    case certificateFiles([String])
     /// A password.
     case password(String)
     /// Keyboard-interactive: `responder` answers each prompt the server sends.

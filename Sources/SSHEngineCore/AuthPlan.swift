@@ -1,5 +1,6 @@
 import SSHBackend
 import SSHEventLoop
+import SSHPrivateKeys
 
 #if canImport(Glibc)
     import Glibc
@@ -58,8 +59,32 @@ package enum AuthAttempt: CustomStringConvertible, Sendable {
                 keyPath: keyPath, certificatePath: certificatePath, passphrase: passphrase,
                 key: .read(keyPath), certificate: .read(certificatePath))
         }
+        // ssh_config's CertificateFile: matched against the identity files and default identities of the list.
+        let certificateFiles = methods.flatMap { method -> [String] in
+            if case .certificateFiles(let files) = method { files.map(expandTilde) } else { [] }
+        }
+        let candidates: [(path: String, passphrase: String?)] = methods.flatMap { method -> [(String, String?)] in
+            switch method {
+            case .identityFiles(let paths, let passphrase): paths.map { (expandTilde($0), passphrase) }
+            case .privateKeyFile(let path, let passphrase): [(expandTilde(path), passphrase)]
+            case .defaultIdentities(let directory, let passphrase):
+                defaultIdentityNames.map { ("\(expandTilde(directory))/\($0)", passphrase) }
+            default: []
+            }
+        }
         return methods.flatMap { method -> [AuthAttempt] in
             switch method {
+            case .certificateFiles:
+                return certificateFiles.compactMap { path -> AuthAttempt? in
+                    guard let text = PrivateKeyFile.contents(ofFile: path) else { return nil }
+                    let match = candidates.first { candidate in
+                        let blob = CertifiedKey.publicKeyBlob(
+                            privateKeyFile: PrivateKeyFile.contents(ofFile: candidate.path),
+                            publicKeyFile: PrivateKeyFile.contents(ofFile: candidate.path + ".pub"))
+                        return blob.map { CertifiedKey.certificate(text, certifies: $0) } ?? false
+                    }
+                    return match.map { certificate($0.path, path, $0.passphrase) }
+                }
             case .privateKeyFile(let path, let passphrase):
                 return [key(expandTilde(path), passphrase, explicit: true)]
             case .privateKey(let data, let passphrase):
@@ -75,7 +100,7 @@ package enum AuthAttempt: CustomStringConvertible, Sendable {
             case .identityFiles(let paths, let passphrase):
                 return paths.map(expandTilde).filter { access($0, F_OK) == 0 }.flatMap { path -> [AuthAttempt] in
                     let plain = key(path, passphrase, explicit: false)
-                    guard access(path + "-cert.pub", F_OK) == 0 else { return [plain] }
+                    guard certificateFiles.isEmpty, access(path + "-cert.pub", F_OK) == 0 else { return [plain] }
                     return [certificate(path, path + "-cert.pub", passphrase), plain]
                 }
             case .password(let password):

@@ -77,6 +77,8 @@ package enum JumpPoolKey {
         case .identityFiles(let files, let passphrase):
             secret(passphrase)
             return "files(\(files))"
+        case .certificateFiles(let files):
+            return "certificates(\(files))"
         case .password(let password):
             secret(password)
             return "password"

@@ -167,7 +167,11 @@ enum PEMArmor {
         guard let start = find(Array(begin.utf8), in: text[...]),
             let stop = find(Array(end.utf8), in: text[(start + begin.utf8.count)...])
         else { return nil }
-        let encoded = text[(start + begin.utf8.count)..<stop].filter { !isWhitespace($0) }
+        return base64Decoded(text[(start + begin.utf8.count)..<stop].filter { !isWhitespace($0) })
+    }
+
+    /// `encoded` (base64, no whitespace) decoded, or `nil` when it is not base64.
+    static func base64Decoded(_ encoded: [UInt8]) -> [UInt8]? {
         guard !encoded.isEmpty, encoded.count % 4 == 0 else { return nil }
         var decoded = [UInt8](repeating: 0, count: encoded.count / 4 * 3)
         let length = EVP_DecodeBlock(&decoded, encoded, Int32(encoded.count))

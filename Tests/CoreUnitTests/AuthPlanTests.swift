@@ -1,11 +1,40 @@
 import Foundation
 import SSHBackend
 import SSHEngineCore
+import SSHPrivateKeys
+import SSHTestSupport
 import Testing
 
 /// The authentication plan both engines follow: what is tried, in which order, and the error that sums it up.
 @Suite("Authentication plan")
 struct AuthPlanTests {
+    @Test("a user certificate certifies its own key and no other, for each key type (ssh-keygen -s makes them)")
+    func certifiedKeys() throws {
+        let dir = try scratchDirectory("certified-keys")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let keys = TestKeys.shared
+        var certificates: [String: [UInt8]] = [:]
+        for (name, key) in [("ed25519", keys.ed25519), ("ecdsa", keys.ecdsa), ("rsa", keys.rsa)] {
+            try FileManager.default.copyItem(atPath: key + ".pub", toPath: "\(dir)/\(name).pub")
+            try ProcessRunner.run([
+                "/usr/bin/ssh-keygen", "-q", "-s", keys.userCA, "-I", name, "-n", "someone", "\(dir)/\(name).pub",
+            ])
+            certificates[name] = Array(try Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(name)-cert.pub")))
+        }
+        for (name, key) in [("ed25519", keys.ed25519), ("ecdsa", keys.ecdsa), ("rsa", keys.rsa)] {
+            let privateFile = Array(try Data(contentsOf: URL(fileURLWithPath: key)))
+            let publicFile = Array(try Data(contentsOf: URL(fileURLWithPath: key + ".pub")))
+            // From the private key's public section, and from the .pub line alone: the same blob.
+            let blob = try #require(CertifiedKey.publicKeyBlob(privateKeyFile: privateFile, publicKeyFile: nil))
+            #expect(CertifiedKey.publicKeyBlob(privateKeyFile: nil, publicKeyFile: publicFile) == blob)
+            for (other, certificate) in certificates {
+                #expect(
+                    CertifiedKey.certificate(certificate, certifies: blob) == (other == name), "\(other) for \(name)")
+            }
+            #expect(!CertifiedKey.certificate(publicFile, certifies: blob), "a plain key is no certificate")
+        }
+    }
+
     @Test("methods expand in the caller's order; default identities are the files that exist, in OpenSSH's order")
     func expansion() throws {
         let dir = NSTemporaryDirectory() + "pssh-plan-\(UUID().uuidString)"

@@ -61,6 +61,72 @@ struct FrontendConfigTests {
         await client.disconnect()
     }
 
+    @Test(
+        "CertificateFile: offered with the IdentityFile key it certifies, wherever it lies; with one named, a -cert.pub beside a key is not (ssh as the oracle)",
+        arguments: FrontendEngine.all)
+    func certificateFile(engine: FrontendEngine) async throws {
+        let server = try await TestSSHServer.start(host: "127.0.0.2")
+        defer { server.stop() }
+        let dir = try scratchDirectory("config-certificate")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let keys = TestKeys.shared
+        // The certified key with no certificate beside it, and its certificate in another directory.
+        let key = dir + "/key"
+        try FileManager.default.copyItem(atPath: keys.certified, toPath: key)
+        chmod(key, 0o600)
+        try FileManager.default.createDirectory(atPath: dir + "/certs", withIntermediateDirectories: true)
+        let elsewhere = dir + "/certs/mine.pub"
+        try FileManager.default.copyItem(atPath: keys.certificate, toPath: elsewhere)
+        // Another key's certificate, from the same CA: naming it makes ssh ignore the certified key's own
+        // -cert.pub, which sits beside it.
+        try FileManager.default.copyItem(atPath: keys.unauthorized + ".pub", toPath: dir + "/other.pub")
+        let principals = String(cString: getpwuid(getuid())!.pointee.pw_name) + ",\(PasswordUser.accountName)"
+        _ = try await offPool {
+            try ProcessRunner.run([
+                "/usr/bin/ssh-keygen", "-q", "-s", keys.userCA, "-I", "other", "-n", principals, "-V", "-5m:+1d",
+                dir + "/other.pub",
+            ])
+        }
+        let cases: [(identity: String, certificate: String, sshConnects: Bool)] = [
+            (key, elsewhere, true), (keys.certified, dir + "/other-cert.pub", false),
+        ]
+        for (index, (identity, certificate, sshConnects)) in cases.enumerated() {
+            // A directory per case: the resolver keeps what it read of a file.
+            try FileManager.default.createDirectory(atPath: "\(dir)/\(index)", withIntermediateDirectories: true)
+            let path = try configFile(
+                """
+                Host h
+                    HostName \(server.host)
+                    Port \(server.port)
+                    User \(TestUser.name)
+                    IdentityFile \(identity)
+                    CertificateFile \(certificate)
+                    IdentitiesOnly yes
+                    UserKnownHostsFile \(keys.knownHosts)
+                    GlobalKnownHostsFile /dev/null
+                    BatchMode yes
+                """, in: "\(dir)/\(index)")
+            let ssh = try await offPool {
+                try ProcessRunner.outcome(["/usr/bin/ssh", "-F", path, "-o", "IdentityAgent=none", "h", "true"])
+            }
+            #expect((ssh.status == 0) == sshConnects, "case \(index): ssh \(ssh.status) \(ssh.output)")
+            let client = try SSHClient(
+                host: "h", backend: engine.backend, config: HostConfig(allowAgent: false, sshConfig: .file(path)))
+            let before = server.log.components(separatedBy: "ED25519-CERT").count
+            do {
+                let output = try await client.runCommand("echo in")
+                #expect(try await output.stdout.first { _ in true } == "in")
+                #expect(sshConnects, "case \(index): we logged in where ssh did not")
+                #expect(server.log.components(separatedBy: "ED25519-CERT").count > before, "with the certificate")
+            } catch let error as SSHError {
+                let certificates = engine.backend.capabilities.contains(.userCertificates)
+                #expect(!sshConnects || !certificates, "case \(index): \(error)")
+                #expect(error.code == .authenticationFailed, "case \(index): \(error)")
+            }
+            await client.disconnect()
+        }
+    }
+
     @Test("the caller's values win over the file's, as ssh's command line does", arguments: FrontendEngine.all)
     func callerWins(engine: FrontendEngine) async throws {
         let server = try await Fleet.servers[0]

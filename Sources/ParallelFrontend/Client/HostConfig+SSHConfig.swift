@@ -105,7 +105,10 @@ extension HostConfig {
                 passwords.append(.password(password))
             }
         }
-        let publicKey = resolved.pubkeyAuthentication ? keys.prefix(1) + agent + keys.dropFirst() : []
+        // As ssh: the CertificateFile certificates first, each with the key it certifies.
+        let certificates: [SSHAuthMethod] =
+            resolved.certificateFiles.isEmpty ? [] : [.certificateFiles(resolved.certificateFiles)]
+        let publicKey = resolved.pubkeyAuthentication ? certificates + keys.prefix(1) + agent + keys.dropFirst() : []
         guard let preferred = resolved.preferredAuthentications else { return Array(publicKey) + passwords }
         var ordered: [SSHAuthMethod] = []
         for method in preferred {
