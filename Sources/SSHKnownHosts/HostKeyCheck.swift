@@ -220,12 +220,20 @@ public struct HostKeyCheck: Sendable {
     private func unknown(_ info: HostKeyInfo, reason: String) -> SSHError {
         let file = policy.userKnownHostsFiles.first ?? "~/.ssh/known_hosts"
         let scan = port == 22 ? "ssh-keyscan \(host)" : "ssh-keyscan -p \(port) \(host)"
+        // ssh would accept a host certificate signed by that CA; neither engine can negotiate one.
+        let authority = (entries + (portlessEntries ?? [])).first { $0.marker == .certAuthority }
+        let certificateNote =
+            authority.map {
+                " An @cert-authority line (\($0.location)) matches this host, but host certificates cannot be "
+                    + "negotiated with this engine (libssh2 1.10 and libssh 0.10 have no host-certificate key "
+                    + "exchange): a CA line alone is not enough here; the host's own key must be known."
+            } ?? ""
         return error(
             .hostKeyUnknown,
             "no \(info.displayType) host key is known for \(lookupName) \(reason) "
                 + "(its fingerprint is \(info.fingerprint)). To trust it, check the fingerprint and add its line to \(file) "
                 + "(e.g. \(scan) >> \(file)), or connect once with the acceptNew host-key mode "
-                + "(StrictHostKeyChecking accept-new)")
+                + "(StrictHostKeyChecking accept-new).\(certificateNote)")
     }
 
     private func error(_ code: SSHError.Code, _ message: String) -> SSHError {

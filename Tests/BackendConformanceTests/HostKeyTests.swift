@@ -106,6 +106,35 @@ struct HostKeyTests {
         #expect(compared == 32)
     }
 
+    @Test(
+        "a host known only through an @cert-authority line: ssh connects with the host's certificate; we cannot negotiate one, and the error says a CA line alone is not enough",
+        arguments: Engine.all)
+    func certificateAuthorityOnly(engine: Engine) async throws {
+        let dir = try scratchDirectory("hk-ca")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // A host CA, and the server's host key (a copy of the shared one) certified by it for 127.0.0.13.
+        try ProcessRunner.run(["/usr/bin/ssh-keygen", "-q", "-N", "", "-t", "ed25519", "-f", "\(dir)/host-ca"])
+        try FileManager.default.copyItem(atPath: TestKeys.shared.hostKey, toPath: "\(dir)/host")
+        try FileManager.default.copyItem(atPath: TestKeys.shared.hostKey + ".pub", toPath: "\(dir)/host.pub")
+        chmod("\(dir)/host", 0o600)
+        try ProcessRunner.run([
+            "/usr/bin/ssh-keygen", "-q", "-s", "\(dir)/host-ca", "-h", "-I", "test-host", "-n", "127.0.0.13",
+            "\(dir)/host.pub",
+        ])
+        let server = try await TestSSHServer.start(
+            host: "127.0.0.13", extraConfig: ["HostCertificate \(dir)/host-cert.pub"], hostKeys: ["\(dir)/host"])
+        defer { server.stop() }
+        try "@cert-authority 127.0.0.13,[127.0.0.13]:* \(Self.publicKey("\(dir)/host-ca"))\n"
+            .write(toFile: "\(dir)/ca-only", atomically: true, encoding: .utf8)
+        #expect(sshConnects(server, mode: "yes", file: "\(dir)/ca-only"), "ssh, the oracle, trusts the certificate")
+        let unknown = await expectSSHError(.hostKeyUnknown) {
+            try await engine.backend.connect(options(server, policy(.strict, "\(dir)/ca-only")))
+        }
+        #expect(unknown?.message.contains("@cert-authority line (\(dir)/ca-only:1) matches this host") == true)
+        #expect(
+            unknown?.message.contains("a CA line alone is not enough here") == true, "\(unknown.map { "\($0)" } ?? "")")
+    }
+
     @Test("errors name host, port, key type, fingerprint and the offending line", arguments: Engine.all)
     func errorMessages(engine: Engine) async throws {
         let server = try await TestSSHServer.sharedStarted
