@@ -37,8 +37,14 @@ let package = Package(
         // What the engines share above the loop: the auth plan, the operation queue, channel bookkeeping and the
         // public session and channel types, so each engine holds only its native calls.
         .target(
-            name: "SSHEngineCore", dependencies: ["SSHBackend", "SSHEventLoop", "SSHKnownHosts", "SSHPrivateKeys"],
+            name: "SSHEngineCore",
+            dependencies: ["SSHBackend", "SSHEventLoop", "SSHKnownHosts", "SSHPrivateKeys", "SSHKerberos"],
             swiftSettings: swiftSettings),
+
+        // Kerberos tickets checked and service tickets fetched off the loops before an engine's GSSAPI call
+        // (MIT krb5's GSSAPI blocks on the KDC), with the reason in words when there is none.
+        .target(name: "SSHKerberos", dependencies: ["CGSSAPI"], swiftSettings: swiftSettings),
+        .systemLibrary(name: "CGSSAPI", providers: [.apt(["libkrb5-dev"])]),
 
         // SFTP and SCP over any session's channels (`session.openSFTP()`, `session.scp()`): one non-blocking
         // implementation above the engines, which know nothing of it.

@@ -16,9 +16,11 @@ final class LibSSHAuthenticator: NativeAuthenticator, AuthCalls {
     private var key: OpaquePointer?
     /// Whether the current agent attempt handed libssh its socket.
     private var agentSocketGiven = false
+    /// Whether the current GSSAPI attempt set libssh's GSSAPI options.
+    private var gssapiOptionsSet = false
 
-    init(options: SSHConnectionOptions, attempts: [AuthAttempt]) {
-        run = AuthRun(options: options, attempts: attempts)
+    init(options: SSHConnectionOptions, attempts: [AuthAttempt], wake: @escaping @Sendable () -> Void) {
+        run = AuthRun(options: options, attempts: attempts, wake: wake)
     }
 
     deinit { releaseKey() }
@@ -28,6 +30,7 @@ final class LibSSHAuthenticator: NativeAuthenticator, AuthCalls {
     func endAttempt() {
         releaseKey()
         agentSocketGiven = false
+        gssapiOptionsSet = false
     }
 
     func queryMethods(_ connection: LibSSHConnection) -> MethodQuery {
@@ -84,6 +87,34 @@ final class LibSSHAuthenticator: NativeAuthenticator, AuthCalls {
             return .failed(connection.error(.sessionClosed, "the session is closed"))
         }
         return outcome(keyboardInteractive(session, responder), connection: connection, agent: false)
+    }
+
+    var gssapiUnavailable: String? { nil }
+
+    func tryGSSAPI(_ options: SSHGSSAPIOptions, _ connection: LibSSHConnection) -> AttemptOutcome {
+        guard let session = connection.session else {
+            return .failed(connection.error(.sessionClosed, "the session is closed"))
+        }
+        if !gssapiOptionsSet {
+            var delegate: Int32 = options.delegateCredentials ? 1 : 0
+            ssh_options_set(session, SSH_OPTIONS_GSSAPI_DELEGATE_CREDENTIALS, &delegate)
+            if let server = options.serverIdentity {
+                ssh_options_set(session, SSH_OPTIONS_GSSAPI_SERVER_IDENTITY, server)
+            }
+            if let client = options.clientIdentity {
+                ssh_options_set(session, SSH_OPTIONS_GSSAPI_CLIENT_IDENTITY, client)
+            }
+            gssapiOptionsSet = true
+        }
+        // The service ticket was fetched off the loop (AuthRun); libssh's GSSAPI calls read it from the cache.
+        let rc = LoopWatchdog.knownBlockingCall("GSSAPI credential cache") { ssh_userauth_gssapi(session) }
+        if rc == SSH_AUTH_DENIED.rawValue, let detail = connection.nativeError(.authenticationFailed, "").nativeMessage,
+            !detail.isEmpty
+        {
+            // libssh also answers "denied" when its own GSSAPI calls fail before asking the server; it says why.
+            return .denied("denied: \(detail)")
+        }
+        return outcome(rc, connection: connection, agent: false)
     }
 
     /// The protocol names of the methods in libssh's bit mask.

@@ -43,9 +43,12 @@ public struct LibSSHBackend: SSHBackend {
     public static let declaredCapabilities: Set<SSHCapability> = [
         .passwordAuth, .keyboardInteractiveAuth, .privateKeyFileAuth, .privateKeyMemoryAuth, .keyDecryptedOnce,
         .agentAuth,
-        .rsaSHA2UserKeys, .userCertificates, .authenticationBanner, .hostKeyVerification, .rsaSHA2HostKeys, .exec, .pty,
+        .rsaSHA2UserKeys, .userCertificates, .gssapiAuth, .authenticationBanner, .hostKeyVerification, .rsaSHA2HostKeys,
+        .exec, .pty,
         .environment, .shell,
-        .exitSignal, .sendSignal, .concurrentChannels, .keepalive, .proxyCommand, .jumpHosts, .compression, .sftp, .scp,
+        .exitSignal, .sendSignal, .concurrentChannels, .keepalive, .proxyCommand, .jumpHosts, .agentForwarding,
+        .compression, .sftp,
+        .scp,
     ]
 
     public func connect(_ options: SSHConnectionOptions) async throws -> any SSHSession {

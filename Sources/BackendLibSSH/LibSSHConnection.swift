@@ -25,6 +25,10 @@ final class LibSSHConnection: NativeConnection {
     private var event: OpaquePointer?
     /// Whether libssh holds the socket (from the first `ssh_connect` call on).
     private var socketHandedOverToLibSSH = false
+    /// The session's callbacks, set when the agent is forwarded (libssh keeps the pointer: freed after the session).
+    private var sessionCallbacks: UnsafeMutablePointer<ssh_callbacks_struct>?
+    /// Channels the server opened for the forwarded agent, accepted by libssh, not yet handed to the driver.
+    private var agentChannels: [LibSSHChannel] = []
 
     /// How many 4 KiB transport reads one wake-up may do before other connections on the loop get a turn.
     private static let pumpBudget = 256
@@ -92,6 +96,32 @@ final class LibSSHConnection: NativeConnection {
         setOption(created, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "/dev/null")
         setOption(created, SSH_OPTIONS_COMPRESSION, options.compression ? "yes" : "no")
         session = created
+        if options.forwardAgent != nil { acceptAgentChannels(created) }
+    }
+
+    /// Lets libssh accept the `auth-agent@openssh.com` channels the server opens (else it refuses them): each is
+    /// made here, with its callbacks, and handed to the driver (``takeAgentChannels()``), which carries it to the
+    /// local agent.
+    private func acceptAgentChannels(_ session: OpaquePointer) {
+        let callbacks = UnsafeMutablePointer<ssh_callbacks_struct>.allocate(capacity: 1)
+        callbacks.initialize(to: ssh_callbacks_struct())
+        clibssh_session_callbacks_init(callbacks)
+        callbacks.pointee.userdata = Unmanaged.passUnretained(self).toOpaque()
+        callbacks.pointee.channel_open_request_auth_agent_function = { session, userdata in
+            guard let session, let userdata, let handle = ssh_channel_new(session) else { return nil }
+            let connection = Unmanaged<LibSSHConnection>.fromOpaque(userdata).takeUnretainedValue()
+            let channel = LibSSHChannel(handle: handle, connection: connection)
+            channel.confirmed = true  // libssh confirms it as this returns
+            connection.agentChannels.append(channel)
+            return handle
+        }
+        sessionCallbacks = callbacks
+        ssh_set_callbacks(session, callbacks)
+    }
+
+    func takeAgentChannels() -> [LibSSHChannel] {
+        defer { agentChannels.removeAll() }
+        return agentChannels
     }
 
     /// After each `ssh_connect` call: libssh holds the socket (and switched it to blocking mode, which is undone
@@ -206,6 +236,11 @@ final class LibSSHConnection: NativeConnection {
         }
         ssh_free(session)
         self.session = nil
+        if let sessionCallbacks {
+            sessionCallbacks.deinitialize(count: 1)
+            sessionCallbacks.deallocate()
+            self.sessionCallbacks = nil
+        }
     }
 
     // MARK: Errors

@@ -57,6 +57,10 @@ final class LibSSHChannelOpener: NativeChannelOpener {
             connection, "the server refused a PTY")
     }
 
+    func requestAgentForwarding(_ connection: LibSSHConnection) -> NativeStep {
+        outcome({ ssh_channel_request_auth_agent($0) }, connection, "the server refused agent forwarding")
+    }
+
     func start(_ kind: SSHChannelRequest.Kind, _ connection: LibSSHConnection) -> NativeStep {
         outcome(
             { handle in

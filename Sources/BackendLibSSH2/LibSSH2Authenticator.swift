@@ -20,10 +20,10 @@ final class LibSSH2Authenticator: NativeAuthenticator, AuthCalls {
     private var agentIndex = 0
     private var signer: AgentSigner?
 
-    init(options: SSHConnectionOptions, attempts: [AuthAttempt]) {
+    init(options: SSHConnectionOptions, attempts: [AuthAttempt], wake: @escaping @Sendable () -> Void) {
         self.user = options.user
         self.userLength = UInt32(options.user.utf8.count)
-        self.run = AuthRun(options: options, attempts: attempts)
+        self.run = AuthRun(options: options, attempts: attempts, wake: wake)
     }
 
     func step(_ connection: LibSSH2Connection) -> NativeStep { run.step(self, connection) }
@@ -112,6 +112,14 @@ final class LibSSH2Authenticator: NativeAuthenticator, AuthCalls {
         let rc = libssh2_userauth_keyboard_interactive_ex(session, user, userLength, keyboardInteractiveCallback)
         if rc != LIBSSH2_ERROR_EAGAIN { connection.keyboardInteractiveResponder = nil }
         return outcome(rc, connection: connection, rsa: false)
+    }
+
+    var gssapiUnavailable: String? {
+        "not supported: libssh2 \(LibSSH2Library.version) has no Kerberos (GSSAPI) authentication; use the libssh engine"
+    }
+
+    func tryGSSAPI(_ options: SSHGSSAPIOptions, _ connection: LibSSH2Connection) -> AttemptOutcome {
+        .denied(gssapiUnavailable ?? "")
     }
 
     /// Public key authentication with a private key given as text, and its public key as a `.pub` line if known

@@ -45,6 +45,16 @@ final class LibSSH2ChannelOpener: NativeChannelOpener {
             connection, "the server refused environment variable \(name)")
     }
 
+    /// Never sent: libssh2 1.10 frees the `auth-agent@openssh.com` channel the server would open, without a reply,
+    /// so the remote client would hang. The channel goes on without the agent (``SSHRefusedRequests``).
+    func requestAgentForwarding(_ connection: LibSSH2Connection) -> NativeStep {
+        .failed(
+            connection.error(
+                .channelFailure,
+                "not supported: libssh2 \(LibSSH2Library.version) cannot carry a forwarded agent; use the libssh engine"
+            ))
+    }
+
     func requestPTY(_ pty: SSHPTYRequest, _ connection: LibSSH2Connection) -> NativeStep {
         outcome(
             {

@@ -9,4 +9,8 @@
 static inline void clibssh_channel_callbacks_init(struct ssh_channel_callbacks_struct *cb) {
     ssh_callbacks_init(cb);
 }
+/// The same macro for a session's callbacks.
+static inline void clibssh_session_callbacks_init(struct ssh_callbacks_struct *cb) {
+    ssh_callbacks_init(cb);
+}
 #endif

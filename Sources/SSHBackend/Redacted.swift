@@ -56,6 +56,13 @@ extension SSHAuthMethod: CustomStringConvertible, CustomDebugStringConvertible {
             return "password(\(Redacted.marker))"
         case .keyboardInteractive:
             return "keyboardInteractive(<responder>)"
+        case .gssapi(let options):
+            return Redacted.describe(
+                "gssapi",
+                [
+                    "delegateCredentials": options.delegateCredentials, "serverIdentity": options.serverIdentity,
+                    "clientIdentity": options.clientIdentity,
+                ])
         }
     }
 
@@ -72,6 +79,7 @@ extension SSHConnectionOptions: CustomStringConvertible, CustomDebugStringConver
                 "operationTimeout": operationTimeout, "keepaliveInterval": keepaliveInterval,
                 "keepaliveCountMax": keepaliveCountMax, "compression": compression, "addressFamily": addressFamily,
                 "proxyCommand": proxyCommand, "jumpHosts": jumpHosts.isEmpty ? nil : jumpHosts,
+                "forwardAgent": forwardAgent,
             ])
     }
 

@@ -26,6 +26,9 @@ public enum SSHAuthMethod: Sendable {
     case password(String)
     /// Keyboard-interactive: `responder` answers each prompt the server sends.
     case keyboardInteractive(SSHKeyboardInteractiveResponder)
+    /// Kerberos through GSSAPI (`gssapi-with-mic`), with the tickets of the credential cache (`kinit`; the
+    /// `KRB5CCNAME` environment variable names it). Needs ``SSHCapability/gssapiAuth``.
+    case gssapi(SSHGSSAPIOptions = SSHGSSAPIOptions())
 
     /// Keyboard-interactive answering every prompt with `password` (what most PAM set-ups ask).
     public static func keyboardInteractive(password: String) -> SSHAuthMethod {
@@ -82,6 +85,25 @@ public struct SSHKeyboardInteractiveResponder: Sendable {
     /// Creates a responder.
     public init(_ answer: @escaping @Sendable (SSHKeyboardInteractivePrompt) -> String) {
         self.answer = answer
+    }
+}
+
+/// How Kerberos (GSSAPI) authentication is done: ssh_config's `GSSAPIDelegateCredentials`,
+/// `GSSAPIServerIdentity` and `GSSAPIClientIdentity`, and parallel-ssh's `gssapi_*` parameters.
+public struct SSHGSSAPIOptions: Hashable, Sendable {
+    /// Whether the ticket-granting ticket is forwarded to the server (`ssh -K`), so that commands there hold
+    /// Kerberos credentials of their own.
+    public var delegateCredentials: Bool
+    /// The host name of the service principal asked for (`host@<name>`), when not the host connected to.
+    public var serverIdentity: String?
+    /// The client principal whose tickets are used (in a credential cache collection), when not the default one.
+    public var clientIdentity: String?
+
+    /// Creates the options; the defaults are ssh's (no delegation, the host's own principal, the default client).
+    public init(delegateCredentials: Bool = false, serverIdentity: String? = nil, clientIdentity: String? = nil) {
+        self.delegateCredentials = delegateCredentials
+        self.serverIdentity = serverIdentity
+        self.clientIdentity = clientIdentity
     }
 }
 

@@ -37,6 +37,9 @@ public struct SSHCapability: Hashable, Sendable, Comparable, CustomStringConvert
     /// RSA user keys signed with rsa-sha2-256/512, as OpenSSH 8.8 and later require.
     public static let rsaSHA2UserKeys = SSHCapability(
         "auth.rsa-sha2", summary: "RSA user keys (rsa-sha2) against OpenSSH >= 8.8")
+    /// Kerberos authentication through GSSAPI (`gssapi-with-mic`), with credential delegation.
+    public static let gssapiAuth = SSHCapability(
+        "auth.gssapi", summary: "Kerberos (GSSAPI) authentication, with ticket delegation")
     /// OpenSSH user certificates.
     public static let userCertificates = SSHCapability("auth.certificate", summary: "OpenSSH user certificates")
     /// Running a command with separate stdout and stderr.
@@ -61,6 +64,9 @@ public struct SSHCapability: Hashable, Sendable, Comparable, CustomStringConvert
         "session.proxy-command", summary: "ProxyCommand (a command carries the connection)")
     /// Jump hosts in-process: the connection carried by a `direct-tcpip` channel of another session.
     public static let jumpHosts = SSHCapability("session.jump-hosts", summary: "Jump hosts in-process (ProxyJump)")
+    /// The local SSH agent forwarded to the server (`ssh -A`), its connections carried by the loop.
+    public static let agentForwarding = SSHCapability(
+        "session.agent-forwarding", summary: "Agent forwarding (ssh -A), carried by the loop")
     /// zlib compression.
     public static let compression = SSHCapability("session.compression", summary: "Compression")
     /// SFTP file transfer.
@@ -86,9 +92,9 @@ public struct SSHCapability: Hashable, Sendable, Comparable, CustomStringConvert
     public static let all: [SSHCapability] = [
         .passwordAuth, .keyboardInteractiveAuth, .privateKeyFileAuth, .privateKeyMemoryAuth, .keyDecryptedOnce,
         .agentAuth,
-        .rsaSHA2UserKeys, .userCertificates, .authenticationBanner, .hostKeyVerification, .rsaSHA2HostKeys,
+        .rsaSHA2UserKeys, .userCertificates, .gssapiAuth, .authenticationBanner, .hostKeyVerification, .rsaSHA2HostKeys,
         .hostCertificates, .exec, .pty,
         .environment, .shell, .exitSignal, .sendSignal, .concurrentChannels, .keepalive, .proxyCommand, .jumpHosts,
-        .compression, .sftp, .scp,
+        .agentForwarding, .compression, .sftp, .scp,
     ]
 }

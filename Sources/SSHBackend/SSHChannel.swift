@@ -107,12 +107,15 @@ public struct SSHRefusedRequests: Sendable, Hashable {
     public var environment: [String] = []
     /// Whether the server refused the pseudo-terminal (the command then runs without one).
     public var pty = false
+    /// Whether agent forwarding was asked for and not set up (the server refused it, or the engine cannot carry
+    /// it: ``SSHCapability/agentForwarding``); the command then runs without the agent.
+    public var agentForwarding = false
 
     /// Nothing refused.
     public init() {}
 
     /// Whether nothing was refused.
-    public var isEmpty: Bool { environment.isEmpty && !pty }
+    public var isEmpty: Bool { environment.isEmpty && !pty && !agentForwarding }
 }
 
 /// One open channel: a running command or shell with its three streams.

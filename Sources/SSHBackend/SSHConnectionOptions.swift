@@ -38,6 +38,11 @@ public struct SSHConnectionOptions: Sendable {
     /// `direct-tcpip` channel of the previous, in this process (OpenSSH's `ProxyJump`). Each hop's host key is
     /// checked under its own name with its own policy.
     public var jumpHosts: [SSHConnectionOptions] = []
+    /// The local agent's socket to forward to the server (OpenSSH's `ForwardAgent`, `ssh -A`), or `nil` for no
+    /// forwarding: commands and shells then see an `SSH_AUTH_SOCK` of the server's that reaches this agent, and
+    /// each connection the server makes to it is carried by the loop. Needs ``SSHCapability/agentForwarding``;
+    /// an engine without it leaves the agent unforwarded and notes it in ``SSHRefusedRequests/agentForwarding``.
+    public var forwardAgent: String?
 
     /// Creates options. Only `host` is required.
     public init(

@@ -49,6 +49,7 @@ enum ConfigKeywords {
         "batchmode", "connecttimeout", "connectionattempts", "serveraliveinterval", "serveralivecountmax",
         "stricthostkeychecking", "userknownhostsfile", "globalknownhostsfile", "hashknownhosts", "hostkeyalias",
         "compression", "addressfamily", "sendenv", "setenv", "requesttty", "proxyjump", "proxycommand",
-        "ciphers", "kexalgorithms", "macs", "hostkeyalgorithms",
+        "ciphers", "kexalgorithms", "macs", "hostkeyalgorithms", "gssapiauthentication", "gssapidelegatecredentials",
+        "gssapiserveridentity", "gssapiclientidentity", "forwardagent",
     ]
 }

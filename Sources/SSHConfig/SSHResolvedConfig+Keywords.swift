@@ -75,6 +75,17 @@ extension SSHResolvedConfig {
     public var passwordAuthentication: Bool { flag("passwordauthentication") ?? true }
     /// `KbdInteractiveAuthentication` (default `yes`).
     public var kbdInteractiveAuthentication: Bool { flag("kbdinteractiveauthentication") ?? true }
+    /// `GSSAPIAuthentication` (`nil` when not set; ssh's default is `no`).
+    public var gssapiAuthentication: Bool? { flag("gssapiauthentication") }
+    /// `GSSAPIDelegateCredentials` (`nil` when not set; ssh's default is `no`).
+    public var gssapiDelegateCredentials: Bool? { flag("gssapidelegatecredentials") }
+    /// `GSSAPIServerIdentity`: the host name of the service principal, when not the host's own.
+    public var gssapiServerIdentity: String? { value("gssapiserveridentity") }
+    /// `GSSAPIClientIdentity`: the client principal to use, when not the default one.
+    public var gssapiClientIdentity: String? { value("gssapiclientidentity") }
+    /// `ForwardAgent`, verbatim (`yes`, `no`, a socket path or `$VARIABLE`; `nil` when not set, ssh's default
+    /// being `no`).
+    public var forwardAgent: String? { value("forwardagent") }
     /// `PreferredAuthentications`, in order.
     public var preferredAuthentications: [String]? {
         value("preferredauthentications").map { $0.split(separator: ",").map(String.init) }

@@ -75,6 +75,15 @@ public struct SSHResolvedConfig: Sendable {
         line("addressfamily", value("addressfamily") ?? "any")
         yesNo("batchmode", false)
         yesNo("compression", false)
+        yesNo("gssapiauthentication", false)
+        yesNo("gssapidelegatecredentials", false)
+        if let identity = gssapiClientIdentity { line("gssapiclientidentity", identity) }
+        if let identity = gssapiServerIdentity { line("gssapiserveridentity", identity) }
+        switch forwardAgent.map({ $0.lowercased() }) {
+        case "yes", "true": line("forwardagent", "yes")
+        case "no", "false", nil: line("forwardagent", "no")
+        default: line("forwardagent", forwardAgent ?? "no")
+        }
         yesNo("hashknownhosts", false)
         yesNo("identitiesonly", false)
         yesNo("kbdinteractiveauthentication", true)

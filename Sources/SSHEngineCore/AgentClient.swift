@@ -88,7 +88,10 @@ package enum AgentClient {
         return .ready(AgentSession(fd: fd, path: path, identities: identities))
     }
 
-    private static func connect(_ path: String) -> Int32? {
+    /// A stream connection to the agent at `path`: blocking with 10-second timeouts (for the client's own talk, off
+    /// the loops), or non-blocking (for a forwarded agent's bytes, which the loop carries; a local socket's connect
+    /// completes at once or fails).
+    package static func connect(_ path: String, nonBlocking: Bool = false) -> Int32? {
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(path.utf8)
@@ -97,11 +100,14 @@ package enum AgentClient {
             raw.copyBytes(from: bytes)
             raw[bytes.count] = 0
         }
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let flags = Int32(SOCK_CLOEXEC.rawValue) | (nonBlocking ? Int32(SOCK_NONBLOCK.rawValue) : 0)
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | flags, 0)
         guard fd >= 0 else { return nil }
-        var limit = timeval(tv_sec: 10, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        if !nonBlocking {
+            var limit = timeval(tv_sec: 10, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        }
         let rc = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))

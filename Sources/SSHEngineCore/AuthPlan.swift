@@ -43,6 +43,7 @@ package enum AuthAttempt: CustomStringConvertible, Sendable {
     case agent(AgentClient.Preparation)
     case password(String)
     case keyboardInteractive(SSHKeyboardInteractiveResponder)
+    case gssapi(SSHGSSAPIOptions)
 
     /// The default identity file names, in OpenSSH's order.
     package static let defaultIdentityNames = ["id_rsa", "id_ecdsa", "id_ed25519"]
@@ -107,6 +108,8 @@ package enum AuthAttempt: CustomStringConvertible, Sendable {
                 return [.password(password)]
             case .keyboardInteractive(let responder):
                 return [.keyboardInteractive(responder)]
+            case .gssapi(let options):
+                return [.gssapi(options)]
             }
         }
     }
@@ -140,6 +143,7 @@ package enum AuthAttempt: CustomStringConvertible, Sendable {
         case .keyFile, .keyData, .certificate, .agent: return "publickey"
         case .password: return "password"
         case .keyboardInteractive: return "keyboard-interactive"
+        case .gssapi: return "gssapi-with-mic"
         }
     }
 
@@ -215,6 +219,7 @@ package enum AuthAttempt: CustomStringConvertible, Sendable {
         case .agent: return "publickey (agent)"
         case .password: return "password"
         case .keyboardInteractive: return "keyboard-interactive"
+        case .gssapi: return "gssapi-with-mic (Kerberos)"
         }
     }
 }

@@ -1,4 +1,7 @@
 import SSHBackend
+import SSHEventLoop
+import SSHKerberos
+import Synchronization
 
 /// What asking the server which methods it offers came to (the `none` request).
 package enum MethodQuery {
@@ -45,6 +48,10 @@ package protocol AuthCalls: AnyObject {
     func tryPassword(_ password: String, _ connection: Native) -> AttemptOutcome
     /// Keyboard-interactive authentication; the responder answers prompts.
     func tryKeyboardInteractive(_ responder: SSHKeyboardInteractiveResponder, _ connection: Native) -> AttemptOutcome
+    /// Why the engine cannot do Kerberos (GSSAPI) authentication at all, or `nil` when it can.
+    var gssapiUnavailable: String? { get }
+    /// Kerberos (GSSAPI) authentication; the service ticket is already in the credential cache.
+    func tryGSSAPI(_ options: SSHGSSAPIOptions, _ connection: Native) -> AttemptOutcome
     /// The attempt ended (whatever the outcome): let go of what the engine kept for it.
     func endAttempt()
 }
@@ -93,10 +100,15 @@ package struct AuthRun {
     private(set) package var state: State = .askingMethods
     private var progress: AuthProgress
     private let attempts: [AuthAttempt]
+    /// Steps the connection again from any thread, once work done off the loop has finished.
+    private let wake: @Sendable () -> Void
+    /// The current GSSAPI attempt's service ticket, fetched off the loop.
+    private var ticket: TicketFetch?
 
-    /// A run over `attempts`, prepared for `options`.
-    package init(options: SSHConnectionOptions, attempts: [AuthAttempt]) {
+    /// A run over `attempts`, prepared for `options`; `wake` steps the connection again after work off the loop.
+    package init(options: SSHConnectionOptions, attempts: [AuthAttempt], wake: @escaping @Sendable () -> Void) {
         self.attempts = attempts
+        self.wake = wake
         progress = AuthProgress(options: options, attempts: attempts)
     }
 
@@ -159,6 +171,7 @@ package struct AuthRun {
                 case .agent(.unusable(let reason)): outcome = .denied(reason)  // recorded by `next()` already
                 case .password(let password): outcome = calls.tryPassword(password, connection)
                 case .keyboardInteractive(let responder): outcome = calls.tryKeyboardInteractive(responder, connection)
+                case .gssapi(let options): outcome = gssapi(options, calls, connection)
                 }
                 let (next, action) = Self.transition(state, .attempt(outcome, isExplicitKey: attempt.isExplicitKey))
                 state = next
@@ -169,14 +182,58 @@ package struct AuthRun {
                     progress.record(text, keyProblem: keyProblem)
                     if case .partial(let offered) = outcome { progress.serverMethods = offered }
                     calls.endAttempt()
+                    ticket = nil
                 case .succeed, .fail:
                     calls.endAttempt()
+                    ticket = nil
                 case .proceed:
                     break
                 }
             }
         }
     }
+}
+
+extension AuthRun {
+    /// A GSSAPI attempt: the service ticket fetched off the loop first (the engine's call would otherwise ask the
+    /// KDC on the loop thread), then the engine's call.
+    private mutating func gssapi<Calls: AuthCalls>(
+        _ options: SSHGSSAPIOptions, _ calls: Calls, _ connection: Calls.Native
+    ) -> AttemptOutcome {
+        if let reason = calls.gssapiUnavailable { return .denied(reason) }
+        guard let ticket else {
+            ticket = TicketFetch(options, host: progress.host, wake: wake)
+            return .wouldBlock
+        }
+        switch ticket.outcome {
+        case nil: return .wouldBlock
+        case .some(let problem?): return .denied(problem)
+        case .some(nil): return calls.tryGSSAPI(options, connection)
+        }
+    }
+}
+
+/// A Kerberos service ticket fetched on the blocking pool for one GSSAPI attempt (``KerberosTicket``); the
+/// connection is woken when it is there, or known not to be.
+final class TicketFetch: Sendable {
+    /// `nil` while the fetch runs; then `nil` inside when the ticket is cached, else why not.
+    private let result = Mutex<String??>(nil)
+
+    /// Starts fetching the ticket for `options` (its server identity, else `host`).
+    init(_ options: SSHGSSAPIOptions, host: String, wake: @escaping @Sendable () -> Void) {
+        let service = options.serverIdentity ?? host
+        Task { [self] in
+            let problem = await BlockingPool.names.run {
+                KerberosTicket.prepare(
+                    service: service, client: options.clientIdentity, delegate: options.delegateCredentials)
+            }
+            result.withLock { $0 = .some(problem) }
+            wake()
+        }
+    }
+
+    /// What the fetch came to, once it has.
+    var outcome: String?? { result.withLock { $0 } }
 }
 
 extension MethodQuery {

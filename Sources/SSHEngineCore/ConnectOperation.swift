@@ -74,8 +74,11 @@ package final class ConnectOperation<Native: NativeConnection>: EngineOperation 
             case .connected, .failed:
                 return true
             case .authenticate:
+                let driver = LoopBound(connection, loop: connection.loop)
                 let authenticator =
-                    self.authenticator ?? Native.Authenticator(options: connection.options, attempts: attempts)
+                    self.authenticator
+                    ?? Native.Authenticator(
+                        options: connection.options, attempts: attempts, wake: { driver.execute { $0.drive() } })
                 self.authenticator = authenticator
                 outcome = authenticator.step(connection.native)
             }

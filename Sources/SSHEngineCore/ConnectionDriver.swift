@@ -135,6 +135,7 @@ package final class ConnectionDriver<Native: NativeConnection>: IOHandler {
             }
             if operations.step(self, stopped: { failure != nil }) { progress = true }
             if failure != nil { return }
+            if carryForwardedAgents() { progress = true }
             if pumpChannels() { progress = true }
             if failure != nil { return }
             if budgetSpent {
@@ -144,6 +145,24 @@ package final class ConnectionDriver<Native: NativeConnection>: IOHandler {
             }
             if !progress && !operations.step(self, stopped: { failure != nil }) { return }
         }
+    }
+
+    /// Carries each channel the server opened to reach the forwarded agent to a new connection to the local agent,
+    /// pumped by the loop both ways with backpressure (as a jump tunnel). Returns whether there were any.
+    private func carryForwardedAgents() -> Bool {
+        let opened = native.takeAgentChannels()
+        for channel in opened {
+            guard let path = options.forwardAgent, let fd = AgentClient.connect(path, nonBlocking: true) else {
+                discard(channel)  // the remote client sees the channel end: no agent to talk to
+                continue
+            }
+            let driver = adopt(channel)
+            let agentChannel = EngineChannel(
+                driver.bound, outlets: driver.core.outlets, refused: SSHRefusedRequests(), options: options,
+                session: nil)
+            TunnelPump(fd: fd, channel: agentChannel, loop: loop, cause: TunnelCause(), ended: {}).start()
+        }
+        return !opened.isEmpty
     }
 
     /// Pumps every channel once, forgetting those that finished. Returns whether any progressed.

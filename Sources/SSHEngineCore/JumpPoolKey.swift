@@ -88,6 +88,8 @@ package enum JumpPoolKey {
             }
             secret(answer)
             return "keyboard-interactive"
+        case .gssapi(let options):
+            return "gssapi(\(options))"
         }
     }
 }

@@ -91,6 +91,9 @@ package protocol NativeConnection: AnyObject, SendableMetatype {
     func authenticationBanner() -> String?
     /// A new opener for one channel.
     func channelOpener() -> Opener
+    /// The channels the server opened to reach the forwarded agent (`auth-agent@openssh.com`) since the last call,
+    /// accepted and running; the driver carries each to the local agent.
+    func takeAgentChannels() -> [Channel]
     /// Frees the native session (saying goodbye first when `graceful`); the driver closes the socket after.
     func teardown(graceful: Bool)
 }
@@ -141,6 +144,9 @@ package protocol NativeChannelOpener: AnyObject {
     func setEnvironment(_ name: String, _ value: String, _ connection: Native) -> NativeStep
     /// Requests a pseudo-terminal.
     func requestPTY(_ pty: SSHPTYRequest, _ connection: Native) -> NativeStep
+    /// Asks the server to forward the agent through this connection (`auth-agent-req@openssh.com`); a
+    /// `channelFailure` when the engine cannot accept the channels the server would open for it.
+    func requestAgentForwarding(_ connection: Native) -> NativeStep
     /// Starts the command, shell or subsystem.
     func start(_ kind: SSHChannelRequest.Kind, _ connection: Native) -> NativeStep
     /// The channel once `open` succeeded: the running channel after `start`, or one to close and free when a
@@ -156,8 +162,9 @@ package protocol NativeChannelOpener: AnyObject {
 package protocol NativeAuthenticator: AnyObject {
     /// The engine's native connection.
     associatedtype Native: NativeConnection
-    /// Authenticates as `options` say, with `attempts` (planned and prepared before the connection started).
-    init(options: SSHConnectionOptions, attempts: [AuthAttempt])
+    /// Authenticates as `options` say, with `attempts` (planned and prepared before the connection started);
+    /// `wake` steps the connection again, from any thread, after work done off the loop.
+    init(options: SSHConnectionOptions, attempts: [AuthAttempt], wake: @escaping @Sendable () -> Void)
     /// One step of authentication.
     func step(_ connection: Native) -> NativeStep
 }
@@ -174,6 +181,9 @@ package struct ConnectionContext {
 extension NativeConnection {
     /// No banner, for libraries that do not keep it (libssh2 1.10 drops it).
     package func authenticationBanner() -> String? { nil }
+
+    /// No agent channels, for engines that cannot accept them.
+    package func takeAgentChannels() -> [Channel] { [] }
 
     /// What to connect to and how to authenticate.
     package var options: SSHConnectionOptions { context.options }

@@ -5,6 +5,7 @@ import SSHBackend
 package final class OpenChannelOperation<Native: NativeConnection>: EngineOperation {
     private enum Phase {
         case open
+        case agent
         case environment(index: Int)
         case pty
         case start
@@ -44,7 +45,7 @@ package final class OpenChannelOperation<Native: NativeConnection>: EngineOperat
     package var isUnstarted: Bool {
         if case .directTCPIP = request.kind { return false }
         switch phase {
-        case .open, .environment, .pty: return true
+        case .open, .agent, .environment, .pty: return true
         case .start: return false
         }
     }
@@ -60,6 +61,13 @@ package final class OpenChannelOperation<Native: NativeConnection>: EngineOperat
                 } else {
                     outcome = opener.open(native, window: request.receiveWindow)
                 }
+            case .agent:
+                // As ssh: the agent request first, then the environment, the PTY and the command.
+                guard connection.options.forwardAgent != nil, request.kind.runsCommand else {
+                    phase = .environment(index: 0)
+                    continue
+                }
+                outcome = opener.requestAgentForwarding(native)
             case .environment(let index):
                 guard index < environment.count else {
                     phase = .pty
@@ -82,6 +90,9 @@ package final class OpenChannelOperation<Native: NativeConnection>: EngineOperat
                 // OpenSSH sends `env` without asking for a reply and reports a refused PTY but goes on: neither
                 // fails the session. libssh2 and libssh wait for the reply, so the refusal is seen, and noted.
                 switch phase {
+                case .agent:
+                    refused.agentForwarding = true
+                    phase = .environment(index: 0)
                 case .environment(let index):
                     refused.environment.append(environment[index].0)
                     phase = .environment(index: index + 1)
@@ -122,7 +133,8 @@ package final class OpenChannelOperation<Native: NativeConnection>: EngineOperat
                         fail(.channelOpenRefused, "the server closed every channel as it opened it", connection)
                         return true
                     }
-                    phase = .environment(index: 0)
+                    phase = .agent
+                case .agent: phase = .environment(index: 0)
                 case .environment(let index): phase = .environment(index: index + 1)
                 case .pty: phase = .start
                 case .start:
@@ -165,10 +177,11 @@ package final class OpenChannelOperation<Native: NativeConnection>: EngineOperat
         phase = .open
     }
 
-    /// Whether a refusal in the current phase leaves the channel usable (an environment variable, the PTY).
+    /// Whether a refusal in the current phase leaves the channel usable (agent forwarding, an environment
+    /// variable, the PTY).
     private var isAdvisory: Bool {
         switch phase {
-        case .environment, .pty: return true
+        case .agent, .environment, .pty: return true
         case .open, .start: return false
         }
     }
@@ -179,5 +192,13 @@ extension SSHChannelRequest.Kind {
     var isSession: Bool {
         if case .directTCPIP = self { return false }
         return true
+    }
+
+    /// Whether the channel runs a command or a shell (what a forwarded agent is for; not a subsystem or tunnel).
+    var runsCommand: Bool {
+        switch self {
+        case .exec, .execBytes, .shell: return true
+        case .subsystem, .directTCPIP: return false
+        }
     }
 }

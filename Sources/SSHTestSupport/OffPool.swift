@@ -10,17 +10,17 @@ public func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) asy
 }
 
 extension TestSSHServer {
-    /// Starts a server (as ``TestSSHServer/init(host:extraConfig:hostKeys:namespace:)``) without blocking the
-    /// caller's thread.
+    /// Starts a server (as ``TestSSHServer/init(host:port:extraConfig:hostKeys:namespace:environment:)``) without
+    /// blocking the caller's thread.
     public static func start(
         host: String = "127.0.0.1", port: Int? = nil, extraConfig: [String] = [],
-        hostKeys: [String]? = nil, namespace: NetworkNamespace? = nil
+        hostKeys: [String]? = nil, namespace: NetworkNamespace? = nil, environment: [String: String] = [:]
     ) async throws -> TestSSHServer {
         try await offPool {
             _ = TestUser.name  // as root, creates the test account now, off the cooperative pool
             return try TestSSHServer(
                 host: host, port: port, extraConfig: extraConfig, hostKeys: hostKeys,
-                namespace: namespace)
+                namespace: namespace, environment: environment)
         }
     }
 

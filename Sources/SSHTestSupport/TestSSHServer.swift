@@ -32,10 +32,11 @@ public final class TestSSHServer: Sendable {
     /// authorized keys and log; no `AcceptEnv`: a test about environment variables adds its own). `extraConfig`
     /// lines override the generated `sshd_config`; `hostKeys` replaces the shared
     /// host key (``TestKeys/hostKey``) with these private key files; `namespace` runs it inside that network
-    /// namespace (`host` is then one of the namespace's addresses: its link's, or its own loopback's).
+    /// namespace (`host` is then one of the namespace's addresses: its link's, or its own loopback's);
+    /// `environment` is added to sshd's (a Kerberos realm's `KRB5_CONFIG` and `KRB5_KTNAME`).
     public init(
         host: String = "127.0.0.1", port fixedPort: Int? = nil, extraConfig: [String] = [],
-        hostKeys: [String]? = nil, namespace: NetworkNamespace? = nil
+        hostKeys: [String]? = nil, namespace: NetworkNamespace? = nil, environment: [String: String] = [:]
     ) throws {
         guard FileManager.default.isExecutableFile(atPath: Self.sshdPath) else {
             throw TestSupportError("\(Self.sshdPath) is missing: install the openssh-server package")
@@ -83,7 +84,7 @@ public final class TestSSHServer: Sendable {
             // be this one's, not its predecessor's.
             try? FileManager.default.removeItem(atPath: directory + "/sshd.log")
             let process = try ProcessRunner.spawnGuarded(
-                namespace?.command(command) ?? command, logFile: directory + "/sshd.log")
+                namespace?.command(command) ?? command, logFile: directory + "/sshd.log", environment: environment)
             // sshd logs this line after listen(): from then on the kernel queues connections. (A probe connection
             // instead would take one of its MaxStartups slots, which the tests count.)
             let listening = Self.waitForLog(process, "Server listening on \(host) port \(port).", timeout: 30)

@@ -23,7 +23,8 @@ struct Fleetsh: AsyncParsableCommand {
             and -o an ssh_config line, as in ssh; -t limits each connection step (pssh's -t, the whole host, is \
             --command-timeout); --blocks is pssh -i; -b is clush -b and dshbak -c (fleetsh merge - reads pdsh's \
             lines as dshbak does); -N, -L, --diff and -g (and @group) are clush's; --outdir and --errdir are pssh \
-            -o and -e; -I sends standard input, as pssh -I; --ask-password is pssh -A. On --command-timeout or a \
+            -o and -e; -I sends standard input, as pssh -I; --ask-password is pssh -A (-A forwards the agent, as ssh -A, and -K \
+            delegates Kerberos tickets, as ssh -K). On --command-timeout or a \
             second Ctrl-C the remote command is ended, not left running as those tools leave it. An option \
             fleetsh does not know is refused, never sent to the hosts. README.md has the whole table.
             """,

@@ -115,6 +115,22 @@ struct ConnectionFlags: ParsableArguments {
         help: "An ssh_config line, as ssh -o takes it (Keyword=value); repeatable.")
     var options: [String] = []
 
+    @Flag(
+        name: .customShort("A"),
+        help: "Forward the local SSH agent to the hosts, as ssh -A (libssh engine): git or ssh there use its keys.")
+    var forwardAgent = false
+
+    @Flag(name: .customShort("a"), help: "Do not forward the agent, as ssh -a (over ssh_config's ForwardAgent).")
+    var noForwardAgent = false
+
+    @Flag(
+        name: .customShort("K"),
+        help: "Log in with Kerberos tickets (GSSAPI) and delegate them to the hosts, as ssh -K (libssh engine).")
+    var gssapiDelegate = false
+
+    @Flag(name: .customShort("k"), help: "Do not delegate Kerberos tickets to the hosts, as ssh -k.")
+    var noGSSAPIDelegate = false
+
     @Option(help: "The engine: libssh (the default: it connects wherever ssh does) or libssh2.")
     var engine: String = "libssh"
 
@@ -127,7 +143,7 @@ struct ConnectionFlags: ParsableArguments {
     @Flag(
         help: ArgumentHelp(
             "Ask for a password once, on the terminal, and try it on every host after the keys (pssh -A).",
-            discussion: "-A stays free for ssh's agent forwarding: fleetsh's connection flags are ssh's."))
+            discussion: "-A is ssh's agent forwarding here: fleetsh's connection flags are ssh's."))
     var askPassword = false
 
     @Flag(help: "Do not check host keys at all (a server impersonating a host is not detected).")
@@ -214,6 +230,23 @@ struct ConnectionFlags: ParsableArguments {
         }
         source.options = options
         if acceptNewHostKeys { source.options.insert("StrictHostKeyChecking=accept-new", at: 0) }
+        // As ssh's -A and -a.
+        if noForwardAgent {
+            source.options.insert("ForwardAgent=no", at: 0)
+        } else if forwardAgent {
+            if engine == "libssh2" {
+                usage(
+                    "-A: the libssh2 engine cannot carry a forwarded agent (libssh2 1.10 drops the channel the server "
+                        + "opens for it); use the default engine, libssh")
+            }
+            source.options.insert("ForwardAgent=yes", at: 0)
+        }
+        // As ssh's -K and -k, which set these two keywords ahead of -o's (ssh.c).
+        if noGSSAPIDelegate {
+            source.options.insert("GSSAPIDelegateCredentials=no", at: 0)
+        } else if gssapiDelegate {
+            source.options.insert(contentsOf: ["GSSAPIAuthentication=yes", "GSSAPIDelegateCredentials=yes"], at: 0)
+        }
         // As `ssh -o StrictHostKeyChecking=no`: the known-hosts files are still read, so a changed key is recognised
         // (password authentication is then dropped, and a warning printed).
         if insecureNoHostKeyCheck { source.options.insert("StrictHostKeyChecking=no", at: 0) }

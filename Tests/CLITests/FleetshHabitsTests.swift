@@ -105,12 +105,12 @@ struct FleetshHabitsTests {
     }
 
     @Test(
-        "an option fleetsh does not know (pssh's -O and -A, pdsh's -e, a typo) is a usage error, never sent to the hosts"
+        "an option fleetsh does not know (pssh's -O, pdsh's -e and -S, a typo) is a usage error, never sent to the hosts"
     )
     func unknownOptions() async throws {
         let site = try await Site.start()
         defer { site.stop() }
-        for option in ["--bogus-option", "-O", "-A", "-e"] {
+        for option in ["--bogus-option", "-O", "-S", "-e"] {  // -A is ssh's agent forwarding here
             let result = try await Fleetsh.run(["-F", site.config, "-H", "web1", option, "x", "--", "echo hi"])
             #expect(
                 result.status == 64 && result.stderr.contains("unknown option '\(option)'"),

@@ -51,4 +51,32 @@ struct FleetshStockTests {
         let ours = try await Fleetsh.run(["-F", config, "-H", "tiny", "--", "echo ok"])
         #expect(ours.status == 0 && ours.lines == ["tiny: ok"], "\(ours.stdout) \(ours.stderr)")
     }
+
+    @Test(
+        "-A forwards the agent of SSH_AUTH_SOCK as ssh -A does (the host's ssh-add -l lists its key); -a and the default do not; -A with --engine libssh2 is a usage error"
+    )
+    func agentForwarding() async throws {
+        let site = try await Site.start()
+        defer { site.stop() }
+        let agent = try await TestAgent.start(keys: [TestKeys.shared.ed25519])
+        defer { agent.stop() }
+        let environment = ["SSH_AUTH_SOCK": agent.socketPath]
+        let ssh = try await offPool {
+            try ProcessRunner.outcome(
+                ["/usr/bin/ssh", "-F", site.config, "-A", "-o", "BatchMode=yes", "web1", "ssh-add -l"],
+                environment: environment)
+        }
+        #expect(ssh.status == 0 && ssh.output.contains("(ED25519)"), "ssh -A, the oracle: \(ssh.output)")
+        let forwarded = try await Fleetsh.run(
+            ["-F", site.config, "-A", "-H", "web1", "--", "ssh-add -l"], environment: environment)
+        #expect(forwarded.status == 0 && forwarded.lines == ["web1: " + ssh.output.trimmingCharacters(in: .newlines)])
+        for flags in [["-A", "-a"], []] {
+            let plain = try await Fleetsh.run(
+                ["-F", site.config] + flags + ["-H", "web1", "--", "ssh-add -l; echo $?"], environment: environment)
+            #expect(plain.lines.last == "web1: 2", "\(flags): \(plain.stdout) \(plain.stderr)")
+        }
+        let libssh2 = try await Fleetsh.run(
+            ["-F", site.config, "--engine", "libssh2", "-A", "-H", "web1", "--", "true"], environment: environment)
+        #expect(libssh2.status == 64 && libssh2.stderr.contains("use the default engine, libssh"), "\(libssh2.stderr)")
+    }
 }

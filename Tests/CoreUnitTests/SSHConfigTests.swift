@@ -64,9 +64,14 @@ struct SSHConfigTests {
             HostKeyAlias alias1
             ProxyJump j1,j2
             ConnectTimeout 9
+            GSSAPIAuthentication yes
+            GSSAPIDelegateCredentials yes
+            GSSAPIServerIdentity gw.example.org
+            GSSAPIClientIdentity alice@EXAMPLE.ORG
+            ForwardAgent yes
             """,
-            "StrictHostKeyChecking no\nAddressFamily inet\nRequestTTY yes\nCompression no",
-            "StrictHostKeyChecking yes\nRequestTTY no",
+            "StrictHostKeyChecking no\nAddressFamily inet\nRequestTTY yes\nCompression no\nForwardAgent /tmp/agent.sock",
+            "StrictHostKeyChecking yes\nRequestTTY no\nForwardAgent $AGENT\nGSSAPIAuthentication no",
             "",
         ]
         for (index, body) in cases.enumerated() {
@@ -101,6 +106,13 @@ struct SSHConfigTests {
             #expect(ours.connectTimeout == Int(theirs["connecttimeout"] ?? ""), "case \(index)")
             #expect(ours.hostKeyAlias == theirs["hostkeyalias"], "case \(index)")
             #expect(ours.proxyJump == theirs["proxyjump"], "case \(index)")
+            #expect((ours.gssapiAuthentication ?? false) == yes("gssapiauthentication"), "case \(index)")
+            #expect((ours.gssapiDelegateCredentials ?? false) == yes("gssapidelegatecredentials"), "case \(index)")
+            #expect(ours.gssapiServerIdentity == theirs["gssapiserveridentity"], "case \(index)")
+            #expect(ours.gssapiClientIdentity == theirs["gssapiclientidentity"], "case \(index)")
+            #expect((ours.forwardAgent ?? "no") == theirs["forwardagent"], "case \(index)")
+            // And sshG, keyword by keyword, as ssh -G prints the ones acted on.
+            #expect(try await compare(file, hosts: [("h", nil, nil)]) == 1)
             if let preferred = ours.preferredAuthentications {
                 #expect(preferred.joined(separator: ",") == theirs["preferredauthentications"], "case \(index)")
             }

@@ -39,7 +39,7 @@ final class ScriptedConnection: NativeConnection {
 
 /// Authenticates at once.
 final class ScriptedAuthenticator: NativeAuthenticator {
-    init(options _: SSHConnectionOptions, attempts _: [AuthAttempt]) {}
+    init(options _: SSHConnectionOptions, attempts _: [AuthAttempt], wake _: @escaping @Sendable () -> Void) {}
     func step(_: ScriptedConnection) -> NativeStep { .done }
 }
 
@@ -65,6 +65,7 @@ final class ScriptedOpener: NativeChannelOpener {
     }
     func setEnvironment(_: String, _: String, _: ScriptedConnection) -> NativeStep { .done }
     func requestPTY(_: SSHPTYRequest, _: ScriptedConnection) -> NativeStep { .done }
+    func requestAgentForwarding(_: ScriptedConnection) -> NativeStep { .done }
     func start(_: SSHChannelRequest.Kind, _ connection: ScriptedConnection) -> NativeStep {
         channel?.started = true
         return .done

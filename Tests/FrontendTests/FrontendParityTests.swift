@@ -111,6 +111,34 @@ struct FrontendParityTests {
         #expect(!methods.contains { if case .password = $0 { true } else { false } })
     }
 
+    @Test("Kerberos is off by default, tried first when on (as ssh tries it), with ssh_config's GSSAPI keywords")
+    func gssapiMethod() async throws {
+        func kerberos(_ method: SSHAuthMethod?) -> SSHGSSAPIOptions? {
+            if case .gssapi(let options) = method { options } else { nil }
+        }
+        func methods(_ config: HostConfig) async throws -> [SSHAuthMethod] {
+            let backend = FakeBackend { _ in FakeHost() }
+            let client = try ParallelSSHClient(hosts: ["a"], backend: backend, config: config)
+            try await client.connect()
+            return try #require(backend.stats.options["a"]).authMethods
+        }
+        #expect(try await methods(HostConfig(sshConfig: .disabled)).allSatisfy { kerberos($0) == nil })
+        let given = SSHGSSAPIOptions(delegateCredentials: true, clientIdentity: "alice@EXAMPLE.ORG")
+        let on = try await methods(HostConfig(gssapiAuth: true, gssapi: given, sshConfig: .disabled))
+        #expect(kerberos(on.first) == given && on.count > 1)
+
+        var source = SSHConfigSource.disabled
+        source.options = ["GSSAPIAuthentication=yes", "GSSAPIDelegateCredentials=yes", "GSSAPIServerIdentity=gw"]
+        let fromFile = try await methods(HostConfig(sshConfig: source))
+        #expect(kerberos(fromFile.first) == SSHGSSAPIOptions(delegateCredentials: true, serverIdentity: "gw"))
+        source.options.append("PreferredAuthentications=publickey,gssapi-with-mic")
+        let preferred = try await methods(HostConfig(sshConfig: source))
+        #expect(kerberos(preferred.first) == nil && kerberos(preferred.last) != nil)
+        // The caller's setting wins over the file's, as ssh's command line does.
+        let overridden = try await methods(HostConfig(gssapiAuth: false, sshConfig: source))
+        #expect(overridden.allSatisfy { kerberos($0) == nil })
+    }
+
     @Test("connect connects every host once; later commands reuse the connections")
     func connectReuse() async throws {
         let backend = FakeBackend { _ in FakeHost() }
@@ -351,6 +379,7 @@ struct FrontendServerParityTests {
         let servers = try await Fleet.servers
         var config = Fleet.config()
         config.privateKey = nil
+        config.gssapiAuth = false  // Debian's /etc/ssh/ssh_config turns Kerberos on: a method, as with ssh
         let client = try ParallelSSHClient(
             hosts: ["127.0.0.1"], backend: engine.backend, config: config,
             hostConfig: [HostConfig(port: servers[0].port)])

@@ -13,7 +13,8 @@ struct HostConfigFieldsTests {
         user: "u", port: 2222, password: "pw", privateKey: .file("/k"), alias: "a", connectionAttempts: 5,
         retryDelay: .seconds(7), timeout: .seconds(9), allowAgent: false, identityAuth: false,
         keepalive: .seconds(11), keepaliveCountMax: 4, compression: true, ipv6Only: true, keyboardInteractive: true,
-        unreadOutputLimit: 99, hostKeyPolicy: SSHHostKeyPolicy(), jump: .hosts(["j"]), sshConfig: .disabled)
+        gssapiAuth: true, gssapi: SSHGSSAPIOptions(delegateCredentials: true), forwardAgent: .on, unreadOutputLimit: 99,
+        hostKeyPolicy: SSHHostKeyPolicy(), jump: .hosts(["j"]), sshConfig: .disabled)
 
     @Test("the list names every stored property of HostConfig, in order")
     func everyStoredProperty() {

@@ -27,6 +27,15 @@ extension HostConfig {
         if resolved.setsServerAliveInterval || alive > 0 { keepalive = .seconds(alive) }
         keepaliveCountMax = resolved.serverAliveCountMax
         compression = resolved.compression
+        gssapiAuth = resolved.gssapiAuthentication
+        forwardAgent = resolved.forwardAgent.map(AgentForwarding.init(configValue:))
+        let delegate = resolved.gssapiDelegateCredentials
+        let server = resolved.gssapiServerIdentity
+        let client = resolved.gssapiClientIdentity
+        if delegate != nil || server != nil || client != nil {
+            gssapi = SSHGSSAPIOptions(
+                delegateCredentials: delegate ?? false, serverIdentity: server, clientIdentity: client)
+        }
         ipv6Only = resolved.addressFamily.map { $0 == .inet6 }
         var policy = SSHHostKeyPolicy()
         switch resolved.strictHostKeyChecking {
@@ -76,7 +85,7 @@ extension HostConfig {
 
     /// The authentication methods with `ssh_config`'s say: its identity files (when the caller gave no key),
     /// `IdentityAgent`, `IdentitiesOnly`, and the Pubkey/Password/KbdInteractive switches, in
-    /// `PreferredAuthentications` order when given.
+    /// `PreferredAuthentications` order when given; Kerberos (`GSSAPIAuthentication`) first, as ssh tries it.
     private func authMethods(settings: HostConfig, resolved: SSHResolvedConfig) -> [SSHAuthMethod] {
         var keys: [SSHAuthMethod] = []
         var agent: [SSHAuthMethod] = []
@@ -109,10 +118,12 @@ extension HostConfig {
         let certificates: [SSHAuthMethod] =
             resolved.certificateFiles.isEmpty ? [] : [.certificateFiles(resolved.certificateFiles)]
         let publicKey = resolved.pubkeyAuthentication ? certificates + keys.prefix(1) + agent + keys.dropFirst() : []
-        guard let preferred = resolved.preferredAuthentications else { return Array(publicKey) + passwords }
+        let kerberos: [SSHAuthMethod] = settings.gssapiAuthOrDefault ? [.gssapi(settings.gssapiOrDefault)] : []
+        guard let preferred = resolved.preferredAuthentications else { return kerberos + publicKey + passwords }
         var ordered: [SSHAuthMethod] = []
         for method in preferred {
             switch method {
+            case "gssapi-with-mic": ordered += kerberos
             case "publickey": ordered += publicKey
             case "password": ordered += passwords.filter { if case .password = $0 { true } else { false } }
             case "keyboard-interactive":

@@ -86,6 +86,17 @@ public struct HostConfig: Sendable {
     public var ipv6Only: Bool?
     /// Use keyboard-interactive (answering with the password) instead of password authentication (default `false`).
     public var keyboardInteractive: Bool?
+    /// Log in with Kerberos tickets (GSSAPI, `gssapi-with-mic`), tried before keys as ssh tries it (default
+    /// `false`, as ssh's `GSSAPIAuthentication` and parallel-ssh's `gssapi_auth`). Needs an engine with
+    /// ``SSHBackend/SSHCapability/gssapiAuth`` (libssh); on another, the attempt is recorded as not supported.
+    public var gssapiAuth: Bool?
+    /// How Kerberos logins are made when ``gssapiAuth`` is on: delegation (`ssh -K`), the server and client
+    /// identities (default: ssh's, no delegation).
+    public var gssapi: SSHGSSAPIOptions?
+    /// Forward the local SSH agent to the host, as `ssh -A` (default `.off`, as ssh). Asked for here, it needs an
+    /// engine with ``SSHBackend/SSHCapability/agentForwarding`` (the client's initialiser throws `unsupported`
+    /// otherwise); from ssh_config's `ForwardAgent`, an engine without it leaves the agent unforwarded.
+    public var forwardAgent: AgentForwarding?
     /// The most bytes each output stream of a command holds unread while `join` (or a reader of the other stream)
     /// waits for it to end (default 16 MiB). Beyond it, that host's join fails with `outputLimitExceeded` rather
     /// than wait for ever; the output stays readable.
@@ -108,8 +119,10 @@ public struct HostConfig: Sendable {
         alias: String? = nil, connectionAttempts: Int? = nil, retryDelay: Duration? = nil,
         timeout: Duration? = nil, allowAgent: Bool? = nil, identityAuth: Bool? = nil,
         keepalive: Duration? = nil, keepaliveCountMax: Int? = nil, compression: Bool? = nil, ipv6Only: Bool? = nil,
-        keyboardInteractive: Bool? = nil, unreadOutputLimit: Int? = nil, hostKeyPolicy: SSHHostKeyPolicy? = nil,
-        jump: JumpRoute? = nil, sshConfig: SSHConfigSource? = nil
+        keyboardInteractive: Bool? = nil, gssapiAuth: Bool? = nil, gssapi: SSHGSSAPIOptions? = nil,
+        forwardAgent: AgentForwarding? = nil, unreadOutputLimit: Int? = nil, hostKeyPolicy: SSHHostKeyPolicy? = nil,
+        jump: JumpRoute? = nil,
+        sshConfig: SSHConfigSource? = nil
     ) {
         self.user = user
         self.port = port
@@ -126,6 +139,9 @@ public struct HostConfig: Sendable {
         self.compression = compression
         self.ipv6Only = ipv6Only
         self.keyboardInteractive = keyboardInteractive
+        self.gssapiAuth = gssapiAuth
+        self.gssapi = gssapi
+        self.forwardAgent = forwardAgent
         self.unreadOutputLimit = unreadOutputLimit
         self.hostKeyPolicy = hostKeyPolicy
         self.jump = jump
@@ -210,10 +226,12 @@ public struct HostConfig: Sendable {
         return config
     }
 
-    /// The authentication methods to try, in order: the private key, the agent, the default identities, then
-    /// the password (or keyboard-interactive with it). OpenSSH's order; parallel-ssh stops after a given key.
+    /// The authentication methods to try, in order: Kerberos when on, the private key, the agent, the default
+    /// identities, then the password (or keyboard-interactive with it). OpenSSH's order; parallel-ssh stops after a
+    /// given key.
     var authMethods: [SSHAuthMethod] {
         var methods: [SSHAuthMethod] = []
+        if gssapiAuthOrDefault { methods.append(.gssapi(gssapiOrDefault)) }
         if let privateKey { methods.append(privateKey.authMethod) }
         if allowAgentOrDefault { methods.append(.agent()) }
         if identityAuthOrDefault { methods.append(.defaultIdentities()) }
@@ -234,6 +252,7 @@ public struct HostConfig: Sendable {
             compression: compressionOrDefault, addressFamily: ipv6OnlyOrDefault ? .ipv6 : .any,
             hostKeyPolicy: hostKeyPolicy ?? SSHHostKeyPolicy())
         options.keepaliveCountMax = keepaliveCountMaxOrDefault
+        options.forwardAgent = (forwardAgent ?? .off).socketPath
         return options
     }
 

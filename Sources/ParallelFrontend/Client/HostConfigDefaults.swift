@@ -14,6 +14,8 @@ enum HostConfigDefault {
     static let compression = false
     static let ipv6Only = false
     static let keyboardInteractive = false
+    static let gssapiAuth = false
+    static let gssapi = SSHGSSAPIOptions()
     static let unreadOutputLimit = SSHChannelRequest.defaultUnreadOutputLimit
     /// How long a destination that turns connections away before its banner is tried again, without a timeout.
     static let turnedAwayDeadline: Duration = .seconds(60)
@@ -27,8 +29,8 @@ extension HostConfig {
         allowAgent: HostConfigDefault.allowAgent, identityAuth: HostConfigDefault.identityAuth,
         keepalive: HostConfigDefault.keepalive, keepaliveCountMax: HostConfigDefault.keepaliveCountMax,
         compression: HostConfigDefault.compression, ipv6Only: HostConfigDefault.ipv6Only,
-        keyboardInteractive: HostConfigDefault.keyboardInteractive,
-        unreadOutputLimit: HostConfigDefault.unreadOutputLimit)
+        keyboardInteractive: HostConfigDefault.keyboardInteractive, gssapiAuth: HostConfigDefault.gssapiAuth,
+        gssapi: HostConfigDefault.gssapi, unreadOutputLimit: HostConfigDefault.unreadOutputLimit)
 
     /// ``port``, else its default.
     var portOrDefault: Int { port ?? HostConfigDefault.port }
@@ -48,4 +50,8 @@ extension HostConfig {
     var ipv6OnlyOrDefault: Bool { ipv6Only ?? HostConfigDefault.ipv6Only }
     /// ``keyboardInteractive``, else its default.
     var keyboardInteractiveOrDefault: Bool { keyboardInteractive ?? HostConfigDefault.keyboardInteractive }
+    /// ``gssapiAuth``, else its default.
+    var gssapiAuthOrDefault: Bool { gssapiAuth ?? HostConfigDefault.gssapiAuth }
+    /// ``gssapi``, else its default.
+    var gssapiOrDefault: SSHGSSAPIOptions { gssapi ?? HostConfigDefault.gssapi }
 }

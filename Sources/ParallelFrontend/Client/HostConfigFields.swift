@@ -42,6 +42,7 @@ extension HostConfig {
         .init("identityAuth", \.identityAuth), .init("keepalive", \.keepalive),
         .init("keepaliveCountMax", \.keepaliveCountMax), .init("compression", \.compression),
         .init("ipv6Only", \.ipv6Only), .init("keyboardInteractive", \.keyboardInteractive),
+        .init("gssapiAuth", \.gssapiAuth), .init("gssapi", \.gssapi), .init("forwardAgent", \.forwardAgent),
         .init("unreadOutputLimit", \.unreadOutputLimit),
         .init("hostKeyPolicy", \.hostKeyPolicy, shown: .placeholder("<policy>")), .init("jump", \.jump),
         .init("sshConfig", \.sshConfig),

@@ -49,6 +49,7 @@ public actor SSHClient {
     ) throws(SSHError) {
         var readable = Set<String>()
         let resolved = try config.resolved(over: HostConfig(), host: host, readableFiles: &readable)
+        try resolved.checkSupported(by: backend, host: host)
         HostConfig.warnIfInsecure([resolved], hosts: [host], logger: logger)
         self.init(
             host: host, index: 0, backend: backend, resolved: resolved, hostLogger: hostLogger, logger: logger,
@@ -371,6 +372,11 @@ public actor SSHClient {
             diagnostics?.warning(
                 "PTY allocation request failed: the command runs without a terminal",
                 metadata: ["host": "\(host)"])
+        }
+        if refused.agentForwarding {
+            diagnostics?.warning(
+                "agent forwarding was not set up (refused by the server, or not carried by this engine): the command runs without the agent",
+                metadata: ["host": "\(host)", "engine": "\(backend.name)"])
         }
     }
 

@@ -81,6 +81,7 @@ public enum ParallelRun {
             let client: SSHClient
             do {
                 let resolved = try target.config.resolved(over: config, host: target.host, readableFiles: &readable)
+                try resolved.checkSupported(by: backend, host: target.host)
                 client = SSHClient(
                     host: target.host, index: index, backend: backend, resolved: resolved,
                     hostLogger: nil, logger: logger, handshakes: handshakes)
