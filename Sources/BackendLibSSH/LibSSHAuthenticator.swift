@@ -106,8 +106,11 @@ final class LibSSHAuthenticator: NativeAuthenticator, AuthCalls {
             }
             gssapiOptionsSet = true
         }
-        // The service ticket was fetched off the loop (AuthRun); libssh's GSSAPI calls read it from the cache.
-        let rc = LoopWatchdog.knownBlockingCall("GSSAPI credential cache") { ssh_userauth_gssapi(session) }
+        // The service ticket was fetched off the loop (AuthRun); libssh's GSSAPI calls read it from the cache. With
+        // delegation, krb5 asks the KDC for the forwarded ticket here (it keeps none to reuse): a known wait.
+        let rc = LoopWatchdog.knownBlockingCall("GSSAPI (credential cache; the KDC when delegating)") {
+            ssh_userauth_gssapi(session)
+        }
         if rc == SSH_AUTH_DENIED.rawValue, let detail = connection.nativeError(.authenticationFailed, "").nativeMessage,
             !detail.isEmpty
         {
