@@ -197,7 +197,9 @@ def run_measured(command, server_pid, timeout=1800, session_uid=None):
     sampler = SessionSampler(session_uid) if session_uid is not None else None
     if sampler:
         sampler.start()
+    switches_before = context_switches()
     result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    switches = context_switches() - switches_before
     time.sleep(1)  # the server's per-connection processes end, and are reaped, just after the client
     server_cpu = process_cpu(server_pid) - server_before + (sampler.stop() if sampler else 0)
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
@@ -207,7 +209,17 @@ def run_measured(command, server_pid, timeout=1800, session_uid=None):
         return {"error": (result.stderr or result.stdout).strip().splitlines()[-1:] or ["failed"], "server_cpu": server_cpu}
     figures = json.loads(lines[-1])
     figures["server_cpu"] = server_cpu
+    figures["switches"] = switches
     return figures
+
+
+def context_switches():
+    """Context switches (voluntary and involuntary) of this process's children that ended and were waited for:
+    across one `subprocess.run`, those of the tool's process and of every process it waited for (OpenSSH's ssh
+    processes, through the wrapper). Each is a thread going to sleep or being preempted: a wake-up hopping between
+    threads costs one or two."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_nvcsw + usage.ru_nivcsw
 
 
 def openssh_command(python, setup, workload, n, port, local="", remote="", stream_bytes=0):
@@ -470,16 +482,17 @@ def write_latency_doc(results):
 
 
 def header():
-    return (f"{'workload':<20}{'n':>6}  {'tool':<14}{'wall s':>9}{'cpu s':>9}{'cpu/host ms':>13}{'rss MB':>9}"
-            f"{'threads':>8}{'ok':>7}{'server cpu s':>14}")
+    return (f"{'workload':<20}{'n':>6}  {'tool':<14}{'wall s':>9}{'cpu s':>9}{'cpu/host ms':>13}{'cs/host':>9}"
+            f"{'rss MB':>9}{'threads':>8}{'ok':>7}{'server cpu s':>14}")
 
 
 def format_row(r):
     if "error" in r:
         return f"{r['workload']:<20}{r['n']:>6}  {r['label']:<14}  failed: {r['error']}"
     per_host = r["cpu"] / max(r["n"], 1) * 1000
+    switches = f"{r['switches'] / max(r['n'], 1):>9.1f}" if "switches" in r else f"{'-':>9}"
     return (f"{r['workload']:<20}{r['n']:>6}  {r['label']:<14}{r['wall']:>9.2f}{r['cpu']:>9.2f}{per_host:>13.2f}"
-            f"{r['maxrss_kb'] / 1024:>9.1f}{r['threads']:>8}{r['ok']:>7}{r['server_cpu']:>14.1f}")
+            f"{switches}{r['maxrss_kb'] / 1024:>9.1f}{r['threads']:>8}{r['ok']:>7}{r['server_cpu']:>14.1f}")
 
 
 def write_docs(results):
@@ -495,7 +508,8 @@ def write_docs(results):
              "run `uname`, read output and exit code on N entries of one host); `stream` (100 MB of 100-byte lines, read",
              "line by line); `upload-*`/`download-*` (a 200 MB file; `@20ms`: 50 MB over a 20 ms round trip); `hold` (N sessions connected at once, idle 2 s);",
              "`fleet` (fanout against the simulated fleet). CPU is the client's user + system time; for OpenSSH it is",
-             "all its processes together and RSS the largest single process. `stream` and the copies ran in three rounds",
+             "all its processes together and RSS the largest single process; cs/host is the client's context switches",
+             "(voluntary and involuntary, all its processes, `getrusage`) per host. `stream` and the copies ran in three rounds",
              "of every tool in turn; the run with each tool's median wall time is shown.", "", "```", header()]
     lines += [format_row(r) for r in results] + ["```", "", "![client CPU per host and wall time](benchmarks.png)", ""]
     lines += ratios(results) + NOTES.splitlines()

@@ -3,7 +3,7 @@ import SSHBackend
 
 /// Whether a host gets the local SSH agent forwarded, as `ssh -A` and ssh_config's `ForwardAgent` say: commands
 /// and shells there see an `SSH_AUTH_SOCK` reaching this agent (a `git pull` or a further `ssh` from the host
-/// authenticates with it). Needs an engine with ``SSHBackend/SSHCapability/agentForwarding`` (libssh).
+/// authenticates with it). Needs an engine with `SSHCapability.agentForwarding` (libssh).
 public enum AgentForwarding: Sendable, Hashable {
     /// Not forwarded (the default, as ssh's).
     case off

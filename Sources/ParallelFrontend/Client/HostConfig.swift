@@ -88,13 +88,13 @@ public struct HostConfig: Sendable {
     public var keyboardInteractive: Bool?
     /// Log in with Kerberos tickets (GSSAPI, `gssapi-with-mic`), tried before keys as ssh tries it (default
     /// `false`, as ssh's `GSSAPIAuthentication` and parallel-ssh's `gssapi_auth`). Needs an engine with
-    /// ``SSHBackend/SSHCapability/gssapiAuth`` (libssh); on another, the attempt is recorded as not supported.
+    /// `SSHCapability.gssapiAuth` (libssh); on another, the attempt is recorded as not supported.
     public var gssapiAuth: Bool?
     /// How Kerberos logins are made when ``gssapiAuth`` is on: delegation (`ssh -K`), the server and client
     /// identities (default: ssh's, no delegation).
     public var gssapi: SSHGSSAPIOptions?
     /// Forward the local SSH agent to the host, as `ssh -A` (default `.off`, as ssh). Asked for here, it needs an
-    /// engine with ``SSHBackend/SSHCapability/agentForwarding`` (the client's initialiser throws `unsupported`
+    /// engine with `SSHCapability.agentForwarding` (the client's initialiser throws `unsupported`
     /// otherwise); from ssh_config's `ForwardAgent`, an engine without it leaves the agent unforwarded.
     public var forwardAgent: AgentForwarding?
     /// The most bytes each output stream of a command holds unread while `join` (or a reader of the other stream)
