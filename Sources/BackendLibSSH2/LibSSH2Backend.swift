@@ -37,6 +37,9 @@ public struct LibSSH2Backend: SSHBackend {
     /// What libssh2 1.10 can do through this engine.
     public var capabilities: Set<SSHCapability> { Self.declaredCapabilities }
 
+    /// The event loops' executor: the client's per-host work stays on the loop that resumed it.
+    public var preferredTaskExecutor: (any TaskExecutor)? { LoopTaskExecutor.shared }
+
     /// The capabilities, as a static list (the feature matrix is checked against it).
     public static let declaredCapabilities: Set<SSHCapability> = [
         .passwordAuth, .keyboardInteractiveAuth, .privateKeyFileAuth, .privateKeyMemoryAuth, .keyDecryptedOnce,

@@ -24,11 +24,19 @@ public protocol SSHBackend: Sendable {
     ///   (with the attempts) or ``SSHError/Code/invalidKey``, always naming the host and port.
     ///   Cancelling the calling task abandons the connection and throws `CancellationError`.
     func connect(_ options: SSHConnectionOptions) async throws -> any SSHSession
+
+    /// An executor the parallel client may prefer for its own per-host work on this engine's sessions (not for a
+    /// caller's code): one that keeps a task resumed by the engine on the thread that resumed it. `nil` (the
+    /// default): Swift's global executor.
+    var preferredTaskExecutor: (any TaskExecutor)? { get }
 }
 
 extension SSHBackend {
     /// Whether the engine has `capability`.
     public func supports(_ capability: SSHCapability) -> Bool { capabilities.contains(capability) }
+
+    /// None: Swift's global executor.
+    public var preferredTaskExecutor: (any TaskExecutor)? { nil }
 }
 
 /// Where a session's connection stands.

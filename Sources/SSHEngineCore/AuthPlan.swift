@@ -1,6 +1,7 @@
 import SSHBackend
 import SSHEventLoop
 import SSHPrivateKeys
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -123,7 +124,13 @@ package enum AuthAttempt: CustomStringConvertible, Sendable {
     )
         async -> [AuthAttempt]
     {
-        let attempts = await BlockingPool.files.run { plan(methods) }
+        let attempts: [AuthAttempt]
+        if let recent = AuthPlanCache.shared.plan(for: methods) {
+            attempts = recent
+        } else {
+            attempts = await BlockingPool.files.run { plan(methods) }
+            AuthPlanCache.shared.store(attempts, for: methods)
+        }
         for attempt in attempts {
             switch attempt {
             case .keyFile(_, let passphrase, _, let file), .certificate(_, _, let passphrase, let file, _):
@@ -221,6 +228,45 @@ package enum AuthAttempt: CustomStringConvertible, Sendable {
         case .keyboardInteractive: return "keyboard-interactive"
         case .gssapi: return "gssapi-with-mic (Kerberos)"
         }
+    }
+}
+
+/// Plans made in the last second, by credentials: a fleet connecting with the same key files reads them once a second,
+/// not once per host, and skips the blocking pool's hop (two thread wake-ups) for every other host. A file changed
+/// is seen within a second, as the known-hosts store sees its files. Plans with an agent are never kept (each holds
+/// its own connection to the agent), nor those whose responder cannot be compared.
+final class AuthPlanCache: Sendable {
+    static let shared = AuthPlanCache()
+    private static let lifetime: Duration = .seconds(1)
+    private let entries = Mutex<[String: (plan: [AuthAttempt], made: ContinuousClock.Instant)]>([:])
+
+    /// The plan made for `methods` less than a second ago, if any.
+    func plan(for methods: [SSHAuthMethod]) -> [AuthAttempt]? {
+        guard let key = Self.key(methods) else { return nil }
+        let now = ContinuousClock.now
+        return entries.withLock { entries in
+            guard let entry = entries[key], now - entry.made < Self.lifetime else { return nil }
+            return entry.plan
+        }
+    }
+
+    /// Keeps `plan`, just made for `methods` (dropping plans past their second).
+    func store(_ plan: [AuthAttempt], for methods: [SSHAuthMethod]) {
+        guard let key = Self.key(methods) else { return }
+        let now = ContinuousClock.now
+        entries.withLock { entries in
+            entries = entries.filter { now - $0.value.made < Self.lifetime }
+            entries[key] = (plan, now)
+        }
+    }
+
+    /// The cache key of `methods`, or `nil` when their plan must be made each time.
+    private static func key(_ methods: [SSHAuthMethod]) -> String? {
+        for method in methods {
+            if case .agent = method { return nil }
+        }
+        let key = JumpPoolKey.credentials(methods)
+        return key.contains("unique") ? nil : key
     }
 }
 

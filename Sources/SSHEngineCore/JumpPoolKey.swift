@@ -22,6 +22,14 @@ package enum JumpPoolKey {
         return parts.joined(separator: " | ") + " | credentials " + digest
     }
 
+    /// A key for `methods` alone (paths, agent sockets, a digest of their secrets): the same methods give the same
+    /// key; a responder whose sameness cannot be told makes a key no other call gives (`unique` in it).
+    package static func credentials(_ methods: [SSHAuthMethod]) -> String {
+        var secrets: [UInt8] = []
+        let text = methods.map { describe($0, secrets: &secrets) }.joined(separator: " ")
+        return text + " | " + SHA256.hash(secrets).prefix(16).map { String($0, radix: 16) }.joined()
+    }
+
     private static func describe(_ options: SSHConnectionOptions, secrets: inout [UInt8]) -> String {
         var text = "\(options.user)@\(options.host):\(options.port)"
         text +=

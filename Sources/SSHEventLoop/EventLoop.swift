@@ -237,6 +237,7 @@ package final class EventLoop: @unchecked Sendable {
 
     private func run(name: String) {
         threadID.store(UInt(pthread_self()), ordering: .relaxed)
+        markCurrentThread()
         LoopWatchdog.registerLoopThread()
         Self.blockAsynchronousSignals()
         _ = ceventloop_set_thread_name(String(name.prefix(15)))

@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import SSHEventLoop
 import Synchronization
@@ -5,6 +6,45 @@ import Testing
 
 @Suite("Event loop", .timeLimit(.minutes(10)))
 struct EventLoopTests {
+    @Test(
+        "with the loops' executor preferred, a task resumed by a loop goes on on that loop's thread; resumed elsewhere, on Swift's pool; without it, off the loops"
+    )
+    func loopTaskExecutor() async throws {
+        let otherLoop = EventLoop(name: "other-loop")
+        /// Which loop's thread the task is on after a continuation resumed by `loop` (or by a plain thread). The
+        /// resume comes 20 ms after the task asked for it: a continuation resumed before its task has suspended lets
+        /// the task go on where it was, which would say nothing about the executor.
+        @Sendable func resumed(by loop: EventLoop?) async -> EventLoop? {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                if let loop {
+                    loop.execute {
+                        _ = loop.scheduleTimer(after: .milliseconds(20), name: "resume") { continuation.resume() }
+                    }
+                } else {
+                    Thread.detachNewThread {
+                        usleep(20_000)
+                        continuation.resume()
+                    }
+                }
+            }
+            return EventLoop.current
+        }
+        // A loaded machine may still let a resume overtake the suspension: a trial landing elsewhere is run again,
+        // a few times; an executor that never keeps the task on the loop fails every trial.
+        var landed: [EventLoop?] = []
+        for _ in 0..<10 {
+            landed = await Task(executorPreference: LoopTaskExecutor.shared) {
+                [await resumed(by: testLoop), await resumed(by: otherLoop), await resumed(by: nil)]
+            }.value
+            if landed[0] === testLoop && landed[1] === otherLoop { break }
+        }
+        #expect(
+            landed[0] === testLoop && landed[1] === otherLoop && landed[2] == nil,
+            "\(landed.map { $0 === testLoop ? "test" : $0 === otherLoop ? "other" : $0 == nil ? "none" : "?" })")
+        let plain = await Task { [await resumed(by: testLoop), await resumed(by: otherLoop)] }.value
+        #expect(plain[0] == nil && plain[1] == nil)
+    }
+
     @Test("on a manual clock, timers fire exactly at their deadlines, in deadline order; a cancelled one never fires")
     func timerOrder() async throws {
         let clock = ManualClock()

@@ -27,6 +27,8 @@ public final class ParallelSSHClient: Sendable {
     public let poolSize: Int
     let clients: [SSHClient]
     private let lastOutputs = Mutex<[HostOutput]?>(nil)
+    /// The executor preference of the per-host work (the engine's loops), if any.
+    private let taskExecutor: (any TaskExecutor)?
 
     /// Creates a client; nothing connects until the first command (or ``connect(stopOnErrors:)``).
     /// - Parameters:
@@ -66,6 +68,9 @@ public final class ParallelSSHClient: Sendable {
         }
         HostConfig.warnIfInsecure(resolved, hosts: hosts, logger: logger)
         let handshakes = HandshakeControl(limit: maxConcurrentHandshakes)
+        // The library's own per-host work stays on the loop that woke it; not with a host logger, whose handler
+        // (the caller's code, which may block) is called as lines are read.
+        taskExecutor = hostLogger == nil ? backend.preferredTaskExecutor : nil
         self.hosts = hosts
         self.poolSize = poolSize
         self.clients = hosts.enumerated().map { index, host in
@@ -111,7 +116,8 @@ public final class ParallelSSHClient: Sendable {
         var results = [Result<R, any Error>?](repeating: nil, count: clients.count)
         var next = 0
         // `completed` never throws; a host never started because the task was cancelled ends as cancelled.
-        try? await BoundedRun.run(width: poolSize) { () -> (@Sendable () async -> (Int, Result<R, any Error>))? in
+        try? await BoundedRun.run(width: poolSize, executor: taskExecutor) {
+            () -> (@Sendable () async -> (Int, Result<R, any Error>))? in
             guard next < clients.count else { return nil }
             let (index, client) = (next, clients[next])
             next += 1
@@ -231,11 +237,12 @@ public final class ParallelSSHClient: Sendable {
             }
         }
         try Task.checkCancellation()
+        let taskExecutor = self.taskExecutor
         /// Waits for every host; returns the hosts whose wait failed, by position.
         let waitAll: @Sendable () async -> [Int: any Error] = {
             await withTaskGroup(of: (Int, (any Error)?).self) { group in
                 for (position, host) in outputs.enumerated() where host.error == nil {
-                    group.addTask {
+                    group.addTask(executorPreference: taskExecutor) {
                         if consumeOutput {
                             async let out: Void = Self.drain(host.stdout)
                             async let err: Void = Self.drain(host.stderr)
@@ -314,7 +321,10 @@ public final class ParallelSSHClient: Sendable {
 
     /// Closes every connection.
     public func disconnect() async {
-        for client in clients { await client.disconnect() }
+        let clients = clients
+        await withTaskGroup(of: Void.self) { group in
+            for client in clients { group.addTask(executorPreference: taskExecutor) { await client.disconnect() } }
+        }
     }
 
     // MARK: Shells

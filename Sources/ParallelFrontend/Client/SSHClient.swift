@@ -104,7 +104,7 @@ public actor SSHClient {
             // cancellation.
             attempt = connecting
         } else {
-            attempt = ConnectAttempt { try await self.connectWithRetries() }
+            attempt = ConnectAttempt(executor: backend.preferredTaskExecutor) { try await self.connectWithRetries() }
             connecting = attempt
         }
         do {
@@ -426,10 +426,10 @@ final class ConnectAttempt: Sendable {
     private let task: Task<Void, Never>
     private let abandoned = Mutex(false)
 
-    /// Starts `connect`.
-    init(_ connect: @escaping @Sendable () async throws -> any SSHSession) {
+    /// Starts `connect` (the library's own work: on `executor`, the engine's loops, when given).
+    init(executor: (any TaskExecutor)?, _ connect: @escaping @Sendable () async throws -> any SSHSession) {
         let outcome = outcome
-        task = Task { outcome.settle(await Result(catching: { try await connect() })) }
+        task = Task(executorPreference: executor) { outcome.settle(await Result(catching: { try await connect() })) }
     }
 
     /// Whether the attempt succeeded or failed (a cancelled waiter leaves it running for the others).

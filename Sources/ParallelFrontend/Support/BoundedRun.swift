@@ -8,16 +8,18 @@ enum BoundedRun {
     ///   - width: items in flight at most (at least 1).
     ///   - next: the next item's work, or `nil` when there is none left; called on the caller's task.
     ///   - completed: receives each result; a thrown error cancels the items in flight and is rethrown.
+    ///   - executor: the items' executor preference (the engine's loops, for the library's own work), if any.
     /// - Once the calling task is cancelled, the items in flight end as their work does on cancellation, and no
     ///   further item starts.
     static func run<Result: Sendable>(
-        width: Int, next: () -> (@Sendable () async -> Result)?, completed: (Result) async throws -> Void
+        width: Int, executor: (any TaskExecutor)? = nil, next: () -> (@Sendable () async -> Result)?,
+        completed: (Result) async throws -> Void
     ) async throws {
         try await withThrowingTaskGroup(of: Result.self) { group in
             var inFlight = 0
             func startNext() -> Bool {
                 guard let work = next() else { return false }
-                group.addTask { await work() }
+                group.addTask(executorPreference: executor) { await work() }
                 return true
             }
             while inFlight < max(1, width), !Task.isCancelled, startNext() { inFlight += 1 }
