@@ -35,7 +35,7 @@ package final class TunnelPump: Sendable {
     /// Runs both directions until they end, then closes the socket and the channel.
     package func start() {
         let (fd, channel, ended, readiness, cause) = (self.fd, self.channel, self.ended, self.readiness, self.cause)
-        Task {
+        Task(executorPreference: LoopTaskExecutor.shared) {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await Self.upstream(fd: fd, channel: channel, readiness: readiness, cause: cause) }
                 group.addTask { await Self.downstream(fd: fd, channel: channel, readiness: readiness, cause: cause) }

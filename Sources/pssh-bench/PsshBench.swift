@@ -144,6 +144,16 @@ func measure(_ arguments: PsshBench) async throws {
         exit(0)
     }
     let backend: any SSHBackend = arguments.engine.backend
+    // The jump host with the hosts' key and user (parallel-ssh's proxy_host fallbacks): a hop given as `.hosts`
+    // gets only its own configuration, as with `ssh -J`, and the bench reads no ssh_config and no agent.
+    var jump: JumpRoute?
+    if let spec = arguments.jump {
+        guard let hop = UserHostPort(spec) else {
+            FileHandle.standardError.write(Data("--jump \(spec) is not [user@]host[:port]\n".utf8))
+            exit(64)
+        }
+        jump = .proxy(host: hop.host, port: hop.port, user: hop.user)
+    }
     let count = [.fanout, .hold].contains(arguments.workload) ? arguments.hosts : 1
     let client = try ParallelSSHClient(
         hosts: Array(repeating: arguments.host, count: count), backend: backend,
@@ -152,7 +162,7 @@ func measure(_ arguments: PsshBench) async throws {
             privateKey: .file(arguments.key, passphrase: arguments.passphrase),
             connectionAttempts: 1, timeout: .seconds(120), allowAgent: false, identityAuth: false,
             hostKeyPolicy: SSHHostKeyPolicy(userKnownHostsFiles: [arguments.knownHosts], globalKnownHostsFiles: []),
-            jump: arguments.jump.map { .hosts([$0]) }, sshConfig: .disabled),
+            jump: jump, sshConfig: .disabled),
         poolSize: 10_000, maxConcurrentHandshakes: 256)
 
     /// Prints the failure for the runner and exits non-zero.
