@@ -19,8 +19,9 @@ final class LibSSHChannelOpener: NativeChannelOpener {
             outcome({ ssh_channel_open_session($0) }, connection, "the server refused to open a channel"))
     }
 
-    func openDirectTCPIP(host: String, port: Int, _ connection: LibSSHConnection) -> NativeStep {
+    func openDirectTCPIP(host: String, port: Int, window: Int?, _ connection: LibSSHConnection) -> NativeStep {
         if let failure = makeChannel(connection) { return failure }
+        channel?.receiveWindow = window.map { UInt32(clamping: $0) }
         return confirming(
             outcome(
                 { ssh_channel_open_forward($0, host, Int32(port), "127.0.0.1", 22) }, connection,

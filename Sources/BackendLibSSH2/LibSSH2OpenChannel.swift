@@ -26,7 +26,8 @@ final class LibSSH2ChannelOpener: NativeChannelOpener {
         return .done
     }
 
-    func openDirectTCPIP(host: String, port: Int, _ connection: LibSSH2Connection) -> NativeStep {
+    /// libssh2 1.10 opens a tunnel with its default window (no size parameter); `window` is not used.
+    func openDirectTCPIP(host: String, port: Int, window _: Int?, _ connection: LibSSH2Connection) -> NativeStep {
         guard let session = connection.session else {
             return .failed(connection.error(.sessionClosed, "the session is closed"))
         }

@@ -111,7 +111,11 @@ package struct EngineRuntime: Sendable {
         let hopName = "\(hop.user)@\(hop.host):\(hop.port)"
         let key = JumpPoolKey.make(engine: "\(Native.self)", hop: hop, before: before)
         let options = hopOptions
-        let request = SSHChannelRequest(kind: .directTCPIP(host: target.host, port: target.port))
+        // The tunnel's receive window, from the process's budget (as a download's): libssh's own 1.28 MB held a
+        // 100 MB SFTP download through the hop to 1.4-1.5 s, where 8 MiB took 0.6-0.75 s (direct: 0.35 s).
+        let window = ReceiveWindowBudget.shared.reserve()
+        let request = SSHChannelRequest(
+            kind: .directTCPIP(host: target.host, port: target.port), receiveWindow: window.bytes)
         func hopFailed(_ error: any Error) -> any Error {
             guard let error = error as? SSHError else { return error }
             return error.throughJumpHost(hopName, target: target.host, port: target.port)
@@ -146,7 +150,10 @@ package struct EngineRuntime: Sendable {
             }
             _ = fcntl(pair[1], F_SETFL, fcntl(pair[1], F_GETFL) | O_NONBLOCK)  // the pump's end too
             let cause = TunnelCause()
-            TunnelPump(fd: pair[1], channel: channel, loop: loop, cause: cause, ended: lease.release).start()
+            TunnelPump(fd: pair[1], channel: channel, loop: loop, cause: cause) {
+                await lease.release()
+                withExtendedLifetime(window) {}  // the window goes back to the budget with the tunnel
+            }.start()
             return TunnelEnd(
                 fd: pair[0], lease: lease, cause: cause, hop: hopName, target: target.host, port: target.port)
         }

@@ -138,8 +138,9 @@ package protocol NativeChannelOpener: AnyObject {
     /// Opens a session channel, with a receive window of `window` bytes where the library lets the caller choose
     /// (`nil`: its default).
     func open(_ connection: Native, window: Int?) -> NativeStep
-    /// Opens a `direct-tcpip` channel to `host:port` (the channel is running once this is done).
-    func openDirectTCPIP(host: String, port: Int, _ connection: Native) -> NativeStep
+    /// Opens a `direct-tcpip` channel to `host:port` (the channel is running once this is done), with a receive
+    /// window of `window` bytes where the library lets the caller choose (`nil`: its default).
+    func openDirectTCPIP(host: String, port: Int, window: Int?, _ connection: Native) -> NativeStep
     /// Sends one environment variable.
     func setEnvironment(_ name: String, _ value: String, _ connection: Native) -> NativeStep
     /// Requests a pseudo-terminal.

@@ -57,7 +57,7 @@ package final class OpenChannelOperation<Native: NativeConnection>: EngineOperat
             switch phase {
             case .open:
                 if case .directTCPIP(let host, let port) = request.kind {
-                    outcome = opener.openDirectTCPIP(host: host, port: port, native)
+                    outcome = opener.openDirectTCPIP(host: host, port: port, window: request.receiveWindow, native)
                 } else {
                     outcome = opener.open(native, window: request.receiveWindow)
                 }

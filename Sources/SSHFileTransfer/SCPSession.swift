@@ -1,4 +1,5 @@
 import SSHBackend
+import SSHEventLoop
 
 #if canImport(Glibc)
     import Glibc

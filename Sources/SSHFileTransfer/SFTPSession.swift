@@ -1,4 +1,5 @@
 import SSHBackend
+import SSHEventLoop
 import Synchronization
 
 /// An SFTP (version 3) client on one channel of any engine: the protocol is driven here, over the channel's

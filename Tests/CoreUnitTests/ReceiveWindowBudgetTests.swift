@@ -1,6 +1,6 @@
 import Testing
 
-@testable import SSHFileTransfer
+@testable import SSHEventLoop
 
 /// The budget downloads draw their receive windows from: a few get deep windows, many get the floor, and every
 /// window is given back.

@@ -60,7 +60,7 @@ final class ScriptedOpener: NativeChannelOpener {
         self.channel = channel
         return .done
     }
-    func openDirectTCPIP(host _: String, port _: Int, _ connection: ScriptedConnection) -> NativeStep {
+    func openDirectTCPIP(host _: String, port _: Int, window _: Int?, _ connection: ScriptedConnection) -> NativeStep {
         open(connection, window: nil)
     }
     func setEnvironment(_: String, _: String, _: ScriptedConnection) -> NativeStep { .done }

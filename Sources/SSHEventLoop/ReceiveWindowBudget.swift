@@ -1,7 +1,7 @@
 import Synchronization
 
-/// How far ahead of our reads a download may let the server run: its channel's receive window and, for SFTP, the
-/// depth of its READ pipeline. One budget per process is shared by every download in flight; each gets what the
+/// How far ahead of our reads a download (or a jump tunnel) may let the server run: its channel's receive window
+/// and, for SFTP, the depth of its READ pipeline. One budget per process is shared by every download in flight; each gets what the
 /// budget has left, between a floor (OpenSSH's own 2 MiB window) and a ceiling, and holds it until it ends. A few
 /// downloads fill long round trips; ten thousand hold the floor each, so what the library may buffer for unread data
 /// stays bounded by the host count times the floor plus the budget.
