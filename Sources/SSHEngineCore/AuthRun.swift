@@ -223,7 +223,7 @@ final class TicketFetch: Sendable {
     init(_ options: SSHGSSAPIOptions, host: String, wake: @escaping @Sendable () -> Void) {
         let service = options.serverIdentity ?? host
         Task { [self] in
-            let problem = await BlockingPool.names.run {
+            let problem = await BlockingPool.kerberos.run {
                 KerberosTicket.prepare(
                     service: service, client: options.clientIdentity, delegate: options.delegateCredentials)
             }

@@ -24,6 +24,10 @@ package final class BlockingPool: @unchecked Sendable {
     /// Child processes: ProxyCommand spawns and `Match exec` commands (each under a timeout), 2 threads.
     package static let processes = BlockingPool(threads: 2)
 
+    /// Kerberos: a host's service ticket asked of the KDC (krb5's own timeouts and retries bound each), 2 threads, so
+    /// that a KDC out of reach stalls Kerberos logins only, never name lookups or files.
+    package static let kerberos = BlockingPool(threads: 2)
+
     /// Starts `threads` worker threads.
     package init(threads: Int) {
         pthread_mutex_init(&mutex, nil)

@@ -116,6 +116,32 @@ struct FleetshKerberosTests {
             alone.stderr.contains("gssapi-with-mic (Kerberos): No Kerberos credentials available"), "\(alone.stderr)")
     }
 
+    @Test("a KDC out of reach: GSSAPI gives way to the key as in ssh; alone, the failure names the KDC")
+    func kdcOutOfReach() async throws {
+        let fixture = try await Self.fixture()
+        let cache = try await fixture.ticket()  // a ticket-granting ticket, but no service ticket yet
+        // The same realm with its KDC at a port nothing listens on.
+        let config = try String(contentsOfFile: fixture.realm.configPath, encoding: .utf8)
+        let kdcLine = try #require(config.split(separator: "\n").first { $0.contains("kdc = 127.0.0.1:") })
+        let closed = try FreePort.find(host: "127.0.0.1")
+        let unreachable = fixture.realm.directory + "/krb5-unreachable.conf"
+        try config.replacingOccurrences(of: String(kdcLine), with: "        kdc = 127.0.0.1:\(closed)")
+            .write(toFile: unreachable, atomically: true, encoding: .utf8)
+        let environment = fixture.environment(cache: cache).merging(["KRB5_CONFIG": unreachable]) { $1 }
+        let ssh = try await offPool {
+            try ProcessRunner.outcome(
+                ["/usr/bin/ssh", "-F", fixture.config, "-o", "BatchMode=yes", "kerberos-or-key", "echo ok"],
+                environment: environment)
+        }
+        #expect(ssh.status == 0, "ssh, the oracle, logs in with the key: \(ssh.output)")
+        let withKey = try await Fleetsh.run(
+            ["-F", fixture.config, "-H", "kerberos-or-key", "--", "echo ok"], environment: environment)
+        #expect(withKey.status == 0 && withKey.lines == ["kerberos-or-key: ok"], "\(withKey.stderr)")
+        let alone = try await Fleetsh.run(
+            ["-F", fixture.config, "-H", "kerberos", "--", "echo ok"], environment: environment)
+        #expect(alone.status != 0 && alone.stderr.contains("KDC"), "\(alone.stderr)")
+    }
+
     @Test("an expired ticket is refused before the server is asked, and the error says it expired")
     func expiredTicket() async throws {
         let fixture = try await Self.fixture()
