@@ -125,11 +125,12 @@ package enum AuthAttempt: CustomStringConvertible, Sendable {
         async -> [AuthAttempt]
     {
         let attempts: [AuthAttempt]
-        if let recent = AuthPlanCache.shared.plan(for: methods) {
+        let key = AuthPlanCache.key(methods)
+        if let key, let recent = AuthPlanCache.shared.plan(for: key) {
             attempts = recent
         } else {
             attempts = await BlockingPool.files.run { plan(methods) }
-            AuthPlanCache.shared.store(attempts, for: methods)
+            if let key { AuthPlanCache.shared.store(attempts, for: key) }
         }
         for attempt in attempts {
             switch attempt {
@@ -240,9 +241,8 @@ final class AuthPlanCache: Sendable {
     private static let lifetime: Duration = .seconds(1)
     private let entries = Mutex<[String: (plan: [AuthAttempt], made: ContinuousClock.Instant)]>([:])
 
-    /// The plan made for `methods` less than a second ago, if any.
-    func plan(for methods: [SSHAuthMethod]) -> [AuthAttempt]? {
-        guard let key = Self.key(methods) else { return nil }
+    /// The plan made for the methods of `key` less than a second ago, if any.
+    func plan(for key: String) -> [AuthAttempt]? {
         let now = ContinuousClock.now
         return entries.withLock { entries in
             guard let entry = entries[key], now - entry.made < Self.lifetime else { return nil }
@@ -250,9 +250,8 @@ final class AuthPlanCache: Sendable {
         }
     }
 
-    /// Keeps `plan`, just made for `methods` (dropping plans past their second).
-    func store(_ plan: [AuthAttempt], for methods: [SSHAuthMethod]) {
-        guard let key = Self.key(methods) else { return }
+    /// Keeps `plan`, just made for the methods of `key` (dropping plans past their second).
+    func store(_ plan: [AuthAttempt], for key: String) {
         let now = ContinuousClock.now
         entries.withLock { entries in
             entries = entries.filter { now - $0.value.made < Self.lifetime }
@@ -261,7 +260,7 @@ final class AuthPlanCache: Sendable {
     }
 
     /// The cache key of `methods`, or `nil` when their plan must be made each time.
-    private static func key(_ methods: [SSHAuthMethod]) -> String? {
+    static func key(_ methods: [SSHAuthMethod]) -> String? {
         for method in methods {
             if case .agent = method { return nil }
         }

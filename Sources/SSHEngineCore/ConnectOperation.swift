@@ -74,11 +74,7 @@ package final class ConnectOperation<Native: NativeConnection>: EngineOperation 
             case .connected, .failed:
                 return true
             case .authenticate:
-                let driver = LoopBound(connection, loop: connection.loop)
-                let authenticator =
-                    self.authenticator
-                    ?? Native.Authenticator(
-                        options: connection.options, attempts: attempts, wake: { driver.execute { $0.drive() } })
+                let authenticator = self.authenticator ?? makeAuthenticator(connection)
                 self.authenticator = authenticator
                 outcome = authenticator.step(connection.native)
             }
@@ -122,6 +118,13 @@ package final class ConnectOperation<Native: NativeConnection>: EngineOperation 
                 return true
             }
         }
+    }
+
+    /// The engine's authenticator for `connection`, which steps the connection again when off-loop work is done.
+    private func makeAuthenticator(_ connection: ConnectionDriver<Native>) -> Native.Authenticator {
+        let driver = LoopBound(connection, loop: connection.loop)
+        return Native.Authenticator(
+            options: connection.options, attempts: attempts, wake: { driver.execute { $0.drive() } })
     }
 
     /// The host-key phase: the decision made on the loop when it needs no I/O, else off the loop (writing the

@@ -150,6 +150,7 @@ package final class ConnectionDriver<Native: NativeConnection>: IOHandler {
     /// Carries each channel the server opened to reach the forwarded agent to a new connection to the local agent,
     /// pumped by the loop both ways with backpressure (as a jump tunnel). Returns whether there were any.
     private func carryForwardedAgents() -> Bool {
+        guard options.forwardAgent != nil else { return false }  // on every pass: nothing to ask otherwise
         let opened = native.takeAgentChannels()
         for channel in opened {
             guard let path = options.forwardAgent, let fd = AgentClient.connect(path, nonBlocking: true) else {

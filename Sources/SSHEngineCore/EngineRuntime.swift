@@ -111,8 +111,8 @@ package struct EngineRuntime: Sendable {
         let hopName = "\(hop.user)@\(hop.host):\(hop.port)"
         let key = JumpPoolKey.make(engine: "\(Native.self)", hop: hop, before: before)
         let options = hopOptions
-        // The tunnel's receive window, from the process's budget (as a download's): libssh's own 1.28 MB held a
-        // 100 MB SFTP download through the hop to 1.4-1.5 s, where 8 MiB took 0.6-0.75 s (direct: 0.35 s).
+        // The tunnel's receive window, from the process's budget (as a download's): with libssh's own 1.28 MB, a
+        // 100 MB SFTP download through the hop took a median 1.92 s, with this 1.19 s (docs/benchmarks-context-switches.md).
         let window = ReceiveWindowBudget.shared.reserve()
         let request = SSHChannelRequest(
             kind: .directTCPIP(host: target.host, port: target.port), receiveWindow: window.bytes)

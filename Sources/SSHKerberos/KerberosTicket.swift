@@ -15,8 +15,9 @@ public enum KerberosTicket {
     public static func prepare(service: String, client: String?, delegate: Bool) -> String? {
         var minor: OM_uint32 = 0
         var target: gss_name_t?
-        let imported = importName("host@" + service, type: cgssapi_nt_hostbased_service(), into: &target)
-        if let problem = imported.problem { return "the service name host@\(service): \(problem)" }
+        if let problem = importName("host@" + service, type: cgssapi_nt_hostbased_service(), into: &target) {
+            return "the service name host@\(service): \(problem)"
+        }
         defer { gss_release_name(&minor, &target) }
 
         // The client's credentials, named or the default ones: missing or expired, said so here (libssh would only
@@ -26,8 +27,9 @@ public enum KerberosTicket {
         var name: gss_name_t?
         defer { if name != nil { gss_release_name(&minor, &name) } }
         if let client {
-            let status = importName(client, type: cgssapi_nt_user_name(), into: &name)
-            if let problem = status.problem { return "the client principal \(client): \(problem)" }
+            if let problem = importName(client, type: cgssapi_nt_user_name(), into: &name) {
+                return "the client principal \(client): \(problem)"
+            }
         }
         var lifetime: OM_uint32 = 0
         var major = gss_acquire_cred(
@@ -50,17 +52,15 @@ public enum KerberosTicket {
         return nil
     }
 
-    /// `gss_import_name`, with its failure in words.
-    private static func importName(_ text: String, type: gss_OID, into name: inout gss_name_t?) -> (
-        major: OM_uint32, problem: String?
-    ) {
+    /// `gss_import_name`; its failure in words, or `nil`.
+    private static func importName(_ text: String, type: gss_OID, into name: inout gss_name_t?) -> String? {
         var minor: OM_uint32 = 0
         var bytes = Array(text.utf8)
         let major = bytes.withUnsafeMutableBytes { raw in
             var buffer = gss_buffer_desc(length: raw.count, value: raw.baseAddress)
             return gss_import_name(&minor, &buffer, type, &name)
         }
-        return (major, cgssapi_is_error(major) != 0 ? describe(major: major, minor: minor) : nil)
+        return cgssapi_is_error(major) != 0 ? describe(major: major, minor: minor) : nil
     }
 
     /// The GSSAPI's own words for a failure: the mechanism's message (krb5's, e.g. "Ticket expired") where there is

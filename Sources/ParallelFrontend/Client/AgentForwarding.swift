@@ -35,18 +35,3 @@ public enum AgentForwarding: Sendable, Hashable {
         }
     }
 }
-
-extension HostConfig {
-    /// Throws when these settings (resolved for `host`) ask for something `backend` cannot do: agent forwarding
-    /// asked for by the caller, on an engine that cannot carry it. (`ForwardAgent` from ssh_config is left
-    /// unforwarded instead, as a setting the engine cannot follow, noted in the channel's refused requests.)
-    func checkSupported(by backend: any SSHBackend, host: String) throws(SSHError) {
-        if let forwarding = forwardAgent, forwarding != .off, !backend.supports(.agentForwarding) {
-            throw SSHError(
-                .unsupported, host: host, port: portOrDefault,
-                message:
-                    "agent forwarding is not supported by the \(backend.name) engine (libssh2 1.10 drops the channel "
-                    + "the server opens for the agent); use the libssh engine")
-        }
-    }
-}

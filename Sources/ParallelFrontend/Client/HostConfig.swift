@@ -163,16 +163,27 @@ public struct HostConfig: Sendable {
 
     /// The settings the caller gave for one host: `self` over the client's `config`, checked (the fields still
     /// `nil` come from `ssh_config`, then ``defaults``, when the host connects).
-    /// - Parameter readableFiles: key files already found readable (a key shared by many hosts is checked once).
+    /// - Parameters:
+    ///   - backend: the engine the host will use (what it cannot do is refused here).
+    ///   - readableFiles: key files already found readable (a key shared by many hosts is checked once).
     /// - Throws: `invalidArgument` for a value out of range, `invalidKey` naming a key or certificate file that is
-    ///   missing or unreadable.
-    func resolved(over client: HostConfig, host: String, readableFiles: inout Set<String>) throws(SSHError)
-        -> HostConfig
-    {
+    ///   missing or unreadable, `unsupported` for agent forwarding asked of an engine that cannot carry it.
+    func resolved(
+        over client: HostConfig, host: String, backend: any SSHBackend, readableFiles: inout Set<String>
+    ) throws(SSHError) -> HostConfig {
         let config = merged(over: client)
         let port = config.portOrDefault
         func bad(_ message: String) -> SSHError { SSHError(.invalidArgument, host: host, port: port, message: message) }
         if host.isEmpty { throw bad("the host name is empty") }
+        // Asked for by the caller; ssh_config's `ForwardAgent` (read when the host connects) is left unforwarded
+        // instead on such an engine, and noted in the channel's refused requests.
+        if let forwarding = config.forwardAgent, forwarding != .off, !backend.supports(.agentForwarding) {
+            throw SSHError(
+                .unsupported, host: host, port: port,
+                message:
+                    "agent forwarding is not supported by the \(backend.name) engine (libssh2 1.10 drops the channel "
+                    + "the server opens for the agent); use the libssh engine")
+        }
         // Before anything is expanded into a ProxyCommand or `Match exec`, as OpenSSH checks its command line.
         try SSHNameCheck.checkHost(host, port: port)
         if let user = config.user { try SSHNameCheck.checkUser(user, host: host, port: port) }

@@ -61,10 +61,9 @@ public final class ParallelSSHClient: Sendable {
         var resolved: [HostConfig] = []
         resolved.reserveCapacity(hosts.count)
         for (index, host) in hosts.enumerated() {
-            let settings = try (hostConfig?[index] ?? HostConfig()).resolved(
-                over: config, host: host, readableFiles: &readable)
-            try settings.checkSupported(by: backend, host: host)
-            resolved.append(settings)
+            resolved.append(
+                try (hostConfig?[index] ?? HostConfig()).resolved(
+                    over: config, host: host, backend: backend, readableFiles: &readable))
         }
         HostConfig.warnIfInsecure(resolved, hosts: hosts, logger: logger)
         let handshakes = HandshakeControl(limit: maxConcurrentHandshakes)

@@ -48,8 +48,7 @@ public actor SSHClient {
         logger: Logger? = nil
     ) throws(SSHError) {
         var readable = Set<String>()
-        let resolved = try config.resolved(over: HostConfig(), host: host, readableFiles: &readable)
-        try resolved.checkSupported(by: backend, host: host)
+        let resolved = try config.resolved(over: HostConfig(), host: host, backend: backend, readableFiles: &readable)
         HostConfig.warnIfInsecure([resolved], hosts: [host], logger: logger)
         self.init(
             host: host, index: 0, backend: backend, resolved: resolved, hostLogger: hostLogger, logger: logger,

@@ -80,8 +80,8 @@ public enum ParallelRun {
             let clock = ContinuousClock.now
             let client: SSHClient
             do {
-                let resolved = try target.config.resolved(over: config, host: target.host, readableFiles: &readable)
-                try resolved.checkSupported(by: backend, host: target.host)
+                let resolved = try target.config.resolved(
+                    over: config, host: target.host, backend: backend, readableFiles: &readable)
                 client = SSHClient(
                     host: target.host, index: index, backend: backend, resolved: resolved,
                     hostLogger: nil, logger: logger, handshakes: handshakes)
