@@ -23,6 +23,8 @@ package final class ChannelDriver<Native: NativeConnection> {
     private let native: Native.Channel
     private unowned let connection: ConnectionDriver<Native>
     private var phase = Phase.running
+    /// The local socket the channel is joined to (a jump tunnel, a forwarded agent), instead of its streams.
+    private var splice: SocketSplice?
 
     /// Starts driving `native`, a running channel of `connection`; each stream holds at most `unreadOutputLimit`
     /// bytes while someone waits for the channel's end.
@@ -91,6 +93,13 @@ package final class ChannelDriver<Native: NativeConnection> {
         connection.drive()
     }
 
+    /// Joins the channel to a local socket inside the loop (see ``SocketSplice``); the channel's streams stay empty.
+    /// Called before the channel is first pumped.
+    func splice(to splice: SocketSplice) {
+        self.splice = splice
+        splice.attach(to: connection.loop) { [unowned connection] in connection.driveSoon() }
+    }
+
     /// Closes and frees a channel nobody will use (a request during setup failed).
     func discard() {
         beginClosing(byUser: true)
@@ -109,7 +118,9 @@ package final class ChannelDriver<Native: NativeConnection> {
             switch action {
             case .resumeClosers: core.resumeClosers()
             case .settleExit: core.settleExit(core.exit ?? native.exitStatus())
-            case .finish: core.finish(nil)
+            case .finish:
+                splice?.end(nil)
+                core.finish(nil)
             }
         }
     }
@@ -126,13 +137,22 @@ package final class ChannelDriver<Native: NativeConnection> {
         var progress = false
         if phase == .running {
             do {
-                if try pumpWrites() { progress = true }
-                if try pumpReads(force: false) { progress = true }
+                if let splice {
+                    if try splice.pump(native, scratch: connection.loop.scratch) { progress = true }
+                    if splice.peerGone {
+                        beginClosing(byUser: true)  // the socket's peer is gone: nobody to carry the data to
+                        progress = true
+                    }
+                } else {
+                    if try pumpWrites() { progress = true }
+                    if try pumpReads(force: false) { progress = true }
+                }
             } catch {
                 return fail(error)
             }
-            if phase == .running && native.receivedEOF {
-                // Both streams are drained and the remote sent EOF.
+            if phase == .running && native.receivedEOF && splice?.isDrained ?? true {
+                // Both streams are drained (to the spliced socket too) and the remote sent EOF.
+                splice?.shutdownWrite()
                 beginClosing(byUser: false)
                 progress = true
             }
@@ -189,7 +209,7 @@ package final class ChannelDriver<Native: NativeConnection> {
     /// After the peer hung up: reads even streams paused by backpressure, so the library sees the transport's end
     /// and reports it (instead of a paused channel never reading again and its exit waiter hanging).
     func readEvenIfPaused() {
-        guard phase == .running else { return }
+        guard phase == .running, splice == nil else { return }
         do { _ = try pumpReads(force: true) } catch { _ = fail(error) }
     }
 
@@ -212,6 +232,7 @@ package final class ChannelDriver<Native: NativeConnection> {
     /// finishes with that exit instead of the connection's failure. Returns whether it did.
     func salvage() -> Bool {
         guard !isFinished, phase != .detached else { return isFinished }
+        if splice != nil { return false }  // a tunnel has no exit to keep: it ends with the connection's failure
         if phase == .running { _ = try? pumpReads(force: true) }
         guard phase.sawRemoteEOF || native.receivedEOF, case .success(let status) = core.exit ?? native.exitStatus()
         else {
@@ -232,6 +253,7 @@ package final class ChannelDriver<Native: NativeConnection> {
     /// Resolves every waiter; `error` is the connection's failure, if that is why the channel ends.
     func finish(_ error: SSHError?) {
         phase = .finished
+        splice?.end(error)
         core.finish(error)
     }
 }

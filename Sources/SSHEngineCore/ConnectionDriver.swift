@@ -148,7 +148,7 @@ package final class ConnectionDriver<Native: NativeConnection>: IOHandler {
     }
 
     /// Carries each channel the server opened to reach the forwarded agent to a new connection to the local agent,
-    /// pumped by the loop both ways with backpressure (as a jump tunnel). Returns whether there were any.
+    /// spliced to it inside the loop both ways with backpressure (as a jump tunnel). Returns whether there were any.
     private func carryForwardedAgents() -> Bool {
         guard options.forwardAgent != nil else { return false }  // on every pass: nothing to ask otherwise
         let opened = native.takeAgentChannels()
@@ -157,11 +157,7 @@ package final class ConnectionDriver<Native: NativeConnection>: IOHandler {
                 discard(channel)  // the remote client sees the channel end: no agent to talk to
                 continue
             }
-            let driver = adopt(channel)
-            let agentChannel = EngineChannel(
-                driver.bound, outlets: driver.core.outlets, refused: SSHRefusedRequests(), options: options,
-                session: nil)
-            TunnelPump(fd: fd, channel: agentChannel, loop: loop, cause: TunnelCause(), ended: {}).start()
+            adopt(channel).splice(to: SocketSplice(fd: fd, cause: TunnelCause()))
         }
         return !opened.isEmpty
     }

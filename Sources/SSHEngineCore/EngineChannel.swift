@@ -8,28 +8,18 @@ package final class EngineChannel<Native: NativeConnection>: SSHChannel {
     private let driver: LoopBound<ChannelDriver<Native>>
     private let publishedExit: PublishedExit
     package let refusedRequests: SSHRefusedRequests
-    /// Keeps the session (and so the connection) open while the channel is in use; `nil` for a channel the server
-    /// opened (a forwarded agent's), which lives within a command's.
-    private let session: (any SSHSession)?
+    /// Keeps the session (and so the connection) open while the channel is in use.
+    private let session: any SSHSession
     /// The connection's options (the host and port errors name).
-    private let options: SSHConnectionOptions
+    private var options: SSHConnectionOptions { session.options }
 
     /// Wraps a running channel of `session`, whose streams and exit are `outlets`.
-    convenience init(
+    init(
         _ driver: LoopBound<ChannelDriver<Native>>, outlets: ChannelCore.Outlets, refused: SSHRefusedRequests,
         session: any SSHSession
     ) {
-        self.init(driver, outlets: outlets, refused: refused, options: session.options, session: session)
-    }
-
-    /// Wraps a running channel of the connection made with `options`, kept open by `session` when given.
-    init(
-        _ driver: LoopBound<ChannelDriver<Native>>, outlets: ChannelCore.Outlets, refused: SSHRefusedRequests,
-        options: SSHConnectionOptions, session: (any SSHSession)?
-    ) {
         self.driver = driver
         self.refusedRequests = refused
-        self.options = options
         self.session = session
         stdout = SSHByteStream(outlets.stdout)
         stderr = SSHByteStream(outlets.stderr)

@@ -47,8 +47,7 @@ package struct EngineRuntime: Sendable {
         var transport: (any PreconnectedTransport)?
         if let hop = options.jumpHosts.last {
             transport = try await tunnel(
-                Native.self, to: options, through: hop, before: Array(options.jumpHosts.dropLast()),
-                loop: loop)
+                Native.self, to: options, through: hop, before: Array(options.jumpHosts.dropLast()))
         } else if let command = options.proxyCommand {
             let (host, port) = (options.host, options.port)
             transport = try await BlockingPool.processes.run { () throws(SSHError) in
@@ -98,13 +97,12 @@ package struct EngineRuntime: Sendable {
     }
 
     /// Leases a connection to `hop` (through the hops `before` it) from the ``JumpPool``, opens a `direct-tcpip`
-    /// channel to `target` on it, and starts a ``TunnelPump`` between that channel and a socket pair; returns our
-    /// end for the target's connection. Targets behind the same hop share its connection. A hop's failure is the
+    /// channel to `target` on it, and splices that channel to one end of a socket pair inside the hop's loop
+    /// (``SocketSplice``); returns the other end for the target's connection. Targets behind the same hop share its connection. A hop's failure is the
     /// target's error naming the hop; the hop's refusal to reach the target is the target's own error.
     private func tunnel<Native: NativeConnection>(
         _ native: Native.Type, to target: SSHConnectionOptions,
-        through hop: SSHConnectionOptions, before: [SSHConnectionOptions],
-        loop: EventLoop
+        through hop: SSHConnectionOptions, before: [SSHConnectionOptions]
     ) async throws -> TunnelEnd {
         var hopOptions = hop
         hopOptions.jumpHosts = before
@@ -124,36 +122,40 @@ package struct EngineRuntime: Sendable {
         while true {
             attempt += 1
             let lease: JumpLease
-            let channel: any SSHChannel
+            let session: EngineSession<Native>
             do {
                 lease = try await JumpPool.shared.lease(key) { try await self.connect(native, options) }
+                guard let engineSession = try lease.connection as? EngineSession<Native> else {
+                    throw SSHError(.sessionClosed, message: "the jump connection is of another engine")
+                }
+                session = engineSession
             } catch {
                 throw hopFailed(error)
-            }
-            do {
-                channel = try await lease.connection.openChannel(request)
-            } catch let error as SSHError where error.code == .sessionClosed || error.code == .connectionLost {
-                // The shared connection died meanwhile: once more, on a fresh one.
-                lease.invalidate()
-                await lease.release()
-                if attempt == 1 { continue }
-                throw hopFailed(error)
-            } catch {
-                await lease.release()
-                throw Self.tunnelRefused(error, hop: hopName, target: target)
             }
             let pair: [Int32]
             do { pair = try socketPair(for: "the tunnel", host: target.host, port: target.port) } catch {
-                await channel.close()
                 await lease.release()
                 throw error
             }
-            _ = fcntl(pair[1], F_SETFL, fcntl(pair[1], F_GETFL) | O_NONBLOCK)  // the pump's end too
             let cause = TunnelCause()
-            TunnelPump(fd: pair[1], channel: channel, loop: loop, cause: cause) {
+            do {
+                try await session.openSplicedChannel(request, fd: pair[1], cause: cause) {
+                    await lease.release()
+                    withExtendedLifetime(window) {}  // the window goes back to the budget with the tunnel
+                }
+            } catch {
+                close(pair[0])
+                close(pair[1])
+                if let error = error as? SSHError, error.code == .sessionClosed || error.code == .connectionLost {
+                    // The shared connection died meanwhile: once more, on a fresh one.
+                    lease.invalidate()
+                    await lease.release()
+                    if attempt == 1 { continue }
+                    throw hopFailed(error)
+                }
                 await lease.release()
-                withExtendedLifetime(window) {}  // the window goes back to the budget with the tunnel
-            }.start()
+                throw Self.tunnelRefused(error, hop: hopName, target: target)
+            }
             return TunnelEnd(
                 fd: pair[0], lease: lease, cause: cause, hop: hopName, target: target.host, port: target.port)
         }

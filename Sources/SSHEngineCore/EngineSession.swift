@@ -37,6 +37,20 @@ package final class EngineSession<Native: NativeConnection>: SSHSession {
         return EngineChannel(opened.0, outlets: opened.1, refused: opened.2, session: self)
     }
 
+    /// Opens a channel for `request` (a `direct-tcpip` tunnel) and joins it to the socket `fd` inside the loop
+    /// (a ``SocketSplice`` with `cause` and `ended`); the channel lives until either side ends, and the socket is
+    /// closed then. When the open fails, `fd` is left to the caller.
+    package func openSplicedChannel(
+        _ request: SSHChannelRequest, fd: Int32, cause: TunnelCause, ended: @escaping @Sendable () async -> Void
+    ) async throws {
+        try await connection.withContinuation { connection, continuation in
+            connection.openChannel(request) { result in
+                continuation.resume(
+                    with: result.map { $0.splice(to: SocketSplice(fd: fd, cause: cause, ended: ended)) })
+            }
+        }
+    }
+
     package func close() async {
         _ = try? await connection.withContinuation { (connection, continuation: CheckedContinuation<Void, any Error>) in
             connection.close()

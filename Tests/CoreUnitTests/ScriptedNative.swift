@@ -88,6 +88,8 @@ final class ScriptedChannel: NativeChannel {
     var exit: Result<SSHExitStatus, SSHError> = .success(SSHExitStatus(code: 0))
     /// At most how many stdin bytes one write takes.
     var window = Int.max
+    /// How many stdin bytes the remote window takes in all, until the test opens it further.
+    var windowLeft = Int.max
     /// What the driver did, in order (after the start request).
     var calls: [String] = []
     /// Whether the command was started on it.
@@ -111,8 +113,9 @@ final class ScriptedChannel: NativeChannel {
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) -> NativeOutcome {
-        let count = min(bytes.count, window)
+        let count = min(bytes.count, window, windowLeft)
         if count == 0 { return .wouldBlock }
+        if windowLeft != Int.max { windowLeft -= count }
         written += bytes.prefix(count)
         calls.append("write \(count)")
         return .done(count)
