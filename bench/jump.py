@@ -3,6 +3,9 @@
 
     bench/jump            # fan-out to 100 and 1,000 simulated targets through the jump, and 100 MB over SFTP
     bench/jump --quick    # 50 targets, 20 MB
+    bench/jump --ours-only --baseline OLD-PSSH-BENCH --rounds 5
+                          # our engines beside an earlier build's, OpenSSH for reference, 5 rounds of each copy;
+                          # prints only
 
 Tools: our client (both engines) direct and through the jump (`jumpHosts`), parallel-ssh's native client with
 `proxy_host`, asyncssh with `tunnel=` (one shared jump connection, its best case), and OpenSSH `ssh` with a
@@ -58,6 +61,9 @@ def main():
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--bench", default=os.path.join(ROOT, ".build", "release", "pssh-bench"))
     parser.add_argument("--timeout", type=int, default=180, help="seconds a tool may take for one run")
+    parser.add_argument("--baseline", help="another pssh-bench binary (an earlier commit's), run beside ours as base-*")
+    parser.add_argument("--ours-only", action="store_true", help="no parallel-ssh or asyncssh rows (OpenSSH stays)")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds of the copy, interleaved tool by tool")
     options = parser.parse_args()
     fanout_ns = [50] if options.quick else [100, 1000]
     copy_bytes = 20_000_000 if options.quick else 100_000_000
@@ -66,8 +72,8 @@ def main():
     jump = Jump(setup)
     results = []
 
-    def ours(engine, workload, n, port, via, **paths):
-        command = [options.bench, "--workload", workload, "--engine", engine, "--port", str(port), "--user", setup.user,
+    def ours(engine, workload, n, port, via, binary=None, **paths):
+        command = [binary or options.bench, "--workload", workload, "--engine", engine, "--port", str(port), "--user", setup.user,
                    "--key", setup.key, "--hosts", str(n), "--known-hosts", setup.known_hosts]
         if via:
             command += ["--jump", jump.spec]
@@ -88,12 +94,16 @@ def main():
         listed = []
         for via in (False, True):
             suffix = " via jump" if via else " direct"
-            listed += [
-                ("swift-libssh2" + suffix, ours("libssh2", workload, n, port, via, **paths)),
-                ("swift-libssh" + suffix, ours("libssh", workload, n, port, via, **paths)),
-                ("pssh-libssh2" + suffix, peer("pssh_peer.py", workload, n, port, via, **paths)),
-                ("asyncssh" + suffix, peer("asyncssh_peer.py", workload, n, port, via, **paths)),
-            ]
+            for engine in ("libssh2", "libssh"):
+                listed.append((f"swift-{engine}" + suffix, ours(engine, workload, n, port, via, **paths)))
+                if options.baseline:
+                    listed.append((f"base-{engine}" + suffix,
+                                   ours(engine, workload, n, port, via, binary=options.baseline, **paths)))
+            if not options.ours_only:
+                listed += [
+                    ("pssh-libssh2" + suffix, peer("pssh_peer.py", workload, n, port, via, **paths)),
+                    ("asyncssh" + suffix, peer("asyncssh_peer.py", workload, n, port, via, **paths)),
+                ]
         return listed
 
     def measure(label, workload, n, command, server_pid):
@@ -122,10 +132,7 @@ def main():
         drop = f"{setup.dir}/drop"
         os.makedirs(drop, exist_ok=True)
         os.chmod(drop, 0o777)
-        for label, command in tools("download-sftp", 1, setup.port, local=f"{drop}/copy", remote=source):
-            measure(label, "download-sftp", 1, command, setup.sshd.pid)
-            for name in os.listdir(drop):
-                os.remove(os.path.join(drop, name))
+        copies = tools("download-sftp", 1, setup.port, local=f"{drop}/copy", remote=source)
         for via in (False, True):
             command = openssh_jump(options.python, setup, jump, "download-sftp", 1, setup.port,
                                    local=f"{drop}/copy", remote=source)
@@ -133,25 +140,30 @@ def main():
                 spec = json.loads(command[-1])
                 del spec["proxy_command"]
                 command[-1] = json.dumps(spec)
-            measure("openssh" + (" via jump" if via else " direct"), "download-sftp", 1, command, setup.sshd.pid)
-            for name in os.listdir(drop):
-                os.remove(os.path.join(drop, name))
+            copies.append(("openssh" + (" via jump" if via else " direct"), command))
+        for _ in range(options.rounds):
+            for label, command in copies:
+                measure(label, "download-sftp", 1, command, setup.sshd.pid)
+                for name in os.listdir(drop):
+                    os.remove(os.path.join(drop, name))
     finally:
         jump.close()
         setup.close()
-    if not options.quick:
+    if not options.quick and not options.baseline and not options.ours_only and options.rounds == 1:
         write_docs(results, copy_bytes)
 
 
 def header():
-    return f"{'tool':<26}{'workload':<15}{'n':>6}{'wall s':>9}{'cpu s':>9}{'cpu/host ms':>13}{'rss MB':>9}{'jump conns':>12}{'ok':>6}"
+    return (f"{'tool':<26}{'workload':<15}{'n':>6}{'wall s':>9}{'cpu s':>9}{'cpu/host ms':>13}{'cs/host':>9}"
+            f"{'rss MB':>9}{'jump conns':>12}{'ok':>6}")
 
 
 def row(r):
     if "error" in r:
         return f"{r['label']:<26}{r['workload']:<15}{r['n']:>6}  failed: {r['error']}"
     return (f"{r['label']:<26}{r['workload']:<15}{r['n']:>6}{r['wall']:>9.2f}{r['cpu']:>9.2f}"
-            f"{1000 * r['cpu'] / r['n']:>13.2f}{r['maxrss_kb'] / 1024:>9.1f}{r['jump_connections']:>12}{r['ok']:>6}")
+            f"{1000 * r['cpu'] / r['n']:>13.2f}{r.get('switches', 0) / r['n']:>9.1f}{r['maxrss_kb'] / 1024:>9.1f}"
+            f"{r['jump_connections']:>12}{r['ok']:>6}")
 
 
 def write_docs(results, copy_bytes):

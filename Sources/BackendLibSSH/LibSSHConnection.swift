@@ -90,6 +90,7 @@ final class LibSSHConnection: NativeConnection {
         setOption(created, SSH_OPTIONS_PORT, UInt32(clamping: options.port))
         setOption(created, SSH_OPTIONS_USER, options.user)
         setOption(created, SSH_OPTIONS_PROCESS_CONFIG, false)
+        if let directory = LibSSHLibrary.sshDirectory { setOption(created, SSH_OPTIONS_SSH_DIR, directory) }
         // Host keys are verified by this package (SSHKnownHosts), not by libssh reading the user's files behind the
         // caller's back; with /dev/null, libssh offers the host-key algorithms in exactly the order given.
         setOption(created, SSH_OPTIONS_KNOWNHOSTS, "/dev/null")

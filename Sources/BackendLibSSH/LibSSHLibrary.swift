@@ -2,6 +2,10 @@ import CLibSSH
 import SSHBackend
 import SSHEventLoop
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Process-wide libssh state: `ssh_init` runs exactly once (a Swift `static let` is a thread-safe once), before
 /// the first session; `ssh_finalize` is never called while sessions may exist.
 enum LibSSHLibrary {
@@ -17,6 +21,12 @@ enum LibSSHLibrary {
         let full = ssh_version(0).map { String(cString: $0) } ?? "0.10"
         return String(full.prefix { $0 != "/" })
     }()
+
+    /// `$HOME/.ssh`, given to every session as its SSH directory so that libssh does not look the user up in the
+    /// password database (opening `/etc/nsswitch.conf` and `/etc/passwd`) on every connection; libssh only
+    /// expands paths with it, and every path it would expand (known_hosts, identities, config) is set or unused.
+    /// `nil` without `HOME`: libssh then finds the directory itself.
+    static let sshDirectory: String? = getenv("HOME").map { String(cString: $0) + "/.ssh" }
 
     /// Whether the library is a 0.10 release, whose `ssh_channel_read_timeout` the engine's window growth relies on
     /// (it copies at most the buffered bytes; see ``LibSSHChannel/read(_:scratch:)``). Other versions keep libssh's

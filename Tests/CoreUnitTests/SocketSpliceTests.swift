@@ -20,7 +20,8 @@ struct SocketSpliceTests {
         let connection: ScriptedConnection
         let channel: ScriptedChannel
         let splice: SocketSplice
-        let peer: Int32
+        /// The other end (-1 once the test closed it: never closed twice, as its number may be another's by then).
+        private(set) var peer: Int32
         let cause = TunnelCause()
         /// How often `ended` ran, and each run as it happens.
         let endedRuns = Counter()
@@ -41,8 +42,15 @@ struct SocketSpliceTests {
         }
 
         deinit {
-            close(peer)
+            closePeer()
+            splice.end(nil)  // closes the splice's end
             scratch.deallocate()
+        }
+
+        /// Closes the other end (the inner connection went away).
+        func closePeer() {
+            if peer >= 0 { close(peer) }
+            peer = -1
         }
 
         func pump() throws -> Bool { try splice.pump(channel, scratch: scratch) }
@@ -121,7 +129,7 @@ struct SocketSpliceTests {
     func peerGone() async throws {
         let gone = try await onLoop { () throws -> Bool in
             let rig = try Rig()
-            close(rig.peer)
+            rig.closePeer()
             rig.channel.pending[.stdout] = [[1, 2, 3]]
             _ = try rig.pump()
             return rig.splice.peerGone
