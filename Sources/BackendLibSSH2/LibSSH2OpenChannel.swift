@@ -26,18 +26,38 @@ final class LibSSH2ChannelOpener: NativeChannelOpener {
         return .done
     }
 
-    /// libssh2 1.10 opens a tunnel with its default window (no size parameter); `window` is not used.
-    func openDirectTCPIP(host: String, port: Int, window _: Int?, _ connection: LibSSH2Connection) -> NativeStep {
+    /// Opens the tunnel through `libssh2_channel_open_ex`, whose window the caller sizes (libssh2's own
+    /// `libssh2_channel_direct_tcpip_ex` always opens with its default 2 MiB); libssh2 keeps the window at that size
+    /// as the channel is read.
+    func openDirectTCPIP(host: String, port: Int, window: Int?, _ connection: LibSSH2Connection) -> NativeStep {
         guard let session = connection.session else {
             return .failed(connection.error(.sessionClosed, "the session is closed"))
         }
-        guard let handle = libssh2_channel_direct_tcpip_ex(session, host, Int32(port), "127.0.0.1", 22) else {
+        let message = Self.tunnelRequest(host: host, port: port)
+        let size = window.map { UInt32(clamping: max($0, 32 * 1024)) } ?? channelWindowSize
+        let opened = message.withUnsafeBufferPointer {
+            $0.withMemoryRebound(to: CChar.self) {
+                clibssh2_channel_open_tunnel(session, $0.baseAddress, UInt32($0.count), size)
+            }
+        }
+        guard let handle = opened else {
             let code = clibssh2_last_errno(session)
             if code == LIBSSH2_ERROR_EAGAIN { return .wouldBlock }
             return .failed(connection.channelError(Int(code), "the server refused a tunnel to \(host):\(port)"))
         }
         channel = LibSSH2Channel(handle: handle, connection: connection)
         return .done
+    }
+
+    /// The type-specific part of a `direct-tcpip` open (RFC 4254, 7.2): the host and port to reach, then the
+    /// originator's address and port (as libssh2's own call sends them: 127.0.0.1, 22).
+    static func tunnelRequest(host: String, port: Int) -> [UInt8] {
+        func string(_ text: String) -> [UInt8] { uint32(text.utf8.count) + Array(text.utf8) }
+        func uint32(_ value: Int) -> [UInt8] {
+            let value = UInt32(truncatingIfNeeded: value)
+            return [UInt8(value >> 24), UInt8(value >> 16 & 0xff), UInt8(value >> 8 & 0xff), UInt8(value & 0xff)]
+        }
+        return string(host) + uint32(port) + string("127.0.0.1") + uint32(22)
     }
 
     func setEnvironment(_ name: String, _ value: String, _ connection: LibSSH2Connection) -> NativeStep {

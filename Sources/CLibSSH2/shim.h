@@ -17,6 +17,15 @@ static inline LIBSSH2_CHANNEL *clibssh2_channel_open_session(LIBSSH2_SESSION *se
                                    LIBSSH2_CHANNEL_PACKET_DEFAULT, NULL, 0);
 }
 
+/* Opens a `direct-tcpip` channel with a receive window of `window` bytes (libssh2_channel_direct_tcpip_ex takes no
+ * window); `message` is the type-specific part of the open request (RFC 4254, 7.2: host, port, originator address,
+ * originator port). */
+static inline LIBSSH2_CHANNEL *clibssh2_channel_open_tunnel(LIBSSH2_SESSION *session, const char *message,
+                                                           unsigned int message_length, unsigned int window) {
+    return libssh2_channel_open_ex(session, "direct-tcpip", sizeof("direct-tcpip") - 1, window,
+                                   LIBSSH2_CHANNEL_PACKET_DEFAULT, message, message_length);
+}
+
 /* The signature of libssh2's socket receive callback (LIBSSH2_CALLBACK_RECV). */
 typedef ssize_t (*clibssh2_recv_callback)(libssh2_socket_t socket, void *buffer, size_t length, int flags,
                                           void **abstract);
