@@ -239,23 +239,26 @@ public final class ParallelSSHClient: Sendable {
         let taskExecutor = self.taskExecutor
         /// Waits for every host; returns the hosts whose wait failed, by position.
         let waitAll: @Sendable () async -> [Int: any Error] = {
-            await withTaskGroup(of: (Int, (any Error)?).self) { group in
-                for (position, host) in outputs.enumerated() where host.error == nil {
-                    group.addTask(executorPreference: taskExecutor) {
-                        if consumeOutput {
-                            async let out: Void = Self.drain(host.stdout)
-                            async let err: Void = Self.drain(host.stderr)
-                            _ = await (out, err)
+            // Gathered on the loops too: each host's end reaches this loop with no hop through Swift's pool.
+            await withTaskExecutorPreference(taskExecutor) {
+                await withTaskGroup(of: (Int, (any Error)?).self) { group in
+                    for (position, host) in outputs.enumerated() where host.error == nil {
+                        group.addTask(executorPreference: taskExecutor) {
+                            if consumeOutput {
+                                async let out: Void = Self.drain(host.stdout)
+                                async let err: Void = Self.drain(host.stderr)
+                                _ = await (out, err)
+                            }
+                            do { try await host.waitFinished() } catch is CancellationError {} catch {
+                                return (position, error)
+                            }
+                            return (position, nil)
                         }
-                        do { try await host.waitFinished() } catch is CancellationError {} catch {
-                            return (position, error)
-                        }
-                        return (position, nil)
                     }
+                    var failures: [Int: any Error] = [:]
+                    for await case (let position, let error?) in group { failures[position] = error }
+                    return failures
                 }
-                var failures: [Int: any Error] = [:]
-                for await case (let position, let error?) in group { failures[position] = error }
-                return failures
             }
         }
         var failures: [Int: any Error]?

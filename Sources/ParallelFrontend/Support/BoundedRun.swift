@@ -8,11 +8,22 @@ enum BoundedRun {
     ///   - width: items in flight at most (at least 1).
     ///   - next: the next item's work, or `nil` when there is none left; called on the caller's task.
     ///   - completed: receives each result; a thrown error cancels the items in flight and is rethrown.
-    ///   - executor: the items' executor preference (the engine's loops, for the library's own work), if any.
+    ///   - executor: the executor preference of the items and of the loop that gathers their results (the engine's
+    ///     loops, for the library's own work), if any: a result then reaches `completed` on the loop that finished
+    ///     the item, with no hop through Swift's global pool. `next` and `completed` run there too.
     /// - Once the calling task is cancelled, the items in flight end as their work does on cancellation, and no
     ///   further item starts.
     static func run<Result: Sendable>(
         width: Int, executor: (any TaskExecutor)? = nil, next: () -> (@Sendable () async -> Result)?,
+        completed: (Result) async throws -> Void
+    ) async throws {
+        try await withTaskExecutorPreference(executor) {
+            try await gather(width: width, executor: executor, next: next, completed: completed)
+        }
+    }
+
+    private static func gather<Result: Sendable>(
+        width: Int, executor: (any TaskExecutor)?, next: () -> (@Sendable () async -> Result)?,
         completed: (Result) async throws -> Void
     ) async throws {
         try await withThrowingTaskGroup(of: Result.self) { group in
