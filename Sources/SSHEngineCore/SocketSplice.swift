@@ -57,8 +57,9 @@ package final class SocketSplice: IOHandler {
     }
 
     package func handleIO(_ events: IOEvents) {
-        if events.contains(.readable) || events.contains(.hangup) || events.contains(.error) { readable = true }
-        if events.contains(.writable) || events.contains(.error) { writable = true }
+        // A hang-up or error makes both ways worth trying once more: the call then says what happened (EOF, EPIPE).
+        if !events.isDisjoint(with: [.readable, .hangup, .error]) { readable = true }
+        if !events.isDisjoint(with: [.writable, .hangup, .error]) { writable = true }
         wake()
     }
 

@@ -137,6 +137,22 @@ struct SocketSpliceTests {
         #expect(gone)
     }
 
+    @Test("a peer that closes while the socket is full is found gone at the hang-up, not waited on for ever")
+    func hangUpWhileFull() async throws {
+        let outcome = try await onLoop { () throws -> (Bool, Bool) in
+            let rig = try Rig()
+            rig.channel.pending[.stdout] = Array(repeating: [UInt8](repeating: 7, count: 65536), count: 16)
+            _ = try rig.pump()  // fills the socket; the splice now waits for it to be writable
+            let waiting = !rig.splice.isDrained && !rig.splice.peerGone
+            rig.closePeer()
+            rig.splice.handleIO([.hangup])  // what the loop reports when the peer closes
+            _ = try rig.pump()
+            return (waiting, rig.splice.peerGone)
+        }
+        #expect(outcome.0, "the socket was full: the splice waited with data in hand")
+        #expect(outcome.1, "the hang-up let the splice find the peer gone")
+    }
+
     @Test("its end records the connection's loss as the cause, closes the socket (the peer sees its end), runs once")
     func end() async throws {
         let rig = try await onLoop { try Rig() }
