@@ -18,7 +18,7 @@ final class LibSSH2Authenticator: NativeAuthenticator, AuthCalls {
     private var currentKey: PreparedKey?
     /// The agent key being offered, by index, and how it is signed.
     private var agentIndex = 0
-    private var signer: AgentSigner?
+    private var signer: Signer?
 
     init(options: SSHConnectionOptions, attempts: [AuthAttempt], wake: @escaping @Sendable () -> Void) {
         self.user = options.user
@@ -58,11 +58,17 @@ final class LibSSH2Authenticator: NativeAuthenticator, AuthCalls {
         guard let bytes = attempt.keyBytes else { return .keyProblem("the key could not be read") }
         if currentKey == nil {
             // Decrypted once per process, before the connection started; handed to libssh2 as text.
-            let outcome = LibSSH2KeyCache.shared.value(contents: bytes, passphrase: attempt.passphrase)
-            currentKey = PreparedKey(original: bytes, outcome: outcome)
+            let prepared = LibSSH2KeyCache.shared.value(contents: bytes, passphrase: attempt.passphrase)
+            currentKey = PreparedKey(original: bytes, outcome: prepared.outcome, signer: prepared.signer)
         }
         guard let key = currentKey else { return .keyProblem("the key could not be read") }
         if let reason = key.finalFailure { return .keyProblem(reason) }
+        if let parsed = key.signer {
+            // Signed in the process with the key parsed once, instead of libssh2 parsing the file again.
+            let signer = self.signer ?? Signer(blob: parsed.publicKeyBlob) { parsed.sign($0) }
+            self.signer = signer
+            return outcome(sign(session, with: signer), connection: connection, rsa: false)
+        }
         let rc = key.withText { text, decrypted in
             authenticate(
                 session, key: text, publicKey: key.publicKey, passphrase: decrypted ? "" : attempt.passphrase ?? "")
@@ -75,14 +81,10 @@ final class LibSSH2Authenticator: NativeAuthenticator, AuthCalls {
             return .failed(connection.error(.sessionClosed, "the session is closed"))
         }
         while agentIndex < agent.identities.count {
-            let signer = self.signer ?? AgentSigner(agent: agent, blob: agent.identities[agentIndex].blob)
+            let blob = agent.identities[agentIndex].blob
+            let signer = self.signer ?? Signer(blob: blob) { agent.sign($0, with: blob) }
             self.signer = signer
-            let rc = signer.blob.withUnsafeBufferPointer { blob in
-                withExtendedLifetime(signer) {
-                    var abstract: UnsafeMutableRawPointer? = Unmanaged.passUnretained(signer).toOpaque()
-                    return libssh2_userauth_publickey(session, user, blob.baseAddress, blob.count, agentSign, &abstract)
-                }
-            }
+            let rc = sign(session, with: signer)
             if rc == LIBSSH2_ERROR_EAGAIN { return .wouldBlock }
             if rc == 0 { return .accepted }
             if isTransportError(rc) {
@@ -92,6 +94,17 @@ final class LibSSH2Authenticator: NativeAuthenticator, AuthCalls {
             self.signer = nil
         }
         return .denied("denied by the server for all \(agent.identities.count) agent key(s)")
+    }
+
+    /// Offers `signer`'s public key; libssh2 asks it to sign through ``signWithSigner``.
+    private func sign(_ session: OpaquePointer, with signer: Signer) -> Int32 {
+        signer.blob.withUnsafeBufferPointer { blob in
+            withExtendedLifetime(signer) {
+                var abstract: UnsafeMutableRawPointer? = Unmanaged.passUnretained(signer).toOpaque()
+                return libssh2_userauth_publickey(
+                    session, user, blob.baseAddress, blob.count, signWithSigner, &abstract)
+            }
+        }
     }
 
     func tryPassword(_ password: String, _ connection: LibSSH2Connection) -> AttemptOutcome {
@@ -170,27 +183,29 @@ final class LibSSH2Authenticator: NativeAuthenticator, AuthCalls {
         + "OpenSSH 8.8 and later reject; use an ed25519 or ECDSA key, or the libssh engine"
 }
 
-/// One agent key being offered: libssh2's signing callback asks the agent (connected before the connection
-/// started) to sign, a round trip on its local socket.
-private final class AgentSigner {
-    let agent: AgentSession
+/// One key being offered through libssh2's signing callback: an agent's (connected before the connection started:
+/// a round trip on its local socket) or a key the process parsed once (``Ed25519Signer``).
+private final class Signer {
+    /// The public key blob offered.
     let blob: [UInt8]
-    init(agent: AgentSession, blob: [UInt8]) {
-        self.agent = agent
+    /// The SSH signature of the data, or `nil`.
+    let sign: (UnsafeRawBufferPointer) -> [UInt8]?
+    init(blob: [UInt8], sign: @escaping (UnsafeRawBufferPointer) -> [UInt8]?) {
         self.blob = blob
+        self.sign = sign
     }
 }
 
-/// libssh2's `LIBSSH2_USERAUTH_PUBLICKEY_SIGN_FUNC`: the agent's signature, in memory libssh2 frees (malloc,
+/// libssh2's `LIBSSH2_USERAUTH_PUBLICKEY_SIGN_FUNC`: the signer's signature, in memory libssh2 frees (malloc,
 /// libssh2's default allocator).
-private let agentSign:
+private let signWithSigner:
     @convention(c) (
         OpaquePointer?, UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?, UnsafeMutablePointer<Int>?,
         UnsafePointer<UInt8>?, Int, UnsafeMutablePointer<UnsafeMutableRawPointer?>?
     ) -> Int32 = { _, signature, length, data, dataLength, abstract in
         guard let raw = abstract?.pointee, let signature, let length else { return -1 }
-        let signer = Unmanaged<AgentSigner>.fromOpaque(raw).takeUnretainedValue()
-        guard let bytes = signer.agent.sign(UnsafeRawBufferPointer(start: data, count: dataLength), with: signer.blob),
+        let signer = Unmanaged<Signer>.fromOpaque(raw).takeUnretainedValue()
+        guard let bytes = signer.sign(UnsafeRawBufferPointer(start: data, count: dataLength)),
             !bytes.isEmpty,
             let memory = malloc(bytes.count)
         else { return -1 }
@@ -204,6 +219,8 @@ private let agentSign:
 private struct PreparedKey {
     let original: [UInt8]
     let outcome: PrivateKeyDecryption.Outcome
+    /// The key parsed for signing in the process, when it is an Ed25519 key.
+    let signer: Ed25519Signer?
 
     /// Why the attempt ends without asking libssh2 (which would only derive the key again to find the same).
     var finalFailure: String? {
