@@ -97,6 +97,7 @@ package final class ChannelDriver<Native: NativeConnection> {
     /// Called before the channel is first pumped.
     func splice(to splice: SocketSplice) {
         self.splice = splice
+        connection.carriesTunnels = true
         splice.attach(to: connection.loop) { [unowned connection] in connection.driveSoon() }
     }
 

@@ -39,6 +39,9 @@ package final class ConnectionDriver<Native: NativeConnection>: IOHandler {
     private var redriveScheduled = false
     /// How many channels ran to their end on this connection, to explain a server that hangs up once they have.
     private var finishedChannels = 0
+    /// Whether a channel of this connection was ever spliced to a local socket (a jump tunnel, a forwarded agent):
+    /// what it reads is then acknowledged at once (``ConnectionSocket/acknowledgeNow()``).
+    var carriesTunnels = false
 
     /// Creates the connection on `loop` (its thread only).
     package init(
@@ -112,6 +115,7 @@ package final class ConnectionDriver<Native: NativeConnection>: IOHandler {
             if events.contains(.hangup) || events.contains(.error) { handshakeFailure.peerHungUp = true }
         }
         drive()
+        if carriesTunnels, events.contains(.readable), failure == nil { socket.acknowledgeNow() }
         if events.contains(.hangup) || events.contains(.error), failure == nil {
             // The peer is gone. Channels paused by backpressure would not read again until their consumer does,
             // and a waiter for an exit status would hang: let the library see the end now.
