@@ -174,18 +174,13 @@ final class LibSSHConnection: NativeConnection {
     }
 
     /// Lets libssh read what arrived and flush what it queued, until its own poll finds nothing more or the
-    /// budget for this wake-up is spent. Skipped (no `poll` call) when nothing arrived since libssh last found the
-    /// socket empty and it has nothing waiting to be written: most passes of a drive.
+    /// budget for this wake-up is spent.
     func pumpTransport() -> TransportPump {
-        guard let event, let session else { return .idle }
-        if !context.socket.mayHaveInput && ssh_get_poll_flags(session) & SSH_WRITE_PENDING == 0 { return .idle }
+        guard let event else { return .idle }
         var progress = TransportPump.idle
         for _ in 0..<Self.pumpBudget {
             let rc = ssh_event_dopoll(event, 0)
-            if rc == sshAgain {
-                context.socket.mayHaveInput = false
-                return progress
-            }
+            if rc == sshAgain { return progress }
             if rc == SSH_ERROR {
                 let lost = nativeError(.connectionLost, "the connection to \(options.host):\(options.port) was lost")
                 // libssh negotiates inside its event callbacks: a key exchange with nothing in common ends here,

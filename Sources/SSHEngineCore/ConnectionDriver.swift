@@ -107,7 +107,6 @@ package final class ConnectionDriver<Native: NativeConnection>: IOHandler {
 
     package func handleIO(_ events: IOEvents) {
         if events.contains(.readable) { heardSinceKeepalive = true }
-        if !events.isDisjoint(with: [.readable, .hangup, .error]) { socket.mayHaveInput = true }
         // Before any native call reads it (on any wake-up: the library reads whenever it is called): what the
         // server sends first tells a failed handshake apart.
         if !keyExchangeDone {

@@ -13,10 +13,6 @@ package final class ConnectionSocket {
     private var registration: RegistrationID?
     /// The ProxyCommand or tunnel behind the socket, told when the socket is let go.
     package var transport: (any PreconnectedTransport)?
-    /// Whether the socket may hold bytes nobody read: set by every readable edge (or hang-up, or error) the loop
-    /// reports, cleared by an engine whose library found it empty. An engine whose library polls the socket itself
-    /// skips a poll that could only find nothing (edge-triggered: any byte that arrives later sets it again).
-    package var mayHaveInput = true
 
     /// Creates an empty slot on `loop`.
     package init(loop: EventLoop) { self.loop = loop }
@@ -24,7 +20,6 @@ package final class ConnectionSocket {
     /// Takes ownership of a connecting or connected socket and watches it for `handler`.
     package func adopt(fd: Int32, handler: any IOHandler) throws(SSHError) {
         self.fd = fd
-        mayHaveInput = true
         registration = try loop.register(fd: fd, handler: handler)
     }
 
