@@ -21,7 +21,9 @@ package final class Ed25519Signer: @unchecked Sendable {
     /// The signer for an unencrypted OpenSSH-format key file holding one Ed25519 key; `nil` for any other key (an
     /// encrypted file, another type or format, a malformed or inconsistent private part).
     package static func load(unencrypted text: some Collection<UInt8>) -> Ed25519Signer? {
-        guard case .success(let file) = OpenSSHKeyFile.parse(Array(text)), !file.isEncrypted,
+        var copy = Array(text)
+        defer { copy.wipe() }
+        guard case .success(let file) = OpenSSHKeyFile.parse(copy), !file.isEncrypted,
             file.publicKeys.count == 1, file.keyType == "ssh-ed25519", let blob = file.publicKeys.first
         else { return nil }
         // The private part: two equal check words, then type, public key, private key (seed and public key), comment.

@@ -239,11 +239,12 @@ public final class ParallelSSHClient: Sendable {
         let taskExecutor = self.taskExecutor
         /// Waits for every host; returns the hosts whose wait failed, by position.
         let waitAll: @Sendable () async -> [Int: any Error] = {
-            // Gathered on the loops too: each host's end reaches this loop with no hop through Swift's pool.
+            // Gathered on the loops too: each host's end reaches this loop with no hop through Swift's pool. The
+            // group's child tasks inherit the preference.
             await withTaskExecutorPreference(taskExecutor) {
                 await withTaskGroup(of: (Int, (any Error)?).self) { group in
                     for (position, host) in outputs.enumerated() where host.error == nil {
-                        group.addTask(executorPreference: taskExecutor) {
+                        group.addTask {
                             if consumeOutput {
                                 async let out: Void = Self.drain(host.stdout)
                                 async let err: Void = Self.drain(host.stderr)

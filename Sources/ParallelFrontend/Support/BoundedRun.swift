@@ -17,20 +17,20 @@ enum BoundedRun {
         width: Int, executor: (any TaskExecutor)? = nil, next: () -> (@Sendable () async -> Result)?,
         completed: (Result) async throws -> Void
     ) async throws {
+        // The items, child tasks of the group, inherit the preference.
         try await withTaskExecutorPreference(executor) {
-            try await gather(width: width, executor: executor, next: next, completed: completed)
+            try await gather(width: width, next: next, completed: completed)
         }
     }
 
     private static func gather<Result: Sendable>(
-        width: Int, executor: (any TaskExecutor)?, next: () -> (@Sendable () async -> Result)?,
-        completed: (Result) async throws -> Void
+        width: Int, next: () -> (@Sendable () async -> Result)?, completed: (Result) async throws -> Void
     ) async throws {
         try await withThrowingTaskGroup(of: Result.self) { group in
             var inFlight = 0
             func startNext() -> Bool {
                 guard let work = next() else { return false }
-                group.addTask(executorPreference: executor) { await work() }
+                group.addTask { await work() }
                 return true
             }
             while inFlight < max(1, width), !Task.isCancelled, startNext() { inFlight += 1 }
