@@ -32,7 +32,12 @@ struct SocketSpliceTests {
             connection = ScriptedConnection(
                 context: ConnectionContext(options: DriverTests.options, socket: ConnectionSocket(loop: testLoop)))
             channel = ScriptedChannel(connection: connection)
-            let pair = try socketPair(for: "a test", host: "scripted.example", port: 2222)
+            // Moved to numbers no other part of this test process is given (the kernel hands out the lowest free
+            // one), so a socket closed twice elsewhere in the process cannot close or stand in for these.
+            let pair = try socketPair(for: "a test", host: "scripted.example", port: 2222).map { fd in
+                defer { close(fd) }
+                return fcntl(fd, F_DUPFD_CLOEXEC, 4096 + fd)
+            }
             peer = pair[0]
             let (runs, events) = (endedRuns, ended.1)
             splice = SocketSplice(fd: pair[1], cause: cause) {
