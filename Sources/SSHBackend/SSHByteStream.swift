@@ -38,4 +38,14 @@ public struct SSHByteStream: AsyncSequence, Sendable {
         for try await chunk in self { all.append(contentsOf: chunk) }
         return all
     }
+
+    /// Reads the stream to its end and returns its first `limit` bytes; the rest is read and dropped, so a peer
+    /// that sends without end cannot make the caller hold more than `limit` bytes.
+    public func collect(upTo limit: Int) async throws -> [UInt8] {
+        var kept: [UInt8] = []
+        for try await chunk in self where kept.count < limit {
+            kept.append(contentsOf: chunk.prefix(limit - kept.count))
+        }
+        return kept
+    }
 }

@@ -40,6 +40,10 @@ public struct SSHTransferProgress: Sendable, Hashable {
 ///
 /// For every copy, SFTP and SCP alike, a destination that is an existing directory receives the source inside it,
 /// under the source's own name (as `scp`, `sftp put` and asyncssh do); any other destination is the copy's name.
+///
+/// Remote paths read `~` as OpenSSH's `scp` does: `~` and `~/…` are the login's home directory (where relative
+/// paths start too), `~user` and `~user/…` that account's home, expanded by the server (over SFTP through OpenSSH's
+/// `expand-path@openssh.com`; without it, `unsupported`). An unknown `~user` fails with `noSuchFile`.
 public protocol SSHSFTPClient: Sendable {
     /// Uploads `localPath` to `remotePath` (or inside it, when a directory), replacing an existing file, keeping
     /// the mode bits.

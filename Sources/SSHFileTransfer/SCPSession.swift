@@ -21,7 +21,7 @@ package struct SCPSession: SSHSCPClient {
         from localPath: String, to remotePath: String, mode: UInt32?,
         progress: (@Sendable (SSHTransferProgress) -> Void)?
     ) async throws {
-        try await sink(remotePath, recursive: false) { channel, reader in
+        try await sink(try prepared(remotePath), recursive: false) { channel, reader in
             try await sendFile(
                 localPath, name: PathName.baseName(localPath), mode: mode, channel: channel,
                 reader: &reader, progress: progress)
@@ -32,7 +32,7 @@ package struct SCPSession: SSHSCPClient {
         from localPath: String, to remotePath: String,
         progress: (@Sendable (SSHTransferProgress) -> Void)?
     ) async throws {
-        try await sink(remotePath, recursive: true) { channel, reader in
+        try await sink(try prepared(remotePath), recursive: true) { channel, reader in
             try await sendTree(
                 localPath, name: PathName.baseName(localPath), channel: channel, reader: &reader,
                 progress: progress)
@@ -40,12 +40,14 @@ package struct SCPSession: SSHSCPClient {
     }
 
     package func existingTarget(_ remotePath: String, sending localPath: String) async throws -> String? {
+        let remotePath = try prepared(remotePath)
         let inside = PathName.joined(remotePath, PathName.baseName(localPath))
-        let (target, quotedInside) = (Self.quote(remotePath), Self.quote(inside))
+        let (target, quotedInside) = (Self.shellWord(remotePath), Self.shellWord(inside))
         let channel = try await session.exec(
-            "if test -d \(target); then test -e \(quotedInside) && echo inside; else test -e \(target) && echo target; fi"
+            Self.userHomeGuard(remotePath)
+                + "if test -d \(target); then test -e \(quotedInside) && echo inside; else test -e \(target) && echo target; fi"
         )
-        let answer = String(decoding: try await channel.stdout.collect(), as: UTF8.self)
+        let answer = String(decoding: try await channel.stdout.collect(upTo: 64), as: UTF8.self)
         _ = try await channel.exitStatus()
         if answer.hasPrefix("inside") { return inside }
         return answer.hasPrefix("target") ? remotePath : nil
@@ -58,14 +60,16 @@ package struct SCPSession: SSHSCPClient {
         _ body: (any SSHChannel, inout ChannelReader) async throws -> Void
     ) async throws {
         let parent = PathName.parent(of: remotePath)
-        let makeParent = parent.isEmpty || parent == "/" ? "" : "mkdir -p -- \(Self.quote(parent)) && "
-        let channel = try await session.exec("\(makeParent)scp \(recursive ? "-r " : "")-t \(Self.quote(remotePath))")
+        let makeParent = parent.isEmpty || parent == "/" ? "" : "mkdir -p -- \(Self.shellWord(parent)) && "
+        let channel = try await session.exec(
+            "\(Self.userHomeGuard(remotePath))\(makeParent)scp \(recursive ? "-r " : "")-t \(Self.shellWord(remotePath))"
+        )
         var reader = ChannelReader(channel.stdout)
         do {
             try await expectAck(&reader, channel: channel, path: remotePath)
             try await body(channel, &reader)
             try await channel.sendEOF()
-            _ = try await channel.stdout.collect()
+            _ = try await channel.stdout.collect(upTo: 0)
             let status = try await channel.exitStatus()
             if status.code != 0 {
                 throw error(.fileTransferFailed, "scp to \(remotePath) ended with \(status)")
@@ -138,11 +142,8 @@ package struct SCPSession: SSHSCPClient {
     /// Reads the remote side's answer: 0 is OK, 1 a warning and 2 an error, each followed by a message line.
     private func expectAck(_ reader: inout ChannelReader, channel: any SSHChannel, path: String) async throws {
         guard let code = try await reader.readByte() else {
-            let stderr = String(decoding: try await channel.stderr.collect(), as: UTF8.self)
-            throw error(
-                .fileTransferFailed,
-                "scp on the remote side ended early for \(path)"
-                    + (stderr.isEmpty ? "" : ": \(stderr.trimmingTrailingNewlines)"))
+            let said = try await saidOn(channel)
+            throw error(Self.code(for: said), "scp on the remote side ended early for \(path)" + said)
         }
         if code == 0 { return }
         let message = try await controlLine(&reader, path: path)
@@ -155,6 +156,7 @@ package struct SCPSession: SSHSCPClient {
         from remotePath: String, to localPath: String,
         progress: (@Sendable (SSHTransferProgress) -> Void)?
     ) async throws {
+        let remotePath = try prepared(remotePath)
         let localPath = try await LocalFile.destination(localPath, for: remotePath, host: host, port: port)
         try await receive(remotePath, into: localPath, recursive: false, progress: progress)
     }
@@ -163,6 +165,7 @@ package struct SCPSession: SSHSCPClient {
         from remotePath: String, to localPath: String,
         progress: (@Sendable (SSHTransferProgress) -> Void)?
     ) async throws {
+        let remotePath = try prepared(remotePath)
         let top = try await LocalFile.destination(localPath, for: remotePath, host: host, port: port)
         try await receive(remotePath, into: top, recursive: true, progress: progress)
     }
@@ -176,7 +179,8 @@ package struct SCPSession: SSHSCPClient {
             var state = SCPReceiveState(top: top, recursive: recursive)
             while !state.isComplete {
                 guard let kind = try await reader.readByte() else {
-                    throw error(.fileTransferFailed, "scp sent nothing for \(remotePath)")
+                    let said = try await saidOn(channel)
+                    throw error(Self.code(for: said), "scp sent nothing for \(remotePath)" + said)
                 }
                 let line = try await controlLine(&reader, path: remotePath)
                 let step: SCPReceiveState.Step
@@ -235,13 +239,15 @@ package struct SCPSession: SSHSCPClient {
         defer { withExtendedLifetime(window) {} }
         let channel = try await session.openChannel(
             SSHChannelRequest(
-                kind: .exec("scp \(recursive ? "-r " : "")-f \(Self.quote(remotePath))"), receiveWindow: window.bytes))
+                kind: .exec(
+                    "\(Self.userHomeGuard(remotePath))scp \(recursive ? "-r " : "")-f \(Self.shellWord(remotePath))"),
+                receiveWindow: window.bytes))
         var reader = ChannelReader(channel.stdout)
         do {
             try await channel.write([0])
             try await body(channel, &reader)
             try await channel.sendEOF()
-            _ = try await channel.stdout.collect()
+            _ = try await channel.stdout.collect(upTo: 0)
             _ = try await channel.exitStatus()
         } catch {
             await channel.close()
@@ -286,6 +292,14 @@ package struct SCPSession: SSHSCPClient {
 
     // MARK: Helpers
 
+    /// What the remote side wrote on standard error, as `": message"` (its first line, at most ``lineLimit``
+    /// bytes, made safe for a terminal), or `""` when it wrote nothing.
+    private func saidOn(_ channel: any SSHChannel) async throws -> String {
+        let said = String(decoding: try await channel.stderr.collect(upTo: Self.lineLimit), as: UTF8.self)
+        let line = said.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+        return line.isEmpty ? "" : ": " + TerminalText.sanitized(line, keepingLineBreaks: false)
+    }
+
     private func error(_ code: SSHError.Code, _ message: String) -> SSHError {
         SSHError(code, host: host, port: port, message: message)
     }
@@ -293,15 +307,58 @@ package struct SCPSession: SSHSCPClient {
     /// An error from an scp message such as `scp: /x: No such file or directory`.
     private static func classify(_ raw: String, host: String, port: Int, path: String) -> SSHError {
         let message = TerminalText.sanitized(raw, keepingLineBreaks: false)
-        let code: SSHError.Code =
-            if message.contains("No such file") { .noSuchFile } else if message.contains("Permission denied") {
-                .permissionDenied
-            } else if message.contains("No space left") || message.contains("quota exceeded") {
-                .noSpace
-            } else if message.contains("not a regular file") || message.contains("Is a directory") {
-                .invalidArgument
-            } else { .fileTransferFailed }
-        return SSHError(code, host: host, port: port, message: "remote \(path): \(message)", nativeMessage: message)
+        return SSHError(
+            code(for: message), host: host, port: port, message: "remote \(path): \(message)", nativeMessage: message)
+    }
+
+    /// The error code for what scp (or the shell before it) said.
+    private static func code(for message: String) -> SSHError.Code {
+        if message.contains("No such file") || message.contains("no such user") {
+            .noSuchFile
+        } else if message.contains("Permission denied") {
+            .permissionDenied
+        } else if message.contains("No space left") || message.contains("quota exceeded") {
+            .noSpace
+        } else if message.contains("not a regular file") || message.contains("Is a directory") {
+            .invalidArgument
+        } else {
+            .fileTransferFailed
+        }
+    }
+
+    /// `remotePath` as scp's remote side should be given it (see ``RemotePath``): `~` and `~/…` relative to the
+    /// home directory, where scp starts; `~user[/…]` kept for the remote shell to expand (``shellWord(_:)``).
+    /// - Throws: `invalidArgument` when what follows `~` is not a user name the shell may be given unquoted.
+    private func prepared(_ remotePath: String) throws(SSHError) -> String {
+        switch RemotePath.meaning(of: remotePath) {
+        case .plain(let path): return path
+        case .home(let user, let rest):
+            guard RemotePath.isShellSafeUser(user) else {
+                throw error(
+                    .invalidArgument,
+                    "remote \(TerminalText.sanitized(remotePath, keepingLineBreaks: false)): "
+                        + "\"~\(TerminalText.sanitized(user, keepingLineBreaks: false))\" does not name a user")
+            }
+            return rest.isEmpty ? "~" + user : "~\(user)/\(rest)"
+        }
+    }
+
+    /// `path` as one word of a remote shell command: quoted, except a leading `~user` made of a user name's
+    /// characters only (``RemotePath/isShellSafeUser(_:)``), left for the shell to expand to that home directory.
+    static func shellWord(_ path: String) -> String {
+        let user = path.dropFirst().prefix { $0 != "/" }
+        guard path.hasPrefix("~"), RemotePath.isShellSafeUser(String(user)) else { return quote(path) }
+        let rest = path.dropFirst(1 + user.count).dropFirst()
+        return rest.isEmpty ? "~" + user : "~\(user)/\(quote(String(rest)))"
+    }
+
+    /// A shell guard that ends the command with a message when the leading `~user` of a ``shellWord(_:)`` names
+    /// no account (the shell would leave it as written, and a copy would create a directory of that name); empty
+    /// for every other path.
+    static func userHomeGuard(_ path: String) -> String {
+        let user = path.dropFirst().prefix { $0 != "/" }
+        guard path.hasPrefix("~"), RemotePath.isShellSafeUser(String(user)) else { return "" }
+        return "test ~\(user) != \(quote("~" + user)) || { echo \(quote("~\(user): no such user")) >&2; exit 1; }; "
     }
 
     static func quote(_ text: String) -> String {
@@ -311,14 +368,6 @@ package struct SCPSession: SSHSCPClient {
     static func octal(_ mode: UInt32) -> String {
         let digits = String(mode & 0o7777, radix: 8)
         return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
-    }
-}
-
-extension String {
-    var trimmingTrailingNewlines: String {
-        var text = self
-        while text.last == "\n" || text.last == "\r" { text.removeLast() }
-        return text
     }
 }
 

@@ -8,6 +8,7 @@ package enum SFTP {
         case setstat = 9, fsetstat = 10, opendir = 11, readdir = 12, remove = 13, mkdir = 14, rmdir = 15
         case realpath = 16, stat = 17, rename = 18
         case status = 101, handle = 102, data = 103, name = 104, attrs = 105
+        case extended = 200, extendedReply = 201
     }
 
     package struct OpenFlags: OptionSet {

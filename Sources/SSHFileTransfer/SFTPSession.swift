@@ -33,7 +33,12 @@ package final class SFTPSession: SSHSFTPClient {
         var nextID: UInt32 = 1
         var pending: [UInt32: Slot] = [:]
         var failure: SSHError?
+        /// The extensions the server named in its version packet.
+        var extensions: Set<String> = []
     }
+
+    /// OpenSSH's extension (8.7 and later) that expands `~` and `~user` paths on the server.
+    static let expandPathExtension = "expand-path@openssh.com"
 
     /// One answer to one request, awaited once.
     final class Slot: Sendable {
@@ -117,6 +122,12 @@ package final class SFTPSession: SSHSFTPClient {
                 guard version >= 3 else {
                     throw error(.unsupported, "the SFTP server speaks version \(version), not 3")
                 }
+                var extensions: Set<String> = []
+                while reader.remaining > 0 {
+                    extensions.insert(try reader.readString())
+                    _ = try reader.readBytes()  // the extension's data
+                }
+                state.withLock { $0.extensions = extensions }
                 break
             }
         }
@@ -241,6 +252,32 @@ package final class SFTPSession: SSHSFTPClient {
 
     // MARK: Operations
 
+    /// `remotePath` as the server should be asked for it (see ``RemotePath``): `~` and `~/…` relative to the home
+    /// directory, `~user[/…]` expanded by the server through ``expandPathExtension``, as OpenSSH's `scp` does.
+    /// - Throws: `unsupported` for a `~user` path when the server lacks the extension.
+    func resolved(_ remotePath: String) async throws -> String {
+        if case .plain(let path) = RemotePath.meaning(of: remotePath) { return path }
+        guard state.withLock({ $0.extensions.contains(Self.expandPathExtension) }) else {
+            throw error(
+                .unsupported,
+                "remote \(remotePath): the SFTP server cannot expand a ~user path (it lacks OpenSSH's "
+                    + "\(Self.expandPathExtension)); give the path in full")
+        }
+        let reply = try await request(.extended) {
+            $0.write(Self.expandPathExtension)
+            $0.write(remotePath)
+        }
+        guard reply.type == .name else {
+            try expectOK(reply, "expanding", path: remotePath)
+            throw error(.protocolError, "expanding \(remotePath): the server sent no name")
+        }
+        var reader = reply.reader
+        guard let expanded = try reader.readNames().first, !expanded.isEmpty else {
+            throw error(.protocolError, "expanding \(remotePath): the server sent no name")
+        }
+        return expanded
+    }
+
     /// Opens a remote file; returns its handle.
     func open(
         _ path: String, flags: SFTP.OpenFlags, attributes: SSHFileAttributes = SSHFileAttributes(),
@@ -270,7 +307,7 @@ package final class SFTPSession: SSHSFTPClient {
 
     /// The attributes of a remote path (`nil` when it does not exist), a symbolic link followed.
     package func attributes(of remotePath: String) async throws -> SSHFileAttributes? {
-        try await attributes(of: remotePath, followingLinks: true)
+        try await attributes(of: try await resolved(remotePath), followingLinks: true)
     }
 
     /// The attributes of a remote path, `LSTAT` when `followingLinks` is false.
@@ -298,6 +335,7 @@ package final class SFTPSession: SSHSFTPClient {
     }
 
     package func makeDirectory(_ remotePath: String, mode: UInt32) async throws {
+        let remotePath = try await resolved(remotePath)
         let reply = try await request(.mkdir) {
             $0.write(remotePath)
             $0.write(SSHFileAttributes(mode: mode))
@@ -314,6 +352,7 @@ package final class SFTPSession: SSHSFTPClient {
     /// - Throws: `fileTransferFailed` when the listing passes ``maximumDirectoryEntries`` entries or
     ///   ``maximumDirectoryNameBytes`` bytes of names (a server that lists without end cannot exhaust memory).
     package func listDirectory(_ remotePath: String) async throws -> [String] {
+        let remotePath = try await resolved(remotePath)
         let handle = try handle(
             from: try await request(.opendir) { $0.write(remotePath) },
             what: "listing directory", path: remotePath)

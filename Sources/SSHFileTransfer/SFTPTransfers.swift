@@ -13,7 +13,7 @@ extension SFTPSession {
         progress: (@Sendable (SSHTransferProgress) -> Void)?
     ) async throws {
         try await uploadFile(
-            from: localPath, to: try await remoteDestination(remotePath, for: localPath),
+            from: localPath, to: try await remoteDestination(try await resolved(remotePath), for: localPath),
             progress: progress)
     }
 
@@ -23,6 +23,7 @@ extension SFTPSession {
         from remotePath: String, to localPath: String,
         progress: (@Sendable (SSHTransferProgress) -> Void)?
     ) async throws {
+        let remotePath = try await resolved(remotePath)
         try await downloadFile(
             from: remotePath, to: try await LocalFile.destination(localPath, for: remotePath, host: host, port: port),
             progress: progress)
@@ -35,7 +36,7 @@ extension SFTPSession {
         progress: (@Sendable (SSHTransferProgress) -> Void)?
     ) async throws {
         try await uploadTree(
-            from: localPath, to: try await remoteDestination(remotePath, for: localPath),
+            from: localPath, to: try await remoteDestination(try await resolved(remotePath), for: localPath),
             progress: progress)
     }
 
@@ -45,6 +46,7 @@ extension SFTPSession {
         from remotePath: String, to localPath: String,
         progress: (@Sendable (SSHTransferProgress) -> Void)?
     ) async throws {
+        let remotePath = try await resolved(remotePath)
         try await downloadTree(
             from: remotePath, to: try await LocalFile.destination(localPath, for: remotePath, host: host, port: port),
             progress: progress)

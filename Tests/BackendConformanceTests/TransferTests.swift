@@ -212,6 +212,42 @@ extension BulkDataTests {
         }
 
         @Test(
+            "~, ~/… and ~user/… name home directories, as with scp; an unknown ~user creates nothing",
+            arguments: cases)
+        func homeDirectoryPaths(engine: Engine, transfer: TransferProtocol) async throws {
+            let session = try await engine.connect()
+            let dir = try scratchDirectory("transfer")
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let user = TestUser.name
+            let home = try #require(getpwnam(user)?.pointee.pw_dir).withMemoryRebound(to: CChar.self, capacity: 1) {
+                String(cString: $0)
+            }
+            let name = "pssh-home-\(transfer.name)-\(UUID().uuidString)"
+            let placed = ["\(name)-1", "\(name)-2", "\(name)-3"].map { "\(home)/\($0)" }
+            defer { for path in placed { try? FileManager.default.removeItem(atPath: path) } }
+            try randomFile("\(dir)/\(name)-3", size: 300)
+            try randomFile("\(dir)/source", size: 100)
+            try await transfer.upload(session, "\(dir)/source", "~/\(name)-1")
+            #expect(sameContents("\(dir)/source", placed[0]))
+            try await transfer.upload(session, "\(dir)/source", "~\(user)/\(name)-2")
+            #expect(sameContents("\(dir)/source", placed[1]))
+            try await transfer.upload(session, "\(dir)/\(name)-3", "~")  // inside the home, under its own name
+            #expect(sameContents("\(dir)/\(name)-3", placed[2]))
+            try await transfer.download(session, "~/\(name)-1", "\(dir)/back-1")
+            #expect(sameContents("\(dir)/source", "\(dir)/back-1"))
+            try await transfer.download(session, "~\(user)/\(name)-2", "\(dir)/back-2")
+            #expect(sameContents("\(dir)/source", "\(dir)/back-2"))
+            let unknown = "pssh-no-such-user-\(UInt32.random(in: 0...UInt32.max))"
+            let failure = await expectSSHError(.noSuchFile) {
+                try await transfer.upload(session, "\(dir)/source", "~\(unknown)/x")
+            }
+            #expect(failure?.description.contains("~\(unknown)") == true, "\(failure.map { "\($0)" } ?? "")")
+            await expectSSHError(.noSuchFile) { try await transfer.download(session, "~\(unknown)/x", "\(dir)/y") }
+            #expect(!FileManager.default.fileExists(atPath: "\(home)/~\(unknown)"), "a directory named ~\(unknown)")
+            await session.close()
+        }
+
+        @Test(
             "an existing directory as destination receives the source inside it, under its own name", arguments: cases)
         func intoExistingDirectory(engine: Engine, transfer: TransferProtocol) async throws {
             let session = try await engine.connect()
