@@ -18,6 +18,16 @@ struct NodeSetTests {
     }
 
     @Test(
+        "brackets holding a colon are an IPv6 address, as ssh writes one beside a port, ranges beside it still expand")
+    func ipv6Literals() throws {
+        #expect(try NodeSet.expand("root@[::1]:2222") == ["root@[::1]:2222"])
+        #expect(try NodeSet.expand("[::1]:[2222-2223],[fe80::1%lo]") == ["[::1]:2222", "[::1]:2223", "[fe80::1%lo]"])
+        #expect(try NodeSet.expand(NodeSet.fold(["[::1]:2222", "[::1]:2223"])) == ["[::1]:2222", "[::1]:2223"])
+        let entry = try HostEntry(try NodeSet.expand("admin@[::1]:2222")[0])
+        #expect(entry.user == "admin" && entry.host == "::1" && entry.port == 2222)
+    }
+
+    @Test(
         "bad sets are errors naming the text",
         arguments: [
             ("web[1-", "unclosed '['"), ("web1-]", "unbalanced ']'"), ("n[3-1]", "reversed range"),

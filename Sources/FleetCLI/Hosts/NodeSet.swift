@@ -1,6 +1,7 @@
 /// Host sets as clush and pdsh write them: `web[01-20].example.com`, `node[1-5,7,9-12]`, several bracketed
 /// ranges in one name (their product), comma-separated lists outside brackets, zero padding kept
-/// (`[08-10]` gives `08 09 10`). ``fold(_:)`` writes a list back in that syntax.
+/// (`[08-10]` gives `08 09 10`). ``fold(_:)`` writes a list back in that syntax. Brackets holding a colon are an
+/// IPv6 address, kept as written (`root@[::1]:2222`, `[fe80::1%eth0]`).
 public enum NodeSet {
     /// A host set that cannot be read; the message says where.
     public struct SyntaxError: Error, CustomStringConvertible, Equatable {
@@ -73,7 +74,10 @@ public enum NodeSet {
                 throw SyntaxError(description: "unclosed '[' in '\(whole)'")
             }
             let literal = String(rest[..<open])
-            let values = try rangeValues(String(rest[rest.index(after: open)..<close]), whole: whole)
+            let body = String(rest[rest.index(after: open)..<close])
+            // `[::1]` (as in `root@[::1]:2222`) is an IPv6 address, written as ssh writes one beside a port: a
+            // range never holds a colon.
+            let values = body.contains(":") ? ["[\(body)]"] : try rangeValues(body, whole: whole)
             guard results.count * values.count <= limit else {
                 throw SyntaxError(description: "'\(whole)' gives more than \(limit) names")
             }
