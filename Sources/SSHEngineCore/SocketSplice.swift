@@ -158,8 +158,12 @@ package final class SocketSplice: IOHandler {
         if !closed { _ = shutdown(fd, Int32(SHUT_WR)) }
     }
 
-    /// The channel is over: records a failure of its connection as the cause, stops watching the socket, closes it
-    /// and runs `ended`.
+    /// The channel is over: records a failure of its connection as the cause, stops watching the socket, shuts it
+    /// down and closes it, and runs `ended`.
+    ///
+    /// The shutdown is what the peer sees at once: a child another thread is spawning at that moment (a
+    /// ProxyCommand) holds a copy of every descriptor until it executes its program, and `close` alone would end
+    /// the socket only when that copy goes.
     package func end(_ error: SSHError?) {
         if closed { return }
         closed = true
@@ -167,6 +171,7 @@ package final class SocketSplice: IOHandler {
         if let registration, let loop { loop.deregister(fd: fd, registration) }
         registration = nil
         wake = {}
+        _ = shutdown(fd, Int32(SHUT_RDWR))
         close(fd)
         if let ended { Task { await ended() } }
     }
