@@ -55,16 +55,36 @@ extension Fleetsh {
         var directory: String
 
         func run() async throws {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) && !isDirectory.boolValue {
+                usage("\(directory) is not a directory")
+            }
             let (source, directory, transfer) = (self.source, self.directory, self.transfer)
             let name = URL(fileURLWithPath: source).lastPathComponent
             try await transfer.run(hostSet.entries(), connection: connection) { client, host, progress in
                 let folder = HostFileName.path(in: directory, host: host)
-                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                try makeLocalDirectory(folder)
                 try await client.download(
                     source, to: "\(folder)/\(name)", using: transfer.scp ? .scp() : .sftp,
                     recurse: transfer.recursive, progress: progress)
             }
         }
+    }
+}
+
+/// Creates `path` and its missing parents, as `mkdir -p`; the error names the path and the reason.
+private func makeLocalDirectory(_ path: String) throws(SSHError) {
+    var prefix = path.hasPrefix("/") ? "/" : ""
+    for component in path.split(separator: "/") {
+        prefix += (prefix.isEmpty || prefix.hasSuffix("/") ? "" : "/") + component
+        if mkdir(prefix, 0o755) == 0 { continue }
+        let code = errno
+        var info = stat()
+        if code == EEXIST && stat(prefix, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR { continue }
+        let reason = code == EEXIST ? "it is not a directory" : String(cString: strerror(code))
+        throw SSHError(
+            code == EACCES ? .permissionDenied : code == ENOSPC ? .noSpace : .fileTransferFailed,
+            message: "cannot create local directory \(prefix): \(reason)")
     }
 }
 

@@ -46,7 +46,7 @@ struct FleetshCopyTests {
     }
 
     @Test(
-        "a missing remote file fails those hosts with noSuchFile and exit code 1; a dead host is 2; the list of failures is written"
+        "a missing remote file fails those hosts with noSuchFile and exit code 1; a dead host is 2; the list of failures is written; local folders that cannot be made are named"
     )
     func failures() async throws {
         try await Exclusive.run {
@@ -74,6 +74,20 @@ struct FleetshCopyTests {
                 "copy", "-F", site.config, "-H", "web1", "/nonexistent/local", "/tmp/x",
             ])
             #expect(missing.status == 64 && missing.stderr.contains("/nonexistent/local does not exist"))
+            // Fetching into a file is refused before connecting; a host's folder that cannot be made fails that
+            // host (1), naming the folder and why, and the other host still fetches.
+            let intoFile = try await Fleetsh.run(["fetch", "-F", site.config, "-H", "web1", local, local])
+            #expect(
+                intoFile.status == 64 && intoFile.stderr.contains("\(local) is not a directory"), "\(intoFile.stderr)")
+            let folders = site.directory + "/folders"
+            try FileManager.default.createDirectory(atPath: folders, withIntermediateDirectories: false)
+            try "x".write(toFile: folders + "/web1", atomically: true, encoding: .utf8)
+            let blocked = try await Fleetsh.run(["fetch", "-F", site.config, "-H", "web[1-2]", local, folders])
+            #expect(blocked.status == 1, "\(blocked.stderr)")
+            #expect(
+                blocked.stderr.contains("cannot create local directory \(folders)/web1: it is not a directory"),
+                "\(blocked.stderr)")
+            #expect(blocked.lines == ["web2: done"])
         }
     }
 

@@ -229,7 +229,7 @@ struct FrontendParityTests {
         }
     }
 
-    @Test("retries exhausted: every attempt made, the last error thrown")
+    @Test("retries exhausted: every attempt made, the last error thrown, saying how many attempts were made")
     func retriesExhausted() async throws {
         let backend = FakeBackend { _ in FakeHost(connectError: .hostUnreachable) }
         let client = try ParallelSSHClient(
@@ -238,6 +238,8 @@ struct FrontendParityTests {
         let error = await #expect(throws: SSHError.self) { try await client.runCommand("x") }
         #expect(error?.code == .hostUnreachable)
         #expect(backend.stats.connectAttempts["a"] == 3)
+        // The message accounts for the whole wait, not only the last attempt's.
+        #expect(error?.message.contains("the last of 3 attempts") == true, "\(error.map { "\($0)" } ?? "")")
     }
 
     @Test("duplicate hosts that fail each get their own output with the error")

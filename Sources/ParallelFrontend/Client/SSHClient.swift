@@ -259,7 +259,10 @@ public actor SSHClient {
                 try await clock.sleep(for: settings.retryDelayOrDefault)
             } catch {
                 diagnostics?.warning("connection failed", metadata: ["host": "\(host)", "error": "\(error)"])
-                throw error
+                guard var failure = error as? SSHError, attempt > 1 else { throw error }
+                // The wait a user saw is the attempts' and their pauses', not one timeout's: say so.
+                failure.message += " (the last of \(attempt) attempts, \(settings.retryDelayOrDefault) apart)"
+                throw failure
             }
         }
     }
