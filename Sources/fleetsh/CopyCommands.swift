@@ -73,7 +73,7 @@ extension Fleetsh {
 }
 
 /// Creates `path` and its missing parents, as `mkdir -p`; the error names the path and the reason.
-private func makeLocalDirectory(_ path: String) throws(SSHError) {
+func makeLocalDirectory(_ path: String) throws(SSHError) {
     var prefix = path.hasPrefix("/") ? "/" : ""
     for component in path.split(separator: "/") {
         prefix += (prefix.isEmpty || prefix.hasSuffix("/") ? "" : "/") + component

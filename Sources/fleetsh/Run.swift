@@ -151,10 +151,16 @@ extension Fleetsh {
                 mode = StreamOutput(terminal: terminal, prefixed: !noPrefix)
             }
             for directory in [outdir, errdir].compactMap({ $0 }) {
-                do {
-                    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-                } catch {
-                    usage("cannot create \(directory): \(error.localizedDescription)")
+                do throws(SSHError) { try makeLocalDirectory(directory) } catch { usage(error.message) }
+            }
+            if let outdir, let errdir, let out = realpath(outdir, nil), let err = realpath(errdir, nil) {
+                defer {
+                    free(out)
+                    free(err)
+                }
+                // pssh writes both to DIR/<host> then, each stream overwriting the other.
+                if strcmp(out, err) == 0 {
+                    usage("--outdir and --errdir are the same directory: a host's stderr would overwrite its stdout")
                 }
             }
             if outdir != nil || errdir != nil {

@@ -55,6 +55,27 @@ struct FleetshHabitsTests {
         #expect(cp.status != 0 && cp.output.contains("-r not specified"), "\(cp.output)")
     }
 
+    @Test("--outdir and --errdir naming one directory, or a file, are one usage line before anything connects")
+    func outputDirectories() async throws {
+        let directory = try scratchDirectory("fleetsh-outdir")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // web1..web5 resolve nowhere: a connection attempt would show as unknown hosts and exit code 2.
+        let same = try await Fleetsh.run([
+            "-F", "none", "-H", "web[1-5]", "--outdir", directory + "/out", "--errdir", directory + "/./out/", "true",
+        ])
+        #expect(
+            same.status == 64
+                && same.stderr
+                    == "fleetsh: --outdir and --errdir are the same directory: a host's stderr would overwrite its stdout\n",
+            "\(same.status): \(same.stderr)")
+        try "x".write(toFile: directory + "/file", atomically: true, encoding: .utf8)
+        let file = try await Fleetsh.run(["-F", "none", "-H", "web[1-5]", "--outdir", directory + "/file/sub", "true"])
+        #expect(
+            file.status == 64
+                && file.stderr == "fleetsh: cannot create local directory \(directory)/file: it is not a directory\n",
+            "\(file.status): \(file.stderr)")
+    }
+
     @Test("--version prints the version of CHANGELOG.md's latest release")
     func version() async throws {
         let result = try await Fleetsh.run(["--version"])
