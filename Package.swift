@@ -108,6 +108,7 @@ let package = Package(
             name: "FleetCLI",
             dependencies: [
                 "ParallelFrontend", "SSHBackend", "SSHConfig", "SSHKnownHosts", "BackendLibSSH2", "BackendLibSSH",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
         .executableTarget(
@@ -115,6 +116,7 @@ let package = Package(
             dependencies: [
                 "FleetCLI", "ParallelFrontend", "SSHBackend", "SSHFileTransfer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
 
@@ -187,7 +189,10 @@ let package = Package(
         // The tool: host sets, shards and output against oracles, and the built `fleetsh` against real sshd.
         .testTarget(
             name: "CLITests",
-            dependencies: ["FleetCLI", "ParallelFrontend", "SSHTestSupport", "fleetsh"],
+            dependencies: [
+                "FleetCLI", "ParallelFrontend", "SSHTestSupport", "fleetsh",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings),
         // Every committed fuzz seed and every input that once crashed a target, replayed.
         .testTarget(name: "FuzzReplayTests", dependencies: ["FuzzTargets"], swiftSettings: swiftSettings),

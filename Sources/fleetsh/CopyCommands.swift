@@ -1,6 +1,7 @@
 import ArgumentParser
 import FleetCLI
 import Foundation
+import Logging
 import ParallelFrontend
 import SSHBackend
 import Synchronization
@@ -122,7 +123,8 @@ struct TransferFlags: ParsableArguments {
         var reports: [HostReport] = []
         try await ParallelRun.forEachHost(
             entries.lazy.map(\.target), backend: connection.engineChoice().backend,
-            config: connection.hostConfig(), concurrency: connection.concurrency()
+            config: connection.hostConfig(), concurrency: connection.concurrency(),
+            logger: Logger.fleetDiagnostics(verbosity: connection.verbosity, terminal: terminal)
         ) { client in
             progress.started(names[client.index])
             try await body(client, names[client.index], handler)

@@ -168,8 +168,16 @@ struct ConnectionFlags: ParsableArguments {
 
     @Flag(
         name: [.customShort("v"), .customLong("verbose")],
-        help: "Failures with the error's code name and the SSH library's own code and message, not only in words.")
-    var verbose = false
+        help: ArgumentHelp(
+            "Failures with the error's code name and the SSH library's own code and message, not only in words.",
+            discussion: """
+                Given twice (-vv), also each host's connection attempts, retries and failures as they happen; \
+                three times (-vvv), its connections made as well.
+                """))
+    var verbosity: Int
+
+    /// Whether failures are shown whole (`-v` and up).
+    var verbose: Bool { verbosity > 0 }
 
     /// The engine chosen (a bad name is a usage error).
     func engineChoice() -> EngineChoice {

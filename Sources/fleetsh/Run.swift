@@ -1,6 +1,7 @@
 import ArgumentParser
 import FleetCLI
 import Foundation
+import Logging
 import ParallelFrontend
 import SSHBackend
 import SSHConfig
@@ -138,6 +139,7 @@ extension Fleetsh {
             }
             if sendInput { settings.input = Array(FileHandle.standardInput.readDataToEndOfFile()) }
             let terminal = Terminal()
+            settings.diagnostics = Logger.fleetDiagnostics(verbosity: connection.verbosity, terminal: terminal)
             var mode: any OutputMode
             if group || diff {
                 mode = GroupedOutput(terminal: terminal, hosts: entries.map(\.name), diff: diff)

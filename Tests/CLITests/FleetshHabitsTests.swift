@@ -201,6 +201,24 @@ struct FleetshHabitsTests {
         #expect(try String(contentsOfFile: failed, encoding: .utf8) == "h[1-20]\n")
     }
 
+    @Test("-vvv shows each host's connection as it is made, named as its output is; -v and -vv do not")
+    func verbosity() async throws {
+        let site = try await Site.start()
+        defer { site.stop() }
+        let levels = ["-v", "-vv", "-vvv"]
+        var results: [Fleetsh.Result] = []
+        for level in levels {
+            results.append(try await Fleetsh.run(["-F", site.config, "-H", "web[1-2]", level, "--", "true"]))
+        }
+        for (level, result) in zip(levels, results) {
+            #expect(result.status == 0, "\(level): \(result.stderr)")
+            let connected = result.stderr.split(separator: "\n").filter { $0.hasSuffix(": connected") }.sorted()
+            #expect(
+                connected == (level == "-vvv" ? ["fleetsh: web1: connected", "fleetsh: web2: connected"] : []),
+                "\(level): \(result.stderr)")
+        }
+    }
+
     @Test(
         "--outdir alone writes stdout to files instead of printing it (pssh -o); stderr still prints; --json prints too"
     )

@@ -265,16 +265,19 @@ struct FrontendLogicTests {
         #expect(backend.stats.connectAttempts["a"] == attempts)
     }
 
-    @Test("the client logger reports retries and the final failure, naming the host")
+    @Test("the client logger reports retries and the final failure, naming the host as output does (its alias)")
     func diagnosticsLogger() async throws {
         let records = LogRecords()
         let backend = FakeBackend { _ in FakeHost(connectError: .timeout) }
         let client = try ParallelSSHClient(
-            hosts: ["a"], backend: backend,
+            hosts: ["a", "b"], backend: backend,
             config: HostConfig(connectionAttempts: 2, retryDelay: .milliseconds(1), sshConfig: .disabled),
+            hostConfig: [HostConfig(alias: "alpha"), HostConfig()],
             logger: Logger(label: "client") { _ in CapturingLogHandler(records: records) })
         _ = try await client.runCommand("x", stopOnErrors: false)
-        #expect(records.all == ["connection attempt failed, retrying", "connection failed"])
+        #expect(
+            records.all.sorted() == ["connection attempt failed, retrying", "connection failed"].flatMap { [$0, $0] })
+        #expect(records.hosts.sorted() == ["alpha", "alpha", "b", "b"])
         #expect(backend.stats.connectAttempts["a"] == 2)
     }
 
@@ -352,8 +355,14 @@ struct FrontendLogicTests {
 /// Log lines captured by ``CapturingLogHandler``.
 final class LogRecords: Sendable {
     private let lines = Mutex<[String]>([])
-    func append(_ line: String) { lines.withLock { $0.append(line) } }
+    private let hostNames = Mutex<[String]>([])
+    func append(_ line: String, host: String? = nil) {
+        lines.withLock { $0.append(line) }
+        if let host { hostNames.withLock { $0.append(host) } }
+    }
     var all: [String] { lines.withLock { $0 } }
+    /// The `host` metadata of the messages that had one.
+    var hosts: [String] { hostNames.withLock { $0 } }
 }
 
 /// A swift-log handler that keeps messages in memory.
@@ -368,7 +377,7 @@ struct CapturingLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        records.append(event.message.description)
+        records.append(event.message.description, host: event.metadata?["host"].map { "\($0)" })
     }
 }
 

@@ -1,6 +1,7 @@
 import BackendLibSSH
 import BackendLibSSH2
 import Foundation
+import Logging
 import ParallelFrontend
 import SSHBackend
 
@@ -42,6 +43,8 @@ public struct RunSettings: Sendable {
     public var keepLimit = 1 << 20
     /// Failures with the error's code name and native detail (`-v`), not only in words.
     public var verbose = false
+    /// The client's own diagnostics (`-vv`), or `nil`.
+    public var diagnostics: Logger?
 
     /// Settings for `command`.
     public init(command: String) { self.command = command }
@@ -60,7 +63,7 @@ public enum FleetRun {
         let names = hosts.map(\.name)
         try await ParallelRun.forEachHost(
             hosts.lazy.map(\.target), backend: settings.engine.backend,
-            config: settings.config, concurrency: settings.concurrency
+            config: settings.config, concurrency: settings.concurrency, logger: settings.diagnostics
         ) { client in
             progress?.started(names[client.index])
             return try await runOne(settings, client: client, name: names[client.index], output: output)

@@ -25,6 +25,8 @@ public actor SSHClient {
     private let backend: any SSHBackend
     private let logger: Logger?
     private let diagnostics: Logger?
+    /// The host as diagnostics name it: its alias when it has one (as output does), else its name.
+    private nonisolated var logName: String { config.alias ?? host }
     private let handshakes: HandshakeControl?
     private var session: (any SSHSession)?
     /// The connection being made, shared by every caller that needs it meanwhile (the actor is reentrant).
@@ -91,7 +93,7 @@ public actor SSHClient {
                 // channel) is made again for the next operation; what ran when it died already failed with it.
                 diagnostics?.info(
                     "the connection was lost\(idle ? " while idle" : ""); connecting again",
-                    metadata: ["host": "\(host)", "error": "\(error)"])
+                    metadata: ["host": "\(logName)", "error": "\(error)"])
                 self.session = nil
             case .closed:
                 self.session = nil
@@ -114,7 +116,7 @@ public actor SSHClient {
                 if let banner = connected.authenticationBanner {
                     // As ssh prints it before authenticating (sanitised: it is the server's text).
                     diagnostics?.info(
-                        "\(TerminalText.sanitized(banner))", metadata: ["host": "\(host)", "banner": "true"])
+                        "\(TerminalText.sanitized(banner))", metadata: ["host": "\(logName)", "banner": "true"])
                 }
             }
             return connected
@@ -148,7 +150,7 @@ public actor SSHClient {
         } catch let error as SSHError where error.code == .channelOpenRefused {
             diagnostics?.info(
                 "the server refused another channel on this connection; using a new connection",
-                metadata: ["host": "\(host)", "error": "\(error)"])
+                metadata: ["host": "\(logName)", "error": "\(error)"])
             self.session = nil
             return try await body(connectedSession())
         }
@@ -248,17 +250,17 @@ public actor SSHClient {
                 turnedAway += 1
                 diagnostics?.debug(
                     "turned away before the banner, trying again",
-                    metadata: ["host": "\(host)", "times": "\(turnedAway)"])
+                    metadata: ["host": "\(logName)", "times": "\(turnedAway)"])
                 // Jittered and growing with each refusal, so the retries of many hosts do not arrive together.
                 try await clock.sleep(for: .milliseconds(Int.random(in: 20...100) * min(turnedAway, 20)))
             } catch let error as SSHError where Self.isRetryable(error) && attempt < attempts {
                 diagnostics?.info(
                     "connection attempt failed, retrying",
-                    metadata: ["host": "\(host)", "attempt": "\(attempt)", "error": "\(error)"])
+                    metadata: ["host": "\(logName)", "attempt": "\(attempt)", "error": "\(error)"])
                 attempt += 1
                 try await clock.sleep(for: settings.retryDelayOrDefault)
             } catch {
-                diagnostics?.warning("connection failed", metadata: ["host": "\(host)", "error": "\(error)"])
+                diagnostics?.warning("connection failed", metadata: ["host": "\(logName)", "error": "\(error)"])
                 guard var failure = error as? SSHError, attempt > 1 else { throw error }
                 // The wait a user saw is the attempts' and their pauses', not one timeout's: say so.
                 failure.message += " (the last of \(attempt) attempts, \(settings.retryDelayOrDefault) apart)"
@@ -281,7 +283,7 @@ public actor SSHClient {
         do {
             let connected = try await backend.connect(options)
             handshakes.pacer.release(destination, turnedAway: false, completed: true)
-            diagnostics?.debug("connected", metadata: ["host": "\(host)"])
+            diagnostics?.debug("connected", metadata: ["host": "\(logName)"])
             return connected
         } catch {
             handshakes.pacer.release(
@@ -368,17 +370,17 @@ public actor SSHClient {
         if !refused.environment.isEmpty {
             diagnostics?.debug(
                 "the server refused environment variables (its AcceptEnv does not list them)",
-                metadata: ["host": "\(host)", "names": "\(refused.environment.joined(separator: ","))"])
+                metadata: ["host": "\(logName)", "names": "\(refused.environment.joined(separator: ","))"])
         }
         if refused.pty {
             diagnostics?.warning(
                 "PTY allocation request failed: the command runs without a terminal",
-                metadata: ["host": "\(host)"])
+                metadata: ["host": "\(logName)"])
         }
         if refused.agentForwarding {
             diagnostics?.warning(
                 "agent forwarding was not set up (refused by the server, or not carried by this engine): the command runs without the agent",
-                metadata: ["host": "\(host)", "engine": "\(backend.name)"])
+                metadata: ["host": "\(logName)", "engine": "\(backend.name)"])
         }
     }
 
