@@ -42,7 +42,9 @@ extension Fleetsh {
                     if found.status == .new { fresh.append(finding) }
                     if found.status == .changed || found.status == .revoked { untrusted = true }
                 case .failure(let error):
-                    terminal.write("fleetsh: \(finding.name): \(error)\n", error: true)
+                    // In words, as a run's failures are; whole with -v.
+                    let failure = HostReport.Failure(error, entry: finding.name, verbose: connection.verbose)
+                    terminal.write("fleetsh: \(finding.name): \(failure.message)\n", error: true)
                     unreachable = true
                 }
             }

@@ -60,6 +60,18 @@ struct FleetshKeyScanTests {
             }
             let again = try await Fleetsh.run(["keyscan", "--engine", engine, "-F", site.config, "-H", "web[1-3]"])
             #expect(again.status == 0 && again.lines.allSatisfy { $0.hasSuffix(" known") }, "\(again.lines)")
+            // A host that cannot be reached: its failure in words, as a run's, and whole with -v.
+            let dead = "127.0.0.4:\(try FreePort.find(host: "127.0.0.4"))"
+            for verbose in [false, true] {
+                let failed = try await Fleetsh.run(
+                    ["keyscan", "--engine", engine, "-F", site.config, "-H", dead] + (verbose ? ["-v"] : []))
+                #expect(failed.status == 2, "\(failed.stderr)")
+                #expect(
+                    failed.stderr.hasPrefix("fleetsh: \(dead): ")
+                        && failed.stderr.contains("Connection refused")
+                        && failed.stderr.contains("SSHError.connectionRefused") == verbose,
+                    "\(failed.stderr)")
+            }
             let run = try await Fleetsh.run(["-F", site.config, "--engine", engine, "-H", "web[1-3]", "--", "echo ok"])
             #expect(run.status == 0 && run.lines.count == 3, "\(run.stderr)")
             // Through a jump host: the hop is checked and logged into as usual, the target's key is the one scanned.
