@@ -106,6 +106,8 @@ struct TransferFlags: ParsableArguments {
         _ entries: [HostEntry], connection: ConnectionFlags,
         _ body: @escaping @Sendable (SSHClient, String, TransferProgressHandler?) async throws -> Void
     ) async throws -> Never {
+        let config = connection.hostConfig()
+        await connection.checkConfiguration(config, for: entries)
         let stopSignals = StopSignals()
         defer { withExtendedLifetime(stopSignals) {} }
         let terminal = Terminal()
@@ -123,7 +125,7 @@ struct TransferFlags: ParsableArguments {
         var reports: [HostReport] = []
         try await ParallelRun.forEachHost(
             entries.lazy.map(\.target), backend: connection.engineChoice().backend,
-            config: connection.hostConfig(), concurrency: connection.concurrency(),
+            config: config, concurrency: connection.concurrency(),
             logger: Logger.fleetDiagnostics(verbosity: connection.verbosity, terminal: terminal)
         ) { client in
             progress.started(names[client.index])

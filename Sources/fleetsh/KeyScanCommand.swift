@@ -28,6 +28,7 @@ extension Fleetsh {
         func run() async throws {
             let entries = hostSet.entries()
             let config = connection.hostConfig()
+            await connection.checkConfiguration(config, for: entries)
             let findings = try await KeyScan.scan(
                 entries, config: config, engine: connection.engineChoice(),
                 concurrency: connection.concurrency())

@@ -110,21 +110,7 @@ extension Fleetsh {
             var settings = RunSettings(command: words.joined(separator: " "))
             settings.engine = connection.engineChoice()
             settings.config = connection.hostConfig()
-            // A bad -o line is wrong for every host: one usage line, before anything connects.
-            if let first = entries.first, let source = settings.config.sshConfig, !source.options.isEmpty {
-                do {
-                    _ = try await SSHConfigResolver.shared.resolve(host: first.host, source: source)
-                } catch let error as SSHError where error.message.hasPrefix("command-line line ") {
-                    // "command-line line N: why": name the -o line itself.
-                    let rest = error.message.dropFirst("command-line line ".count)
-                    let number = Int(rest.prefix { $0.isNumber }) ?? 0
-                    let why = rest.drop { $0 != ":" }.dropFirst().drop { $0 == " " }
-                    let line = source.options.indices.contains(number - 1) ? source.options[number - 1] : "?"
-                    usage("-o '\(line)': \(why)")
-                } catch {
-                    // Anything else is the host's own, reported with it.
-                }
-            }
+            await connection.checkConfiguration(settings.config, for: entries)
             settings.concurrency = connection.concurrency()
             settings.verbose = connection.verbose
             if let commandTimeout {

@@ -42,6 +42,32 @@ struct FleetshHabitsTests {
         #expect(ssh.status == 255, "\(ssh.output)")
     }
 
+    @Test(
+        "a bad line in the ssh_config file is one line naming it, for run, copy, fetch and keyscan alike, before anything connects (ssh -G refuses it too)"
+    )
+    func badFileLineOnce() async throws {
+        let directory = try scratchDirectory("fleetsh-bad-config")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let config = directory + "/config"
+        // The bad value sits in a block no host here matches: ssh refuses the whole file all the same.
+        try "Host db\n    Port abc\nHost web*\n    HostName 127.0.0.1\n".write(
+            toFile: config, atomically: true, encoding: .utf8)
+        let ssh = try await offPool { try ProcessRunner.outcome(["/usr/bin/ssh", "-G", "-F", config, "web1"]) }
+        #expect(ssh.status == 255 && ssh.output.contains("line 2"), "\(ssh.output)")
+        try "x".write(toFile: directory + "/file", atomically: true, encoding: .utf8)
+        for command in [
+            ["--", "true"], ["copy", directory + "/file", "/tmp/x"], ["fetch", "/etc/hostname", directory + "/out"],
+            ["keyscan"],
+        ] {
+            let subcommand = command[0] == "--" ? [] : [command[0]]
+            let rest = command[0] == "--" ? command : Array(command.dropFirst())
+            let result = try await Fleetsh.run(subcommand + ["-F", config, "-H", "web[1-5]"] + rest)
+            #expect(
+                result.status == 64 && result.stderr == "fleetsh: \(config) line 2: Badly formatted port number.\n",
+                "\(command): \(result.stderr)")
+        }
+    }
+
     @Test("copy of a directory without -r is one usage line, before anything connects (as cp and scp)")
     func directoryWithoutRecursive() async throws {
         let directory = try scratchDirectory("fleetsh-copy-dir")
