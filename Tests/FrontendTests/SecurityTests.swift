@@ -200,6 +200,11 @@ struct JumpCredentialThreatTests {
         let client = try SSHClient(host: target.host, backend: engine.backend, config: config)
         let error = await #expect(throws: SSHError.self) { _ = try await client.runCommand("true") }
         #expect(error?.isJumpHostFailure == true, "\(error.map { "\($0)" } ?? "the hop let it through")")
+        // The failure says why the key given for the target did not open the hop, and where the hop's goes.
+        #expect(
+            error?.code == .authenticationFailed
+                && error?.message.contains("a jump host is not given the target's key or password") == true,
+            "\(error.map { "\($0)" } ?? "")")
         await client.disconnect()
         #expect(!hop.log.contains("password for"), "the hop saw a password attempt:\n\(hop.log)")
         #expect(!hop.log.contains("Accepted publickey"), "the hop accepted the target's key:\n\(hop.log)")

@@ -261,9 +261,19 @@ public actor SSHClient {
                 try await clock.sleep(for: settings.retryDelayOrDefault)
             } catch {
                 diagnostics?.warning("connection failed", metadata: ["host": "\(logName)", "error": "\(error)"])
-                guard var failure = error as? SSHError, attempt > 1 else { throw error }
+                guard var failure = error as? SSHError else { throw error }
+                if failure.isJumpHostFailure, failure.code == .authenticationFailed, !Self.hopsShareCredentials(config),
+                    config.privateKey != nil || config.password != nil
+                {
+                    // The key or password given for this host was deliberately not offered to its hop.
+                    failure.message +=
+                        "; a jump host is not given the target's key or password (as with ssh -J): name its own in"
+                        + " ssh_config (Host <jump host>, IdentityFile ...)"
+                }
                 // The wait a user saw is the attempts' and their pauses', not one timeout's: say so.
-                failure.message += " (the last of \(attempt) attempts, \(settings.retryDelayOrDefault) apart)"
+                if attempt > 1 {
+                    failure.message += " (the last of \(attempt) attempts, \(settings.retryDelayOrDefault) apart)"
+                }
                 throw failure
             }
         }
@@ -291,6 +301,13 @@ public actor SSHClient {
                 completed: false)
             throw error
         }
+    }
+
+    /// Whether this host's hop gets its credentials: only parallel-ssh's `.proxy` route (its own, each falling back to
+    /// the host's); `.hosts` and `ProxyJump` hops get none of the target's, as `ssh -J`.
+    static func hopsShareCredentials(_ config: HostConfig) -> Bool {
+        if case .proxy = config.jump { return true }
+        return false
     }
 
     /// Whether another attempt may succeed: a timeout, an unreachable host, a failed handshake, a connection lost
