@@ -244,7 +244,13 @@ package struct SCPSession: SSHSCPClient {
                 receiveWindow: window.bytes))
         var reader = ChannelReader(channel.stdout)
         do {
-            try await channel.write([0])
+            do {
+                try await channel.write([0])
+            } catch let failure as SSHError where failure.code == .sessionClosed {
+                // The remote side ended before reading it (the ~user guard, no scp there): what it said is why.
+                let said = try await saidOn(channel)
+                throw error(Self.code(for: said), "scp on the remote side ended early for \(remotePath)" + said)
+            }
             try await body(channel, &reader)
             try await channel.sendEOF()
             _ = try await channel.stdout.collect(upTo: 0)

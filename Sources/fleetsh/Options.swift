@@ -56,23 +56,30 @@ struct HostOptions: ParsableArguments {
             entries = try HostList.resolve(
                 sets: hosts, groupNames: groups, files: hostsFiles, exclude: exclude,
                 groups: { () throws(HostList.Error) -> HostGroups in try loadGroups() })
-            if let shard {
+            if let shard, !entries.isEmpty {
                 let chosen =
                     shard == "env"
                     ? try Shard.fromEnvironment(ProcessInfo.processInfo.environment, count: shardCount)
                     : try Shard(shard)
+                let all = entries.count
                 entries = entries.filter { chosen.contains($0.name) }
+                if entries.isEmpty {
+                    // Names fall into shards by hash: with few hosts some shards hold none. That shard's job (a
+                    // Slurm array task) has nothing to do, which is not a failure.
+                    FileHandle.standardError.write(
+                        Data("fleetsh: shard \(shard) holds none of the \(all) hosts: nothing to do\n".utf8))
+                    return []
+                }
             }
         } catch {
             usage(error.description)
         }
         if entries.isEmpty {
-            // As pdsh and pssh: a run on nobody is a mistake (an empty file, -x removing everything, a shard).
+            // As pdsh and pssh: a run on nobody is a mistake (an empty file, -x removing everything).
             var sources =
                 hosts.map { "-H '\($0)'" } + groups.map { "-g \($0)" }
                 + hostsFiles.map { $0 == "-" ? "standard input" : "the file \($0)" }
             if !exclude.isEmpty { sources.append("after -x \(exclude.joined(separator: ","))") }
-            if let shard { sources.append("in shard \(shard)") }
             usage("no hosts to run on: \(sources.joined(separator: ", ")) named none")
         }
         return entries

@@ -177,6 +177,31 @@ struct FleetshEndToEndTests {
         }
     }
 
+    @Test(
+        "a shard that holds none of the hosts has nothing to do, and says so: exit 0, no report, an empty failed list")
+    func emptyShard() async throws {
+        try await Exclusive.run {
+            let site = try await Site.start()
+            defer { site.stop() }
+            // Two hosts in eight shards: six or more shards are empty, whichever the hash picks.
+            let count = 8
+            let empty = try #require(
+                (1...count).first { shard in
+                    let chosen = try? Shard("\(shard)/\(count)")
+                    return !["web1", "web2"].contains { chosen?.contains($0) == true }
+                })
+            let failed = site.directory + "/failed"
+            let result = try await Fleetsh.run([
+                "-F", site.config, "-H", "web[1-2]", "--shard", "\(empty)/\(count)", "--json", "--failed-hosts", failed,
+                "--", "echo", "up",
+            ])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stdout.isEmpty)
+            #expect(result.stderr == "fleetsh: shard \(empty)/\(count) holds none of the 2 hosts: nothing to do\n")
+            #expect(try String(contentsOfFile: failed, encoding: .utf8).isEmpty)
+        }
+    }
+
     @Test("--list-hosts --show-config prints what ssh -G prints for the same host")
     func showConfig() async throws {
         try await Exclusive.run {
