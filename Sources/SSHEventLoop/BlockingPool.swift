@@ -13,9 +13,11 @@ package final class BlockingPool: @unchecked Sendable {
     private var condition = pthread_cond_t()
     private var queue: [@Sendable () -> Void] = []  // guarded by `mutex`
 
-    /// Name resolution (`getaddrinfo`), 4 threads. glibc cannot interrupt a lookup in progress: one that outlives
-    /// its connect deadline keeps its thread until the resolver's own timeout (`resolv.conf`), here only.
-    package static let names = BlockingPool(threads: 4)
+    /// Name resolution (`getaddrinfo`), 32 threads: a lookup mostly waits for a DNS server's answer, so lookups
+    /// per second are threads over that round trip (four threads held a fleet named in DNS to 176 hosts a second
+    /// at 20 ms; `bench/dns`). glibc cannot interrupt a lookup in progress: one that outlives its connect deadline
+    /// keeps its thread until the resolver's own timeout (`resolv.conf`), here only.
+    package static let names = BlockingPool(threads: 32)
 
     /// File I/O: known_hosts and ssh_config reads, `flock`, key and certificate files, local transfer files, the
     /// agent's connect and list; 4 threads.
