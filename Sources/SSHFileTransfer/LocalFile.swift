@@ -28,13 +28,25 @@ final class LocalFile: @unchecked Sendable {
 
     deinit { close(fd) }
 
-    /// What `stat` says about a local path, or nil when it does not exist.
-    static func attributes(of path: String) async throws -> (size: UInt64, mode: UInt32, isDirectory: Bool)? {
-        try await blocking { () throws(SSHError) -> (size: UInt64, mode: UInt32, isDirectory: Bool)? in
+    /// What `stat` says about a local path (a link followed), or nil when it does not exist.
+    static func attributes(of path: String) async throws -> Attributes? {
+        try await blocking { () throws(SSHError) -> Attributes? in
             var info = stat()
             guard stat(path, &info) == 0 else { return nil }
-            return (UInt64(info.st_size), UInt32(info.st_mode) & 0o7777, (info.st_mode & S_IFMT) == S_IFDIR)
+            return Attributes(
+                size: UInt64(info.st_size), mode: UInt32(info.st_mode) & 0o7777,
+                isDirectory: (info.st_mode & S_IFMT) == S_IFDIR, isRegularFile: (info.st_mode & S_IFMT) == S_IFREG)
         }
+    }
+
+    /// A local path's size, permission bits and kind.
+    struct Attributes {
+        let size: UInt64
+        let mode: UInt32
+        let isDirectory: Bool
+        /// A regular file: neither a directory nor a device, FIFO or socket (which a copy would read without end,
+        /// or wait on for ever).
+        let isRegularFile: Bool
     }
 
     /// Where a download of `sourcePath` into `path` lands: `path` itself, or the source's name inside it when
@@ -67,10 +79,12 @@ final class LocalFile: @unchecked Sendable {
         }
     }
 
-    /// Opens `path` for reading; a directory is an `invalidArgument` error (it needs a recursive copy).
+    /// Opens `path` for reading; a directory is an `invalidArgument` error (it needs a recursive copy), and so is
+    /// anything but a regular file (as `scp` refuses it): a FIFO would be waited on for ever, a device read
+    /// without end. The open does not wait for a FIFO's writer (`O_NONBLOCK`, which regular files ignore).
     static func openForReading(_ path: String, host: String, port: Int) async throws -> LocalFile {
         try await blocking { () throws(SSHError) -> LocalFile in
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
             guard fd >= 0 else { throw error(errno, path: path, host: host, port: port) }
             var info = stat()
             if fstat(fd, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
@@ -78,6 +92,12 @@ final class LocalFile: @unchecked Sendable {
                 throw SSHError(
                     .invalidArgument, host: host, port: port,
                     message: "local \(path) is a directory: copy it recursively")
+            }
+            if (info.st_mode & S_IFMT) != S_IFREG {
+                close(fd)
+                throw SSHError(
+                    .invalidArgument, host: host, port: port,
+                    message: "local \(TerminalText.sanitized(path, keepingLineBreaks: false)) is not a regular file")
             }
             return LocalFile(path: path, fd: fd, host: host, port: port)
         }

@@ -131,6 +131,11 @@ package struct SCPSession: SSHSCPClient {
         try await channel.write(Array("D\(Self.octal(attributes.mode)) 0 \(name)\n".utf8))
         try await expectAck(&reader, channel: channel, path: name)
         for entry in try await LocalFile.listDirectory(localPath, host: host, port: port) {
+            // Inside the tree, as with SFTP: devices, FIFOs and sockets are skipped, not read.
+            let path = PathName.joined(localPath, entry)
+            if let kind = try await LocalFile.attributes(of: path), !kind.isDirectory && !kind.isRegularFile {
+                continue
+            }
             try await sendTree(
                 PathName.joined(localPath, entry), name: entry, channel: channel, reader: &reader,
                 progress: progress)

@@ -244,6 +244,11 @@ extension SFTPSession {
         }
         try await makeDirectories(remotePath, mode: local.mode)
         for entry in try await LocalFile.listDirectory(localPath, host: host, port: port) {
+            // Inside the tree, as `sftp put -r`: devices, FIFOs and sockets are skipped, not read.
+            let path = PathName.joined(localPath, entry)
+            if let kind = try await LocalFile.attributes(of: path), !kind.isDirectory && !kind.isRegularFile {
+                continue
+            }
             try await uploadTree(
                 from: PathName.joined(localPath, entry), to: PathName.joined(remotePath, entry),
                 progress: progress)

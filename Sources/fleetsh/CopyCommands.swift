@@ -29,6 +29,11 @@ extension Fleetsh {
             }
             // As cp and scp: a directory needs -r, and that is known before anything connects.
             if isDirectory.boolValue && !transfer.recursive { usage("\(source) is a directory (copy it with -r)") }
+            // As scp: a device would be read without end, a FIFO waited on.
+            var info = stat()
+            if !isDirectory.boolValue && (stat(source, &info) != 0 || info.st_mode & S_IFMT != S_IFREG) {
+                usage("\(source) is not a regular file")
+            }
             let (source, destination, transfer) = (self.source, self.destination, self.transfer)
             try await transfer.run(hostSet.entries(), connection: connection) { client, _, progress in
                 try await client.upload(

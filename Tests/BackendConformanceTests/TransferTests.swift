@@ -212,6 +212,30 @@ extension BulkDataTests {
         }
 
         @Test(
+            "a FIFO or a device as the source is refused, as scp refuses it, and skipped inside a tree: never waited on",
+            arguments: cases)
+        func specialFiles(engine: Engine, transfer: TransferProtocol) async throws {
+            let session = try await engine.connect()
+            let dir = try scratchDirectory("transfer")
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            #expect(mkfifo("\(dir)/fifo", 0o644) == 0)
+            for source in ["\(dir)/fifo", "/dev/zero"] {
+                let refused = await expectSSHError(.invalidArgument) {
+                    try await transfer.upload(session, source, "\(dir)/copy")
+                }
+                #expect(refused?.description.contains("\(source) is not a regular file") == true, "\(source)")
+            }
+            #expect(!FileManager.default.fileExists(atPath: "\(dir)/copy"))
+            try FileManager.default.createDirectory(atPath: "\(dir)/tree", withIntermediateDirectories: false)
+            #expect(mkfifo("\(dir)/tree/fifo", 0o644) == 0)
+            try randomFile("\(dir)/tree/file", size: 100)
+            try await transfer.upload(session, "\(dir)/tree", "\(dir)/uploaded", recursive: true)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: "\(dir)/uploaded") == ["file"])
+            #expect(sameContents("\(dir)/tree/file", "\(dir)/uploaded/file"))
+            await session.close()
+        }
+
+        @Test(
             "~, ~/… and ~user/… name home directories, as with scp; an unknown ~user creates nothing",
             arguments: cases)
         func homeDirectoryPaths(engine: Engine, transfer: TransferProtocol) async throws {
