@@ -35,7 +35,8 @@ final class LocalFile: @unchecked Sendable {
             guard stat(path, &info) == 0 else { return nil }
             return Attributes(
                 size: UInt64(info.st_size), mode: UInt32(info.st_mode) & 0o7777,
-                isDirectory: (info.st_mode & S_IFMT) == S_IFDIR, isRegularFile: (info.st_mode & S_IFMT) == S_IFREG)
+                isDirectory: (info.st_mode & S_IFMT) == S_IFDIR, isRegularFile: (info.st_mode & S_IFMT) == S_IFREG,
+                identity: Identity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino)))
         }
     }
 
@@ -47,6 +48,32 @@ final class LocalFile: @unchecked Sendable {
         /// A regular file: neither a directory nor a device, FIFO or socket (which a copy would read without end,
         /// or wait on for ever).
         let isRegularFile: Bool
+        /// Which file it is, whatever the path that reached it.
+        let identity: Identity
+    }
+
+    /// A file's device and inode: a directory met again through a link is known by them.
+    struct Identity: Hashable {
+        let device: UInt64
+        let inode: UInt64
+    }
+
+    /// The entries of the local directory `path` that a tree copy takes, in name order, with their attributes.
+    /// Links are followed (as `scp -r` and parallel-ssh follow them), except to a directory in `ancestors` (`path`
+    /// and the directories above it in the copy), which would make the copy endless (`loop -> .`). Devices, FIFOs
+    /// and sockets are skipped, as `sftp put -r` skips them; so is an entry gone since the listing.
+    static func treeEntries(of path: String, ancestors: Set<Identity>, host: String, port: Int) async throws
+        -> [(path: String, name: String, attributes: Attributes)]
+    {
+        var entries: [(path: String, name: String, attributes: Attributes)] = []
+        for name in try await listDirectory(path, host: host, port: port) {
+            let entryPath = PathName.joined(path, name)
+            guard let attributes = try await self.attributes(of: entryPath),
+                attributes.isRegularFile || (attributes.isDirectory && !ancestors.contains(attributes.identity))
+            else { continue }
+            entries.append((entryPath, name, attributes))
+        }
+        return entries
     }
 
     /// Where a download of `sourcePath` into `path` lands: `path` itself, or the source's name inside it when

@@ -115,9 +115,11 @@ package struct SCPSession: SSHSCPClient {
                 + "send a file name containing a newline (its records end at one); copy it over SFTP")
     }
 
+    /// Sends a file or a local directory tree (see ``LocalFile/treeEntries(of:ancestors:host:port:)`` for what a
+    /// tree takes); `ancestors` are the directories above `localPath` in this copy.
     private func sendTree(
-        _ localPath: String, name: String, channel: any SSHChannel, reader: inout ChannelReader,
-        progress: (@Sendable (SSHTransferProgress) -> Void)?
+        _ localPath: String, name: String, ancestors: Set<LocalFile.Identity> = [], channel: any SSHChannel,
+        reader: inout ChannelReader, progress: (@Sendable (SSHTransferProgress) -> Void)?
     ) async throws {
         guard let attributes = try await LocalFile.attributes(of: localPath) else {
             throw LocalFile.error(ENOENT, path: localPath, host: host, port: port)
@@ -130,15 +132,10 @@ package struct SCPSession: SSHSCPClient {
         try checkRecordName(name, localPath: localPath)
         try await channel.write(Array("D\(Self.octal(attributes.mode)) 0 \(name)\n".utf8))
         try await expectAck(&reader, channel: channel, path: name)
-        for entry in try await LocalFile.listDirectory(localPath, host: host, port: port) {
-            // Inside the tree, as with SFTP: devices, FIFOs and sockets are skipped, not read.
-            let path = PathName.joined(localPath, entry)
-            if let kind = try await LocalFile.attributes(of: path), !kind.isDirectory && !kind.isRegularFile {
-                continue
-            }
+        let inside = ancestors.union([attributes.identity])
+        for entry in try await LocalFile.treeEntries(of: localPath, ancestors: inside, host: host, port: port) {
             try await sendTree(
-                PathName.joined(localPath, entry), name: entry, channel: channel, reader: &reader,
-                progress: progress)
+                entry.path, name: entry.name, ancestors: inside, channel: channel, reader: &reader, progress: progress)
         }
         try await channel.write(Array("E\n".utf8))
         try await expectAck(&reader, channel: channel, path: name)

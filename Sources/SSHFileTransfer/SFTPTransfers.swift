@@ -232,8 +232,10 @@ extension SFTPSession {
 }
 
 extension SFTPSession {
+    /// Uploads a file or a local directory tree (see ``LocalFile/treeEntries(of:ancestors:host:port:)`` for what
+    /// a tree takes); `ancestors` are the directories above `localPath` in this copy.
     private func uploadTree(
-        from localPath: String, to remotePath: String,
+        from localPath: String, to remotePath: String, ancestors: Set<LocalFile.Identity> = [],
         progress: (@Sendable (SSHTransferProgress) -> Void)?
     ) async throws {
         guard let local = try await LocalFile.attributes(of: localPath) else {
@@ -243,15 +245,10 @@ extension SFTPSession {
             return try await uploadFile(from: localPath, to: remotePath, progress: progress)
         }
         try await makeDirectories(remotePath, mode: local.mode)
-        for entry in try await LocalFile.listDirectory(localPath, host: host, port: port) {
-            // Inside the tree, as `sftp put -r`: devices, FIFOs and sockets are skipped, not read.
-            let path = PathName.joined(localPath, entry)
-            if let kind = try await LocalFile.attributes(of: path), !kind.isDirectory && !kind.isRegularFile {
-                continue
-            }
+        let inside = ancestors.union([local.identity])
+        for entry in try await LocalFile.treeEntries(of: localPath, ancestors: inside, host: host, port: port) {
             try await uploadTree(
-                from: PathName.joined(localPath, entry), to: PathName.joined(remotePath, entry),
-                progress: progress)
+                from: entry.path, to: PathName.joined(remotePath, entry.name), ancestors: inside, progress: progress)
         }
         try await setMode(local.mode, of: remotePath)
     }
