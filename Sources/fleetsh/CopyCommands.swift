@@ -69,6 +69,7 @@ extension Fleetsh {
             let name = URL(fileURLWithPath: source).lastPathComponent
             try await transfer.run(hostSet.entries(), connection: connection) { client, host, progress in
                 let folder = HostFileName.path(in: directory, host: host)
+                try await client.connect()  // a host that cannot be reached leaves no folder behind
                 try makeLocalDirectory(folder)
                 try await client.download(
                     source, to: "\(folder)/\(name)", using: transfer.scp ? .scp() : .sftp,

@@ -70,6 +70,13 @@ struct FleetshCopyTests {
             ])
             #expect(withDead.status == 2)
             #expect(withDead.lines == ["web1: done"])
+            let fetchedWithDead = try await Fleetsh.run([
+                "fetch", "-F", site.config, "-H", "web1,127.0.0.4:\(dead)", local, site.directory + "/from-both",
+            ])
+            #expect(fetchedWithDead.status == 2 && fetchedWithDead.lines == ["web1: done"], "\(fetchedWithDead.stderr)")
+            #expect(
+                try FileManager.default.contentsOfDirectory(atPath: site.directory + "/from-both") == ["web1"],
+                "a host that could not be reached leaves no folder")
             let missing = try await Fleetsh.run([
                 "copy", "-F", site.config, "-H", "web1", "/nonexistent/local", "/tmp/x",
             ])
