@@ -66,7 +66,7 @@ extension Fleetsh {
                 usage("\(directory) is not a directory")
             }
             let (source, directory, transfer) = (self.source, self.directory, self.transfer)
-            let name = URL(fileURLWithPath: source).lastPathComponent
+            let name = FetchName.of(source)
             try await transfer.run(hostSet.entries(), connection: connection) { client, host, progress in
                 let folder = HostFileName.path(in: directory, host: host)
                 try await client.connect()  // a host that cannot be reached leaves no folder behind

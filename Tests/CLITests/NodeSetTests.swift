@@ -128,4 +128,16 @@ struct NodeSetTests {
         let data = Data(try ProcessRunner.run(arguments).utf8)
         return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
+
+    @Test(
+        "fetch names a host's copy after the remote path as written: a home directory (~, ~user) lands in the host's folder itself, never named after this machine's accounts"
+    )
+    func fetchNames() {
+        let cases: [(String, String)] = [
+            ("~", "."), ("~/", "."), ("~root", "."), ("~bob/", "."), ("~/x", "x"), ("~bob/logs/", "logs"),
+            ("/var/log/syslog", "syslog"), ("/a/b/", "b"), ("/a/~b", "~b"), ("x", "x"), ("/", "."), ("", "."),
+            ("/tmp/d/.", "."),
+        ]
+        for (path, name) in cases { #expect(FetchName.of(path) == name, "\(path)") }
+    }
 }
