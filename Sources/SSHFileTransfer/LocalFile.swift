@@ -7,7 +7,7 @@ import SSHEventLoop
 
 /// A local file whose reads and writes run on the blocking pool, never on an event loop or Swift's cooperative
 /// threads. Errors name the host the transfer is for, the local path and the cause.
-final class LocalFile: @unchecked Sendable {
+package final class LocalFile: @unchecked Sendable {
     /// Bytes per local read or write in a transfer: few trips to the blocking pool, but not more. Writing 1 MiB
     /// at a time made a 200 MB download cost up to twice the CPU on some runs, all of it in the kernel's copy into
     /// the page cache; 128-512 KiB did not (measured with `bench/run`).
@@ -30,14 +30,17 @@ final class LocalFile: @unchecked Sendable {
 
     /// What `stat` says about a local path (a link followed), or nil when it does not exist.
     static func attributes(of path: String) async throws -> Attributes? {
-        try await blocking { () throws(SSHError) -> Attributes? in
-            var info = stat()
-            guard stat(path, &info) == 0 else { return nil }
-            return Attributes(
-                size: UInt64(info.st_size), mode: UInt32(info.st_mode) & 0o7777,
-                isDirectory: (info.st_mode & S_IFMT) == S_IFDIR, isRegularFile: (info.st_mode & S_IFMT) == S_IFREG,
-                identity: Identity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino)))
-        }
+        try await blocking { () throws(SSHError) -> Attributes? in statAttributes(path) }
+    }
+
+    /// `attributes(of:)` on the calling thread (a blocking-pool thread).
+    private static func statAttributes(_ path: String) -> Attributes? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return Attributes(
+            size: UInt64(info.st_size), mode: UInt32(info.st_mode) & 0o7777,
+            isDirectory: (info.st_mode & S_IFMT) == S_IFDIR, isRegularFile: (info.st_mode & S_IFMT) == S_IFREG,
+            identity: Identity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino)))
     }
 
     /// A local path's size, permission bits and kind.
@@ -61,19 +64,20 @@ final class LocalFile: @unchecked Sendable {
     /// The entries of the local directory `path` that a tree copy takes, in name order, with their attributes.
     /// Links are followed (as `scp -r` and parallel-ssh follow them), except to a directory in `ancestors` (`path`
     /// and the directories above it in the copy), which would make the copy endless (`loop -> .`). Devices, FIFOs
-    /// and sockets are skipped, as `sftp put -r` skips them; so is an entry gone since the listing.
+    /// and sockets are skipped, as `sftp put -r` skips them; so is an entry gone since the listing. The listing and
+    /// every entry's `stat` take one trip to the blocking pool.
     static func treeEntries(of path: String, ancestors: Set<Identity>, host: String, port: Int) async throws
         -> [(path: String, name: String, attributes: Attributes)]
     {
-        var entries: [(path: String, name: String, attributes: Attributes)] = []
-        for name in try await listDirectory(path, host: host, port: port) {
-            let entryPath = PathName.joined(path, name)
-            guard let attributes = try await self.attributes(of: entryPath),
-                attributes.isRegularFile || (attributes.isDirectory && !ancestors.contains(attributes.identity))
-            else { continue }
-            entries.append((entryPath, name, attributes))
+        try await blocking { () throws(SSHError) -> [(path: String, name: String, attributes: Attributes)] in
+            try names(in: path, host: host, port: port).compactMap { name in
+                let entryPath = PathName.joined(path, name)
+                guard let attributes = statAttributes(entryPath),
+                    attributes.isRegularFile || (attributes.isDirectory && !ancestors.contains(attributes.identity))
+                else { return nil }
+                return (entryPath, name, attributes)
+            }
         }
-        return entries
     }
 
     /// Where a download of `sourcePath` into `path` lands: `path` itself, or the source's name inside it when
@@ -87,21 +91,22 @@ final class LocalFile: @unchecked Sendable {
         return path
     }
 
-    /// Creates `path` and its missing parents with mode 0755 (an existing directory is fine; `""` is the current
-    /// directory).
-    static func makeDirectories(_ path: String, host: String, port: Int) async throws {
+    /// Creates `path` and its missing parents with mode 0755, as `mkdir -p` (an existing directory is fine; `""`
+    /// is the current directory). The error names the first component that could not be made and why (a file in
+    /// the way: "it is not a directory").
+    package static func makeDirectories(_ path: String, host: String? = nil, port: Int? = nil) async throws {
         try await blocking { () throws(SSHError) in
-            var prefix = ""
-            for component in path.split(separator: "/", omittingEmptySubsequences: false) {
-                prefix += prefix.isEmpty && !path.hasPrefix("/") ? String(component) : "/" + component
-                if component.isEmpty || prefix == "/" { continue }
-                if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
-                    throw error(errno, path: prefix, host: host, port: port)
-                }
-            }
-            var info = stat()
-            if !path.isEmpty && (stat(path, &info) != 0 || (info.st_mode & S_IFMT) != S_IFDIR) {
-                throw SSHError(.fileTransferFailed, host: host, port: port, message: "local \(path) is not a directory")
+            var prefix = path.hasPrefix("/") ? "/" : ""
+            for component in path.split(separator: "/") {
+                prefix += (prefix.isEmpty || prefix.hasSuffix("/") ? "" : "/") + component
+                if mkdir(prefix, 0o755) == 0 { continue }
+                let code = errno
+                if code == EEXIST, statAttributes(prefix)?.isDirectory == true { continue }
+                let reason = code == EEXIST ? "it is not a directory" : String(cString: strerror(code))
+                throw SSHError(
+                    code == EEXIST ? .fileTransferFailed : kind(of: code),
+                    host: host, port: port, message: "cannot create local directory \(prefix): \(reason)",
+                    nativeCode: code, nativeMessage: reason)
             }
         }
     }
@@ -114,7 +119,12 @@ final class LocalFile: @unchecked Sendable {
             let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
             guard fd >= 0 else { throw error(errno, path: path, host: host, port: port) }
             var info = stat()
-            if fstat(fd, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
+            guard fstat(fd, &info) == 0 else {
+                let code = errno
+                close(fd)
+                throw error(code, path: path, host: host, port: port)
+            }
+            if (info.st_mode & S_IFMT) == S_IFDIR {
                 close(fd)
                 throw SSHError(
                     .invalidArgument, host: host, port: port,
@@ -225,35 +235,36 @@ final class LocalFile: @unchecked Sendable {
         }
     }
 
-    /// The names in a local directory, without `.` and `..`, sorted.
-    static func listDirectory(_ path: String, host: String, port: Int) async throws -> [String] {
-        try await blocking { () throws(SSHError) -> [String] in
-            guard let directory = opendir(path) else { throw error(errno, path: path, host: host, port: port) }
-            defer { closedir(directory) }
-            var names: [String] = []
-            while let entry = readdir(directory) {
-                let name = withUnsafePointer(to: entry.pointee.d_name) {
-                    $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-                }
-                if name != "." && name != ".." { names.append(name) }
+    /// The names in a local directory, without `.` and `..`, sorted (on the calling thread, a blocking-pool one).
+    private static func names(in path: String, host: String, port: Int) throws(SSHError) -> [String] {
+        guard let directory = opendir(path) else { throw error(errno, path: path, host: host, port: port) }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
             }
-            return names.sorted()
+            if name != "." && name != ".." { names.append(name) }
         }
+        return names.sorted()
     }
 
     /// An error for a failed local operation on `path`.
     static func error(_ code: Int32, path: String, host: String, port: Int) -> SSHError {
         let reason = String(cString: strerror(code))
-        let kind: SSHError.Code =
-            switch code {
-            case ENOENT, ENOTDIR: .noSuchFile
-            case EACCES, EPERM: .permissionDenied
-            case ENOSPC, EDQUOT: .noSpace
-            default: .fileTransferFailed
-            }
         return SSHError(
-            kind, host: host, port: port, message: "local file \(path): \(reason)", nativeCode: code,
+            kind(of: code), host: host, port: port, message: "local file \(path): \(reason)", nativeCode: code,
             nativeMessage: reason)
+    }
+
+    /// The error code for a failed local operation's `errno`.
+    private static func kind(of code: Int32) -> SSHError.Code {
+        switch code {
+        case ENOENT, ENOTDIR: .noSuchFile
+        case EACCES, EPERM: .permissionDenied
+        case ENOSPC, EDQUOT: .noSpace
+        default: .fileTransferFailed
+        }
     }
 
     private static func blocking<T: Sendable>(_ body: @escaping @Sendable () throws(SSHError) -> T) async throws -> T {

@@ -116,12 +116,15 @@ package struct SCPSession: SSHSCPClient {
     }
 
     /// Sends a file or a local directory tree (see ``LocalFile/treeEntries(of:ancestors:host:port:)`` for what a
-    /// tree takes); `ancestors` are the directories above `localPath` in this copy.
+    /// tree takes); `ancestors` are the directories above `localPath` in this copy, `known` its attributes when the
+    /// listing above already read them.
     private func sendTree(
-        _ localPath: String, name: String, ancestors: Set<LocalFile.Identity> = [], channel: any SSHChannel,
-        reader: inout ChannelReader, progress: (@Sendable (SSHTransferProgress) -> Void)?
+        _ localPath: String, name: String, ancestors: Set<LocalFile.Identity> = [], known: LocalFile.Attributes? = nil,
+        channel: any SSHChannel, reader: inout ChannelReader, progress: (@Sendable (SSHTransferProgress) -> Void)?
     ) async throws {
-        guard let attributes = try await LocalFile.attributes(of: localPath) else {
+        var found = known
+        if found == nil { found = try await LocalFile.attributes(of: localPath) }
+        guard let attributes = found else {
             throw LocalFile.error(ENOENT, path: localPath, host: host, port: port)
         }
         guard attributes.isDirectory else {
@@ -135,7 +138,8 @@ package struct SCPSession: SSHSCPClient {
         let inside = ancestors.union([attributes.identity])
         for entry in try await LocalFile.treeEntries(of: localPath, ancestors: inside, host: host, port: port) {
             try await sendTree(
-                entry.path, name: entry.name, ancestors: inside, channel: channel, reader: &reader, progress: progress)
+                entry.path, name: entry.name, ancestors: inside, known: entry.attributes, channel: channel,
+                reader: &reader, progress: progress)
         }
         try await channel.write(Array("E\n".utf8))
         try await expectAck(&reader, channel: channel, path: name)

@@ -233,12 +233,15 @@ extension SFTPSession {
 
 extension SFTPSession {
     /// Uploads a file or a local directory tree (see ``LocalFile/treeEntries(of:ancestors:host:port:)`` for what
-    /// a tree takes); `ancestors` are the directories above `localPath` in this copy.
+    /// a tree takes); `ancestors` are the directories above `localPath` in this copy, `known` its attributes when
+    /// the listing above already read them.
     private func uploadTree(
         from localPath: String, to remotePath: String, ancestors: Set<LocalFile.Identity> = [],
-        progress: (@Sendable (SSHTransferProgress) -> Void)?
+        known: LocalFile.Attributes? = nil, progress: (@Sendable (SSHTransferProgress) -> Void)?
     ) async throws {
-        guard let local = try await LocalFile.attributes(of: localPath) else {
+        var found = known
+        if found == nil { found = try await LocalFile.attributes(of: localPath) }
+        guard let local = found else {
             throw LocalFile.error(ENOENT, path: localPath, host: host, port: port)
         }
         guard local.isDirectory else {
@@ -248,7 +251,8 @@ extension SFTPSession {
         let inside = ancestors.union([local.identity])
         for entry in try await LocalFile.treeEntries(of: localPath, ancestors: inside, host: host, port: port) {
             try await uploadTree(
-                from: entry.path, to: PathName.joined(remotePath, entry.name), ancestors: inside, progress: progress)
+                from: entry.path, to: PathName.joined(remotePath, entry.name), ancestors: inside,
+                known: entry.attributes, progress: progress)
         }
         try await setMode(local.mode, of: remotePath)
     }

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import ParallelFrontend
 import SSHBackend
+import SSHFileTransfer
 import Synchronization
 
 extension Fleetsh {
@@ -70,28 +71,12 @@ extension Fleetsh {
             try await transfer.run(hostSet.entries(), connection: connection) { client, host, progress in
                 let folder = HostFileName.path(in: directory, host: host)
                 try await client.connect()  // a host that cannot be reached leaves no folder behind
-                try makeLocalDirectory(folder)
+                try await LocalFile.makeDirectories(folder)
                 try await client.download(
                     source, to: "\(folder)/\(name)", using: transfer.scp ? .scp() : .sftp,
                     recurse: transfer.recursive, progress: progress)
             }
         }
-    }
-}
-
-/// Creates `path` and its missing parents, as `mkdir -p`; the error names the path and the reason.
-func makeLocalDirectory(_ path: String) throws(SSHError) {
-    var prefix = path.hasPrefix("/") ? "/" : ""
-    for component in path.split(separator: "/") {
-        prefix += (prefix.isEmpty || prefix.hasSuffix("/") ? "" : "/") + component
-        if mkdir(prefix, 0o755) == 0 { continue }
-        let code = errno
-        var info = stat()
-        if code == EEXIST && stat(prefix, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR { continue }
-        let reason = code == EEXIST ? "it is not a directory" : String(cString: strerror(code))
-        throw SSHError(
-            code == EACCES ? .permissionDenied : code == ENOSPC ? .noSpace : .fileTransferFailed,
-            message: "cannot create local directory \(prefix): \(reason)")
     }
 }
 

@@ -5,6 +5,7 @@ import Logging
 import ParallelFrontend
 import SSHBackend
 import SSHConfig
+import SSHFileTransfer
 
 extension Fleetsh {
     /// `fleetsh run`: the command on every host.
@@ -139,7 +140,9 @@ extension Fleetsh {
                 mode = StreamOutput(terminal: terminal, prefixed: !noPrefix)
             }
             for directory in [outdir, errdir].compactMap({ $0 }) {
-                do throws(SSHError) { try makeLocalDirectory(directory) } catch { usage(error.message) }
+                do { try await LocalFile.makeDirectories(directory) } catch let error as SSHError {
+                    usage(error.message)
+                }
             }
             if let outdir, let errdir, let out = realpath(outdir, nil), let err = realpath(errdir, nil) {
                 defer {
