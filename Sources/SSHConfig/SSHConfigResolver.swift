@@ -61,9 +61,9 @@ public final class SSHConfigResolver: Sendable {
             if pass && !evaluation.wantsFinalPass { break }
             evaluation.finalPass = pass
             if !source.options.isEmpty {
-                let options = try ConfigFile(path: "command-line", text: source.options.joined(separator: "\n"))
-                try await apply(
-                    options, path: "command-line", userFile: true, depth: 0, active: true, into: &evaluation)
+                let place = SSHConfigLineError.commandLine
+                let options = try ConfigFile(path: place, text: source.options.joined(separator: "\n"))
+                try await apply(options, path: place, userFile: true, depth: 0, active: true, into: &evaluation)
             }
             if let userFile = source.userFile {
                 try await apply(ConfigTokens.tilde(userFile), userFile: true, depth: 0, active: true, into: &evaluation)

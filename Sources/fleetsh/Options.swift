@@ -201,26 +201,15 @@ struct ConnectionFlags: ParsableArguments {
         guard let first = entries.first, let source = config.sshConfig else { return }
         do {
             _ = try await SSHConfigResolver.shared.resolve(host: first.host, source: source)
-        } catch let error as SSHError where error.message.hasPrefix("command-line line ") {
-            // "command-line line N: why": name the -o line itself.
-            let rest = error.message.dropFirst("command-line line ".count)
-            let number = Int(rest.prefix { $0.isNumber }) ?? 0
-            let why = rest.drop { $0 != ":" }.dropFirst().drop { $0 == " " }
-            let line = source.options.indices.contains(number - 1) ? source.options[number - 1] : "?"
-            usage("-o '\(line)': \(why)")
-        } catch let error as SSHError where error.code == .invalidArgument && Self.namesFileLine(error.message) {
-            usage(error.message)
+        } catch let error as SSHError {
+            guard let place = SSHConfigLineError(error) else { return }  // the host's own, reported with it
+            guard place.path == SSHConfigLineError.commandLine else { usage(error.message) }
+            // Name the -o line itself.
+            let line = source.options.indices.contains(place.line - 1) ? source.options[place.line - 1] : "?"
+            usage("-o '\(line)': \(place.reason)")
         } catch {
             // The host's own, reported with it.
         }
-    }
-
-    /// Whether `message` starts as a configuration file's error does: `<file> line <N>: `.
-    private static func namesFileLine(_ message: String) -> Bool {
-        guard let range = message.range(of: " line ") else { return false }
-        let rest = message[range.upperBound...]
-        let digits = rest.prefix { $0.isASCII && $0.isNumber }
-        return !digits.isEmpty && rest.dropFirst(digits.count).hasPrefix(": ")
     }
 
     /// Hosts at once (at least 1).
